@@ -1,0 +1,39 @@
+// `sirocco <verb>`: one CLI for every tool. Each verb lives in its own module and is loaded
+// only when asked for, so `sirocco make-tiny` does not load the native engine.
+type Verb = { summary: string; run: (argv: string[]) => Promise<number> };
+
+const verbs: Record<string, Verb> = {
+  'make-tiny': {
+    summary: 'write a deterministic random-weight model in Hugging Face layout',
+    run: async (argv) => (await import('../../weights-tools/make_tiny_cli.ts')).runMakeTiny(argv),
+  },
+  logits: {
+    summary: 'run the engine on token ids and print greedy tokens and logits as JSON',
+    run: async (argv) => (await import('./logits.ts')).runLogits(argv),
+  },
+};
+
+function usage(): string {
+  const lines = Object.entries(verbs).map(([name, v]) => `  ${name.padEnd(12)} ${v.summary}`);
+  return `usage: sirocco <verb> [options]\n\nverbs:\n${lines.join('\n')}\n\nRun 'sirocco <verb> --help' for a verb's options.\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    process.stdout.write(usage());
+    return name === undefined ? 1 : 0;
+  }
+  const verb = verbs[name];
+  if (!verb) {
+    process.stderr.write(`sirocco: unknown verb '${name}'\n\n${usage()}`);
+    return 1;
+  }
+  try {
+    return await verb.run(rest);
+  } catch (err) {
+    // Errors reaching here are bugs or environment problems; say what happened, exit 1.
+    process.stderr.write(`sirocco ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
