@@ -8,9 +8,10 @@
         "native/engine/kernels.cpp",
         "native/engine/kv_cache.cpp",
         "native/engine/attention.cpp",
-        "native/engine/moe.cpp",
+        "native/engine/ffn.cpp",
         "native/engine/model.cpp",
-        "native/engine/forward.cpp"
+        "native/engine/engine.cpp",
+        "native/engine/bandwidth.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/engine"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

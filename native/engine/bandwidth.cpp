@@ -1,0 +1,41 @@
+#include "bandwidth.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "kernels.h"
+
+double bandwidth_measure_read(thread_pool* pool, size_t bytes, int reps) {
+    const size_t n = bytes / sizeof(float);
+    std::vector<float> buf(n);
+    // Touch every page so the first pass does not measure page faults.
+    for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 1023) * 1e-3f;
+    const int slices = thread_pool_size(pool) * 16;
+    const size_t per = (n / slices) & ~(size_t)15;
+    std::vector<float> ones(4096, 1.0f);  // stays in L1
+    double best = 0;
+    volatile float sink = 0;
+    for (int r = 0; r < reps; r++) {
+        std::vector<float> partial(slices);
+        auto t0 = std::chrono::steady_clock::now();
+        // dot with a small cached vector = one streamed read of buf; the ones vector is
+        // re-read from cache. An f32 matvec with one row per slice does the same traffic.
+        thread_pool_for(pool, slices, 1, [&](int b, int e, int) {
+            for (int s = b; s < e; s++) {
+                float acc = 0;
+                for (size_t off = 0; off < per; off += 4096) {
+                    size_t len = std::min<size_t>(4096, per - off);
+                    acc += dot_f32(buf.data() + (size_t)s * per + off, ones.data(), (int)len);
+                }
+                partial[s] = acc;
+            }
+        });
+        auto t1 = std::chrono::steady_clock::now();
+        sink = sink + partial[0];
+        const double sec = std::chrono::duration<double>(t1 - t0).count();
+        best = std::max(best, (double)per * slices * sizeof(float) / sec / 1e9);
+    }
+    return best;
+}

@@ -1,0 +1,9 @@
+// Measures memory read bandwidth the way decode reads weights: every thread streams its
+// slice of a buffer much larger than the caches. Used by the benchmark for the roofline.
+#pragma once
+#include <cstddef>
+
+#include "thread_pool.h"
+
+// Best of `reps` passes over a `bytes` buffer, in GB/s (1e9 bytes per second).
+double bandwidth_measure_read(thread_pool* pool, size_t bytes, int reps);
