@@ -1,0 +1,113 @@
+// `sirocco logits`: the engine check of DESIGN.md §3. Runs token ids through the engine
+// (several --prompt flags as one batch), prints greedy tokens and logits as one JSON object.
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { Engine } from '../engine/engine.ts';
+import { ModelLoadError } from '../engine/errors.ts';
+import { generateGreedy } from '../engine/generate.ts';
+
+const USAGE = `usage: sirocco logits --model DIR --prompt 1,2,3 [--prompt 4,5] [--steps N] [--chunk K]
+                      [--prompt-logits] [--threads N] [--tp 1] [--backend native]
+
+Prints {"compute_dtype","cases":[{"prompt_tokens","generated","logits_last","step_logits"[,"prompt_logits"]}]}.
+  --steps N         greedy tokens to generate per prompt (default 1)
+  --chunk K         prefill prompts in chunks of K tokens (default: whole prompt)
+  --prompt-logits   also print the logits after every prompt token
+`;
+
+const tokenList = z
+  .string()
+  .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'expected comma-separated token ids, e.g. 1,2,3')
+  .transform((s) => s.split(',').map((t) => Number(t.trim())));
+const intFlag = (name: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `--${name} expects a positive integer`)
+    .transform(Number)
+    .refine((n) => n >= 1, `--${name} expects a positive integer`);
+
+const Options = z.object({
+  model: z.string({ error: '--model DIR is required' }).min(1),
+  prompt: z.array(tokenList, { error: 'at least one --prompt is required' }).min(1, 'at least one --prompt is required'),
+  steps: intFlag('steps').default(1),
+  chunk: intFlag('chunk').optional(),
+  threads: intFlag('threads').optional(),
+  tp: intFlag('tp').default(1).refine((n) => n === 1, '--tp > 1 (tensor parallelism) is not implemented yet: use --tp 1'),
+  backend: z.enum(['native', 'wasm']).default('native').refine((b) => b === 'native', '--backend wasm is not built yet: use --backend native'),
+  'prompt-logits': z.boolean().default(false),
+});
+
+export async function runLogits(argv: string[]): Promise<number> {
+  let raw;
+  try {
+    raw = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' },
+        prompt: { type: 'string', multiple: true },
+        steps: { type: 'string' },
+        chunk: { type: 'string' },
+        threads: { type: 'string' },
+        tp: { type: 'string' },
+        backend: { type: 'string' },
+        'prompt-logits': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`sirocco logits: ${(err as Error).message}\n\n${USAGE}`);
+    return 1;
+  }
+  if (raw.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const parsed = Options.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const flag = issue.path.length ? `--${String(issue.path[0])}: ` : '';
+    process.stderr.write(`sirocco logits: ${flag}${issue.message}\n\n${USAGE}`);
+    return 1;
+  }
+  const opts = parsed.data;
+
+  let engine: Engine;
+  try {
+    engine = await Engine.load(opts.model, { threads: opts.threads });
+  } catch (err) {
+    if (err instanceof ModelLoadError || (err as Error).message.includes('native engine')) {
+      process.stderr.write(`sirocco logits: ${(err as Error).message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  try {
+    const vocab = engine.config.vocabSize;
+    for (const p of opts.prompt)
+      for (const t of p)
+        if (t >= vocab) {
+          process.stderr.write(`sirocco logits: token id ${t} is outside the model's vocabulary [0, ${vocab})\n`);
+          return 1;
+        }
+    const cases = await generateGreedy(engine, opts.prompt, {
+      steps: opts.steps,
+      chunk: opts.chunk,
+      promptLogits: opts['prompt-logits'],
+    });
+    const out = {
+      compute_dtype: 'f32',
+      cases: cases.map((c) => ({
+        prompt_tokens: c.promptTokens,
+        generated: c.generated,
+        logits_last: Array.from(c.stepLogits[0]!),
+        step_logits: c.stepLogits.map((v) => Array.from(v)),
+        ...(opts['prompt-logits'] ? { prompt_logits: c.promptLogits.map((v) => Array.from(v)) } : {}),
+      })),
+    };
+    process.stdout.write(JSON.stringify(out) + '\n');
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}

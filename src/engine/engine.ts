@@ -1,0 +1,86 @@
+// The engine as TypeScript sees it: load a model directory, manage sequences, and advance
+// a batch with step(). Steps are queued and run one at a time, off the JS thread.
+import type { ModelConfig } from './config.ts';
+import { loadModelFiles } from './model_files.ts';
+import { createNativeEngine, type EngineOptions, type NativeEngine, type NativeEngineInfo } from './native.ts';
+
+export type StepInput = {
+  sequence: number;
+  tokens: ArrayLike<number>; // a prefill chunk, or one token to decode
+  allLogits?: boolean; // logits after every token of the chunk, else after the last only
+};
+
+// Per input, its logits rows (views into one buffer): tokens.length rows if allLogits, else 1.
+export type StepOutput = Float32Array[][];
+
+export class Engine {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly native: NativeEngine,
+    readonly config: ModelConfig,
+  ) {}
+
+  static async load(dir: string, options: EngineOptions = {}): Promise<Engine> {
+    const model = await loadModelFiles(dir);
+    return new Engine(createNativeEngine(model, options), model.config);
+  }
+
+  createSequence(): number {
+    return this.native.createSequence();
+  }
+
+  resetSequence(id: number): void {
+    if (!this.native.resetSequence(id)) throw new Error(`sequence ${id} does not exist`);
+  }
+
+  freeSequence(id: number): void {
+    if (!this.native.freeSequence(id)) throw new Error(`sequence ${id} does not exist`);
+  }
+
+  // Positions already in the sequence's cache.
+  sequenceLength(id: number): number {
+    return this.native.sequenceLength(id);
+  }
+
+  info(): NativeEngineInfo {
+    return this.native.info();
+  }
+
+  step(inputs: StepInput[]): Promise<StepOutput> {
+    const run = this.queue.then(() => this.runStep(inputs));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runStep(inputs: StepInput[]): Promise<StepOutput> {
+    const n = inputs.length;
+    const ids = new Int32Array(n);
+    const counts = new Int32Array(n);
+    const all = new Uint8Array(n);
+    let total = 0;
+    inputs.forEach((input, i) => {
+      ids[i] = input.sequence;
+      counts[i] = input.tokens.length;
+      all[i] = input.allLogits ? 1 : 0;
+      total += input.tokens.length;
+    });
+    const tokens = new Int32Array(total);
+    let at = 0;
+    for (const input of inputs) {
+      tokens.set(input.tokens, at);
+      at += input.tokens.length;
+    }
+    const logits = await this.native.step(ids, counts, all, tokens);
+    const V = this.config.vocabSize;
+    let row = 0;
+    return inputs.map((input) =>
+      Array.from({ length: input.allLogits ? input.tokens.length : 1 }, () => logits.subarray(V * row, V * ++row)),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    this.native.close();
+  }
+}

@@ -1,0 +1,119 @@
+// A Hugging Face model directory → config plus the location of every tensor the engine
+// needs, validated: headers (safetensors.ts), the shard index, and every shape against the
+// config. Nothing is read beyond headers; the engine maps the files itself.
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { readConfig, type ModelConfig } from './config.ts';
+import { ModelLoadError } from './errors.ts';
+import { EMBED, FINAL_NORM, IGNORED_TENSOR, LM_HEAD, layerNames, requiredTensors } from './model_tensors.ts';
+import { readSafetensorsHeader, type Dtype, type SafetensorsTensor } from './safetensors.ts';
+
+export type TensorLocation = { file: number; offset: number; dtype: Dtype; shape: number[] };
+
+export type LayerTensors = {
+  attnNorm: TensorLocation;
+  wq: TensorLocation;
+  wk: TensorLocation;
+  wv: TensorLocation;
+  wo: TensorLocation;
+  ffnNorm: TensorLocation;
+  w1?: TensorLocation;
+  w2?: TensorLocation;
+  w3?: TensorLocation;
+  router?: TensorLocation;
+  experts?: { w1: TensorLocation; w2: TensorLocation; w3: TensorLocation }[];
+};
+
+export type ModelFiles = {
+  dir: string;
+  config: ModelConfig;
+  files: string[];
+  tensors: { embed: TensorLocation; finalNorm: TensorLocation; lmHead: TensorLocation; layers: LayerTensors[] };
+};
+
+const SINGLE_FILE = 'model.safetensors';
+const INDEX_FILE = 'model.safetensors.index.json';
+const ShardIndex = z.object({ weight_map: z.record(z.string(), z.string()) });
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+async function weightFiles(dir: string): Promise<{ files: string[]; index: Map<string, string> | null }> {
+  const indexPath = join(dir, INDEX_FILE);
+  if (await exists(indexPath)) {
+    let parsed;
+    try {
+      parsed = ShardIndex.safeParse(JSON.parse(await readFile(indexPath, 'utf8')));
+    } catch (err) {
+      throw new ModelLoadError(`${indexPath}: not valid JSON (${(err as Error).message})`);
+    }
+    if (!parsed.success) throw new ModelLoadError(`${indexPath}: expected {"weight_map": {tensor: file}}`);
+    const index = new Map(Object.entries(parsed.data.weight_map));
+    for (const file of index.values())
+      if (file.includes('/') || file.includes('\\') || file === '..')
+        throw new ModelLoadError(`${indexPath}: shard name '${file}' must be a file in the model directory`);
+    return { files: [...new Set(index.values())].sort(), index };
+  }
+  if (await exists(join(dir, SINGLE_FILE))) return { files: [SINGLE_FILE], index: null };
+  throw new ModelLoadError(`${dir}: no ${SINGLE_FILE} or ${INDEX_FILE}: expected Hugging Face safetensors weights`);
+}
+
+export async function loadModelFiles(dir: string): Promise<ModelFiles> {
+  const config = await readConfig(dir);
+  const { files, index } = await weightFiles(dir);
+  const paths = files.map((f) => join(dir, f));
+
+  const found = new Map<string, { file: number; tensor: SafetensorsTensor }>();
+  for (const [file, path] of paths.entries()) {
+    for (const tensor of await readSafetensorsHeader(path)) {
+      const other = found.get(tensor.name);
+      if (other) throw new ModelLoadError(`tensor ${tensor.name} appears in both ${paths[other.file]} and ${path}`);
+      if (index && index.get(tensor.name) !== files[file])
+        throw new ModelLoadError(`${path}: tensor ${tensor.name} is not listed for this file in ${INDEX_FILE}`);
+      found.set(tensor.name, { file, tensor });
+    }
+  }
+  for (const [name, file] of index ?? [])
+    if (!found.has(name)) throw new ModelLoadError(`${join(dir, file)}: tensor ${name} is listed in ${INDEX_FILE} but missing from the file`);
+
+  const expected = requiredTensors(config);
+  const hasLmHead = found.has(LM_HEAD) && !config.tieWordEmbeddings;
+  if (hasLmHead) expected.push({ name: LM_HEAD, shape: [config.vocabSize, config.hiddenSize], why: `vocab_size=${config.vocabSize}` });
+  const expectedNames = new Set(expected.map((s) => s.name));
+  if (config.tieWordEmbeddings && found.has(LM_HEAD)) expectedNames.add(LM_HEAD); // tied: present but unused
+
+  const where = (name: string) => paths[found.get(name)?.file ?? 0];
+  for (const spec of expected) {
+    const hit = found.get(spec.name);
+    if (!hit) throw new ModelLoadError(`${dir}: missing tensor ${spec.name} (config.json: ${spec.why})`);
+    const shape = hit.tensor.shape;
+    if (shape.length !== spec.shape.length || shape.some((d, i) => d !== spec.shape[i]))
+      throw new ModelLoadError(
+        `${where(spec.name)}: tensor ${spec.name} has shape [${shape}] but config.json implies [${spec.shape}] (${spec.why})`,
+      );
+  }
+  for (const name of found.keys())
+    if (!expectedNames.has(name) && !IGNORED_TENSOR.test(name))
+      throw new ModelLoadError(
+        `${where(name)}: tensor ${name} is not part of a ${config.architecture} with this config.json ` +
+          `(num_hidden_layers=${config.numLayers}, num_local_experts=${config.numExperts}): config and weights disagree`,
+      );
+
+  const at = (name: string): TensorLocation => {
+    const { file, tensor } = found.get(name)!;
+    return { file, offset: tensor.offset, dtype: tensor.dtype, shape: tensor.shape };
+  };
+  const layers = Array.from({ length: config.numLayers }, (_, i): LayerTensors => {
+    const n = layerNames(config, i);
+    const common = { attnNorm: at(n.attnNorm), wq: at(n.wq), wk: at(n.wk), wv: at(n.wv), wo: at(n.wo), ffnNorm: at(n.ffnNorm) };
+    if (n.dense) return { ...common, w1: at(n.dense.w1), w2: at(n.dense.w2), w3: at(n.dense.w3) };
+    const moe = n.moe!;
+    return { ...common, router: at(moe.router), experts: moe.experts.map((e) => ({ w1: at(e.w1), w2: at(e.w2), w3: at(e.w3) })) };
+  });
+  return {
+    dir,
+    config,
+    files: paths,
+    tensors: { embed: at(EMBED), finalNorm: at(FINAL_NORM), lmHead: at(hasLmHead ? LM_HEAD : EMBED), layers },
+  };
+}
