@@ -1,0 +1,114 @@
+// The batched step API: batch invariance, sequence lifecycle, and refusals.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../src/engine/engine.ts';
+import { generateGreedy } from '../src/engine/generate.ts';
+import { prompt } from './helpers/check_reference.ts';
+import { TempModels } from './helpers/models.ts';
+
+const models = new TempModels();
+let engine: Engine;
+beforeAll(async () => {
+  engine = await Engine.load(await models.make({ preset: 'mixtral-tiny', seed: 17 }));
+});
+afterAll(async () => {
+  await engine.close();
+  models.cleanup();
+});
+
+describe('batching', () => {
+  it('a sequence gives the same logits alone and inside a batch', async () => {
+    const target = prompt(30, 1, 512);
+    const [alone] = await generateGreedy(engine, [target], { steps: 5, chunk: 7, promptLogits: true });
+    const batch = await generateGreedy(engine, [prompt(9, 2, 512), target, prompt(31, 3, 512)], {
+      steps: 5,
+      chunk: 7,
+      promptLogits: true,
+    });
+    const inBatch = batch[1]!;
+    expect(inBatch.generated).toEqual(alone!.generated);
+    // Every output row is computed independently of the other rows in the step, so the
+    // values are identical, not merely close.
+    inBatch.stepLogits.forEach((v, k) => expect(Array.from(v)).toEqual(Array.from(alone!.stepLogits[k]!)));
+    inBatch.promptLogits.forEach((v, k) => expect(Array.from(v)).toEqual(Array.from(alone!.promptLogits[k]!)));
+  });
+
+  it('prefilling in chunks or token by token reaches the same state as one whole prefill', async () => {
+    const tokens = prompt(25, 4, 512);
+    const whole = engine.createSequence();
+    const [[wholeLast]] = (await engine.step([{ sequence: whole, tokens }])) as [[Float32Array]];
+    const stepped = engine.createSequence();
+    let last: Float32Array | undefined;
+    for (const t of tokens) last = (await engine.step([{ sequence: stepped, tokens: [t] }]))[0]![0];
+    expect(engine.sequenceLength(whole)).toBe(25);
+    expect(engine.sequenceLength(stepped)).toBe(25);
+    const maxDiff = Math.max(...Array.from(wholeLast, (v, i) => Math.abs(v - last![i]!)));
+    expect(maxDiff).toBeLessThan(1e-4);
+    engine.freeSequence(whole);
+    engine.freeSequence(stepped);
+  });
+
+  it('reset returns a sequence to position 0 and frees its cache blocks', async () => {
+    const s = engine.createSequence();
+    const before = engine.info().kvBlocksInUse;
+    const [[first]] = (await engine.step([{ sequence: s, tokens: prompt(40, 5, 512) }])) as [[Float32Array]];
+    expect(engine.info().kvBlocksInUse).toBeGreaterThan(before);
+    engine.resetSequence(s);
+    expect(engine.sequenceLength(s)).toBe(0);
+    expect(engine.info().kvBlocksInUse).toBe(before);
+    const [[again]] = (await engine.step([{ sequence: s, tokens: prompt(40, 5, 512) }])) as [[Float32Array]];
+    expect(Array.from(again)).toEqual(Array.from(first));
+    engine.freeSequence(s);
+  });
+
+  it('a sliding-window sequence keeps at most W slots of cache however long it runs', async () => {
+    const s = engine.createSequence();
+    const window = engine.config.slidingWindow!;
+    const perBlock = engine.info().kvBlockSlots;
+    const before = engine.info().kvBlocksInUse;
+    await engine.step([{ sequence: s, tokens: prompt(10 * window, 6, 512) }]);
+    expect(engine.info().kvBlocksInUse - before).toBe(Math.ceil(window / perBlock));
+    engine.freeSequence(s);
+  });
+
+  it('steps run off the JS thread: the event loop keeps turning during a step', async () => {
+    const s = engine.createSequence();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const steps = Array.from({ length: 20 }, () => engine.step([{ sequence: s, tokens: prompt(64, 7, 512) }]));
+    await Promise.all(steps);
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThan(0);
+    expect(engine.sequenceLength(s)).toBe(20 * 64);
+    engine.freeSequence(s);
+  });
+
+  it('refuses bad steps with a clear error and keeps working', async () => {
+    const s = engine.createSequence();
+    await expect(engine.step([{ sequence: 9999, tokens: [1] }])).rejects.toThrow(/sequence 9999 does not exist/);
+    await expect(engine.step([{ sequence: s, tokens: [512] }])).rejects.toThrow(/outside the vocabulary/);
+    await expect(engine.step([{ sequence: s, tokens: [-1] }])).rejects.toThrow(/outside the vocabulary/);
+    await expect(engine.step([{ sequence: s, tokens: [] }])).rejects.toThrow(/has no tokens/);
+    await expect(engine.step([{ sequence: s, tokens: [1] }, { sequence: s, tokens: [2] }])).rejects.toThrow(/twice/);
+    await expect(engine.step([])).rejects.toThrow(/at least one sequence/);
+    expect(engine.sequenceLength(s)).toBe(0);
+    const [[ok]] = (await engine.step([{ sequence: s, tokens: [1, 2, 3] }])) as [[Float32Array]];
+    expect(ok).toHaveLength(512);
+    engine.freeSequence(s);
+    expect(() => engine.freeSequence(s)).toThrow(/does not exist/);
+  });
+
+  it('a full K/V pool refuses the step instead of growing without bound', async () => {
+    const dir = await models.make({ preset: 'mistral-tiny', seed: 1, window: null });
+    const small = await Engine.load(dir, { kvMaxBlocks: 2 });
+    try {
+      const s = small.createSequence();
+      await small.step([{ sequence: s, tokens: prompt(32, 1, 512) }]); // exactly 2 blocks
+      await expect(small.step([{ sequence: s, tokens: [5] }])).rejects.toThrow(/K\/V cache memory is exhausted/);
+      small.resetSequence(s);
+      await small.step([{ sequence: s, tokens: [5] }]);
+      expect(small.sequenceLength(s)).toBe(1);
+    } finally {
+      await small.close();
+    }
+  });
+});
