@@ -114,14 +114,16 @@ describe('safetensors validation', () => {
   });
 
   it('gap between tensors', async () => {
+    let after = '';
     const dir = brokenCopy((h, data) => {
       const list = tensors(h);
       const cut = list[3]!.data_offsets[0];
+      after = list[3]!.name;
       for (const t of list.slice(3)) (h[t.name] as Entry).data_offsets = [t.data_offsets[0] + 16, t.data_offsets[1] + 16];
       return { header: h, data: Buffer.concat([data.subarray(0, cut), Buffer.alloc(16), data.subarray(cut)]) };
     });
-    const list = tensors(JSON.parse(readFileSync(join(good, 'model.safetensors')).subarray(8).toString().split('}}')[0] + '}}'));
-    await expectRefused(dir, new RegExp(`gap of 16 bytes before tensor ${list[3]!.name.replace(/\./g, '\\.')}`));
+    const err = await expectRefused(dir, /gap of 16 bytes before tensor/);
+    expect(err.message).toContain(`before tensor ${after}`);
   });
 
   it('trailing bytes after the last tensor', async () => {
