@@ -1,0 +1,51 @@
+// Named model shapes for `sirocco make-tiny`. The tiny presets exercise every code path
+// (GQA, head_dim ≠ hidden/heads, sliding window, MoE) in milliseconds; the mini presets are
+// the benchmark shapes of DESIGN.md §4.
+
+/** Everything that fixes the tensors and config of a generated model (dtype aside). */
+export interface ModelShape {
+  hidden: number;
+  intermediate: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  vocab: number;
+  /** Number of MoE experts; 0 means a dense Mistral FFN. */
+  experts: number;
+  /** Experts per token; 0 for dense models. */
+  topK: number;
+  /** Sliding window W (keys seen, itself included), or null for full causal attention. */
+  window: number | null;
+  ropeTheta: number;
+  eps: number;
+  /** Tied embeddings: no `lm_head.weight`, the engine reuses `embed_tokens`. */
+  tie: boolean;
+  maxPositions: number;
+}
+
+const maxPositions = 32768;
+
+export const presets = {
+  'mistral-tiny': {
+    hidden: 64, intermediate: 160, layers: 2, heads: 4, kvHeads: 2, headDim: 16, vocab: 512,
+    experts: 0, topK: 0, window: 8, ropeTheta: 10000, eps: 1e-6, tie: false, maxPositions,
+  },
+  // head_dim 24 ≠ 64/4 on purpose: catches engines that derive head_dim from hidden/heads.
+  'mixtral-tiny': {
+    hidden: 64, intermediate: 96, layers: 2, heads: 4, kvHeads: 1, headDim: 24, vocab: 512,
+    experts: 4, topK: 2, window: 12, ropeTheta: 1e6, eps: 1e-5, tie: false, maxPositions,
+  },
+  'mixtral-mini': {
+    hidden: 1024, intermediate: 3584, layers: 16, heads: 16, kvHeads: 4, headDim: 64, vocab: 32000,
+    experts: 8, topK: 2, window: null, ropeTheta: 1e6, eps: 1e-5, tie: false, maxPositions,
+  },
+  'mistral-mini': {
+    hidden: 2048, intermediate: 5632, layers: 16, heads: 16, kvHeads: 4, headDim: 128, vocab: 32000,
+    experts: 0, topK: 0, window: 4096, ropeTheta: 1e4, eps: 1e-6, tie: false, maxPositions,
+  },
+} as const satisfies Record<string, ModelShape>;
+
+export type PresetName = keyof typeof presets;
+
+export const presetNames = Object.keys(presets) as [PresetName, ...PresetName[]];
