@@ -1,0 +1,97 @@
+// `sirocco logits` as a user runs it: a child process, JSON on stdout, exit codes.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { argmaxLowest } from './reference/forward64.ts';
+import { expectCaseMatchesReference, prompt, TOLERANCE } from './helpers/check_reference.ts';
+import { TempModels } from './helpers/models.ts';
+import { z } from 'zod';
+
+const run = promisify(execFile);
+const models = new TempModels();
+let dir: string;
+beforeAll(async () => {
+  dir = await models.make({ preset: 'mixtral-tiny', seed: 31, dtype: 'bf16' });
+});
+afterAll(() => models.cleanup());
+
+const Output = z.strictObject({
+  compute_dtype: z.literal('f32'),
+  cases: z.array(
+    z.strictObject({
+      prompt_tokens: z.array(z.number().int()),
+      generated: z.array(z.number().int()),
+      logits_last: z.array(z.number()),
+      step_logits: z.array(z.array(z.number())),
+      prompt_logits: z.array(z.array(z.number())).optional(),
+    }),
+  ),
+});
+
+async function sirocco(args: string[], env: NodeJS.ProcessEnv = {}) {
+  try {
+    const { stdout, stderr } = await run('node', ['bin/sirocco.js', ...args], { env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('sirocco logits', () => {
+  const p1 = prompt(30, 1, 512);
+  const p2 = prompt(5, 2, 512);
+
+  it.each([{ isa: 'default', env: {} }, { isa: 'scalar', env: { SIROCCO_ISA: 'scalar' } }])(
+    'prints the contract JSON and matches the reference ($isa kernels)',
+    async ({ env }) => {
+      const args = ['logits', '--model', dir, '--prompt', p1.join(','), '--prompt', p2.join(','), '--steps', '4', '--chunk', '5', '--prompt-logits'];
+      const { code, stdout, stderr } = await sirocco(args, env);
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      const out = Output.parse(JSON.parse(stdout));
+      expect(out.cases.map((c) => c.prompt_tokens)).toEqual([p1, p2]);
+      for (const c of out.cases) {
+        expect(c.step_logits).toHaveLength(4);
+        expect(c.step_logits[0]).toEqual(c.logits_last);
+        expect(c.prompt_logits!.at(-1)).toEqual(c.logits_last);
+        c.step_logits.forEach((v, k) => expect(argmaxLowest(v)).toBe(c.generated[k]));
+        expectCaseMatchesReference(
+          dir,
+          {
+            promptTokens: c.prompt_tokens,
+            generated: c.generated,
+            stepLogits: c.step_logits.map((v) => Float32Array.from(v)),
+            promptLogits: c.prompt_logits!.map((v) => Float32Array.from(v)),
+          },
+          TOLERANCE.bf16,
+        );
+      }
+    },
+  );
+
+  it('without --prompt-logits prints no prompt_logits and the same greedy tokens', async () => {
+    const { code, stdout } = await sirocco(['logits', '--model', dir, '--prompt', p1.join(','), '--steps', '3']);
+    expect(code).toBe(0);
+    const [c] = Output.parse(JSON.parse(stdout)).cases;
+    expect(c!.prompt_logits).toBeUndefined();
+    expect(c!.generated).toHaveLength(3);
+  });
+
+  it.each([
+    { args: ['--prompt', '1,2'], error: /--model DIR is required/ },
+    { args: ['--model', 'DIR'], error: /at least one --prompt is required/ },
+    { args: ['--model', 'DIR', '--prompt', '1,a'], error: /comma-separated token ids/ },
+    { args: ['--model', 'DIR', '--prompt', '1', '--steps', '0'], error: /--steps expects a positive integer/ },
+    { args: ['--model', 'DIR', '--prompt', '1', '--tp', '2'], error: /--tp > 1 .* not implemented yet/ },
+    { args: ['--model', 'DIR', '--prompt', '1', '--backend', 'wasm'], error: /--backend wasm is not built yet/ },
+    { args: ['--model', 'DIR', '--prompt', '1', '--bogus'], error: /Unknown option '--bogus'/ },
+    { args: ['--model', 'DIR', '--prompt', '1,512'], error: /token id 512 is outside the model's vocabulary \[0, 512\)/ },
+    { args: ['--model', '/nonexistent/model', '--prompt', '1'], error: /config\.json: not found/ },
+  ])('refuses $args with exit 1 and a clear message', async ({ args, error }) => {
+    const { code, stdout, stderr } = await sirocco(['logits', ...args.map((a) => (a === 'DIR' ? dir : a))]);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(error);
+  });
+});
