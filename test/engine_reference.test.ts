@@ -81,6 +81,19 @@ describe('weights', () => {
     }
   });
 
+  it('weights read into memory give the same logits as mapped weights', async () => {
+    const dir = await models.make({ preset: 'mixtral-tiny', seed: 9, dtype: 'f16', shards: 2 });
+    const run = async (weightsIn: 'mmap' | 'memory') => {
+      const engine = await Engine.load(dir, { weightsIn });
+      try {
+        return Array.from((await engine.step([{ sequence: engine.createSequence(), tokens: prompt(10, 4, 512) }]))[0]![0]!);
+      } finally {
+        await engine.close();
+      }
+    };
+    expect(await run('memory')).toEqual(await run('mmap'));
+  });
+
   it('a sharded model gives the same logits as the single-file one', async () => {
     const single = await models.make({ preset: 'mixtral-tiny', seed: 9 });
     const sharded = await models.make({ preset: 'mixtral-tiny', seed: 9, shards: 3 });

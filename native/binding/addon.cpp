@@ -53,8 +53,9 @@ bool read_model(const Napi::Object& spec, model* m, std::string* err) {
                           get_int(c, "window"), c.Get("rmsEps").As<Napi::Number>().FloatValue(),
                           c.Get("ropeTheta").As<Napi::Number>().DoubleValue()};
     Napi::Array files = spec.Get("files").As<Napi::Array>();
+    const bool copy = spec.Get("weightsIn").As<Napi::String>().Utf8Value() == "memory";
     for (uint32_t i = 0; i < files.Length(); i++)
-        if (!model_map_file(m, files.Get(i).As<Napi::String>().Utf8Value(), err)) return false;
+        if (!model_map_file(m, files.Get(i).As<Napi::String>().Utf8Value(), copy, err)) return false;
 
     Napi::Object w = spec.Get("tensors").As<Napi::Object>();
     if (!read_tensor(*m, w.Get("embed"), "embed", &m->embed, err)) return false;

@@ -1,5 +1,6 @@
-// Model configuration and weights. Weight files are memory-mapped read-only and used in
-// place; only the small norm vectors are widened to owned f32 copies. The TypeScript loader
+// Model configuration and weights. Weight files are memory-mapped read-only (or read into
+// memory, see model_map_file) and used in place in their stored dtype; only the small norm
+// vectors are widened to owned f32 copies. The TypeScript loader
 // has already validated every header, offset, dtype and shape; this side checks again that
 // each tensor lies inside its mapped file, because a bad pointer here would crash the process.
 #pragma once
@@ -53,8 +54,9 @@ struct tensor_ref {
     int64_t rows, cols;  // 1-D tensors: rows = 1
 };
 
-// Maps a file read-only. false + *err on failure.
-bool model_map_file(model* m, const std::string& path, std::string* err);
+// Maps a file read-only (copy = false), or reads it into anonymous huge-page memory
+// (copy = true). Either way the weights are then used in place. false + *err on failure.
+bool model_map_file(model* m, const std::string& path, bool copy, std::string* err);
 // Resolves a ref against the mapped files, checking bounds. false + *err naming `name`.
 bool model_tensor(const model* m, const tensor_ref& ref, const std::string& name, tensor* out, std::string* err);
 bool model_vector_f32(const model* m, const tensor_ref& ref, const std::string& name, std::vector<float>* out,

@@ -21,6 +21,7 @@ type NativeSpec = {
   tensors: ModelFiles['tensors'];
   threads: number;
   kvMaxBlocks: number;
+  weightsIn: WeightsIn;
 };
 
 type Addon = {
@@ -47,7 +48,11 @@ export function nativeAddon(): Addon {
   return addon;
 }
 
-export type EngineOptions = { threads?: number; kvMaxBlocks?: number };
+// 'mmap': map the files and use them in place (instant load, shared page cache).
+// 'memory': read them into anonymous huge-page memory (slower load, faster decode where the
+// page cache is slow to stream, as on the VMs we measured; see bench/README.md).
+export type WeightsIn = 'mmap' | 'memory';
+export type EngineOptions = { threads?: number; kvMaxBlocks?: number; weightsIn?: WeightsIn };
 
 export function createNativeEngine(model: ModelFiles, options: EngineOptions = {}): NativeEngine {
   const c = model.config;
@@ -71,6 +76,7 @@ export function createNativeEngine(model: ModelFiles, options: EngineOptions = {
     tensors: model.tensors,
     threads: options.threads ?? 0,
     kvMaxBlocks: options.kvMaxBlocks ?? 0,
+    weightsIn: options.weightsIn ?? 'mmap',
   });
 }
 
