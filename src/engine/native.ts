@@ -1,7 +1,7 @@
 // Glue to the C++ addon (build/Release/sirocco.node): its types, and ModelFiles → the spec
 // object the addon's Engine constructor reads. No logic beyond conversion.
 import { createRequire } from 'node:module';
-import type { ModelFiles, TensorLocation } from './model_files.ts';
+import type { ModelFiles } from './model_files.ts';
 
 export type NativeEngineInfo = { isa: string; threads: number; kvBlocksInUse: number; kvBlockSlots: number };
 
@@ -80,4 +80,3 @@ export function createNativeEngine(model: ModelFiles, options: EngineOptions = {
   });
 }
 
-export type { TensorLocation };
