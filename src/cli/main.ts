@@ -7,6 +7,14 @@ const verbs: Record<string, Verb> = {
     summary: 'write a deterministic random-weight model in Hugging Face layout',
     run: async (argv) => (await import('../../weights-tools/make_tiny_cli.ts')).runMakeTiny(argv),
   },
+  keys: {
+    summary: 'create, list or revoke gateway API keys',
+    run: async (argv) => (await import('../gateway/cli/keys_cli.ts')).runKeys(argv),
+  },
+  usage: {
+    summary: 'summarise the usage ledger (tokens and requests per key and model)',
+    run: async (argv) => (await import('../gateway/cli/usage_cli.ts')).runUsage(argv),
+  },
   logits: {
     summary: 'run the engine on token ids and print greedy tokens and logits as JSON',
     run: async (argv) => (await import('./logits.ts')).runLogits(argv),
