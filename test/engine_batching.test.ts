@@ -60,6 +60,36 @@ describe('batching', () => {
     engine.freeSequence(s);
   });
 
+  it('truncating a full-attention sequence and prefilling a new suffix equals a fresh prefill', async () => {
+    const dir = await models.make({ preset: 'mixtral-tiny', seed: 2, window: null });
+    const full = await Engine.load(dir);
+    try {
+      const shared = prompt(21, 8, 512);
+      const [a, b] = [[...shared, ...prompt(6, 9, 512)], [...shared, ...prompt(5, 10, 512)]];
+      const s = full.createSequence();
+      await full.step([{ sequence: s, tokens: a }]);
+      expect(full.truncateSequence(s, shared.length)).toBe(true);
+      expect(full.sequenceLength(s)).toBe(shared.length);
+      const [[reused]] = (await full.step([{ sequence: s, tokens: b.slice(shared.length) }])) as [[Float32Array]];
+      const fresh = full.createSequence();
+      const [[cold]] = (await full.step([{ sequence: fresh, tokens: b }])) as [[Float32Array]];
+      const maxDiff = Math.max(...Array.from(cold, (v, i) => Math.abs(v - reused[i]!)));
+      expect(maxDiff).toBeLessThan(1e-4);
+      expect(full.truncateSequence(s, 1000)).toBe(false);
+    } finally {
+      await full.close();
+    }
+  });
+
+  it('a sliding-window ring refuses to truncate into its history', async () => {
+    const s = engine.createSequence();
+    await engine.step([{ sequence: s, tokens: prompt(30, 1, 512) }]);
+    expect(engine.truncateSequence(s, 20)).toBe(false);
+    expect(engine.truncateSequence(s, 30)).toBe(true);
+    expect(engine.sequenceLength(s)).toBe(30);
+    engine.freeSequence(s);
+  });
+
   it('a sliding-window sequence keeps at most W slots of cache however long it runs', async () => {
     const s = engine.createSequence();
     const window = engine.config.slidingWindow!;

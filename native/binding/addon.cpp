@@ -145,6 +145,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                             InstanceMethod("resetSequence", &EngineWrap::ResetSequence),
                             InstanceMethod("freeSequence", &EngineWrap::FreeSequence),
                             InstanceMethod("sequenceLength", &EngineWrap::SequenceLength),
+                            InstanceMethod("truncateSequence", &EngineWrap::TruncateSequence),
                             InstanceMethod("step", &EngineWrap::Step),
                             InstanceMethod("info", &EngineWrap::Info),
                             InstanceMethod("close", &EngineWrap::Close)});
@@ -190,6 +191,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Napi::Value FreeSequence(const Napi::CallbackInfo& info) {
         if (!usable(info.Env())) return info.Env().Undefined();
         return Napi::Boolean::New(info.Env(), engine_seq_free(e_, info[0].As<Napi::Number>().Int32Value()));
+    }
+    Napi::Value TruncateSequence(const Napi::CallbackInfo& info) {
+        if (!usable(info.Env())) return info.Env().Undefined();
+        return Napi::Boolean::New(info.Env(), engine_seq_truncate(e_, info[0].As<Napi::Number>().Int32Value(),
+                                                                  info[1].As<Napi::Number>().Int64Value()));
     }
     Napi::Value SequenceLength(const Napi::CallbackInfo& info) {
         if (!e_) return Napi::Number::New(info.Env(), -1);

@@ -55,6 +55,11 @@ bool engine_seq_free(engine* e, int id) {
     return true;
 }
 
+bool engine_seq_truncate(engine* e, int id, int64_t n) {
+    kv_seq* s = seq_at(e, id);
+    return s && kv_seq_truncate(&e->kv, s, n);
+}
+
 int64_t engine_seq_length(const engine* e, int id) {
     const kv_seq* s = seq_at(e, id);
     return s ? s->n_past : -1;

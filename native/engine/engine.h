@@ -25,6 +25,7 @@ void engine_free(engine* e);
 int engine_seq_create(engine* e);            // a new empty sequence's id
 bool engine_seq_reset(engine* e, int id);    // back to position 0, blocks returned
 bool engine_seq_free(engine* e, int id);
+bool engine_seq_truncate(engine* e, int id, int64_t n);  // see kv_seq_truncate
 int64_t engine_seq_length(const engine* e, int id);  // positions cached, -1 if no such sequence
 
 struct step_seq {

@@ -53,3 +53,17 @@ void kv_seq_reset(kv_pool* pool, kv_seq* seq) {
     seq->slot_pos.clear();
     seq->n_past = 0;
 }
+
+bool kv_seq_truncate(kv_pool* pool, kv_seq* seq, int64_t n) {
+    if (n < 0 || n > seq->n_past) return false;
+    if (n == seq->n_past) return true;
+    if (seq->window) return false;
+    const int64_t blocks_kept = (n + KV_BLOCK_SLOTS - 1) / KV_BLOCK_SLOTS;
+    while ((int64_t)seq->block_table.size() > blocks_kept) {
+        pool->free_blocks.push_back(seq->block_table.back());
+        seq->block_table.pop_back();
+    }
+    seq->slot_pos.resize(n);
+    seq->n_past = n;
+    return true;
+}

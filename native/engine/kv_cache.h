@@ -36,6 +36,12 @@ inline int64_t kv_slot(const kv_seq* seq, int64_t pos) { return seq->window ? po
 // Makes sure the slots for positions [n_past, n_past + n_new) exist. false when the pool is full.
 bool kv_seq_reserve(kv_pool* pool, kv_seq* seq, int64_t n_new);
 
+// Forgets positions ≥ n so the sequence continues from position n (a shared prefix is kept
+// warm while a differing suffix is recomputed). Full attention only: in a ring, the slots of
+// positions just below n may already hold later positions. Blocks past n return to the pool.
+// false (nothing changed) for a ring unless n == n_past, or if n > n_past.
+bool kv_seq_truncate(kv_pool* pool, kv_seq* seq, int64_t n);
+
 // Returns every block to the pool; the sequence starts again at position 0.
 void kv_seq_reset(kv_pool* pool, kv_seq* seq);
 

@@ -43,6 +43,12 @@ export class Engine {
     return this.native.sequenceLength(id);
   }
 
+  // Keeps the first `length` cached positions and forgets the rest. Returns false when the
+  // cache cannot do that (a sliding-window ring shorter than its history): reset instead.
+  truncateSequence(id: number, length: number): boolean {
+    return this.native.truncateSequence(id, length);
+  }
+
   info(): NativeEngineInfo {
     return this.native.info();
   }

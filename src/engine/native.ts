@@ -10,6 +10,7 @@ export interface NativeEngine {
   resetSequence(id: number): boolean;
   freeSequence(id: number): boolean;
   sequenceLength(id: number): number;
+  truncateSequence(id: number, length: number): boolean;
   step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array): Promise<Float32Array>;
   info(): NativeEngineInfo;
   close(): void;
