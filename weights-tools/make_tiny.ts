@@ -9,7 +9,7 @@ import { WriteProgress } from './progress.ts';
 import { layoutWeightFiles, shardIndex, shardIndexFile, type WeightFile } from './shard_layout.ts';
 import { safetensorsHeader, tensorBytes, writeSafetensors } from './safetensors_write.ts';
 import { elementCount, planTensors } from './tensor_plan.ts';
-import { tokenizerConfigJson, tokenizerJson } from './tokenizer_files.ts';
+import { tokenizerFilesFor } from './tokenizer_files.ts';
 
 export type { MakeTinyOptions, MakeTinyPlan } from './make_tiny_options.ts';
 
@@ -52,8 +52,9 @@ export async function writeModel(plan: MakeTinyPlan): Promise<void> {
   );
 
   writeJson(path.join(out, 'config.json'), hfConfig(shape, dtype));
-  writeJson(path.join(out, 'tokenizer.json'), tokenizerJson(shape.vocab));
-  writeJson(path.join(out, 'tokenizer_config.json'), tokenizerConfigJson(shape.maxPositions));
+  const tokenizerFiles = await tokenizerFilesFor(shape.vocab, shape.maxPositions);
+  writeJson(path.join(out, 'tokenizer.json'), tokenizerFiles.tokenizer);
+  writeJson(path.join(out, 'tokenizer_config.json'), tokenizerFiles.tokenizerConfig);
   for (const file of files) {
     writeSafetensors(path.join(out, file.file), file.tensors, dtype, plan.seed, (bytes) => progress.advance(bytes));
     // Let signals and pending I/O through between files of a multi-GB model.

@@ -1,6 +1,7 @@
 // Named model shapes for `sirocco make-tiny`. The tiny presets exercise every code path
-// (GQA, head_dim ≠ hidden/heads, sliding window, MoE) in milliseconds; the mini presets are
-// the benchmark shapes of DESIGN.md §4.
+// (GQA, head_dim ≠ hidden/heads, sliding window, MoE) in milliseconds; sirocco-default is the
+// model served out of the box; the mini presets are the benchmark shapes of DESIGN.md §4.
+// 32000-vocab presets get the real Mistral v1 tokenizer (weights-tools/tokenizer_files.ts).
 
 /** Everything that fixes the tensors and config of a generated model (dtype aside). */
 export interface ModelShape {
@@ -39,6 +40,13 @@ export const presets = {
   'mixtral-mini': {
     hidden: 1024, intermediate: 3584, layers: 16, heads: 16, kvHeads: 4, headDim: 64, vocab: 32000,
     experts: 8, topK: 2, window: null, ropeTheta: 1e6, eps: 1e-5, tie: false, maxPositions,
+  },
+  // What `npm start` serves: small enough to generate in about a second and to answer
+  // quickly on 2 cores, but with the real Mistral v1 vocab (32000) so prompts tokenize as
+  // they would for Mixtral, and every Mixtral feature (GQA 8:2, 8 experts top-2).
+  'sirocco-default': {
+    hidden: 256, intermediate: 512, layers: 4, heads: 8, kvHeads: 2, headDim: 32, vocab: 32000,
+    experts: 8, topK: 2, window: null, ropeTheta: 1e6, eps: 1e-5, tie: false, maxPositions: 4096,
   },
   'mistral-mini': {
     hidden: 2048, intermediate: 5632, layers: 16, heads: 16, kvHeads: 4, headDim: 128, vocab: 32000,
