@@ -275,6 +275,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("Engine", EngineWrap::Define(env));
     exports.Set("measureBandwidth", Napi::Function::New(env, MeasureBandwidth));
     exports.Set("isa", Napi::String::New(env, kernels_isa()));
+    exports.Set("kvBlockSlots", Napi::Number::New(env, KV_BLOCK_SLOTS));
     return exports;
 }
 

@@ -7,6 +7,14 @@ const verbs: Record<string, Verb> = {
     summary: 'write a deterministic random-weight model in Hugging Face layout',
     run: async (argv) => (await import('../../weights-tools/make_tiny_cli.ts')).runMakeTiny(argv),
   },
+  node: {
+    summary: 'run an inference node (internal API for gateways)',
+    run: async (argv) => (await import('./node.ts')).runNode(argv),
+  },
+  gateway: {
+    summary: 'run the OpenAI-compatible gateway in front of nodes',
+    run: async (argv) => (await import('./gateway.ts')).runGateway(argv),
+  },
   keys: {
     summary: 'create, list or revoke gateway API keys',
     run: async (argv) => (await import('../gateway/cli/keys_cli.ts')).runKeys(argv),

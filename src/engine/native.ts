@@ -29,6 +29,7 @@ type Addon = {
   Engine: new (spec: NativeSpec) => NativeEngine;
   measureBandwidth(bytes: number, threads: number): number;
   isa: string;
+  kvBlockSlots: number;
 };
 
 const require = createRequire(import.meta.url);
@@ -53,6 +54,11 @@ export function nativeAddon(): Addon {
 // 'memory': read them into anonymous huge-page memory (slower load, faster decode where the
 // page cache is slow to stream, as on the VMs we measured; see bench/README.md).
 export type WeightsIn = 'mmap' | 'memory';
+// Bytes of one K/V cache block (f32 keys and values of every layer for kvBlockSlots positions).
+export function kvBlockBytes(c: { numLayers: number; numKvHeads: number; headDim: number }): number {
+  return 2 * c.numLayers * nativeAddon().kvBlockSlots * c.numKvHeads * c.headDim * 4;
+}
+
 export type EngineOptions = { threads?: number; kvMaxBlocks?: number; weightsIn?: WeightsIn };
 
 export function createNativeEngine(model: ModelFiles, options: EngineOptions = {}): NativeEngine {

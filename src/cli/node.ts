@@ -1,0 +1,70 @@
+// `sirocco node --model DIR`: an inference node serving the internal API to gateways.
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { createNodeApp } from '../node/node_app.ts';
+import { DEFAULT_NODE_OPTIONS, NodeService } from '../node/node_service.ts';
+import { log } from '../telemetry/log.ts';
+import { closeServer, listen, onSignals } from './serve.ts';
+
+const USAGE = `usage: sirocco node --model DIR [--port 8081] [--host 127.0.0.1] [--model-id ID] [--threads N]
+                    [--weights-in mmap|memory] [--max-batch-tokens 256] [--max-sequences 16]
+                    [--kv-cache-mb 1024] [--drain-timeout 30]
+The shared secret gateways must send comes from SIROCCO_NODE_SECRET (at least 16 characters).
+`;
+
+const count = (name: string) => z.coerce.number({ error: `--${name} expects a number` }).int().positive();
+const Options = z.object({
+  model: z.string({ error: '--model DIR is required' }).min(1),
+  port: z.coerce.number().int().min(0).max(65535).default(8081),
+  host: z.string().default('127.0.0.1'),
+  'model-id': z.string().min(1).optional(),
+  threads: count('threads').optional(),
+  'weights-in': z.enum(['mmap', 'memory']).default('mmap'),
+  'max-batch-tokens': count('max-batch-tokens').default(DEFAULT_NODE_OPTIONS.maxBatchTokens),
+  'max-sequences': count('max-sequences').default(DEFAULT_NODE_OPTIONS.maxSequences),
+  'max-warm-sessions': z.coerce.number().int().min(0).default(DEFAULT_NODE_OPTIONS.maxWarmSessions),
+  'kv-cache-mb': count('kv-cache-mb').default(DEFAULT_NODE_OPTIONS.kvCacheBytes / 2 ** 20),
+  'drain-timeout': z.coerce.number().positive().default(30),
+  secret: z.string({ error: 'set SIROCCO_NODE_SECRET (at least 16 characters)' }).min(16, 'SIROCCO_NODE_SECRET must be at least 16 characters'),
+});
+
+export async function runNode(argv: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: Object.fromEntries(
+        ['model', 'port', 'host', 'model-id', 'threads', 'weights-in', 'max-batch-tokens', 'max-sequences', 'max-warm-sessions', 'kv-cache-mb', 'drain-timeout'].map((k) => [k, { type: 'string' as const }]),
+      ),
+    }).values;
+  } catch (err) {
+    process.stderr.write(`sirocco node: ${(err as Error).message}\n\n${USAGE}`);
+    return 1;
+  }
+  const parsed = Options.safeParse({ ...values, secret: process.env.SIROCCO_NODE_SECRET });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    process.stderr.write(`sirocco node: ${issue.path[0] === 'secret' ? '' : `--${String(issue.path[0])}: `}${issue.message}\n\n${USAGE}`);
+    return 1;
+  }
+  const o = parsed.data;
+  const service = await NodeService.start({
+    modelDir: o.model,
+    modelId: o['model-id'],
+    threads: o.threads,
+    weightsIn: o['weights-in'],
+    maxBatchTokens: o['max-batch-tokens'],
+    maxSequences: o['max-sequences'],
+    maxWarmSessions: o['max-warm-sessions'],
+    kvCacheBytes: o['kv-cache-mb'] * 2 ** 20,
+  });
+  const { server } = await listen(createNodeApp(service, o.secret), o.host, o.port, 'node');
+  onSignals(async (signal) => {
+    log('info', 'node draining', { signal });
+    const finished = await service.drain(o['drain-timeout'] * 1000);
+    log(finished ? 'info' : 'warn', finished ? 'node drained' : 'drain timed out; stopping with requests in flight');
+    await closeServer(server);
+    return 0;
+  });
+  return new Promise<number>(() => {}); // runs until a signal ends the process
+}

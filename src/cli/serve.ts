@@ -1,0 +1,43 @@
+// Shared by `sirocco node` and `sirocco gateway`: listen with @hono/node-server, announce the
+// URL on stdout as one JSON line (tests and launchers read it), stop cleanly on signals.
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { log } from '../telemetry/log.ts';
+
+export function listen(app: { fetch: (request: Request) => Response | Promise<Response> }, host: string, port: number, what: string): Promise<{ server: ServerType; url: string }> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: (request) => app.fetch(request), hostname: host, port }, (info: AddressInfo) => {
+      const url = `http://${host}:${info.port}`;
+      process.stdout.write(JSON.stringify({ event: 'listening', service: what, url }) + '\n');
+      log('info', `${what} listening`, { url });
+      resolve({ server, url });
+    });
+    server.once('error', reject);
+  });
+}
+
+// Runs `shutdown` once on SIGTERM or SIGINT, then exits with its code.
+export function onSignals(shutdown: (signal: string) => Promise<number>): void {
+  let started = false;
+  const handler = (signal: string) => {
+    if (started) return;
+    started = true;
+    shutdown(signal).then(
+      (code) => process.exit(code),
+      (err) => {
+        log('error', 'shutdown failed', { error: (err as Error).message });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+// Stops listening and closes idle keep-alive connections (which would otherwise hold close()).
+export function closeServer(server: ServerType): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    if ('closeIdleConnections' in server) server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,113 @@
+// The OpenAI-compatible gateway: /v1/models, /v1/chat/completions, /v1/completions, plus
+// /metrics and /health. Every request is authenticated, validated and rate-limited here,
+// so nothing invalid reaches a node; errors use the OpenAI error object.
+import { randomBytes } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { z } from 'zod';
+import { respondStream, respondWhole } from './completion_handler.ts';
+import { MAX_BODY_BYTES, type GatewayDeps } from './gateway_deps.ts';
+import type { KeyRecord } from './keys/key_store.ts';
+import { invalidRequest, OpenAIError, sendError } from './openai_error.ts';
+import { ChatCompletionRequest, CompletionRequest, paramName } from './openai_requests.ts';
+import { planChat, planCompletion } from './request_plan.ts';
+import { chatFormat, completionFormat } from './response_format.ts';
+
+type Env = { Variables: { key: KeyRecord } };
+
+const unauthorized = (message: string) => new OpenAIError(401, message, 'authentication_error', null, 'invalid_api_key');
+
+async function readJson(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw invalidRequest('We could not parse the JSON body of your request: send valid JSON with content-type application/json.');
+  }
+}
+
+function validate<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]!;
+    throw invalidRequest(`Unrecognized request argument supplied: ${key}`, paramName([...issue.path, key]));
+  }
+  const param = paramName(issue.path);
+  throw invalidRequest(param ? `Invalid value for '${param}': ${issue.message}` : issue.message, param);
+}
+
+export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
+  const app = new Hono<Env>();
+
+  app.onError((err, c) => {
+    if (err instanceof OpenAIError) return sendError(c, err);
+    return sendError(c, new OpenAIError(500, `internal error: ${err.message}`, 'server_error'));
+  });
+  app.notFound((c) => sendError(c, new OpenAIError(404, `Unknown route ${c.req.method} ${c.req.path}`, 'not_found_error', null, 'unknown_url')));
+
+  app.get('/health', (c) => c.json({ ok: true, models: deps.pool.modelIds() }));
+
+  app.use('/v1/*', async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw unauthorized('You did not provide an API key: send it as "Authorization: Bearer sk-...".');
+    const key = await deps.keys.verify(match[1]!);
+    if (!key) throw unauthorized('Incorrect or revoked API key provided.');
+    c.set('key', key);
+    await next();
+  });
+  app.use('/metrics', async (c, next) => {
+    const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
+    if (!match || !(await deps.keys.verify(match[1]!))) throw unauthorized('Metrics need an API key.');
+    await next();
+  });
+
+  app.get('/metrics', async (c) => c.text(await deps.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+
+  app.get('/v1/models', (c) =>
+    c.json({
+      object: 'list',
+      data: deps.pool.modelIds().map((id) => ({ id, object: 'model', created: 0, owned_by: 'sirocco' })),
+    }),
+  );
+
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new OpenAIError(413, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes.`, 'invalid_request_error', null, 'request_too_large');
+    },
+  });
+
+  for (const endpoint of ['chat.completions', 'completions'] as const) {
+    const route = endpoint === 'chat.completions' ? '/v1/chat/completions' : '/v1/completions';
+    app.post(route, limitBody, async (c) => {
+      const key = c.get('key');
+      const body = await readJson(c);
+      const req = endpoint === 'chat.completions' ? validate(ChatCompletionRequest, body) : validate(CompletionRequest, body);
+      const model = deps.pool.model(req.model);
+      if (!model)
+        throw new OpenAIError(404, `The model '${req.model}' does not exist or no node serving it is healthy.`, 'invalid_request_error', 'model', 'model_not_found');
+      const requestId = `${endpoint === 'chat.completions' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`;
+      const ids = { requestId, tenant: key.id, sessionHeader: c.req.header('x-session-id') };
+      const plan = endpoint === 'chat.completions' ? planChat(req as ChatCompletionRequest, model, ids) : planCompletion(req as CompletionRequest, model, ids);
+
+      const verdict = deps.limiter.check(key.id, key.limits, plan.promptTokens.length + plan.maxTokens * plan.n);
+      for (const [k, v] of Object.entries(verdict.headers)) c.header(k, v);
+      if (!verdict.allowed)
+        throw new OpenAIError(429, `Rate limit reached for ${verdict.reason} per minute: retry in ${verdict.retryAfterSeconds} s.`, 'rate_limit_error', null, 'rate_limit_exceeded', {
+          'retry-after': String(verdict.retryAfterSeconds),
+        });
+      if (deps.pool.route(req.model, plan.sessionKey).length === 0)
+        throw new OpenAIError(503, `No healthy node serves model ${req.model} right now.`, 'server_error', null, 'no_node_available');
+
+      c.header('x-request-id', requestId);
+      const common = { id: requestId, created: Math.floor(Date.now() / 1000), model: req.model, tokenizer: model.tokenizer, logprobs: plan.logprobs };
+      const format = endpoint === 'chat.completions' ? chatFormat(common) : completionFormat(common);
+      const job = { requestId, endpoint, keyId: key.id, model: req.model, plan, format };
+      return plan.stream ? respondStream(c, deps, job) : respondWhole(c, deps, job);
+    });
+  }
+  return app;
+}

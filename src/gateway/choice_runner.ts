@@ -1,0 +1,45 @@
+// Runs one choice of a request on the nodes, best node first. A node that fails before this
+// choice has delivered anything to the client is skipped for the next one (with a 'restart'
+// event if it had produced tokens); once output was delivered the failure is final: the
+// client cannot be handed a second, different beginning.
+import type { GenerateBody } from '../protocol/internal_api.ts';
+import { log } from '../telemetry/log.ts';
+import { generateOnNode, NodeStreamError, NodeUnavailable, type NodeEvent } from './node_client.ts';
+import type { NodePool } from './node_pool.ts';
+
+export type ChoiceAttempt = { node: string | null };
+
+export class NoNodeAvailable extends Error {}
+
+export async function* runChoice(
+  pool: NodePool,
+  model: string,
+  sessionKey: string,
+  body: GenerateBody,
+  signal: AbortSignal,
+  delivered: () => boolean, // true once any of this choice's output reached the client
+  attempt: ChoiceAttempt,
+  connectTimeoutMs: number,
+): AsyncGenerator<NodeEvent> {
+  const tried = new Set<string>();
+  for (;;) {
+    const url = pool.route(model, sessionKey).find((u) => !tried.has(u));
+    if (url === undefined) throw new NoNodeAvailable(`no healthy node serves model ${model}`);
+    tried.add(url);
+    attempt.node = url;
+    let produced = false;
+    try {
+      for await (const event of generateOnNode(url, pool.secretHeaders, body, signal, connectTimeoutMs)) {
+        produced = true;
+        yield event;
+      }
+      return;
+    } catch (err) {
+      const nodeFailed = err instanceof NodeUnavailable || err instanceof NodeStreamError;
+      if (signal.aborted || !nodeFailed || delivered()) throw err;
+      pool.markFailed(url);
+      log('warn', 'retrying on the next node', { request_id: body.request_id, node: url, error: err.message });
+      if (produced) yield { type: 'restart' };
+    }
+  }
+}

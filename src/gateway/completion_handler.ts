@@ -1,0 +1,186 @@
+// Runs a planned completion on the nodes and answers the client — one JSON body, or SSE
+// chunks ending in `data: [DONE]` — then writes exactly one usage record (fsynced) before the
+// response completes. Tokens are billed as delivered: an aborted or failed stream records
+// what the client actually received.
+import type { Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import type { DoneEvent, TokenEvent } from '../protocol/internal_api.ts';
+import { log } from '../telemetry/log.ts';
+import { NoNodeAvailable, runChoice } from './choice_runner.ts';
+import type { GatewayDeps } from './gateway_deps.ts';
+import type { Endpoint, UsageStatus } from './ledger/usage_record.ts';
+import { NodeRejected } from './node_client.ts';
+import { OpenAIError } from './openai_error.ts';
+import type { RequestPlan } from './request_plan.ts';
+import type { ChoiceResult, OpenAIUsage, ResponseFormat } from './response_format.ts';
+
+export type CompletionJob = {
+  requestId: string;
+  endpoint: Endpoint;
+  keyId: string;
+  model: string;
+  plan: RequestPlan;
+  format: ResponseFormat;
+};
+
+type ChoiceState = ChoiceResult & { delivered: number; done: DoneEvent | null; node: string | null };
+
+function usageOf(plan: RequestPlan, choices: ChoiceState[], completionTokens: number): OpenAIUsage {
+  const prompt = plan.promptTokens.length;
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completionTokens,
+    total_tokens: prompt + completionTokens,
+    prompt_tokens_details: { cached_tokens: choices[0]?.done?.usage.cached_tokens ?? 0 },
+  };
+}
+
+function nodeFailure(err: unknown): OpenAIError {
+  if (err instanceof NoNodeAvailable) return new OpenAIError(503, err.message, 'server_error', null, 'no_node_available');
+  if (err instanceof NodeRejected) return new OpenAIError(400, err.message, 'invalid_request_error');
+  return new OpenAIError(502, `inference node failed: ${(err as Error).message}`, 'server_error', null, 'node_failure');
+}
+
+async function finishRecord(
+  deps: GatewayDeps,
+  job: CompletionJob,
+  choices: ChoiceState[],
+  status: UsageStatus,
+  startedAt: Date,
+  completionTokens: number,
+  error: string | null,
+): Promise<OpenAIUsage> {
+  const usage = usageOf(job.plan, choices, completionTokens);
+  await deps.ledger.append({
+    request_id: job.requestId,
+    key_id: job.keyId,
+    model: job.model,
+    endpoint: job.endpoint,
+    status,
+    prompt_tokens: usage.prompt_tokens,
+    cached_tokens: usage.prompt_tokens_details.cached_tokens,
+    completion_tokens: usage.completion_tokens,
+    n: job.plan.n,
+    node: choices[0]?.node ?? null,
+    started_at: startedAt.toISOString(),
+    finished_at: new Date().toISOString(),
+    error,
+  });
+  deps.metrics.recordRequest({
+    keyId: job.keyId,
+    model: job.model,
+    endpoint: job.endpoint,
+    status,
+    promptTokens: usage.prompt_tokens,
+    cachedTokens: usage.prompt_tokens_details.cached_tokens,
+    completionTokens: usage.completion_tokens,
+  });
+  deps.limiter.record(job.keyId, usage.total_tokens);
+  log(status === 'ok' ? 'info' : 'warn', 'request finished', {
+    request_id: job.requestId,
+    key_id: job.keyId,
+    model: job.model,
+    status,
+    prompt_tokens: usage.prompt_tokens,
+    completion_tokens: usage.completion_tokens,
+    ms: Date.now() - startedAt.getTime(),
+  });
+  return usage;
+}
+
+// Feeds one choice's node events into its state; `onToken` sees each token as it arrives.
+async function driveChoice(
+  deps: GatewayDeps,
+  job: CompletionJob,
+  index: number,
+  state: ChoiceState,
+  signal: AbortSignal,
+  onToken: (t: TokenEvent) => Promise<void>,
+): Promise<void> {
+  const attempt = { node: null as string | null };
+  const events = runChoice(deps.pool, job.model, job.plan.sessionKey, job.plan.bodies[index]!, signal, () => state.delivered > 0, attempt, deps.connectTimeoutMs);
+  for await (const e of events) {
+    state.node = attempt.node;
+    if (e.type === 'restart') {
+      state.text = '';
+      state.tokens = [];
+    } else if (e.type === 'token') {
+      state.tokens.push(e.token);
+      state.text += e.token.text;
+      await onToken(e.token);
+    } else {
+      state.done = e.done;
+      state.text += e.done.tail;
+      state.finishReason = e.done.finish_reason === 'abort' ? 'stop' : e.done.finish_reason;
+    }
+  }
+}
+
+const newChoices = (n: number): ChoiceState[] =>
+  Array.from({ length: n }, () => ({ text: '', tokens: [], finishReason: 'stop', delivered: 0, done: null, node: null }));
+
+export async function respondWhole(c: Context, deps: GatewayDeps, job: CompletionJob): Promise<Response> {
+  const startedAt = new Date();
+  const choices = newChoices(job.plan.n);
+  const controller = new AbortController();
+  const onClientGone = () => controller.abort();
+  c.req.raw.signal.addEventListener('abort', onClientGone);
+  try {
+    await Promise.all(choices.map((s, i) => driveChoice(deps, job, i, s, controller.signal, async () => {})));
+  } catch (err) {
+    controller.abort();
+    const status: UsageStatus = c.req.raw.signal.aborted ? 'aborted' : 'failed';
+    await finishRecord(deps, job, choices, status, startedAt, 0, (err as Error).message);
+    const e = nodeFailure(err);
+    return c.json(e.body(), e.status);
+  } finally {
+    c.req.raw.signal.removeEventListener('abort', onClientGone);
+  }
+  const completion = choices.reduce((s, ch) => s + (ch.done?.usage.completion_tokens ?? 0), 0);
+  const usage = await finishRecord(deps, job, choices, 'ok', startedAt, completion, null);
+  return c.json(job.format.body(choices, usage));
+}
+
+export function respondStream(c: Context, deps: GatewayDeps, job: CompletionJob): Response {
+  const startedAt = new Date();
+  const choices = newChoices(job.plan.n);
+  const controller = new AbortController();
+  return streamSSE(c, async (stream) => {
+    stream.onAbort(() => controller.abort());
+    // One writer at a time: chunks of concurrent choices must not interleave mid-event.
+    let writing: Promise<unknown> = Promise.resolve();
+    const send = (data: unknown) => (writing = writing.then(() => stream.writeSSE({ data: JSON.stringify(data) })));
+    for (let i = 0; i < choices.length; i++) for (const chunk of job.format.start(i)) await send(chunk);
+
+    let failure: unknown = null;
+    await Promise.all(
+      choices.map((state, i) =>
+        driveChoice(deps, job, i, state, controller.signal, async (t) => {
+          const chunk = job.format.token(i, t);
+          state.delivered++;
+          if (chunk) await send(chunk);
+        })
+          .then(() => Promise.all(job.format.finish(i, state.done!).map(send)))
+          .catch((err) => {
+            failure ??= err;
+            controller.abort(); // one failed choice ends the whole response
+          }),
+      ),
+    );
+    await writing.catch(() => undefined);
+    const delivered = choices.reduce((s, ch) => s + ch.delivered, 0);
+    if (stream.aborted) {
+      await finishRecord(deps, job, choices, 'aborted', startedAt, delivered, 'client disconnected');
+      return;
+    }
+    if (failure !== null) {
+      await finishRecord(deps, job, choices, 'failed', startedAt, delivered, (failure as Error).message);
+      // The client already has a 200 and some chunks: an error event, and no [DONE].
+      await stream.writeSSE({ event: 'error', data: JSON.stringify(nodeFailure(failure).body()) });
+      return;
+    }
+    const usage = await finishRecord(deps, job, choices, 'ok', startedAt, delivered, null);
+    if (job.plan.includeUsage) await stream.writeSSE({ data: JSON.stringify(job.format.usage(usage)) });
+    await stream.writeSSE({ data: '[DONE]' });
+  });
+}

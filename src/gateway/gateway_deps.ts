@@ -1,0 +1,17 @@
+// What the gateway's routes share: nodes, keys, limits, the usage ledger and metrics.
+import type { KeyStore } from './keys/key_store.ts';
+import type { UsageLedger } from './ledger/usage_ledger.ts';
+import type { GatewayMetrics } from './metrics.ts';
+import type { NodePool } from './node_pool.ts';
+import type { RateLimiter } from './rate_limit.ts';
+
+export type GatewayDeps = {
+  pool: NodePool;
+  keys: KeyStore;
+  limiter: RateLimiter;
+  ledger: UsageLedger;
+  metrics: GatewayMetrics;
+  connectTimeoutMs: number;
+};
+
+export const MAX_BODY_BYTES = 2 * 1024 * 1024;

@@ -1,0 +1,100 @@
+// The nodes behind the gateway: health-checked, grouped by the model they serve, and
+// ordered per session key by rendezvous hashing (DESIGN.md §1), so a session returns to
+// the node holding its warm cache while that node is healthy, and moves to the next one in
+// its own order when it is not.
+import { createHash } from 'node:crypto';
+import { ModelInfo, NODE_SECRET_HEADER, ReadyStatus } from '../protocol/internal_api.ts';
+import { log } from '../telemetry/log.ts';
+import { Tokenizer } from '../tokenizer/tokenizer.ts';
+
+export type ServedModel = { info: ModelInfo; tokenizer: Tokenizer };
+
+type NodeState = { url: string; ready: boolean; model: string | null; failures: number };
+
+export type NodePoolOptions = { urls: string[]; secret: string; healthIntervalMs: number; requestTimeoutMs: number };
+
+export class NodePool {
+  private readonly nodes: NodeState[];
+  private readonly models = new Map<string, ServedModel>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: NodePoolOptions) {
+    if (options.urls.length === 0) throw new Error('at least one node URL is required');
+    for (const url of options.urls) new URL(url); // throws on a malformed URL, at start-up
+    this.nodes = options.urls.map((url) => ({ url: url.replace(/\/+$/, ''), ready: false, model: null, failures: 0 }));
+  }
+
+  get secretHeaders(): Record<string, string> {
+    return { [NODE_SECRET_HEADER]: this.options.secret };
+  }
+
+  start(): Promise<void> {
+    const tick = () => this.checkAll().finally(() => (this.timer = setTimeout(tick, this.options.healthIntervalMs).unref()));
+    return this.checkAll().then(() => {
+      this.timer = setTimeout(tick, this.options.healthIntervalMs).unref();
+    });
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  async checkAll(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.check(n)));
+  }
+
+  private async fetchJson(url: string): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(url, { headers: this.secretHeaders, signal: AbortSignal.timeout(this.options.requestTimeoutMs) });
+    return { status: res.status, body: await res.json().catch(() => null) };
+  }
+
+  private async check(node: NodeState): Promise<void> {
+    const wasReady = node.ready;
+    try {
+      const { body } = await this.fetchJson(`${node.url}/internal/v1/ready`);
+      const status = ReadyStatus.parse(body);
+      if (status.ready && status.model && !this.models.has(status.model)) await this.loadModel(node);
+      node.ready = status.ready && status.model !== null && this.models.has(status.model);
+      node.model = status.model;
+      node.failures = 0;
+    } catch (err) {
+      node.ready = false;
+      node.failures++;
+      if (wasReady || node.failures === 1) log('warn', 'node unhealthy', { node: node.url, error: (err as Error).message });
+    }
+    if (node.ready && !wasReady) log('info', 'node ready', { node: node.url, model: node.model });
+  }
+
+  private async loadModel(node: NodeState): Promise<void> {
+    const { body } = await this.fetchJson(`${node.url}/internal/v1/model`);
+    const info = ModelInfo.parse(body);
+    this.models.set(info.id, { info, tokenizer: Tokenizer.fromJson(info.tokenizer, info.tokenizer_config) });
+  }
+
+  // Marks a node failed right away (a request to it failed); health checks bring it back.
+  markFailed(url: string): void {
+    const node = this.nodes.find((n) => n.url === url);
+    if (node?.ready) {
+      node.ready = false;
+      log('warn', 'node ejected after a failed request', { node: url });
+    }
+  }
+
+  modelIds(): string[] {
+    return [...new Set(this.nodes.filter((n) => n.ready && n.model).map((n) => n.model!))].sort();
+  }
+
+  model(id: string): ServedModel | null {
+    return this.modelIds().includes(id) ? (this.models.get(id) ?? null) : null;
+  }
+
+  // Ready nodes serving `model`, best first for this session key.
+  route(model: string, sessionKey: string): string[] {
+    const score = (url: string) => createHash('sha256').update(`${sessionKey}\u0000${url}`).digest().readBigUInt64BE(0);
+    return this.nodes
+      .filter((n) => n.ready && n.model === model)
+      .map((n) => ({ url: n.url, s: score(n.url) }))
+      .sort((a, b) => (a.s < b.s ? 1 : a.s > b.s ? -1 : 0))
+      .map((n) => n.url);
+  }
+}

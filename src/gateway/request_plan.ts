@@ -1,0 +1,131 @@
+// Turns a validated OpenAI request into what the nodes run: prompt tokens (chat template or
+// raw prompt), token limits checked against the context, sampling parameters per choice, and
+// the session key that routes it (DESIGN.md §1).
+import { createHash } from 'node:crypto';
+import type { GenerateBody } from '../protocol/internal_api.ts';
+import { ChatTemplateError } from '../tokenizer/tokenizer.ts';
+import { invalidRequest } from './openai_error.ts';
+import type { ChatCompletionRequest, CompletionRequest } from './openai_requests.ts';
+import type { ServedModel } from './node_pool.ts';
+
+export type RequestPlan = {
+  promptTokens: number[];
+  maxTokens: number;
+  n: number;
+  stream: boolean;
+  includeUsage: boolean;
+  logprobs: boolean;
+  sessionKey: string;
+  bodies: GenerateBody[]; // one per choice
+};
+
+type Common = ChatCompletionRequest | CompletionRequest;
+
+function sessionKeyOf(header: string | undefined, user: string | null | undefined, seed: string): string {
+  if (header) return `h:${header}`;
+  if (user) return `u:${user}`;
+  return `c:${createHash('sha256').update(seed).digest('hex').slice(0, 32)}`;
+}
+
+function plan(
+  req: Common,
+  model: ServedModel,
+  promptTokens: number[],
+  requestedMax: number | null | undefined,
+  logprobs: { on: boolean; top: number },
+  ids: { requestId: string; tenant: string; sessionKey: string },
+): RequestPlan {
+  const context = model.info.max_context;
+  const prompt = promptTokens.length;
+  if (prompt >= context)
+    throw invalidRequest(
+      `This model's maximum context length is ${context} tokens. However, your prompt has ${prompt} tokens.`,
+      'messages' in req ? 'messages' : 'prompt',
+      'context_length_exceeded',
+    );
+  const maxTokens = requestedMax ?? context - prompt;
+  if (prompt + maxTokens > context)
+    throw invalidRequest(
+      `This model's maximum context length is ${context} tokens. However, you requested ${prompt + maxTokens} tokens ` +
+        `(${prompt} in the prompt, ${maxTokens} for the completion). Please reduce the prompt or the completion length.`,
+      'max_tokens',
+      'context_length_exceeded',
+    );
+  const n = req.n ?? 1;
+  const stop = req.stop == null ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop;
+  const topK = req.top_k == null || req.top_k < 0 ? 0 : req.top_k;
+  const bodies = Array.from({ length: n }, (_, i): GenerateBody => ({
+    request_id: n === 1 ? ids.requestId : `${ids.requestId}.${i}`,
+    tenant: ids.tenant,
+    session_key: ids.sessionKey,
+    prompt_tokens: promptTokens,
+    max_tokens: maxTokens,
+    temperature: req.temperature ?? 1,
+    top_p: req.top_p ?? 1,
+    top_k: topK,
+    // Choices of one seeded request differ from each other but repeat across requests.
+    seed: req.seed == null ? null : req.seed + i,
+    stop,
+    logprobs: logprobs.on,
+    top_logprobs: logprobs.top,
+  }));
+  return {
+    promptTokens,
+    maxTokens,
+    n,
+    stream: req.stream ?? false,
+    includeUsage: req.stream_options?.include_usage ?? false,
+    logprobs: logprobs.on,
+    sessionKey: ids.sessionKey,
+    bodies,
+  };
+}
+
+const messageText = (content: ChatCompletionRequest['messages'][number]['content']) =>
+  typeof content === 'string' ? content : content.map((p) => p.text).join('');
+
+export function planChat(
+  req: ChatCompletionRequest,
+  model: ServedModel,
+  ids: { requestId: string; tenant: string; sessionHeader: string | undefined },
+): RequestPlan {
+  if (req.top_logprobs != null && !req.logprobs) throw invalidRequest('top_logprobs requires logprobs: true', 'top_logprobs');
+  const messages = req.messages.map((m) => ({
+    role: m.role === 'developer' ? ('system' as const) : m.role,
+    content: messageText(m.content),
+  }));
+  let promptTokens: number[];
+  try {
+    promptTokens = model.tokenizer.chatPrompt(messages);
+  } catch (err) {
+    if (err instanceof ChatTemplateError) throw invalidRequest(err.message, 'messages');
+    throw err;
+  }
+  const system = messages.find((m) => m.role === 'system')?.content ?? '';
+  const firstUser = messages.find((m) => m.role === 'user')?.content ?? '';
+  const sessionKey = sessionKeyOf(ids.sessionHeader, req.user, `${system}\u0000${firstUser}`);
+  return plan(req, model, promptTokens, req.max_completion_tokens ?? req.max_tokens, { on: req.logprobs ?? false, top: req.top_logprobs ?? 0 }, {
+    ...ids,
+    sessionKey,
+  });
+}
+
+export function planCompletion(
+  req: CompletionRequest,
+  model: ServedModel,
+  ids: { requestId: string; tenant: string; sessionHeader: string | undefined },
+): RequestPlan {
+  const prompt = Array.isArray(req.prompt) && typeof req.prompt[0] === 'string' ? (req.prompt[0] as string) : req.prompt;
+  let promptTokens: number[];
+  if (typeof prompt === 'string') {
+    promptTokens = model.tokenizer.encode(prompt, { addSpecialTokens: true });
+  } else {
+    promptTokens = prompt as number[];
+    const bad = promptTokens.find((t) => t >= model.info.vocab_size);
+    if (bad !== undefined) throw invalidRequest(`token id ${bad} is outside the vocabulary (size ${model.info.vocab_size})`, 'prompt');
+  }
+  if (promptTokens.length === 0) throw invalidRequest('prompt must not be empty', 'prompt');
+  const sessionKey = sessionKeyOf(ids.sessionHeader, req.user, typeof prompt === 'string' ? prompt.slice(0, 512) : prompt.slice(0, 128).join(','));
+  // Legacy completions default to 16 tokens, as OpenAI's API does.
+  return plan(req, model, promptTokens, req.max_tokens ?? 16, { on: req.logprobs != null, top: req.logprobs ?? 0 }, { ...ids, sessionKey });
+}

@@ -1,0 +1,119 @@
+// Continuous batching: requests join the running batch at the next step and leave when
+// they finish, abort or fail. Each loop: admit, plan (scheduler.ts), one engine step,
+// sample and stream, release. Everything that touches the engine happens here, between
+// steps, so sequences are never changed while a step runs.
+import type { Engine } from '../engine/engine.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { Generation, type FinishReason, type GenerationRequest } from './generation.ts';
+import { sample } from './sampler.ts';
+import { planStep, type StepBudget } from './scheduler.ts';
+import type { SessionStore } from './session_store.ts';
+
+export type RunnerStats = { running: number; waiting: number; steps: number; generatedTokens: number };
+
+export class BatchRunner {
+  private readonly waiting: Generation[] = [];
+  private readonly running: Generation[] = [];
+  private loop: Promise<void> | null = null;
+  private steps = 0;
+  private generatedTokens = 0;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly tokenizer: Tokenizer,
+    private readonly sessions: SessionStore,
+    private readonly budget: StepBudget,
+  ) {}
+
+  // Queues a request; returns a handle whose abort() frees its slot at the next step.
+  submit(request: GenerationRequest): { abort: () => void } {
+    const g = new Generation(request, this.tokenizer, this.tokenizer.eosId);
+    this.waiting.push(g);
+    this.loop ??= this.run().finally(() => (this.loop = null));
+    return { abort: () => (g.aborted = true) };
+  }
+
+  stats(): RunnerStats {
+    return { running: this.running.length, waiting: this.waiting.length, steps: this.steps, generatedTokens: this.generatedTokens };
+  }
+
+  // Resolves when no request is waiting or running.
+  async idle(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.waiting.length > 0 || this.running.length > 0) {
+      this.admit();
+      this.dropAborted();
+      if (this.running.length === 0) continue;
+      await this.step();
+    }
+  }
+
+  private admit(): void {
+    while (this.waiting.length > 0 && this.running.length < this.budget.maxSequences) {
+      const g = this.waiting.shift()!;
+      if (g.aborted) {
+        g.request.listener.onDone({ finishReason: 'abort', tail: '', usage: g.usage });
+        continue;
+      }
+      const { tenant, sessionKey, prompt } = g.request;
+      g.lease = this.sessions.acquire(tenant, sessionKey, prompt);
+      g.fed = g.lease.reused;
+      g.cached = prompt.slice(0, g.fed);
+      this.running.push(g);
+    }
+  }
+
+  private dropAborted(): void {
+    for (const g of this.running.filter((r) => r.aborted)) this.finish(g, 'abort');
+  }
+
+  private finish(g: Generation, reason: FinishReason): void {
+    this.running.splice(this.running.indexOf(g), 1);
+    this.sessions.release(g.lease!, g.cached);
+    g.request.listener.onDone({ finishReason: reason, tail: reason === 'abort' ? '' : g.tail(reason), usage: g.usage });
+  }
+
+  private fail(g: Generation, error: Error): void {
+    this.running.splice(this.running.indexOf(g), 1);
+    // The cache may hold a partial step: do not keep it warm.
+    this.sessions.release({ ...g.lease!, key: null }, []);
+    g.request.listener.onError(error);
+  }
+
+  private async step(): Promise<void> {
+    // Least recently scheduled first, so no sequence starves when the batch is full.
+    const order = [...this.running].sort((a, b) => a.lastScheduled - b.lastScheduled);
+    const plan = planStep(order.map((g, id) => ({ id, promptRemaining: g.promptRemaining })), this.budget);
+    const chosen = plan.map((p) => ({ g: order[p.id]!, n: p.tokens }));
+    const inputs = chosen.map(({ g, n }) => ({
+      sequence: g.lease!.seq,
+      tokens: g.promptRemaining > 0 ? g.request.prompt.slice(g.fed, g.fed + n) : [g.generated.at(-1)!],
+    }));
+    let rows;
+    try {
+      rows = await this.engine.step(inputs);
+    } catch (err) {
+      // Out of K/V memory: give back idle sessions and let the next loop retry; any other
+      // error fails the requests of this step only.
+      if (/K\/V cache memory is exhausted/.test((err as Error).message) && this.sessions.evict(true) > 0) return;
+      for (const { g } of chosen) this.fail(g, err as Error);
+      return;
+    }
+    this.steps++;
+    chosen.forEach(({ g }, i) => {
+      g.lastScheduled = this.steps;
+      g.cached.push(...inputs[i]!.tokens);
+      if (g.promptRemaining > 0) {
+        g.fed += inputs[i]!.tokens.length;
+        if (g.promptRemaining > 0) return; // more prompt to prefill
+      }
+      const s = sample(rows[i]![0]!, g.request.params.sampling, g.random);
+      this.generatedTokens++;
+      const reason = g.aborted ? 'abort' : g.accept(s.token, s.logprob, s.top);
+      if (reason) this.finish(g, reason);
+    });
+  }
+}

@@ -1,0 +1,103 @@
+// The node's internal HTTP API (used only by gateways). Every route requires the shared
+// secret. Generation streams over SSE: `token` events, then one `done` or `error` event.
+// A client that disconnects aborts its generation; its batch slot is free at the next step.
+import { timingSafeEqual } from 'node:crypto';
+import { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { GenerateBody, NODE_SECRET_HEADER, type DoneEvent, type ReadyStatus, type TokenEvent } from '../protocol/internal_api.ts';
+import type { NodeService } from './node_service.ts';
+
+function secretMatches(given: string | undefined, secret: Buffer): boolean {
+  if (given === undefined) return false;
+  const g = Buffer.from(given);
+  return g.length === secret.length && timingSafeEqual(g, secret);
+}
+
+export function createNodeApp(service: NodeService, secret: string): Hono {
+  if (secret.length < 16) throw new Error('node secret must be at least 16 characters');
+  const secretBytes = Buffer.from(secret);
+  const app = new Hono();
+
+  app.use('*', async (c, next) => {
+    if (!secretMatches(c.req.header(NODE_SECRET_HEADER), secretBytes)) return c.json({ error: 'unauthorized' }, 401);
+    await next();
+  });
+
+  app.get('/internal/v1/live', (c) => c.json({ ok: true }));
+
+  app.get('/internal/v1/ready', (c) => {
+    const status: ReadyStatus = { ready: service.ready, model: service.info.id, draining: service.draining };
+    return c.json(status, service.ready ? 200 : 503);
+  });
+
+  app.get('/internal/v1/model', (c) => c.json(service.info));
+
+  app.get('/internal/v1/metrics', async (c) => c.text(await service.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+
+  app.post('/internal/v1/generate', async (c) => {
+    if (service.draining) return c.json({ error: 'node is draining' }, 503);
+    const parsed = GenerateBody.safeParse(await c.req.json().catch(() => null));
+    if (!parsed.success) return c.json({ error: `invalid generate request: ${parsed.error.issues[0]!.message}` }, 400);
+    const body = parsed.data;
+    const limit = service.info.max_context;
+    if (body.prompt_tokens.length + body.max_tokens > limit)
+      return c.json({ error: `prompt (${body.prompt_tokens.length}) + max_tokens (${body.max_tokens}) exceeds the context (${limit})` }, 400);
+    if (body.prompt_tokens.some((t) => t >= service.info.vocab_size)) return c.json({ error: 'token id outside the vocabulary' }, 400);
+
+    return streamSSE(c, async (stream) => {
+      // Events are queued by the runner's callbacks and written here in order.
+      const queue: { event: string; data: string }[] = [];
+      let wake: () => void = () => {};
+      let ended = false;
+      const push = (event: string, data: object, last = false) => {
+        queue.push({ event, data: JSON.stringify(data) });
+        ended ||= last;
+        wake();
+      };
+      const handle = service.submit({
+        tenant: body.tenant,
+        sessionKey: body.session_key,
+        prompt: body.prompt_tokens,
+        params: {
+          maxTokens: body.max_tokens,
+          seed: body.seed,
+          stop: body.stop,
+          sampling: {
+            temperature: body.temperature,
+            topP: body.top_p,
+            topK: body.top_k,
+            logprobs: body.logprobs,
+            topLogprobs: body.top_logprobs,
+          },
+        },
+        listener: {
+          onToken: (e) => push('token', e satisfies TokenEvent),
+          onDone: (r) =>
+            push(
+              'done',
+              {
+                finish_reason: r.finishReason,
+                tail: r.tail,
+                usage: { prompt_tokens: r.usage.promptTokens, cached_tokens: r.usage.cachedTokens, completion_tokens: r.usage.completionTokens },
+              } satisfies DoneEvent,
+              true,
+            ),
+          onError: (err) => push('error', { message: err.message }, true),
+        },
+      });
+      stream.onAbort(() => {
+        handle.abort();
+        ended = true;
+        wake();
+      });
+      for (;;) {
+        while (queue.length > 0) await stream.writeSSE(queue.shift()!);
+        if (ended || stream.aborted) break;
+        await new Promise<void>((r) => (wake = r));
+      }
+      while (queue.length > 0 && !stream.aborted) await stream.writeSSE(queue.shift()!);
+    });
+  });
+
+  return app;
+}

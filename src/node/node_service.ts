@@ -1,0 +1,121 @@
+// An inference node's moving parts, wired once: engine, tokenizer, warm sessions and the
+// batch runner, plus readiness, draining and metrics. The HTTP layer (node_app.ts) only
+// translates requests into submit() calls.
+import { readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { Engine } from '../engine/engine.ts';
+import { readConfig } from '../engine/config.ts';
+import { kvBlockBytes, type WeightsIn } from '../engine/native.ts';
+import type { ModelInfo } from '../protocol/internal_api.ts';
+import { PrometheusMeter } from '../telemetry/prometheus.ts';
+import { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { BatchRunner } from './batch_runner.ts';
+import type { GenerationRequest } from './generation.ts';
+import { SessionStore } from './session_store.ts';
+
+export type NodeServiceOptions = {
+  modelDir: string;
+  modelId?: string;
+  threads?: number;
+  weightsIn?: WeightsIn;
+  maxBatchTokens: number; // tokens per engine step (chunked prefill budget)
+  maxSequences: number; // requests decoded together
+  maxWarmSessions: number;
+  kvCacheBytes: number; // K/V memory for running and warm sequences together
+};
+
+export const DEFAULT_NODE_OPTIONS = {
+  maxBatchTokens: 256,
+  maxSequences: 16,
+  maxWarmSessions: 64,
+  kvCacheBytes: 1 << 30,
+} as const;
+
+// Idle warm sessions are evicted once the pool passes this share of its hard limit, so
+// running requests keep room to grow.
+const WARM_SHARE = 0.75;
+
+async function readJsonIfPresent(path: string): Promise<unknown | null> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`${path}: ${(err as Error).message}`);
+  }
+}
+
+export class NodeService {
+  draining = false;
+  readonly metrics = new PrometheusMeter('sirocco-node');
+
+  private constructor(
+    readonly engine: Engine,
+    readonly tokenizer: Tokenizer,
+    readonly sessions: SessionStore,
+    readonly runner: BatchRunner,
+    readonly info: ModelInfo,
+  ) {
+    const m = this.metrics.meter;
+    m.createObservableGauge('sirocco_node_running_requests').addCallback((o) => o.observe(runner.stats().running));
+    m.createObservableGauge('sirocco_node_waiting_requests').addCallback((o) => o.observe(runner.stats().waiting));
+    m.createObservableGauge('sirocco_node_warm_sessions').addCallback((o) => o.observe(sessions.size));
+    m.createObservableGauge('sirocco_node_kv_blocks_in_use').addCallback((o) => o.observe(engine.info().kvBlocksInUse));
+    m.createObservableCounter('sirocco_node_engine_steps_total').addCallback((o) => o.observe(runner.stats().steps));
+    m.createObservableCounter('sirocco_node_generated_tokens_total').addCallback((o) =>
+      o.observe(runner.stats().generatedTokens),
+    );
+  }
+
+  static async start(options: NodeServiceOptions): Promise<NodeService> {
+    const dir = resolve(options.modelDir);
+    const [tokenizer, tokenizerJson, tokenizerConfig] = await Promise.all([
+      Tokenizer.load(dir),
+      readJsonIfPresent(join(dir, 'tokenizer.json')),
+      readJsonIfPresent(join(dir, 'tokenizer_config.json')),
+    ]);
+    const kvMaxBlocks = Math.max(1, Math.floor(options.kvCacheBytes / kvBlockBytes(await readConfig(dir))));
+    const engine = await Engine.load(dir, { threads: options.threads, kvMaxBlocks, weightsIn: options.weightsIn });
+    if (tokenizer.vocabSize > engine.config.vocabSize)
+      throw new Error(`${dir}: tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${engine.config.vocabSize}`);
+    const sessions = new SessionStore(engine, {
+      maxWarmSessions: options.maxWarmSessions,
+      kvBudgetBlocks: Math.floor(kvMaxBlocks * WARM_SHARE),
+    });
+    const runner = new BatchRunner(engine, tokenizer, sessions, {
+      maxTokens: options.maxBatchTokens,
+      maxSequences: options.maxSequences,
+    });
+    const info: ModelInfo = {
+      id: options.modelId ?? basename(dir),
+      max_context: engine.config.maxPositions,
+      vocab_size: engine.config.vocabSize,
+      tokenizer: tokenizerJson,
+      tokenizer_config: tokenizerConfig,
+    };
+    return new NodeService(engine, tokenizer, sessions, runner, info);
+  }
+
+  get ready(): boolean {
+    return !this.draining;
+  }
+
+  submit(request: GenerationRequest): { abort: () => void } {
+    return this.runner.submit(request);
+  }
+
+  // Stops taking requests, lets running ones finish within `timeoutMs`, then releases the engine.
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.draining = true;
+    const finished = await Promise.race([
+      this.runner.idle().then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref()),
+    ]);
+    return finished;
+  }
+
+  async close(): Promise<void> {
+    await this.runner.idle();
+    this.sessions.clear();
+    await this.engine.close();
+  }
+}

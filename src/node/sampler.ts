@@ -1,0 +1,107 @@
+// Picks the next token from a logits vector: greedy at temperature 0, else temperature,
+// top-k and top-p (nucleus) sampling from a seeded generator, so one seed gives one output.
+// Logprobs are those of the model's own distribution (softmax of the raw logits).
+export type SamplingParams = {
+  temperature: number; // 0 = greedy
+  topP: number; // 1 = off
+  topK: number; // 0 = off
+  topLogprobs: number; // alternatives to report, 0..20 (0 with logprobs = only the chosen token)
+  logprobs: boolean;
+};
+
+export type TokenLogprob = { token: number; logprob: number };
+export type Sampled = { token: number; logprob: number | null; top: TokenLogprob[] };
+
+// sfc32: small, fast, good enough for sampling, and fully determined by its seed.
+export class SeededRandom {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+
+  constructor(seed: number) {
+    this.a = 0x9e3779b9;
+    this.b = 0x243f6a88;
+    this.c = 0xb7e15162;
+    this.d = seed >>> 0;
+    const hi = Math.floor(seed / 2 ** 32) >>> 0;
+    this.a ^= hi;
+    for (let i = 0; i < 16; i++) this.next();
+  }
+
+  // Uniform in [0, 1).
+  next(): number {
+    const t = (((this.a + this.b) | 0) + this.d) | 0;
+    this.d = (this.d + 1) | 0;
+    this.a = this.b ^ (this.b >>> 9);
+    this.b = (this.c + (this.c << 3)) | 0;
+    this.c = (this.c << 21) | (this.c >>> 11);
+    this.c = (this.c + t) | 0;
+    return (t >>> 0) / 4294967296;
+  }
+}
+
+// Tokens whose probability is below e^-30 of the best one's cannot change a sample drawn with
+// float64 arithmetic in any practical way, so they are dropped before sorting 32k logits.
+const NEGLIGIBLE_LOGIT_GAP = 30;
+
+function argmax(v: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
+  return best;
+}
+
+function logSumExp(v: Float32Array): number {
+  let max = -Infinity;
+  for (const x of v) if (x > max) max = x;
+  let sum = 0;
+  for (const x of v) sum += Math.exp(x - max);
+  return max + Math.log(sum);
+}
+
+function topLogprobs(logits: Float32Array, n: number, lse: number): TokenLogprob[] {
+  if (n <= 0) return [];
+  const best: number[] = [];
+  for (let i = 0; i < logits.length; i++) {
+    if (best.length < n || logits[i]! > logits[best[best.length - 1]!]!) {
+      best.push(i);
+      best.sort((x, y) => logits[y]! - logits[x]! || x - y);
+      if (best.length > n) best.pop();
+    }
+  }
+  return best.map((token) => ({ token, logprob: logits[token]! - lse }));
+}
+
+function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRandom): number {
+  if (p.temperature === 0) return argmax(logits);
+  const maxLogit = logits[argmax(logits)]!;
+  let candidates: number[] = [];
+  for (let i = 0; i < logits.length; i++)
+    if ((logits[i]! - maxLogit) / p.temperature > -NEGLIGIBLE_LOGIT_GAP) candidates.push(i);
+  candidates.sort((x, y) => logits[y]! - logits[x]! || x - y);
+  if (p.topK > 0 && candidates.length > p.topK) candidates = candidates.slice(0, p.topK);
+  const weights = candidates.map((i) => Math.exp((logits[i]! - maxLogit) / p.temperature));
+  let total = weights.reduce((s, w) => s + w, 0);
+  if (p.topP < 1) {
+    // Smallest prefix (by probability) whose mass reaches top_p.
+    let mass = 0;
+    let keep = 0;
+    while (keep < weights.length && mass < p.topP * total) mass += weights[keep++]!;
+    candidates = candidates.slice(0, Math.max(1, keep));
+    weights.length = candidates.length;
+    total = weights.reduce((s, w) => s + w, 0);
+  }
+  let r = random.next() * total;
+  for (let i = 0; i < candidates.length; i++) {
+    r -= weights[i]!;
+    if (r < 0) return candidates[i]!;
+  }
+  return candidates[candidates.length - 1]!;
+}
+
+export function sample(logits: Float32Array, params: SamplingParams, random: SeededRandom): Sampled {
+  const token = sampleToken(logits, params, random);
+  if (!params.logprobs) return { token, logprob: null, top: [] };
+  const lse = logSumExp(logits);
+  return { token, logprob: logits[token]! - lse, top: topLogprobs(logits, params.topLogprobs, lse) };
+}

@@ -1,0 +1,59 @@
+// The internal API between gateway and node (never exposed to clients): request bodies and
+// SSE event payloads, validated with zod on both sides.
+import { z } from 'zod';
+
+export const NODE_SECRET_HEADER = 'x-sirocco-node-secret';
+
+export const GenerateBody = z.object({
+  request_id: z.string().min(1).max(200),
+  tenant: z.string().min(1).max(200),
+  session_key: z.string().max(1000).nullable(),
+  prompt_tokens: z.array(z.number().int().nonnegative()).min(1),
+  max_tokens: z.number().int().positive(),
+  temperature: z.number().min(0).max(2),
+  top_p: z.number().gt(0).max(1),
+  top_k: z.number().int().min(0),
+  seed: z.number().int().nullable(),
+  stop: z.array(z.string().min(1)).max(4),
+  logprobs: z.boolean(),
+  top_logprobs: z.number().int().min(0).max(20),
+});
+export type GenerateBody = z.infer<typeof GenerateBody>;
+
+export const TokenLogprob = z.object({ token: z.number().int(), logprob: z.number() });
+
+export const TokenEvent = z.object({
+  token: z.number().int(),
+  text: z.string(),
+  logprob: z.number().nullable(),
+  top: z.array(TokenLogprob),
+});
+export type TokenEvent = z.infer<typeof TokenEvent>;
+
+export const NodeUsage = z.object({
+  prompt_tokens: z.number().int().nonnegative(),
+  cached_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative(),
+});
+export type NodeUsage = z.infer<typeof NodeUsage>;
+
+export const DoneEvent = z.object({
+  finish_reason: z.enum(['stop', 'length', 'abort']),
+  tail: z.string(),
+  usage: NodeUsage,
+});
+export type DoneEvent = z.infer<typeof DoneEvent>;
+
+export const ErrorEvent = z.object({ message: z.string() });
+
+export const ModelInfo = z.object({
+  id: z.string(),
+  max_context: z.number().int().positive(),
+  vocab_size: z.number().int().positive(),
+  tokenizer: z.unknown(),
+  tokenizer_config: z.unknown().nullable(),
+});
+export type ModelInfo = z.infer<typeof ModelInfo>;
+
+export const ReadyStatus = z.object({ ready: z.boolean(), model: z.string().nullable(), draining: z.boolean() });
+export type ReadyStatus = z.infer<typeof ReadyStatus>;
