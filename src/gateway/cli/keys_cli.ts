@@ -1,0 +1,126 @@
+// `sirocco keys create|revoke|list`: manage the gateway's API keys in the data dir. A running
+// gateway picks up changes without a restart. The key itself is shown once, at creation.
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { FileKeyStore } from '../keys/file_key_store.ts';
+import { KeyNameSchema, type KeyRecord } from '../keys/key_store.ts';
+import { loadServerSecret } from '../keys/server_secret.ts';
+import { describeIssue, formatTable, positiveIntFlag } from './cli_support.ts';
+import { resolveDataDir } from './data_dir.ts';
+
+const USAGE = `usage: sirocco keys create --name NAME [--rpm N] [--tpm N] [--data DIR]
+       sirocco keys revoke ID [--data DIR]
+       sirocco keys list [--json] [--data DIR]
+
+  create     mint a key; prints the key (once) on stdout, its id on stderr
+  revoke     revoke the key with this id (takes effect in a running gateway within a second)
+  list       every key: id, name, created, revoked, limits (never the key itself)
+
+  --name NAME   a label for the key (who or what uses it)
+  --rpm N       requests per minute allowed to this key (default: unlimited)
+  --tpm N       tokens per minute, prompt + completion (default: unlimited)
+  --json        list as JSON
+  --data DIR    data directory (default: $SIROCCO_DATA_DIR, else ./.sirocco)
+  The server secret is $SIROCCO_KEY_SECRET if set, else DIR/secret: use the gateway's.
+`;
+
+const dataFlag = z.string().min(1, 'expects a directory').optional();
+const CreateArgs = z.strictObject({
+  name: z.string({ error: 'is required' }).pipe(KeyNameSchema),
+  rpm: positiveIntFlag.optional(),
+  tpm: positiveIntFlag.optional(),
+  data: dataFlag,
+});
+const RevokeArgs = z.strictObject({ data: dataFlag });
+const ListArgs = z.strictObject({ data: dataFlag, json: z.boolean().optional() });
+const KeyIdArg = z.string().regex(/^key_[0-9A-Za-z]{6,64}$/, 'expected a key id such as key_0123456789ab');
+
+function fail(message: string): number {
+  process.stderr.write(`sirocco keys: ${message}\n\n${USAGE}`);
+  return 1;
+}
+
+async function openStore(dataFlagValue: string | undefined): Promise<FileKeyStore> {
+  const dir = resolveDataDir(dataFlagValue);
+  return FileKeyStore.open(dir, await loadServerSecret(dir));
+}
+
+// What `list` shows of a record: everything but the HMAC, which is of no use outside the store.
+function publicView(r: KeyRecord) {
+  return { id: r.id, name: r.name, created_at: r.created_at, revoked_at: r.revoked_at, limits: r.limits };
+}
+
+export async function runKeys(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        name: { type: 'string' },
+        rpm: { type: 'string' },
+        tpm: { type: 'string' },
+        data: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  const { help, ...flags } = parsed.values;
+  const [command, ...rest] = parsed.positionals;
+  if (help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+
+  switch (command) {
+    case 'create': {
+      if (rest.length > 0) return fail(`'keys create' takes no positional arguments (got '${rest[0]}'); use --name`);
+      const args = CreateArgs.safeParse(flags);
+      if (!args.success) return fail(describeIssue(args.error, 'keys create'));
+      const store = await openStore(args.data.data);
+      const limits = { requests_per_minute: args.data.rpm ?? null, tokens_per_minute: args.data.tpm ?? null };
+      const { record, key } = await store.create(args.data.name, limits);
+      process.stdout.write(`${key}\n`);
+      process.stderr.write(`created ${record.id} ("${record.name}") in ${store.file}\nstore it now, it cannot be shown again\n`);
+      return 0;
+    }
+    case 'revoke': {
+      if (rest.length !== 1) return fail(`'keys revoke' takes exactly one key id`);
+      const id = KeyIdArg.safeParse(rest[0]);
+      if (!id.success) return fail(`'${rest[0]}': ${id.error.issues[0]?.message ?? 'invalid key id'}`);
+      const args = RevokeArgs.safeParse(flags);
+      if (!args.success) return fail(describeIssue(args.error, 'keys revoke'));
+      const store = await openStore(args.data.data);
+      if (!(await store.revoke(id.data))) {
+        process.stderr.write(`sirocco keys: no key with id ${id.data} in ${store.file}\n`);
+        return 1;
+      }
+      process.stderr.write(`revoked ${id.data}\n`);
+      return 0;
+    }
+    case 'list': {
+      if (rest.length > 0) return fail(`'keys list' takes no positional arguments (got '${rest[0]}')`);
+      const args = ListArgs.safeParse(flags);
+      if (!args.success) return fail(describeIssue(args.error, 'keys list'));
+      const records = await (await openStore(args.data.data)).list();
+      if (args.data.json) {
+        process.stdout.write(JSON.stringify(records.map(publicView), null, 2) + '\n');
+        return 0;
+      }
+      const limit = (n: number | null) => (n === null ? '-' : String(n));
+      const rows = records.map((r) => [
+        r.id, r.name, r.created_at, r.revoked_at ?? '-', limit(r.limits.requests_per_minute), limit(r.limits.tokens_per_minute),
+      ]);
+      process.stdout.write(formatTable(['ID', 'NAME', 'CREATED', 'REVOKED', 'RPM', 'TPM'], rows, new Set([4, 5])));
+      return 0;
+    }
+    case undefined:
+      return fail('missing command: create, revoke or list');
+    default:
+      return fail(`unknown command '${command}': expected create, revoke or list`);
+  }
+}

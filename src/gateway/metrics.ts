@@ -1,0 +1,107 @@
+// The gateway's Prometheus metrics: request and token counters per key and model, and
+// latency histograms. An OpenTelemetry MeterProvider of its own (no global state) with the
+// Prometheus exporter as a pull reader; render() gives the text for a GET /metrics route.
+//
+// Labels carry key ids (key_…), never keys: a value shaped like an API key is replaced.
+// Model labels come from requests, so their number is capped: past `maxModels` distinct
+// values, new ones are counted under "other" rather than growing the series without bound.
+import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { z } from 'zod';
+
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export type RequestOutcome = {
+  keyId: string;
+  model: string;
+  endpoint: string;
+  status: string;
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+};
+
+export type LatencyObservation = {
+  model: string;
+  endpoint: string;
+  status: string;
+  /** Whole request, from arrival to the last byte. */
+  durationSeconds: number;
+  /** Arrival to the first generated token (streams), if there was one. */
+  timeToFirstTokenSeconds?: number;
+};
+
+const OptionsSchema = z.strictObject({ maxModels: z.number().int().positive().optional() });
+export type GatewayMetricsOptions = z.infer<typeof OptionsSchema>;
+
+const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+export class GatewayMetrics {
+  private readonly exporter = new PrometheusExporter({ preventServerStart: true });
+  private readonly serializer = new PrometheusSerializer(undefined, false, undefined, true, true);
+  private readonly provider: MeterProvider;
+  private readonly requests: Counter;
+  private readonly promptTokens: Counter;
+  private readonly cachedTokens: Counter;
+  private readonly completionTokens: Counter;
+  private readonly duration: Histogram;
+  private readonly ttft: Histogram;
+  private readonly models = new Set<string>();
+  private readonly maxModels: number;
+
+  constructor(options: GatewayMetricsOptions = {}) {
+    this.maxModels = OptionsSchema.parse(options).maxModels ?? 100;
+    this.provider = new MeterProvider({ readers: [this.exporter] });
+    const meter = this.provider.getMeter('sirocco-gateway');
+    this.requests = meter.createCounter('sirocco_requests_total', { description: 'Requests answered, by key, model, endpoint and status' });
+    this.promptTokens = meter.createCounter('sirocco_prompt_tokens_total', { description: 'Prompt tokens processed' });
+    this.cachedTokens = meter.createCounter('sirocco_cached_tokens_total', { description: 'Prompt tokens served from the prefix cache' });
+    this.completionTokens = meter.createCounter('sirocco_completion_tokens_total', { description: 'Tokens generated' });
+    const advice = { explicitBucketBoundaries: LATENCY_BUCKETS };
+    this.duration = meter.createHistogram('sirocco_request_duration_seconds', { description: 'Request duration', unit: 's', advice });
+    this.ttft = meter.createHistogram('sirocco_time_to_first_token_seconds', { description: 'Time to first token', unit: 's', advice });
+  }
+
+  recordRequest(a: RequestOutcome): void {
+    const who: Attributes = { key_id: safeKeyId(a.keyId), model: this.modelLabel(a.model) };
+    this.requests.add(1, { ...who, endpoint: a.endpoint, status: a.status });
+    // Zero adds still create the series, so every (key, model) shows all four counters.
+    this.promptTokens.add(nonNegative(a.promptTokens), who);
+    this.cachedTokens.add(nonNegative(a.cachedTokens), who);
+    this.completionTokens.add(nonNegative(a.completionTokens), who);
+  }
+
+  observeLatency(o: LatencyObservation): void {
+    const attrs: Attributes = { model: this.modelLabel(o.model), endpoint: o.endpoint, status: o.status };
+    if (Number.isFinite(o.durationSeconds) && o.durationSeconds >= 0) this.duration.record(o.durationSeconds, attrs);
+    const t = o.timeToFirstTokenSeconds;
+    if (t !== undefined && Number.isFinite(t) && t >= 0) this.ttft.record(t, attrs);
+  }
+
+  /** Prometheus text exposition of every metric so far. */
+  async render(): Promise<string> {
+    const { resourceMetrics, errors } = await this.exporter.collect();
+    if (errors.length > 0) process.stderr.write(`sirocco metrics: ${errors.map(String).join('; ')}\n`);
+    return this.serializer.serialize(resourceMetrics);
+  }
+
+  async shutdown(): Promise<void> {
+    await this.provider.shutdown();
+  }
+
+  private modelLabel(model: string): string {
+    if (this.models.has(model)) return model;
+    if (this.models.size >= this.maxModels) return 'other';
+    this.models.add(model);
+    return model;
+  }
+}
+
+function safeKeyId(keyId: string): string {
+  return keyId.startsWith('sk-') ? 'redacted' : keyId;
+}
+
+function nonNegative(n: number): number {
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
