@@ -9,6 +9,16 @@ import { Tokenizer } from '../tokenizer/tokenizer.ts';
 
 export type ServedModel = { info: ModelInfo; tokenizer: Tokenizer };
 
+// Nodes ordered for a session key, best first: each node's score is a hash of (key, node),
+// so removing a node moves only the sessions it held.
+export function rendezvousOrder(sessionKey: string, urls: string[]): string[] {
+  const score = (url: string) => createHash('sha256').update(`${sessionKey}\u0000${url}`).digest().readBigUInt64BE(0);
+  return urls
+    .map((url) => ({ url, s: score(url) }))
+    .sort((a, b) => (a.s < b.s ? 1 : a.s > b.s ? -1 : 0))
+    .map((n) => n.url);
+}
+
 type NodeState = { url: string; ready: boolean; model: string | null; failures: number };
 
 export type NodePoolOptions = { urls: string[]; secret: string; healthIntervalMs: number; requestTimeoutMs: number };
@@ -90,11 +100,9 @@ export class NodePool {
 
   // Ready nodes serving `model`, best first for this session key.
   route(model: string, sessionKey: string): string[] {
-    const score = (url: string) => createHash('sha256').update(`${sessionKey}\u0000${url}`).digest().readBigUInt64BE(0);
-    return this.nodes
-      .filter((n) => n.ready && n.model === model)
-      .map((n) => ({ url: n.url, s: score(n.url) }))
-      .sort((a, b) => (a.s < b.s ? 1 : a.s > b.s ? -1 : 0))
-      .map((n) => n.url);
+    return rendezvousOrder(
+      sessionKey,
+      this.nodes.filter((n) => n.ready && n.model === model).map((n) => n.url),
+    );
   }
 }

@@ -34,7 +34,9 @@ export function createNodeApp(service: NodeService, secret: string): Hono {
 
   app.get('/internal/v1/metrics', async (c) => c.text(await service.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
 
+  const generateRequests = service.metrics.meter.createCounter('sirocco_node_generate_requests_total');
   app.post('/internal/v1/generate', async (c) => {
+    generateRequests.add(1);
     if (service.draining) return c.json({ error: 'node is draining' }, 503);
     const parsed = GenerateBody.safeParse(await c.req.json().catch(() => null));
     if (!parsed.success) return c.json({ error: `invalid generate request: ${parsed.error.issues[0]!.message}` }, 400);

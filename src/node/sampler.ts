@@ -72,9 +72,23 @@ function topLogprobs(logits: Float32Array, n: number, lse: number): TokenLogprob
   return best.map((token) => ({ token, logprob: logits[token]! - lse }));
 }
 
+// Plain temperature sampling needs no sort: one pass over the vocabulary in id order.
+function sampleFull(logits: Float32Array, maxLogit: number, temperature: number, random: SeededRandom): number {
+  const weights = new Float64Array(logits.length);
+  let total = 0;
+  for (let i = 0; i < logits.length; i++) total += weights[i] = Math.exp((logits[i]! - maxLogit) / temperature);
+  let r = random.next() * total;
+  for (let i = 0; i < weights.length; i++) {
+    r -= weights[i]!;
+    if (r < 0) return i;
+  }
+  return argmax(logits);
+}
+
 function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRandom): number {
   if (p.temperature === 0) return argmax(logits);
   const maxLogit = logits[argmax(logits)]!;
+  if (p.topK === 0 && p.topP >= 1) return sampleFull(logits, maxLogit, p.temperature, random);
   let candidates: number[] = [];
   for (let i = 0; i < logits.length; i++)
     if ((logits[i]! - maxLogit) / p.temperature > -NEGLIGIBLE_LOGIT_GAP) candidates.push(i);
