@@ -2,23 +2,22 @@
 // /metrics and /health. Every request is authenticated, validated and rate-limited here,
 // so nothing invalid reaches a node; errors use the OpenAI error object.
 import { randomBytes } from 'node:crypto';
-import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { Hono } from 'hono';
 import type { z } from 'zod';
+import { bodyLimit, type BodyVariables } from './body_limit.ts';
 import { respondStream, respondWhole } from './completion_handler.ts';
-import { MAX_BODY_BYTES, type GatewayDeps } from './gateway_deps.ts';
+import { MAX_BODY_BYTES, MAX_DRAIN_BYTES, type GatewayDeps } from './gateway_deps.ts';
 import type { KeyRecord } from './keys/key_store.ts';
 import { invalidRequest, OpenAIError, sendError } from './openai_error.ts';
 import { ChatCompletionRequest, CompletionRequest, paramName } from './openai_requests.ts';
 import { planChat, planCompletion } from './request_plan.ts';
 import { chatFormat, completionFormat } from './response_format.ts';
 
-type Env = { Variables: { key: KeyRecord } };
+type Env = { Variables: { key: KeyRecord } & BodyVariables };
 
 const unauthorized = (message: string) => new OpenAIError(401, message, 'authentication_error', null, 'invalid_api_key');
 
-async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
+function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
@@ -73,18 +72,13 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     }),
   );
 
-  const limitBody = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new OpenAIError(413, `Request body too large: the limit is ${MAX_BODY_BYTES} bytes.`, 'invalid_request_error', null, 'request_too_large');
-    },
-  });
+  const limitBody = bodyLimit({ maxBytes: MAX_BODY_BYTES, drainBytes: MAX_DRAIN_BYTES });
 
   for (const endpoint of ['chat.completions', 'completions'] as const) {
     const route = endpoint === 'chat.completions' ? '/v1/chat/completions' : '/v1/completions';
     app.post(route, limitBody, async (c) => {
       const key = c.get('key');
-      const body = await readJson(c);
+      const body = parseJson(c.get('body'));
       const req = endpoint === 'chat.completions' ? validate(ChatCompletionRequest, body) : validate(CompletionRequest, body);
       const model = deps.pool.model(req.model);
       if (!model)
@@ -93,14 +87,18 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       const ids = { requestId, tenant: key.id, sessionHeader: c.req.header('x-session-id') };
       const plan = endpoint === 'chat.completions' ? planChat(req as ChatCompletionRequest, model, ids) : planCompletion(req as CompletionRequest, model, ids);
 
-      const verdict = deps.limiter.check(key.id, key.limits, plan.promptTokens.length + plan.maxTokens * plan.n);
+      const verdict = deps.limiter.check(key.id, key.limits, plan.promptTokens.length);
       for (const [k, v] of Object.entries(verdict.headers)) c.header(k, v);
-      if (!verdict.allowed)
-        throw new OpenAIError(429, `Rate limit reached for ${verdict.reason} per minute: retry in ${verdict.retryAfterSeconds} s.`, 'rate_limit_error', null, 'rate_limit_exceeded', {
-          'retry-after': String(verdict.retryAfterSeconds),
-        });
-      if (deps.pool.route(req.model, plan.sessionKey).length === 0)
+      if (!verdict.allowed) {
+        const message = verdict.exceedsLimit
+          ? `Request too large: its ${plan.promptTokens.length} prompt tokens exceed your limit of tokens per minute.`
+          : `Rate limit reached for ${verdict.reason} per minute: retry in ${verdict.retryAfterSeconds} s.`;
+        throw new OpenAIError(429, message, 'rate_limit_error', null, 'rate_limit_exceeded', verdict.headers);
+      }
+      if (deps.pool.route(req.model, plan.sessionKey).length === 0) {
+        verdict.release();
         throw new OpenAIError(503, `No healthy node serves model ${req.model} right now.`, 'server_error', null, 'no_node_available');
+      }
 
       c.header('x-request-id', requestId);
       const common = { id: requestId, created: Math.floor(Date.now() / 1000), model: req.model, tokenizer: model.tokenizer, logprobs: plan.logprobs };

@@ -75,7 +75,7 @@ async function finishRecord(
     cachedTokens: usage.prompt_tokens_details.cached_tokens,
     completionTokens: usage.completion_tokens,
   });
-  deps.limiter.record(job.keyId, usage.total_tokens);
+  deps.limiter.record(job.keyId, usage.completion_tokens); // the prompt was charged at admission
   log(status === 'ok' ? 'info' : 'warn', 'request finished', {
     request_id: job.requestId,
     key_id: job.keyId,

@@ -15,3 +15,5 @@ export type GatewayDeps = {
 };
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+// Oversized bodies up to this size are read and discarded so the client sees the 413.
+export const MAX_DRAIN_BYTES = 16 * 1024 * 1024;
