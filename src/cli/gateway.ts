@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createGatewayApp } from '../gateway/app.ts';
+import { API_KEY_ENV, EnvKeyStore } from '../gateway/keys/env_key_store.ts';
 import { FileKeyStore } from '../gateway/keys/file_key_store.ts';
 import { loadServerSecret } from '../gateway/keys/server_secret.ts';
 import { FileUsageLedger } from '../gateway/ledger/file_usage_ledger.ts';
@@ -15,7 +16,7 @@ const USAGE = `usage: sirocco gateway --nodes URL[,URL…] [--port 8080] [--host
                        [--health-interval-ms 1000] [--connect-timeout-ms 10000]
 Nodes are called with the secret in SIROCCO_NODE_SECRET. API keys, the server secret and the
 usage ledger live in --data (default: $SIROCCO_DATA_DIR or ./.sirocco); create keys with
-'sirocco keys create --name NAME'.
+'sirocco keys create --name NAME'. SIROCCO_API_KEY, when set, is accepted as one more key.
 `;
 
 const Options = z.object({
@@ -50,9 +51,11 @@ export async function runGateway(argv: string[]): Promise<number> {
   }
   const o = parsed.data;
   const pool = new NodePool({ urls: o.nodes, secret: o.secret, healthIntervalMs: o['health-interval-ms'], requestTimeoutMs: 5000 });
+  const fileKeys = await FileKeyStore.open(o.data, await loadServerSecret(o.data));
+  const envKey = process.env[API_KEY_ENV];
   const deps = {
     pool,
-    keys: await FileKeyStore.open(o.data, await loadServerSecret(o.data)),
+    keys: envKey ? new EnvKeyStore(fileKeys, envKey) : fileKeys,
     ledger: await FileUsageLedger.open(o.data),
     limiter: new RateLimiter({}),
     metrics: new GatewayMetrics(),

@@ -7,6 +7,17 @@ const verbs: Record<string, Verb> = {
     summary: 'write a deterministic random-weight model in Hugging Face layout',
     run: async (argv) => (await import('../../weights-tools/make_tiny_cli.ts')).runMakeTiny(argv),
   },
+  start: {
+    summary: 'start a gateway and a node on the built-in default model (npm start)',
+    run: async (argv) => (await import('./start.ts')).runStart(argv),
+  },
+  'make-default-model': {
+    summary: 'generate the built-in default model into models/default if it is missing',
+    run: async () => {
+      (await import('./start.ts')).ensureDefaultModel();
+      return 0;
+    },
+  },
   node: {
     summary: 'run an inference node (internal API for gateways)',
     run: async (argv) => (await import('./node.ts')).runNode(argv),

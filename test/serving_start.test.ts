@@ -1,0 +1,35 @@
+// `npm start`: a gateway and a node on the built-in default model; the printed curl works.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'sirocco-start-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+it('starts, prints a working curl example with the key from SIROCCO_API_KEY, and stops on SIGTERM', async () => {
+  const apiKey = 'sk-test-start-key-0123456789';
+  const child = spawn(process.execPath, ['bin/sirocco.js', 'start'], {
+    env: { ...process.env, PORT: '0', SIROCCO_API_KEY: apiKey, SIROCCO_DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.resume();
+  const end = Date.now() + 60_000;
+  while (!out.includes('Press Ctrl+C') && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+  expect(out).toContain(`API key: ${apiKey}`);
+  const url = /curl (http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions)/.exec(out)![1]!;
+  const data = /-d '(.*)'/.exec(out)![1]!;
+  const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: data });
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as { model: string; choices: { message: { content: string } }[]; usage: { completion_tokens: number } };
+  expect(body.model).toBe('sirocco-default');
+  expect(body.usage.completion_tokens).toBeGreaterThan(0);
+  const wrong = await fetch(url, { method: 'POST', headers: { authorization: 'Bearer sk-wrong', 'content-type': 'application/json' }, body: data });
+  expect(wrong.status).toBe(401);
+  child.kill('SIGTERM');
+  const code = await new Promise((r) => child.once('exit', r));
+  expect(code).toBe(0);
+});
