@@ -156,3 +156,34 @@ describe('warm sessions', () => {
     expect(other.usage!.prompt_tokens_details!.cached_tokens).toBe(0);
   });
 });
+
+describe('billing and logs', () => {
+  it('serves Prometheus counters of tokens and requests by key and model', async () => {
+    const res = await fetch(`${stack.gateway.url}/metrics`, { headers: { authorization: `Bearer ${client.apiKey}` } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const line = text.split('\n').find((l) => l.startsWith('sirocco_completion_tokens_total{') && l.includes('model="sirocco-test"'));
+    expect(line).toMatch(/key_id="key_[0-9a-f]+"/);
+    expect(Number(line!.split(' ').at(-1))).toBeGreaterThan(0);
+    expect(text).toMatch(/sirocco_requests_total\{[^}]*status="ok"/);
+  });
+
+  it('sirocco usage summarises the ledger', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const out = JSON.parse(execFileSync(process.execPath, ['bin/sirocco.js', 'usage', '--json', '--data', stack.dataDir]).toString()) as {
+      totals: { requests: number; completion_tokens: number };
+    };
+    expect(out.totals.requests).toBeGreaterThan(10);
+    expect(out.totals.completion_tokens).toBeGreaterThan(0);
+  });
+
+  it('logs are JSON lines without keys or prompts', () => {
+    const lines = [...stack.gateway.stderr, ...stack.nodes.flatMap((n) => n.stderr)];
+    expect(lines.length).toBeGreaterThan(5);
+    for (const line of lines) {
+      expect(() => JSON.parse(line)).not.toThrow();
+      expect(line).not.toContain(client.apiKey);
+      expect(line).not.toContain('Mediterranean');
+    }
+  });
+});

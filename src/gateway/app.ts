@@ -81,8 +81,9 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       const body = parseJson(c.get('body'));
       const req = endpoint === 'chat.completions' ? validate(ChatCompletionRequest, body) : validate(CompletionRequest, body);
       const model = deps.pool.model(req.model);
-      if (!model)
-        throw new OpenAIError(404, `The model '${req.model}' does not exist or no node serving it is healthy.`, 'invalid_request_error', 'model', 'model_not_found');
+      if (!model && deps.pool.knows(req.model))
+        throw new OpenAIError(503, `No healthy node serves model ${req.model} right now: retry shortly.`, 'server_error', null, 'no_node_available');
+      if (!model) throw new OpenAIError(404, `The model '${req.model}' does not exist.`, 'invalid_request_error', 'model', 'model_not_found');
       const requestId = `${endpoint === 'chat.completions' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`;
       const ids = { requestId, tenant: key.id, sessionHeader: c.req.header('x-session-id') };
       const plan = endpoint === 'chat.completions' ? planChat(req as ChatCompletionRequest, model, ids) : planCompletion(req as CompletionRequest, model, ids);

@@ -94,6 +94,11 @@ export class NodePool {
     return [...new Set(this.nodes.filter((n) => n.ready && n.model).map((n) => n.model!))].sort();
   }
 
+  // A model some node served since start-up, healthy or not.
+  knows(id: string): boolean {
+    return this.models.has(id);
+  }
+
   model(id: string): ServedModel | null {
     return this.modelIds().includes(id) ? (this.models.get(id) ?? null) : null;
   }
