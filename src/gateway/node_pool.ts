@@ -24,14 +24,29 @@ type NodeState = { url: string; ready: boolean; model: string | null; failures: 
 export type NodePoolOptions = { urls: string[]; secret: string; healthIntervalMs: number; requestTimeoutMs: number };
 
 export class NodePool {
-  private readonly nodes: NodeState[];
+  private nodes: NodeState[];
   private readonly models = new Map<string, ServedModel>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: NodePoolOptions) {
-    if (options.urls.length === 0) throw new Error('at least one node URL is required');
     for (const url of options.urls) new URL(url); // throws on a malformed URL, at start-up
     this.nodes = options.urls.map((url) => ({ url: url.replace(/\/+$/, ''), ready: false, model: null, failures: 0 }));
+  }
+
+  // Replaces the node list (service discovery). Nodes still listed keep their health; new
+  // ones wait for their first health check; removed ones stop receiving requests at once.
+  async setUrls(urls: string[]): Promise<void> {
+    const wanted = [...new Set(urls.map((u) => u.replace(/\/+$/, '')))];
+    for (const url of wanted) new URL(url);
+    const current = new Map(this.nodes.map((n) => [n.url, n]));
+    const added = wanted.filter((u) => !current.has(u)).map((url) => ({ url, ready: false, model: null, failures: 0 }));
+    this.nodes = wanted.map((u) => current.get(u) ?? added.find((n) => n.url === u)!);
+    if (added.length) log('info', 'nodes discovered', { added: added.length, total: this.nodes.length });
+    await Promise.all(added.map((n) => this.check(n)));
+  }
+
+  urls(): string[] {
+    return this.nodes.map((n) => n.url);
   }
 
   get secretHeaders(): Record<string, string> {
