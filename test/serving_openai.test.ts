@@ -106,6 +106,24 @@ describe('chat completions', () => {
   });
 });
 
+describe('continuous batching', () => {
+  it('concurrent requests of different lengths each get exactly their solo greedy output', async () => {
+    const prompts = ['Hi', 'Tell me about the sea and the wind over it, at length, please.', 'Why?', 'A B C D E F G H I J K L M N O P'];
+    const ask = (content: string, i: number) =>
+      client.chat.completions.create({
+        model: stack.modelId,
+        messages: [{ role: 'user', content }],
+        max_tokens: 8 + 6 * i,
+        temperature: 0,
+        user: `batch-${i}-${Math.random()}`,
+      });
+    const solo = [];
+    for (const [i, p] of prompts.entries()) solo.push((await ask(p, i)).choices[0]!.message.content);
+    const together = await Promise.all(prompts.map((p, i) => ask(p, i)));
+    expect(together.map((r) => r.choices[0]!.message.content)).toEqual(solo);
+  });
+});
+
 describe('completions', () => {
   it('completes a prompt, streaming or not, with the same greedy text', async () => {
     const whole = await client.completions.create({ model: stack.modelId, prompt: 'The sirocco is', max_tokens: 10, temperature: 0 });
