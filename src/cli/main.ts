@@ -26,6 +26,10 @@ const verbs: Record<string, Verb> = {
     summary: 'run the OpenAI-compatible gateway in front of nodes',
     run: async (argv) => (await import('./gateway.ts')).runGateway(argv),
   },
+  weights: {
+    summary: 'push, pull, verify or quantize model weights',
+    run: async (argv) => (await import('./weights.ts')).runWeights(argv),
+  },
   keys: {
     summary: 'create, list or revoke gateway API keys',
     run: async (argv) => (await import('../gateway/cli/keys_cli.ts')).runKeys(argv),
