@@ -51,7 +51,8 @@ bool read_model(const Napi::Object& spec, model* m, std::string* err) {
                           get_int(c, "numLayers"), get_int(c, "numHeads"), get_int(c, "numKvHeads"),
                           get_int(c, "headDim"), get_int(c, "numExperts"), get_int(c, "topK"),
                           get_int(c, "window"), c.Get("rmsEps").As<Napi::Number>().FloatValue(),
-                          c.Get("ropeTheta").As<Napi::Number>().DoubleValue()};
+                          c.Get("ropeTheta").As<Napi::Number>().DoubleValue(),
+                          c.Get("ropeInterleaved").ToBoolean().Value()};
     Napi::Array files = spec.Get("files").As<Napi::Array>();
     const bool copy = spec.Get("weightsIn").As<Napi::String>().Utf8Value() == "memory";
     for (uint32_t i = 0; i < files.Length(); i++)

@@ -71,15 +71,18 @@ int64_t engine_step_logit_rows(const step_seq* seqs, int n_seqs) {
     return rows;
 }
 
-// HF rotate_half layout: pairs (x[k], x[k + D/2]) rotated by pos · inv_freq[k].
-static void rope_rotate(float* x, int n_heads, int D, const float* cos_t, const float* sin_t) {
+// Rotates pair k of every head by pos · inv_freq[k]. The pair is (x[k], x[k + D/2]) in the
+// HF rotate_half layout, (x[2k], x[2k+1]) in the interleaved one.   D 8: pair 1 = (1, 5) or (2, 3)
+static void rope_rotate(float* x, int n_heads, int D, bool interleaved, const float* cos_t, const float* sin_t) {
     const int half = D / 2;
+    const int first_step = interleaved ? 2 : 1, second = interleaved ? 1 : half;
     for (int h = 0; h < n_heads; h++) {
         float* v = x + (int64_t)h * D;
         for (int k = 0; k < half; k++) {
-            const float a = v[k], b = v[k + half];
-            v[k] = a * cos_t[k] - b * sin_t[k];
-            v[k + half] = b * cos_t[k] + a * sin_t[k];
+            float* p = v + k * first_step;
+            const float a = p[0], b = p[second];
+            p[0] = a * cos_t[k] - b * sin_t[k];
+            p[second] = b * cos_t[k] + a * sin_t[k];
         }
     }
 }
@@ -149,8 +152,8 @@ bool engine_step(engine* e, const step_seq* seqs, int n_seqs, const int32_t* tok
         matmul(e->pool, k.data(), xn.data(), lw.wk, T);
         matmul(e->pool, v.data(), xn.data(), lw.wv, T);
         for (int t = 0; t < T; t++) {
-            rope_rotate(&q[(size_t)t * q_dim], H, D, &cos_t[(size_t)t * half], &sin_t[(size_t)t * half]);
-            rope_rotate(&k[(size_t)t * kv_dim], KV, D, &cos_t[(size_t)t * half], &sin_t[(size_t)t * half]);
+            rope_rotate(&q[(size_t)t * q_dim], H, D, c.rope_interleaved, &cos_t[(size_t)t * half], &sin_t[(size_t)t * half]);
+            rope_rotate(&k[(size_t)t * kv_dim], KV, D, c.rope_interleaved, &cos_t[(size_t)t * half], &sin_t[(size_t)t * half]);
         }
         if (!attention_forward(e->pool, &e->kv, l, chunks.data(), (int)chunks.size(), shape, q.data(), k.data(),
                                v.data(), att.data()))

@@ -18,6 +18,10 @@ struct model_config {
     int window;      // sliding window W, 0 = full attention
     float rms_eps;
     double rope_theta;
+    // RoPE pairs: false = HF rotate_half (x[k], x[k + D/2]); true = Mistral's own consolidated
+    // checkpoints and GGUF, (x[2k], x[2k+1]). Both give the same logits for the same model;
+    // the q/k rows of the two layouts are permutations of each other (DESIGN.md §2).
+    bool rope_interleaved;
 };
 
 struct layer_weights {

@@ -40,6 +40,8 @@ export const ModelConfig = z.object({
   slidingWindow: positiveInt.nullable(), // null = full causal attention
   rmsEps: z.number().positive(),
   ropeTheta: z.number().positive(),
+  // 'half': HF rotate_half pairs (x[k], x[k+D/2]); 'interleaved': Mistral's native (x[2k], x[2k+1]).
+  ropeLayout: z.enum(['half', 'interleaved']),
   maxPositions: positiveInt,
   tieWordEmbeddings: z.boolean(),
 });
@@ -88,24 +90,76 @@ export function parseConfig(json: unknown, path = 'config.json'): ModelConfig {
     slidingWindow: c.sliding_window ?? null,
     rmsEps: c.rms_norm_eps,
     ropeTheta: c.rope_theta,
+    ropeLayout: 'half',
     maxPositions: c.max_position_embeddings,
     tieWordEmbeddings: c.tie_word_embeddings,
   };
 }
 
-export async function readConfig(dir: string): Promise<ModelConfig> {
-  const path = join(dir, 'config.json');
+// params.json of Mistral's own checkpoints (mistral-inference ModelArgs).
+const MistralParams = z.looseObject({
+  dim: positiveInt,
+  n_layers: positiveInt,
+  head_dim: positiveInt.optional(),
+  hidden_dim: positiveInt,
+  n_heads: positiveInt,
+  n_kv_heads: positiveInt,
+  norm_eps: z.number().positive(),
+  vocab_size: positiveInt,
+  rope_theta: z.number().positive().default(10000),
+  sliding_window: positiveInt.nullish(),
+  max_seq_len: positiveInt.optional(),
+  moe: z.object({ num_experts: positiveInt, num_experts_per_tok: positiveInt }).nullish(),
+});
+
+export function parseMistralParams(json: unknown, path = 'params.json'): ModelConfig {
+  const parsed = MistralParams.safeParse(json);
+  if (!parsed.success) fail(path, `field '${parsed.error.issues[0]!.path.join('.')}': ${parsed.error.issues[0]!.message}`);
+  const p = parsed.data;
+  // Same checks as an HF config: express it as one and reuse them.
+  const hf = parseConfig(
+    {
+      architectures: [p.moe ? 'MixtralForCausalLM' : 'MistralForCausalLM'],
+      hidden_size: p.dim,
+      intermediate_size: p.hidden_dim,
+      num_hidden_layers: p.n_layers,
+      num_attention_heads: p.n_heads,
+      num_key_value_heads: p.n_kv_heads,
+      head_dim: p.head_dim ?? null,
+      vocab_size: p.vocab_size,
+      rms_norm_eps: p.norm_eps,
+      rope_theta: p.rope_theta,
+      sliding_window: p.sliding_window ?? null,
+      max_position_embeddings: p.max_seq_len ?? 32768,
+      tie_word_embeddings: false,
+      ...(p.moe ? { num_local_experts: p.moe.num_experts, num_experts_per_tok: p.moe.num_experts_per_tok } : {}),
+    },
+    path,
+  );
+  return { ...hf, ropeLayout: 'interleaved' };
+}
+
+async function readJsonFile(path: string, missing: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    fail(path, 'not found: --model must be a Hugging Face model directory with config.json and safetensors weights');
+    fail(path, missing);
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
     fail(path, `not valid JSON (${(err as Error).message})`);
   }
+}
+
+export async function readConfig(dir: string): Promise<ModelConfig> {
+  const path = join(dir, 'config.json');
+  const json = await readJsonFile(path, 'not found: --model must be a Hugging Face model directory (config.json + safetensors) or a Mistral one (params.json + consolidated.safetensors)');
   return parseConfig(json, path);
+}
+
+export async function readMistralParams(dir: string): Promise<ModelConfig> {
+  const path = join(dir, 'params.json');
+  return parseMistralParams(await readJsonFile(path, 'not found'), path);
 }

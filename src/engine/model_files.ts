@@ -1,12 +1,13 @@
-// A Hugging Face model directory → config plus the location of every tensor the engine
-// needs, validated: headers (safetensors.ts), the shard index, and every shape against the
-// config. Nothing is read beyond headers; the engine maps the files itself.
+// A model directory → config plus the location of every tensor the engine needs, validated:
+// headers (safetensors.ts), the shard index, and every shape against the config. Two layouts:
+// Hugging Face (config.json + model.safetensors or shards) and Mistral's own (params.json +
+// consolidated.safetensors). Nothing is read beyond headers; the engine maps the files itself.
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { readConfig, type ModelConfig } from './config.ts';
+import { readConfig, readMistralParams, type ModelConfig } from './config.ts';
 import { ModelLoadError } from './errors.ts';
-import { EMBED, FINAL_NORM, IGNORED_TENSOR, LM_HEAD, layerNames, requiredTensors } from './model_tensors.ts';
+import { HF_NAMING, MISTRAL_NAMING, requiredTensors, type TensorNaming } from './model_tensors.ts';
 import { readSafetensorsHeader, type Dtype, type SafetensorsTensor } from './safetensors.ts';
 
 export type TensorLocation = { file: number; offset: number; dtype: Dtype; shape: number[] };
@@ -34,6 +35,8 @@ export type ModelFiles = {
 
 const SINGLE_FILE = 'model.safetensors';
 const INDEX_FILE = 'model.safetensors.index.json';
+const MISTRAL_PARAMS = 'params.json';
+const MISTRAL_WEIGHTS = 'consolidated.safetensors';
 const ShardIndex = z.object({ weight_map: z.record(z.string(), z.string()) });
 
 const exists = (p: string) => access(p).then(() => true, () => false);
@@ -58,9 +61,20 @@ async function weightFiles(dir: string): Promise<{ files: string[]; index: Map<s
   throw new ModelLoadError(`${dir}: no ${SINGLE_FILE} or ${INDEX_FILE}: expected Hugging Face safetensors weights`);
 }
 
-export async function loadModelFiles(dir: string): Promise<ModelFiles> {
+type Layout = { config: ModelConfig; configFile: string; files: string[]; index: Map<string, string> | null; naming: TensorNaming };
+
+async function detectLayout(dir: string): Promise<Layout> {
+  if (!(await exists(join(dir, 'config.json'))) && (await exists(join(dir, MISTRAL_PARAMS)))) {
+    if (!(await exists(join(dir, MISTRAL_WEIGHTS))))
+      throw new ModelLoadError(`${dir}: ${MISTRAL_PARAMS} found but no ${MISTRAL_WEIGHTS} (only safetensors checkpoints are supported)`);
+    return { config: await readMistralParams(dir), configFile: MISTRAL_PARAMS, files: [MISTRAL_WEIGHTS], index: null, naming: MISTRAL_NAMING };
+  }
   const config = await readConfig(dir);
-  const { files, index } = await weightFiles(dir);
+  return { config, configFile: 'config.json', ...(await weightFiles(dir)), naming: HF_NAMING };
+}
+
+export async function loadModelFiles(dir: string): Promise<ModelFiles> {
+  const { config, configFile, files, index, naming } = await detectLayout(dir);
   const paths = files.map((f) => join(dir, f));
 
   const found = new Map<string, { file: number; tensor: SafetensorsTensor }>();
@@ -76,26 +90,26 @@ export async function loadModelFiles(dir: string): Promise<ModelFiles> {
   for (const [name, file] of index ?? [])
     if (!found.has(name)) throw new ModelLoadError(`${join(dir, file)}: tensor ${name} is listed in ${INDEX_FILE} but missing from the file`);
 
-  const expected = requiredTensors(config);
-  const hasLmHead = found.has(LM_HEAD) && !config.tieWordEmbeddings;
-  if (hasLmHead) expected.push({ name: LM_HEAD, shape: [config.vocabSize, config.hiddenSize], why: `vocab_size=${config.vocabSize}` });
+  const expected = requiredTensors(config, naming);
+  const hasLmHead = found.has(naming.lmHead) && !config.tieWordEmbeddings;
+  if (hasLmHead) expected.push({ name: naming.lmHead, shape: [config.vocabSize, config.hiddenSize], why: `vocab_size=${config.vocabSize}` });
   const expectedNames = new Set(expected.map((s) => s.name));
-  if (config.tieWordEmbeddings && found.has(LM_HEAD)) expectedNames.add(LM_HEAD); // tied: present but unused
+  if (config.tieWordEmbeddings && found.has(naming.lmHead)) expectedNames.add(naming.lmHead); // tied: present but unused
 
   const where = (name: string) => paths[found.get(name)?.file ?? 0];
   for (const spec of expected) {
     const hit = found.get(spec.name);
-    if (!hit) throw new ModelLoadError(`${dir}: missing tensor ${spec.name} (config.json: ${spec.why})`);
+    if (!hit) throw new ModelLoadError(`${dir}: missing tensor ${spec.name} (${configFile}: ${spec.why})`);
     const shape = hit.tensor.shape;
     if (shape.length !== spec.shape.length || shape.some((d, i) => d !== spec.shape[i]))
       throw new ModelLoadError(
-        `${where(spec.name)}: tensor ${spec.name} has shape [${shape}] but config.json implies [${spec.shape}] (${spec.why})`,
+        `${where(spec.name)}: tensor ${spec.name} has shape [${shape}] but ${configFile} implies [${spec.shape}] (${spec.why})`,
       );
   }
   for (const name of found.keys())
-    if (!expectedNames.has(name) && !IGNORED_TENSOR.test(name))
+    if (!expectedNames.has(name) && !naming.ignored.test(name))
       throw new ModelLoadError(
-        `${where(name)}: tensor ${name} is not part of a ${config.architecture} with this config.json ` +
+        `${where(name)}: tensor ${name} is not part of a ${config.architecture} with this ${configFile} ` +
           `(num_hidden_layers=${config.numLayers}, num_local_experts=${config.numExperts}): config and weights disagree`,
       );
 
@@ -104,7 +118,7 @@ export async function loadModelFiles(dir: string): Promise<ModelFiles> {
     return { file, offset: tensor.offset, dtype: tensor.dtype, shape: tensor.shape };
   };
   const layers = Array.from({ length: config.numLayers }, (_, i): LayerTensors => {
-    const n = layerNames(config, i);
+    const n = naming.layer(config, i);
     const common = { attnNorm: at(n.attnNorm), wq: at(n.wq), wk: at(n.wk), wv: at(n.wv), wo: at(n.wo), ffnNorm: at(n.ffnNorm) };
     if (n.dense) return { ...common, w1: at(n.dense.w1), w2: at(n.dense.w2), w3: at(n.dense.w3) };
     const moe = n.moe!;
@@ -114,6 +128,6 @@ export async function loadModelFiles(dir: string): Promise<ModelFiles> {
     dir,
     config,
     files: paths,
-    tensors: { embed: at(EMBED), finalNorm: at(FINAL_NORM), lmHead: at(hasLmHead ? LM_HEAD : EMBED), layers },
+    tensors: { embed: at(naming.embed), finalNorm: at(naming.finalNorm), lmHead: at(hasLmHead ? naming.lmHead : naming.embed), layers },
   };
 }

@@ -1,8 +1,12 @@
-// The tensors a config needs, by Hugging Face name and shape, and how they map onto the
-// engine's roles (wq, w1, router, …). The single place that knows HF tensor names.
+// The tensors a config needs, by name and shape, and how they map onto the engine's roles
+// (wq, w1, router, …). Two naming schemes: Hugging Face's (model.layers.0.self_attn.q_proj…)
+// and Mistral's own consolidated checkpoints (layers.0.attention.wq…). The only place that
+// knows tensor names.
 import type { ModelConfig } from './config.ts';
 
 export type TensorSpec = { name: string; shape: number[]; why: string };
+
+type FfnNames = { w1: string; w2: string; w3: string };
 
 export type LayerNames = {
   attnNorm: string;
@@ -11,46 +15,79 @@ export type LayerNames = {
   wv: string;
   wo: string;
   ffnNorm: string;
-  dense?: { w1: string; w2: string; w3: string };
-  moe?: { router: string; experts: { w1: string; w2: string; w3: string }[] };
+  dense?: FfnNames;
+  moe?: { router: string; experts: FfnNames[] };
 };
 
-export function layerNames(config: ModelConfig, i: number): LayerNames {
-  const p = `model.layers.${i}`;
-  const base = {
-    attnNorm: `${p}.input_layernorm.weight`,
-    wq: `${p}.self_attn.q_proj.weight`,
-    wk: `${p}.self_attn.k_proj.weight`,
-    wv: `${p}.self_attn.v_proj.weight`,
-    wo: `${p}.self_attn.o_proj.weight`,
-    ffnNorm: `${p}.post_attention_layernorm.weight`,
-  };
-  if (config.numExperts === 0)
-    return { ...base, dense: { w1: `${p}.mlp.gate_proj.weight`, w2: `${p}.mlp.down_proj.weight`, w3: `${p}.mlp.up_proj.weight` } };
-  const experts = Array.from({ length: config.numExperts }, (_, e) => {
-    const q = `${p}.block_sparse_moe.experts.${e}`;
-    return { w1: `${q}.w1.weight`, w2: `${q}.w2.weight`, w3: `${q}.w3.weight` };
-  });
-  return { ...base, moe: { router: `${p}.block_sparse_moe.gate.weight`, experts } };
-}
+export type TensorNaming = {
+  embed: string;
+  finalNorm: string;
+  lmHead: string; // optional in a checkpoint: absent means tied to embed
+  layer: (config: ModelConfig, i: number) => LayerNames;
+  ignored: RegExp; // buffers some checkpoints carry that the engine recomputes
+};
 
-export const EMBED = 'model.embed_tokens.weight';
-export const FINAL_NORM = 'model.norm.weight';
-export const LM_HEAD = 'lm_head.weight';
+const experts = (config: ModelConfig, prefix: (e: number) => string): FfnNames[] =>
+  Array.from({ length: config.numExperts }, (_, e) => ({ w1: `${prefix(e)}.w1.weight`, w2: `${prefix(e)}.w2.weight`, w3: `${prefix(e)}.w3.weight` }));
+
+export const HF_NAMING: TensorNaming = {
+  embed: 'model.embed_tokens.weight',
+  finalNorm: 'model.norm.weight',
+  lmHead: 'lm_head.weight',
+  ignored: /\.rotary_emb\.inv_freq$/,
+  layer: (config, i) => {
+    const p = `model.layers.${i}`;
+    const base = {
+      attnNorm: `${p}.input_layernorm.weight`,
+      wq: `${p}.self_attn.q_proj.weight`,
+      wk: `${p}.self_attn.k_proj.weight`,
+      wv: `${p}.self_attn.v_proj.weight`,
+      wo: `${p}.self_attn.o_proj.weight`,
+      ffnNorm: `${p}.post_attention_layernorm.weight`,
+    };
+    if (config.numExperts === 0)
+      return { ...base, dense: { w1: `${p}.mlp.gate_proj.weight`, w2: `${p}.mlp.down_proj.weight`, w3: `${p}.mlp.up_proj.weight` } };
+    return {
+      ...base,
+      moe: { router: `${p}.block_sparse_moe.gate.weight`, experts: experts(config, (e) => `${p}.block_sparse_moe.experts.${e}`) },
+    };
+  },
+};
+
+export const MISTRAL_NAMING: TensorNaming = {
+  embed: 'tok_embeddings.weight',
+  finalNorm: 'norm.weight',
+  lmHead: 'output.weight',
+  ignored: /^$/,
+  layer: (config, i) => {
+    const p = `layers.${i}`;
+    const base = {
+      attnNorm: `${p}.attention_norm.weight`,
+      wq: `${p}.attention.wq.weight`,
+      wk: `${p}.attention.wk.weight`,
+      wv: `${p}.attention.wv.weight`,
+      wo: `${p}.attention.wo.weight`,
+      ffnNorm: `${p}.ffn_norm.weight`,
+    };
+    if (config.numExperts === 0)
+      return { ...base, dense: { w1: `${p}.feed_forward.w1.weight`, w2: `${p}.feed_forward.w2.weight`, w3: `${p}.feed_forward.w3.weight` } };
+    return { ...base, moe: { router: `${p}.feed_forward.gate.weight`, experts: experts(config, (e) => `${p}.feed_forward.experts.${e}`) } };
+  },
+};
 
 // Every tensor the config requires (lm_head is optional: absent means tied).
-export function requiredTensors(c: ModelConfig): TensorSpec[] {
+export function requiredTensors(c: ModelConfig, naming: TensorNaming): TensorSpec[] {
   const H = c.hiddenSize;
   const q = c.numHeads * c.headDim;
   const kv = c.numKvHeads * c.headDim;
   const specs: TensorSpec[] = [
-    { name: EMBED, shape: [c.vocabSize, H], why: `vocab_size=${c.vocabSize}, hidden_size=${H}` },
-    { name: FINAL_NORM, shape: [H], why: `hidden_size=${H}` },
+    { name: naming.embed, shape: [c.vocabSize, H], why: `vocab_size=${c.vocabSize}, hidden_size=${H}` },
+    { name: naming.finalNorm, shape: [H], why: `hidden_size=${H}` },
   ];
   const attnWhy = `hidden_size=${H}, heads=${c.numHeads}, kv_heads=${c.numKvHeads}, head_dim=${c.headDim}`;
   const ffnWhy = `hidden_size=${H}, intermediate_size=${c.intermediateSize}`;
   for (let i = 0; i < c.numLayers; i++) {
-    const n = layerNames(c, i);
+    const n = naming.layer(c, i);
     specs.push(
       { name: n.attnNorm, shape: [H], why: `hidden_size=${H}` },
       { name: n.ffnNorm, shape: [H], why: `hidden_size=${H}` },
@@ -70,6 +107,3 @@ export function requiredTensors(c: ModelConfig): TensorSpec[] {
   }
   return specs;
 }
-
-// Buffers some checkpoints carry that the engine recomputes.
-export const IGNORED_TENSOR = /\.rotary_emb\.inv_freq$/;

@@ -17,7 +17,7 @@ export interface NativeEngine {
 }
 
 type NativeSpec = {
-  config: Record<string, number>;
+  config: Record<string, number | boolean>;
   files: string[];
   tensors: ModelFiles['tensors'];
   threads: number;
@@ -76,6 +76,7 @@ export function createNativeEngine(model: ModelFiles, options: EngineOptions = {
     window: c.slidingWindow ?? 0,
     rmsEps: c.rmsEps,
     ropeTheta: c.ropeTheta,
+    ropeInterleaved: c.ropeLayout === 'interleaved',
   };
   return new (nativeAddon().Engine)({
     config,
