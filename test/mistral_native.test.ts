@@ -38,6 +38,21 @@ describe('Mistral native layout', () => {
     }
   });
 
+  it('a tokenizer.model.v1 directory gets the built-in Mistral v1 tokenizer', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { Tokenizer } = await import('../src/tokenizer/tokenizer.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'sirocco-v1-'));
+    writeFileSync(join(dir, 'tokenizer.model.v1'), 'sentencepiece model bytes (not read)');
+    const tok = await Tokenizer.load(dir);
+    expect(tok.encode('Hello world!', { addSpecialTokens: true })).toEqual([1, 22557, 1526, 28808]);
+    writeFileSync(join(dir, 'tekken.json'), '{}');
+    const { rmSync } = await import('node:fs');
+    rmSync(join(dir, 'tokenizer.model.v1'));
+    await expect(Tokenizer.load(dir)).rejects.toThrow(/tekken\.json: this tokenizer format is not supported yet/);
+    rmSync(dir, { recursive: true });
+  });
+
   it('refuses a params.json without consolidated.safetensors', async () => {
     const hf = await models.make({ preset: 'mistral-tiny', seed: 1 });
     const native = join(models.root, 'broken-native');

@@ -32,6 +32,25 @@ class TokenizerFileError extends Error {
   }
 }
 
+const exists = (file: string) => fs.access(file).then(() => true, () => false);
+
+// The tokenizer files of a model directory, parsed: tokenizer.json (+ tokenizer_config.json),
+// or, for Mistral's own layout with tokenizer.model.v1, the same v1 vocabulary built in.
+export async function readTokenizerFiles(dir: string): Promise<{ tokenizer: unknown; config: unknown | null }> {
+  const json = path.join(dir, 'tokenizer.json');
+  if (!(await exists(json))) {
+    if (await exists(path.join(dir, 'tokenizer.model.v1'))) {
+      const v1 = await import('../../weights-tools/mistral_v1_tokenizer.ts');
+      return { tokenizer: v1.mistralV1TokenizerJson(), config: v1.mistralV1TokenizerConfigJson(32768) };
+    }
+    for (const other of ['tokenizer.model.v3', 'tekken.json'])
+      if (await exists(path.join(dir, other)))
+        throw new Error(`${path.join(dir, other)}: this tokenizer format is not supported yet: add a Hugging Face tokenizer.json`);
+  }
+  const [tokenizer, config] = await Promise.all([readJsonFile(json, true), readJsonFile(path.join(dir, 'tokenizer_config.json'), false)]);
+  return { tokenizer, config };
+}
+
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 async function readJsonFile(file: string, required: boolean): Promise<unknown> {
@@ -89,10 +108,7 @@ export class Tokenizer {
 
   /** Reads DIR/tokenizer.json and, when present, DIR/tokenizer_config.json. */
   static async load(dir: string): Promise<Tokenizer> {
-    const [tokenizerJson, tokenizerConfig] = await Promise.all([
-      readJsonFile(path.join(dir, 'tokenizer.json'), true),
-      readJsonFile(path.join(dir, 'tokenizer_config.json'), false),
-    ]);
+    const { tokenizer: tokenizerJson, config: tokenizerConfig } = await readTokenizerFiles(dir);
     try {
       return Tokenizer.fromJson(tokenizerJson, tokenizerConfig);
     } catch (error) {

@@ -45,7 +45,7 @@ export async function toMistralNative(hfDir: string, outDir: string): Promise<vo
   let offset = 0;
   for (const [from, to] of renames) {
     const t = tensors.get(from)!;
-    let data = bytes.subarray(t.offset, t.offset + t.bytes);
+    let data: Buffer = bytes.subarray(t.offset, t.offset + t.bytes);
     if (permuted.has(from)) data = interleaveRows(data, t.shape[0]!, t.shape[1]! * DTYPE_BYTES[t.dtype], c.headDim);
     header[to] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.bytes] };
     chunks.push(data);
