@@ -102,7 +102,14 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       }
 
       c.header('x-request-id', requestId);
-      const common = { id: requestId, created: Math.floor(Date.now() / 1000), model: req.model, tokenizer: model.tokenizer, logprobs: plan.logprobs };
+      const common = {
+        id: requestId,
+        created: Math.floor(Date.now() / 1000),
+        model: req.model,
+        tokenizer: model.tokenizer,
+        logprobs: plan.logprobs,
+        includeUsage: plan.includeUsage,
+      };
       const format = endpoint === 'chat.completions' ? chatFormat(common) : completionFormat(common);
       const job = { requestId, endpoint, keyId: key.id, model: req.model, plan, format };
       return plan.stream ? respondStream(c, deps, job) : respondWhole(c, deps, job);

@@ -22,7 +22,8 @@ export interface ResponseFormat {
   body(choices: ChoiceResult[], usage: OpenAIUsage): Chunk;
 }
 
-type Common = { id: string; created: number; model: string; tokenizer: Tokenizer; logprobs: boolean };
+// includeUsage: stream chunks carry "usage": null until the final usage chunk, as OpenAI's do.
+type Common = { id: string; created: number; model: string; tokenizer: Tokenizer; logprobs: boolean; includeUsage: boolean };
 
 const tokenText = (tok: Tokenizer, id: number) => Buffer.from(tok.tokenBytes(id)).toString('utf8');
 
@@ -32,7 +33,7 @@ function chatLogprob(tok: Tokenizer, t: TokenEvent) {
 }
 
 export function chatFormat(c: Common): ResponseFormat {
-  const head = { id: c.id, object: 'chat.completion.chunk', created: c.created, model: c.model, system_fingerprint: null };
+  const head = { id: c.id, object: 'chat.completion.chunk', created: c.created, model: c.model, system_fingerprint: null, ...(c.includeUsage ? { usage: null } : {}) };
   const chunk = (index: number, delta: object, extra: object = {}) => ({
     ...head,
     choices: [{ index, delta, logprobs: null, finish_reason: null, ...extra }],
@@ -82,7 +83,7 @@ function completionLogprobs(tok: Tokenizer, tokens: TokenEvent[], startOffset: n
 }
 
 export function completionFormat(c: Common): ResponseFormat {
-  const head = { id: c.id, object: 'text_completion', created: c.created, model: c.model, system_fingerprint: null };
+  const head = { id: c.id, object: 'text_completion', created: c.created, model: c.model, system_fingerprint: null, ...(c.includeUsage ? { usage: null } : {}) };
   const chunk = (index: number, text: string, extra: object = {}) => ({
     ...head,
     choices: [{ index, text, logprobs: null, finish_reason: null, ...extra }],
