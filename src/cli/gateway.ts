@@ -1,7 +1,9 @@
-// `sirocco gateway --nodes URL[,URL…]`: the OpenAI-compatible front door.
+// `sirocco gateway --nodes URL[,URL…] | --discover ec2:KEY=VALUE[:PORT]`: the OpenAI-compatible front door.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createGatewayApp } from '../gateway/app.ts';
+import { DiscoverSpec, DISCOVERY_INTERVAL_MS } from '../gateway/discovery/discover_spec.ts';
+import { Ec2TagDiscovery } from '../gateway/discovery/ec2_tag_discovery.ts';
 import { API_KEY_ENV, EnvKeyStore } from '../gateway/keys/env_key_store.ts';
 import { FileKeyStore } from '../gateway/keys/file_key_store.ts';
 import { loadServerSecret } from '../gateway/keys/server_secret.ts';
@@ -12,8 +14,11 @@ import { RateLimiter } from '../gateway/rate_limit.ts';
 import { log } from '../telemetry/log.ts';
 import { closeServer, listen, onSignals } from './serve.ts';
 
-const USAGE = `usage: sirocco gateway --nodes URL[,URL…] [--port 8080] [--host 127.0.0.1] [--data DIR]
+const USAGE = `usage: sirocco gateway (--nodes URL[,URL…] | --discover ec2:TAG_KEY=TAG_VALUE[:PORT])
+                       [--port 8080] [--host 127.0.0.1] [--data DIR]
                        [--health-interval-ms 1000] [--connect-timeout-ms 10000]
+--discover lists the running EC2 instances with that tag every 15 s and uses their private
+addresses as nodes (port 8081 unless given; region from AWS_REGION).
 Nodes are called with the secret in SIROCCO_NODE_SECRET. API keys, the server secret and the
 usage ledger live in --data (default: $SIROCCO_DATA_DIR or ./.sirocco); create keys with
 'sirocco keys create --name NAME'. SIROCCO_API_KEY, when set, is accepted as one more key.
@@ -21,9 +26,11 @@ usage ledger live in --data (default: $SIROCCO_DATA_DIR or ./.sirocco); create k
 
 const Options = z.object({
   nodes: z
-    .string({ error: '--nodes URL[,URL…] is required' })
+    .string()
     .transform((s) => s.split(',').map((u) => u.trim()).filter(Boolean))
-    .refine((urls) => urls.length > 0 && urls.every((u) => URL.canParse(u)), 'expected comma-separated http:// URLs'),
+    .refine((urls) => urls.length > 0 && urls.every((u) => URL.canParse(u)), 'expected comma-separated http:// URLs')
+    .optional(),
+  discover: DiscoverSpec.optional(),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   host: z.string().default('127.0.0.1'),
   data: z.string().default(process.env.SIROCCO_DATA_DIR ?? '.sirocco'),
@@ -32,25 +39,31 @@ const Options = z.object({
   secret: z.string({ error: 'set SIROCCO_NODE_SECRET (the secret the nodes were started with)' }).min(16, 'SIROCCO_NODE_SECRET must be at least 16 characters'),
 });
 
+// A static list and discovery would fight over the pool's membership: exactly one of them.
+const OneNodeSource = Options.refine((o) => (o.nodes === undefined) !== (o.discover === undefined), {
+  path: ['nodes'],
+  message: 'give either --nodes URL[,URL…] or --discover ec2:TAG_KEY=TAG_VALUE[:PORT] (exactly one)',
+});
+
 export async function runGateway(argv: string[]): Promise<number> {
   let values;
   try {
     values = parseArgs({
       args: argv,
-      options: Object.fromEntries(['nodes', 'port', 'host', 'data', 'health-interval-ms', 'connect-timeout-ms'].map((k) => [k, { type: 'string' as const }])),
+      options: Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'health-interval-ms', 'connect-timeout-ms'].map((k) => [k, { type: 'string' as const }])),
     }).values;
   } catch (err) {
     process.stderr.write(`sirocco gateway: ${(err as Error).message}\n\n${USAGE}`);
     return 1;
   }
-  const parsed = Options.safeParse({ ...values, secret: process.env.SIROCCO_NODE_SECRET });
+  const parsed = OneNodeSource.safeParse({ ...values, secret: process.env.SIROCCO_NODE_SECRET });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     process.stderr.write(`sirocco gateway: ${issue.path[0] === 'secret' ? '' : `--${String(issue.path[0])}: `}${issue.message}\n\n${USAGE}`);
     return 1;
   }
   const o = parsed.data;
-  const pool = new NodePool({ urls: o.nodes, secret: o.secret, healthIntervalMs: o['health-interval-ms'], requestTimeoutMs: 5000 });
+  const pool = new NodePool({ urls: o.nodes ?? [], secret: o.secret, healthIntervalMs: o['health-interval-ms'], requestTimeoutMs: 5000 });
   const fileKeys = await FileKeyStore.open(o.data, await loadServerSecret(o.data));
   const envKey = process.env[API_KEY_ENV];
   const deps = {
@@ -62,9 +75,20 @@ export async function runGateway(argv: string[]): Promise<number> {
     connectTimeoutMs: o['connect-timeout-ms'],
   };
   await pool.start();
+  const discovery = o.discover
+    ? new Ec2TagDiscovery({ ...o.discover, intervalMs: DISCOVERY_INTERVAL_MS, onNodes: (urls) => pool.setUrls(urls) })
+    : null;
+  try {
+    await discovery?.start(); // before listening: the first answers already have nodes
+  } catch (err) {
+    process.stderr.write(`sirocco gateway: node discovery failed: ${(err as Error).message}\n`);
+    pool.stop();
+    return 1;
+  }
   const { server } = await listen(createGatewayApp(deps), o.host, o.port, 'gateway');
   onSignals(async (signal) => {
     log('info', 'gateway stopping', { signal });
+    discovery?.stop();
     pool.stop();
     await closeServer(server);
     return 0;
