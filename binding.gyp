@@ -6,6 +6,7 @@
         "native/binding/addon.cpp",
         "native/engine/thread_pool.cpp",
         "native/engine/kernels.cpp",
+        "native/engine/quant.cpp",
         "native/engine/kv_cache.cpp",
         "native/engine/attention.cpp",
         "native/engine/ffn.cpp",

@@ -1,6 +1,6 @@
 // `npm run bench`: prefill and decode tokens/s on a benchmark-shaped model (DESIGN.md §4),
 // with the memory bandwidth measured in the same run and decode's share of that roofline.
-//   npm run bench -- [--preset mixtral-mini|mistral-mini] [--dtype f16|bf16|f32] [--threads N]
+//   npm run bench -- [--preset mixtral-mini|mistral-mini] [--dtype f16|bf16|f32|q8_0|q4_0] [--threads N]
 //                    [--prefill 256] [--decode 32] [--batch 1,4,16] [--weights-in memory|mmap]
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,11 +10,12 @@ import { Engine } from '../src/engine/engine.ts';
 import { argmax } from '../src/engine/greedy.ts';
 import { nativeAddon } from '../src/engine/native.ts';
 import { makeTiny } from '../weights-tools/make_tiny.ts';
+import { quantizeModel } from '../weights-tools/quantize.ts';
 import { decodeBytesPerToken, paramCounts } from './roofline.ts';
 
 const Options = z.object({
   preset: z.enum(['mixtral-mini', 'mistral-mini']).default('mixtral-mini'),
-  dtype: z.enum(['f16', 'bf16', 'f32']).default('f16'),
+  dtype: z.enum(['f16', 'bf16', 'f32', 'q8_0', 'q4_0']).default('f16'),
   threads: z.coerce.number().int().nonnegative().default(0),
   prefill: z.coerce.number().int().positive().default(256),
   decode: z.coerce.number().int().positive().default(32),
@@ -39,10 +40,16 @@ const { values } = parseArgs({
 const opts = Options.parse(values);
 const log = (s: string) => process.stderr.write(s + '\n');
 
-const dir = join('.bench', 'models', `${opts.preset}-${opts.dtype}`);
+const modelDir = (dtype: string) => join('.bench', 'models', `${opts.preset}-${dtype}`);
+const dir = modelDir(opts.dtype);
 if (!existsSync(join(dir, 'config.json'))) {
-  log(`generating ${opts.preset} (${opts.dtype}) into ${dir} …`);
-  await makeTiny({ preset: opts.preset, dtype: opts.dtype, seed: 0, out: dir });
+  // Quantized models are quantized from the f16 one.
+  const generated = opts.dtype === 'q8_0' || opts.dtype === 'q4_0' ? 'f16' : opts.dtype;
+  if (!existsSync(join(modelDir(generated), 'config.json'))) {
+    log(`generating ${opts.preset} (${generated}) into ${modelDir(generated)} …`);
+    await makeTiny({ preset: opts.preset, dtype: generated, seed: 0, out: modelDir(generated) });
+  }
+  if (generated !== opts.dtype) await quantizeModel({ source: modelDir(generated), to: opts.dtype as 'q8_0' | 'q4_0', out: dir });
 }
 
 log(`loading ${dir} (weights in ${opts['weights-in']}) …`);
@@ -95,7 +102,8 @@ for (const b of opts.batch) {
 }
 await engine.close();
 
-const bytesPerWeight = opts.dtype === 'f32' ? 4 : 2;
+// Q8_0 / Q4_0: 34 / 18 bytes per block of 32 (the router, kept in f16, is a rounding error).
+const bytesPerWeight = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, q4_0: 18 / 32 }[opts.dtype];
 const bytesPerToken = decodeBytesPerToken(c, bytesPerWeight);
 const rooflineTps = (bandwidthGBs * 1e9) / bytesPerToken;
 const params = paramCounts(c);

@@ -16,6 +16,8 @@ bool read_dtype(const std::string& s, dtype_t* out) {
     if (s == "F32") return *out = DT_F32, true;
     if (s == "F16") return *out = DT_F16, true;
     if (s == "BF16") return *out = DT_BF16, true;
+    if (s == "Q8_0") return *out = DT_Q8_0, true;  // blocks of 32: f16 scale + 32 int8 (quant.h)
+    if (s == "Q4_0") return *out = DT_Q4_0, true;  // blocks of 32: f16 scale + 16 bytes of nibbles
     return false;
 }
 

@@ -1,5 +1,7 @@
 #include "kernels.h"
 
+#include "quant.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -13,6 +15,11 @@
 #endif
 
 int dtype_size(dtype_t dt) { return dt == DT_F32 ? 4 : 2; }
+
+uint64_t tensor_bytes(dtype_t dt, int64_t rows, int64_t cols) {
+    if (dtype_is_quant(dt)) return (uint64_t)rows * (uint64_t)(cols / QK) * (uint64_t)quant_block_bytes(dt);
+    return (uint64_t)rows * (uint64_t)cols * (uint64_t)dtype_size(dt);
+}
 
 float f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
@@ -175,12 +182,14 @@ static void rows_direct_scalar(float* y, int64_t ldy, const float* x, int T, con
 
 // ---------------------------------------------------------------- dispatch
 void tensor_row_f32(const tensor& w, int64_t row, float* dst) {
+    if (dtype_is_quant(w.dtype)) return quant_row_f32(w, row, dst);  // d·q: one multiply, any ISA
 #ifdef SIROCCO_X86
     if (cpu_has_avx2()) {
         switch (w.dtype) {
             case DT_F32: return row_f32_avx2<DT_F32>(w, row, dst);
             case DT_F16: return row_f32_avx2<DT_F16>(w, row, dst);
             case DT_BF16: return row_f32_avx2<DT_BF16>(w, row, dst);
+            default: break;
         }
     }
 #endif
@@ -188,6 +197,7 @@ void tensor_row_f32(const tensor& w, int64_t row, float* dst) {
         case DT_F32: return row_f32_scalar<DT_F32>(w, row, dst);
         case DT_F16: return row_f32_scalar<DT_F16>(w, row, dst);
         case DT_BF16: return row_f32_scalar<DT_BF16>(w, row, dst);
+        default: break;
     }
 }
 
@@ -207,6 +217,7 @@ static void matmul_rows(float* y, int64_t ldy, const float* x, int T, const tens
                     case DT_F32: row_direct_avx2<DT_F32>(y, ldy, x, T, w, r); break;
                     case DT_F16: row_direct_avx2<DT_F16>(y, ldy, x, T, w, r); break;
                     case DT_BF16: row_direct_avx2<DT_BF16>(y, ldy, x, T, w, r); break;
+                    default: break;
                 }
                 continue;
             }
@@ -228,10 +239,44 @@ static void matmul_rows(float* y, int64_t ldy, const float* x, int T, const tens
         case DT_F32: return rows_direct_scalar<DT_F32>(y, ldy, x, T, w, r0, nr);
         case DT_F16: return rows_direct_scalar<DT_F16>(y, ldy, x, T, w, r0, nr);
         case DT_BF16: return rows_direct_scalar<DT_BF16>(y, ldy, x, T, w, r0, nr);
+        default: break;
+    }
+}
+
+// Quantized weights: each token's activations are quantized to int8 blocks once, here, and
+// every row task reads them. Per token the result depends only on that token's row of x, so
+// it is the same whatever else the step holds (batch invariance).
+static void matmul_quant(thread_pool* pool, float* y, const float* x, const tensor& w, int n_tokens) {
+    const int64_t rows = w.rows, K = w.cols, nb = K / QK;
+    const bool avx2 = cpu_has_avx2();
+    const int n_tiles = (int)((rows + ROW_TILE - 1) / ROW_TILE);
+    const int grain = std::max(1, n_tiles / (thread_pool_size(pool) * 8));
+    thread_local std::vector<block_q8_act> xq;  // (T, nb)
+    thread_local std::vector<int32_t> xsum;     // (T, nb, 8)
+    for (int t0 = 0; t0 < n_tokens; t0 += TOKEN_BLOCK) {
+        const int T = std::min(TOKEN_BLOCK, n_tokens - t0);
+        if (xq.size() < (size_t)(T * nb)) {
+            xq.resize((size_t)(T * nb));
+            xsum.resize((size_t)(T * nb * 8));
+        }
+        for (int t = 0; t < T; t++)
+            (avx2 ? quant_act_row_avx2 : quant_act_row_scalar)(x + (int64_t)(t0 + t) * K, K, xq.data() + t * nb,
+                                                               xsum.data() + t * nb * 8);
+        float* yb = y + (int64_t)t0 * rows;
+        const block_q8_act* xb = xq.data();
+        const int32_t* sb = xsum.data();
+        thread_pool_for(pool, n_tiles, grain, [&](int begin, int end, int) {
+            for (int tile = begin; tile < end; tile++) {
+                const int64_t r0 = (int64_t)tile * ROW_TILE;
+                const int nr = (int)std::min<int64_t>(ROW_TILE, rows - r0);
+                (avx2 ? quant_rows_avx2 : quant_rows_scalar)(yb, rows, xb, sb, T, w, r0, nr);
+            }
+        });
     }
 }
 
 void matmul(thread_pool* pool, float* y, const float* x, const tensor& w, int n_tokens) {
+    if (dtype_is_quant(w.dtype)) return matmul_quant(pool, y, x, w, n_tokens);
     const int64_t rows = w.rows, K = w.cols;
     const int n_tiles = (int)((rows + ROW_TILE - 1) / ROW_TILE);
     // Several chunks per thread so a slow core does not hold the others up.

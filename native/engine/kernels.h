@@ -1,13 +1,17 @@
 // Numeric kernels: dtype widening, matrix multiply against stored weights, small vector ops.
 // Weights stay in their stored dtype (f32, f16, bf16) and are widened to f32 on the fly, so a
-// memory-mapped checkpoint is used in place. AVX2/FMA/F16C paths are picked at run time;
-// every kernel has a portable scalar path with the same results up to float rounding.
+// memory-mapped checkpoint is used in place; block-quantized weights (Q8_0, Q4_0) run integer
+// dot kernels instead (quant.h). AVX2/FMA/F16C paths are picked at run time; every kernel has
+// a portable scalar path with the same results up to float rounding (quantized: identical).
 #pragma once
 #include <cstdint>
 
 #include "thread_pool.h"
 
-enum dtype_t : int { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2 };
+enum dtype_t : int { DT_F32 = 0, DT_F16 = 1, DT_BF16 = 2, DT_Q8_0 = 3, DT_Q4_0 = 4 };
+
+// Q8_0 / Q4_0: blocks of 32 weights along a row, so cols % 32 == 0 (quant.h).
+inline bool dtype_is_quant(dtype_t dt) { return dt == DT_Q8_0 || dt == DT_Q4_0; }
 
 // A 2-D weight (rows, cols), row-major, as stored: y = x @ W.T reads W one row per output.
 struct tensor {
@@ -16,7 +20,10 @@ struct tensor {
     int64_t rows = 0, cols = 0;
 };
 
-int dtype_size(dtype_t dt);
+int dtype_size(dtype_t dt);  // bytes per element of a float dtype
+// Bytes of a (rows, cols) tensor: rows·cols·element size, or rows · cols/32 blocks for the
+// quantized dtypes (cols % 32 == 0 is the caller's to check).   Q4_0 (4096, 4096) → 9437184
+uint64_t tensor_bytes(dtype_t dt, int64_t rows, int64_t cols);
 float f16_to_f32(uint16_t h);
 float bf16_to_f32(uint16_t b);  // bf16 is the high half of an f32
 

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "quant.h"
+
 // Reads the whole file into anonymous memory backed by transparent huge pages. On VMs whose
 // page cache sits on small host pages, streaming weights from a file mapping measured 5–7×
 // slower than from fresh anonymous memory (see bench/README.md), so this is the fast option.
@@ -61,8 +63,13 @@ bool model_tensor(const model* m, const tensor_ref& ref, const std::string& name
         *err = name + ": bad shape";
         return false;
     }
+    if (dtype_is_quant(ref.dtype) && ref.cols % QK != 0) {
+        *err = name + ": quantized rows must hold whole blocks of " + std::to_string(QK) + " (cols " +
+               std::to_string(ref.cols) + ")";
+        return false;
+    }
     const mapped_file& f = m->files[ref.file];
-    const uint64_t bytes = (uint64_t)(ref.rows * ref.cols) * (uint64_t)dtype_size(ref.dtype);
+    const uint64_t bytes = tensor_bytes(ref.dtype, ref.rows, ref.cols);
     if (ref.offset > f.size || bytes > f.size - ref.offset) {
         *err = name + ": byte range lies outside its file";
         return false;

@@ -2,15 +2,35 @@
 // Layout: 8-byte little-endian header length N, N bytes of JSON, then the data; every
 // tensor's data_offsets are relative to the start of the data. A file is accepted only if
 // its tensors tile the data exactly: no overlap, no gap, no trailing bytes.
+//
+// Besides the float dtypes, Sirocco's quantized models (`sirocco weights quantize`) store 2-D
+// weights in two block dtypes of llama.cpp, with the LOGICAL shape [rows, cols]: every 32
+// consecutive weights of a row share one f16 scale, so cols % 32 must be 0 and a tensor takes
+// rows · cols/32 blocks.   Q8_0: f16 scale + 32 int8 = 34 bytes   value = scale · q
+//                          Q4_0: f16 scale + 16 bytes of nibbles = 18 bytes   value = scale · (n − 8)
+// (Q4_0 byte j holds element j in its low nibble and element j + 16 in its high one.)
 import { open } from 'node:fs/promises';
 import { z } from 'zod';
 import { ModelLoadError } from './errors.ts';
 
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
-export const DTYPE_BYTES = { F32: 4, F16: 2, BF16: 2 } as const;
-export type Dtype = keyof typeof DTYPE_BYTES;
-const isDtype = (s: string): s is Dtype => Object.hasOwn(DTYPE_BYTES, s);
+// Every dtype as blocks: `elements` consecutive values of the last dimension take `bytes`.
+export const DTYPE_BLOCKS = {
+  F32: { elements: 1, bytes: 4 },
+  F16: { elements: 1, bytes: 2 },
+  BF16: { elements: 1, bytes: 2 },
+  Q8_0: { elements: 32, bytes: 34 },
+  Q4_0: { elements: 32, bytes: 18 },
+} as const;
+export type Dtype = keyof typeof DTYPE_BLOCKS;
+export type QuantDtype = 'Q8_0' | 'Q4_0';
+export const isQuantDtype = (d: Dtype): d is QuantDtype => DTYPE_BLOCKS[d].elements > 1;
+// Bytes per element: exact for whole rows (cols % 32 == 0): 34/32 and 18/32 are binary fractions.
+export const DTYPE_BYTES = Object.fromEntries(
+  Object.entries(DTYPE_BLOCKS).map(([d, b]) => [d, b.bytes / b.elements]),
+) as Record<Dtype, number>;
+const isDtype = (s: string): s is Dtype => Object.hasOwn(DTYPE_BLOCKS, s);
 
 export type SafetensorsTensor = {
   name: string;
@@ -26,10 +46,13 @@ const HeaderEntry = z.object({
   data_offsets: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]),
 });
 
-// Product of dims × element size, refusing anything past 2^53 instead of silently rounding.
-function byteSize(shape: number[], elementBytes: number): number | null {
-  let n = BigInt(elementBytes);
+// Bytes of a tensor: blocks × block size, refusing anything past 2^53 instead of silently
+// rounding. The caller has checked that the last dimension holds whole blocks.
+export function tensorByteSize(shape: readonly number[], dtype: Dtype): number | null {
+  const { elements, bytes } = DTYPE_BLOCKS[dtype];
+  let n = BigInt(bytes);
   for (const d of shape) n *= BigInt(d);
+  n /= BigInt(elements);
   return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : null;
 }
 
@@ -58,8 +81,11 @@ export function parseSafetensorsHeader(path: string, prefix: Buffer, fileSize: n
     const entry = HeaderEntry.safeParse(raw);
     if (!entry.success) fail(`tensor ${name}: malformed header entry (${entry.error.issues[0]!.message})`);
     const { dtype, shape, data_offsets: [begin, end] } = entry.data;
-    if (!isDtype(dtype)) fail(`tensor ${name}: unsupported dtype '${dtype}' (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
-    const bytes = byteSize(shape, DTYPE_BYTES[dtype]);
+    if (!isDtype(dtype)) fail(`tensor ${name}: unsupported dtype '${dtype}' (supported: ${Object.keys(DTYPE_BLOCKS).join(', ')})`);
+    const block = DTYPE_BLOCKS[dtype].elements;
+    if (block > 1 && (shape.length === 0 || shape[shape.length - 1]! % block !== 0))
+      fail(`tensor ${name}: ${dtype} stores blocks of ${block} values along the last dimension, so it must be a multiple of ${block}, but the shape is [${shape}]`);
+    const bytes = tensorByteSize(shape, dtype);
     if (bytes === null) fail(`tensor ${name}: shape [${shape}] is too large`);
     if (end < begin) fail(`tensor ${name}: data_offsets [${begin}, ${end}] end before they begin`);
     if (end - begin !== bytes)
