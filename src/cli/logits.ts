@@ -5,9 +5,10 @@ import { z } from 'zod';
 import { Engine } from '../engine/engine.ts';
 import { ModelLoadError } from '../engine/errors.ts';
 import { generateGreedy } from '../engine/generate.ts';
+import { resolveModelDir } from '../weights/model_uri.ts';
 
-const USAGE = `usage: sirocco logits --model DIR --prompt 1,2,3 [--prompt 4,5] [--steps N] [--chunk K]
-                      [--prompt-logits] [--threads N] [--tp 1] [--backend native]
+const USAGE = `usage: sirocco logits --model DIR|s3://bucket/prefix --prompt 1,2,3 [--prompt 4,5] [--steps N] [--chunk K]
+                                    [--prompt-logits] [--threads N] [--tp 1] [--backend native]
 
 Prints {"compute_dtype","cases":[{"prompt_tokens","generated","logits_last","step_logits"[,"prompt_logits"]}]}.
   --steps N         greedy tokens to generate per prompt (default 1)
@@ -74,7 +75,7 @@ export async function runLogits(argv: string[]): Promise<number> {
 
   let engine: Engine;
   try {
-    engine = await Engine.load(opts.model, { threads: opts.threads });
+    engine = await Engine.load(await resolveModelDir(opts.model), { threads: opts.threads });
   } catch (err) {
     if (err instanceof ModelLoadError || (err as Error).message.includes('native engine')) {
       process.stderr.write(`sirocco logits: ${(err as Error).message}\n`);

@@ -2,13 +2,16 @@
 // batch runner, plus readiness, draining and metrics. The HTTP layer (node_app.ts) only
 // translates requests into submit() calls.
 import { readFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Engine } from '../engine/engine.ts';
 import { readConfig } from '../engine/config.ts';
 import { kvBlockBytes, type WeightsIn } from '../engine/native.ts';
 import type { ModelInfo } from '../protocol/internal_api.ts';
 import { PrometheusMeter } from '../telemetry/prometheus.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { newFetchStats, type FetchStats } from '../weights/fetch_model.ts';
+import { modelNameOf, resolveModelDir } from '../weights/model_uri.ts';
+import { observeWeightsFetch } from '../weights/weights_metrics.ts';
 import { BatchRunner } from './batch_runner.ts';
 import type { GenerationRequest } from './generation.ts';
 import { SessionStore } from './session_store.ts';
@@ -22,6 +25,7 @@ export type NodeServiceOptions = {
   maxSequences: number; // requests decoded together
   maxWarmSessions: number;
   kvCacheBytes: number; // K/V memory for running and warm sequences together
+  weightsStats?: FetchStats; // live download counters, for a caller that reports them before start() returns
 };
 
 export const DEFAULT_NODE_OPTIONS = {
@@ -67,7 +71,10 @@ export class NodeService {
   }
 
   static async start(options: NodeServiceOptions): Promise<NodeService> {
-    const dir = resolve(options.modelDir);
+    // A remote model is downloaded and every byte verified before anything loads: a node that
+    // has not returned from start() is not listening, so it is never ready on unverified weights.
+    const weights = options.weightsStats ?? newFetchStats(options.modelDir);
+    const dir = resolve(await resolveModelDir(options.modelDir, { stats: weights }));
     const [tokenizer, tokenizerJson, tokenizerConfig] = await Promise.all([
       Tokenizer.load(dir),
       readJsonIfPresent(join(dir, 'tokenizer.json')),
@@ -86,13 +93,15 @@ export class NodeService {
       maxSequences: options.maxSequences,
     });
     const info: ModelInfo = {
-      id: options.modelId ?? basename(dir),
+      id: options.modelId ?? modelNameOf(options.modelDir),
       max_context: engine.config.maxPositions,
       vocab_size: engine.config.vocabSize,
       tokenizer: tokenizerJson,
       tokenizer_config: tokenizerConfig,
     };
-    return new NodeService(engine, tokenizer, sessions, runner, info);
+    const service = new NodeService(engine, tokenizer, sessions, runner, info);
+    observeWeightsFetch(service.metrics.meter, weights);
+    return service;
   }
 
   get ready(): boolean {
