@@ -363,10 +363,10 @@ describe('quantized files', () => {
   it.each([
     { args: ['SRC', '--to', 'q5_0', '--out', 'OUT'], error: /--to must be one of q8_0, q4_0/ },
     { args: ['SRC', '--to', 'q8_0'], error: /--out DIR is required/ },
-    { args: ['--to', 'q8_0', '--out', 'OUT'], error: /SRC \(a model directory\) is required/ },
-    { args: ['s3://bucket/model', '--to', 'q8_0', '--out', 'OUT'], error: /only local directories/ },
+    { args: ['--to', 'q8_0', '--out', 'OUT'], error: /SRC \(a model directory, s3:\/\/… or hf:…\) is required/ },
+    { args: ['hf:not-a-repo', '--to', 'q8_0', '--out', 'OUT'], error: /expected hf:org\/name/ },
     { args: ['Q8', '--to', 'q4_0', '--out', 'OUT'], error: /quantized already/ },
-    { args: ['/nonexistent', '--to', 'q4_0', '--out', 'OUT'], error: /no model\.safetensors\.index\.json, model\.safetensors/ },
+    { args: ['/nonexistent', '--to', 'q4_0', '--out', 'OUT'], error: /no such model directory/ },
   ])('refuses $args with exit 1 and a message', async ({ args, error }) => {
     const argv = args.map((a) => (a === 'SRC' ? f32 : a === 'Q8' ? q8 : a === 'OUT' ? path.join(models.root, 'cli-out') : a));
     const result = await run('node', ['bin/sirocco.js', 'weights', 'quantize', ...argv]).then(

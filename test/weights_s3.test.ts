@@ -190,8 +190,8 @@ describe('--model s3://…', () => {
     expect(await verifyLocalModel(dirs[0]!, null)).toMatchObject({ files: 7 });
   });
 
-  it('refuses hf: and missing directories with what to do', async () => {
-    await expect(resolveModelDir('hf:mistralai/Mixtral-8x7B-v0.1')).rejects.toThrow('hf: models are not supported yet: download them and pass the directory');
+  it('refuses malformed hf: URIs and missing directories with what to do', async () => {
+    await expect(resolveModelDir('hf:no-slash')).rejects.toThrow(/expected hf:org\/name/);
     await expect(resolveModelDir(join(scratch, 'nope'))).rejects.toThrow(/nope\/config\.json: not found: no such model directory/);
     await expect(resolveModelDir('s3://Bad_Bucket/x')).rejects.toThrow(/not a valid bucket name/);
   });

@@ -3,12 +3,13 @@
 // problem is one clear line and exit 1.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { resolveModelDir } from '../src/weights/model_uri.ts';
 import { quantizeModel } from './quantize.ts';
 import { quantFormats } from './quantize_blocks.ts';
 
 const usage = `usage: sirocco weights quantize SRC --to q8_0|q4_0 --out DIR [--quiet]
 
-Writes a copy of the model in SRC (a local Hugging Face model directory) whose matrices are
+Writes a copy of the model in SRC (a model directory, s3://bucket/prefix or hf:org/name) whose matrices are
 stored in blocks of 32 weights with one f16 scale, as llama.cpp's Q8_0 (8.5 bits per weight)
 or Q4_0 (4.5 bits). Norms and the MoE router keep their dtype; tokenizer files are copied.
 
@@ -18,9 +19,7 @@ or Q4_0 (4.5 bits). Norms and the MoE router keep their dtype; tokenizer files a
 `;
 
 const Options = z.object({
-  source: z
-    .string({ error: 'SRC (a model directory) is required' })
-    .refine((s) => !/^[a-z0-9+.-]+:\/\//i.test(s), 'only local directories are supported yet: download the model first'),
+  source: z.string({ error: 'SRC (a model directory, s3://… or hf:…) is required' }).min(1),
   to: z.enum(quantFormats, { error: `--to must be one of ${quantFormats.join(', ')}` }),
   out: z.string({ error: '--out DIR is required' }).min(1, '--out DIR is required'),
   quiet: z.boolean().default(false),
@@ -51,7 +50,8 @@ export async function runQuantize(argv: string[]): Promise<number> {
   const options = Options.safeParse({ ...parsed.values, source: parsed.positionals[0] });
   if (!options.success) return fail(options.error.issues[0]!.message);
   try {
-    await quantizeModel(options.data);
+    // Remote sources are fetched (and verified) into the local cache first.
+    await quantizeModel({ ...options.data, source: await resolveModelDir(options.data.source) });
   } catch (err) {
     // Bad input (unreadable or malformed source, already quantized): a message, not a trace.
     if (err instanceof Error) return fail(err.message);

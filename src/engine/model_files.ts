@@ -64,13 +64,19 @@ async function weightFiles(dir: string): Promise<{ files: string[]; index: Map<s
 type Layout = { config: ModelConfig; configFile: string; files: string[]; index: Map<string, string> | null; naming: TensorNaming };
 
 async function detectLayout(dir: string): Promise<Layout> {
-  if (!(await exists(join(dir, 'config.json'))) && (await exists(join(dir, MISTRAL_PARAMS)))) {
+  const config = await readModelConfig(dir);
+  if (config.ropeLayout === 'interleaved') {
     if (!(await exists(join(dir, MISTRAL_WEIGHTS))))
       throw new ModelLoadError(`${dir}: ${MISTRAL_PARAMS} found but no ${MISTRAL_WEIGHTS} (only safetensors checkpoints are supported)`);
-    return { config: await readMistralParams(dir), configFile: MISTRAL_PARAMS, files: [MISTRAL_WEIGHTS], index: null, naming: MISTRAL_NAMING };
+    return { config, configFile: MISTRAL_PARAMS, files: [MISTRAL_WEIGHTS], index: null, naming: MISTRAL_NAMING };
   }
-  const config = await readConfig(dir);
   return { config, configFile: 'config.json', ...(await weightFiles(dir)), naming: HF_NAMING };
+}
+
+// The model's configuration alone, whichever layout the directory uses.
+export async function readModelConfig(dir: string): Promise<ModelConfig> {
+  if (!(await exists(join(dir, 'config.json'))) && (await exists(join(dir, MISTRAL_PARAMS)))) return readMistralParams(dir);
+  return readConfig(dir);
 }
 
 export async function loadModelFiles(dir: string): Promise<ModelFiles> {

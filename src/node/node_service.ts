@@ -1,14 +1,13 @@
 // An inference node's moving parts, wired once: engine, tokenizer, warm sessions and the
 // batch runner, plus readiness, draining and metrics. The HTTP layer (node_app.ts) only
 // translates requests into submit() calls.
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Engine } from '../engine/engine.ts';
-import { readConfig } from '../engine/config.ts';
+import { readModelConfig } from '../engine/model_files.ts';
 import { kvBlockBytes, type WeightsIn } from '../engine/native.ts';
 import type { ModelInfo } from '../protocol/internal_api.ts';
 import { PrometheusMeter } from '../telemetry/prometheus.ts';
-import { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { readTokenizerFiles, Tokenizer } from '../tokenizer/tokenizer.ts';
 import { newFetchStats, type FetchStats } from '../weights/fetch_model.ts';
 import { modelNameOf, resolveModelDir } from '../weights/model_uri.ts';
 import { observeWeightsFetch } from '../weights/weights_metrics.ts';
@@ -39,15 +38,6 @@ export const DEFAULT_NODE_OPTIONS = {
 // running requests keep room to grow.
 const WARM_SHARE = 0.75;
 
-async function readJsonIfPresent(path: string): Promise<unknown | null> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`${path}: ${(err as Error).message}`);
-  }
-}
-
 export class NodeService {
   draining = false;
   readonly metrics = new PrometheusMeter('sirocco-node');
@@ -75,12 +65,9 @@ export class NodeService {
     // has not returned from start() is not listening, so it is never ready on unverified weights.
     const weights = options.weightsStats ?? newFetchStats(options.modelDir);
     const dir = resolve(await resolveModelDir(options.modelDir, { stats: weights }));
-    const [tokenizer, tokenizerJson, tokenizerConfig] = await Promise.all([
-      Tokenizer.load(dir),
-      readJsonIfPresent(join(dir, 'tokenizer.json')),
-      readJsonIfPresent(join(dir, 'tokenizer_config.json')),
-    ]);
-    const kvMaxBlocks = Math.max(1, Math.floor(options.kvCacheBytes / kvBlockBytes(await readConfig(dir))));
+    const files = await readTokenizerFiles(dir);
+    const tokenizer = Tokenizer.fromJson(files.tokenizer, files.config);
+    const kvMaxBlocks = Math.max(1, Math.floor(options.kvCacheBytes / kvBlockBytes(await readModelConfig(dir))));
     const engine = await Engine.load(dir, { threads: options.threads, kvMaxBlocks, weightsIn: options.weightsIn });
     if (tokenizer.vocabSize > engine.config.vocabSize)
       throw new Error(`${dir}: tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${engine.config.vocabSize}`);
@@ -96,8 +83,8 @@ export class NodeService {
       id: options.modelId ?? modelNameOf(options.modelDir),
       max_context: engine.config.maxPositions,
       vocab_size: engine.config.vocabSize,
-      tokenizer: tokenizerJson,
-      tokenizer_config: tokenizerConfig,
+      tokenizer: files.tokenizer,
+      tokenizer_config: files.config,
     };
     const service = new NodeService(engine, tokenizer, sessions, runner, info);
     observeWeightsFetch(service.metrics.meter, weights);

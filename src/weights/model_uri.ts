@@ -1,8 +1,9 @@
 // What `--model` accepts: a local directory, `s3://bucket/prefix` (fetched into the local
-// cache and fully verified before this returns), or — later — `hf:org/name[@revision]`.
+// cache and fully verified before this returns), or `hf:org/name[@revision]` (the Hub's cache).
 import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { WeightsError } from './errors.ts';
+import { downloadHfModel, parseHfUri } from './hf_hub.ts';
 import { fetchModel, type FetchStats } from './fetch_model.ts';
 import { isS3Uri, parseS3Uri } from './s3_location.ts';
 import type { ProgressSink } from './transfer_progress.ts';
@@ -19,11 +20,11 @@ export type ResolveModelOptions = {
   signal?: AbortSignal;
 };
 
-const ACCEPTED = 'expected a model directory or s3://bucket/prefix';
+const ACCEPTED = 'expected a model directory, s3://bucket/prefix or hf:org/name[@revision]';
 
 /** The local directory holding the model `uri` names; remote models are downloaded and verified first. */
 export async function resolveModelDir(uri: string, options: ResolveModelOptions = {}): Promise<string> {
-  if (uri.startsWith('hf:')) throw new WeightsError(`${uri}: hf: models are not supported yet: download them and pass the directory`);
+  if (uri.startsWith('hf:')) return downloadHfModel(parseHfUri(uri));
   if (isS3Uri(uri)) {
     const { dir } = await fetchModel(uri, {
       cacheDir: options.cacheDir,
