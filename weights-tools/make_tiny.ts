@@ -47,6 +47,7 @@ export async function writeModel(plan: MakeTinyPlan): Promise<void> {
   const tensors = planTensors(shape);
   const files = layoutWeightFiles(tensors, dtype, plan.shards);
   const progress = new WriteProgress(
+    'make-tiny',
     files.reduce((n, f) => n + fileBytes(f, plan), 0),
     plan.quiet ? null : process.stderr,
   );

@@ -1,5 +1,6 @@
-// Progress of a long write on stderr: one updating line on a terminal, a line every 10%
-// in logs, nothing at all for small models (they finish before anyone could read it).
+// Progress of a long write on stderr (make-tiny, quantize): one updating line on a terminal,
+// a line every 10% in logs, nothing at all for small models (they finish before anyone
+// could read it), then one summary line.
 
 const quietBelowBytes = 64 << 20;
 const ttyRefreshMs = 200;
@@ -19,6 +20,7 @@ export class WriteProgress {
   private readonly started = Date.now();
 
   constructor(
+    private readonly label: string, // 'make-tiny', 'quantize'
     private readonly totalBytes: number,
     private readonly sink: ProgressSink | null,
   ) {}
@@ -29,7 +31,7 @@ export class WriteProgress {
 
   private line(): string {
     const percent = Math.floor((100 * this.done) / this.totalBytes);
-    return `make-tiny: ${percent}% (${megabytes(this.done)} / ${megabytes(this.totalBytes)} MB)`;
+    return `${this.label}: ${percent}% (${megabytes(this.done)} / ${megabytes(this.totalBytes)} MB)`;
   }
 
   advance(bytes: number): void {
@@ -55,6 +57,6 @@ export class WriteProgress {
     if (this.sink === null) return;
     const seconds = (Date.now() - this.started) / 1000;
     const clear = this.painted ? '\r\x1b[K' : '';
-    this.sink.write(`${clear}make-tiny: ${summary}, ${megabytes(this.totalBytes)} MB in ${seconds.toFixed(1)} s\n`);
+    this.sink.write(`${clear}${this.label}: ${summary}, ${megabytes(this.totalBytes)} MB in ${seconds.toFixed(1)} s\n`);
   }
 }

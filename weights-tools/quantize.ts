@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { isQuantDtype, readSafetensorsHeader, type SafetensorsTensor } from '../src/engine/safetensors.ts';
 import { decodeFloats, QK, quantizeBlocks, quantLayout, type QuantFormat } from './quantize_blocks.ts';
-import { QuantizeProgress } from './quantize_progress.ts';
+import { WriteProgress } from './progress.ts';
 import { entryBytes, writeSafetensorsStreaming, type TensorEntry } from './quantize_safetensors.ts';
 
 export type QuantizeOptions = { source: string; to: QuantFormat; out: string; quiet?: boolean };
@@ -129,7 +129,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeS
 
   fs.mkdirSync(out, { recursive: true });
   for (const name of fs.readdirSync(out)) if (STALE.test(name)) fs.rmSync(path.join(out, name));
-  const progress = new QuantizeProgress(bytesOut, options.quiet ? null : process.stderr);
+  const progress = new WriteProgress('quantize', bytesOut, options.quiet ? null : process.stderr);
   const metadata = { format: 'pt', quantization: format };
   for (const { file, planned } of perFile) {
     const fd = fs.openSync(path.join(source, file), 'r');
@@ -153,6 +153,6 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeS
 
   const quantized = all.filter((p) => p.quantize).length;
   const kept = all.filter((p) => !p.quantize && p.source.shape.length === 2).map((p) => p.entry.name);
-  progress.finish(`wrote ${out} (${format}: ${quantized} matrices quantized, ${all.length - quantized} tensors kept)`, bytesIn);
+  progress.finish(`wrote ${out} (${format}: ${quantized} matrices quantized, ${all.length - quantized} tensors kept) from ${(bytesIn / (1 << 20)).toFixed(1)} MB`);
   return { files, quantized, kept, bytesIn, bytesOut };
 }
