@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { WeightDtype } from './make_tiny_options.ts';
 import { allocateEncoded, dtypeLayout, TensorFiller } from './tensor_fill.ts';
+import { safetensorsPrefix } from './quantize_safetensors.ts';
 import { elementCount, type TensorSpec } from './tensor_plan.ts';
 
 const chunkBytes = 4 << 20;
@@ -15,19 +16,8 @@ export const tensorBytes = (spec: TensorSpec, dtype: WeightDtype): number =>
 
 /** The file prefix: length field + JSON header, padded to a multiple of 8 bytes in all. */
 export function safetensorsHeader(tensors: readonly TensorSpec[], dtype: WeightDtype): Buffer {
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  let offset = 0;
-  for (const spec of tensors) {
-    const end = offset + tensorBytes(spec, dtype);
-    header[spec.name] = { dtype: dtypeLayout[dtype].safetensors, shape: spec.shape, data_offsets: [offset, end] };
-    offset = end;
-  }
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const padded = Math.ceil((8 + json.length) / 8) * 8 - 8;
-  const prefix = Buffer.alloc(8 + padded, 0x20);
-  prefix.writeBigUInt64LE(BigInt(padded), 0);
-  json.copy(prefix, 8);
-  return prefix;
+  const entries = tensors.map((spec) => ({ name: spec.name, dtype: dtypeLayout[dtype].safetensors, shape: [...spec.shape] }));
+  return safetensorsPrefix(entries, { format: 'pt' });
 }
 
 /**
