@@ -2,6 +2,7 @@
 // with the memory bandwidth measured in the same run and decode's share of that roofline.
 //   npm run bench -- [--preset mixtral-mini|mistral-mini] [--dtype f16|bf16|f32|q8_0|q4_0] [--threads N]
 //                    [--prefill 256] [--decode 32] [--batch 1,4,16] [--weights-in memory|mmap]
+//                    [--skip-cold-start]   (the cold start from S3 section, see bench/cold_start.ts)
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     prefill: { type: 'string' },
     decode: { type: 'string' },
     batch: { type: 'string' },
+    'skip-cold-start': { type: 'boolean' },
     'weights-in': { type: 'string' },
   },
 });
@@ -120,4 +122,9 @@ const lines = [
       (b === 1 ? `  = ${((100 * tps) / rooflineTps).toFixed(1)}% of roofline` : `  (${(tps / (single ?? tps)).toFixed(2)}× batch 1)`),
   ),
 ];
+// Cold start from S3 (sirocco-default through s3rver, seconds): bench/cold_start.ts for options.
+if (!values['skip-cold-start']) {
+  log('cold start from S3 (bench/cold_start.ts) …');
+  lines.push('', ...(await (await import('./cold_start.ts')).runColdStartBench({})));
+}
 process.stdout.write(lines.join('\n') + '\n');

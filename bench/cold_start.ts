@@ -3,7 +3,7 @@
 // a correctness stand-in (~0.2 GB/s), so compare the ratio, not the absolute speeds.
 //   node --import tsx bench/cold_start.ts [--preset sirocco-default] [--dtype f16] [--chunk-mb 64]
 //                                         [--concurrency 8] [--runs 3] [--threads N]
-//   npm run bench -- --s3 (same options)
+//   npm run bench runs it with the defaults (--skip-cold-start leaves it out)
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
