@@ -214,7 +214,7 @@ describe('refusals', () => {
 
     const node = await sirocco(['node', '--model', `s3://${BUCKET}/corrupt`, '--port', '0'], { SIROCCO_CACHE_DIR: freshCache(), SIROCCO_NODE_SECRET: 'test-node-secret-0123456789' });
     expect(node.code).toBe(1);
-    expect(node.stdout).not.toContain('listening');
+    expect(node.stdout).not.toContain('"event":"ready"');
     expect(node.stderr).toMatch(named);
 
     const verify = await inProcess(runVerify, [`s3://${BUCKET}/corrupt`]);

@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createNodeApp } from '../node/node_app.ts';
-import { DEFAULT_NODE_OPTIONS, NodeService } from '../node/node_service.ts';
+import { NodeHost } from '../node/node_host.ts';
+import { DEFAULT_NODE_OPTIONS } from '../node/node_service.ts';
 import { log } from '../telemetry/log.ts';
 import { closeServer, listen, onSignals } from './serve.ts';
 
@@ -48,23 +49,33 @@ export async function runNode(argv: string[]): Promise<number> {
     return 1;
   }
   const o = parsed.data;
-  const service = await NodeService.start({
-    modelDir: o.model,
-    modelId: o['model-id'],
-    threads: o.threads,
-    weightsIn: o['weights-in'],
-    maxBatchTokens: o['max-batch-tokens'],
-    maxSequences: o['max-sequences'],
-    maxWarmSessions: o['max-warm-sessions'],
-    kvCacheBytes: o['kv-cache-mb'] * 2 ** 20,
-  });
-  const { server } = await listen(createNodeApp(service, o.secret), o.host, o.port, 'node');
+  // Listen first (not ready) so readiness and download progress can be scraped while the model
+  // is fetched, verified and loaded.
+  const host = new NodeHost(o.model);
+  const { server, url } = await listen(createNodeApp(host, o.secret), o.host, o.port, 'node');
   onSignals(async (signal) => {
     log('info', 'node draining', { signal });
-    const finished = await service.drain(o['drain-timeout'] * 1000);
+    const finished = await host.drain(o['drain-timeout'] * 1000);
     log(finished ? 'info' : 'warn', finished ? 'node drained' : 'drain timed out; stopping with requests in flight');
     await closeServer(server);
     return 0;
   });
+  try {
+    await host.load({
+      modelDir: o.model,
+      modelId: o['model-id'],
+      threads: o.threads,
+      weightsIn: o['weights-in'],
+      maxBatchTokens: o['max-batch-tokens'],
+      maxSequences: o['max-sequences'],
+      maxWarmSessions: o['max-warm-sessions'],
+      kvCacheBytes: o['kv-cache-mb'] * 2 ** 20,
+    });
+  } catch (err) {
+    await closeServer(server);
+    throw err; // main() prints it and exits 1: a node that cannot load never turns ready
+  }
+  process.stdout.write(JSON.stringify({ event: 'ready', service: 'node', url }) + '\n');
+  log('info', 'node ready', { url, model: host.service!.info.id });
   return new Promise<number>(() => {}); // runs until a signal ends the process
 }

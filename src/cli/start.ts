@@ -21,13 +21,15 @@ export function ensureDefaultModel(): void {
   });
 }
 
+// Resolves when a node has loaded its model ("ready") or a gateway listens.
 function spawnService(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
+  const until = args[0] === 'node' ? 'ready' : 'listening';
   const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolveUrl, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
         const msg = JSON.parse(line) as { event?: string; url?: string };
-        if (msg.event === 'listening' && msg.url) resolveUrl({ child, url: msg.url });
+        if (msg.event === until && msg.url) resolveUrl({ child, url: msg.url });
       } catch {
         process.stdout.write(line + '\n');
       }

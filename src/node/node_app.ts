@@ -5,7 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { GenerateBody, NODE_SECRET_HEADER, type DoneEvent, type ReadyStatus, type TokenEvent } from '../protocol/internal_api.ts';
-import type { NodeService } from './node_service.ts';
+import type { NodeHost } from './node_host.ts';
 
 function secretMatches(given: string | undefined, secret: Buffer): boolean {
   if (given === undefined) return false;
@@ -13,7 +13,7 @@ function secretMatches(given: string | undefined, secret: Buffer): boolean {
   return g.length === secret.length && timingSafeEqual(g, secret);
 }
 
-export function createNodeApp(service: NodeService, secret: string): Hono {
+export function createNodeApp(host: NodeHost, secret: string): Hono {
   if (secret.length < 16) throw new Error('node secret must be at least 16 characters');
   const secretBytes = Buffer.from(secret);
   const app = new Hono();
@@ -26,18 +26,20 @@ export function createNodeApp(service: NodeService, secret: string): Hono {
   app.get('/internal/v1/live', (c) => c.json({ ok: true }));
 
   app.get('/internal/v1/ready', (c) => {
-    const status: ReadyStatus = { ready: service.ready, model: service.info.id, draining: service.draining };
-    return c.json(status, service.ready ? 200 : 503);
+    const status: ReadyStatus = { ready: host.ready, model: host.service?.info.id ?? null, draining: host.draining };
+    return c.json(status, host.ready ? 200 : 503);
   });
 
-  app.get('/internal/v1/model', (c) => c.json(service.info));
+  app.get('/internal/v1/model', (c) => (host.service ? c.json(host.service.info) : c.json({ error: 'model is still loading' }, 503)));
 
-  app.get('/internal/v1/metrics', async (c) => c.text(await service.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.get('/internal/v1/metrics', async (c) => c.text(await host.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
 
-  const generateRequests = service.metrics.meter.createCounter('sirocco_node_generate_requests_total');
+  const generateRequests = host.metrics.meter.createCounter('sirocco_node_generate_requests_total');
   app.post('/internal/v1/generate', async (c) => {
     generateRequests.add(1);
-    if (service.draining) return c.json({ error: 'node is draining' }, 503);
+    const service = host.service;
+    if (!service) return c.json({ error: 'model is still loading' }, 503);
+    if (host.draining) return c.json({ error: 'node is draining' }, 503);
     const parsed = GenerateBody.safeParse(await c.req.json().catch(() => null));
     if (!parsed.success) return c.json({ error: `invalid generate request: ${parsed.error.issues[0]!.message}` }, 400);
     const body = parsed.data;

@@ -25,6 +25,7 @@ export type NodeServiceOptions = {
   maxWarmSessions: number;
   kvCacheBytes: number; // K/V memory for running and warm sequences together
   weightsStats?: FetchStats; // live download counters, for a caller that reports them before start() returns
+  metrics?: PrometheusMeter; // where the node's instruments go (NodeHost's, so they exist while loading)
 };
 
 export const DEFAULT_NODE_OPTIONS = {
@@ -40,7 +41,6 @@ const WARM_SHARE = 0.75;
 
 export class NodeService {
   draining = false;
-  readonly metrics = new PrometheusMeter('sirocco-node');
 
   private constructor(
     readonly engine: Engine,
@@ -48,6 +48,7 @@ export class NodeService {
     readonly sessions: SessionStore,
     readonly runner: BatchRunner,
     readonly info: ModelInfo,
+    readonly metrics: PrometheusMeter,
   ) {
     const m = this.metrics.meter;
     m.createObservableGauge('sirocco_node_running_requests').addCallback((o) => o.observe(runner.stats().running));
@@ -61,8 +62,8 @@ export class NodeService {
   }
 
   static async start(options: NodeServiceOptions): Promise<NodeService> {
-    // A remote model is downloaded and every byte verified before anything loads: a node that
-    // has not returned from start() is not listening, so it is never ready on unverified weights.
+    // A remote model is downloaded and every byte verified before anything loads: until start()
+    // returns there is no service, so the node is never ready on unverified weights.
     const weights = options.weightsStats ?? newFetchStats(options.modelDir);
     const dir = resolve(await resolveModelDir(options.modelDir, { stats: weights }));
     const files = await readTokenizerFiles(dir);
@@ -86,9 +87,9 @@ export class NodeService {
       tokenizer: files.tokenizer,
       tokenizer_config: files.config,
     };
-    const service = new NodeService(engine, tokenizer, sessions, runner, info);
-    observeWeightsFetch(service.metrics.meter, weights);
-    return service;
+    const metrics = options.metrics ?? new PrometheusMeter('sirocco-node');
+    if (!options.metrics) observeWeightsFetch(metrics.meter, weights);
+    return new NodeService(engine, tokenizer, sessions, runner, info, metrics);
   }
 
   get ready(): boolean {

@@ -7,7 +7,9 @@ export const NODE_SECRET = 'test-node-secret-0123456789';
 
 export type Server = { url: string; child: ChildProcess; stderr: string[]; stop: (signal?: NodeJS.Signals) => Promise<number | null> };
 
+// Resolves once a node has loaded its model ("ready"), or once a gateway listens.
 export function startSirocco(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<Server> {
+  const until = args[0] === 'node' ? 'ready' : 'listening';
   const child = spawn(process.execPath, ['bin/sirocco.js', ...args], {
     env: { ...process.env, SIROCCO_NODE_SECRET: NODE_SECRET, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -27,7 +29,7 @@ export function startSirocco(args: string[], env: NodeJS.ProcessEnv = {}, timeou
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
         const msg = JSON.parse(line) as { event?: string; url?: string };
-        if (msg.event === 'listening' && msg.url) {
+        if (msg.event === until && msg.url) {
           clearTimeout(timer);
           resolve({ url: msg.url, child, stderr, stop });
         }

@@ -1,0 +1,44 @@
+// A node listens before its model is loaded: not ready (503), download progress and readiness
+// in its metrics, generation refused; ready once loading ends. In-process via app.request().
+import { afterAll, expect, it } from 'vitest';
+import { createNodeApp } from '../src/node/node_app.ts';
+import { NodeHost } from '../src/node/node_host.ts';
+import { DEFAULT_NODE_OPTIONS } from '../src/node/node_service.ts';
+import { TempModels } from './helpers/models.ts';
+
+const models = new TempModels();
+afterAll(() => models.cleanup());
+const SECRET = 'node-host-secret-0123456789';
+
+it('is not ready while loading, reports it in metrics, and turns ready when the model is loaded', async () => {
+  const dir = await models.make({ preset: 'sirocco-default', seed: 1, layers: 1 });
+  const host = new NodeHost(dir);
+  const app = createNodeApp(host, SECRET);
+  const get = (path: string) => app.request(path, { headers: { 'x-sirocco-node-secret': SECRET } });
+  const metric = async (name: string) => {
+    const line = (await (await get('/internal/v1/metrics')).text()).split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
+    return line === undefined ? undefined : Number(line.split(' ').at(-1));
+  };
+
+  const loading = await get('/internal/v1/ready');
+  expect(loading.status).toBe(503);
+  expect(await loading.json()).toEqual({ ready: false, model: null, draining: false });
+  expect((await get('/internal/v1/model')).status).toBe(503);
+  expect(await metric('sirocco_node_ready')).toBe(0);
+  expect(await metric('sirocco_node_weights_bytes_total')).toBe(0); // a local directory: nothing to download
+  const gen = await app.request('/internal/v1/generate', { method: 'POST', headers: { 'x-sirocco-node-secret': SECRET }, body: '{}' });
+  expect(gen.status).toBe(503);
+
+  const service = await host.load({ modelDir: dir, ...DEFAULT_NODE_OPTIONS });
+  try {
+    const ready = await get('/internal/v1/ready');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ ready: true, model: service.info.id, draining: false });
+    expect(await metric('sirocco_node_ready')).toBe(1);
+    expect(await metric('sirocco_node_kv_blocks_in_use')).toBe(0);
+    expect(await host.drain(1000)).toBe(true);
+    expect((await get('/internal/v1/ready')).status).toBe(503);
+  } finally {
+    await service.close();
+  }
+});
