@@ -1,6 +1,6 @@
 // An inference node's moving parts, wired once: engine, tokenizer, warm sessions and the
-// batch runner, plus readiness, draining and metrics. The HTTP layer (node_app.ts) only
-// translates requests into submit() calls.
+// batch runner, plus draining and metrics. Readiness lives in NodeHost (node_host.ts); the
+// HTTP layer (node_app.ts) only translates requests into submit() calls.
 import { resolve } from 'node:path';
 import { Engine } from '../engine/engine.ts';
 import { readModelConfig } from '../engine/model_files.ts';
@@ -40,8 +40,6 @@ export const DEFAULT_NODE_OPTIONS = {
 const WARM_SHARE = 0.75;
 
 export class NodeService {
-  draining = false;
-
   private constructor(
     readonly engine: Engine,
     readonly tokenizer: Tokenizer,
@@ -92,17 +90,12 @@ export class NodeService {
     return new NodeService(engine, tokenizer, sessions, runner, info, metrics);
   }
 
-  get ready(): boolean {
-    return !this.draining;
-  }
-
   submit(request: GenerationRequest): { abort: () => void } {
     return this.runner.submit(request);
   }
 
-  // Stops taking requests, lets running ones finish within `timeoutMs`, then releases the engine.
+  // Lets running requests finish within `timeoutMs` (the host has stopped sending new ones).
   async drain(timeoutMs: number): Promise<boolean> {
-    this.draining = true;
     const finished = await Promise.race([
       this.runner.idle().then(() => true),
       new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref()),
