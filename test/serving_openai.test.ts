@@ -184,6 +184,7 @@ describe('billing and logs', () => {
     expect(line).toMatch(/key_id="key_[0-9a-f]+"/);
     expect(Number(line!.split(' ').at(-1))).toBeGreaterThan(0);
     expect(text).toMatch(/sirocco_requests_total\{[^}]*status="ok"/);
+    expect(text).toMatch(/sirocco_request_duration_seconds_count\{[^}]*model="sirocco-test"[^}]*\} [1-9]/);
   });
 
   it('sirocco usage summarises the ledger', async () => {

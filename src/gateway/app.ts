@@ -2,8 +2,9 @@
 // /metrics and /health. Every request is authenticated, validated and rate-limited here,
 // so nothing invalid reaches a node; errors use the OpenAI error object.
 import { randomBytes } from 'node:crypto';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
+import { PROMETHEUS_CONTENT_TYPE } from '../telemetry/prometheus.ts';
 import { bodyLimit, type BodyVariables } from './body_limit.ts';
 import { respondStream, respondWhole } from './completion_handler.ts';
 import { MAX_BODY_BYTES, MAX_DRAIN_BYTES, type GatewayDeps } from './gateway_deps.ts';
@@ -48,22 +49,19 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
 
   app.get('/health', (c) => c.json({ ok: true, models: deps.pool.modelIds() }));
 
-  app.use('/v1/*', async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
+  // Every route but /health needs a valid, unrevoked key.
+  const requireKey: MiddlewareHandler<Env> = async (c, next) => {
+    const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
     if (!match) throw unauthorized('You did not provide an API key: send it as "Authorization: Bearer sk-...".');
     const key = await deps.keys.verify(match[1]!);
     if (!key) throw unauthorized('Incorrect or revoked API key provided.');
     c.set('key', key);
     await next();
-  });
-  app.use('/metrics', async (c, next) => {
-    const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
-    if (!match || !(await deps.keys.verify(match[1]!))) throw unauthorized('Metrics need an API key.');
-    await next();
-  });
+  };
+  app.use('/v1/*', requireKey);
+  app.use('/metrics', requireKey);
 
-  app.get('/metrics', async (c) => c.text(await deps.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.get('/metrics', async (c) => c.text(await deps.metrics.render(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE }));
 
   app.get('/v1/models', (c) =>
     c.json({

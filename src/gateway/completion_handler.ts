@@ -75,6 +75,12 @@ async function finishRecord(
     cachedTokens: usage.prompt_tokens_details.cached_tokens,
     completionTokens: usage.completion_tokens,
   });
+  deps.metrics.observeLatency({
+    model: job.model,
+    endpoint: job.endpoint,
+    status,
+    durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
+  });
   deps.limiter.record(job.keyId, usage.completion_tokens); // the prompt was charged at admission
   log(status === 'ok' ? 'info' : 'warn', 'request finished', {
     request_id: job.requestId,

@@ -1,16 +1,14 @@
 // The gateway's Prometheus metrics: request and token counters per key and model, and
-// latency histograms. An OpenTelemetry MeterProvider of its own (no global state) with the
-// Prometheus exporter as a pull reader; render() gives the text for a GET /metrics route.
+// latency histograms, on a PrometheusMeter; render() gives the text for a GET /metrics route.
 //
 // Labels carry key ids (key_…), never keys: a value shaped like an API key is replaced.
 // Model labels come from requests, so their number is capped: past `maxModels` distinct
 // values, new ones are counted under "other" rather than growing the series without bound.
 import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
-import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { z } from 'zod';
+import { PrometheusMeter } from '../telemetry/prometheus.ts';
 
-export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export { PROMETHEUS_CONTENT_TYPE } from '../telemetry/prometheus.ts';
 
 export type RequestOutcome = {
   keyId: string;
@@ -38,9 +36,7 @@ export type GatewayMetricsOptions = z.infer<typeof OptionsSchema>;
 const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 export class GatewayMetrics {
-  private readonly exporter = new PrometheusExporter({ preventServerStart: true });
-  private readonly serializer = new PrometheusSerializer(undefined, false, undefined, true, true);
-  private readonly provider: MeterProvider;
+  private readonly prometheus = new PrometheusMeter('sirocco-gateway');
   private readonly requests: Counter;
   private readonly promptTokens: Counter;
   private readonly cachedTokens: Counter;
@@ -52,8 +48,7 @@ export class GatewayMetrics {
 
   constructor(options: GatewayMetricsOptions = {}) {
     this.maxModels = OptionsSchema.parse(options).maxModels ?? 100;
-    this.provider = new MeterProvider({ readers: [this.exporter] });
-    const meter = this.provider.getMeter('sirocco-gateway');
+    const meter = this.prometheus.meter;
     this.requests = meter.createCounter('sirocco_requests_total', { description: 'Requests answered, by key, model, endpoint and status' });
     this.promptTokens = meter.createCounter('sirocco_prompt_tokens_total', { description: 'Prompt tokens processed' });
     this.cachedTokens = meter.createCounter('sirocco_cached_tokens_total', { description: 'Prompt tokens served from the prefix cache' });
@@ -80,14 +75,12 @@ export class GatewayMetrics {
   }
 
   /** Prometheus text exposition of every metric so far. */
-  async render(): Promise<string> {
-    const { resourceMetrics, errors } = await this.exporter.collect();
-    if (errors.length > 0) process.stderr.write(`sirocco metrics: ${errors.map(String).join('; ')}\n`);
-    return this.serializer.serialize(resourceMetrics);
+  render(): Promise<string> {
+    return this.prometheus.render();
   }
 
-  async shutdown(): Promise<void> {
-    await this.provider.shutdown();
+  shutdown(): Promise<void> {
+    return this.prometheus.shutdown();
   }
 
   private modelLabel(model: string): string {

@@ -5,6 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { GenerateBody, NODE_SECRET_HEADER, type DoneEvent, type ReadyStatus, type TokenEvent } from '../protocol/internal_api.ts';
+import { PROMETHEUS_CONTENT_TYPE } from '../telemetry/prometheus.ts';
 import type { NodeHost } from './node_host.ts';
 
 function secretMatches(given: string | undefined, secret: Buffer): boolean {
@@ -32,7 +33,7 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
 
   app.get('/internal/v1/model', (c) => (host.service ? c.json(host.service.info) : c.json({ error: 'model is still loading' }, 503)));
 
-  app.get('/internal/v1/metrics', async (c) => c.text(await host.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.get('/internal/v1/metrics', async (c) => c.text(await host.metrics.render(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE }));
 
   const generateRequests = host.metrics.meter.createCounter('sirocco_node_generate_requests_total');
   app.post('/internal/v1/generate', async (c) => {

@@ -6,11 +6,10 @@ import { Engine } from '../engine/engine.ts';
 import { readModelConfig } from '../engine/model_files.ts';
 import { kvBlockBytes, type WeightsIn } from '../engine/native.ts';
 import type { ModelInfo } from '../protocol/internal_api.ts';
-import { PrometheusMeter } from '../telemetry/prometheus.ts';
+import type { PrometheusMeter } from '../telemetry/prometheus.ts';
 import { readTokenizerFiles, Tokenizer } from '../tokenizer/tokenizer.ts';
-import { newFetchStats, type FetchStats } from '../weights/fetch_model.ts';
+import type { FetchStats } from '../weights/fetch_model.ts';
 import { modelNameOf, resolveModelDir } from '../weights/model_uri.ts';
-import { observeWeightsFetch } from '../weights/weights_metrics.ts';
 import { BatchRunner } from './batch_runner.ts';
 import type { GenerationRequest } from './generation.ts';
 import { SessionStore } from './session_store.ts';
@@ -24,8 +23,8 @@ export type NodeServiceOptions = {
   maxSequences: number; // requests decoded together
   maxWarmSessions: number;
   kvCacheBytes: number; // K/V memory for running and warm sequences together
-  weightsStats?: FetchStats; // live download counters, for a caller that reports them before start() returns
-  metrics?: PrometheusMeter; // where the node's instruments go (NodeHost's, so they exist while loading)
+  weightsStats: FetchStats; // live download counters, reported by NodeHost while start() runs
+  metrics: PrometheusMeter; // where the node's instruments go (NodeHost's, so they exist while loading)
 };
 
 export const DEFAULT_NODE_OPTIONS = {
@@ -62,8 +61,7 @@ export class NodeService {
   static async start(options: NodeServiceOptions): Promise<NodeService> {
     // A remote model is downloaded and every byte verified before anything loads: until start()
     // returns there is no service, so the node is never ready on unverified weights.
-    const weights = options.weightsStats ?? newFetchStats(options.modelDir);
-    const dir = resolve(await resolveModelDir(options.modelDir, { stats: weights }));
+    const dir = resolve(await resolveModelDir(options.modelDir, { stats: options.weightsStats }));
     const files = await readTokenizerFiles(dir);
     const tokenizer = Tokenizer.fromJson(files.tokenizer, files.config);
     const kvMaxBlocks = Math.max(1, Math.floor(options.kvCacheBytes / kvBlockBytes(await readModelConfig(dir))));
@@ -85,9 +83,7 @@ export class NodeService {
       tokenizer: files.tokenizer,
       tokenizer_config: files.config,
     };
-    const metrics = options.metrics ?? new PrometheusMeter('sirocco-node');
-    if (!options.metrics) observeWeightsFetch(metrics.meter, weights);
-    return new NodeService(engine, tokenizer, sessions, runner, info, metrics);
+    return new NodeService(engine, tokenizer, sessions, runner, info, options.metrics);
   }
 
   submit(request: GenerationRequest): { abort: () => void } {

@@ -1,6 +1,9 @@
 // Picks the next token from a logits vector: greedy at temperature 0, else temperature,
 // top-k and top-p (nucleus) sampling from a seeded generator, so one seed gives one output.
 // Logprobs are those of the model's own distribution (softmax of the raw logits).
+import { Sfc32 } from '../../weights-tools/prng.ts';
+import { argmax } from '../engine/greedy.ts';
+
 export type SamplingParams = {
   temperature: number; // 0 = greedy
   topP: number; // 1 = off
@@ -12,44 +15,22 @@ export type SamplingParams = {
 export type TokenLogprob = { token: number; logprob: number };
 export type Sampled = { token: number; logprob: number | null; top: TokenLogprob[] };
 
-// sfc32: small, fast, good enough for sampling, and fully determined by its seed.
+// Uniform draws in [0, 1) fully determined by a seed (up to 2^53), from the project's sfc32.
 export class SeededRandom {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  private readonly bits: Sfc32;
 
   constructor(seed: number) {
-    this.a = 0x9e3779b9;
-    this.b = 0x243f6a88;
-    this.c = 0xb7e15162;
-    this.d = seed >>> 0;
-    const hi = Math.floor(seed / 2 ** 32) >>> 0;
-    this.a ^= hi;
-    for (let i = 0; i < 16; i++) this.next();
+    this.bits = new Sfc32(seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0, 0x9e3779b9);
   }
 
-  // Uniform in [0, 1).
   next(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return (t >>> 0) / 4294967296;
+    return this.bits.next() / 4294967296;
   }
 }
 
 // Tokens whose probability is below e^-30 of the best one's cannot change a sample drawn with
 // float64 arithmetic in any practical way, so they are dropped before sorting 32k logits.
 const NEGLIGIBLE_LOGIT_GAP = 30;
-
-function argmax(v: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
-  return best;
-}
 
 function logSumExp(v: Float32Array): number {
   let max = -Infinity;

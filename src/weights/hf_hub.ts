@@ -2,11 +2,10 @@
 // downloaded with @huggingface/hub into its standard cache layout, so a second start does not
 // download again. HF_TOKEN is sent when set (gated and private models). Large files are
 // checked against the sha256 the Hub lists for them (their LFS object id).
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { basename, join } from 'node:path';
 import { listFiles, snapshotDownload } from '@huggingface/hub';
 import { z } from 'zod';
+import { hashLocalFile } from './local_verify.ts';
 
 export type HfModelRef = { repo: string; revision: string };
 
@@ -27,12 +26,6 @@ export type HfDownloadOptions = {
   accessToken?: string; // default: $HF_TOKEN
   log?: (line: string) => void;
 };
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 export async function downloadHfModel(ref: HfModelRef, options: HfDownloadOptions = {}): Promise<string> {
   const params = {
@@ -55,7 +48,7 @@ export async function downloadHfModel(ref: HfModelRef, options: HfDownloadOption
   // The snapshot directory is named after the commit it holds: list that commit, not a moving branch.
   for await (const file of listFiles({ ...params, revision: basename(dir), recursive: true })) {
     if (file.type !== 'file' || !file.lfs) continue;
-    const actual = await sha256File(join(dir, file.path));
+    const actual = await hashLocalFile(join(dir, file.path));
     if (actual !== file.lfs.oid)
       throw new Error(`hf:${ref.repo}@${ref.revision}: ${file.path} has sha256 ${actual} but the Hub lists ${file.lfs.oid}: delete ${dir} and retry`);
     checked++;
