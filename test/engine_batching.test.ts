@@ -1,6 +1,6 @@
 // The batched step API: batch invariance, sequence lifecycle, and refusals.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../src/engine/engine.ts';
+import { Engine, KvCacheExhausted } from '../src/engine/engine.ts';
 import { generateGreedy } from '../src/engine/generate.ts';
 import { prompt } from './helpers/check_reference.ts';
 import { TempModels } from './helpers/models.ts';
@@ -134,6 +134,7 @@ describe('batching', () => {
       const s = small.createSequence();
       await small.step([{ sequence: s, tokens: prompt(32, 1, 512) }]); // exactly 2 blocks
       await expect(small.step([{ sequence: s, tokens: [5] }])).rejects.toThrow(/K\/V cache memory is exhausted/);
+      await expect(small.step([{ sequence: s, tokens: [5] }])).rejects.toBeInstanceOf(KvCacheExhausted);
       small.resetSequence(s);
       await small.step([{ sequence: s, tokens: [5] }]);
       expect(small.sequenceLength(s)).toBe(1);

@@ -10,6 +10,13 @@ export type StepInput = {
   allLogits?: boolean; // logits after every token of the chunk, else after the last only
 };
 
+// The K/V pool has no block left for a step: free or reset sequences, then retry. The native
+// engine says so in its message (engine.cpp); this is the one place that reads it.
+export class KvCacheExhausted extends Error {
+  override name = 'KvCacheExhausted';
+}
+const KV_EXHAUSTED_MESSAGE = /K\/V cache memory is exhausted/;
+
 // Per input, its logits rows (views into one buffer): tokens.length rows if allLogits, else 1.
 export type StepOutput = Float32Array[][];
 
@@ -77,7 +84,9 @@ export class Engine {
       tokens.set(input.tokens, at);
       at += input.tokens.length;
     }
-    const logits = await this.native.step(ids, counts, all, tokens);
+    const logits = await this.native.step(ids, counts, all, tokens).catch((err: Error) => {
+      throw KV_EXHAUSTED_MESSAGE.test(err.message) ? new KvCacheExhausted(err.message) : err;
+    });
     const V = this.config.vocabSize;
     let row = 0;
     return inputs.map((input) =>

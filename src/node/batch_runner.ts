@@ -2,7 +2,7 @@
 // they finish, abort or fail. Each loop: admit, plan (scheduler.ts), one engine step,
 // sample and stream, release. Everything that touches the engine happens here, between
 // steps, so sequences are never changed while a step runs.
-import type { Engine } from '../engine/engine.ts';
+import { KvCacheExhausted, type Engine } from '../engine/engine.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { Generation, type FinishReason, type GenerationRequest } from './generation.ts';
 import { sample } from './sampler.ts';
@@ -98,7 +98,7 @@ export class BatchRunner {
     } catch (err) {
       // Out of K/V memory: give back idle sessions and let the next loop retry; any other
       // error fails the requests of this step only.
-      if (/K\/V cache memory is exhausted/.test((err as Error).message) && this.sessions.evict(true) > 0) return;
+      if (err instanceof KvCacheExhausted && this.sessions.evict(true) > 0) return;
       for (const { g } of chosen) this.fail(g, err as Error);
       return;
     }
