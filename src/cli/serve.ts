@@ -1,6 +1,8 @@
 // Shared by `sirocco node` and `sirocco gateway`: listen with @hono/node-server, announce the
 // URL on stdout as one JSON line (tests and launchers read it), stop cleanly on signals.
+import type { ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
 import { serve, type ServerType } from '@hono/node-server';
 import { log } from '../telemetry/log.ts';
 
@@ -39,5 +41,24 @@ export function closeServer(server: ServerType): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     if ('closeIdleConnections' in server) server.closeIdleConnections();
+  });
+}
+
+// The other side of the announcement: the URL a child `sirocco node|gateway` reports once it
+// is usable — a node when its model is loaded ("ready"), a gateway when it listens. Other
+// stdout lines go to `other`. Rejects if the child exits first.
+export function announcedUrl(child: ChildProcess, verb: string, other: (line: string) => void = () => {}): Promise<string> {
+  const until = verb === 'node' ? 'ready' : 'listening';
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let msg: { event?: string; url?: string } | null = null;
+      try {
+        msg = JSON.parse(line) as { event?: string; url?: string };
+      } catch {
+        other(line);
+      }
+      if (msg?.event === until && msg.url) resolve(msg.url);
+    });
+    child.once('exit', (code) => reject(new Error(`sirocco ${verb} exited with code ${code}`)));
   });
 }

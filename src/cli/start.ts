@@ -4,8 +4,8 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { announcedUrl } from './serve.ts';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const CLI = join(ROOT, 'bin/sirocco.js');
@@ -21,21 +21,9 @@ export function ensureDefaultModel(): void {
   });
 }
 
-// Resolves when a node has loaded its model ("ready") or a gateway listens.
-function spawnService(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const until = args[0] === 'node' ? 'ready' : 'listening';
+async function spawnService(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolveUrl, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const msg = JSON.parse(line) as { event?: string; url?: string };
-        if (msg.event === until && msg.url) resolveUrl({ child, url: msg.url });
-      } catch {
-        process.stdout.write(line + '\n');
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`sirocco ${args[0]} exited with code ${code}`)));
-  });
+  return { child, url: await announcedUrl(child, args[0]!, (line) => process.stdout.write(line + '\n')) };
 }
 
 export async function runStart(argv: string[]): Promise<number> {

@@ -2,14 +2,14 @@
 // on 127.0.0.1 with ephemeral ports, found through the JSON line they print when listening.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { announcedUrl } from '../../src/cli/serve.ts';
 
 export const NODE_SECRET = 'test-node-secret-0123456789';
 
 export type Server = { url: string; child: ChildProcess; stderr: string[]; stop: (signal?: NodeJS.Signals) => Promise<number | null> };
 
-// Resolves once a node has loaded its model ("ready"), or once a gateway listens.
+// Resolves once a node has loaded its model, or once a gateway listens (see announcedUrl).
 export function startSirocco(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<Server> {
-  const until = args[0] === 'node' ? 'ready' : 'listening';
   const child = spawn(process.execPath, ['bin/sirocco.js', ...args], {
     env: { ...process.env, SIROCCO_NODE_SECRET: NODE_SECRET, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -21,25 +21,15 @@ export function startSirocco(args: string[], env: NodeJS.ProcessEnv = {}, timeou
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     return exited;
   };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`sirocco ${args[0]} did not start in ${timeoutMs} ms:\n${stderr.join('\n')}`));
-    }, timeoutMs);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const msg = JSON.parse(line) as { event?: string; url?: string };
-        if (msg.event === until && msg.url) {
-          clearTimeout(timer);
-          resolve({ url: msg.url, child, stderr, stop });
-        }
-      } catch {
-        // not a JSON line
-      }
-    });
-    void exited.then((code) => {
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return announcedUrl(child, args[0]!).then(
+    (url) => {
       clearTimeout(timer);
-      reject(new Error(`sirocco ${args[0]} exited with ${code}:\n${stderr.join('\n')}`));
-    });
-  });
+      return { url, child, stderr, stop };
+    },
+    () => {
+      clearTimeout(timer);
+      throw new Error(`sirocco ${args[0]} exited or did not start in ${timeoutMs} ms:\n${stderr.join('\n')}`);
+    },
+  );
 }
