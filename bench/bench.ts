@@ -56,7 +56,7 @@ if (!existsSync(join(dir, 'config.json'))) {
 
 log(`loading ${dir} (weights in ${opts['weights-in']}) …`);
 const engine = await Engine.load(dir, { threads: opts.threads || undefined, weightsIn: opts['weights-in'] });
-const { threads, isa } = engine.info();
+const { threadsPerShard: threads, isa } = engine.info();
 const c = engine.config;
 log(`model ${opts.preset} ${opts.dtype} · ${isa} kernels · ${threads} threads`);
 

@@ -1,6 +1,7 @@
-// Node binding: converts JS values to engine structs and back. No engine logic lives here.
-// Steps run on libuv's worker threads (AsyncWorker) and resolve a Promise, so the event
-// loop never waits for the engine. Errors become JS exceptions or rejected promises.
+// Node binding: converts JS values to the engine's C ABI (engine_api.h) and back. No engine
+// logic lives here. Steps run on libuv's worker threads (AsyncWorker) and resolve a Promise,
+// so the event loop never waits for the engine. A failing call throws (or rejects) an Error
+// whose `code` is the engine's status: 'BAD_INPUT', 'KV_EXHAUSTED' or 'INTERNAL'.
 #include <napi.h>
 
 #include <string>
@@ -8,23 +9,38 @@
 #include <vector>
 
 #include "bandwidth.h"
-#include "engine.h"
+#include "engine_api.h"
 
 namespace {
 
-bool read_dtype(const std::string& s, dtype_t* out) {
-    if (s == "F32") return *out = DT_F32, true;
-    if (s == "F16") return *out = DT_F16, true;
-    if (s == "BF16") return *out = DT_BF16, true;
-    if (s == "Q8_0") return *out = DT_Q8_0, true;  // blocks of 32: f16 scale + 32 int8 (quant.h)
-    if (s == "Q4_0") return *out = DT_Q4_0, true;  // blocks of 32: f16 scale + 16 bytes of nibbles
-    return false;
+const char* status_code(engine_status s) {
+    switch (s) {
+        case ENGINE_OK: return "OK";
+        case ENGINE_BAD_INPUT: return "BAD_INPUT";
+        case ENGINE_KV_EXHAUSTED: return "KV_EXHAUSTED";
+        case ENGINE_INTERNAL: return "INTERNAL";
+    }
+    return "INTERNAL";
+}
+
+Napi::Error engine_error(Napi::Env env, engine_status s, const std::string& prefix = "") {
+    Napi::Error err = Napi::Error::New(env, prefix + engine_last_error());
+    err.Set("code", status_code(s));
+    return err;
 }
 
 int get_int(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Int32Value(); }
 
-// {file, offset, dtype, shape} → where the tensor lies; bounds are checked by model_tensor.
-bool read_ref(const Napi::Value& v, const std::string& name, tensor_ref* ref, std::string* err) {
+bool read_dtype(const std::string& s, int32_t* out) {
+    static const char* names[] = {"F32", "F16", "BF16", "Q8_0", "Q4_0"};
+    for (int i = 0; i < 5; i++)
+        if (s == names[i]) return *out = i, true;
+    return false;
+}
+
+// {file, offset, dtype, shape} → engine_tensor_ref; bounds are checked by the engine.
+bool read_ref(const Napi::Value& v, const std::string& name, engine_tensor_ref* ref, std::string* err) {
+    *ref = engine_tensor_ref{};
     if (!v.IsObject()) return *err = name + ": missing", false;
     Napi::Object o = v.As<Napi::Object>();
     ref->file = get_int(o, "file");
@@ -36,108 +52,92 @@ bool read_ref(const Napi::Value& v, const std::string& name, tensor_ref* ref, st
     return true;
 }
 
-bool read_tensor(const model& m, const Napi::Value& v, const std::string& name, tensor* out, std::string* err) {
-    tensor_ref ref;
-    return read_ref(v, name, &ref, err) && model_tensor(&m, ref, name, out, err);
-}
-
-bool read_vector(const model& m, const Napi::Value& v, const std::string& name, std::vector<float>* out,
-                 std::string* err) {
-    tensor_ref ref;
-    return read_ref(v, name, &ref, err) && model_vector_f32(&m, ref, name, out, err);
-}
-
-bool read_model(const Napi::Object& spec, model* m, std::string* err) {
+// The JS spec (src/engine/native.ts) → engine_model_spec; `experts` and `layers` own the arrays.
+bool read_spec(const Napi::Object& spec, engine_model_spec* out, std::vector<engine_layer_refs>* layers,
+               std::vector<std::vector<engine_tensor_ref>>* experts, std::string* err) {
     Napi::Object c = spec.Get("config").As<Napi::Object>();
-    m->cfg = model_config{get_int(c, "vocabSize"), get_int(c, "hiddenSize"), get_int(c, "intermediateSize"),
-                          get_int(c, "numLayers"), get_int(c, "numHeads"), get_int(c, "numKvHeads"),
-                          get_int(c, "headDim"), get_int(c, "numExperts"), get_int(c, "topK"),
-                          get_int(c, "window"), c.Get("rmsEps").As<Napi::Number>().FloatValue(),
-                          c.Get("ropeTheta").As<Napi::Number>().DoubleValue(),
-                          c.Get("ropeInterleaved").ToBoolean().Value()};
-    Napi::Array files = spec.Get("files").As<Napi::Array>();
-    const bool copy = spec.Get("weightsIn").As<Napi::String>().Utf8Value() == "memory";
-    for (uint32_t i = 0; i < files.Length(); i++)
-        if (!model_map_file(m, files.Get(i).As<Napi::String>().Utf8Value(), copy, err)) return false;
-
+    engine_model_config& mc = out->config;
+    mc = engine_model_config{get_int(c, "vocabSize"), get_int(c, "hiddenSize"), get_int(c, "intermediateSize"),
+                             get_int(c, "numLayers"), get_int(c, "numHeads"), get_int(c, "numKvHeads"),
+                             get_int(c, "headDim"), get_int(c, "numExperts"), get_int(c, "topK"),
+                             get_int(c, "window"), c.Get("rmsEps").As<Napi::Number>().FloatValue(),
+                             c.Get("ropeTheta").As<Napi::Number>().DoubleValue(),
+                             c.Get("ropeInterleaved").ToBoolean().Value() ? 1 : 0};
     Napi::Object w = spec.Get("tensors").As<Napi::Object>();
-    if (!read_tensor(*m, w.Get("embed"), "embed", &m->embed, err)) return false;
-    if (!read_tensor(*m, w.Get("lmHead"), "lmHead", &m->lm_head, err)) return false;
-    if (!read_vector(*m, w.Get("finalNorm"), "finalNorm", &m->final_norm, err)) return false;
-    Napi::Array layers = w.Get("layers").As<Napi::Array>();
-    m->layers.resize(layers.Length());
-    for (uint32_t l = 0; l < layers.Length(); l++) {
-        Napi::Object lo = layers.Get(l).As<Napi::Object>();
-        layer_weights& lw = m->layers[l];
+    if (!read_ref(w.Get("embed"), "embed", &out->embed, err) || !read_ref(w.Get("lmHead"), "lmHead", &out->lm_head, err) ||
+        !read_ref(w.Get("finalNorm"), "finalNorm", &out->final_norm, err))
+        return false;
+    Napi::Array ls = w.Get("layers").As<Napi::Array>();
+    if ((int)ls.Length() != mc.n_layers) return *err = "layers: expected " + std::to_string(mc.n_layers), false;
+    layers->resize(ls.Length());
+    experts->resize(ls.Length());
+    for (uint32_t l = 0; l < ls.Length(); l++) {
+        Napi::Object lo = ls.Get(l).As<Napi::Object>();
+        engine_layer_refs& r = (*layers)[l];
+        r = engine_layer_refs{};
         const std::string at = "layer " + std::to_string(l) + " ";
-        if (!read_vector(*m, lo.Get("attnNorm"), at + "attnNorm", &lw.attn_norm, err) ||
-            !read_vector(*m, lo.Get("ffnNorm"), at + "ffnNorm", &lw.ffn_norm, err) ||
-            !read_tensor(*m, lo.Get("wq"), at + "wq", &lw.wq, err) ||
-            !read_tensor(*m, lo.Get("wk"), at + "wk", &lw.wk, err) ||
-            !read_tensor(*m, lo.Get("wv"), at + "wv", &lw.wv, err) ||
-            !read_tensor(*m, lo.Get("wo"), at + "wo", &lw.wo, err))
+        if (!read_ref(lo.Get("attnNorm"), at + "attnNorm", &r.attn_norm, err) ||
+            !read_ref(lo.Get("ffnNorm"), at + "ffnNorm", &r.ffn_norm, err) || !read_ref(lo.Get("wq"), at + "wq", &r.wq, err) ||
+            !read_ref(lo.Get("wk"), at + "wk", &r.wk, err) || !read_ref(lo.Get("wv"), at + "wv", &r.wv, err) ||
+            !read_ref(lo.Get("wo"), at + "wo", &r.wo, err))
             return false;
-        if (m->cfg.n_experts == 0) {
-            if (!read_tensor(*m, lo.Get("w1"), at + "w1", &lw.w1, err) ||
-                !read_tensor(*m, lo.Get("w2"), at + "w2", &lw.w2, err) ||
-                !read_tensor(*m, lo.Get("w3"), at + "w3", &lw.w3, err))
+        if (mc.n_experts == 0) {
+            if (!read_ref(lo.Get("w1"), at + "w1", &r.w1, err) || !read_ref(lo.Get("w2"), at + "w2", &r.w2, err) ||
+                !read_ref(lo.Get("w3"), at + "w3", &r.w3, err))
                 return false;
             continue;
         }
-        if (!read_tensor(*m, lo.Get("router"), at + "router", &lw.router, err)) return false;
-        Napi::Array experts = lo.Get("experts").As<Napi::Array>();
-        for (uint32_t x = 0; x < experts.Length(); x++) {
-            Napi::Object eo = experts.Get(x).As<Napi::Object>();
-            const std::string ex = at + "expert " + std::to_string(x) + " ";
-            tensor w1, w2, w3;
-            if (!read_tensor(*m, eo.Get("w1"), ex + "w1", &w1, err) ||
-                !read_tensor(*m, eo.Get("w2"), ex + "w2", &w2, err) ||
-                !read_tensor(*m, eo.Get("w3"), ex + "w3", &w3, err))
+        if (!read_ref(lo.Get("router"), at + "router", &r.router, err)) return false;
+        Napi::Array ex = lo.Get("experts").As<Napi::Array>();
+        if ((int)ex.Length() != mc.n_experts) return *err = at + "experts: expected " + std::to_string(mc.n_experts), false;
+        std::vector<engine_tensor_ref>& refs = (*experts)[l];
+        refs.resize(3 * ex.Length());
+        for (uint32_t x = 0; x < ex.Length(); x++) {
+            Napi::Object eo = ex.Get(x).As<Napi::Object>();
+            const std::string e = at + "expert " + std::to_string(x) + " ";
+            if (!read_ref(eo.Get("w1"), e + "w1", &refs[3 * x], err) || !read_ref(eo.Get("w2"), e + "w2", &refs[3 * x + 1], err) ||
+                !read_ref(eo.Get("w3"), e + "w3", &refs[3 * x + 2], err))
                 return false;
-            lw.expert_w1.push_back(w1);
-            lw.expert_w2.push_back(w2);
-            lw.expert_w3.push_back(w3);
         }
+        r.experts = refs.data();
     }
+    out->layers = layers->data();
     return true;
 }
 
 class StepWorker : public Napi::AsyncWorker {
    public:
-    StepWorker(Napi::Env env, Napi::Object owner, engine* e, bool* busy, std::vector<step_seq> seqs,
+    StepWorker(Napi::Env env, Napi::Object owner, engine* e, bool* busy, std::vector<engine_step_seq> seqs,
                std::vector<int32_t> tokens, Napi::Float32Array logits)
-        : Napi::AsyncWorker(env), owner_(Napi::Persistent(owner)), e_(e), busy_(busy), seqs_(std::move(seqs)), tokens_(std::move(tokens)),
-          deferred_(Napi::Promise::Deferred::New(env)), logits_ref_(Napi::Persistent(logits)),
+        : Napi::AsyncWorker(env), owner_(Napi::Persistent(owner)), e_(e), busy_(busy), seqs_(std::move(seqs)),
+          tokens_(std::move(tokens)), deferred_(Napi::Promise::Deferred::New(env)), logits_ref_(Napi::Persistent(logits)),
           logits_(logits.Data()) {}
 
     Napi::Promise Promise() { return deferred_.Promise(); }
 
     void Execute() override {
-        std::string err;
-        try {
-            if (!engine_step(e_, seqs_.data(), (int)seqs_.size(), tokens_.data(), logits_, &err)) SetError(err);
-        } catch (const std::bad_alloc&) {
-            SetError("out of memory during the engine step");
-        }
+        status_ = engine_step(e_, seqs_.data(), (int)seqs_.size(), tokens_.data(), logits_);
+        if (status_ != ENGINE_OK) message_ = engine_last_error();  // same thread as the step
     }
     void OnOK() override {
         *busy_ = false;
-        deferred_.Resolve(logits_ref_.Value());
-    }
-    void OnError(const Napi::Error& error) override {
-        *busy_ = false;
-        deferred_.Reject(error.Value());
+        if (status_ == ENGINE_OK) return deferred_.Resolve(logits_ref_.Value());
+        Napi::Error err = Napi::Error::New(Env(), message_);
+        err.Set("code", status_code(status_));
+        deferred_.Reject(err.Value());
     }
 
    private:
     Napi::ObjectReference owner_;  // keeps the Engine (and so e_) alive until the step ends
     engine* e_;
     bool* busy_;
-    std::vector<step_seq> seqs_;
+    std::vector<engine_step_seq> seqs_;
     std::vector<int32_t> tokens_;
     Napi::Promise::Deferred deferred_;
     Napi::Reference<Napi::Float32Array> logits_ref_;
     float* logits_;
+    engine_status status_ = ENGINE_OK;
+    std::string message_;
 };
 
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
@@ -149,8 +149,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                             InstanceMethod("freeSequence", &EngineWrap::FreeSequence),
                             InstanceMethod("sequenceLength", &EngineWrap::SequenceLength),
                             InstanceMethod("truncateSequence", &EngineWrap::TruncateSequence),
-                            InstanceMethod("step", &EngineWrap::Step),
-                            InstanceMethod("info", &EngineWrap::Info),
+                            InstanceMethod("step", &EngineWrap::Step), InstanceMethod("info", &EngineWrap::Info),
                             InstanceMethod("close", &EngineWrap::Close)});
     }
 
@@ -161,17 +160,44 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
             return;
         }
         Napi::Object spec = info[0].As<Napi::Object>();
-        model m;
+        engine_model_spec ms{};
+        std::vector<engine_layer_refs> layers;
+        std::vector<std::vector<engine_tensor_ref>> experts;
         std::string err;
-        if (!read_model(spec, &m, &err)) {
-            model_free(&m);
-            Napi::Error::New(env, "cannot load model: " + err).ThrowAsJavaScriptException();
+        if (!read_spec(spec, &ms, &layers, &experts, &err)) {
+            Napi::Error e = Napi::Error::New(env, "cannot load model: " + err);
+            e.Set("code", "BAD_INPUT");
+            e.ThrowAsJavaScriptException();
             return;
         }
-        int threads = spec.Has("threads") ? get_int(spec, "threads") : 0;
+        Napi::Array files = spec.Get("files").As<Napi::Array>();
+        std::vector<std::string> paths;
+        for (uint32_t i = 0; i < files.Length(); i++) paths.push_back(files.Get(i).As<Napi::String>().Utf8Value());
+        std::vector<const char*> cpaths;
+        for (auto& p : paths) cpaths.push_back(p.c_str());
+        engine_weights* weights = nullptr;
+        const bool memory = spec.Get("weightsIn").As<Napi::String>().Utf8Value() == "memory";
+        engine_status s = engine_weights_map(cpaths.data(), (int)cpaths.size(), memory ? 1 : 0, &weights);
+        if (s != ENGINE_OK) {
+            engine_error(env, s, "cannot load model: ").ThrowAsJavaScriptException();
+            return;
+        }
+
+        int threads = get_int(spec, "threads");
         if (threads <= 0) threads = (int)std::max(1u, std::thread::hardware_concurrency());
-        int64_t kv_max_blocks = spec.Has("kvMaxBlocks") ? spec.Get("kvMaxBlocks").As<Napi::Number>().Int64Value() : 0;
-        e_ = engine_init(std::move(m), threads, kv_max_blocks);
+        backend_ = "cpu";
+        isa_ = spec.Get("isa").As<Napi::String>().Utf8Value();
+        const engine_options opts{backend_.c_str(),
+                                  isa_.c_str(),
+                                  threads,
+                                  get_int(spec, "tp"),
+                                  spec.Get("moeSplit").As<Napi::String>().Utf8Value() == "experts" ? ENGINE_MOE_SPLIT_EXPERTS
+                                                                                                   : ENGINE_MOE_SPLIT_COLUMNS,
+                                  spec.Get("kvDtype").As<Napi::String>().Utf8Value() == "f16" ? ENGINE_KV_F16 : ENGINE_KV_F32,
+                                  (int64_t)spec.Get("kvMaxBlocks").As<Napi::Number>().Int64Value()};
+        vocab_ = ms.config.vocab_size;
+        s = engine_create(&ms, weights, &opts, &e_);
+        if (s != ENGINE_OK) engine_error(env, s).ThrowAsJavaScriptException();
     }
 
     ~EngineWrap() override { engine_free(e_); }
@@ -182,6 +208,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         else if (busy_) Napi::Error::New(env, "engine is busy with a step").ThrowAsJavaScriptException();
         return e_ && !busy_;
     }
+    // Sequence calls answer true/false: false means no such sequence (or truncation impossible).
+    Napi::Value Bool(Napi::Env env, engine_status s) { return Napi::Boolean::New(env, s == ENGINE_OK); }
 
     Napi::Value CreateSequence(const Napi::CallbackInfo& info) {
         if (!usable(info.Env())) return info.Env().Undefined();
@@ -189,19 +217,19 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     }
     Napi::Value ResetSequence(const Napi::CallbackInfo& info) {
         if (!usable(info.Env())) return info.Env().Undefined();
-        return Napi::Boolean::New(info.Env(), engine_seq_reset(e_, info[0].As<Napi::Number>().Int32Value()));
+        return Bool(info.Env(), engine_seq_reset(e_, info[0].As<Napi::Number>().Int32Value()));
     }
     Napi::Value FreeSequence(const Napi::CallbackInfo& info) {
         if (!usable(info.Env())) return info.Env().Undefined();
-        return Napi::Boolean::New(info.Env(), engine_seq_free(e_, info[0].As<Napi::Number>().Int32Value()));
+        return Bool(info.Env(), engine_seq_free(e_, info[0].As<Napi::Number>().Int32Value()));
     }
     Napi::Value TruncateSequence(const Napi::CallbackInfo& info) {
         if (!usable(info.Env())) return info.Env().Undefined();
-        return Napi::Boolean::New(info.Env(), engine_seq_truncate(e_, info[0].As<Napi::Number>().Int32Value(),
-                                                                  info[1].As<Napi::Number>().Int64Value()));
+        return Bool(info.Env(), engine_seq_truncate(e_, info[0].As<Napi::Number>().Int32Value(),
+                                                    info[1].As<Napi::Number>().Int64Value()));
     }
     Napi::Value SequenceLength(const Napi::CallbackInfo& info) {
-        if (!e_) return Napi::Number::New(info.Env(), -1);
+        if (!e_ || busy_) return Napi::Number::New(info.Env(), -1);
         return Napi::Number::New(info.Env(), (double)engine_seq_length(e_, info[0].As<Napi::Number>().Int32Value()));
     }
 
@@ -212,8 +240,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         if (!usable(env)) return env.Undefined();
         if (info.Length() < 4 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
             !info[3].IsTypedArray()) {
-            Napi::TypeError::New(env, "step(seqIds, counts, allLogits, tokens): typed arrays expected")
-                .ThrowAsJavaScriptException();
+            Napi::TypeError::New(env, "step(seqIds, counts, allLogits, tokens): typed arrays expected").ThrowAsJavaScriptException();
             return env.Undefined();
         }
         Napi::Int32Array ids = info[0].As<Napi::Int32Array>(), counts = info[1].As<Napi::Int32Array>();
@@ -223,7 +250,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
             Napi::TypeError::New(env, "step: seqIds, counts and allLogits differ in length").ThrowAsJavaScriptException();
             return env.Undefined();
         }
-        std::vector<step_seq> seqs(ids.ElementLength());
+        std::vector<engine_step_seq> seqs(ids.ElementLength());
         int64_t n_tokens = 0;
         for (size_t i = 0; i < seqs.size(); i++) {
             seqs[i] = {ids[i], counts[i], all[i] != 0};
@@ -234,7 +261,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
             return env.Undefined();
         }
         const int64_t rows = engine_step_logit_rows(seqs.data(), (int)seqs.size());
-        Napi::Float32Array logits = Napi::Float32Array::New(env, (size_t)(rows * e_->m.cfg.vocab_size));
+        Napi::Float32Array logits = Napi::Float32Array::New(env, (size_t)(rows * vocab_));
         std::vector<int32_t> tokens(toks.Data(), toks.Data() + toks.ElementLength());
         busy_ = true;
         auto* w = new StepWorker(env, info.This().As<Napi::Object>(), e_, &busy_, std::move(seqs), std::move(tokens), logits);
@@ -244,11 +271,20 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     }
 
     Napi::Value Info(const Napi::CallbackInfo& info) {
-        Napi::Object o = Napi::Object::New(info.Env());
-        o.Set("isa", kernels_isa());
-        o.Set("threads", e_ ? thread_pool_size(e_->pool) : 0);
-        o.Set("kvBlocksInUse", e_ ? (double)kv_pool_blocks_in_use(&e_->kv) : 0);
-        o.Set("kvBlockSlots", KV_BLOCK_SLOTS);
+        Napi::Env env = info.Env();
+        Napi::Object o = Napi::Object::New(env);
+        engine_info ei{};
+        if (e_) engine_get_info(e_, &ei);
+        o.Set("backend", ei.backend);
+        o.Set("isa", std::string(ei.backend).substr(std::string(ei.backend).find('/') + 1));
+        o.Set("tp", ei.tp);
+        o.Set("threadsPerShard", ei.threads_per_shard);
+        o.Set("kvBlocksInUse", (double)ei.kv_blocks_in_use);
+        o.Set("kvBlockSlots", ei.kv_block_slots);
+        o.Set("kvBlockBytes", (double)ei.kv_block_bytes);
+        Napi::Array shards = Napi::Array::New(env, ei.tp);
+        for (int s = 0; s < ei.tp; s++) shards.Set(s, (double)engine_shard_weight_bytes(e_, s));
+        o.Set("weightBytesPerShard", shards);
         return o;
     }
 
@@ -261,6 +297,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
     engine* e_ = nullptr;
     bool busy_ = false;
+    int64_t vocab_ = 0;
+    std::string backend_, isa_;
 };
 
 // measureBandwidth(bytes, threads) → GB/s. Blocks the calling thread: for benchmarks only.
@@ -268,17 +306,14 @@ Napi::Value MeasureBandwidth(const Napi::CallbackInfo& info) {
     const double bytes = info[0].As<Napi::Number>().DoubleValue();
     int threads = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : 0;
     if (threads <= 0) threads = (int)std::max(1u, std::thread::hardware_concurrency());
-    thread_pool* pool = thread_pool_init(threads);
-    const double gbs = bandwidth_measure_read(pool, (size_t)bytes, 5);
-    thread_pool_free(pool);
-    return Napi::Number::New(info.Env(), gbs);
+    return Napi::Number::New(info.Env(), bandwidth_measure_read_threads((size_t)bytes, threads, 5));
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("Engine", EngineWrap::Define(env));
     exports.Set("measureBandwidth", Napi::Function::New(env, MeasureBandwidth));
-    exports.Set("isa", Napi::String::New(env, kernels_isa()));
-    exports.Set("kvBlockSlots", Napi::Number::New(env, KV_BLOCK_SLOTS));
+    exports.Set("isas", Napi::String::New(env, engine_cpu_isas()));
+    exports.Set("kvBlockSlots", Napi::Number::New(env, engine_kv_block_slots()));
     return exports;
 }
 

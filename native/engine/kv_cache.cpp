@@ -1,45 +1,63 @@
 #include "kv_cache.h"
 
 #include <algorithm>
-#include <new>
 
-void kv_pool_init(kv_pool* pool, int n_layers, int kv_dim, int64_t max_blocks) {
-    pool->n_layers = n_layers;
-    pool->kv_dim = kv_dim;
-    pool->max_blocks = max_blocks;
-}
+void kv_cache_init(kv_cache* kv, int64_t max_blocks) { kv->max_blocks = max_blocks; }
 
-void kv_pool_free(kv_pool* pool) {
-    for (float* b : pool->blocks) delete[] b;
-    pool->blocks.clear();
-    pool->free_blocks.clear();
-}
-
-int64_t kv_pool_blocks_in_use(const kv_pool* pool) {
-    return (int64_t)pool->blocks.size() - (int64_t)pool->free_blocks.size();
-}
-
-static int kv_pool_take(kv_pool* pool) {
-    if (!pool->free_blocks.empty()) {
-        int b = pool->free_blocks.back();
-        pool->free_blocks.pop_back();
-        return b;
+int kv_seq_create(kv_cache* kv, int window) {
+    int id;
+    if (!kv->free_ids.empty()) {
+        id = kv->free_ids.back();
+        kv->free_ids.pop_back();
+    } else {
+        id = (int)kv->seqs.size();
+        kv->seqs.emplace_back();
     }
-    if (pool->max_blocks && (int64_t)pool->blocks.size() >= pool->max_blocks) return -1;
-    const int64_t floats = 2 * (int64_t)pool->n_layers * KV_BLOCK_SLOTS * pool->kv_dim;
-    float* block = new (std::nothrow) float[floats];
-    if (!block) return -1;
-    pool->blocks.push_back(block);
-    return (int)pool->blocks.size() - 1;
+    kv_seq& s = kv->seqs[id];
+    s = kv_seq();
+    s.live = true;
+    s.window = window;
+    return id;
 }
 
-bool kv_seq_reserve(kv_pool* pool, kv_seq* seq, int64_t n_new) {
+kv_seq* kv_seq_get(kv_cache* kv, int id) {
+    return id >= 0 && id < (int)kv->seqs.size() && kv->seqs[id].live ? &kv->seqs[id] : nullptr;
+}
+
+bool kv_seq_free(kv_cache* kv, int id) {
+    kv_seq* s = kv_seq_get(kv, id);
+    if (!s) return false;
+    kv_seq_reset(kv, s);
+    s->live = false;
+    kv->free_ids.push_back(id);
+    return true;
+}
+
+static int take_block(kv_cache* kv) {
+    int b;
+    if (!kv->free_blocks.empty()) {
+        b = kv->free_blocks.back();
+        kv->free_blocks.pop_back();
+    } else {
+        if (kv->max_blocks && kv->n_blocks >= kv->max_blocks) return -1;
+        b = (int)kv->n_blocks++;
+    }
+    kv->blocks_in_use.fetch_add(1, std::memory_order_relaxed);
+    return b;
+}
+
+static void return_block(kv_cache* kv, int b) {
+    kv->free_blocks.push_back(b);
+    kv->blocks_in_use.fetch_sub(1, std::memory_order_relaxed);
+}
+
+bool kv_seq_reserve(kv_cache* kv, kv_seq* seq, int64_t n_new) {
     const int64_t end = seq->n_past + n_new;
     // A ring never needs more than W slots, however long the sequence.
     const int64_t slots = seq->window ? std::min<int64_t>(end, seq->window) : end;
     const int64_t blocks_needed = (slots + KV_BLOCK_SLOTS - 1) / KV_BLOCK_SLOTS;
     while ((int64_t)seq->block_table.size() < blocks_needed) {
-        int b = kv_pool_take(pool);
+        const int b = take_block(kv);
         if (b < 0) return false;
         seq->block_table.push_back(b);
     }
@@ -47,20 +65,20 @@ bool kv_seq_reserve(kv_pool* pool, kv_seq* seq, int64_t n_new) {
     return true;
 }
 
-void kv_seq_reset(kv_pool* pool, kv_seq* seq) {
-    for (int b : seq->block_table) pool->free_blocks.push_back(b);
+void kv_seq_reset(kv_cache* kv, kv_seq* seq) {
+    for (int b : seq->block_table) return_block(kv, b);
     seq->block_table.clear();
     seq->slot_pos.clear();
     seq->n_past = 0;
 }
 
-bool kv_seq_truncate(kv_pool* pool, kv_seq* seq, int64_t n) {
+bool kv_seq_truncate(kv_cache* kv, kv_seq* seq, int64_t n) {
     if (n < 0 || n > seq->n_past) return false;
     if (n == seq->n_past) return true;
     if (seq->window) return false;
     const int64_t blocks_kept = (n + KV_BLOCK_SLOTS - 1) / KV_BLOCK_SLOTS;
     while ((int64_t)seq->block_table.size() > blocks_kept) {
-        pool->free_blocks.push_back(seq->block_table.back());
+        return_block(kv, seq->block_table.back());
         seq->block_table.pop_back();
     }
     seq->slot_pos.resize(n);

@@ -2,7 +2,7 @@
 // a batch with step(). Steps are queued and run one at a time, off the JS thread.
 import type { ModelConfig } from './config.ts';
 import { loadModelFiles } from './model_files.ts';
-import { createNativeEngine, type EngineOptions, type NativeEngine, type NativeEngineInfo } from './native.ts';
+import { createNativeEngine, nativeErrorCode, type EngineOptions, type NativeEngine, type NativeEngineInfo } from './native.ts';
 
 export type StepInput = {
   sequence: number;
@@ -10,12 +10,10 @@ export type StepInput = {
   allLogits?: boolean; // logits after every token of the chunk, else after the last only
 };
 
-// The K/V pool has no block left for a step: free or reset sequences, then retry. The native
-// engine says so in its message (engine.cpp); this is the one place that reads it.
+// The K/V pool has no block left for a step: free or reset sequences, then retry.
 export class KvCacheExhausted extends Error {
   override name = 'KvCacheExhausted';
 }
-const KV_EXHAUSTED_MESSAGE = /K\/V cache memory is exhausted/;
 
 // Per input, its logits rows (views into one buffer): tokens.length rows if allLogits, else 1.
 export type StepOutput = Float32Array[][];
@@ -85,7 +83,7 @@ export class Engine {
       at += input.tokens.length;
     }
     const logits = await this.native.step(ids, counts, all, tokens).catch((err: Error) => {
-      throw KV_EXHAUSTED_MESSAGE.test(err.message) ? new KvCacheExhausted(err.message) : err;
+      throw nativeErrorCode(err) === 'KV_EXHAUSTED' ? new KvCacheExhausted(err.message) : err;
     });
     const V = this.config.vocabSize;
     let row = 0;

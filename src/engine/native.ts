@@ -3,7 +3,23 @@
 import { createRequire } from 'node:module';
 import type { ModelFiles } from './model_files.ts';
 
-export type NativeEngineInfo = { isa: string; threads: number; kvBlocksInUse: number; kvBlockSlots: number };
+export type NativeEngineInfo = {
+  backend: string; // "cpu/avx2": the backend and the kernel table that ran
+  isa: string;
+  tp: number;
+  threadsPerShard: number;
+  kvBlocksInUse: number;
+  kvBlockSlots: number;
+  kvBlockBytes: number; // one block across all shards
+  weightBytesPerShard: number[];
+};
+
+// The engine's status for a failed call, on the thrown Error's `code` (engine_api.h).
+export type NativeErrorCode = 'BAD_INPUT' | 'KV_EXHAUSTED' | 'INTERNAL';
+export function nativeErrorCode(err: unknown): NativeErrorCode | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'BAD_INPUT' || code === 'KV_EXHAUSTED' || code === 'INTERNAL' ? code : undefined;
+}
 
 export interface NativeEngine {
   createSequence(): number;
@@ -23,12 +39,16 @@ type NativeSpec = {
   threads: number;
   kvMaxBlocks: number;
   weightsIn: WeightsIn;
+  isa: string;
+  tp: number;
+  moeSplit: MoeSplit;
+  kvDtype: KvDtype;
 };
 
 type Addon = {
   Engine: new (spec: NativeSpec) => NativeEngine;
   measureBandwidth(bytes: number, threads: number): number;
-  isa: string;
+  isas: string; // "scalar avx2 avx512": the CPU kernel tables this machine runs, best last
   kvBlockSlots: number;
 };
 
@@ -54,12 +74,33 @@ export function nativeAddon(): Addon {
 // 'memory': read them into anonymous huge-page memory (slower load, faster decode where the
 // page cache is slow to stream, as on the VMs we measured; see bench/README.md).
 export type WeightsIn = 'mmap' | 'memory';
-// Bytes of one K/V cache block (f32 keys and values of every layer for kvBlockSlots positions).
-export function kvBlockBytes(c: { numLayers: number; numKvHeads: number; headDim: number }): number {
-  return 2 * c.numLayers * nativeAddon().kvBlockSlots * c.numKvHeads * c.headDim * 4;
+// MoE under tensor parallelism: every expert split by intermediate columns (the default: each
+// shard reads 1/tp of every chosen expert, so single-sequence decode is balanced), or whole
+// experts per shard (expert parallelism: no split matmuls, but a token's experts may all sit
+// on one shard while the others wait).
+export type MoeSplit = 'columns' | 'experts';
+// K/V storage: f32, or f16 (half the memory; within the reference tolerances).
+export type KvDtype = 'f32' | 'f16';
+
+// Bytes of one K/V cache block (keys and values of every layer for kvBlockSlots positions).
+export function kvBlockBytes(c: { numLayers: number; numKvHeads: number; headDim: number }, kvDtype: KvDtype = 'f32'): number {
+  return 2 * c.numLayers * nativeAddon().kvBlockSlots * c.numKvHeads * c.headDim * (kvDtype === 'f16' ? 2 : 4);
 }
 
-export type EngineOptions = { threads?: number; kvMaxBlocks?: number; weightsIn?: WeightsIn };
+// The CPU kernel tables this machine runs, best last.
+export function availableIsas(): string[] {
+  return nativeAddon().isas.split(' ');
+}
+
+export type EngineOptions = {
+  threads?: number;
+  kvMaxBlocks?: number;
+  weightsIn?: WeightsIn;
+  tp?: number; // tensor-parallel shards (default 1)
+  moeSplit?: MoeSplit;
+  kvDtype?: KvDtype;
+  isa?: string; // force a CPU kernel table; default SIROCCO_ISA, else the best available
+};
 
 export function createNativeEngine(model: ModelFiles, options: EngineOptions = {}): NativeEngine {
   const c = model.config;
@@ -85,6 +126,10 @@ export function createNativeEngine(model: ModelFiles, options: EngineOptions = {
     threads: options.threads ?? 0,
     kvMaxBlocks: options.kvMaxBlocks ?? 0,
     weightsIn: options.weightsIn ?? 'mmap',
+    isa: options.isa ?? process.env.SIROCCO_ISA ?? '',
+    tp: options.tp ?? 1,
+    moeSplit: options.moeSplit ?? 'columns',
+    kvDtype: options.kvDtype ?? 'f32',
   });
 }
 

@@ -8,6 +8,8 @@
 #include "kernels.h"
 
 double bandwidth_measure_read(thread_pool* pool, size_t bytes, int reps) {
+    std::string err;
+    const cpu_kernels* k = cpu_kernels_select("", &err);  // the best table: this is a read test
     const size_t n = bytes / sizeof(float);
     std::vector<float> buf(n);
     // Touch every page so the first pass does not measure page faults.
@@ -27,7 +29,7 @@ double bandwidth_measure_read(thread_pool* pool, size_t bytes, int reps) {
                 float acc = 0;
                 for (size_t off = 0; off < per; off += 4096) {
                     size_t len = std::min<size_t>(4096, per - off);
-                    acc += dot_f32(buf.data() + (size_t)s * per + off, ones.data(), (int)len);
+                    acc += k->dot(buf.data() + (size_t)s * per + off, ones.data(), (int)len);
                 }
                 partial[s] = acc;
             }
@@ -38,4 +40,11 @@ double bandwidth_measure_read(thread_pool* pool, size_t bytes, int reps) {
         best = std::max(best, (double)per * slices * sizeof(float) / sec / 1e9);
     }
     return best;
+}
+
+double bandwidth_measure_read_threads(size_t bytes, int threads, int reps) {
+    thread_pool* pool = thread_pool_init(threads);
+    const double gbs = bandwidth_measure_read(pool, bytes, reps);
+    thread_pool_free(pool);
+    return gbs;
 }

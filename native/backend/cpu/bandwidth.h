@@ -7,3 +7,5 @@
 
 // Best of `reps` passes over a `bytes` buffer, in GB/s (1e9 bytes per second).
 double bandwidth_measure_read(thread_pool* pool, size_t bytes, int reps);
+// The same on a pool of `threads` started for the measurement.
+double bandwidth_measure_read_threads(size_t bytes, int threads, int reps);

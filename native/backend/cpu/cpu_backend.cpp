@@ -1,0 +1,143 @@
+// The CPU backend's memory and its element-wise ops; matmul, attention and MoE live in
+// cpu_matmul.cpp, cpu_attention.cpp and cpu_moe.cpp.
+#include "cpu_backend.h"
+
+#include <cmath>
+#include <cstring>
+#include <new>
+
+cpu_backend::cpu_backend(const backend_config& cfg, const cpu_kernels* k)
+    : cfg_(cfg), k_(k), pool_(thread_pool_init(cfg.n_threads)) {
+    row_scratch_.resize(thread_pool_size(pool_));
+    // inv_freq[k] = theta^(-2k/D), in double: angles at position 30k must stay exact enough.
+    const int D = cfg.shape.head_dim;
+    for (int f = 0; f < D / 2; f++) inv_freq_.push_back(std::pow(cfg.shape.rope_theta, -2.0 * f / D));
+}
+
+cpu_backend::~cpu_backend() {
+    for (void* b : kv_blocks_) ::operator delete(b, std::align_val_t(64));
+    thread_pool_free(pool_);
+    weight_arena_free(&arena_);
+}
+
+backend* backend_create(const std::string& kind, const backend_config& cfg, std::string* err) {
+    if (kind != "cpu") {
+        *err = "unknown backend '" + kind + "': this build has: cpu";
+        return nullptr;
+    }
+    const cpu_kernels* k = cpu_kernels_select(cfg.isa, err);
+    return k ? new cpu_backend(cfg, k) : nullptr;
+}
+
+bool cpu_backend::load_weight(const host_tensor& src, bool may_alias, tensor* out, std::string* err) {
+    const uint64_t rb = row_bytes(src.dtype, src.cols);
+    *out = tensor{nullptr, src.dtype, src.rows, src.cols};
+    if (may_alias && src.src_row_stride == rb) {  // the host bytes are already this layout
+        out->data = src.data;
+        aliased_bytes_ += rb * src.rows;
+        return true;
+    }
+    char* dst = (char*)weight_arena_alloc(&arena_, (size_t)(rb * src.rows));
+    if (!dst) {
+        *err = "out of memory for weights";
+        return false;
+    }
+    for (int64_t r = 0; r < src.rows; r++) std::memcpy(dst + r * rb, (const char*)src.data + r * src.src_row_stride, rb);
+    out->data = dst;
+    return true;
+}
+
+uint64_t cpu_backend::kv_block_bytes() const {
+    const backend_shape& s = cfg_.shape;
+    const uint64_t elem = cfg_.kv_dtype == KV_F16 ? 2 : 4;
+    return 2 * (uint64_t)s.n_layers * KV_BLOCK_SLOTS * s.n_kv_heads * s.head_dim * elem;
+}
+
+bool cpu_backend::kv_grow(int64_t n_blocks) {
+    while ((int64_t)kv_blocks_.size() < n_blocks) {
+        void* b = ::operator new((size_t)kv_block_bytes(), std::align_val_t(64), std::nothrow);
+        if (!b) return false;
+        kv_blocks_.push_back(b);
+    }
+    return true;
+}
+
+void* cpu_backend::kv_at(const kv_seq* seq, int layer, int64_t slot, bool value) const {
+    const backend_shape& s = cfg_.shape;
+    const int64_t kv_dim = (int64_t)s.n_kv_heads * s.head_dim, elem = cfg_.kv_dtype == KV_F16 ? 2 : 4;
+    // block: k (n_layers, SLOTS, kv_dim) then v (n_layers, SLOTS, kv_dim)
+    const int64_t index = ((value ? s.n_layers : 0) + layer) * (int64_t)KV_BLOCK_SLOTS + slot % KV_BLOCK_SLOTS;
+    return (char*)kv_blocks_[seq->block_table[slot / KV_BLOCK_SLOTS]] + index * kv_dim * elem;
+}
+
+float* cpu_backend::scratch(int slot, size_t n) {
+    if ((int)scratch_.size() <= slot) scratch_.resize(slot + 1);
+    if (scratch_[slot].size() < n) scratch_[slot].resize(n);
+    return scratch_[slot].data();
+}
+
+void cpu_backend::begin_step(const step_batch& b) {
+    const int half = cfg_.shape.head_dim / 2;
+    cos_.resize((size_t)b.n_tokens * half);
+    sin_.resize((size_t)b.n_tokens * half);
+    for (int t = 0; t < b.n_tokens; t++)
+        for (int f = 0; f < half; f++) {
+            const double angle = (double)b.positions[t] * inv_freq_[f];
+            cos_[(size_t)t * half + f] = (float)std::cos(angle);
+            sin_[(size_t)t * half + f] = (float)std::sin(angle);
+        }
+}
+
+void cpu_backend::embed(float* x, const tensor& table, int64_t first_row, const step_batch& b) {
+    const int64_t hidden = table.cols;
+    for (int t = 0; t < b.n_tokens; t++) {
+        const int64_t row = b.tokens[t] - first_row;
+        float* xt = x + t * hidden;
+        if (row < 0 || row >= table.rows) std::memset(xt, 0, sizeof(float) * hidden);
+        else if (dtype_is_quant(table.dtype)) tensor_row_to_f32(table, row, xt);
+        else k_->widen_row(table, row, xt);
+    }
+}
+
+void cpu_backend::rmsnorm(float* y, const float* x, const int32_t* rows, int n_rows, const tensor& w, float eps) {
+    const int n = (int)w.cols;
+    const float* wv = (const float*)w.data;
+    for (int i = 0; i < n_rows; i++) {
+        const float* xi = x + (int64_t)(rows ? rows[i] : i) * n;
+        float* yi = y + (int64_t)i * n;
+        double ss = 0;
+        for (int j = 0; j < n; j++) ss += (double)xi[j] * xi[j];
+        const float scale = (float)(1.0 / std::sqrt(ss / n + eps));
+        for (int j = 0; j < n; j++) yi[j] = xi[j] * scale * wv[j];
+    }
+}
+
+// Rotates pair k of every head by pos · inv_freq[k]. The pair is (x[k], x[k + D/2]) in the
+// HF rotate_half layout, (x[2k], x[2k+1]) in the interleaved one.   D 8: pair 1 = (1, 5) or (2, 3)
+void cpu_backend::rope(float* x, int n_heads, const step_batch& b) {
+    const int D = cfg_.shape.head_dim, half = D / 2;
+    const int first_step = cfg_.shape.rope_interleaved ? 2 : 1, second = cfg_.shape.rope_interleaved ? 1 : half;
+    for (int t = 0; t < b.n_tokens; t++) {
+        const float* c = &cos_[(size_t)t * half];
+        const float* s = &sin_[(size_t)t * half];
+        for (int h = 0; h < n_heads; h++) {
+            float* v = x + ((int64_t)t * n_heads + h) * D;
+            for (int f = 0; f < half; f++) {
+                float* p = v + f * first_step;
+                const float a = p[0], bb = p[second];
+                p[0] = a * c[f] - bb * s[f];
+                p[second] = bb * c[f] + a * s[f];
+            }
+        }
+    }
+}
+
+static inline float silu(float v) { return v / (1.0f + std::exp(-v)); }
+
+void cpu_backend::swiglu(float* gate, const float* up, size_t n) {
+    for (size_t i = 0; i < n; i++) gate[i] = silu(gate[i]) * up[i];
+}
+
+void cpu_backend::add(float* x, const float* y, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}

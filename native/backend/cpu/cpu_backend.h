@@ -1,0 +1,69 @@
+// The CPU backend: one shard's weights, activations and K/V storage in host memory, computed
+// by its own thread pool with the kernel table chosen once at start (kernels.h).
+#pragma once
+#include <vector>
+
+#include "backend.h"
+#include "kernels.h"
+#include "thread_pool.h"
+#include "weight_arena.h"
+
+class cpu_backend final : public backend {
+   public:
+    cpu_backend(const backend_config& cfg, const cpu_kernels* k);
+    ~cpu_backend() override;
+
+    std::string name() const override { return std::string("cpu/") + k_->isa; }
+    int threads() const override { return thread_pool_size(pool_); }
+
+    bool load_weight(const host_tensor& src, bool may_alias, tensor* out, std::string* err) override;
+    uint64_t weight_bytes() const override { return arena_.bytes + aliased_bytes_; }
+    bool kv_grow(int64_t n_blocks) override;
+    uint64_t kv_block_bytes() const override;
+    float* scratch(int slot, size_t n) override;
+
+    void begin_step(const step_batch& b) override;
+    void embed(float* x, const tensor& table, int64_t first_row, const step_batch& b) override;
+    void rmsnorm(float* y, const float* x, const int32_t* rows, int n_rows, const tensor& w, float eps) override;
+    void matmul(float* y, int64_t ldy, const float* x, int T, const tensor& w) override;
+    void rope(float* x, int n_heads, const step_batch& b) override;
+    bool attention(float* out, int layer, const float* q, const float* k, const float* v, const step_batch& b) override;
+    void kv_write(int layer, const float* k, const float* v, const step_batch& b) override;
+    void swiglu(float* gate, const float* up, size_t n) override;
+    void moe_route(moe_plan* plan, const float* router_logits, int T, int n_experts, int top_k) override;
+    void moe(float* out, const float* x, const moe_plan& plan, const moe_experts& experts) override;
+    void add(float* x, const float* y, size_t n) override;
+    void logits(float* host_logits, int64_t ld, int64_t col0, const float* x, int rows, const tensor& w) override;
+
+   private:
+    // y (T, ldy) = activation rows x @ w.T for every row of w, on the pool (cpu_matmul.cpp).
+    void matmul_rows(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w);
+    // Quantizes T activation rows (n each) into qa_/qsum_ at row offset 0 (cpu_matmul.cpp).
+    qact_rows quantize_rows(const act_rows& x, int T, int64_t n, int buf);
+    // K or V (value = true) storage of `layer`, slot `slot` of a sequence (f32 or f16 elements).
+    void* kv_at(const kv_seq* seq, int layer, int64_t slot, bool value) const;
+
+    backend_config cfg_;
+    const cpu_kernels* k_;
+    thread_pool* pool_;
+    weight_arena arena_;
+    uint64_t aliased_bytes_ = 0;                  // weights used in place from host memory
+    std::vector<void*> kv_blocks_;                // block id → (2, n_layers, SLOTS, kv_dim)
+    std::vector<std::vector<float>> scratch_;     // by slot
+    std::vector<std::vector<float>> row_scratch_; // per thread: one widened weight row
+    std::vector<block_q8_act> qa_[2];             // quantized activations (rows, nb)
+    std::vector<int32_t> qsum_[2];                // their lane sums (rows, nb, 8)
+    std::vector<float> cos_, sin_;                // (T, head_dim/2) RoPE of this step
+    std::vector<double> inv_freq_;                // (head_dim/2)
+    std::vector<float> kv_round_;                 // (2, T, kv_dim) k/v rounded to f16
+    std::vector<float> moe_h_, moe_up_;           // (entries, inter_local)
+    std::vector<float> moe_y_;                    // (entries, hidden)
+    struct moe_work_item {
+        int expert;
+        int64_t r0;
+        int nr;
+    };
+    std::vector<moe_work_item> moe_items_;
+    std::vector<int32_t> route_choice_;           // (T, k)
+    std::vector<float> route_weight_;             // (T, k)
+};

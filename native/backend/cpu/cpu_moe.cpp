@@ -1,0 +1,112 @@
+// Sparse mixture of experts, driven by a routing plan (moe_plan.h): one parallel region over
+// every active expert's gate/up rows (SwiGLU applied in place), one over every active
+// expert's down rows, then each token's outputs combined in its choice order. Experts read
+// their tokens straight out of the batch through the plan's token ids: no gather copy.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "cpu_backend.h"
+
+static const int ROW_TILE = 4;
+static const int TOKEN_BLOCK = 48;
+
+void cpu_backend::moe_route(moe_plan* plan, const float* router_logits, int T, int n_experts, int top_k) {
+    route_choice_.resize((size_t)T * top_k);
+    route_weight_.resize((size_t)T * top_k);
+    for (int t = 0; t < T; t++)
+        moe_route_token(router_logits + (int64_t)t * n_experts, n_experts, top_k, &route_choice_[(size_t)t * top_k],
+                        &route_weight_[(size_t)t * top_k]);
+    moe_plan_build(plan, n_experts, top_k, T, route_choice_.data(), route_weight_.data());
+}
+
+void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const moe_experts& ex) {
+    const int hidden = cfg_.shape.hidden, T = plan.n_tokens, E = plan.n_experts;
+    const int n_entries = T * plan.top_k;
+    std::memset(out, 0, sizeof(float) * (size_t)T * hidden);
+    int64_t inter = 0;
+    bool quant = false;
+    for (int e = 0; e < E; e++)
+        if (ex.w1[e].data) inter = ex.w1[e].rows, quant = dtype_is_quant(ex.w1[e].dtype);
+    if (inter == 0) return;  // this shard holds no expert of this layer
+
+    moe_h_.resize((size_t)n_entries * inter);  // (entries, inter): gate, then SwiGLU
+    moe_up_.resize((size_t)n_entries * inter);
+    moe_y_.resize((size_t)n_entries * hidden);
+    float *h = moe_h_.data(), *up = moe_up_.data(), *y = moe_y_.data();
+    for (auto& s : row_scratch_)
+        if (s.size() < (size_t)std::max<int64_t>(hidden, inter)) s.resize(std::max<int64_t>(hidden, inter));
+    const qact_rows xq = quant ? quantize_rows(act_rows{x, hidden, nullptr}, T, hidden, 0) : qact_rows{};
+
+    // Work items over the experts that hold tokens: (expert, tile of `rows` weight rows).
+    std::vector<moe_work_item>& items = moe_items_;
+    auto plan_items = [&](int64_t rows) {
+        items.clear();
+        for (int e = 0; e < E; e++)
+            if (ex.w1[e].data && plan.expert_begin[e + 1] > plan.expert_begin[e])
+                for (int64_t r0 = 0; r0 < rows; r0 += ROW_TILE) items.push_back({e, r0, (int)std::min<int64_t>(ROW_TILE, rows - r0)});
+        return std::max(1, (int)items.size() / (thread_pool_size(pool_) * 8));
+    };
+    // y (n, ldy) rows [r0, r0+nr) = w · the expert's activation rows, in token blocks.
+    auto rows_of = [&](float* yb, int64_t ldy, const act_rows& xa, const qact_rows& qa, int n, const tensor& w,
+                       const moe_work_item& it, int thread) {
+        for (int t0 = 0; t0 < n; t0 += TOKEN_BLOCK) {
+            const int nt = std::min(TOKEN_BLOCK, n - t0);
+            if (dtype_is_quant(w.dtype)) {
+                const qact_rows qb{qa.xq, qa.xsum, qa.nb, qa.idx ? qa.idx + t0 : nullptr};
+                const qact_rows qc = qa.idx ? qb : qact_rows{qa.xq + t0 * qa.nb, qa.xsum + t0 * qa.nb * 8, qa.nb, nullptr};
+                k_->quant_matmul_rows(yb + t0 * ldy, ldy, qc, nt, w, it.r0, it.nr);
+            } else {
+                const act_rows xb = xa.idx ? act_rows{xa.x, xa.ld, xa.idx + t0} : act_rows{xa.x + t0 * xa.ld, xa.ld, nullptr};
+                k_->matmul_rows(yb + t0 * ldy, ldy, xb, nt, w, it.r0, it.nr, row_scratch_[thread].data());
+            }
+        }
+    };
+
+    // 1. gate and up rows of every active expert for its tokens; h = silu(gate) · up in place.
+    int grain = plan_items(inter);
+    thread_pool_for(pool_, (int)items.size(), grain, [&](int begin, int end, int thread) {
+        for (int i = begin; i < end; i++) {
+            const moe_work_item& it = items[i];
+            const int b0 = plan.expert_begin[it.expert], n = plan.expert_begin[it.expert + 1] - b0;
+            const int32_t* tokens = plan.entry_token.data() + b0;
+            const act_rows xa{x, hidden, tokens};
+            const qact_rows qa{xq.xq, xq.xsum, xq.nb, tokens};
+            rows_of(h + (int64_t)b0 * inter, inter, xa, qa, n, ex.w1[it.expert], it, thread);
+            rows_of(up + (int64_t)b0 * inter, inter, xa, qa, n, ex.w3[it.expert], it, thread);
+            for (int j = 0; j < n; j++) {
+                float* hj = h + (int64_t)(b0 + j) * inter;
+                const float* uj = up + (int64_t)(b0 + j) * inter;
+                for (int64_t r = it.r0; r < it.r0 + it.nr; r++) hj[r] = hj[r] / (1.0f + std::exp(-hj[r])) * uj[r];
+            }
+        }
+    });
+
+    // 2. down rows of every active expert.
+    const qact_rows hq = quant ? quantize_rows(act_rows{h, inter, nullptr}, n_entries, inter, 1) : qact_rows{};
+    grain = plan_items(hidden);
+    thread_pool_for(pool_, (int)items.size(), grain, [&](int begin, int end, int thread) {
+        for (int i = begin; i < end; i++) {
+            const moe_work_item& it = items[i];
+            const int b0 = plan.expert_begin[it.expert], n = plan.expert_begin[it.expert + 1] - b0;
+            const act_rows ha{h + (int64_t)b0 * inter, inter, nullptr};
+            const qact_rows qa{quant ? hq.xq + (int64_t)b0 * hq.nb : nullptr, quant ? hq.xsum + (int64_t)b0 * hq.nb * 8 : nullptr,
+                               hq.nb, nullptr};
+            rows_of(y + (int64_t)b0 * hidden, hidden, ha, qa, n, ex.w2[it.expert], it, thread);
+        }
+    });
+
+    // 3. each token: Σ weight · expert output over its choices, best first.
+    for (int t = 0; t < T; t++) {
+        float* o = out + (int64_t)t * hidden;
+        for (int i = 0; i < plan.top_k; i++) {
+            const int entry = plan.token_entry[(size_t)t * plan.top_k + i];
+            const int e = (int)(std::upper_bound(plan.expert_begin.begin(), plan.expert_begin.end(), entry) -
+                                plan.expert_begin.begin()) - 1;
+            if (!ex.w1[e].data) continue;
+            const float w = plan.entry_weight[entry];
+            const float* ye = y + (int64_t)entry * hidden;
+            for (int d = 0; d < hidden; d++) o[d] += w * ye[d];
+        }
+    }
+}

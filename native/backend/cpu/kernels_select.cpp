@@ -1,0 +1,52 @@
+// Assembles the kernel tables and picks one, once, when a CPU backend starts.
+#include <vector>
+
+#include "kernels_isa.h"
+
+static const cpu_kernels SCALAR = {"scalar",        scalar_matmul_rows, scalar_quantize_act, scalar_quant_matmul_rows,
+                                   scalar_dot,      scalar_axpy,        scalar_dot_f16,      scalar_axpy_f16,
+                                   scalar_widen_row};
+#if defined(__x86_64__)
+static const cpu_kernels AVX2 = {"avx2",        avx2_matmul_rows, avx2_quantize_act, avx2_quant_matmul_rows,
+                                 avx2_dot,      avx2_axpy,        avx2_dot_f16,      avx2_axpy_f16,
+                                 avx2_widen_row};
+static const cpu_kernels AVX512 = {"avx512",        avx512_matmul_rows, avx512_quantize_act, avx512_quant_matmul_rows,
+                                   avx512_dot,      avx512_axpy,        avx512_dot_f16,      avx512_axpy_f16,
+                                   avx512_widen_row};
+
+static bool has_avx2() {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+static bool has_avx512() {
+    return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
+#endif
+
+// Best last.
+static std::vector<const cpu_kernels*> available() {
+    std::vector<const cpu_kernels*> out{&SCALAR};
+#if defined(__x86_64__)
+    if (has_avx2()) out.push_back(&AVX2);
+    if (has_avx512()) out.push_back(&AVX512);
+#endif
+    return out;
+}
+
+std::string cpu_kernels_available() {
+    std::string s;
+    for (const cpu_kernels* k : available()) s += (s.empty() ? "" : " ") + std::string(k->isa);
+    return s;
+}
+
+const cpu_kernels* cpu_kernels_select(const std::string& isa, std::string* err) {
+    const auto tables = available();
+    if (isa.empty()) return tables.back();
+    for (const cpu_kernels* k : tables)
+        if (isa == k->isa) return k;
+    if (isa == "scalar" || isa == "avx2" || isa == "avx512")
+        *err = "this CPU cannot run the " + isa + " kernels (it runs: " + cpu_kernels_available() + ")";
+    else
+        *err = "unknown ISA '" + isa + "': expected scalar, avx2 or avx512";
+    return nullptr;
+}

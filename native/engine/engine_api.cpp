@@ -1,0 +1,269 @@
+// The C ABI over the engine: argument checks, status codes and messages, lifecycle. The op
+// sequence itself is engine_shard_forward (engine.cpp).
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <unordered_set>
+
+#include "engine.h"
+#include "kernels.h"
+
+static thread_local std::string last_error;
+
+static engine_status fail(engine_status s, const std::string& message) {
+    last_error = message;
+    return s;
+}
+
+const char* engine_last_error(void) { return last_error.c_str(); }
+
+const char* engine_cpu_isas(void) {
+    static const std::string isas = cpu_kernels_available();
+    return isas.c_str();
+}
+
+int32_t engine_kv_block_slots(void) { return KV_BLOCK_SLOTS; }
+
+engine_status engine_weights_map(const char* const* paths, int32_t n_paths, int32_t read_into_memory, engine_weights** out) {
+    engine_weights* w = new engine_weights();
+    w->outlives_engine = true;
+    std::string err;
+    for (int i = 0; i < n_paths; i++)
+        if (!weights_map_file(w, paths[i], read_into_memory != 0, &err)) {
+            weights_release(w);
+            delete w;
+            return fail(ENGINE_BAD_INPUT, err);
+        }
+    *out = w;
+    return ENGINE_OK;
+}
+
+engine_status engine_weights_from_buffers(const void* const* data, const uint64_t* sizes, int32_t n, engine_weights** out) {
+    engine_weights* w = new engine_weights();
+    for (int i = 0; i < n; i++) w->files.push_back({data[i], (size_t)sizes[i], false});
+    *out = w;
+    return ENGINE_OK;
+}
+
+void engine_weights_free(engine_weights* w) {
+    if (!w) return;
+    weights_release(w);
+    delete w;
+}
+
+static bool check_config(const engine_model_config& c, std::string* err) {
+    if (c.vocab_size <= 0 || c.hidden_size <= 0 || c.intermediate_size <= 0 || c.n_layers <= 0 || c.n_heads <= 0 ||
+        c.n_kv_heads <= 0 || c.head_dim <= 0 || c.head_dim % 2 != 0 || c.window < 0 || c.n_experts < 0)
+        return *err = "model config: every size must be positive (head_dim even)", false;
+    if (c.n_heads % c.n_kv_heads != 0)
+        return *err = "model config: num_attention_heads " + std::to_string(c.n_heads) +
+                      " is not a multiple of num_key_value_heads " + std::to_string(c.n_kv_heads),
+               false;
+    if (c.n_experts > 0 && (c.top_k < 1 || c.top_k > c.n_experts))
+        return *err = "model config: num_experts_per_tok must be 1.." + std::to_string(c.n_experts), false;
+    return true;
+}
+
+void engine_free(engine* e) {
+    if (!e) return;
+    shard_runner_free(e->runner);
+    for (engine_shard& s : e->shards) delete s.be;
+    delete e->comm;
+    engine_weights_free(e->weights);
+    delete e;
+}
+
+engine_status engine_create(const engine_model_spec* spec, engine_weights* weights, const engine_options* options,
+                            engine** out) {
+    engine* e = new engine();
+    e->weights = weights;
+    e->cfg = spec->config;
+    e->opts = *options;
+    std::string err;
+    std::vector<shard_slice> slices;
+    const int tp = options->tp;
+    if (!check_config(e->cfg, &err) ||
+        !shard_plan_make(*spec, tp, (engine_moe_split)options->moe_split, &slices, &err)) {
+        engine_free(e);
+        return fail(ENGINE_BAD_INPUT, err);
+    }
+    if (options->kv_dtype != ENGINE_KV_F32 && options->kv_dtype != ENGINE_KV_F16) {
+        engine_free(e);
+        return fail(ENGINE_BAD_INPUT, "unknown K/V dtype");
+    }
+    kv_cache_init(&e->kv, options->kv_max_blocks);
+    const int per_shard = std::max(1, options->n_threads / tp);
+    try {
+        for (int s = 0; s < tp; s++) {
+            engine_shard sh;
+            sh.slice = slices[s];
+            const backend_config bc{{e->cfg.hidden_size, (int)sh.slice.q_heads.size(), (int)sh.slice.kv_heads.size(),
+                                     e->cfg.head_dim, e->cfg.n_layers, e->cfg.rope_interleaved != 0, e->cfg.rope_theta},
+                                    per_shard,
+                                    options->isa ? options->isa : "",
+                                    (kv_dtype_t)options->kv_dtype};
+            sh.be = backend_create(options->backend ? options->backend : "cpu", bc, &err);
+            if (!sh.be) throw std::invalid_argument(err);
+            e->shards.push_back(std::move(sh));
+            // tp = 1 may use mapped weights in place; shards repack their slices into their own memory.
+            if (!model_load(*spec, *weights, e->shards.back().slice, tp == 1 && weights->outlives_engine,
+                            e->shards.back().be, &e->shards.back().w, &err))
+                throw std::invalid_argument("cannot load model: " + err);
+        }
+    } catch (const std::invalid_argument& ex) {
+        engine_free(e);
+        return fail(ENGINE_BAD_INPUT, ex.what());
+    } catch (const std::bad_alloc&) {
+        engine_free(e);
+        return fail(ENGINE_INTERNAL, "out of memory while loading the model");
+    }
+    if (tp > 1 || !weights->outlives_engine) {  // every byte now lives in the shards
+        engine_weights_free(e->weights);
+        e->weights = nullptr;
+    }
+    e->backend_name = e->shards[0].be->name();
+    e->comm = communicator_local_create(tp);
+    e->runner = shard_runner_init(tp);
+    *out = e;
+    return ENGINE_OK;
+}
+
+int32_t engine_seq_create(engine* e) { return kv_seq_create(&e->kv, e->cfg.window); }
+
+static engine_status no_such_sequence(int32_t id) {
+    return fail(ENGINE_BAD_INPUT, "sequence " + std::to_string(id) + " does not exist");
+}
+
+engine_status engine_seq_reset(engine* e, int32_t id) {
+    kv_seq* s = kv_seq_get(&e->kv, id);
+    if (!s) return no_such_sequence(id);
+    kv_seq_reset(&e->kv, s);
+    return ENGINE_OK;
+}
+
+engine_status engine_seq_free(engine* e, int32_t id) {
+    return kv_seq_free(&e->kv, id) ? ENGINE_OK : no_such_sequence(id);
+}
+
+engine_status engine_seq_truncate(engine* e, int32_t id, int64_t n) {
+    kv_seq* s = kv_seq_get(&e->kv, id);
+    if (!s) return no_such_sequence(id);
+    if (!kv_seq_truncate(&e->kv, s, n))
+        return fail(ENGINE_BAD_INPUT, "cannot truncate sequence " + std::to_string(id) + " to " + std::to_string(n) +
+                                          " of " + std::to_string(s->n_past) + " positions");
+    return ENGINE_OK;
+}
+
+int64_t engine_seq_length(const engine* e, int32_t id) {
+    const kv_seq* s = kv_seq_get(const_cast<kv_cache*>(&e->kv), id);
+    return s ? s->n_past : -1;
+}
+
+int64_t engine_step_logit_rows(const engine_step_seq* seqs, int32_t n_seqs) {
+    int64_t rows = 0;
+    for (int i = 0; i < n_seqs; i++) rows += seqs[i].all_logits ? seqs[i].n_tokens : 1;
+    return rows;
+}
+
+static bool check_step(engine* e, const engine_step_seq* seqs, int n_seqs, const int32_t* tokens, std::string* err) {
+    if (n_seqs <= 0) return *err = "step needs at least one sequence", false;
+    std::unordered_set<int> seen;
+    int64_t t = 0;
+    for (int i = 0; i < n_seqs; i++) {
+        const engine_step_seq& s = seqs[i];
+        if (!kv_seq_get(&e->kv, s.seq_id)) return *err = "sequence " + std::to_string(s.seq_id) + " does not exist", false;
+        if (!seen.insert(s.seq_id).second)
+            return *err = "sequence " + std::to_string(s.seq_id) + " appears twice in one step", false;
+        if (s.n_tokens <= 0) return *err = "sequence " + std::to_string(s.seq_id) + " has no tokens", false;
+        for (int j = 0; j < s.n_tokens; j++, t++)
+            if (tokens[t] < 0 || tokens[t] >= e->cfg.vocab_size)
+                return *err = "token id " + std::to_string(tokens[t]) + " is outside the vocabulary [0, " +
+                              std::to_string(e->cfg.vocab_size) + ")",
+                       false;
+    }
+    if (t > (1 << 24)) return *err = "step has too many tokens", false;
+    return true;
+}
+
+// The step's batch: chunks, positions, and which rows return logits.
+static void build_batch(engine* e, const engine_step_seq* seqs, int n_seqs, const int32_t* tokens) {
+    step_batch& b = e->batch;
+    b.chunks.clear();
+    b.positions.clear();
+    b.token_chunk.clear();
+    b.logit_rows.clear();
+    b.tokens = tokens;
+    int T = 0;
+    for (int i = 0; i < n_seqs; i++) {
+        kv_seq* s = kv_seq_get(&e->kv, seqs[i].seq_id);
+        b.chunks.push_back({s, T, seqs[i].n_tokens});
+        for (int j = 0; j < seqs[i].n_tokens; j++) {
+            b.positions.push_back(s->n_past + j);
+            b.token_chunk.push_back(i);
+            if (seqs[i].all_logits || j == seqs[i].n_tokens - 1) b.logit_rows.push_back(T + j);
+        }
+        T += seqs[i].n_tokens;
+    }
+    b.n_tokens = T;
+}
+
+engine_status engine_step(engine* e, const engine_step_seq* seqs, int32_t n_seqs, const int32_t* tokens, float* logits) {
+    std::string err;
+    if (!check_step(e, seqs, n_seqs, tokens, &err)) return fail(ENGINE_BAD_INPUT, err);
+    try {
+        for (int i = 0; i < n_seqs; i++)
+            if (!kv_seq_reserve(&e->kv, kv_seq_get(&e->kv, seqs[i].seq_id), seqs[i].n_tokens))
+                return fail(ENGINE_KV_EXHAUSTED, "K/V cache memory is exhausted: free or reset sequences");
+        for (engine_shard& s : e->shards)
+            if (!s.be->kv_grow(e->kv.n_blocks))
+                return fail(ENGINE_KV_EXHAUSTED, "K/V cache memory is exhausted (allocation failed): free or reset sequences");
+        build_batch(e, seqs, n_seqs, tokens);
+        e->comm->reset();
+        e->comm->prepare((size_t)e->batch.n_tokens * e->cfg.hidden_size);
+    } catch (const std::bad_alloc&) {
+        return fail(ENGINE_INTERNAL, "out of memory preparing the step");
+    }
+
+    std::vector<char> shard_ok(e->shards.size(), 1);
+    shard_runner_run(e->runner, [&](int rank) {
+        e->shards[rank].ok = true;
+        try {
+            shard_ok[rank] = engine_shard_forward(e, rank, logits);
+        } catch (const std::bad_alloc&) {
+            shard_ok[rank] = 0;
+            e->comm->abort();  // the other shards stop waiting for this one
+        }
+    });
+    bool cache_ok = true, ran = true;
+    for (size_t s = 0; s < e->shards.size(); s++) cache_ok &= e->shards[s].ok, ran &= shard_ok[s] != 0;
+    if (!ran || !cache_ok) {
+        // The shards may have written some of the step's keys: these sequences start over.
+        for (const step_chunk& c : e->batch.chunks) kv_seq_reset(&e->kv, c.seq);
+        return fail(ENGINE_INTERNAL, !ran ? "out of memory during the engine step; its sequences were reset"
+                                          : "internal error: a K/V cache slot holds the wrong position");
+    }
+    for (const step_chunk& c : e->batch.chunks) {  // the slots written now hold these positions
+        const int64_t end = c.seq->n_past + c.n_tok;
+        for (int64_t p = kv_first_cached(c.seq, c.n_tok); p < end; p++) c.seq->slot_pos[kv_slot(c.seq, p)] = p;
+        c.seq->n_past = end;
+    }
+    return ENGINE_OK;
+}
+
+void engine_get_info(const engine* e, engine_info* out) {
+    std::memset(out, 0, sizeof(*out));
+    out->tp = (int32_t)e->shards.size();
+    out->threads_per_shard = e->shards.empty() ? 0 : e->shards[0].be->threads();
+    out->kv_block_slots = KV_BLOCK_SLOTS;
+    out->kv_blocks_in_use = e->kv.blocks_in_use.load(std::memory_order_relaxed);
+    for (const engine_shard& s : e->shards) {
+        out->kv_block_bytes += s.be->kv_block_bytes();
+        out->weight_bytes_total += s.be->weight_bytes();
+        out->weight_bytes_max = std::max<uint64_t>(out->weight_bytes_max, s.be->weight_bytes());
+    }
+    std::strncpy(out->backend, e->backend_name.c_str(), sizeof(out->backend) - 1);
+}
+
+uint64_t engine_shard_weight_bytes(const engine* e, int32_t shard) {
+    return shard >= 0 && shard < (int)e->shards.size() ? e->shards[shard].be->weight_bytes() : 0;
+}

@@ -1,0 +1,125 @@
+/* The engine's C ABI: what the N-API glue (and the WASM glue to come) call. Plain C types,
+ * status codes instead of exceptions, a message per failure. The engine never calls exit().
+ *
+ * Lifecycle: engine_weights_map (or _from_buffers) → engine_create (takes the weights) →
+ * engine_seq_create / engine_step … → engine_free. One step at a time per engine; everything
+ * else but engine_get_info must not run while a step does. */
+#pragma once
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    ENGINE_OK = 0,
+    ENGINE_BAD_INPUT = 1,      /* the call's arguments or the model are wrong; nothing changed */
+    ENGINE_KV_EXHAUSTED = 2,   /* no K/V block left: free or reset sequences, then retry */
+    ENGINE_INTERNAL = 3,       /* a bug or out of memory; the step's sequences were reset */
+} engine_status;
+
+/* The message of the last call on this thread that did not return ENGINE_OK. */
+const char* engine_last_error(void);
+
+typedef enum { ENGINE_DT_F32 = 0, ENGINE_DT_F16 = 1, ENGINE_DT_BF16 = 2, ENGINE_DT_Q8_0 = 3, ENGINE_DT_Q4_0 = 4 } engine_dtype;
+typedef enum { ENGINE_MOE_SPLIT_COLUMNS = 0, ENGINE_MOE_SPLIT_EXPERTS = 1 } engine_moe_split;
+typedef enum { ENGINE_KV_F32 = 0, ENGINE_KV_F16 = 1 } engine_kv_dtype;
+
+typedef struct {
+    int32_t vocab_size, hidden_size, intermediate_size, n_layers;
+    int32_t n_heads, n_kv_heads, head_dim;
+    int32_t n_experts;  /* 0 = dense SwiGLU (Mistral); else sparse MoE (Mixtral) */
+    int32_t top_k;      /* experts per token */
+    int32_t window;     /* sliding window W, 0 = full attention */
+    float rms_eps;
+    double rope_theta;
+    /* RoPE pairs: 0 = HF rotate_half (x[k], x[k + D/2]); 1 = Mistral's consolidated checkpoints
+     * and GGUF, (x[2k], x[2k+1]). The q/k rows of the two layouts are permutations of each other. */
+    int32_t rope_interleaved;
+} engine_model_config;
+
+/* Where a stored tensor is: weight file `file`, byte offset, dtype, shape (1-D: rows = 1). */
+typedef struct {
+    int32_t file;
+    uint64_t offset;
+    int32_t dtype; /* engine_dtype */
+    int64_t rows, cols;
+} engine_tensor_ref;
+
+typedef struct {
+    engine_tensor_ref attn_norm, wq, wk, wv, wo, ffn_norm;
+    engine_tensor_ref w1, w2, w3;       /* dense: gate, down, up */
+    engine_tensor_ref router;           /* MoE: (n_experts, hidden) */
+    const engine_tensor_ref* experts;   /* MoE: (n_experts, 3) = w1, w2, w3 each */
+} engine_layer_refs;
+
+typedef struct {
+    engine_model_config config;
+    engine_tensor_ref embed, final_norm, lm_head; /* lm_head == embed when tied */
+    const engine_layer_refs* layers;              /* (n_layers) */
+} engine_model_spec;
+
+typedef struct {
+    const char* backend;        /* "cpu" */
+    const char* isa;            /* CPU kernel table: "scalar", "avx2", "avx512"; "" = best available */
+    int32_t n_threads;          /* compute threads in all; each shard gets n_threads / tp (≥ 1) */
+    int32_t tp;                 /* tensor-parallel shards, ≥ 1 */
+    int32_t moe_split;          /* engine_moe_split */
+    int32_t kv_dtype;           /* engine_kv_dtype */
+    int64_t kv_max_blocks;      /* 0 = no limit */
+} engine_options;
+
+/* Weight files: mapped read-only (read_into_memory = 0) or read into huge-page memory. */
+typedef struct engine_weights engine_weights;
+engine_status engine_weights_map(const char* const* paths, int32_t n_paths, int32_t read_into_memory, engine_weights** out);
+/* Buffers the host hands in (a WASM node's fetched bytes): copied into each shard at create,
+ * so they may be released once engine_create returns. */
+engine_status engine_weights_from_buffers(const void* const* data, const uint64_t* sizes, int32_t n, engine_weights** out);
+void engine_weights_free(engine_weights* w);
+
+typedef struct engine engine;
+/* Loads the model into tp shards. Takes ownership of weights whatever the outcome. */
+engine_status engine_create(const engine_model_spec* spec, engine_weights* weights, const engine_options* options,
+                            engine** out);
+void engine_free(engine* e);
+
+int32_t engine_seq_create(engine* e); /* a new empty sequence's id; freed ids are reused */
+engine_status engine_seq_reset(engine* e, int32_t id);
+engine_status engine_seq_free(engine* e, int32_t id);
+/* Keeps positions [0, n). Full attention only (a ring cannot forget its newest positions). */
+engine_status engine_seq_truncate(engine* e, int32_t id, int64_t n);
+int64_t engine_seq_length(const engine* e, int32_t id); /* -1 if no such sequence */
+
+typedef struct {
+    int32_t seq_id;
+    int32_t n_tokens;   /* ≥ 1: a prefill chunk, or 1 to decode */
+    int32_t all_logits; /* logits after every token of the chunk, else after its last only */
+} engine_step_seq;
+
+int64_t engine_step_logit_rows(const engine_step_seq* seqs, int32_t n_seqs);
+/* tokens: Σ n_tokens ids, sequence after sequence. logits: (rows, vocab). The sequences'
+ * caches are unchanged unless the step succeeds (or K/V runs out: then some sequences may
+ * hold blocks for the positions they asked for, used by the retry). */
+engine_status engine_step(engine* e, const engine_step_seq* seqs, int32_t n_seqs, const int32_t* tokens, float* logits);
+
+typedef struct {
+    int32_t tp, threads_per_shard, kv_block_slots;
+    int64_t kv_blocks_in_use;
+    uint64_t kv_block_bytes;     /* all shards together */
+    uint64_t weight_bytes_max;   /* the largest shard's resident weight bytes */
+    uint64_t weight_bytes_total; /* all shards (weights used in place from a mapping included) */
+    char backend[32];            /* "cpu/avx2" */
+} engine_info;
+/* Safe to call while a step runs. */
+void engine_get_info(const engine* e, engine_info* out);
+uint64_t engine_shard_weight_bytes(const engine* e, int32_t shard);
+
+/* Positions per K/V block. */
+int32_t engine_kv_block_slots(void);
+
+/* The CPU kernel tables this machine can run, best last: "scalar avx2 avx512". */
+const char* engine_cpu_isas(void);
+
+#ifdef __cplusplus
+}
+#endif
