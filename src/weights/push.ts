@@ -3,16 +3,21 @@
 // first, so while a push runs readers see no model rather than a mix of old and new files.
 // Objects already stored with the same size and sha256 (object metadata) are not re-sent, so
 // an interrupted push resumes by file; pushing an unchanged model changes nothing at all.
+// Besides the model's files, push uploads the column-chunked copies the manifest lists
+// (colchunks.ts), generated again from the local files as the upload body.
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { stat } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import { WeightsError } from './errors.ts';
 import { Limiter } from './limiter.ts';
 import { readRemoteManifest } from './fetch_model.ts';
-import { buildManifest, MANIFEST_FILE, type Manifest, type ManifestFile } from './manifest.ts';
+import { colChunkBytes, planOf } from './colchunk_build.ts';
+import { MANIFEST_FILE, type Manifest } from './manifest.ts';
+import { buildManifest } from './manifest_build.ts';
 import { asWeightsError, classifyS3Error } from './s3_errors.ts';
 import { formatS3Uri, objectKey, parseS3Uri, s3ClientFromEnv, type S3Location } from './s3_location.ts';
 import { TransferProgress, type ProgressSink } from './transfer_progress.ts';
@@ -22,14 +27,28 @@ const MAX_PARTS = 10_000; // S3's limit per multipart upload
 
 export type PushOptions = {
   chunkSize?: number; // manifest chunk size (default 64 MiB)
+  blockBytes?: number; // manifest tensor block size (default 1 MiB)
   client?: S3Client;
   progress?: ProgressSink | null; // default stderr
   partQueue?: number; // parallel parts per file (default 4)
 };
 
-export type PushResult = { uri: string; manifest: Manifest; files: number; bytes: number; uploadedBytes: number; skippedFiles: number; unchanged: boolean };
+/** `files` and `bytes` count the model's files; `objects` adds the column-chunked copies. */
+export type PushResult = { uri: string; manifest: Manifest; files: number; bytes: number; objects: number; uploadedBytes: number; skippedFiles: number; unchanged: boolean };
 
-async function storedSha256(client: S3Client, location: S3Location, file: ManifestFile): Promise<string | null> {
+/** One object to store: a model file, or a column-chunked copy generated on the fly. */
+type StoredObject = { path: string; size: number; sha256: string; body: () => Readable };
+
+function uploadsOf(dir: string, manifest: Manifest): StoredObject[] {
+  const files = manifest.model.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256, body: () => createReadStream(join(dir, f.path)) }));
+  const copies = (manifest.model.colchunks ?? []).map((c) => {
+    const plan = planOf(manifest.model.files, c);
+    return { path: c.object, size: c.size, sha256: c.sha256, body: () => Readable.from(colChunkBytes(dir, plan)) };
+  });
+  return [...files, ...copies];
+}
+
+async function storedSha256(client: S3Client, location: S3Location, file: StoredObject): Promise<string | null> {
   try {
     const head = await client.send(new HeadObjectCommand({ Bucket: location.bucket, Key: objectKey(location, file.path) }));
     return head.ContentLength === file.size ? (head.Metadata?.sha256 ?? null) : null;
@@ -57,16 +76,17 @@ export async function pushModel(dir: string, uri: string, options: PushOptions =
   const hashing: { meter?: TransferProgress; done: number } = { done: 0 };
   const manifest = await buildManifest(dir, {
     chunkSize: options.chunkSize,
+    blockBytes: options.blockBytes,
     onProgress: (done, total) => {
       hashing.meter ??= new TransferProgress(`hash ${dir}`, total, sink);
       hashing.meter.advance(done - hashing.done);
       hashing.done = done;
     },
   });
-  hashing.meter?.finish('sha256 of every file and chunk');
-  const files = manifest.model.files;
-  const bytes = files.reduce((n, f) => n + f.size, 0);
-  const result: PushResult = { uri: target, manifest, files: files.length, bytes, uploadedBytes: 0, skippedFiles: 0, unchanged: false };
+  hashing.meter?.finish('sha256 of every file, chunk and tensor block');
+  const files = uploadsOf(dir, manifest);
+  const bytes = manifest.model.files.reduce((n, f) => n + f.size, 0);
+  const result: PushResult = { uri: target, manifest, files: manifest.model.files.length, bytes, objects: files.length, uploadedBytes: 0, skippedFiles: 0, unchanged: false };
 
   try {
     const limiter = new Limiter(8);
@@ -84,7 +104,7 @@ export async function pushModel(dir: string, uri: string, options: PushOptions =
     for (const file of missing) {
       const upload = new Upload({
         client,
-        params: { Bucket: location.bucket, Key: objectKey(location, file.path), Body: createReadStream(join(dir, file.path)), Metadata: { sha256: file.sha256 } },
+        params: { Bucket: location.bucket, Key: objectKey(location, file.path), Body: file.body(), Metadata: { sha256: file.sha256 } },
         partSize: Math.max(MIN_PART_SIZE, Math.ceil(file.size / MAX_PARTS)),
         queueSize: options.partQueue ?? 4,
         leavePartsOnError: false,
@@ -103,7 +123,7 @@ export async function pushModel(dir: string, uri: string, options: PushOptions =
     await client.send(
       new PutObjectCommand({ Bucket: location.bucket, Key: objectKey(location, MANIFEST_FILE), Body: JSON.stringify(manifest, null, 1) + '\n', ContentType: 'application/json' }),
     );
-    progress.finish(`${missing.length} files uploaded (${result.skippedFiles} already stored), then ${MANIFEST_FILE}`);
+    progress.finish(`${missing.length} objects uploaded (${result.skippedFiles} already stored), then ${MANIFEST_FILE}`);
   } catch (err) {
     throw asWeightsError(err, target);
   }
