@@ -1,12 +1,13 @@
 // Checking a model directory on local disk against the manifest.json in it (what
-// `sirocco weights pull` and the download cache leave next to the files).
+// `sirocco weights pull` and the download cache leave next to the files): chunks, files and,
+// for a version-2 manifest, headers and tensor blocks (the column-chunked copies live only in S3).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkAgainstManifest, hashChunkedStream } from './chunk_hashing.ts';
 import { ChecksumError, WeightsError } from './errors.ts';
 import { MANIFEST_FILE, parseManifest, type Manifest } from './manifest.ts';
+import { verifyFileStream } from './tensor_verify.ts';
 import { TransferProgress, type ProgressSink } from './transfer_progress.ts';
 
 const READ_PIECE = 4 << 20;
@@ -40,8 +41,7 @@ export async function verifyLocalModel(dir: string, progress: ProgressSink | nul
       const path = join(dir, file.path);
       const size = await stat(path).then((s) => s.size, () => null);
       if (size === null) throw new ChecksumError(`${path}: missing (listed in the manifest): pull the model again`);
-      const hashed = await hashChunkedStream(createReadStream(path, { highWaterMark: READ_PIECE }), file.chunk_size, (n) => meter.advance(n));
-      checkAgainstManifest(file, hashed, dir);
+      await verifyFileStream(manifest, file, createReadStream(path, { highWaterMark: READ_PIECE }), dir, (n) => meter.advance(n));
     }
   } catch (err) {
     meter.abandon();
