@@ -83,7 +83,7 @@ describe('sirocco logits', () => {
     { args: ['--model', 'DIR'], error: /at least one --prompt is required/ },
     { args: ['--model', 'DIR', '--prompt', '1,a'], error: /comma-separated token ids/ },
     { args: ['--model', 'DIR', '--prompt', '1', '--steps', '0'], error: /--steps expects a positive integer/ },
-    { args: ['--model', 'DIR', '--prompt', '1', '--tp', '2'], error: /--tp > 1 .* not implemented yet/ },
+    { args: ['--model', 'DIR', '--prompt', '1', '--tp', '2'], error: /--tp 2 does not divide num_key_value_heads 1: attention splits by KV-head groups \(possible: 1\)/ },
     { args: ['--model', 'DIR', '--prompt', '1', '--backend', 'wasm'], error: /--backend wasm is not built yet/ },
     { args: ['--model', 'DIR', '--prompt', '1', '--bogus'], error: /Unknown option '--bogus'/ },
     { args: ['--model', 'DIR', '--prompt', '1,512'], error: /token id 512 is outside the model's vocabulary \[0, 512\)/ },

@@ -30,6 +30,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine.ts';
+import { availableIsas } from '../src/engine/native.ts';
 import { generateGreedy, type GreedyCase } from '../src/engine/generate.ts';
 import { readSafetensorsHeader } from '../src/engine/safetensors.ts';
 import { f16Bits } from '../weights-tools/float_encode.ts';
@@ -169,8 +170,8 @@ async function dequantizedCopy(dir: string): Promise<string> {
   return out;
 }
 
-async function inProcess(dir: string, prompts = PROMPTS, options = GREEDY): Promise<GreedyCase[]> {
-  const engine = await Engine.load(dir);
+async function inProcess(dir: string, prompts = PROMPTS, options = GREEDY, isa?: string): Promise<GreedyCase[]> {
+  const engine = await Engine.load(dir, { kvDtype: 'f32', isa }); // f32 K/V: these comparisons are at ~1e-7
   try {
     return await generateGreedy(engine, prompts, options);
   } finally {
@@ -180,7 +181,7 @@ async function inProcess(dir: string, prompts = PROMPTS, options = GREEDY): Prom
 
 // `sirocco logits` in a child process: the kernel family is chosen once per process.
 async function viaCli(dir: string, env: Record<string, string>, prompts: number[][]): Promise<GreedyCase[]> {
-  const args = ['bin/sirocco.js', 'logits', '--model', dir, '--steps', String(GREEDY.steps), '--chunk', String(GREEDY.chunk), '--prompt-logits'];
+  const args = ['bin/sirocco.js', 'logits', '--model', dir, '--kv-dtype', 'f32', '--steps', String(GREEDY.steps), '--chunk', String(GREEDY.chunk), '--prompt-logits'];
   for (const p of prompts) args.push('--prompt', p.join(','));
   const { stdout } = await run('node', args, { env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
   const out = JSON.parse(stdout) as { cases: { prompt_tokens: number[]; generated: number[]; step_logits: number[][]; prompt_logits: number[][] }[] };
@@ -275,20 +276,25 @@ describe.each(['mixtral-tiny', 'mistral-tiny'] as const)('%s', (preset) => {
     expect(worst(f)).toBeLessThanOrEqual(TOL.activationRounding);
   });
 
-  it.each(FORMATS)('%s: the scalar kernels give the AVX2 results', async (to) => {
+  it.each(FORMATS)('%s: the scalar kernels give the results of every SIMD table this CPU runs', async (to) => {
     const firsts = Array.from({ length: 12 }, (_, i) => [3 + 41 * i]);
     const all = [...firsts, ...PROMPTS];
-    const [slow, fast] = [await viaCli(dirs[to], { SIROCCO_ISA: 'scalar' }, all), await inProcess(dirs[to], all)];
-    // First positions: attention sees one key (weight exactly 1), so in a dense model every
-    // float operation of the two ISAs is the same one and the logits are bit-identical. (In a
-    // MoE the f32 router sums in another order.)
-    const first = (cases: GreedyCase[]) => cases.slice(0, firsts.length).map((c) => Array.from(c.promptLogits[0]!));
-    if (preset === 'mistral-tiny') expect(first(slow)).toEqual(first(fast));
-    expect(worst(first(slow).map((v, i) => relativeError(v, first(fast)[i]!)))).toBeLessThanOrEqual(TOL.scalar);
-    // Whole sequences: the f32 attention and router sum in another order, so flips happen.
-    const e = errors(slow.slice(firsts.length), fast.slice(firsts.length));
-    console.log(`${preset} ${to} scalar vs avx2: ${show(e)}`);
-    expectAgreeUpToFlips(e);
+    const slow = await viaCli(dirs[to], { SIROCCO_ISA: 'scalar' }, all);
+    const tables = availableIsas().filter((isa) => isa !== 'scalar');
+    expect(tables.length, 'no SIMD kernel table runs on this CPU').toBeGreaterThan(0);
+    for (const isa of tables) {
+      const fast = await inProcess(dirs[to], all, GREEDY, isa);
+      // First positions: attention sees one key (weight exactly 1), so in a dense model every
+      // float operation of the tables is the same one and the logits are bit-identical. (In a
+      // MoE the f32 router sums in another order.)
+      const first = (cases: GreedyCase[]) => cases.slice(0, firsts.length).map((c) => Array.from(c.promptLogits[0]!));
+      if (preset === 'mistral-tiny') expect(first(slow), isa).toEqual(first(fast));
+      expect(worst(first(slow).map((v, i) => relativeError(v, first(fast)[i]!)))).toBeLessThanOrEqual(TOL.scalar);
+      // Whole sequences: the f32 attention and router sum in another order, so flips happen.
+      const e = errors(slow.slice(firsts.length), fast.slice(firsts.length));
+      console.log(`${preset} ${to} scalar vs ${isa}: ${show(e)}`);
+      expectAgreeUpToFlips(e);
+    }
   });
 
   it.each(FORMATS)('%s: a sequence gives identical logits alone and inside a batch', async (to) => {

@@ -5,15 +5,21 @@ import { z } from 'zod';
 import { Engine } from '../engine/engine.ts';
 import { ModelLoadError } from '../engine/errors.ts';
 import { generateGreedy } from '../engine/generate.ts';
+import { DEFAULT_KV_DTYPE, nativeErrorCode } from '../engine/native.ts';
 import { resolveModelDir } from '../weights/model_uri.ts';
 
 const USAGE = `usage: sirocco logits --model DIR|s3://bucket/prefix --prompt 1,2,3 [--prompt 4,5] [--steps N] [--chunk K]
-                                    [--prompt-logits] [--threads N] [--tp 1] [--backend native]
+                                    [--prompt-logits] [--threads N] [--tp N] [--moe-split columns|experts]
+                                    [--kv-dtype f32|f16] [--isa scalar|avx2|avx512] [--backend native]
 
 Prints {"compute_dtype","cases":[{"prompt_tokens","generated","logits_last","step_logits"[,"prompt_logits"]}]}.
   --steps N         greedy tokens to generate per prompt (default 1)
   --chunk K         prefill prompts in chunks of K tokens (default: whole prompt)
   --prompt-logits   also print the logits after every prompt token
+  --tp N            split the model into N tensor-parallel shards (N must divide the KV heads)
+  --moe-split S     MoE under --tp: 'columns' (default: every expert split) or 'experts' (whole experts per shard)
+  --kv-dtype D      K/V cache storage (default f16)
+  --isa I           force a CPU kernel table (default: SIROCCO_ISA, else the best this CPU runs)
 `;
 
 const tokenList = z
@@ -33,7 +39,10 @@ const Options = z.object({
   steps: intFlag('steps').default(1),
   chunk: intFlag('chunk').optional(),
   threads: intFlag('threads').optional(),
-  tp: intFlag('tp').default(1).refine((n) => n === 1, '--tp > 1 (tensor parallelism) is not implemented yet: use --tp 1'),
+  tp: intFlag('tp').default(1),
+  'moe-split': z.enum(['columns', 'experts']).default('columns'),
+  'kv-dtype': z.enum(['f32', 'f16']).default(DEFAULT_KV_DTYPE),
+  isa: z.enum(['scalar', 'avx2', 'avx512']).optional(),
   backend: z.enum(['native', 'wasm']).default('native').refine((b) => b === 'native', '--backend wasm is not built yet: use --backend native'),
   'prompt-logits': z.boolean().default(false),
 });
@@ -50,6 +59,9 @@ export async function runLogits(argv: string[]): Promise<number> {
         chunk: { type: 'string' },
         threads: { type: 'string' },
         tp: { type: 'string' },
+        'moe-split': { type: 'string' },
+        'kv-dtype': { type: 'string' },
+        isa: { type: 'string' },
         backend: { type: 'string' },
         'prompt-logits': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -75,9 +87,15 @@ export async function runLogits(argv: string[]): Promise<number> {
 
   let engine: Engine;
   try {
-    engine = await Engine.load(await resolveModelDir(opts.model), { threads: opts.threads });
+    engine = await Engine.load(await resolveModelDir(opts.model), {
+      threads: opts.threads,
+      tp: opts.tp,
+      moeSplit: opts['moe-split'],
+      kvDtype: opts['kv-dtype'],
+      isa: opts.isa,
+    });
   } catch (err) {
-    if (err instanceof ModelLoadError || (err as Error).message.includes('native engine')) {
+    if (err instanceof ModelLoadError || nativeErrorCode(err) === 'BAD_INPUT' || (err as Error).message.includes('native engine')) {
       process.stderr.write(`sirocco logits: ${(err as Error).message}\n`);
       return 1;
     }
