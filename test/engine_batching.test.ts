@@ -142,4 +142,31 @@ describe('batching', () => {
       await small.close();
     }
   });
+
+  it('freed sequence ids are reused, and a reused id starts empty', async () => {
+    const a = engine.createSequence();
+    await engine.step([{ sequence: a, tokens: prompt(20, 3, 512) }]);
+    engine.freeSequence(a);
+    const b = engine.createSequence();
+    expect(b).toBe(a);
+    expect(engine.sequenceLength(b)).toBe(0);
+    const ids = Array.from({ length: 50 }, () => engine.createSequence());
+    ids.forEach((id) => engine.freeSequence(id));
+    const again = Array.from({ length: 50 }, () => engine.createSequence());
+    expect(new Set([...again, b]).size).toBe(51);
+    expect(Math.max(...again)).toBe(Math.max(...ids)); // no id beyond the ones freed
+    again.forEach((id) => engine.freeSequence(id));
+    engine.freeSequence(b);
+  });
+
+  it('info() can be read while a step runs', async () => {
+    const s = engine.createSequence();
+    const step = engine.step([{ sequence: s, tokens: prompt(200, 4, 512) }]);
+    const during = engine.info();
+    expect(during.kvBlocksInUse).toBeGreaterThanOrEqual(0);
+    expect(during.backend).toMatch(/^cpu\/(scalar|avx2|avx512)$/);
+    await step;
+    expect(engine.info().kvBlocksInUse).toBeGreaterThan(0);
+    engine.freeSequence(s);
+  });
 });

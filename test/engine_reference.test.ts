@@ -1,104 +1,113 @@
 // The engine against the float64 reference: dense and MoE, windows shorter than the prompt,
 // every chunk size from 1 to W+1, mixed batches, GQA ratios, head_dim ≠ hidden/heads, tied
-// embeddings, full attention across cache blocks, f16 and bf16 weights.
+// embeddings, full attention across cache blocks, f16 and bf16 weights. Once per CPU kernel
+// table this machine runs (f32 K/V), and once more with the default f16 K/V.
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine.ts';
+import { availableIsas, type EngineOptions } from '../src/engine/native.ts';
 import { expectEngineMatchesReference, prompt, TOLERANCE } from './helpers/check_reference.ts';
 import { TempModels } from './helpers/models.ts';
 
 const models = new TempModels();
 afterAll(() => models.cleanup());
 
-async function withEngine<T>(dir: string, fn: (e: Engine) => Promise<T>): Promise<T> {
-  const engine = await Engine.load(dir);
-  try {
-    return await fn(engine);
-  } finally {
-    await engine.close();
+const RUNS: EngineOptions[] = [
+  ...availableIsas().map((isa) => ({ isa, kvDtype: 'f32' as const })),
+  { isa: availableIsas().at(-1)!, kvDtype: 'f16' },
+];
+
+describe.each(RUNS)('kernels $isa, K/V $kvDtype', (engineOptions) => {
+  async function withEngine<T>(dir: string, fn: (e: Engine) => Promise<T>): Promise<T> {
+    const engine = await Engine.load(dir, engineOptions);
+    try {
+      return await fn(engine);
+    } finally {
+      await engine.close();
+    }
   }
-}
 
-// Unequal prompts, so chunked steps mix prefill and decode at different positions.
-const batchPrompts = (window: number, vocab: number) => [prompt(3 * window, 11, vocab), prompt(window + 2, 12, vocab), prompt(1, 13, vocab)];
+  // Unequal prompts, so chunked steps mix prefill and decode at different positions.
+  const batchPrompts = (window: number, vocab: number) => [prompt(3 * window, 11, vocab), prompt(window + 2, 12, vocab), prompt(1, 13, vocab)];
 
-describe.each([
-  { preset: 'mistral-tiny', window: 8 },
-  { preset: 'mixtral-tiny', window: 12 },
-] as const)('$preset (window $window): prompts 3× the window', ({ preset, window }) => {
-  let dir: string;
-  it('generates the model', async () => {
-    dir = await models.make({ preset, seed: 7, dtype: 'f32' });
-  });
+  describe.each([
+    { preset: 'mistral-tiny', window: 8 },
+    { preset: 'mixtral-tiny', window: 12 },
+  ] as const)('$preset (window $window): prompts 3× the window', ({ preset, window }) => {
+    let dir: string;
+    it('generates the model', async () => {
+      dir = await models.make({ preset, seed: 7, dtype: 'f32' });
+    });
 
-  it('matches the reference with the whole prompt in one step', async () => {
-    await withEngine(dir, (e) => expectEngineMatchesReference(e, dir, batchPrompts(window, 512), { steps: 6, tol: TOLERANCE.f32 }));
-  });
+    it('matches the reference with the whole prompt in one step', async () => {
+      await withEngine(dir, (e) => expectEngineMatchesReference(e, dir, batchPrompts(window, 512), { steps: 6, tol: TOLERANCE.f32 }));
+    });
 
-  it('matches the reference for every chunk size from 1 to W+1', async () => {
-    await withEngine(dir, async (e) => {
-      for (let chunk = 1; chunk <= window + 1; chunk++)
-        await expectEngineMatchesReference(e, dir, batchPrompts(window, 512), { steps: 4, chunk, tol: TOLERANCE.f32 });
+    it('matches the reference for every chunk size from 1 to W+1', async () => {
+      await withEngine(dir, async (e) => {
+        for (let chunk = 1; chunk <= window + 1; chunk++)
+          await expectEngineMatchesReference(e, dir, batchPrompts(window, 512), { steps: 4, chunk, tol: TOLERANCE.f32 });
+      });
     });
   });
-});
 
-describe('GQA ratios 1, 2, 4, 8 with head_dim ≠ hidden/heads', () => {
-  it.each([8, 4, 2, 1])('8 query heads over %i kv heads', async (kvHeads) => {
-    const dir = await models.make({ preset: 'mistral-tiny', seed: 3, heads: 8, kvHeads, headDim: 12, window: 6 });
-    await withEngine(dir, (e) =>
-      expectEngineMatchesReference(e, dir, [prompt(20, 5, 512), prompt(7, 6, 512)], { steps: 4, chunk: 5, tol: TOLERANCE.f32 }),
-    );
-  });
-});
-
-describe('full attention (sliding_window null) across K/V blocks', () => {
-  it.each([
-    { preset: 'mixtral-tiny', chunk: undefined },
-    { preset: 'mixtral-tiny', chunk: 7 },
-    { preset: 'mistral-tiny', chunk: 16 },
-    { preset: 'mistral-tiny', chunk: 17 },
-  ] as const)('$preset, chunk $chunk', async ({ preset, chunk }) => {
-    const dir = await models.make({ preset, seed: 21, window: null });
-    // 40 tokens + 5 decoded cross the 16-slot block boundary twice.
-    await withEngine(dir, (e) =>
-      expectEngineMatchesReference(e, dir, [prompt(40, 8, 512), prompt(17, 9, 512)], { steps: 5, chunk, tol: TOLERANCE.f32 }),
-    );
-  });
-});
-
-describe('weights', () => {
-  it('tied embeddings (no lm_head.weight)', async () => {
-    const dir = await models.make({ preset: 'mistral-tiny', seed: 4, tie: true });
-    await withEngine(dir, (e) => expectEngineMatchesReference(e, dir, [prompt(20, 1, 512)], { steps: 4, chunk: 6, tol: TOLERANCE.f32 }));
-  });
-
-  it.each(['f16', 'bf16'] as const)('%s weights, dense and MoE', async (dtype) => {
-    for (const preset of ['mistral-tiny', 'mixtral-tiny'] as const) {
-      const dir = await models.make({ preset, seed: 5, dtype });
+  describe('GQA ratios 1, 2, 4, 8 with head_dim ≠ hidden/heads', () => {
+    it.each([8, 4, 2, 1])('8 query heads over %i kv heads', async (kvHeads) => {
+      const dir = await models.make({ preset: 'mistral-tiny', seed: 3, heads: 8, kvHeads, headDim: 12, window: 6 });
       await withEngine(dir, (e) =>
-        expectEngineMatchesReference(e, dir, [prompt(30, 2, 512), prompt(3, 3, 512)], { steps: 4, chunk: 4, tol: TOLERANCE[dtype] }),
+        expectEngineMatchesReference(e, dir, [prompt(20, 5, 512), prompt(7, 6, 512)], { steps: 4, chunk: 5, tol: TOLERANCE.f32 }),
       );
-    }
+    });
   });
 
-  it('weights read into memory give the same logits as mapped weights', async () => {
-    const dir = await models.make({ preset: 'mixtral-tiny', seed: 9, dtype: 'f16', shards: 2 });
-    const run = async (weightsIn: 'mmap' | 'memory') => {
-      const engine = await Engine.load(dir, { weightsIn });
-      try {
-        return Array.from((await engine.step([{ sequence: engine.createSequence(), tokens: prompt(10, 4, 512) }]))[0]![0]!);
-      } finally {
-        await engine.close();
+  describe('full attention (sliding_window null) across K/V blocks', () => {
+    it.each([
+      { preset: 'mixtral-tiny', chunk: undefined },
+      { preset: 'mixtral-tiny', chunk: 7 },
+      { preset: 'mistral-tiny', chunk: 16 },
+      { preset: 'mistral-tiny', chunk: 17 },
+    ] as const)('$preset, chunk $chunk', async ({ preset, chunk }) => {
+      const dir = await models.make({ preset, seed: 21, window: null });
+      // 40 tokens + 5 decoded cross the 16-slot block boundary twice.
+      await withEngine(dir, (e) =>
+        expectEngineMatchesReference(e, dir, [prompt(40, 8, 512), prompt(17, 9, 512)], { steps: 5, chunk, tol: TOLERANCE.f32 }),
+      );
+    });
+  });
+
+  describe('weights', () => {
+    it('tied embeddings (no lm_head.weight)', async () => {
+      const dir = await models.make({ preset: 'mistral-tiny', seed: 4, tie: true });
+      await withEngine(dir, (e) => expectEngineMatchesReference(e, dir, [prompt(20, 1, 512)], { steps: 4, chunk: 6, tol: TOLERANCE.f32 }));
+    });
+
+    it.each(['f16', 'bf16'] as const)('%s weights, dense and MoE', async (dtype) => {
+      for (const preset of ['mistral-tiny', 'mixtral-tiny'] as const) {
+        const dir = await models.make({ preset, seed: 5, dtype });
+        await withEngine(dir, (e) =>
+          expectEngineMatchesReference(e, dir, [prompt(30, 2, 512), prompt(3, 3, 512)], { steps: 4, chunk: 4, tol: TOLERANCE[dtype] }),
+        );
       }
-    };
-    expect(await run('memory')).toEqual(await run('mmap'));
-  });
+    });
 
-  it('a sharded model gives the same logits as the single-file one', async () => {
-    const single = await models.make({ preset: 'mixtral-tiny', seed: 9 });
-    const sharded = await models.make({ preset: 'mixtral-tiny', seed: 9, shards: 3 });
-    const run = (dir: string) => withEngine(dir, (e) => e.step([{ sequence: e.createSequence(), tokens: prompt(10, 4, 512) }]));
-    const [a, b] = [await run(single), await run(sharded)];
-    expect(Array.from(b[0]![0]!)).toEqual(Array.from(a[0]![0]!));
+    it('weights read into memory give the same logits as mapped weights', async () => {
+      const dir = await models.make({ preset: 'mixtral-tiny', seed: 9, dtype: 'f16', shards: 2 });
+      const run = async (weightsIn: 'mmap' | 'memory') => {
+        const engine = await Engine.load(dir, { ...engineOptions, weightsIn });
+        try {
+          return Array.from((await engine.step([{ sequence: engine.createSequence(), tokens: prompt(10, 4, 512) }]))[0]![0]!);
+        } finally {
+          await engine.close();
+        }
+      };
+      expect(await run('memory')).toEqual(await run('mmap'));
+    });
+
+    it('a sharded model gives the same logits as the single-file one', async () => {
+      const single = await models.make({ preset: 'mixtral-tiny', seed: 9 });
+      const sharded = await models.make({ preset: 'mixtral-tiny', seed: 9, shards: 3 });
+      const run = (dir: string) => withEngine(dir, (e) => e.step([{ sequence: e.createSequence(), tokens: prompt(10, 4, 512) }]));
+      const [a, b] = [await run(single), await run(sharded)];
+      expect(Array.from(b[0]![0]!)).toEqual(Array.from(a[0]![0]!));
+    });
   });
 });

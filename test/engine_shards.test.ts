@@ -1,0 +1,159 @@
+// Tensor parallelism: a model split into 2, 3 or 4 shards gives tp=1's greedy tokens and its
+// logits within float rounding (and the float64 reference within DESIGN.md tolerances) on the
+// reference suite's cases — windows shorter than the prompt, chunked prefill, mixed batches,
+// dense and MoE under both splits, full attention, every weight dtype — and refuses splits
+// the shapes do not allow, naming the numbers.
+import { afterAll, describe, expect, it } from 'vitest';
+import { Engine } from '../src/engine/engine.ts';
+import { generateGreedy, type GreedyCase } from '../src/engine/generate.ts';
+import type { EngineOptions } from '../src/engine/native.ts';
+import { quantizeModel } from '../weights-tools/quantize.ts';
+import { expectCaseMatchesReference, prompt, TOLERANCE } from './helpers/check_reference.ts';
+import { TempModels } from './helpers/models.ts';
+import { relativeError } from './reference/compare.ts';
+
+const models = new TempModels();
+afterAll(() => models.cleanup());
+
+// 12 KV heads split 2, 3 and 4 ways; intermediate 128 = 4 blocks of 32.
+const SHAPE = { heads: 24, kvHeads: 12, headDim: 8, intermediate: 128 } as const;
+const WINDOW = 8;
+const PROMPTS = [prompt(3 * WINDOW, 11, 512), prompt(WINDOW + 2, 12, 512), prompt(1, 13, 512)];
+
+async function run(dir: string, options: EngineOptions, chunk?: number, prompts = PROMPTS): Promise<GreedyCase[]> {
+  const engine = await Engine.load(dir, { kvDtype: 'f32', ...options });
+  try {
+    return await generateGreedy(engine, prompts, { steps: 5, chunk, promptLogits: true });
+  } finally {
+    await engine.close();
+  }
+}
+
+// Same greedy tokens; every logits vector within `tol` (relative to its largest value).
+function expectSameAsTp1(sharded: GreedyCase[], single: GreedyCase[], tol: number): number {
+  let worst = 0;
+  sharded.forEach((c, i) => {
+    expect(c.generated).toEqual(single[i]!.generated);
+    [...c.promptLogits, ...c.stepLogits].forEach((v, k) => {
+      const ref = [...single[i]!.promptLogits, ...single[i]!.stepLogits][k]!;
+      worst = Math.max(worst, relativeError(v, Float64Array.from(ref)));
+    });
+  });
+  expect(worst).toBeLessThanOrEqual(tol);
+  return worst;
+}
+
+describe.each([
+  { preset: 'mistral-tiny', tps: [2, 3, 4], splits: ['columns'] },
+  { preset: 'mixtral-tiny', tps: [2, 3, 4], splits: ['columns'] },
+  { preset: 'mixtral-tiny', tps: [2, 4], splits: ['experts'] },
+] as const)('$preset, --moe-split $splits', ({ preset, tps, splits }) => {
+  let dir: string;
+  const single: Record<string, GreedyCase[]> = {};
+  it('generates the model and its tp=1 baseline', async () => {
+    dir = await models.make({ preset, seed: 5, dtype: 'f32', window: WINDOW, ...SHAPE });
+    for (const chunk of [undefined, 1, 5]) single[String(chunk)] = await run(dir, {}, chunk);
+  });
+
+  for (const tp of tps)
+    it.each(splits.map((s) => ({ split: s })))(`--tp ${tp}: whole prompts and chunks 1 and 5 equal tp=1 and the reference`, async ({ split }) => {
+      for (const chunk of [undefined, 1, 5]) {
+        const cases = await run(dir, { tp, moeSplit: split }, chunk);
+        expectSameAsTp1(cases, single[String(chunk)]!, 1e-5);
+        for (const c of cases) expectCaseMatchesReference(dir, c, TOLERANCE.f32);
+      }
+    });
+});
+
+describe('every weight dtype at --tp 2', () => {
+  it.each(['f16', 'bf16'] as const)('%s: dense and MoE equal tp=1 and the reference', async (dtype) => {
+    for (const preset of ['mistral-tiny', 'mixtral-tiny'] as const) {
+      const dir = await models.make({ preset, seed: 6, dtype, window: WINDOW, ...SHAPE });
+      const cases = await run(dir, { tp: 2 }, 4);
+      expectSameAsTp1(cases, await run(dir, {}, 4), 1e-5);
+      for (const c of cases) expectCaseMatchesReference(dir, c, TOLERANCE[dtype]);
+    }
+  });
+
+  it.each(['q8_0', 'q4_0'] as const)('%s: dense and MoE (both splits) equal tp=1', async (to) => {
+    for (const preset of ['mistral-tiny', 'mixtral-tiny'] as const) {
+      const src = await models.make({ preset, seed: 8, dtype: 'f32', window: WINDOW, ...SHAPE, hidden: 64 });
+      const dir = `${src}-${to}`;
+      await quantizeModel({ source: src, to, out: dir, quiet: true });
+      const single = await run(dir, {}, 4);
+      // Shards quantize their slices of the activations in the same 32-blocks as tp=1, so
+      // only the all-reduce's order of addition differs.
+      for (const moeSplit of preset === 'mixtral-tiny' ? (['columns', 'experts'] as const) : (['columns'] as const))
+        expectSameAsTp1(await run(dir, { tp: 2, moeSplit }, 4), single, 1e-5);
+    }
+  });
+});
+
+describe('sharded engines', () => {
+  it('full attention across K/V blocks at --tp 2 and 4', async () => {
+    const dir = await models.make({ preset: 'mixtral-tiny', seed: 21, window: null, ...SHAPE });
+    const prompts = [prompt(40, 8, 512), prompt(17, 9, 512)];
+    const single = await run(dir, {}, 7, prompts);
+    for (const tp of [2, 4]) expectSameAsTp1(await run(dir, { tp }, 7, prompts), single, 1e-5);
+  });
+
+  it('f16 K/V (the default) stays within the reference tolerance at --tp 2', async () => {
+    const dir = await models.make({ preset: 'mixtral-tiny', seed: 22, window: WINDOW, ...SHAPE });
+    for (const c of await run(dir, { tp: 2, kvDtype: 'f16' }, 5)) expectCaseMatchesReference(dir, c, TOLERANCE.f32);
+  });
+
+  it('a sequence gives bit-identical logits alone and inside a batch at --tp 2', async () => {
+    const dir = await models.make({ preset: 'mixtral-tiny', seed: 23, window: WINDOW, ...SHAPE });
+    const target = prompt(30, 1, 512);
+    const [alone] = await run(dir, { tp: 2 }, 7, [target]);
+    const batch = await run(dir, { tp: 2 }, 7, [prompt(9, 2, 512), target, prompt(31, 3, 512)]);
+    expect(batch[1]!.generated).toEqual(alone!.generated);
+    batch[1]!.stepLogits.forEach((v, k) => expect(Array.from(v)).toEqual(Array.from(alone!.stepLogits[k]!)));
+    batch[1]!.promptLogits.forEach((v, k) => expect(Array.from(v)).toEqual(Array.from(alone!.promptLogits[k]!)));
+  });
+
+  it('each shard holds its own slice: shard bytes add up to the model plus the replicated norms and router', async () => {
+    const dir = await models.make({ preset: 'mixtral-tiny', seed: 24, window: WINDOW, ...SHAPE });
+    const bytes = async (tp: number) => {
+      const engine = await Engine.load(dir, { tp });
+      try {
+        return engine.info().weightBytesPerShard;
+      } finally {
+        await engine.close();
+      }
+    };
+    const [whole] = await bytes(1);
+    const c = { hidden: 64, layers: 2, experts: 4 };
+    const replicated = 4 * c.hidden * (2 * c.layers + 1 + c.layers * c.experts); // f32 norms and routers
+    for (const tp of [2, 4]) {
+      const shards = await bytes(tp);
+      expect(shards).toHaveLength(tp);
+      expect(shards.reduce((a, b) => a + b, 0)).toBe(whole! + (tp - 1) * replicated);
+      for (const s of shards) expect(s).toBeLessThan(whole! / tp + replicated + 4 * 64 * 64);
+    }
+  });
+});
+
+describe('impossible splits are refused at start with the numbers', () => {
+  const refused = async (options: EngineOptions, shape: object = SHAPE, preset = 'mixtral-tiny' as const, to?: 'q8_0') => {
+    let dir = await models.make({ preset, seed: 2, ...shape });
+    if (to) await quantizeModel({ source: dir, to, out: (dir = `${dir}-${to}`), quiet: true });
+    return Engine.load(dir, options).then(
+      () => 'loaded',
+      (e: Error & { code?: string }) => `${e.code}: ${e.message}`,
+    );
+  };
+  it.each([
+    { options: { tp: 5 }, error: /BAD_INPUT: --tp 5 does not divide num_key_value_heads 12: attention splits by KV-head groups \(possible: 1, 2, 3, 4, 6, 12\)/ },
+    { options: { tp: 3, moeSplit: 'experts' }, error: /--moe-split experts: --tp 3 does not divide num_local_experts 4 \(possible: 1, 2, 4; or --moe-split columns\)/ },
+    { options: { tp: 4 }, shape: { ...SHAPE, intermediate: 96 }, error: /--tp 4: intermediate_size 96 is only 3 blocks of 32 columns, fewer than the shards/ },
+    { options: { tp: 4 }, to: 'q8_0', error: /--tp 4: each shard would hold 6 query heads × head_dim 8 = 48 columns of wo, not whole 32-element quantized blocks/ },
+  ] as const)('$options.tp $error', async ({ options, error, ...rest }) => {
+    const r = rest as { shape?: object; to?: 'q8_0' };
+    expect(await refused(options as EngineOptions, r.shape, 'mixtral-tiny', r.to)).toMatch(error);
+  });
+
+  it('an ISA this CPU lacks, or an unknown one, is refused', async () => {
+    expect(await refused({ isa: 'neon' })).toMatch(/unknown ISA 'neon': expected scalar, avx2 or avx512/);
+  });
+});
