@@ -1,9 +1,11 @@
 // `npm run bench`: prefill and decode tokens/s on a benchmark-shaped model (DESIGN.md §4),
-// with the memory bandwidth measured in the same run and decode's share of that roofline.
+// for each --tp side by side, with the memory bandwidth and the FMA peak measured in the same
+// run: decode as a share of the bandwidth roofline, prefill as a share of the FMA peak.
 //   npm run bench -- [--preset mixtral-mini|mistral-mini] [--dtype f16|bf16|f32|q8_0|q4_0] [--threads N]
-//                    [--prefill 256] [--decode 32] [--batch 1,4,16] [--weights-in memory|mmap]
-//                    [--skip-cold-start]   (the cold start from S3 section, see bench/cold_start.ts)
+//                    [--prefill 256] [--decode 32] [--batch 1,4,16] [--tp 1,2] [--moe-split columns|experts]
+//                    [--weights-in memory|mmap] [--skip-cold-start]   (cold start: bench/cold_start.ts)
 import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -14,6 +16,12 @@ import { makeTiny } from '../weights-tools/make_tiny.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
 import { decodeBytesPerToken, paramCounts } from './roofline.ts';
 
+const list = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((s) => s.split(',').map(Number))
+    .refine((a) => a.every((n) => Number.isInteger(n) && n > 0), 'expected positive integers, e.g. 1,2');
 const Options = z.object({
   preset: z.enum(['mixtral-mini', 'mistral-mini']).default('mixtral-mini'),
   dtype: z.enum(['f16', 'bf16', 'f32', 'q8_0', 'q4_0']).default('f16'),
@@ -21,10 +29,9 @@ const Options = z.object({
   prefill: z.coerce.number().int().positive().default(256),
   decode: z.coerce.number().int().positive().default(32),
   'weights-in': z.enum(['memory', 'mmap']).default('memory'),
-  batch: z
-    .string()
-    .default('1,4,16')
-    .transform((s) => s.split(',').map(Number)),
+  batch: list('1,4,16'),
+  tp: list('1,2'),
+  'moe-split': z.enum(['columns', 'experts']).default('columns'),
 });
 
 const { values } = parseArgs({
@@ -35,12 +42,15 @@ const { values } = parseArgs({
     prefill: { type: 'string' },
     decode: { type: 'string' },
     batch: { type: 'string' },
+    tp: { type: 'string' },
+    'moe-split': { type: 'string' },
     'skip-cold-start': { type: 'boolean' },
     'weights-in': { type: 'string' },
   },
 });
 const opts = Options.parse(values);
 const log = (s: string) => process.stderr.write(s + '\n');
+const threads = opts.threads || cpus().length;
 
 const modelDir = (dtype: string) => join('.bench', 'models', `${opts.preset}-${dtype}`);
 const dir = modelDir(opts.dtype);
@@ -54,20 +64,19 @@ if (!existsSync(join(dir, 'config.json'))) {
   if (generated !== opts.dtype) await quantizeModel({ source: modelDir(generated), to: opts.dtype as 'q8_0' | 'q4_0', out: dir });
 }
 
-log(`loading ${dir} (weights in ${opts['weights-in']}) …`);
-const engine = await Engine.load(dir, { threads: opts.threads || undefined, weightsIn: opts['weights-in'] });
-const { threadsPerShard: threads, isa } = engine.info();
-const c = engine.config;
-log(`model ${opts.preset} ${opts.dtype} · ${isa} kernels · ${threads} threads`);
-
-log('measuring memory read bandwidth …');
-const bandwidthGBs = nativeAddon().measureBandwidth(1 << 30, threads);
-
 const now = () => performance.now() / 1000;
-const tokens = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((seed * 7919 + i * 104729) % (c.vocabSize - 3)));
 
-// Prefill: one sequence, the whole prompt in one step; best of 3 after a warm-up.
-async function prefill(): Promise<number> {
+type Run = { tp: number; isa: string; threadsPerShard: number; prefill: number; decode: Map<number, number>; shardBytes: number[] };
+
+async function measure(tp: number): Promise<{ run: Run; engine: Engine }> {
+  log(`loading ${dir} (weights in ${opts['weights-in']}, --tp ${tp}) …`);
+  const engine = await Engine.load(dir, { threads, weightsIn: opts['weights-in'], tp, moeSplit: opts['moe-split'] });
+  const info = engine.info();
+  const V = engine.config.vocabSize;
+  const tokens = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((seed * 7919 + i * 104729) % (V - 3)));
+
+  // Prefill: one sequence, the whole prompt in one step; best of 3 after a warm-up.
+  log(`  prefill ${opts.prefill} tokens …`);
   let best = Infinity;
   for (let rep = 0; rep < 4; rep++) {
     const s = engine.createSequence();
@@ -76,51 +85,68 @@ async function prefill(): Promise<number> {
     if (rep > 0) best = Math.min(best, now() - t0);
     engine.freeSequence(s);
   }
-  return opts.prefill / best;
-}
-
-// Decode: `batch` sequences with a short prompt each, then `decode` steps of one token each.
-async function decode(batch: number): Promise<number> {
-  const seqs = Array.from({ length: batch }, () => engine.createSequence());
-  let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(16, i + 1) })));
-  await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] }))); // warm-up
-  const t0 = now();
-  for (let k = 0; k < opts.decode; k++) {
-    rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] })));
-    if (process.stderr.isTTY) process.stderr.write(`\r  batch ${batch}: step ${k + 1}/${opts.decode}`);
+  // Decode: `batch` sequences with a short prompt each, then `decode` steps of one token each.
+  const decode = new Map<number, number>();
+  for (const batch of opts.batch) {
+    log(`  decode ${opts.decode} steps × batch ${batch} …`);
+    const seqs = Array.from({ length: batch }, () => engine.createSequence());
+    let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(16, i + 1) })));
+    await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] }))); // warm-up
+    const t0 = now();
+    for (let k = 0; k < opts.decode; k++) {
+      rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] })));
+      if (process.stderr.isTTY) process.stderr.write(`\r  batch ${batch}: step ${k + 1}/${opts.decode}`);
+    }
+    decode.set(batch, (batch * opts.decode) / (now() - t0));
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    for (const s of seqs) engine.freeSequence(s);
   }
-  const seconds = now() - t0;
-  if (process.stderr.isTTY) process.stderr.write('\n');
-  for (const s of seqs) engine.freeSequence(s);
-  return (batch * opts.decode) / seconds;
+  return {
+    run: { tp, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: opts.prefill / best, decode, shardBytes: info.weightBytesPerShard },
+    engine,
+  };
 }
 
-log(`prefill ${opts.prefill} tokens …`);
-const prefillTps = await prefill();
-const decodeTps = new Map<number, number>();
-for (const b of opts.batch) {
-  log(`decode ${opts.decode} steps × batch ${b} …`);
-  decodeTps.set(b, await decode(b));
+const runs: Run[] = [];
+let config: Engine['config'] | undefined;
+for (const tp of opts.tp) {
+  const { run, engine } = await measure(tp);
+  config = engine.config;
+  runs.push(run);
+  await engine.close();
 }
-await engine.close();
+const c = config!;
+const isa = runs[0]!.isa;
+log('measuring memory read bandwidth and FMA peak …');
+const bandwidthGBs = nativeAddon().measureBandwidth(1 << 30, threads);
+const peakGflops = nativeAddon().measureFmaPeak(isa, threads);
 
 // Q8_0 / Q4_0: 34 / 18 bytes per block of 32 (the router, kept in f16, is a rounding error).
 const bytesPerWeight = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, q4_0: 18 / 32 }[opts.dtype];
 const bytesPerToken = decodeBytesPerToken(c, bytesPerWeight);
 const rooflineTps = (bandwidthGBs * 1e9) / bytesPerToken;
 const params = paramCounts(c);
-const single = decodeTps.get(1);
+// Prefill: 2 FLOPs per active weight per token (attention over 256 positions adds < 1%).
+const prefillShare = (tps: number) => (100 * tps * 2 * params.active) / (peakGflops * 1e9);
 
+const cell = (s: string) => s.padEnd(34);
+const row = (label: string, f: (r: Run) => string) => label.padEnd(24) + runs.map((r) => cell(f(r))).join('');
+const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
 const lines = [
-  `Sirocco bench · ${opts.preset} (${(params.total / 1e9).toFixed(2)} B params, ${(params.active / 1e9).toFixed(2)} B active) · ${opts.dtype} weights in ${opts['weights-in']} · ${isa} · ${threads} threads`,
-  `memory read bandwidth      ${bandwidthGBs.toFixed(1)} GB/s (measured now)`,
-  `weights read per token     ${(bytesPerToken / 1e6).toFixed(0)} MB → decode roofline ${rooflineTps.toFixed(1)} tok/s`,
-  `prefill (${opts.prefill} tokens)       ${prefillTps.toFixed(1)} tok/s`,
-  ...[...decodeTps].map(
-    ([b, tps]) =>
-      `decode batch ${String(b).padEnd(13)} ${tps.toFixed(1)} tok/s` +
-      (b === 1 ? `  = ${((100 * tps) / rooflineTps).toFixed(1)}% of roofline` : `  (${(tps / (single ?? tps)).toFixed(2)}× batch 1)`),
+  `Sirocco bench · ${opts.preset} (${(params.total / 1e9).toFixed(2)} B params, ${(params.active / 1e9).toFixed(2)} B active) · ${opts.dtype} weights in ${opts['weights-in']} · ${isa} kernels · ${threads} threads` +
+    (c.numExperts > 0 ? ` · --moe-split ${opts['moe-split']}` : ''),
+  `memory read bandwidth   ${bandwidthGBs.toFixed(1)} GB/s; weights read per token ${mb(bytesPerToken)} → decode roofline ${rooflineTps.toFixed(1)} tok/s`,
+  `FMA peak (${isa})${' '.repeat(Math.max(1, 13 - isa.length))}${peakGflops.toFixed(0)} GFLOP/s on ${threads} threads (measured now)`,
+  '',
+  row('', (r) => `--tp ${r.tp} (${r.threadsPerShard} thread${r.threadsPerShard > 1 ? 's' : ''} per shard)`),
+  row(`prefill (${opts.prefill} tokens)`, (r) => `${r.prefill.toFixed(1)} tok/s = ${prefillShare(r.prefill).toFixed(1)}% of peak`),
+  ...opts.batch.map((b) =>
+    row(`decode batch ${b}`, (r) => {
+      const tps = r.decode.get(b)!;
+      return `${tps.toFixed(1)} tok/s ` + (b === 1 ? `= ${((100 * tps) / rooflineTps).toFixed(1)}% of roofline` : `(${(tps / r.decode.get(opts.batch[0]!)!).toFixed(2)}× batch ${opts.batch[0]})`);
+    }),
   ),
+  row('weights per shard', (r) => r.shardBytes.map(mb).join(' + ')),
 ];
 // Cold start from S3 (sirocco-default through s3rver, seconds): bench/cold_start.ts for options.
 if (!values['skip-cold-start']) {

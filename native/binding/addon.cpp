@@ -309,7 +309,16 @@ Napi::Value MeasureBandwidth(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), bandwidth_measure_read_threads((size_t)bytes, threads, 5));
 }
 
+// measureFmaPeak(isa, threads) → GFLOP/s of f32 FMAs with that kernel table ('' = best).
+Napi::Value MeasureFmaPeak(const Napi::CallbackInfo& info) {
+    const std::string isa = info[0].As<Napi::String>().Utf8Value();
+    int threads = info[1].As<Napi::Number>().Int32Value();
+    if (threads <= 0) threads = (int)std::max(1u, std::thread::hardware_concurrency());
+    return Napi::Number::New(info.Env(), fma_peak_measure(isa.c_str(), threads));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    exports.Set("measureFmaPeak", Napi::Function::New(env, MeasureFmaPeak));
     exports.Set("Engine", EngineWrap::Define(env));
     exports.Set("measureBandwidth", Napi::Function::New(env, MeasureBandwidth));
     exports.Set("isas", Napi::String::New(env, engine_cpu_isas()));

@@ -50,11 +50,18 @@ export async function runGateway(argv: string[]): Promise<number> {
   try {
     values = parseArgs({
       args: argv,
-      options: Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'health-interval-ms', 'connect-timeout-ms'].map((k) => [k, { type: 'string' as const }])),
+      options: {
+        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'health-interval-ms', 'connect-timeout-ms'].map((k) => [k, { type: 'string' as const }])),
+        help: { type: 'boolean', short: 'h' },
+      },
     }).values;
   } catch (err) {
     process.stderr.write(`sirocco gateway: ${(err as Error).message}\n\n${USAGE}`);
     return 1;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
   }
   const parsed = OneNodeSource.safeParse({ ...values, secret: process.env.SIROCCO_NODE_SECRET });
   if (!parsed.success) {

@@ -1,15 +1,20 @@
 // `sirocco node --model DIR`: an inference node serving the internal API to gateways.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { DEFAULT_KV_DTYPE } from '../engine/native.ts';
 import { createNodeApp } from '../node/node_app.ts';
 import { NodeHost } from '../node/node_host.ts';
 import { DEFAULT_NODE_OPTIONS } from '../node/node_service.ts';
 import { log } from '../telemetry/log.ts';
 import { closeServer, listen, onSignals } from './serve.ts';
 
-const USAGE = `usage: sirocco node --model DIR [--port 8081] [--host 127.0.0.1] [--model-id ID] [--threads N]
-                    [--weights-in mmap|memory] [--max-batch-tokens 256] [--max-sequences 16]
-                    [--kv-cache-mb 1024] [--drain-timeout 30]
+const USAGE = `usage: sirocco node --model DIR|s3://bucket/prefix|hf:org/name [--port 8081] [--host 127.0.0.1]
+                    [--model-id ID] [--threads N] [--weights-in mmap|memory] [--tp N]
+                    [--moe-split columns|experts] [--kv-dtype f16|f32] [--max-batch-tokens 256]
+                    [--max-sequences 16] [--kv-cache-mb 1024] [--drain-timeout 30]
+  --tp N          split the model into N tensor-parallel shards (N must divide the KV heads)
+  --moe-split S   MoE under --tp: 'columns' (default) or 'experts' (see README)
+  --kv-dtype D    K/V cache storage: f16 (default, half the memory) or f32
 The shared secret gateways must send comes from SIROCCO_NODE_SECRET (at least 16 characters).
 `;
 
@@ -21,6 +26,9 @@ const Options = z.object({
   'model-id': z.string().min(1).optional(),
   threads: count('threads').optional(),
   'weights-in': z.enum(['mmap', 'memory']).default('mmap'),
+  tp: count('tp').default(1),
+  'moe-split': z.enum(['columns', 'experts']).default('columns'),
+  'kv-dtype': z.enum(['f16', 'f32']).default(DEFAULT_KV_DTYPE),
   'max-batch-tokens': count('max-batch-tokens').default(DEFAULT_NODE_OPTIONS.maxBatchTokens),
   'max-sequences': count('max-sequences').default(DEFAULT_NODE_OPTIONS.maxSequences),
   'max-warm-sessions': z.coerce.number().int().min(0).default(DEFAULT_NODE_OPTIONS.maxWarmSessions),
@@ -34,13 +42,20 @@ export async function runNode(argv: string[]): Promise<number> {
   try {
     values = parseArgs({
       args: argv,
-      options: Object.fromEntries(
-        ['model', 'port', 'host', 'model-id', 'threads', 'weights-in', 'max-batch-tokens', 'max-sequences', 'max-warm-sessions', 'kv-cache-mb', 'drain-timeout'].map((k) => [k, { type: 'string' as const }]),
-      ),
+      options: {
+        ...Object.fromEntries(
+          ['model', 'port', 'host', 'model-id', 'threads', 'weights-in', 'tp', 'moe-split', 'kv-dtype', 'max-batch-tokens', 'max-sequences', 'max-warm-sessions', 'kv-cache-mb', 'drain-timeout'].map((k) => [k, { type: 'string' as const }]),
+        ),
+        help: { type: 'boolean', short: 'h' },
+      },
     }).values;
   } catch (err) {
     process.stderr.write(`sirocco node: ${(err as Error).message}\n\n${USAGE}`);
     return 1;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
   }
   const parsed = Options.safeParse({ ...values, secret: process.env.SIROCCO_NODE_SECRET });
   if (!parsed.success) {
@@ -66,6 +81,9 @@ export async function runNode(argv: string[]): Promise<number> {
       modelId: o['model-id'],
       threads: o.threads,
       weightsIn: o['weights-in'],
+      tp: o.tp,
+      moeSplit: o['moe-split'],
+      kvDtype: o['kv-dtype'],
       maxBatchTokens: o['max-batch-tokens'],
       maxSequences: o['max-sequences'],
       maxWarmSessions: o['max-warm-sessions'],

@@ -48,6 +48,7 @@ type NativeSpec = {
 type Addon = {
   Engine: new (spec: NativeSpec) => NativeEngine;
   measureBandwidth(bytes: number, threads: number): number;
+  measureFmaPeak(isa: string, threads: number): number; // GFLOP/s of f32 FMAs; < 0 if the table is unavailable
   isas: string; // "scalar avx2 avx512": the CPU kernel tables this machine runs, best last
   kvBlockSlots: number;
 };

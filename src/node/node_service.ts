@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { Engine } from '../engine/engine.ts';
 import { readModelConfig } from '../engine/model_files.ts';
-import { kvBlockBytes, type WeightsIn } from '../engine/native.ts';
+import { kvBlockBytes, type KvDtype, type MoeSplit, type WeightsIn } from '../engine/native.ts';
 import type { ModelInfo } from '../protocol/internal_api.ts';
 import type { PrometheusMeter } from '../telemetry/prometheus.ts';
 import { readTokenizerFiles, Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -19,6 +19,9 @@ export type NodeServiceOptions = {
   modelId?: string;
   threads?: number;
   weightsIn?: WeightsIn;
+  tp?: number; // tensor-parallel shards
+  moeSplit?: MoeSplit;
+  kvDtype?: KvDtype;
   maxBatchTokens: number; // tokens per engine step (chunked prefill budget)
   maxSequences: number; // requests decoded together
   maxWarmSessions: number;
@@ -64,8 +67,15 @@ export class NodeService {
     const dir = resolve(await resolveModelDir(options.modelDir, { stats: options.weightsStats }));
     const files = await readTokenizerFiles(dir);
     const tokenizer = Tokenizer.fromJson(files.tokenizer, files.config);
-    const kvMaxBlocks = Math.max(1, Math.floor(options.kvCacheBytes / kvBlockBytes(await readModelConfig(dir))));
-    const engine = await Engine.load(dir, { threads: options.threads, kvMaxBlocks, weightsIn: options.weightsIn });
+    const kvMaxBlocks = Math.max(1, Math.floor(options.kvCacheBytes / kvBlockBytes(await readModelConfig(dir), options.kvDtype)));
+    const engine = await Engine.load(dir, {
+      threads: options.threads,
+      kvMaxBlocks,
+      weightsIn: options.weightsIn,
+      tp: options.tp,
+      moeSplit: options.moeSplit,
+      kvDtype: options.kvDtype,
+    });
     if (tokenizer.vocabSize > engine.config.vocabSize)
       throw new Error(`${dir}: tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${engine.config.vocabSize}`);
     const sessions = new SessionStore(engine, {

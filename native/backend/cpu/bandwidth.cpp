@@ -5,6 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include <string>
+
 #include "kernels.h"
 
 double bandwidth_measure_read(thread_pool* pool, size_t bytes, int reps) {
@@ -47,4 +49,26 @@ double bandwidth_measure_read_threads(size_t bytes, int threads, int reps) {
     const double gbs = bandwidth_measure_read(pool, bytes, reps);
     thread_pool_free(pool);
     return gbs;
+}
+
+double fma_peak_measure(const char* isa, int threads) {
+    std::string err;
+    const cpu_kernels* k = cpu_kernels_select(isa, &err);
+    if (!k) return -1;
+    thread_pool* pool = thread_pool_init(threads);
+    std::vector<float> sinks(threads * 16);
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        std::vector<double> flops(threads);
+        const auto t0 = std::chrono::steady_clock::now();
+        thread_pool_for(pool, threads, 1, [&](int b, int e, int thread) {
+            for (int i = b; i < e; i++) flops[i] = k->fma_probe(20000000 / 10, &sinks[thread * 16]);
+        });
+        const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        double total = 0;
+        for (double f : flops) total += f;
+        best = std::max(best, total / sec / 1e9);
+    }
+    thread_pool_free(pool);
+    return best;
 }

@@ -9,3 +9,7 @@
 double bandwidth_measure_read(thread_pool* pool, size_t bytes, int reps);
 // The same on a pool of `threads` started for the measurement.
 double bandwidth_measure_read_threads(size_t bytes, int threads, int reps);
+
+// Peak f32 FMA throughput of kernel table `isa` ("" = best) on `threads` threads, in GFLOP/s:
+// the prefill ceiling the benchmark reports against. < 0 if the table is not available.
+double fma_peak_measure(const char* isa, int threads);

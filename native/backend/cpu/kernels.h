@@ -51,6 +51,9 @@ struct cpu_kernels {
     float (*dot_f16)(const float* a, const uint16_t* b, int n);
     void (*axpy_f16)(float* y, float a, const uint16_t* x, int n);
     void (*widen_row)(const tensor& w, int64_t row, float* dst);  // float dtypes; quantized via dtype.h
+    // The FMA peak probe for benchmarks: `iters` rounds of independent vector FMA chains;
+    // returns the floating-point operations done (2 per lane per FMA).
+    double (*fma_probe)(int64_t iters, float* sink);
 };
 
 // The table for `isa` ("scalar", "avx2", "avx512"), or the best this CPU runs when isa is

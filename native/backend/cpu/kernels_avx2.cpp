@@ -168,4 +168,16 @@ AVX2_FN void avx2_axpy_f16(float* y, float a, const uint16_t* x, int n) {
     for (; k + 8 <= n; k += 8) _mm256_storeu_ps(y + k, _mm256_fmadd_ps(av, load8<DT_F16>(x, k), _mm256_loadu_ps(y + k)));
     for (; k < n; k++) y[k] += a * f16_to_f32(x[k]);
 }
+// 10 independent chains cover the FMA latency (4–5 cycles) times two ports.
+AVX2_FN double avx2_fma_probe(int64_t iters, float* sink) {
+    __m256 a[10];
+    for (auto& v : a) v = _mm256_set1_ps(1.0f);
+    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+    for (int64_t i = 0; i < iters; i++)
+        for (auto& v : a) v = _mm256_fmadd_ps(v, m, c);
+    __m256 s = a[0];
+    for (int j = 1; j < 10; j++) s = _mm256_add_ps(s, a[j]);
+    *sink += hsum(s);
+    return 2.0 * 8 * 10 * (double)iters;
+}
 #endif

@@ -156,6 +156,18 @@ AVX512_FN void avx512_axpy_f16(float* y, float a, const uint16_t* x, int n) {
     for (; k < n; k++) y[k] += a * f16_to_f32(x[k]);
 }
 
+AVX512_FN double avx512_fma_probe(int64_t iters, float* sink) {
+    __m512 a[10];
+    for (auto& v : a) v = _mm512_set1_ps(1.0f);
+    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+    for (int64_t i = 0; i < iters; i++)
+        for (auto& v : a) v = _mm512_fmadd_ps(v, m, c);
+    __m512 s = a[0];
+    for (int j = 1; j < 10; j++) s = _mm512_add_ps(s, a[j]);
+    *sink += _mm512_reduce_add_ps(s);
+    return 2.0 * 16 * 10 * (double)iters;
+}
+
 // ---------------------------------------------------------------- quantized
 // Quantizing activations is the same integer result on every table; AVX2's is fast enough.
 AVX512_FN void avx512_quantize_act(const float* x, int64_t n, block_q8_act* out, int32_t* lane_sum8) {

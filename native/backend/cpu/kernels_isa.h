@@ -12,7 +12,8 @@
     void P##_axpy(float* y, float a, const float* x, int n);                                                   \
     float P##_dot_f16(const float* a, const uint16_t* b, int n);                                               \
     void P##_axpy_f16(float* y, float a, const uint16_t* x, int n);                                            \
-    void P##_widen_row(const tensor& w, int64_t row, float* dst);
+    void P##_widen_row(const tensor& w, int64_t row, float* dst);                                              \
+    double P##_fma_probe(int64_t iters, float* sink);
 
 DECLARE_ISA(scalar)
 DECLARE_ISA(avx2)

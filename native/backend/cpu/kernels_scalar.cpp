@@ -116,3 +116,15 @@ void scalar_quant_matmul_rows(float* y, int64_t ldy, const qact_rows& x, int T, 
     if (w.dtype == DT_Q8_0) quant_rows<block_q8_0>(y, ldy, x, T, w, r0, nr);
     else quant_rows<block_q4_0>(y, ldy, x, T, w, r0, nr);
 }
+
+double scalar_fma_probe(int64_t iters, float* sink) {
+    float a[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    const float m = 0.999999f, c = 1e-6f;
+    for (int64_t i = 0; i < iters; i++)
+        for (int j = 0; j < 8; j++) {
+            a[j] = a[j] * m + c;
+            __asm__ volatile("" : "+x"(a[j]));  // keeps the compiler from folding the chain
+        }
+    for (int j = 0; j < 8; j++) *sink += a[j];
+    return 2.0 * 8 * (double)iters;
+}
