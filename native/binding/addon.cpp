@@ -150,6 +150,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                             InstanceMethod("sequenceLength", &EngineWrap::SequenceLength),
                             InstanceMethod("truncateSequence", &EngineWrap::TruncateSequence),
                             InstanceMethod("step", &EngineWrap::Step), InstanceMethod("info", &EngineWrap::Info),
+                            InstanceMethod("loadPlan", &EngineWrap::LoadPlan),
+                            InstanceMethod("loadSlice", &EngineWrap::LoadSlice),
+                            InstanceMethod("finishLoad", &EngineWrap::FinishLoad),
                             InstanceMethod("close", &EngineWrap::Close)});
     }
 
@@ -170,17 +173,21 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
             e.ThrowAsJavaScriptException();
             return;
         }
-        Napi::Array files = spec.Get("files").As<Napi::Array>();
-        std::vector<std::string> paths;
-        for (uint32_t i = 0; i < files.Length(); i++) paths.push_back(files.Get(i).As<Napi::String>().Utf8Value());
-        std::vector<const char*> cpaths;
-        for (auto& p : paths) cpaths.push_back(p.c_str());
+        // deferred: no files; the slices of engine_load_plan arrive through loadSlice.
         engine_weights* weights = nullptr;
-        const bool memory = spec.Get("weightsIn").As<Napi::String>().Utf8Value() == "memory";
-        engine_status s = engine_weights_map(cpaths.data(), (int)cpaths.size(), memory ? 1 : 0, &weights);
-        if (s != ENGINE_OK) {
-            engine_error(env, s, "cannot load model: ").ThrowAsJavaScriptException();
-            return;
+        engine_status s = ENGINE_OK;
+        if (!spec.Get("deferred").ToBoolean().Value()) {
+            Napi::Array files = spec.Get("files").As<Napi::Array>();
+            std::vector<std::string> paths;
+            for (uint32_t i = 0; i < files.Length(); i++) paths.push_back(files.Get(i).As<Napi::String>().Utf8Value());
+            std::vector<const char*> cpaths;
+            for (auto& p : paths) cpaths.push_back(p.c_str());
+            const bool memory = spec.Get("weightsIn").As<Napi::String>().Utf8Value() == "memory";
+            s = engine_weights_map(cpaths.data(), (int)cpaths.size(), memory ? 1 : 0, &weights);
+            if (s != ENGINE_OK) {
+                engine_error(env, s, "cannot load model: ").ThrowAsJavaScriptException();
+                return;
+            }
         }
 
         int threads = get_int(spec, "threads");
@@ -286,6 +293,52 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         for (int s = 0; s < ei.tp; s++) shards.Set(s, (double)engine_shard_weight_bytes(e_, s));
         o.Set("weightBytesPerShard", shards);
         return o;
+    }
+
+    // loadPlan() → [{shard, file, offset, rows: [begin, end], cols: [begin, end], bytes}], index = position
+    Napi::Value LoadPlan(const Napi::CallbackInfo& info) {
+        Napi::Env env = info.Env();
+        if (!usable(env)) return env.Undefined();
+        std::vector<engine_slice> slices(engine_load_plan(e_, nullptr, 0));
+        engine_load_plan(e_, slices.data(), (int32_t)slices.size());
+        Napi::Array out = Napi::Array::New(env, slices.size());
+        for (size_t i = 0; i < slices.size(); i++) {
+            const engine_slice& sl = slices[i];
+            Napi::Object o = Napi::Object::New(env);
+            o.Set("shard", sl.shard);
+            o.Set("file", sl.ref.file);
+            o.Set("offset", (double)sl.ref.offset);
+            Napi::Array rows = Napi::Array::New(env, 2), cols = Napi::Array::New(env, 2);
+            rows.Set(0u, (double)sl.row_begin), rows.Set(1u, (double)sl.row_end);
+            cols.Set(0u, (double)sl.col_begin), cols.Set(1u, (double)sl.col_end);
+            o.Set("rows", rows);
+            o.Set("cols", cols);
+            o.Set("bytes", (double)sl.bytes);
+            out.Set(i, o);
+        }
+        return out;
+    }
+
+    // loadSlice(index, bytes: Uint8Array): copies the slice into its shard.
+    Napi::Value LoadSlice(const Napi::CallbackInfo& info) {
+        Napi::Env env = info.Env();
+        if (!usable(env)) return env.Undefined();
+        if (!info[1].IsTypedArray()) {
+            Napi::TypeError::New(env, "loadSlice(index, bytes): a Uint8Array expected").ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+        const engine_status s = engine_load_slice(e_, info[0].As<Napi::Number>().Int32Value(), bytes.Data(), bytes.ByteLength());
+        if (s != ENGINE_OK) engine_error(env, s).ThrowAsJavaScriptException();
+        return env.Undefined();
+    }
+
+    Napi::Value FinishLoad(const Napi::CallbackInfo& info) {
+        Napi::Env env = info.Env();
+        if (!usable(env)) return env.Undefined();
+        const engine_status s = engine_load_finish(e_);
+        if (s != ENGINE_OK) engine_error(env, s).ThrowAsJavaScriptException();
+        return env.Undefined();
     }
 
     Napi::Value Close(const Napi::CallbackInfo& info) {

@@ -47,8 +47,8 @@ bool engine_shard_forward(engine* e, int rank, float* logits) {
         if (c.n_experts > 0) {
             float* router = be->scratch(S_ROUTER, (size_t)T * c.n_experts);
             be->matmul(router, c.n_experts, xn, T, lw.router);
-            be->moe_route(&sh.plan, router, T, c.n_experts, c.top_k);
-            be->moe(tmp, xn, sh.plan, moe_experts{lw.expert_w1.data(), lw.expert_w3.data(), lw.expert_w2.data()});
+            be->moe_route(&sh.routing, router, T, c.n_experts, c.top_k);
+            be->moe(tmp, xn, sh.routing, moe_experts{lw.expert_w1.data(), lw.expert_w3.data(), lw.expert_w2.data()});
         } else {
             float* gate = be->scratch(S_GATE, (size_t)T * inter);
             float* up = be->scratch(S_UP, (size_t)T * inter);

@@ -19,7 +19,8 @@ struct engine_shard {
     backend* be = nullptr;
     shard_slice slice;
     shard_weights w;
-    moe_plan plan;  // this shard's routing plan of the current layer
+    std::vector<placement> placements;  // where each stored slice goes (model.h)
+    moe_plan routing;  // this shard's routing plan of the current layer
     bool ok = true; // the last step's attention found every slot where expected
 };
 
@@ -33,6 +34,7 @@ struct engine {
     kv_cache kv;
     step_batch batch;  // the current step, rebuilt each time
     std::string backend_name;
+    bool loaded = false;  // every placement made (deferred loading: engine_load_finish)
 };
 
 // Runs the step's op sequence on one shard (engine.cpp). Returns false if the shard failed.

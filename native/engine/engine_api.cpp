@@ -93,6 +93,7 @@ engine_status engine_create(const engine_model_spec* spec, engine_weights* weigh
     }
     kv_cache_init(&e->kv, options->kv_max_blocks);
     const int per_shard = std::max(1, options->n_threads / tp);
+    e->shards.reserve(tp);  // placements point into the shards: they must not move
     try {
         for (int s = 0; s < tp; s++) {
             engine_shard sh;
@@ -105,9 +106,11 @@ engine_status engine_create(const engine_model_spec* spec, engine_weights* weigh
             sh.be = backend_create(options->backend ? options->backend : "cpu", bc, &err);
             if (!sh.be) throw std::invalid_argument(err);
             e->shards.push_back(std::move(sh));
+            engine_shard& shard = e->shards.back();
+            if (!model_plan(*spec, shard.slice, &shard.w, &shard.placements, &err))
+                throw std::invalid_argument("cannot load model: " + err);
             // tp = 1 may use mapped weights in place; shards repack their slices into their own memory.
-            if (!model_load(*spec, *weights, e->shards.back().slice, tp == 1 && weights->outlives_engine,
-                            e->shards.back().be, &e->shards.back().w, &err))
+            if (weights && !model_load(shard.placements, *weights, tp == 1 && weights->outlives_engine, shard.be, &err))
                 throw std::invalid_argument("cannot load model: " + err);
         }
     } catch (const std::invalid_argument& ex) {
@@ -117,7 +120,7 @@ engine_status engine_create(const engine_model_spec* spec, engine_weights* weigh
         engine_free(e);
         return fail(ENGINE_INTERNAL, "out of memory while loading the model");
     }
-    if (tp > 1 || !weights->outlives_engine) {  // every byte now lives in the shards
+    if (weights && (tp > 1 || !weights->outlives_engine)) {  // every byte now lives in the shards
         engine_weights_free(e->weights);
         e->weights = nullptr;
     }
@@ -125,6 +128,58 @@ engine_status engine_create(const engine_model_spec* spec, engine_weights* weigh
     e->comm = communicator_local_create(tp);
     e->runner = shard_runner_init(tp);
     *out = e;
+    return weights ? engine_load_finish(e) : ENGINE_OK;
+}
+
+// The plan's slices in order: shard 0's placements, then shard 1's, …
+static placement* plan_at(engine* e, int32_t index, engine_shard** shard) {
+    for (engine_shard& s : e->shards) {
+        if (index < (int32_t)s.placements.size()) return *shard = &s, &s.placements[index];
+        index -= (int32_t)s.placements.size();
+    }
+    return nullptr;
+}
+
+int32_t engine_load_plan(const engine* e, engine_slice* out, int32_t cap) {
+    int32_t n = 0;
+    for (size_t s = 0; s < e->shards.size(); s++)
+        for (const placement& p : e->shards[s].placements) {
+            if (n < cap)
+                out[n] = engine_slice{(int32_t)s, p.ref, p.rows.begin, p.rows.end, p.cols.begin, p.cols.end,
+                                      tensor_bytes((dtype_t)p.ref.dtype, p.rows.size(), p.cols.size())};
+            n++;
+        }
+    return n;
+}
+
+engine_status engine_load_slice(engine* e, int32_t index, const void* data, uint64_t size) {
+    engine_shard* shard = nullptr;
+    placement* p = index >= 0 ? plan_at(e, index, &shard) : nullptr;
+    if (!p) return fail(ENGINE_BAD_INPUT, "no slice " + std::to_string(index) + " in the load plan");
+    const dtype_t dt = (dtype_t)p->ref.dtype;
+    const uint64_t want = tensor_bytes(dt, p->rows.size(), p->cols.size());
+    if (size != want)
+        return fail(ENGINE_BAD_INPUT, p->name + ": slice of " + std::to_string(size) + " bytes, expected " +
+                                          std::to_string(want) + " (rows " + std::to_string(p->rows.begin) + ".." +
+                                          std::to_string(p->rows.end) + ", columns " + std::to_string(p->cols.begin) +
+                                          ".." + std::to_string(p->cols.end) + ")");
+    std::string err;
+    const host_tensor src{data, dt, p->rows.size(), p->cols.size(), row_bytes(dt, p->cols.size())};
+    try {
+        if (!placement_load(p, src, false, shard->be, &err)) return fail(ENGINE_BAD_INPUT, err);
+    } catch (const std::bad_alloc&) {
+        return fail(ENGINE_INTERNAL, "out of memory while loading " + p->name);
+    }
+    return ENGINE_OK;
+}
+
+engine_status engine_load_finish(engine* e) {
+    for (engine_shard& s : e->shards) {
+        for (const placement& p : s.placements)
+            if (!p.placed) return fail(ENGINE_BAD_INPUT, "cannot load model: " + p.name + " never arrived");
+        if (s.w.tied) s.w.lm_head = s.w.embed;
+    }
+    e->loaded = true;
     return ENGINE_OK;
 }
 
@@ -209,6 +264,7 @@ static void build_batch(engine* e, const engine_step_seq* seqs, int n_seqs, cons
 
 engine_status engine_step(engine* e, const engine_step_seq* seqs, int32_t n_seqs, const int32_t* tokens, float* logits) {
     std::string err;
+    if (!e->loaded) return fail(ENGINE_BAD_INPUT, "the model is still loading: every slice must arrive first");
     if (!check_step(e, seqs, n_seqs, tokens, &err)) return fail(ENGINE_BAD_INPUT, err);
     try {
         for (int i = 0; i < n_seqs; i++)

@@ -78,9 +78,26 @@ engine_status engine_weights_from_buffers(const void* const* data, const uint64_
 void engine_weights_free(engine_weights* w);
 
 typedef struct engine engine;
-/* Loads the model into tp shards. Takes ownership of weights whatever the outcome. */
+/* Loads the model into tp shards. Takes ownership of weights whatever the outcome. With
+ * weights = NULL the shards start empty and the model arrives slice by slice (below). */
 engine_status engine_create(const engine_model_spec* spec, engine_weights* weights, const engine_options* options,
                             engine** out);
+
+/* Deferred loading, so that loading overlaps downloading: each shard's slices of the stored
+ * tensors, which the host fetches (only those bytes), verifies and hands in as they arrive. */
+typedef struct {
+    int32_t shard;
+    engine_tensor_ref ref;           /* the stored tensor (file, offset identify it) */
+    int64_t row_begin, row_end;      /* the rows the shard holds */
+    int64_t col_begin, col_end;      /* and the columns */
+    uint64_t bytes;                  /* of the slice: rows × row_bytes(cols) */
+} engine_slice;
+/* Writes up to cap slices, returns how many there are in all (call with cap 0 to count). */
+int32_t engine_load_plan(const engine* e, engine_slice* out, int32_t cap);
+/* Slice `index` of the plan: exactly its bytes, row-major (rows of the slice's columns). */
+engine_status engine_load_slice(engine* e, int32_t index, const void* data, uint64_t size);
+/* Checks that every slice came; steps are refused until it returns ENGINE_OK. */
+engine_status engine_load_finish(engine* e);
 void engine_free(engine* e);
 
 int32_t engine_seq_create(engine* e); /* a new empty sequence's id; freed ids are reused */

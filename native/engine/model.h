@@ -1,4 +1,6 @@
-// One shard's weights, in its backend's memory, shaped by its slice (shard_plan.h).
+// One shard's weights, in its backend's memory, shaped by its slice (shard_plan.h), and the
+// plan that fills them: one placement per stored tensor the shard needs, with the rows and
+// columns of it that the shard holds.
 #pragma once
 #include <string>
 #include <vector>
@@ -23,10 +25,29 @@ struct shard_weights {
     tensor lm_head;     // (vocab rows of the slice, hidden); the same memory as embed when tied
     tensor final_norm;  // (1, hidden) f32
     std::vector<layer_weights> layers;
+    bool tied = false;
 };
 
-// Places this shard's slice of every tensor into its backend. may_alias: the weights' host
-// bytes outlive the engine and the shard holds whole tensors (tp = 1), so a host-memory
-// backend may use them in place; otherwise every slice is repacked into the backend's memory.
-bool model_load(const engine_model_spec& spec, const engine_weights& src, const shard_slice& slice, bool may_alias,
-                backend* be, shard_weights* out, std::string* err);
+// Rows [rows.begin, rows.end) × columns [cols.begin, cols.end) of stored tensor `ref` go to
+// *dest. Norms are widened to f32 on the way (the rmsnorm op reads f32).
+struct placement {
+    std::string name;  // "layer 3 wq": for messages
+    engine_tensor_ref ref;
+    shard_range rows, cols;
+    bool norm;
+    tensor* dest;
+    bool placed = false;
+};
+
+// Sizes *out for the shard and lists where each of its slices goes (pointers into *out, which
+// must not be resized afterwards). false + *err if a ref's shape disagrees with the config.
+bool model_plan(const engine_model_spec& spec, const shard_slice& slice, shard_weights* out, std::vector<placement>* plan,
+                std::string* err);
+
+// Places one slice: `src` holds exactly the slice's bytes, rows src_row_stride apart.
+// may_alias: src outlives the engine and the slice is a whole tensor (tp = 1), so a host-memory
+// backend may use it in place.
+bool placement_load(placement* p, const host_tensor& src, bool may_alias, backend* be, std::string* err);
+
+// Every placement from mapped weight files.
+bool model_load(std::vector<placement>& plan, const engine_weights& src, bool may_alias, backend* be, std::string* err);

@@ -2,11 +2,12 @@
 // (several --prompt flags as one batch), prints greedy tokens and logits as one JSON object.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { Engine } from '../engine/engine.ts';
+import type { Engine } from '../engine/engine.ts';
 import { ModelLoadError } from '../engine/errors.ts';
 import { generateGreedy } from '../engine/generate.ts';
 import { DEFAULT_KV_DTYPE, nativeErrorCode } from '../engine/native.ts';
 import { resolveModelDir } from '../weights/model_uri.ts';
+import { openEngine } from '../weights/shard_load.ts';
 
 const USAGE = `usage: sirocco logits --model DIR|s3://bucket/prefix --prompt 1,2,3 [--prompt 4,5] [--steps N] [--chunk K]
                                     [--prompt-logits] [--threads N] [--tp N] [--moe-split columns|experts]
@@ -87,13 +88,8 @@ export async function runLogits(argv: string[]): Promise<number> {
 
   let engine: Engine;
   try {
-    engine = await Engine.load(await resolveModelDir(opts.model), {
-      threads: opts.threads,
-      tp: opts.tp,
-      moeSplit: opts['moe-split'],
-      kvDtype: opts['kv-dtype'],
-      isa: opts.isa,
-    });
+    const engineOptions = { threads: opts.threads, moeSplit: opts['moe-split'], kvDtype: opts['kv-dtype'], isa: opts.isa };
+    ({ engine } = await openEngine(opts.model, opts.tp, engineOptions, (uri) => resolveModelDir(uri)));
   } catch (err) {
     if (err instanceof ModelLoadError || nativeErrorCode(err) === 'BAD_INPUT' || (err as Error).message.includes('native engine')) {
       process.stderr.write(`sirocco logits: ${(err as Error).message}\n`);

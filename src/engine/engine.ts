@@ -1,8 +1,15 @@
 // The engine as TypeScript sees it: load a model directory, manage sequences, and advance
 // a batch with step(). Steps are queued and run one at a time, off the JS thread.
 import type { ModelConfig } from './config.ts';
-import { loadModelFiles } from './model_files.ts';
-import { createNativeEngine, nativeErrorCode, type EngineOptions, type NativeEngine, type NativeEngineInfo } from './native.ts';
+import { loadModelFiles, type ModelFiles } from './model_files.ts';
+import {
+  createNativeEngine,
+  nativeErrorCode,
+  type EngineOptions,
+  type NativeEngine,
+  type NativeEngineInfo,
+  type NativeSlice,
+} from './native.ts';
 
 export type StepInput = {
   sequence: number;
@@ -29,6 +36,24 @@ export class Engine {
   static async load(dir: string, options: EngineOptions = {}): Promise<Engine> {
     const model = await loadModelFiles(dir);
     return new Engine(createNativeEngine(model, options), model.config);
+  }
+
+  // An engine whose shards start empty: hand every slice of loadPlan() to loadSlice() (in any
+  // order, as each arrives), then finishLoad(). model's files are not opened.
+  static deferred(model: ModelFiles, options: EngineOptions = {}): Engine {
+    return new Engine(createNativeEngine(model, options, true), model.config);
+  }
+
+  loadPlan(): NativeSlice[] {
+    return this.native.loadPlan();
+  }
+
+  loadSlice(index: number, bytes: Uint8Array): void {
+    this.native.loadSlice(index, bytes);
+  }
+
+  finishLoad(): void {
+    this.native.finishLoad();
   }
 
   createSequence(): number {

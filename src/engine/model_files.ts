@@ -10,7 +10,14 @@ import { ModelLoadError } from './errors.ts';
 import { HF_NAMING, MISTRAL_NAMING, requiredTensors, type TensorNaming } from './model_tensors.ts';
 import { readSafetensorsHeader, type Dtype, type SafetensorsTensor } from './safetensors.ts';
 
-export type TensorLocation = { file: number; offset: number; dtype: Dtype; shape: number[] };
+export type TensorLocation = { name: string; file: number; offset: number; dtype: Dtype; shape: number[] };
+
+// Where headers come from: the weight files on disk (default), or elsewhere — a sharded cold
+// start reads them from S3 and never holds the files.
+export type HeaderSource = {
+  exists(path: string): Promise<boolean>;
+  read(path: string): Promise<SafetensorsTensor[]>;
+};
 
 export type LayerTensors = {
   attnNorm: TensorLocation;
@@ -40,8 +47,9 @@ const MISTRAL_WEIGHTS = 'consolidated.safetensors';
 const ShardIndex = z.object({ weight_map: z.record(z.string(), z.string()) });
 
 const exists = (p: string) => access(p).then(() => true, () => false);
+const LOCAL: HeaderSource = { exists, read: readSafetensorsHeader };
 
-async function weightFiles(dir: string): Promise<{ files: string[]; index: Map<string, string> | null }> {
+async function weightFiles(dir: string, source: HeaderSource): Promise<{ files: string[]; index: Map<string, string> | null }> {
   const indexPath = join(dir, INDEX_FILE);
   if (await exists(indexPath)) {
     let parsed;
@@ -57,20 +65,20 @@ async function weightFiles(dir: string): Promise<{ files: string[]; index: Map<s
         throw new ModelLoadError(`${indexPath}: shard name '${file}' must be a file in the model directory`);
     return { files: [...new Set(index.values())].sort(), index };
   }
-  if (await exists(join(dir, SINGLE_FILE))) return { files: [SINGLE_FILE], index: null };
+  if (await source.exists(join(dir, SINGLE_FILE))) return { files: [SINGLE_FILE], index: null };
   throw new ModelLoadError(`${dir}: no ${SINGLE_FILE} or ${INDEX_FILE}: expected Hugging Face safetensors weights`);
 }
 
 type Layout = { config: ModelConfig; configFile: string; files: string[]; index: Map<string, string> | null; naming: TensorNaming };
 
-async function detectLayout(dir: string): Promise<Layout> {
+async function detectLayout(dir: string, source: HeaderSource): Promise<Layout> {
   const config = await readModelConfig(dir);
   if (config.ropeLayout === 'interleaved') {
-    if (!(await exists(join(dir, MISTRAL_WEIGHTS))))
+    if (!(await source.exists(join(dir, MISTRAL_WEIGHTS))))
       throw new ModelLoadError(`${dir}: ${MISTRAL_PARAMS} found but no ${MISTRAL_WEIGHTS} (only safetensors checkpoints are supported)`);
     return { config, configFile: MISTRAL_PARAMS, files: [MISTRAL_WEIGHTS], index: null, naming: MISTRAL_NAMING };
   }
-  return { config, configFile: 'config.json', ...(await weightFiles(dir)), naming: HF_NAMING };
+  return { config, configFile: 'config.json', ...(await weightFiles(dir, source)), naming: HF_NAMING };
 }
 
 // The model's configuration alone, whichever layout the directory uses.
@@ -79,13 +87,13 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
   return readConfig(dir);
 }
 
-export async function loadModelFiles(dir: string): Promise<ModelFiles> {
-  const { config, configFile, files, index, naming } = await detectLayout(dir);
+export async function loadModelFiles(dir: string, source: HeaderSource = LOCAL): Promise<ModelFiles> {
+  const { config, configFile, files, index, naming } = await detectLayout(dir, source);
   const paths = files.map((f) => join(dir, f));
 
   const found = new Map<string, { file: number; tensor: SafetensorsTensor }>();
   for (const [file, path] of paths.entries()) {
-    for (const tensor of await readSafetensorsHeader(path)) {
+    for (const tensor of await source.read(path)) {
       const other = found.get(tensor.name);
       if (other) throw new ModelLoadError(`tensor ${tensor.name} appears in both ${paths[other.file]} and ${path}`);
       if (index && index.get(tensor.name) !== files[file])
@@ -121,7 +129,7 @@ export async function loadModelFiles(dir: string): Promise<ModelFiles> {
 
   const at = (name: string): TensorLocation => {
     const { file, tensor } = found.get(name)!;
-    return { file, offset: tensor.offset, dtype: tensor.dtype, shape: tensor.shape };
+    return { name, file, offset: tensor.offset, dtype: tensor.dtype, shape: tensor.shape };
   };
   const layers = Array.from({ length: config.numLayers }, (_, i): LayerTensors => {
     const n = naming.layer(config, i);

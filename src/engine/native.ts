@@ -29,8 +29,15 @@ export interface NativeEngine {
   truncateSequence(id: number, length: number): boolean;
   step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array): Promise<Float32Array>;
   info(): NativeEngineInfo;
+  loadPlan(): NativeSlice[];
+  loadSlice(index: number, bytes: Uint8Array): void;
+  finishLoad(): void;
   close(): void;
 }
+
+// One slice of a stored tensor that a shard holds (deferred loading, engine_api.h): the
+// tensor is the one at (file, offset); rows and cols are half-open ranges of it.
+export type NativeSlice = { shard: number; file: number; offset: number; rows: [number, number]; cols: [number, number]; bytes: number };
 
 type NativeSpec = {
   config: Record<string, number | boolean>;
@@ -43,6 +50,7 @@ type NativeSpec = {
   tp: number;
   moeSplit: MoeSplit;
   kvDtype: KvDtype;
+  deferred: boolean;
 };
 
 type Addon = {
@@ -105,7 +113,8 @@ export type EngineOptions = {
   isa?: string; // force a CPU kernel table; default SIROCCO_ISA, else the best available
 };
 
-export function createNativeEngine(model: ModelFiles, options: EngineOptions = {}): NativeEngine {
+// deferred: no weight files are opened; the engine waits for the slices of loadPlan().
+export function createNativeEngine(model: ModelFiles, options: EngineOptions = {}, deferred = false): NativeEngine {
   const c = model.config;
   const config = {
     vocabSize: c.vocabSize,
@@ -133,6 +142,7 @@ export function createNativeEngine(model: ModelFiles, options: EngineOptions = {
     tp: options.tp ?? 1,
     moeSplit: options.moeSplit ?? 'columns',
     kvDtype: options.kvDtype ?? DEFAULT_KV_DTYPE,
+    deferred,
   });
 }
 

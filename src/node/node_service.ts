@@ -2,14 +2,15 @@
 // batch runner, plus draining and metrics. Readiness lives in NodeHost (node_host.ts); the
 // HTTP layer (node_app.ts) only translates requests into submit() calls.
 import { resolve } from 'node:path';
-import { Engine } from '../engine/engine.ts';
-import { readModelConfig } from '../engine/model_files.ts';
+import type { Engine } from '../engine/engine.ts';
+import type { ModelConfig } from '../engine/config.ts';
 import { kvBlockBytes, type KvDtype, type MoeSplit, type WeightsIn } from '../engine/native.ts';
 import type { ModelInfo } from '../protocol/internal_api.ts';
 import type { PrometheusMeter } from '../telemetry/prometheus.ts';
 import { readTokenizerFiles, Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { FetchStats } from '../weights/fetch_model.ts';
 import { modelNameOf, resolveModelDir } from '../weights/model_uri.ts';
+import { openEngine } from '../weights/shard_load.ts';
 import { BatchRunner } from './batch_runner.ts';
 import type { GenerationRequest } from './generation.ts';
 import { SessionStore } from './session_store.ts';
@@ -64,18 +65,17 @@ export class NodeService {
   static async start(options: NodeServiceOptions): Promise<NodeService> {
     // A remote model is downloaded and every byte verified before anything loads: until start()
     // returns there is no service, so the node is never ready on unverified weights.
-    const dir = resolve(await resolveModelDir(options.modelDir, { stats: options.weightsStats }));
+    let kvMaxBlocks = 0;
+    const engineOptions = (config: ModelConfig) => {
+      kvMaxBlocks = Math.max(1, Math.floor(options.kvCacheBytes / kvBlockBytes(config, options.kvDtype)));
+      return { threads: options.threads, kvMaxBlocks, weightsIn: options.weightsIn, moeSplit: options.moeSplit, kvDtype: options.kvDtype };
+    };
+    const resolveDir = (uri: string) => resolveModelDir(uri, { stats: options.weightsStats });
+    const opened = await openEngine(options.modelDir, options.tp ?? 1, engineOptions, resolveDir, { stats: options.weightsStats });
+    const engine = opened.engine;
+    const dir = resolve(opened.dir);
     const files = await readTokenizerFiles(dir);
     const tokenizer = Tokenizer.fromJson(files.tokenizer, files.config);
-    const kvMaxBlocks = Math.max(1, Math.floor(options.kvCacheBytes / kvBlockBytes(await readModelConfig(dir), options.kvDtype)));
-    const engine = await Engine.load(dir, {
-      threads: options.threads,
-      kvMaxBlocks,
-      weightsIn: options.weightsIn,
-      tp: options.tp,
-      moeSplit: options.moeSplit,
-      kvDtype: options.kvDtype,
-    });
     if (tokenizer.vocabSize > engine.config.vocabSize)
       throw new Error(`${dir}: tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${engine.config.vocabSize}`);
     const sessions = new SessionStore(engine, {

@@ -44,6 +44,9 @@ export type FetchModelOptions = {
   cacheDir?: string;
   /** Download into exactly this directory instead of the cache (`sirocco weights pull`). */
   into?: string;
+  /** Only the manifest's files this accepts (default all): a sharded cold start takes the
+   *  config and tokenizer files and fetches tensor slices itself (load_from_s3.ts). */
+  only?: (file: ManifestFile) => boolean;
   /** Parallel ranged GETs (default 8). */
   concurrency?: number;
   client?: S3Client;
@@ -125,7 +128,7 @@ export async function fetchModel(uri: string, options: FetchModelOptions = {}): 
   const { manifest, text, sha256 } = await readRemoteManifest(client, location, signal);
   const dir = options.into ?? cachedModelDir(cacheRoot(options.cacheDir), location, sha256);
   await mkdir(dir, { recursive: true });
-  const files = manifest.model.files;
+  const files = manifest.model.files.filter(options.only ?? (() => true));
   Object.assign(stats, {
     totalBytes: files.reduce((n, f) => n + f.size, 0),
     chunksTotal: files.reduce((n, f) => n + f.chunks.length, 0),
