@@ -1,8 +1,10 @@
 // Cold start from S3 to first token, against the time to only download the same bytes from the
 // same server (DESIGN.md §1, issue #4: target ≤ 1.2×). The server is s3rver in its own process:
 // a correctness stand-in (~0.2 GB/s), so compare the ratio, not the absolute speeds.
+// With --tp N (default 2) it also times a sharded cold start, where each shard fetches only
+// its own slices (src/weights/shard_load.ts), and reports bytes and seconds per shard.
 //   node --import tsx bench/cold_start.ts [--preset sirocco-default] [--dtype f16] [--chunk-mb 64]
-//                                         [--concurrency 8] [--runs 3] [--threads N]
+//                                         [--concurrency 8] [--runs 3] [--threads N] [--tp 2]
 //   npm run bench runs it with the defaults (--skip-cold-start leaves it out)
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
@@ -18,6 +20,7 @@ import { fetchModel, newFetchStats, readRemoteManifest } from '../src/weights/fe
 import { Limiter } from '../src/weights/limiter.ts';
 import { pushModel } from '../src/weights/push.ts';
 import { parseS3Uri, s3ClientFromEnv } from '../src/weights/s3_location.ts';
+import { loadShardedFromS3, type ShardDownload } from '../src/weights/shard_load.ts';
 import { makeTiny } from '../weights-tools/make_tiny.ts';
 
 const Options = z.object({
@@ -27,6 +30,7 @@ const Options = z.object({
   concurrency: z.coerce.number().int().positive().default(8),
   runs: z.coerce.number().int().positive().default(3),
   threads: z.coerce.number().int().nonnegative().default(0),
+  tp: z.coerce.number().int().min(1).default(2),
 });
 export type ColdStartOptions = z.input<typeof Options>;
 
@@ -106,6 +110,18 @@ export async function runColdStartBench(options: ColdStartOptions = {}): Promise
       cold.push({ total: t3 - t0, fetch: t1 - t0, load: t2 - t1, first: t3 - t2 });
       rmSync(cacheDir, { recursive: true, force: true });
     }
+    // Sharded: every shard fetches its own slices concurrently, loading each as it is verified.
+    const sharded: { total: number; shards: ShardDownload[] }[] = [];
+    for (let run = 0; o.tp > 1 && run < o.runs; run++) {
+      log(`run ${run + 1}/${o.runs}: sharded cold start --tp ${o.tp} …`);
+      const t0 = now();
+      const cacheDir = join(scratch, `sharded-${run}`);
+      const { engine, shards } = await loadShardedFromS3(uri, { tp: o.tp, threads: o.threads || undefined }, { cacheDir, client, progress: null });
+      const sequence = engine.createSequence();
+      argmax((await engine.step([{ sequence, tokens: Array.from({ length: 16 }, (_, i) => 1 + i) }]))[0]![0]!);
+      sharded.push({ total: now() - t0, shards });
+      await engine.close();
+    }
     const mb = pushed.bytes / 1e6;
     const d = median(download);
     const c = cold.sort((a, b) => a.total - b.total)[Math.floor(cold.length / 2)]!;
@@ -117,6 +133,17 @@ export async function runColdStartBench(options: ColdStartOptions = {}): Promise
       `download only              ${d.toFixed(2)} s (${(mb / d).toFixed(0)} MB/s)`,
       `cold start → first token   ${c.total.toFixed(2)} s = fetch+verify+cache ${c.fetch.toFixed(2)} + load ${c.load.toFixed(2)} + first token ${c.first.toFixed(2)}`,
       `cold start / download      ${(c.total / d).toFixed(2)}× (target ≤ 1.2×)`,
+      ...(sharded.length === 0
+        ? []
+        : (() => {
+            const m = sharded.sort((a, b) => a.total - b.total)[Math.floor(sharded.length / 2)]!;
+            return [
+              `sharded --tp ${o.tp} → first token ${m.total.toFixed(2)} s (${(m.total / c.total).toFixed(2)}× the whole-model cold start)`,
+              ...m.shards.map(
+                (s) => `  shard ${s.shard}: ${(s.downloadedBytes / 1e6).toFixed(1)} MB downloaded (${((100 * s.downloadedBytes) / pushed.bytes).toFixed(0)}% of the model) in ${s.seconds.toFixed(2)} s`,
+              ),
+            ];
+          })()),
     ];
   } finally {
     server.stop();
@@ -126,7 +153,7 @@ export async function runColdStartBench(options: ColdStartOptions = {}): Promise
 
 if (import.meta.filename === process.argv[1]) {
   const { values } = parseArgs({
-    options: Object.fromEntries(['preset', 'dtype', 'chunk-mb', 'concurrency', 'runs', 'threads'].map((k) => [k, { type: 'string' as const }])),
+    options: Object.fromEntries(['preset', 'dtype', 'chunk-mb', 'concurrency', 'runs', 'threads', 'tp'].map((k) => [k, { type: 'string' as const }])),
   });
   process.stdout.write((await runColdStartBench(values)).join('\n') + '\n');
 }
