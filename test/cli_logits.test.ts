@@ -70,6 +70,30 @@ describe('sirocco logits', () => {
     },
   );
 
+  // Issue 8's "done when": --tp 2 and --tp 4 on the tiny presets give tp=1's greedy tokens, with
+  // logits within the reference tolerance (the default f16 K/V included).
+  it.each(['mistral-tiny', 'mixtral-tiny'] as const)('--tp 2 and --tp 4 on %s give tp=1\'s greedy tokens', async (preset) => {
+    const model = await models.make({ preset, seed: 32 });
+    const cases = async (tp: number) => {
+      const { code, stdout, stderr } = await sirocco(['logits', '--model', model, '--prompt', p1.join(','), '--prompt', p2.join(','), '--steps', '6', '--chunk', '7', '--tp', String(tp)]);
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      return Output.parse(JSON.parse(stdout)).cases;
+    };
+    const single = await cases(1);
+    for (const tp of [2, 4]) {
+      const sharded = await cases(tp);
+      sharded.forEach((c, i) => {
+        expect(c.generated).toEqual(single[i]!.generated);
+        expectCaseMatchesReference(
+          model,
+          { promptTokens: c.prompt_tokens, generated: c.generated, stepLogits: c.step_logits.map((v) => Float32Array.from(v)), promptLogits: [] },
+          TOLERANCE.f32,
+        );
+      });
+    }
+  });
+
   it('without --prompt-logits prints no prompt_logits and the same greedy tokens', async () => {
     const { code, stdout } = await sirocco(['logits', '--model', dir, '--prompt', p1.join(','), '--steps', '3']);
     expect(code).toBe(0);
@@ -83,7 +107,7 @@ describe('sirocco logits', () => {
     { args: ['--model', 'DIR'], error: /at least one --prompt is required/ },
     { args: ['--model', 'DIR', '--prompt', '1,a'], error: /comma-separated token ids/ },
     { args: ['--model', 'DIR', '--prompt', '1', '--steps', '0'], error: /--steps expects a positive integer/ },
-    { args: ['--model', 'DIR', '--prompt', '1', '--tp', '2'], error: /--tp 2 does not divide num_key_value_heads 1: attention splits by KV-head groups \(possible: 1\)/ },
+    { args: ['--model', 'DIR', '--prompt', '1', '--tp', '3'], error: /--tp 3 does not divide num_key_value_heads 4: attention splits by KV-head groups \(possible: 1, 2, 4\)/ },
     { args: ['--model', 'DIR', '--prompt', '1', '--backend', 'wasm'], error: /--backend wasm is not built yet/ },
     { args: ['--model', 'DIR', '--prompt', '1', '--bogus'], error: /Unknown option '--bogus'/ },
     { args: ['--model', 'DIR', '--prompt', '1,512'], error: /token id 512 is outside the model's vocabulary \[0, 512\)/ },

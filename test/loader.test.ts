@@ -163,11 +163,11 @@ describe('weights against config.json', () => {
 
   it('wrong shape', async () => {
     const dir = brokenCopy((h) => {
-      const e = h['model.layers.0.self_attn.k_proj.weight'] as Entry;
+      const e = h['model.layers.0.self_attn.q_proj.weight'] as Entry;
       e.shape = [e.shape[1]!, e.shape[0]!];
       return { header: h };
     });
-    await expectRefused(dir, /tensor model\.layers\.0\.self_attn\.k_proj\.weight has shape \[64,32\] but config\.json implies/);
+    await expectRefused(dir, /tensor model\.layers\.0\.self_attn\.q_proj\.weight has shape \[64,128\] but config\.json implies/);
   });
 
   it('config with fewer layers than the weights', async () => {
@@ -188,7 +188,7 @@ describe('weights against config.json', () => {
     const dir = brokenCopy(() => ({}));
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, num_key_value_heads: 3 }));
-    await expectRefused(dir, /num_attention_heads=4 is not a multiple of num_key_value_heads=3/);
+    await expectRefused(dir, /num_attention_heads=8 is not a multiple of num_key_value_heads=3/);
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, architectures: ['LlamaForCausalLM'] }));
     await expectRefused(dir, /supported are MistralForCausalLM, MixtralForCausalLM/);
   });

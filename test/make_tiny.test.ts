@@ -125,7 +125,7 @@ describe('make-tiny', () => {
     const names = Object.keys(entries);
     expect(names[0]).toBe('model.embed_tokens.weight');
     expect(names).toContain('lm_head.weight');
-    expect(entries['model.layers.1.self_attn.k_proj.weight'].shape).toEqual([2 * 16, 64]);
+    expect(entries['model.layers.1.self_attn.k_proj.weight'].shape).toEqual([4 * 16, 64]);
     expect(entries['model.layers.1.mlp.down_proj.weight'].shape).toEqual([64, 160]);
   });
 
@@ -190,7 +190,7 @@ describe('make-tiny', () => {
     const config = readJson(path.join(dense, 'config.json'));
     expect(config.architectures).toEqual(['MistralForCausalLM']);
     expect(config.num_local_experts).toBeUndefined();
-    expect(readHeader(path.join(dense, 'model.safetensors')).entries['model.layers.0.mlp.up_proj.weight'].shape).toEqual([96, 64]);
+    expect(readHeader(path.join(dense, 'model.safetensors')).entries['model.layers.0.mlp.up_proj.weight'].shape).toEqual([128, 64]);
   });
 
   it('writes a tokenizer.json with specials, byte tokens and fillers up to the vocab size', async () => {

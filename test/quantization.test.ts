@@ -346,9 +346,9 @@ describe('quantized files', () => {
   });
 
   it('a quantized tensor with the wrong byte size is refused, naming it', async () => {
-    // 64 × 64 as Q4_0 needs 64 · 2 · 18 = 2304 bytes; the file holds Q8_0's 4352.
+    // 128 × 64 as Q4_0 needs 128 · 2 · 18 = 4608 bytes; the file holds Q8_0's 8704.
     const message = await refused(edited(wq, (e) => (e.dtype = 'Q4_0')));
-    expect(message).toMatch(/tensor model\.layers\.1\.self_attn\.q_proj\.weight: shape \[64,64\] of Q4_0 needs 2304 bytes but data_offsets .* span 4352/);
+    expect(message).toMatch(/tensor model\.layers\.1\.self_attn\.q_proj\.weight: shape \[128,64\] of Q4_0 needs 4608 bytes but data_offsets .* span 8704/);
   });
 
   it('sharded sources stay sharded; the CLI writes the same tensors as a single-file run', async () => {

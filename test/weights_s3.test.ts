@@ -21,7 +21,7 @@ import { s3ClientFromEnv } from '../src/weights/s3_location.ts';
 import { runPull, runVerify } from '../weights-tools/storage_cli.ts';
 import { TempModels } from './helpers/models.ts';
 import { NODE_SECRET, startSirocco } from './helpers/servers.ts';
-import { startLocalS3, type LocalS3 } from './helpers/s3rver.ts';
+import { hookedS3Client, startLocalS3, type LocalS3 } from './helpers/s3rver.ts';
 
 const run = promisify(execFile);
 const CHUNK = 64 << 10; // small chunks: the tiny model spans many, as a real one spans many 64 MiB chunks
@@ -76,17 +76,6 @@ async function flipStoredByte(prefix: string, file: string, offset: number) {
   await put(`${prefix}/${file}`, bytes);
 }
 
-/** An S3 client whose requests a test can watch or delay. */
-function hookedClient(before: (name: string, input: { Key?: string; Range?: string }) => Promise<void> | void): S3Client {
-  const hooked = s3ClientFromEnv({ maxAttempts: 1 });
-  const send = hooked.send.bind(hooked);
-  hooked.send = (async (command: { constructor: { name: string }; input: { Key?: string; Range?: string } }, options?: unknown) => {
-    await before(command.constructor.name, command.input);
-    return send(command as never, options as never);
-  }) as typeof hooked.send;
-  return hooked;
-}
-
 beforeAll(async () => {
   s3 = await startLocalS3([BUCKET]);
   s3.useEnv();
@@ -124,7 +113,7 @@ describe('sirocco weights push', () => {
 
   it('writes the manifest last, after deleting the old one, and skips an unchanged model', async () => {
     const writes: string[] = [];
-    const watching = hookedClient((name, input) => {
+    const watching = hookedS3Client((name, input) => {
       if (/Put|Multipart|Delete/.test(name)) writes.push(`${name} ${input.Key}`);
     });
     const other = await models.make({ preset: 'mixtral-tiny', seed: 8, shards: 3 });
@@ -237,7 +226,7 @@ describe('refusals', () => {
   it('an object changed mid-download (new ETag): stops, naming the file and chunk', async () => {
     await push('changing');
     let replaced = false;
-    const racing = hookedClient(async (name, input) => {
+    const racing = hookedS3Client(async (name, input) => {
       // Before chunk 3 of the big shard is requested, someone re-pushes that object.
       if (name === 'GetObjectCommand' && input.Key === `changing/${BIG_SHARD}` && input.Range?.startsWith(`bytes=${3 * CHUNK}-`) && !replaced) {
         replaced = true;
@@ -249,7 +238,7 @@ describe('refusals', () => {
     expect((error as Error).message).toMatch(new RegExp(`changed while it was being downloaded .*${BIG_SHARD.replace(/\./g, '\\.')} chunk 3`));
 
     // A store that honours If-Match answers 412 instead; same refusal.
-    const honouring = hookedClient((name, input) => {
+    const honouring = hookedS3Client((name, input) => {
       if (name === 'GetObjectCommand' && input.Range?.startsWith(`bytes=${CHUNK}-`))
         throw Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
     });
@@ -276,7 +265,7 @@ describe('resume', () => {
 
     // A transient 503 on the way is retried, not fatal.
     let failedOnce = false;
-    const flaky = hookedClient((name, input) => {
+    const flaky = hookedS3Client((name, input) => {
       if (name === 'GetObjectCommand' && input.Range !== undefined && !failedOnce) {
         failedOnce = true;
         throw Object.assign(new Error('Service Unavailable'), { name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } });

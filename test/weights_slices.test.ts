@@ -21,7 +21,7 @@ import { verifyRemoteModel } from '../src/weights/remote_verify.ts';
 import { parseS3Uri, s3ClientFromEnv } from '../src/weights/s3_location.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
 import { TempModels } from './helpers/models.ts';
-import { startLocalS3, type LocalS3 } from './helpers/s3rver.ts';
+import { hookedS3Client, startLocalS3, type LocalS3 } from './helpers/s3rver.ts';
 
 const BUCKET = 'models';
 const BLOCK = 4096; // small blocks: a test tensor spans many, as a real one spans many 1 MiB blocks
@@ -70,17 +70,6 @@ async function fetchAll(model: string, requests: SliceRequest[], extra: Paramete
   const slices: Buffer[] = [];
   const result = await fetchTensorSlices(`s3://${BUCKET}/${model}`, manifests[model]!, requests, { ...extra, onSlice: (_r, bytes, i) => void (slices[i] = bytes) });
   return { slices, result };
-}
-
-/** An S3 client whose requests a test can watch or hold back. */
-function hookedClient(before: (input: { Key?: string; Range?: string }) => Promise<void> | void): S3Client {
-  const hooked = s3ClientFromEnv({ maxAttempts: 1 });
-  const send = hooked.send.bind(hooked);
-  hooked.send = (async (command: { input: { Key?: string; Range?: string } }, options?: unknown) => {
-    await before(command.input);
-    return send(command as never, options as never);
-  }) as typeof hooked.send;
-  return hooked;
 }
 
 beforeAll(async () => {
@@ -269,7 +258,7 @@ describe('fetchTensorSlices', () => {
     let firstDelivered!: () => void;
     const delivered = new Promise<void>((resolve) => (firstDelivered = resolve));
     const { tensor } = find(manifests.dense!, DOWN);
-    const holding = hookedClient(async (input) => {
+    const holding = hookedS3Client(async (_command, input) => {
       // The GETs of the last slice (the column-chunked copy) wait for the first slice's delivery:
       // if onSlice only ran at the end, this would never resolve.
       if (input.Key?.includes('sirocco-colchunks')) {

@@ -28,13 +28,16 @@ export interface ModelShape {
 const maxPositions = 32768;
 
 export const presets = {
+  // 8 query heads over 4 KV heads: GQA, and tensor-parallel splits of 2 and 4 (--tp N must
+  // divide the KV heads).
   'mistral-tiny': {
-    hidden: 64, intermediate: 160, layers: 2, heads: 4, kvHeads: 2, headDim: 16, vocab: 512,
+    hidden: 64, intermediate: 160, layers: 2, heads: 8, kvHeads: 4, headDim: 16, vocab: 512,
     experts: 0, topK: 0, window: 8, ropeTheta: 10000, eps: 1e-6, tie: false, maxPositions,
   },
-  // head_dim 24 ≠ 64/4 on purpose: catches engines that derive head_dim from hidden/heads.
+  // head_dim 24 ≠ 64/8 on purpose: catches engines that derive head_dim from hidden/heads.
+  // intermediate 128 = 4 blocks of 32, so --tp 4 can split the experts' columns.
   'mixtral-tiny': {
-    hidden: 64, intermediate: 96, layers: 2, heads: 4, kvHeads: 1, headDim: 24, vocab: 512,
+    hidden: 64, intermediate: 128, layers: 2, heads: 8, kvHeads: 4, headDim: 24, vocab: 512,
     experts: 4, topK: 2, window: 12, ropeTheta: 1e6, eps: 1e-5, tie: false, maxPositions,
   },
   'mixtral-mini': {

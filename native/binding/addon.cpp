@@ -236,7 +236,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                                                     info[1].As<Napi::Number>().Int64Value()));
     }
     Napi::Value SequenceLength(const Napi::CallbackInfo& info) {
-        if (!e_ || busy_) return Napi::Number::New(info.Env(), -1);
+        if (!usable(info.Env())) return info.Env().Undefined();
         return Napi::Number::New(info.Env(), (double)engine_seq_length(e_, info[0].As<Napi::Number>().Int32Value()));
     }
 

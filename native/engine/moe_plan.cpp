@@ -30,15 +30,13 @@ void moe_plan_build(moe_plan* plan, int n_experts, int k, int n_tokens, const in
     for (int i = 0; i < n_tokens * k; i++) plan->expert_begin[choices[i] + 1]++;
     for (int e = 0; e < n_experts; e++) plan->expert_begin[e + 1] += plan->expert_begin[e];
     // Second pass in token order, so each expert's tokens come out ascending.
-    std::vector<int32_t>& next = plan->token_entry;  // reused: filled below in the same pass
-    thread_local std::vector<int32_t> cursor;
-    cursor.assign(plan->expert_begin.begin(), plan->expert_begin.end() - 1);
+    plan->cursor.assign(plan->expert_begin.begin(), plan->expert_begin.end() - 1);
     for (int t = 0; t < n_tokens; t++)
         for (int i = 0; i < k; i++) {
             const int e = choices[t * k + i];
-            const int entry = cursor[e]++;
+            const int entry = plan->cursor[e]++;
             plan->entry_token[entry] = t;
             plan->entry_weight[entry] = weights[t * k + i];
-            next[t * k + i] = entry;
+            plan->token_entry[t * k + i] = entry;
         }
 }

@@ -14,6 +14,7 @@ struct moe_plan {
     std::vector<int32_t> entry_token;   // (n_tokens · top_k) grouped by expert, tokens ascending
     std::vector<float> entry_weight;    // (n_tokens · top_k)
     std::vector<int32_t> token_entry;   // (n_tokens, top_k) entry of token t's i-th choice, best first
+    std::vector<int32_t> cursor;        // (n_experts) scratch of moe_plan_build
 };
 
 // Top-k of one token's router logits with ties to the lower expert index; weights are the

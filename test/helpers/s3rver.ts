@@ -3,7 +3,9 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
+import { s3ClientFromEnv } from '../../src/weights/s3_location.ts';
 
 export type LocalS3 = {
   endpoint: string;
@@ -47,4 +49,15 @@ export async function startLocalS3(buckets: string[], keepDirectory?: string): P
       if (!keepDirectory) rmSync(directory, { recursive: true, force: true });
     },
   };
+}
+
+/** An S3 client (from the environment) whose requests a test can watch, delay or hold back. */
+export function hookedS3Client(before: (command: string, input: { Key?: string; Range?: string }) => Promise<void> | void): S3Client {
+  const hooked = s3ClientFromEnv({ maxAttempts: 1 });
+  const send = hooked.send.bind(hooked);
+  hooked.send = (async (command: { constructor: { name: string }; input: { Key?: string; Range?: string } }, options?: unknown) => {
+    await before(command.constructor.name, command.input);
+    return send(command as never, options as never);
+  }) as typeof hooked.send;
+  return hooked;
 }

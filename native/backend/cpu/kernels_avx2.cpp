@@ -15,13 +15,6 @@ AVX2_FN static inline __m256 load8(const void* base, int64_t i) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
 }
 
-template <int D>
-static inline float elem(const void* base, int64_t i) {
-    if constexpr (D == DT_F32) return ((const float*)base)[i];
-    if constexpr (D == DT_F16) return f16_to_f32(((const uint16_t*)base)[i]);
-    return bf16_to_f32(((const uint16_t*)base)[i]);
-}
-
 AVX2_FN static inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));

@@ -24,13 +24,6 @@ AVX512_FN static inline __m512 load16(const void* base, int64_t i) {
 }
 
 template <int D>
-static inline float elem(const void* base, int64_t i) {
-    if constexpr (D == DT_F32) return ((const float*)base)[i];
-    if constexpr (D == DT_F16) return f16_to_f32(((const uint16_t*)base)[i]);
-    return bf16_to_f32(((const uint16_t*)base)[i]);
-}
-
-template <int D>
 AVX512_FN static void widen(const tensor& w, int64_t row, float* dst) {
     const int64_t K = w.cols, base = row * K;
     int64_t k = 0;

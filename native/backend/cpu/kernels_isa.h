@@ -19,6 +19,14 @@ DECLARE_ISA(scalar)
 DECLARE_ISA(avx2)
 DECLARE_ISA(avx512)
 
+// Element i of a float-dtype row (F32, F16, BF16) as f32: the scalar tails of every table.
+template <int D>
+inline float elem(const void* base, int64_t i) {
+    if constexpr (D == DT_F32) return ((const float*)base)[i];
+    if constexpr (D == DT_F16) return f16_to_f32(((const uint16_t*)base)[i]);
+    return bf16_to_f32(((const uint16_t*)base)[i]);
+}
+
 // The horizontal sum every quantized kernel ends with, written out for 8 lanes: lanes of
 // a0 + a1, then the two halves, then pairs (0,2) (1,3), then the last pair. The AVX2 and
 // AVX-512 kernels do these same additions in this order.

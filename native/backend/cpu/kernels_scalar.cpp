@@ -7,13 +7,6 @@
 #include "kernels_isa.h"
 
 template <int D>
-static inline float elem(const void* base, int64_t i) {
-    if constexpr (D == DT_F32) return ((const float*)base)[i];
-    if constexpr (D == DT_F16) return f16_to_f32(((const uint16_t*)base)[i]);
-    return bf16_to_f32(((const uint16_t*)base)[i]);
-}
-
-template <int D>
 static void rows_scalar(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t r0, int nr) {
     const int64_t K = w.cols;
     for (int t = 0; t < T; t++) {
