@@ -2,7 +2,7 @@
 // shard downloads only the byte ranges of its own slices plus the tensors every shard holds,
 // verified block by block, loads them as they arrive, and gives the logits of a local tp=1
 // run; `sirocco node --model s3://… --tp 2` serves through a real gateway.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { readSafetensorsHeader } from '../src/engine/safetensors.ts';
 import { pushModel } from '../src/weights/push.ts';
 import { s3ClientFromEnv } from '../src/weights/s3_location.ts';
 import { loadShardedFromS3 } from '../src/weights/shard_load.ts';
+import { SLICE_DIR } from '../src/weights/slice_cache.ts';
 import { prompt } from './helpers/check_reference.ts';
 import { TempModels } from './helpers/models.ts';
 import { startLocalS3, type LocalS3 } from './helpers/s3rver.ts';
@@ -93,6 +94,40 @@ describe('sharded cold start from S3', () => {
     }
   });
 
+  it('a restart loads its slices from the local cache: nothing downloaded, a corrupted slice fetched again', async () => {
+    const cacheDir = freshCache();
+    const load = () => loadShardedFromS3(`s3://${BUCKET}/default`, { tp: 2, kvDtype: 'f32' }, { cacheDir, client: s3ClientFromEnv(), progress: null });
+    const first = await load();
+    await first.engine.close();
+    expect(first.shards.every((s) => s.downloadedBytes >= s.sliceBytes && s.cachedBytes === 0)).toBe(true);
+
+    const again = await load();
+    try {
+      expect(again.shards.map((s) => [s.downloadedBytes, s.cachedBytes])).toEqual(again.shards.map((s) => [0, s.sliceBytes]));
+      const cases = await greedy(again.engine);
+      cases.forEach((c, i) => expect(c.generated).toEqual(local[i]!.generated));
+    } finally {
+      await again.engine.close();
+    }
+
+    // Flip a byte of one cached slice: that slice alone is downloaded again.
+    const slices = join(again.dir, SLICE_DIR);
+    const victim = readdirSync(slices).find((f) => f.includes('experts.3.w2.weight') && f.endsWith('.bin'))!;
+    const bytes = readFileSync(join(slices, victim));
+    bytes[7]! ^= 0x20;
+    writeFileSync(join(slices, victim), bytes);
+    const repaired = await load();
+    try {
+      const downloaded = repaired.shards.reduce((n, s) => n + s.downloadedBytes, 0);
+      expect(downloaded).toBeGreaterThanOrEqual(bytes.length);
+      expect(downloaded).toBeLessThan(bytes.length + 2 * BLOCK * 2);
+      const cases = await greedy(repaired.engine);
+      cases.forEach((c, i) => expect(c.generated).toEqual(local[i]!.generated));
+    } finally {
+      await repaired.engine.close();
+    }
+  });
+
   it('a v1 manifest cannot verify partial fetches: the error says to push again or use --tp 1', async () => {
     const { GetObjectCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
     const client = s3ClientFromEnv();
@@ -121,7 +156,7 @@ describe('sharded cold start from S3', () => {
       SIROCCO_API_KEY: 'sk-shard-test-key-0123456789',
     });
     try {
-      expect(node.stderr.join('\n')).toMatch(/shard 0\/2: [\d.]+ MB downloaded for [\d.]+ MB of slices/);
+      expect(node.stderr.join('\n')).toMatch(/shard 0\/2: [\d.]+ MB downloaded, 0\.0 MB from the local cache, for [\d.]+ MB of slices/);
       expect(node.stderr.join('\n')).toMatch(/shard 1\/2: /);
       let res: Response | undefined;
       for (let i = 0; i < 50; i++) {

@@ -32,9 +32,12 @@ const ledgerPath = (dir: string, path: string): string => join(dir, STATE_DIR, `
 const markerPath = (dir: string, path: string): string => join(dir, STATE_DIR, `${path}.verified`);
 
 /** Writes `text` to `path` atomically (temp file, rename); durably too (fsync first) unless told not to. */
-export async function writeFileAtomic(path: string, text: string, durable = true): Promise<void> {
+// Temp names unique per call: two writers of one path in this process (shards caching the same
+// replicated slice) must not share a temp file; the last rename wins with identical bytes.
+let tempCount = 0;
+export async function writeFileAtomic(path: string, text: string | Uint8Array, durable = true): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.tmp-${process.pid}`;
+  const temp = `${path}.tmp-${process.pid}-${tempCount++}`;
   const handle = await open(temp, 'w');
   try {
     await handle.writeFile(text);

@@ -16,9 +16,10 @@ import { fetchSafetensorsHeader } from './fetch_header.ts';
 import { fetchModel, newFetchStats, type FetchStats } from './fetch_model.ts';
 import { fetchTensorSlices, type SliceRequest } from './fetch_slices.ts';
 import { isS3Uri, parseS3Uri, s3ClientFromEnv } from './s3_location.ts';
+import { SliceCache } from './slice_cache.ts';
 import type { ProgressSink } from './transfer_progress.ts';
 
-export type ShardDownload = { shard: number; downloadedBytes: number; sliceBytes: number; seconds: number };
+export type ShardDownload = { shard: number; downloadedBytes: number; cachedBytes: number; sliceBytes: number; seconds: number };
 export type ShardedLoad = { engine: Engine; dir: string; shards: ShardDownload[]; seconds: number };
 export type ShardedLoadOptions = { cacheDir?: string; client?: S3Client; stats?: FetchStats; progress?: ProgressSink | null };
 
@@ -84,6 +85,7 @@ export async function loadShardedFromS3(uri: string, engineOptions: EngineOption
     if (t) byPlace.set(`${t.file}:${t.offset}`, t);
 
   const engine = Engine.deferred(model, optionsFor(engineOptions, model.config));
+  const cache = new SliceCache(dir);
   try {
     const plan = engine.loadPlan().map((slice, index) => ({ slice, index, tensor: byPlace.get(`${slice.file}:${slice.offset}`)! }));
     stats.totalBytes += plan.reduce((n, p) => n + p.slice.bytes, 0);
@@ -91,18 +93,33 @@ export async function loadShardedFromS3(uri: string, engineOptions: EngineOption
     const shards = await Promise.all(
       Array.from({ length: tp }, async (_, shard): Promise<ShardDownload> => {
         const t0 = performance.now();
-        const mine = plan.filter((p) => p.slice.shard === shard);
-        const asks = mine.map((p) => requestFor(p.slice, p.tensor));
+        const key = ({ slice, tensor }: (typeof plan)[number]) => ({ tensor: tensor.name, rows: slice.rows, cols: slice.cols });
+        const missing: typeof plan = [];
+        let cachedBytes = 0;
+        for (const p of plan.filter((p) => p.slice.shard === shard)) {
+          const bytes = await cache.read(key(p));
+          if (!bytes) {
+            missing.push(p);
+            continue;
+          }
+          engine.loadSlice(p.index, bytes);
+          cachedBytes += bytes.length;
+        }
+        stats.cachedBytes += cachedBytes;
+        const asks = missing.map((p) => requestFor(p.slice, p.tensor));
         const fetched = await fetchTensorSlices(location, manifest, asks.map((a) => a.request), {
           client,
-          onSlice: (_request, bytes, i) => {
-            const { slice, index, tensor } = mine[i]!;
-            engine.loadSlice(index, asks[i]!.cut ? cutColumns(bytes, slice, tensor.shape.at(-1)!) : bytes);
-            stats.verifiedBytes += slice.bytes;
+          onSlice: async (_request, bytes, i) => {
+            const p = missing[i]!;
+            const slice = asks[i]!.cut ? cutColumns(bytes, p.slice, p.tensor.shape.at(-1)!) : bytes;
+            engine.loadSlice(p.index, slice);
+            stats.verifiedBytes += slice.length;
+            await cache.write(key(p), slice);
           },
         });
         stats.receivedBytes += fetched.downloadedBytes;
-        return { shard, downloadedBytes: fetched.downloadedBytes, sliceBytes: mine.reduce((n, p) => n + p.slice.bytes, 0), seconds: (performance.now() - t0) / 1000 };
+        const sliceBytes = plan.filter((p) => p.slice.shard === shard).reduce((n, p) => n + p.slice.bytes, 0);
+        return { shard, downloadedBytes: fetched.downloadedBytes, cachedBytes, sliceBytes, seconds: (performance.now() - t0) / 1000 };
       }),
     );
     engine.finishLoad();
@@ -110,7 +127,10 @@ export async function loadShardedFromS3(uri: string, engineOptions: EngineOption
     const seconds = (performance.now() - started) / 1000;
     stats.seconds = seconds;
     for (const s of shards)
-      sink?.write(`shard ${s.shard}/${tp}: ${(s.downloadedBytes / 1e6).toFixed(1)} MB downloaded for ${(s.sliceBytes / 1e6).toFixed(1)} MB of slices in ${s.seconds.toFixed(2)} s\n`);
+      sink?.write(
+        `shard ${s.shard}/${tp}: ${(s.downloadedBytes / 1e6).toFixed(1)} MB downloaded, ${(s.cachedBytes / 1e6).toFixed(1)} MB from the local cache, ` +
+          `for ${(s.sliceBytes / 1e6).toFixed(1)} MB of slices in ${s.seconds.toFixed(2)} s\n`,
+      );
     return { engine, dir, shards, seconds };
   } catch (err) {
     await engine.close();
