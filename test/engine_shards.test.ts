@@ -3,10 +3,12 @@
 // reference suite's cases — windows shorter than the prompt, chunked prefill, mixed batches,
 // dense and MoE under both splits, full attention, every weight dtype — and refuses splits
 // the shapes do not allow, naming the numbers.
+import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine.ts';
 import { generateGreedy, type GreedyCase } from '../src/engine/generate.ts';
-import type { EngineOptions } from '../src/engine/native.ts';
+import { loadModelFiles, tensorLocations, type ModelFiles } from '../src/engine/model_files.ts';
+import type { EngineOptions, NativeSlice } from '../src/engine/native.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
 import { expectCaseMatchesReference, prompt, TOLERANCE } from './helpers/check_reference.ts';
 import { TempModels } from './helpers/models.ts';
@@ -85,6 +87,7 @@ describe('every weight dtype at --tp 2', () => {
       // only the all-reduce's order of addition differs.
       for (const moeSplit of preset === 'mixtral-tiny' ? (['columns', 'experts'] as const) : (['columns'] as const))
         expectSameAsTp1(await run(dir, { tp: 2, moeSplit }, 4), single, 1e-5);
+      expectSameAsTp1(await run(dir, { tp: 3 }, 4), single, 1e-5); // 8 heads × 8 = 64 columns of wo a shard
     }
   });
 });
@@ -130,6 +133,44 @@ describe('sharded engines', () => {
       expect(shards).toHaveLength(tp);
       expect(shards.reduce((a, b) => a + b, 0)).toBe(whole! + (tp - 1) * replicated);
       for (const s of shards) expect(s).toBeLessThan(whole! / tp + replicated + 4 * 64 * 64);
+    }
+  });
+});
+
+describe('deferred loading: slices handed in one by one', () => {
+  // The bytes of a slice cut from the local file, as a shard's fetch would deliver them.
+  async function sliceBytes(model: ModelFiles, s: NativeSlice): Promise<Buffer> {
+    const file = await readFile(model.files[s.file]!);
+    const t = tensorLocations(model).find((x) => x.file === s.file && x.offset === s.offset)!;
+    const cols = t.shape.at(-1)!;
+    const width = s.cols[1] - s.cols[0];
+    const element = s.bytes / ((s.rows[1] - s.rows[0]) * width);
+    const out = Buffer.alloc(s.bytes);
+    for (let r = s.rows[0]; r < s.rows[1]; r++)
+      file.copy(out, (r - s.rows[0]) * width * element, s.offset + (r * cols + s.cols[0]) * element, s.offset + (r * cols + s.cols[1]) * element);
+    return out;
+  }
+
+  it('gives the logits of a loaded engine, and refuses a wrong size, a missing slice and an early step', async () => {
+    const dir = await models.make({ preset: 'mixtral-tiny', seed: 25, window: WINDOW, ...SHAPE });
+    const model = await loadModelFiles(dir);
+    const engine = Engine.deferred(model, { tp: 2, kvDtype: 'f32' });
+    try {
+      const plan = engine.loadPlan();
+      expect(new Set(plan.map((p) => p.shard))).toEqual(new Set([0, 1]));
+      const first = await sliceBytes(model, plan[0]!);
+      expect(() => engine.loadSlice(0, first.subarray(1))).toThrow(/embed: slice of \d+ bytes, expected \d+ \(rows 0\.\.256, columns 0\.\.64\)/);
+      expect(() => engine.loadSlice(plan.length, first)).toThrow(/no slice \d+ in the load plan/);
+      for (const [i, p] of [...plan.entries()].reverse().slice(0, -1)) engine.loadSlice(i, await sliceBytes(model, p)); // all but slice 0
+      expect(() => engine.finishLoad()).toThrow(/cannot load model: embed never arrived/);
+      await expect(engine.step([{ sequence: engine.createSequence(), tokens: [1] }])).rejects.toThrow(/still loading/);
+      engine.loadSlice(0, first);
+      expect(() => engine.loadSlice(0, first)).toThrow(/embed: placed twice/);
+      engine.finishLoad();
+      const cases = await generateGreedy(engine, PROMPTS, { steps: 5, chunk: 5, promptLogits: true });
+      expectSameAsTp1(cases, await run(dir, { tp: 2 }, 5), 0);
+    } finally {
+      await engine.close();
     }
   });
 });

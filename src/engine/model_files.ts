@@ -145,3 +145,10 @@ export async function loadModelFiles(dir: string, source: HeaderSource = LOCAL):
     tensors: { embed: at(naming.embed), finalNorm: at(naming.finalNorm), lmHead: at(hasLmHead ? naming.lmHead : naming.embed), layers },
   };
 }
+
+// Every tensor the engine reads, each once (a tied lm_head is the embedding).
+export function tensorLocations(model: ModelFiles): TensorLocation[] {
+  const { embed, finalNorm, lmHead, layers } = model.tensors;
+  const all = [embed, finalNorm, lmHead, ...layers.flatMap((l) => [l.attnNorm, l.wq, l.wk, l.wv, l.wo, l.ffnNorm, l.w1, l.w2, l.w3, l.router, ...(l.experts ?? []).flatMap((e) => [e.w1, e.w2, e.w3])])];
+  return [...new Set(all.filter((t): t is TensorLocation => t !== undefined))];
+}

@@ -8,7 +8,7 @@ import { access } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { Engine } from '../engine/engine.ts';
 import type { ModelConfig } from '../engine/config.ts';
-import { loadModelFiles, readModelConfig, type ModelFiles, type TensorLocation } from '../engine/model_files.ts';
+import { loadModelFiles, readModelConfig, tensorLocations, type ModelFiles, type TensorLocation } from '../engine/model_files.ts';
 import type { EngineOptions, NativeSlice } from '../engine/native.ts';
 import type { SafetensorsTensor } from '../engine/safetensors.ts';
 import { WeightsError } from './errors.ts';
@@ -79,10 +79,7 @@ export async function loadShardedFromS3(uri: string, engineOptions: EngineOption
     await Promise.all(weightFiles.map(async (f) => [f.path, (await fetchSafetensorsHeader(location, manifest, f.path, { client })).tensors] as const)),
   );
   const model = await remoteModelFiles(dir, headers);
-  const byPlace = new Map<string, TensorLocation>();
-  const { embed, finalNorm, lmHead, layers } = model.tensors;
-  for (const t of [embed, finalNorm, lmHead, ...layers.flatMap((l) => [l.attnNorm, l.wq, l.wk, l.wv, l.wo, l.ffnNorm, l.w1, l.w2, l.w3, l.router, ...(l.experts ?? []).flatMap((e) => [e.w1, e.w2, e.w3])])])
-    if (t) byPlace.set(`${t.file}:${t.offset}`, t);
+  const byPlace = new Map(tensorLocations(model).map((t) => [`${t.file}:${t.offset}`, t]));
 
   const engine = Engine.deferred(model, optionsFor(engineOptions, model.config));
   const cache = new SliceCache(dir);
