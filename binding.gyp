@@ -14,6 +14,7 @@
         "native/engine/shard_runner.cpp",
         "native/engine/engine.cpp",
         "native/engine/engine_api.cpp",
+        "native/backend/backend_registry.cpp",
         "native/backend/cpu/cpu_backend.cpp",
         "native/backend/cpu/cpu_matmul.cpp",
         "native/backend/cpu/cpu_attention.cpp",

@@ -20,11 +20,7 @@ cpu_backend::~cpu_backend() {
     weight_arena_free(&arena_);
 }
 
-backend* backend_create(const std::string& kind, const backend_config& cfg, std::string* err) {
-    if (kind != "cpu") {
-        *err = "unknown backend '" + kind + "': this build has: cpu";
-        return nullptr;
-    }
+backend* cpu_backend_create(const backend_config& cfg, std::string* err) {
     const cpu_kernels* k = cpu_kernels_select(cfg.isa, err);
     return k ? new cpu_backend(cfg, k) : nullptr;
 }

@@ -67,3 +67,6 @@ class cpu_backend final : public backend {
     std::vector<int32_t> route_choice_;           // (T, k)
     std::vector<float> route_weight_;             // (T, k)
 };
+
+// The CPU backend with the kernel table cfg.isa names (or the best). null + *err if unavailable.
+backend* cpu_backend_create(const backend_config& cfg, std::string* err);
