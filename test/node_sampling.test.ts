@@ -1,9 +1,10 @@
 // Sampling and step planning: the node's pure logic, tested in-process.
 import { describe, expect, it } from 'vitest';
+import { LogitRules, NEUTRAL_LOGIT_RULES, type LogitRuleParams } from '../src/node/logit_rules.ts';
 import { sample, SeededRandom, type SamplingParams } from '../src/node/sampler.ts';
 import { planStep } from '../src/node/scheduler.ts';
 
-const params = (p: Partial<SamplingParams>): SamplingParams => ({ temperature: 1, topP: 1, topK: 0, logprobs: false, topLogprobs: 0, ...p });
+const params = (p: Partial<SamplingParams>): SamplingParams => ({ temperature: 1, topP: 1, topK: 0, minP: 0, logprobs: false, topLogprobs: 0, ...p });
 
 function randomLogits(n: number, seed: number): Float32Array {
   const r = new SeededRandom(seed);
@@ -57,6 +58,90 @@ describe('sampler', () => {
     expect(s.top).toHaveLength(5);
     expect(s.top[0]!.token).toBe(best);
     for (let i = 1; i < 5; i++) expect(s.top[i]!.logprob).toBeLessThanOrEqual(s.top[i - 1]!.logprob);
+  });
+});
+
+describe('min_p', () => {
+  const logits = Float32Array.from([0, Math.log(0.5), Math.log(0.2), Math.log(0.05)]); // p ∝ 1, .5, .2, .05
+
+  it('keeps only tokens at least min_p times as likely as the best, after temperature', () => {
+    const seen = (minP: number, temperature = 1) => {
+      const r = new SeededRandom(3);
+      return new Set(Array.from({ length: 2000 }, () => sample(logits, params({ minP, temperature }), r).token));
+    };
+    expect([...seen(0.3)].sort()).toEqual([0, 1]);
+    expect([...seen(0.1)].sort()).toEqual([0, 1, 2]);
+    expect([...seen(1)]).toEqual([0]);
+    // At temperature 2 the ratios are square roots: 0.2 → 0.447 passes min_p 0.3.
+    expect([...seen(0.3, 2)].sort()).toEqual([0, 1, 2]);
+  });
+});
+
+describe('logit rules', () => {
+  const rules = (p: Partial<LogitRuleParams>, prompt: number[] = [], ends: number[] = []) =>
+    new LogitRules({ ...NEUTRAL_LOGIT_RULES, ...p }, prompt, ends);
+  const base = Float32Array.from([2, -1, 0.5, 4, 3]);
+
+  it('leaves the logits alone (no copy) when every rule is neutral', () => {
+    const r = rules({});
+    r.observe(3);
+    expect(r.apply(base)).toBe(base);
+  });
+
+  it('frequency and presence penalties follow OpenAI: count × frequency + presence, over generated tokens only', () => {
+    const r = rules({ frequencyPenalty: 0.5, presencePenalty: 0.25 }, [0, 1]);
+    expect([...r.apply(base)]).toEqual([...base]);
+    for (const t of [3, 3, 4]) r.observe(t);
+    const out = r.apply(base);
+    expect(out[0]).toBe(2); // in the prompt only: untouched
+    expect(out[3]).toBeCloseTo(4 - 2 * 0.5 - 0.25);
+    expect(out[4]).toBeCloseTo(3 - 0.5 - 0.25);
+    expect(base[3]).toBe(4); // the engine's row is never changed
+  });
+
+  it('repetition penalty follows HF/vLLM: divides positive logits, multiplies negative ones, prompt and output', () => {
+    const r = rules({ repetitionPenalty: 2 }, [0, 1]);
+    r.observe(2);
+    expect([...r.apply(base)]).toEqual([1, -2, 0.25, 4, 3]);
+  });
+
+  it('logit bias is added after the penalties, and min_tokens masks end tokens until reached', () => {
+    const r = rules({ logitBias: [[1, 100], [3, -100]], frequencyPenalty: 1, minTokens: 2 }, [], [4]);
+    r.observe(1);
+    const out = r.apply(base);
+    expect(out[1]).toBeCloseTo(-1 - 1 + 100);
+    expect(out[3]).toBeCloseTo(-96);
+    expect(out[4]).toBe(-Infinity);
+    r.observe(1);
+    expect(r.apply(base)[4]).toBe(3);
+  });
+
+  it('greedy honours the rules, and ids beyond the vocabulary are ignored', () => {
+    const r = rules({ logitBias: [[1, 10], [99, 5]] });
+    expect(sample(r.apply(base), params({ temperature: 0 }), new SeededRandom(1)).token).toBe(1);
+  });
+
+  it('logprobs stay those of the raw logits', () => {
+    const r = rules({ logitBias: [[1, 10]] });
+    const s = sample(r.apply(base), params({ temperature: 0, logprobs: true, topLogprobs: 1 }), new SeededRandom(1), base);
+    expect(s.token).toBe(1);
+    const lse = Math.log(base.reduce((a, v) => a + Math.exp(v), 0));
+    expect(s.logprob).toBeCloseTo(-1 - lse, 5);
+    expect(s.top[0]!.token).toBe(3);
+  });
+
+  it('seeded sampling with penalties repeats exactly', () => {
+    const draw = () => {
+      const r = new SeededRandom(11);
+      const lr = rules({ frequencyPenalty: 0.7, presencePenalty: 0.3, repetitionPenalty: 1.2 }, [1, 2]);
+      const logits = randomLogits(200, 4);
+      return Array.from({ length: 40 }, () => {
+        const t = sample(lr.apply(logits), params({ temperature: 0.8, topP: 0.95 }), r).token;
+        lr.observe(t);
+        return t;
+      });
+    };
+    expect(draw()).toEqual(draw());
   });
 });
 

@@ -110,7 +110,8 @@ export class BatchRunner {
         g.fed += inputs[i]!.tokens.length;
         if (g.promptRemaining > 0) return; // more prompt to prefill
       }
-      const s = sample(rows[i]![0]!, g.request.params.sampling, g.random);
+      const raw = rows[i]![0]!;
+      const s = sample(g.rules.apply(raw), g.request.params.sampling, g.random, raw);
       this.generatedTokens++;
       const reason = g.aborted ? 'abort' : g.accept(s.token, s.logprob, s.top);
       if (reason) this.finish(g, reason);

@@ -4,6 +4,7 @@
 import { StopMatcher } from '../tokenizer/stop_sequences.ts';
 import { TextStream } from '../tokenizer/text_stream.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { LogitRules, type LogitRuleParams } from './logit_rules.ts';
 import { SeededRandom, type SamplingParams, type TokenLogprob } from './sampler.ts';
 import type { Lease } from './session_store.ts';
 
@@ -12,6 +13,9 @@ export type GenerateParams = {
   sampling: SamplingParams;
   seed: number | null;
   stop: string[];
+  rules: LogitRuleParams;
+  ignoreEos: boolean; // EOS is sampled like any token and does not end generation
+  stopTokenIds: number[]; // sampling one ends generation ('stop'), as EOS does
 };
 
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -36,6 +40,7 @@ export type GenerationRequest = {
 
 export class Generation {
   readonly random: SeededRandom;
+  readonly rules: LogitRules;
   readonly generated: number[] = [];
   cached: number[] = []; // tokens now in the engine's cache for this sequence
   fed = 0; // prompt tokens in the cache
@@ -44,14 +49,20 @@ export class Generation {
   lastScheduled = 0;
   private readonly text: TextStream;
   private readonly stops: StopMatcher;
+  private readonly stopTokens: ReadonlySet<number>;
   private stoppedBySequence = false;
 
   constructor(
     readonly request: GenerationRequest,
-    tokenizer: Tokenizer,
+    private readonly tokenizer: Tokenizer,
     private readonly eosId: number | null,
   ) {
-    this.random = new SeededRandom(request.params.seed ?? Math.floor(Math.random() * 2 ** 48));
+    const p = request.params;
+    this.random = new SeededRandom(p.seed ?? Math.floor(Math.random() * 2 ** 48));
+    this.stopTokens = new Set(p.stopTokenIds);
+    // min_tokens holds back every token that would end generation: EOS and stop_token_ids.
+    const ends = [...(eosId === null ? [] : [eosId]), ...p.stopTokenIds];
+    this.rules = new LogitRules(p.rules, request.prompt, ends);
     this.text = new TextStream(tokenizer);
     this.stops = new StopMatcher(request.params.stop);
   }
@@ -71,16 +82,24 @@ export class Generation {
   // Records a sampled token; returns why generation ends, or null to go on.
   accept(token: number, logprob: number | null, top: TokenLogprob[]): FinishReason | null {
     this.generated.push(token);
-    if (token === this.eosId) {
+    this.rules.observe(token);
+    const isEos = token === this.eosId;
+    if (isEos && !this.request.params.ignoreEos) {
       this.request.listener.onToken({ token, text: '', logprob, top });
       return 'stop';
     }
-    const { emit, stopped } = this.stops.push(this.text.push(token));
+    // An ignored EOS and a special stop token id add no text (vLLM does the same); a stop
+    // token id that is ordinary text keeps its text. Other special tokens are left as they
+    // were: tool-call parsing may need their text.
+    const isStopToken = this.stopTokens.has(token);
+    const silent = isEos || (isStopToken && this.tokenizer.isSpecial(token));
+    const { emit, stopped } = silent ? { emit: '', stopped: false } : this.stops.push(this.text.push(token));
     this.request.listener.onToken({ token, text: emit, logprob, top });
     if (stopped) {
       this.stoppedBySequence = true;
       return 'stop';
     }
+    if (isStopToken) return 'stop';
     return this.generated.length >= this.request.params.maxTokens ? 'length' : null;
   }
 

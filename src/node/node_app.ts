@@ -48,6 +48,8 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
     if (body.prompt_tokens.length + body.max_tokens > limit)
       return c.json({ error: `prompt (${body.prompt_tokens.length}) + max_tokens (${body.max_tokens}) exceeds the context (${limit})` }, 400);
     if (body.prompt_tokens.some((t) => t >= service.info.vocab_size)) return c.json({ error: 'token id outside the vocabulary' }, 400);
+    const outside = [...body.logit_bias.map(([t]) => t), ...body.stop_token_ids].find((t) => t >= service.info.vocab_size);
+    if (outside !== undefined) return c.json({ error: `token id ${outside} in logit_bias or stop_token_ids is outside the vocabulary` }, 400);
 
     return streamSSE(c, async (stream) => {
       // Events are queued by the runner's callbacks and written here in order.
@@ -67,10 +69,20 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
           maxTokens: body.max_tokens,
           seed: body.seed,
           stop: body.stop,
+          ignoreEos: body.ignore_eos,
+          stopTokenIds: body.stop_token_ids,
+          rules: {
+            presencePenalty: body.presence_penalty,
+            frequencyPenalty: body.frequency_penalty,
+            repetitionPenalty: body.repetition_penalty,
+            logitBias: body.logit_bias,
+            minTokens: body.min_tokens,
+          },
           sampling: {
             temperature: body.temperature,
             topP: body.top_p,
             topK: body.top_k,
+            minP: body.min_p,
             logprobs: body.logprobs,
             topLogprobs: body.top_logprobs,
           },

@@ -1,6 +1,7 @@
 // Picks the next token from a logits vector: greedy at temperature 0, else temperature,
-// top-k and top-p (nucleus) sampling from a seeded generator, so one seed gives one output.
-// Logprobs are those of the model's own distribution (softmax of the raw logits).
+// min-p, top-k and top-p (nucleus) sampling from a seeded generator, so one seed gives one
+// output. The logits come already reshaped by the request's logit rules (logit_rules.ts);
+// logprobs are those of the model's own distribution (softmax of the raw logits).
 import { Sfc32 } from '../../weights-tools/prng.ts';
 import { argmax } from '../engine/greedy.ts';
 
@@ -8,6 +9,7 @@ export type SamplingParams = {
   temperature: number; // 0 = greedy
   topP: number; // 1 = off
   topK: number; // 0 = off
+  minP: number; // 0 = off; keeps tokens at least minP × the best one's probability
   topLogprobs: number; // alternatives to report, 0..20 (0 with logprobs = only the chosen token)
   logprobs: boolean;
 };
@@ -69,10 +71,15 @@ function sampleFull(logits: Float32Array, maxLogit: number, temperature: number,
 function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRandom): number {
   if (p.temperature === 0) return argmax(logits);
   const maxLogit = logits[argmax(logits)]!;
-  if (p.topK === 0 && p.topP >= 1) return sampleFull(logits, maxLogit, p.temperature, random);
+  if (p.topK === 0 && p.topP >= 1 && p.minP === 0) return sampleFull(logits, maxLogit, p.temperature, random);
+  // min-p as vLLM applies it: on the tempered distribution, before top-k and top-p.
+  // p_i ≥ minP · p_max  ⟺  (l_i − l_max) / T ≥ ln(minP).
+  const minGap = p.minP > 0 ? Math.log(p.minP) : -Infinity;
   let candidates: number[] = [];
-  for (let i = 0; i < logits.length; i++)
-    if ((logits[i]! - maxLogit) / p.temperature > -NEGLIGIBLE_LOGIT_GAP) candidates.push(i);
+  for (let i = 0; i < logits.length; i++) {
+    const gap = (logits[i]! - maxLogit) / p.temperature;
+    if (gap > -NEGLIGIBLE_LOGIT_GAP && gap >= minGap) candidates.push(i);
+  }
   candidates.sort((x, y) => logits[y]! - logits[x]! || x - y);
   if (p.topK > 0 && candidates.length > p.topK) candidates = candidates.slice(0, p.topK);
   const weights = candidates.map((i) => Math.exp((logits[i]! - maxLogit) / p.temperature));
@@ -94,9 +101,11 @@ function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRand
   return candidates[candidates.length - 1]!;
 }
 
-export function sample(logits: Float32Array, params: SamplingParams, random: SeededRandom): Sampled {
+// `logits`: what to sample from; `raw`: the model's own logits, for logprobs (the same
+// array when no logit rule applied).
+export function sample(logits: Float32Array, params: SamplingParams, random: SeededRandom, raw: Float32Array = logits): Sampled {
   const token = sampleToken(logits, params, random);
   if (!params.logprobs) return { token, logprob: null, top: [] };
-  const lse = logSumExp(logits);
-  return { token, logprob: logits[token]! - lse, top: topLogprobs(logits, params.topLogprobs, lse) };
+  const lse = logSumExp(raw);
+  return { token, logprob: raw[token]! - lse, top: topLogprobs(raw, params.topLogprobs, lse) };
 }

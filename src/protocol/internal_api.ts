@@ -4,6 +4,10 @@ import { z } from 'zod';
 
 export const NODE_SECRET_HEADER = 'x-sirocco-node-secret';
 
+// Bounds on per-request lists the node walks at every decoding step.
+export const MAX_LOGIT_BIAS = 1024;
+export const MAX_STOP_TOKEN_IDS = 64;
+
 export const GenerateBody = z.object({
   request_id: z.string().min(1).max(200),
   tenant: z.string().min(1).max(200),
@@ -17,6 +21,16 @@ export const GenerateBody = z.object({
   stop: z.array(z.string().min(1)).max(4),
   logprobs: z.boolean(),
   top_logprobs: z.number().int().min(0).max(20),
+  // Logit rules (src/node/logit_rules.ts). Defaults are the neutral values, so a gateway
+  // that predates them still talks to this node.
+  presence_penalty: z.number().min(-2).max(2).default(0),
+  frequency_penalty: z.number().min(-2).max(2).default(0),
+  repetition_penalty: z.number().gt(0).default(1),
+  min_p: z.number().min(0).max(1).default(0),
+  logit_bias: z.array(z.tuple([z.number().int().nonnegative(), z.number().min(-100).max(100)])).max(MAX_LOGIT_BIAS).default([]),
+  min_tokens: z.number().int().nonnegative().default(0),
+  ignore_eos: z.boolean().default(false),
+  stop_token_ids: z.array(z.number().int().nonnegative()).max(MAX_STOP_TOKEN_IDS).default([]),
 });
 export type GenerateBody = z.infer<typeof GenerateBody>;
 
