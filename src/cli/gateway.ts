@@ -16,12 +16,14 @@ import { closeServer, listen, onSignals } from './serve.ts';
 
 const USAGE = `usage: sirocco gateway (--nodes URL[,URL…] | --discover ec2:TAG_KEY=TAG_VALUE[:PORT])
                        [--port 8080] [--host 127.0.0.1] [--data DIR]
-                       [--health-interval-ms 1000] [--connect-timeout-ms 10000]
+                       [--health-interval-ms 1000] [--connect-timeout-ms 10000] [--strict-params]
 --discover lists the running EC2 instances with that tag every 15 s and uses their private
 addresses as nodes (port 8081 unless given; region from AWS_REGION).
 Nodes are called with the secret in SIROCCO_NODE_SECRET. API keys, the server secret and the
 usage ledger live in --data (default: $SIROCCO_DATA_DIR or ./.sirocco); create keys with
 'sirocco keys create --name NAME'. SIROCCO_API_KEY, when set, is accepted as one more key.
+Request fields the gateway does not know are ignored (each name logged once per key);
+--strict-params refuses them with a 400 naming the field, as OpenAI does.
 `;
 
 const Options = z.object({
@@ -52,6 +54,7 @@ export async function runGateway(argv: string[]): Promise<number> {
       args: argv,
       options: {
         ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'health-interval-ms', 'connect-timeout-ms'].map((k) => [k, { type: 'string' as const }])),
+        'strict-params': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -80,6 +83,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     limiter: new RateLimiter({}),
     metrics: new GatewayMetrics(),
     connectTimeoutMs: o['connect-timeout-ms'],
+    strictParams: values['strict-params'] ?? false,
   };
   await pool.start();
   const discovery = o.discover

@@ -1,42 +1,24 @@
-// The OpenAI-compatible gateway: /v1/models, /v1/chat/completions, /v1/completions, plus
+// The OpenAI-compatible gateway: /v1/models[/{id}], /v1/chat/completions, /v1/completions, plus
 // /metrics and /health. Every request is authenticated, validated and rate-limited here,
 // so nothing invalid reaches a node; errors use the OpenAI error object.
 import { randomBytes } from 'node:crypto';
 import { Hono, type MiddlewareHandler } from 'hono';
-import type { z } from 'zod';
 import { PROMETHEUS_CONTENT_TYPE } from '../telemetry/prometheus.ts';
 import { bodyLimit, type BodyVariables } from './body_limit.ts';
 import { respondStream, respondWhole } from './completion_handler.ts';
 import { MAX_BODY_BYTES, MAX_DRAIN_BYTES, type GatewayDeps } from './gateway_deps.ts';
+import { IgnoredFieldLog } from './ignored_fields.ts';
 import type { KeyRecord } from './keys/key_store.ts';
-import { invalidRequest, OpenAIError, sendError } from './openai_error.ts';
-import { ChatCompletionRequest, CompletionRequest, paramName } from './openai_requests.ts';
+import { modelCard } from './model_cards.ts';
+import { OpenAIError, sendError } from './openai_error.ts';
+import { ChatCompletionRequest, CompletionRequest } from './openai_requests.ts';
 import { planChat, planCompletion } from './request_plan.ts';
+import { parseJson, validate } from './request_validation.ts';
 import { chatFormat, completionFormat } from './response_format.ts';
 
 type Env = { Variables: { key: KeyRecord } & BodyVariables };
 
 const unauthorized = (message: string) => new OpenAIError(401, message, 'authentication_error', null, 'invalid_api_key');
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw invalidRequest('We could not parse the JSON body of your request: send valid JSON with content-type application/json.');
-  }
-}
-
-function validate<T>(schema: z.ZodType<T>, body: unknown): T {
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0]!;
-    throw invalidRequest(`Unrecognized request argument supplied: ${key}`, paramName([...issue.path, key]));
-  }
-  const param = paramName(issue.path);
-  throw invalidRequest(param ? `Invalid value for '${param}': ${issue.message}` : issue.message, param);
-}
 
 export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   const app = new Hono<Env>();
@@ -63,21 +45,26 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
 
   app.get('/metrics', async (c) => c.text(await deps.metrics.render(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE }));
 
-  app.get('/v1/models', (c) =>
-    c.json({
-      object: 'list',
-      data: deps.pool.modelIds().map((id) => ({ id, object: 'model', created: 0, owned_by: 'sirocco' })),
-    }),
-  );
+  const servedCards = () => deps.pool.modelIds().flatMap((id) => deps.pool.model(id)?.info ?? []).map(modelCard);
+  app.get('/v1/models', (c) => c.json({ object: 'list', data: servedCards() }));
+  // Ids may contain slashes (org/name), hence the regex.
+  app.get('/v1/models/:id{.+}', (c) => {
+    const id = c.req.param('id');
+    const card = servedCards().find((m) => m.id === id);
+    if (!card) throw new OpenAIError(404, `The model '${id}' does not exist.`, 'invalid_request_error', 'model', 'model_not_found');
+    return c.json(card);
+  });
 
   const limitBody = bodyLimit({ maxBytes: MAX_BODY_BYTES, drainBytes: MAX_DRAIN_BYTES });
+  const ignoredFields = new IgnoredFieldLog();
 
   for (const endpoint of ['chat.completions', 'completions'] as const) {
     const route = endpoint === 'chat.completions' ? '/v1/chat/completions' : '/v1/completions';
     app.post(route, limitBody, async (c) => {
       const key = c.get('key');
       const body = parseJson(c.get('body'));
-      const req = endpoint === 'chat.completions' ? validate(ChatCompletionRequest, body) : validate(CompletionRequest, body);
+      const options = { strict: deps.strictParams, onIgnored: (fields: string[]) => ignoredFields.note(key.id, route, fields) };
+      const req = endpoint === 'chat.completions' ? validate(ChatCompletionRequest, body, options) : validate(CompletionRequest, body, options);
       const model = deps.pool.model(req.model);
       if (!model && deps.pool.knows(req.model))
         throw new OpenAIError(503, `No healthy node serves model ${req.model} right now: retry shortly.`, 'server_error', null, 'no_node_available');
@@ -106,6 +93,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
         model: req.model,
         tokenizer: model.tokenizer,
         logprobs: plan.logprobs,
+        tokenIds: plan.tokenIdsInLogprobs,
         includeUsage: plan.includeUsage,
       };
       const format = endpoint === 'chat.completions' ? chatFormat(common) : completionFormat(common);

@@ -12,6 +12,7 @@ export type GatewayDeps = {
   ledger: UsageLedger;
   metrics: GatewayMetrics;
   connectTimeoutMs: number;
+  strictParams: boolean; // unknown request fields: 400 (true) or ignored and logged (false)
 };
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;

@@ -1,10 +1,22 @@
-// Request bodies of /v1/chat/completions and /v1/completions, validated with zod. Unknown
-// fields are refused (as OpenAI does) rather than silently ignored; fields we do not
-// implement are accepted only at their neutral value.
+// Request bodies of /v1/chat/completions and /v1/completions, validated with zod: OpenAI's
+// fields, the sampling extensions vLLM users send, and Mistral's `random_seed`/`safe_prompt`.
+// The schemas are strict; request_validation.ts decides whether an unknown field is a 400
+// (--strict-params) or ignored. Fields we do not implement are accepted only at their
+// neutral value.
 import { z } from 'zod';
+import { MAX_LOGIT_BIAS, MAX_STOP_TOKEN_IDS } from '../protocol/internal_api.ts';
 
 const neutral = <T extends z.ZodType>(schema: T, value: unknown, what: string) =>
   schema.optional().refine((v) => v === undefined || v === null || v === value, `${what} is not supported yet`);
+
+const seed = (name: string) =>
+  z
+    .number()
+    .int(`${name} must be an integer`)
+    .min(-(2 ** 53) + 1, `${name} must be a safe integer`)
+    .max(2 ** 53 - 1, `${name} must be a safe integer`)
+    .nullish();
+const penalty = (name: string) => z.number().min(-2, `${name} must be between -2 and 2`).max(2, `${name} must be between -2 and 2`).nullish();
 
 const samplingFields = {
   model: z.string({ error: 'model is required' }).min(1, 'model is required'),
@@ -16,11 +28,25 @@ const samplingFields = {
   stream: z.boolean().nullish(),
   stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullish(),
   stop: z.union([z.string().min(1), z.array(z.string().min(1)).max(4)]).nullish(),
-  seed: z.number().int().min(-(2 ** 53) + 1).max(2 ** 53 - 1).nullish(),
+  seed: seed('seed'),
+  random_seed: seed('random_seed'), // Mistral's name for seed
   user: z.string().max(256).nullish(),
-  presence_penalty: neutral(z.number().nullable(), 0, 'presence_penalty other than 0'),
-  frequency_penalty: neutral(z.number().nullable(), 0, 'frequency_penalty other than 0'),
-  logit_bias: neutral(z.record(z.string(), z.number()).nullable(), null, 'logit_bias'),
+  presence_penalty: penalty('presence_penalty'),
+  frequency_penalty: penalty('frequency_penalty'),
+  repetition_penalty: z.number().gt(0, 'repetition_penalty must be greater than 0 (1 = off)').nullish(),
+  min_p: z.number().min(0, 'min_p must be between 0 and 1').max(1, 'min_p must be between 0 and 1').nullish(),
+  logit_bias: z
+    .record(
+      z.string().regex(/^\d+$/, 'logit_bias keys must be token ids (non-negative integers)'),
+      z.number().min(-100, 'logit_bias values must be between -100 and 100').max(100, 'logit_bias values must be between -100 and 100'),
+    )
+    .refine((m) => Object.keys(m).length <= MAX_LOGIT_BIAS, `logit_bias may hold at most ${MAX_LOGIT_BIAS} tokens`)
+    .nullish(),
+  min_tokens: z.number().int().min(0, 'min_tokens must be a non-negative integer').nullish(),
+  ignore_eos: z.boolean().nullish(),
+  stop_token_ids: z.array(z.number().int().nonnegative()).max(MAX_STOP_TOKEN_IDS, `stop_token_ids may hold at most ${MAX_STOP_TOKEN_IDS} ids`).nullish(),
+  // vLLM: logprobs name tokens "token_id:123", so a client can tell which id was chosen.
+  return_tokens_as_token_ids: z.boolean().nullish(),
 };
 
 const TextPart = z.strictObject({ type: z.literal('text'), text: z.string() });
@@ -44,6 +70,7 @@ export const ChatCompletionRequest = z.strictObject({
   parallel_tool_calls: z.boolean().nullish(),
   store: z.boolean().nullish(),
   metadata: z.record(z.string(), z.string()).nullish(),
+  safe_prompt: z.boolean().nullish(), // Mistral: prepend its documented safety system prompt
 });
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
 

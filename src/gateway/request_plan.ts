@@ -7,6 +7,13 @@ import { ChatTemplateError } from '../tokenizer/tokenizer.ts';
 import { invalidRequest } from './openai_error.ts';
 import type { ChatCompletionRequest, CompletionRequest } from './openai_requests.ts';
 import type { ServedModel } from './node_pool.ts';
+import { samplingFields, seedOf } from './sampling_plan.ts';
+
+// Mistral's documented guardrail prompt, which its API prepends when `safe_prompt` is true
+// (docs.mistral.ai, "Guardrailing").
+export const MISTRAL_SAFE_PROMPT =
+  'Always assist with care, respect, and truth. Respond with utmost utility yet securely. Avoid harmful, unethical, ' +
+  'prejudiced, or negative content. Ensure replies promote fairness and positivity.';
 
 export type RequestPlan = {
   promptTokens: number[];
@@ -15,6 +22,7 @@ export type RequestPlan = {
   stream: boolean;
   includeUsage: boolean;
   logprobs: boolean;
+  tokenIdsInLogprobs: boolean; // vLLM's return_tokens_as_token_ids
   sessionKey: string;
   bodies: GenerateBody[]; // one per choice
 };
@@ -52,20 +60,17 @@ function plan(
       'context_length_exceeded',
     );
   const n = req.n ?? 1;
-  const stop = req.stop == null ? [] : typeof req.stop === 'string' ? [req.stop] : req.stop;
-  const topK = req.top_k == null || req.top_k < 0 ? 0 : req.top_k;
+  const sampling = samplingFields(req, model.info.vocab_size, maxTokens);
+  const seed = seedOf(req);
   const bodies = Array.from({ length: n }, (_, i): GenerateBody => ({
     request_id: n === 1 ? ids.requestId : `${ids.requestId}.${i}`,
     tenant: ids.tenant,
     session_key: ids.sessionKey,
     prompt_tokens: promptTokens,
     max_tokens: maxTokens,
-    temperature: req.temperature ?? 1,
-    top_p: req.top_p ?? 1,
-    top_k: topK,
+    ...sampling,
     // Choices of one seeded request differ from each other but repeat across requests.
-    seed: req.seed == null ? null : req.seed + i,
-    stop,
+    seed: seed == null ? null : seed + i,
     logprobs: logprobs.on,
     top_logprobs: logprobs.top,
   }));
@@ -76,6 +81,7 @@ function plan(
     stream: req.stream ?? false,
     includeUsage: req.stream_options?.include_usage ?? false,
     logprobs: logprobs.on,
+    tokenIdsInLogprobs: req.return_tokens_as_token_ids ?? false,
     sessionKey: ids.sessionKey,
     bodies,
   };
@@ -84,16 +90,28 @@ function plan(
 const messageText = (content: ChatCompletionRequest['messages'][number]['content']) =>
   typeof content === 'string' ? content : content.map((p) => p.text).join('');
 
+// safe_prompt: the guardrail goes first in the system prompt (a new one if there is none),
+// so it applies whatever the chat template does with system messages.
+function withSafePrompt<M extends { role: string; content: string }>(messages: M[], on: boolean): (M | { role: 'system'; content: string })[] {
+  if (!on) return messages;
+  const [first, ...rest] = messages;
+  if (first?.role === 'system') return [{ ...first, content: `${MISTRAL_SAFE_PROMPT}\n\n${first.content}` }, ...rest];
+  return [{ role: 'system', content: MISTRAL_SAFE_PROMPT }, ...messages];
+}
+
 export function planChat(
   req: ChatCompletionRequest,
   model: ServedModel,
   ids: { requestId: string; tenant: string; sessionHeader: string | undefined },
 ): RequestPlan {
   if (req.top_logprobs != null && !req.logprobs) throw invalidRequest('top_logprobs requires logprobs: true', 'top_logprobs');
-  const messages = req.messages.map((m) => ({
-    role: m.role === 'developer' ? ('system' as const) : m.role,
-    content: messageText(m.content),
-  }));
+  const messages = withSafePrompt(
+    req.messages.map((m) => ({
+      role: m.role === 'developer' ? ('system' as const) : m.role,
+      content: messageText(m.content),
+    })),
+    req.safe_prompt ?? false,
+  );
   let promptTokens: number[];
   try {
     promptTokens = model.tokenizer.chatPrompt(messages);

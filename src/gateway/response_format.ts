@@ -23,12 +23,16 @@ export interface ResponseFormat {
 }
 
 // includeUsage: stream chunks carry "usage": null until the final usage chunk, as OpenAI's do.
-type Common = { id: string; created: number; model: string; tokenizer: Tokenizer; logprobs: boolean; includeUsage: boolean };
+// tokenIds: logprobs name tokens "token_id:123" (vLLM's return_tokens_as_token_ids).
+type Common = { id: string; created: number; model: string; tokenizer: Tokenizer; logprobs: boolean; tokenIds: boolean; includeUsage: boolean };
 
-const tokenText = (tok: Tokenizer, id: number) => Buffer.from(tok.tokenBytes(id)).toString('utf8');
+const text = (tok: Tokenizer, id: number) => Buffer.from(tok.tokenBytes(id)).toString('utf8');
 
-function chatLogprob(tok: Tokenizer, t: TokenEvent) {
-  const entry = (id: number, logprob: number) => ({ token: tokenText(tok, id), logprob, bytes: tok.tokenBytes(id) });
+const namer = (c: Common) => (id: number) => (c.tokenIds ? `token_id:${id}` : text(c.tokenizer, id));
+
+function chatLogprob(c: Common, t: TokenEvent) {
+  const name = namer(c);
+  const entry = (id: number, logprob: number) => ({ token: name(id), logprob, bytes: c.tokenizer.tokenBytes(id) });
   return { ...entry(t.token, t.logprob ?? 0), top_logprobs: t.top.map((a) => entry(a.token, a.logprob)) };
 }
 
@@ -42,7 +46,7 @@ export function chatFormat(c: Common): ResponseFormat {
     start: (index) => [chunk(index, { role: 'assistant', content: '' })],
     token: (index, t) => {
       if (t.text === '' && !c.logprobs) return null;
-      return chunk(index, { content: t.text }, c.logprobs ? { logprobs: { content: [chatLogprob(c.tokenizer, t)] } } : {});
+      return chunk(index, { content: t.text }, c.logprobs ? { logprobs: { content: [chatLogprob(c, t)] } } : {});
     },
     finish: (index, done) => [
       ...(done.tail ? [chunk(index, { content: done.tail })] : []),
@@ -58,7 +62,7 @@ export function chatFormat(c: Common): ResponseFormat {
       choices: choices.map((ch, index) => ({
         index,
         message: { role: 'assistant', content: ch.text, refusal: null },
-        logprobs: c.logprobs ? { content: ch.tokens.map((t) => chatLogprob(c.tokenizer, t)), refusal: null } : null,
+        logprobs: c.logprobs ? { content: ch.tokens.map((t) => chatLogprob(c, t)), refusal: null } : null,
         finish_reason: ch.finishReason,
       })),
       usage,
@@ -67,17 +71,18 @@ export function chatFormat(c: Common): ResponseFormat {
 }
 
 // Legacy completions logprobs: parallel arrays, top alternatives as {token: logprob} maps.
-function completionLogprobs(tok: Tokenizer, tokens: TokenEvent[], startOffset: number) {
+function completionLogprobs(c: Common, tokens: TokenEvent[], startOffset: number) {
+  const name = namer(c);
   let offset = startOffset;
   const text_offset: number[] = [];
   for (const t of tokens) {
     text_offset.push(offset);
-    offset += tokenText(tok, t.token).length;
+    offset += text(c.tokenizer, t.token).length;
   }
   return {
-    tokens: tokens.map((t) => tokenText(tok, t.token)),
+    tokens: tokens.map((t) => name(t.token)),
     token_logprobs: tokens.map((t) => t.logprob),
-    top_logprobs: tokens.map((t) => Object.fromEntries(t.top.map((a) => [tokenText(tok, a.token), a.logprob]))),
+    top_logprobs: tokens.map((t) => Object.fromEntries(t.top.map((a) => [name(a.token), a.logprob]))),
     text_offset,
   };
 }
@@ -92,7 +97,7 @@ export function completionFormat(c: Common): ResponseFormat {
     start: () => [],
     token: (index, t) => {
       if (t.text === '' && !c.logprobs) return null;
-      return chunk(index, t.text, c.logprobs ? { logprobs: completionLogprobs(c.tokenizer, [t], 0) } : {});
+      return chunk(index, t.text, c.logprobs ? { logprobs: completionLogprobs(c, [t], 0) } : {});
     },
     finish: (index, done) => [chunk(index, done.tail, { finish_reason: done.finish_reason })],
     usage: (usage) => ({ ...head, choices: [], usage }),
@@ -105,7 +110,7 @@ export function completionFormat(c: Common): ResponseFormat {
       choices: choices.map((ch, index) => ({
         index,
         text: ch.text,
-        logprobs: c.logprobs ? completionLogprobs(c.tokenizer, ch.tokens, 0) : null,
+        logprobs: c.logprobs ? completionLogprobs(c, ch.tokens, 0) : null,
         finish_reason: ch.finishReason,
       })),
       usage,
