@@ -62,6 +62,11 @@ describe('unknown fields', () => {
     expect(nested.status).toBe(200);
     const completion = await post(stack.gateway.url, client.apiKey, { prompt: 'The wind', safe_prompt: true }, '/v1/completions');
     expect(completion.status).toBe(200);
+    // Inside a member of a union (content: string | parts[]).
+    const part = { type: 'text', text: 'Where does the mistral blow?', cache_control: { type: 'ephemeral' } };
+    const parts = await post(stack.gateway.url, client.apiKey, { messages: [{ role: 'user', content: [part] }] });
+    expect(parts.status).toBe(200);
+    expect(parts.body.choices[0]!.message.content).toBe(plain.body.choices[0]!.message.content);
   });
 
   it('are logged by name, once per API key, never with their value', async () => {
@@ -72,7 +77,7 @@ describe('unknown fields', () => {
     const verbosity = ignored.filter((l) => l.field === 'verbosity');
     expect(verbosity).toHaveLength(2); // one per key
     expect(new Set(verbosity.map((l) => l.key_id)).size).toBe(2);
-    expect(ignored.map((l) => l.field)).toEqual(expect.arrayContaining(['prompt_cache_key', 'service_tier', 'stream_options.include_obfuscation']));
+    expect(ignored.map((l) => l.field)).toEqual(expect.arrayContaining(['prompt_cache_key', 'service_tier', 'stream_options.include_obfuscation', 'safe_prompt', 'messages[].content[].cache_control']));
     expect(stack.gateway.stderr.join('\n')).not.toMatch(/SECRET-/);
   });
 
