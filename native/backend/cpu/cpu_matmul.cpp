@@ -35,8 +35,7 @@ void cpu_backend::matmul_rows(float* y, int64_t ldy, const act_rows& x, int n_to
             if (s.size() < (size_t)K) s.resize(K);
     for (int t0 = 0; t0 < n_tokens; t0 += TOKEN_BLOCK) {
         const int T = std::min(TOKEN_BLOCK, n_tokens - t0);
-        const act_rows xb{x.x, x.ld, x.idx ? x.idx + t0 : nullptr};
-        const act_rows block = x.idx ? xb : act_rows{x.x + t0 * x.ld, x.ld, nullptr};
+        const act_rows block = x.from(t0);
         float* yb = y + (int64_t)t0 * ldy;
         const qact_rows q = quant ? quantize_rows(block, T, K, 0) : qact_rows{};
         thread_pool_for(pool_, n_tiles, grain, [&](int begin, int end, int thread) {

@@ -52,14 +52,8 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
                        const moe_work_item& it, int thread) {
         for (int t0 = 0; t0 < n; t0 += TOKEN_BLOCK) {
             const int nt = std::min(TOKEN_BLOCK, n - t0);
-            if (dtype_is_quant(w.dtype)) {
-                const qact_rows qb{qa.xq, qa.xsum, qa.nb, qa.idx ? qa.idx + t0 : nullptr};
-                const qact_rows qc = qa.idx ? qb : qact_rows{qa.xq + t0 * qa.nb, qa.xsum + t0 * qa.nb * 8, qa.nb, nullptr};
-                k_->quant_matmul_rows(yb + t0 * ldy, ldy, qc, nt, w, it.r0, it.nr);
-            } else {
-                const act_rows xb = xa.idx ? act_rows{xa.x, xa.ld, xa.idx + t0} : act_rows{xa.x + t0 * xa.ld, xa.ld, nullptr};
-                k_->matmul_rows(yb + t0 * ldy, ldy, xb, nt, w, it.r0, it.nr, row_scratch_[thread].data());
-            }
+            if (dtype_is_quant(w.dtype)) k_->quant_matmul_rows(yb + t0 * ldy, ldy, qa.from(t0), nt, w, it.r0, it.nr);
+            else k_->matmul_rows(yb + t0 * ldy, ldy, xa.from(t0), nt, w, it.r0, it.nr, row_scratch_[thread].data());
         }
     };
 
@@ -90,8 +84,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
             const moe_work_item& it = items[i];
             const int b0 = plan.expert_begin[it.expert], n = plan.expert_begin[it.expert + 1] - b0;
             const act_rows ha{h + (int64_t)b0 * inter, inter, nullptr};
-            const qact_rows qa{quant ? hq.xq + (int64_t)b0 * hq.nb : nullptr, quant ? hq.xsum + (int64_t)b0 * hq.nb * 8 : nullptr,
-                               hq.nb, nullptr};
+            const qact_rows qa = quant ? hq.from(b0) : qact_rows{};
             rows_of(y + (int64_t)b0 * hidden, hidden, ha, qa, n, ex.w2[it.expert], it, thread);
         }
     });

@@ -22,6 +22,7 @@ struct act_rows {
     int64_t ld;
     const int32_t* idx;
     const float* row(int t) const { return x + (idx ? idx[t] : t) * ld; }
+    act_rows from(int t0) const { return idx ? act_rows{x, ld, idx + t0} : act_rows{x + t0 * ld, ld, nullptr}; }
 };
 
 // The same for quantized activations: nb blocks a row, and lane sums (nb, 8) a row (the
@@ -32,6 +33,9 @@ struct qact_rows {
     int64_t nb;
     const int32_t* idx;
     int64_t at(int t) const { return idx ? idx[t] : t; }
+    qact_rows from(int t0) const {
+        return idx ? qact_rows{xq, xsum, nb, idx + t0} : qact_rows{xq + t0 * nb, xsum + t0 * nb * 8, nb, nullptr};
+    }
 };
 
 struct cpu_kernels {
