@@ -1,8 +1,10 @@
-// Structured outputs for one model's tokenizer: response_format → compiled grammar (cached
-// per schema) → a TokenMatcher per request.
+// Structured outputs for one model's tokenizer: response_format → validated, normalized
+// schema → EBNF (json_schema_grammar.ts) → grammar compiled by XGrammar for this vocabulary
+// (cached per grammar) → a TokenMatcher per request.
 import type { CompiledGrammar, GrammarCompiler, TokenizerInfo } from '@mlc-ai/web-xgrammar';
 import type { Tokenizer } from '../../tokenizer/tokenizer.ts';
 import { createTokenizerInfo, grammarVocabulary, type GrammarVocabularyOptions } from './grammar_vocabulary.ts';
+import { jsonObjectGrammar, jsonSchemaGrammar } from './json_schema_grammar.ts';
 import { parseResponseFormat, type ResponseFormat } from './response_format.ts';
 import { normalizeJsonSchema } from './schema_support.ts';
 import { TokenMatcher } from './token_matcher.ts';
@@ -11,19 +13,23 @@ import { xgrammar } from './xgrammar_runtime.ts';
 
 export type ConstrainedDecodingOptions = GrammarVocabularyOptions & {
   /**
-   * Most whitespace characters XGrammar allows between JSON tokens in the places it bounds
-   * them (default 16: room for a newline and indentation, not for a model to stall in spaces).
+   * Most whitespace characters allowed between two JSON tokens (default 16: room for a newline
+   * and indentation, not for a model to stall in spaces). 0: compact JSON only.
    */
   maxWhitespace?: number;
-  /** Compiled grammars kept (least recently used dropped first); default 256. */
+  /**
+   * Compiled grammars kept (least recently used dropped first); default 32. Each holds its
+   * token-mask tables inside XGrammar's WebAssembly heap, which cannot grow past 2 GiB: about
+   * 15 MiB for a small object with a few length-limited strings on a 32000-token vocabulary.
+   */
   cacheSize?: number;
 };
 
 /** A response_format compiled for this tokenizer: what TokenMatchers are made from. */
 export type CompiledResponseFormat = {
   readonly format: ResponseFormat;
-  /** The cache key: the schema as XGrammar received it, with the strict flag. */
-  readonly key: string;
+  /** The EBNF grammar XGrammar compiled (also the cache key). */
+  readonly ebnf: string;
   readonly grammar: CompiledGrammar;
 };
 
@@ -40,7 +46,7 @@ export class ConstrainedDecoding {
     options: ConstrainedDecodingOptions,
   ) {
     this.maxWhitespace = options.maxWhitespace ?? 16;
-    this.cacheSize = options.cacheSize ?? 256;
+    this.cacheSize = options.cacheSize ?? 32;
   }
 
   static async create(tokenizer: Tokenizer, options: ConstrainedDecodingOptions = {}): Promise<ConstrainedDecoding> {
@@ -59,11 +65,12 @@ export class ConstrainedDecoding {
   async compileResponseFormat(value: unknown, param = 'response_format'): Promise<CompiledResponseFormat | null> {
     const format = parseResponseFormat(value, param);
     if (format.type === 'text') return null;
-    // json_object: any object; with strict off XGrammar lets it hold any properties.
-    const schema = format.type === 'json_schema' && format.schema !== null ? normalizeJsonSchema(format.schema, { path: `${param}.json_schema.schema` }) : { type: 'object' };
-    const strict = format.type === 'json_schema' && format.strict;
-    const key = `${strict ? 'strict' : 'loose'} ${JSON.stringify(schema)}`;
-    return { format, key, grammar: await this.compiled(key, schema, strict) };
+    const options = { maxWhitespace: this.maxWhitespace };
+    const ebnf =
+      format.type === 'json_schema' && format.schema !== null
+        ? jsonSchemaGrammar(normalizeJsonSchema(format.schema, { path: `${param}.json_schema.schema` }), { ...options, strict: format.strict })
+        : jsonObjectGrammar(options);
+    return { format, ebnf, grammar: await this.compiled(ebnf) };
   }
 
   /** A fresh matcher for one request; dispose() it when the request ends. */
@@ -83,22 +90,40 @@ export class ConstrainedDecoding {
     this.info.dispose();
   }
 
-  private compiled(key: string, schema: object, strict: boolean): Promise<CompiledGrammar> {
+  private compiled(key: string): Promise<CompiledGrammar> {
     const hit = this.cache.get(key);
     if (hit !== undefined) {
       this.cache.delete(key); // re-insert: most recently used last
       this.cache.set(key, hit);
       return hit;
     }
-    const pending = this.compiler.compileJSONSchema(JSON.stringify(schema), true, undefined, undefined, strict, this.maxWhitespace);
+    const pending = this.compile(key);
     this.cache.set(key, pending);
     pending.catch(() => this.cache.get(key) === pending && this.cache.delete(key));
-    while (this.cache.size > this.cacheSize) {
-      const [oldest, evicted] = this.cache.entries().next().value!;
-      this.cache.delete(oldest);
-      // Matchers made from it keep their own reference on the C++ side.
-      void evicted.then((g) => g.dispose(), () => {});
-    }
+    while (this.cache.size > this.cacheSize) this.evictOldest();
     return pending;
+  }
+
+  private evictOldest(): void {
+    const [oldest, evicted] = this.cache.entries().next().value!;
+    this.cache.delete(oldest);
+    // Frees its tables; matchers made from it keep their own reference on the C++ side.
+    void evicted.then((g) => g.dispose(), () => {});
+  }
+
+  // XGrammar's WebAssembly aborts (RuntimeError "Aborted()") when its heap is full. The heap
+  // is still usable afterwards: drop every other cached grammar and try once more.
+  private async compile(ebnf: string): Promise<CompiledGrammar> {
+    const key = ebnf;
+    const attempt = () => this.compiler.compileGrammar(ebnf, 'root');
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof WebAssembly.RuntimeError)) throw error;
+      const others = [...this.cache].filter(([k]) => k !== key);
+      for (const [k] of others) this.cache.delete(k);
+      for (const grammar of await Promise.all(others.map(([, p]) => p.catch(() => null)))) grammar?.dispose();
+      return attempt();
+    }
   }
 }

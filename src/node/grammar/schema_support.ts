@@ -1,18 +1,22 @@
-// Which JSON Schemas constrained decoding can guarantee, and the schema XGrammar is given.
+// Which JSON Schemas constrained decoding can guarantee, in the canonical form
+// json_schema_grammar.ts turns into a grammar.
 //
 // The rule: every output the grammar allows must validate against the client's schema. A
-// keyword is therefore either enforced (possibly by rewriting it into a form XGrammar enforces
-// exactly), or the request is refused with an error naming it. Keywords JSON Schema does not
+// keyword is therefore either enforced, or the request is refused with an error naming it. Keywords JSON Schema does not
 // define (nullable, x-…) constrain nothing and are dropped; annotations (title, description …)
 // too. Type-specific keywords are applied per type, as JSON Schema does: {type: "integer",
 // minLength: 2} has no length rule, {minLength: 2} alone is read as a string schema.
 //
 // Enforced: type (one or several), enum, const, properties, required, additionalProperties,
-// items, prefixItems, minItems, maxItems, minLength/maxLength (as a pattern), format date, time,
-// date-time, uuid (as a pattern), integer minimum/maximum/exclusiveMinimum/exclusiveMaximum,
-// anyOf, oneOf whose branches cannot overlap, $ref to #, #/$defs/… or #/definitions/….
+// items, prefixItems, minItems, maxItems, minLength/maxLength, format date, time, date-time,
+// uuid, integer minimum/maximum/exclusiveMinimum/exclusiveMaximum (made inclusive; one
+// unbounded side stops at |n| < 10^15), anyOf, oneOf whose branches cannot overlap, $ref to
+// #, #/$defs/… or #/definitions/….
+//
+// Canonical form: several types become anyOf; oneOf becomes anyOf; integer bounds are
+// inclusive minimum/maximum; definitions all live in the root's $defs.
 import { ResponseFormatError } from './response_format_error.ts';
-import { formatPatterns, lengthPattern } from './string_patterns.ts';
+import { stringFormats } from './string_grammar.ts';
 
 export type Schema = Record<string, unknown>;
 
@@ -27,7 +31,7 @@ const refused: Readonly<Record<string, string>> = {
   patternProperties: 'not supported', minProperties: 'not supported', maxProperties: 'not supported',
   unevaluatedProperties: 'not supported: use additionalProperties', unevaluatedItems: 'not supported: use items',
   additionalItems: 'not supported: use items with prefixItems',
-  pattern: 'not supported (XGrammar writes pattern characters into the JSON string unescaped, which can break the JSON)',
+  pattern: 'not supported (regular expressions are not translated to the grammar)',
   $dynamicRef: 'not supported', $dynamicAnchor: 'not supported', $recursiveRef: 'not supported', $recursiveAnchor: 'not supported',
 };
 
@@ -177,7 +181,7 @@ class Normalizer {
       case 'number':
         for (const key of ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum']) {
           if (key in node) {
-            this.fail(`${path}.${key}`, `"${key}" on type "number" is not supported (XGrammar 0.1.27 generates numbers outside fractional bounds): use type "integer" or drop the bound`);
+            this.fail(`${path}.${key}`, `"${key}" on type "number" is not supported: use type "integer" or drop the bound`);
           }
         }
         return { type };
@@ -204,8 +208,7 @@ class Normalizer {
     return v;
   }
 
-  // Bounds become inclusive integer minimum/maximum, which XGrammar renders exactly (its
-  // exclusive forms are not always exact).
+  // Bounds become inclusive [lo, hi].
   private integer(node: Schema, path: string): Schema {
     const limits = [
       ['minimum', (v: number) => Math.ceil(v)],
@@ -233,14 +236,13 @@ class Normalizer {
     if (minLength !== undefined && maxLength !== undefined && minLength > maxLength) this.fail(`${path}.minLength`, 'is larger than maxLength');
     const format = node.format;
     if (format !== undefined) {
-      if (typeof format !== 'string' || !(format in formatPatterns)) {
-        this.fail(`${path}.format`, `${JSON.stringify(format)} is not supported (supported formats: ${Object.keys(formatPatterns).join(', ')})`);
+      if (typeof format !== 'string' || !stringFormats.includes(format)) {
+        this.fail(`${path}.format`, `${JSON.stringify(format)} is not supported (supported formats: ${stringFormats.join(', ')})`);
       }
       if (minLength !== undefined || maxLength !== undefined) this.fail(`${path}.format`, '"format" together with "minLength"/"maxLength" is not supported');
-      return { type: 'string', pattern: formatPatterns[format] };
+      return { type: 'string', format };
     }
-    if (minLength === undefined && maxLength === undefined) return { type: 'string' };
-    return { type: 'string', pattern: lengthPattern(minLength ?? 0, maxLength) };
+    return { type: 'string', ...(minLength !== undefined && { minLength }), ...(maxLength !== undefined && { maxLength }) };
   }
 
   private array(node: Schema, path: string): Schema {
