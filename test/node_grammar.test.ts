@@ -350,6 +350,75 @@ describe('response_format validation', () => {
   });
 });
 
+/** Whether the grammar accepts exactly `text` then EOS, fed as <0xNN> byte tokens (one per UTF-8 byte). */
+async function acceptsText(compiled: CompiledResponseFormat, text: string): Promise<boolean> {
+  const m = await cd.matcher(compiled);
+  try {
+    return [...new TextEncoder().encode(text)].every((b) => m.accept(3 + b)) && m.accept(tok.eosId!);
+  } finally {
+    m.dispose();
+  }
+}
+
+describe('the grammar accepts exactly the valid texts', () => {
+  const cases: { schema: Schema; strict?: boolean; valid: string[]; invalid: string[] }[] = [
+    {
+      // Extra keys (not strict) come after the defined ones and never repeat a defined name.
+      schema: { type: 'object', properties: { a: { type: 'boolean' }, ab: { type: 'null' } }, additionalProperties: { type: 'integer', minimum: 0, maximum: 9 } },
+      strict: false,
+      valid: ['{}', '{"a":true}', '{"a":true,"ab":null}', '{"ab":null}', '{"a":false,"b":1}', '{"abc":2}', '{"":3}', '{"a":true, "ab":null ,"x":4,"y":5}', '{"é":1}'],
+      invalid: ['{"a":true,"a":false}', '{"ab":null,"a":true}', '{"x":1,"a":true}', '{"a":1}', '{"x":10}', '{"a":true,"ab":null,"ab":1}', '{"a\\"":1}', '{"a":true,}'],
+    },
+    {
+      // Property names that need escaping in JSON, in schema order; optional ones may be left out.
+      schema: { type: 'object', properties: { 'q"uote': { type: 'null' }, 'tab\there': { type: 'null' }, 'é': { type: 'null' }, '': { type: 'null' } }, required: ['é'] },
+      strict: true,
+      valid: ['{"q\\"uote":null,"tab\\there":null,"é":null,"":null}', '{"é":null}', '{ "é" : null }'],
+      invalid: ['{}', '{"q"uote":null,"é":null}', '{"tab\there":null,"é":null}', '{"é":null,"q\\"uote":null}', '{"é":null,"x":null}'],
+    },
+    {
+      schema: { type: 'string', maxLength: 3 },
+      valid: ['""', '"abc"', '"é🦙x"'],
+      invalid: ['"abcd"', '"a\\nb"', '"a\tb"', ' "a"', '"a" '],
+    },
+    {
+      schema: { type: 'array', items: { type: 'string', format: 'date' }, minItems: 1, maxItems: 2 },
+      valid: ['["2024-02-28"]', '["1999-12-31","2000-04-30"]', '[ "0001-01-01" ]'],
+      invalid: ['[]', '["2024-02-29"]', '["2024-02-30"]', '["2024-04-31"]', '["2024-13-01"]', '["2024-1-01"]', '["a","b","c"]'],
+    },
+    {
+      schema: { type: 'string', format: 'date-time' },
+      valid: ['"2024-05-06T07:08:09Z"', '"2024-05-06T23:59:59.123456+05:30"'],
+      invalid: ['"2024-05-06T24:00:00Z"', '"2024-05-06T07:08:60Z"', '"2024-05-06 07:08:09Z"', '"2024-05-06T07:08:09"'],
+    },
+    {
+      schema: { enum: ['a', 'ab', 1, 12, null, { k: ['v'] }, 'q"\\\u0001'] },
+      valid: ['"a"', '"ab"', '1', '12', 'null', '{"k":["v"]}', '"q\\"\\\\\\u0001"'],
+      invalid: ['"abc"', '"b"', '123', '2', '{"k":["v"] }', '"q\\"\\\\"'],
+    },
+    {
+      schema: { type: 'array', prefixItems: [{ type: 'integer', minimum: -3, maximum: 3 }, { type: 'boolean' }], items: { type: 'null' }, minItems: 1, maxItems: 4 },
+      valid: ['[-3]', '[3,true]', '[0,false,null,null]'],
+      invalid: ['[]', '[4]', '[-0]', '[0,false,null,null,null]', '[0,null]', '[true]'],
+    },
+    {
+      schema: { type: 'number' },
+      valid: ['0', '-1.5e+10', '12.0', '3E-2'],
+      invalid: ['01', '1.', '.5', '+1', '-', 'NaN', '1e'],
+    },
+  ];
+  for (const [i, { schema, strict, valid, invalid }] of cases.entries()) {
+    it(`case ${i + 1}: ${JSON.stringify(schema).slice(0, 60)}`, async () => {
+      const compiled = (await cd.compileResponseFormat({ type: 'json_schema', json_schema: { name: 'exact', schema, strict: strict ?? true } }))!;
+      for (const text of valid) {
+        expect(validate(schema, JSON.parse(text), schema, strict ?? true), text).toEqual([]);
+        expect(await acceptsText(compiled, text), `should accept ${text}`).toBe(true);
+      }
+      for (const text of invalid) expect(await acceptsText(compiled, text), `should refuse ${text}`).toBe(false);
+    });
+  }
+});
+
 describe('integer bounds (the XGrammar converter renders 126…133 as 120…139)', () => {
   it('accept exactly the integers within the bounds, as text', async () => {
     const idOf = new Map<string, number>();
@@ -492,7 +561,14 @@ const schemaArb: fc.Arbitrary<Schema> = fc.letrec<{ schema: Schema }>((tie) => (
     fc
       .uniqueArray(fc.tuple(keyArb, tie('schema')), { minLength: 0, maxLength: 4, selector: ([k]) => k })
       .chain((entries) =>
-        fc.subarray(entries.map(([k]) => k)).map((required) => ({ type: 'object', properties: Object.fromEntries(entries), required, additionalProperties: false })),
+        fc
+          .tuple(fc.subarray(entries.map(([k]) => k)), fc.constantFrom<unknown>(false, false, { type: 'null' }, { type: 'integer', minimum: 0, maximum: 5 }, undefined))
+          .map(([required, additionalProperties]) => ({
+            type: 'object',
+            properties: Object.fromEntries(entries),
+            required,
+            ...(additionalProperties !== undefined && { additionalProperties }),
+          })),
       ),
     fc.record({ type: fc.constant('array'), items: tie('schema'), maxItems: fc.integer({ min: 0, max: 3 }) }).chain((s) => fc.integer({ min: 0, max: s.maxItems }).map((minItems) => ({ ...s, minItems }))),
     fc.array(tie('schema'), { minLength: 1, maxLength: 3 }).map((prefixItems) => ({ type: 'array', prefixItems, items: false, minItems: prefixItems.length })),
@@ -511,7 +587,8 @@ describe('property: random JSON schemas', () => {
       fc.asyncProperty(schemaArb, fc.boolean(), fc.nat(), fc.boolean(), async (schema, strict, seed, sample) => {
         const root = { $defs: {}, ...schema };
         const compiled = await cd.compileResponseFormat({ type: 'json_schema', json_schema: { name: 'random', schema: root, strict } });
-        const out = await decode(compiled!, { seed, pick: sample ? 'sample' : 'argmax', maxSteps: 2000 });
+        // Extra keys and values (objects that are not strict) are unbounded: wrap up after 300 tokens.
+        const out = await decode(compiled!, { seed, pick: sample ? 'sample' : 'argmax', maxSteps: 2000, wrapUpAfter: 300 });
         tokens += out.ids.length;
         const context = `text ${JSON.stringify(out.text)}`;
         if (!out.terminated) throw new Error(`did not finish in 2000 tokens: ${context}`);

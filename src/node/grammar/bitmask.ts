@@ -10,8 +10,8 @@ export function isTokenAllowed(bitmask: Int32Array, token: number): boolean {
 
 /**
  * Sets every logit the bitmask rejects to -Infinity, in place. Ids past the bitmask (a model
- * whose logits are padded beyond the vocabulary) are rejected too. Whole words of allowed ids
- * are skipped, so the cost is one read per 32 ids plus one write per rejected id.
+ * whose logits are padded beyond the vocabulary) are rejected too. Words of 32 allowed ids are
+ * skipped and words of 32 rejected ones filled at once; only mixed words go bit by bit.
  */
 export function applyTokenBitmask(logits: Float32Array, bitmask: Int32Array): void {
   const words = Math.min(bitmask.length, bitmaskWords(logits.length));
@@ -20,6 +20,10 @@ export function applyTokenBitmask(logits: Float32Array, bitmask: Int32Array): vo
     if (word === -1) continue;
     const base = w << 5;
     const end = Math.min(32, logits.length - base);
+    if (word === 0) {
+      logits.fill(-Infinity, base, base + end);
+      continue;
+    }
     for (let bit = 0; bit < end; bit++) if (((word >>> bit) & 1) === 0) logits[base + bit] = -Infinity;
   }
   logits.fill(-Infinity, words << 5);

@@ -13,7 +13,7 @@ import { asciiClass, choice, Ebnf, literal, seq } from './ebnf.ts';
 import { integerRange } from './integer_grammar.ts';
 import { literalChoice } from './literal_trie.ts';
 import type { Schema } from './schema_support.ts';
-import { anyString, boundedString, formattedString, plainChar } from './string_grammar.ts';
+import { anyString, boundedString, formattedString, keyTail } from './string_grammar.ts';
 
 export type JsonGrammarOptions = {
   /** additionalProperties left out = false (OpenAI's strict mode); otherwise true as in JSON Schema. */
@@ -33,14 +33,15 @@ class Converter {
     this.ws = options.maxWhitespace > 0 ? this.g.shared('ws', () => `[ \\n\\t]{0,${options.maxWhitespace}}`) : '';
   }
 
-  value(s: Schema): string {
-    if (typeof s.$ref === 'string') return this.ref(s.$ref);
+  /** `nested`: inside the document (false only for the whole output, see string_grammar.ts). */
+  value(s: Schema, nested = true): string {
+    if (typeof s.$ref === 'string') return nested || s.$ref === '#' ? this.ref(s.$ref) : this.value(this.target(s.$ref), false);
     if ('const' in s) return literalChoice(this.g, 'const', [{ text: JSON.stringify(s.const), next: '' }]);
     if (Array.isArray(s.enum)) return this.g.rule('enum', literalChoice(this.g, 'enum', s.enum.map((v) => ({ text: JSON.stringify(v), next: '' }))));
-    if (Array.isArray(s.anyOf)) return this.g.rule('any_of', choice(s.anyOf.map((b) => this.value(b as Schema))));
+    if (Array.isArray(s.anyOf)) return this.g.rule('any_of', choice(s.anyOf.map((b) => this.value(b as Schema, nested))));
     switch (s.type) {
       case undefined:
-        return this.anyValue();
+        return this.anyValue(nested);
       case 'null':
         return '"null"';
       case 'boolean':
@@ -51,8 +52,8 @@ class Converter {
         return integerRange(this.g, (s.minimum as number | undefined) ?? -Infinity, (s.maximum as number | undefined) ?? Infinity);
       case 'string':
         if (typeof s.format === 'string') return formattedString(this.g, s.format);
-        if (s.minLength === undefined && s.maxLength === undefined) return anyString(this.g);
-        return boundedString(this.g, (s.minLength as number | undefined) ?? 0, s.maxLength as number | undefined);
+        if (s.minLength === undefined && s.maxLength === undefined) return anyString(this.g, nested);
+        return boundedString(this.g, (s.minLength as number | undefined) ?? 0, s.maxLength as number | undefined, nested);
       case 'array':
         return this.array(s);
       case 'object':
@@ -62,15 +63,18 @@ class Converter {
     }
   }
 
+  private target(ref: string): Schema {
+    const name = ref.slice('#/$defs/'.length).replaceAll('~1', '/').replaceAll('~0', '~');
+    return (this.root.$defs as Record<string, Schema>)[name]!;
+  }
+
   private ref(ref: string): string {
     if (ref === '#') return 'root';
     let rule = this.defs.get(ref);
     if (rule === undefined) {
-      const name = ref.slice('#/$defs/'.length).replaceAll('~1', '/').replaceAll('~0', '~');
-      const target = (this.root.$defs as Record<string, Schema>)[name]!;
-      rule = this.g.name(`def_${name}`);
+      rule = this.g.name(`def_${ref.slice('#/$defs/'.length)}`);
       this.defs.set(ref, rule); // before converting the body: definitions may be recursive
-      this.g.define(rule, this.value(target));
+      this.g.define(rule, this.value(this.target(ref)));
     }
     return rule;
   }
@@ -79,16 +83,27 @@ class Converter {
     return this.g.shared('number', () => '"-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [+\\-]? [0-9]+)?');
   }
 
+  private anyRules: { value: string; object: string; array: string } | null = null;
+
   /** Any JSON value, whitespace as configured. */
-  anyValue(): string {
+  anyValue(nested = true): string {
+    const { value, object, array } = this.anyParts();
+    if (nested) return value;
+    return this.g.shared('root_any', () => [object, array, anyString(this.g, false), this.number(), '"true"', '"false"', '"null"'].join(' | '));
+  }
+
+  private anyParts(): { value: string; object: string; array: string } {
+    if (this.anyRules !== null) return this.anyRules;
+    const g = this.g;
     const ws = this.ws;
-    return this.g.shared('value', (value) => {
-      const str = anyString(this.g);
-      const member = seq(str, ws, '":"', ws, value);
-      const object = this.g.rule('object', seq('"{"', ws, choice(['"}"', seq(member, ws, `(${seq('","', ws, member, ws)})*`, '"}"')])));
-      const array = this.g.rule('array', seq('"["', ws, choice(['"]"', seq(value, ws, `(${seq('","', ws, value, ws)})*`, '"]"')])));
-      return [object, array, str, this.number(), '"true"', '"false"', '"null"'].join(' | ');
-    });
+    const rules = (this.anyRules = { value: g.name('value'), object: g.name('object'), array: g.name('array') });
+    const { value, object, array } = rules;
+    const str = anyString(g, true);
+    const member = seq(str, ws, '":"', ws, value);
+    g.define(object, seq('"{"', ws, choice(['"}"', seq(member, ws, `(${seq('","', ws, member, ws)})*`, '"}"')])));
+    g.define(array, seq('"["', ws, choice(['"]"', seq(value, ws, `(${seq('","', ws, value, ws)})*`, '"]"')])));
+    g.define(value, [object, array, str, this.number(), '"true"', '"false"', '"null"'].join(' | '));
+    return rules;
   }
 
   private array(s: Schema): string {
@@ -160,7 +175,7 @@ class Converter {
   private keyChoice(keys: { name: string; next: string }[], other: string | null, reserved: string[]): string {
     const entries = keys.map(({ name, next }) => ({ text: JSON.stringify(name), next }));
     if (other === null) return literalChoice(this.g, 'key', entries);
-    if (reserved.length === 0) return seq(anyString(this.g), other);
+    if (reserved.length === 0) return seq(anyString(this.g, true), other);
     type Node = { children: Map<string, Node>; next: string | null };
     const root: Node = { children: new Map(), next: null };
     const nextOf = new Map(entries.map((e) => [e.text, e.next]));
@@ -173,7 +188,7 @@ class Converter {
       }
       node.next = nextOf.get(text) ?? null; // reached after the closing quote; null: not allowed here
     }
-    const freeTail = this.g.shared('key_tail', () => `${plainChar}* "\\""`);
+    const freeTail = keyTail(this.g);
     const plainAscii = [...Array(0x7f - 0x20).keys()].map((i) => 0x20 + i).filter((c) => c !== 0x22 && c !== 0x5c);
     const expr = (node: Node): string => {
       const alternatives: string[] = [];
@@ -199,7 +214,7 @@ class Converter {
 /** EBNF (root rule "root") generating exactly JSON texts valid under `schema` (normalized). */
 export function jsonSchemaGrammar(schema: Schema, options: JsonGrammarOptions): string {
   const c = new Converter(schema, options);
-  c.g.define('root', c.value(schema));
+  c.g.define('root', c.value(schema, false));
   return c.g.toString();
 }
 
