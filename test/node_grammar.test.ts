@@ -338,15 +338,22 @@ describe('response_format validation', () => {
     });
   });
 
-  it('compiles each grammar once (the cache key is the grammar: annotations and the name do not matter)', async () => {
+  it('compiles each grammar once, keeps the most recent ones, recompiles a dropped one on demand', async () => {
+    const small = await ConstrainedDecoding.create(tok, { cacheSize: 2 });
     const schema = { type: 'object', properties: { cached: { type: 'boolean' } }, required: ['cached'] };
-    const before = cd.cachedGrammars;
-    const a = await cd.compileResponseFormat({ type: 'json_schema', json_schema: { name: 'a', schema, strict: true } });
-    const b = await cd.compileResponseFormat({ type: 'json_schema', json_schema: { name: 'b', schema: { ...schema, description: 'same constraints' }, strict: true } });
-    const c = await cd.compileResponseFormat({ type: 'json_schema', json_schema: { name: 'c', schema, strict: false } });
-    expect(b!.grammar).toBe(a!.grammar);
-    expect(c!.grammar).not.toBe(a!.grammar);
-    expect(cd.cachedGrammars).toBe(before + 2);
+    const format = (name: string, s: Schema, strict = true) => ({ type: 'json_schema', json_schema: { name, schema: s, strict } });
+    const a = await small.compileResponseFormat(format('a', schema));
+    const b = await small.compileResponseFormat(format('b', { ...schema, description: 'same constraints' }));
+    expect(b!.ebnf).toBe(a!.ebnf);
+    expect(small.cachedGrammars).toBe(1);
+    const c = await small.compileResponseFormat(format('c', schema, false));
+    expect(c!.ebnf).not.toBe(a!.ebnf); // not strict: extra properties allowed
+    await small.compileResponseFormat(format('d', { type: 'null' }));
+    expect(small.cachedGrammars).toBe(2); // a's tables were dropped
+    const m = await small.matcher(a!);
+    expect([...new TextEncoder().encode('{"cached":true}')].every((byte) => m.accept(3 + byte)) && m.accept(tok.eosId!)).toBe(true);
+    m.dispose();
+    small.dispose();
   });
 });
 

@@ -28,9 +28,8 @@ export type ConstrainedDecodingOptions = GrammarVocabularyOptions & {
 /** A response_format compiled for this tokenizer: what TokenMatchers are made from. */
 export type CompiledResponseFormat = {
   readonly format: ResponseFormat;
-  /** The EBNF grammar XGrammar compiled (also the cache key). */
+  /** The EBNF grammar XGrammar compiled: the cache key of the compiled tables. */
   readonly ebnf: string;
-  readonly grammar: CompiledGrammar;
 };
 
 export class ConstrainedDecoding {
@@ -52,7 +51,7 @@ export class ConstrainedDecoding {
   static async create(tokenizer: Tokenizer, options: ConstrainedDecodingOptions = {}): Promise<ConstrainedDecoding> {
     const vocabulary = grammarVocabulary(tokenizer, options);
     const info = await createTokenizerInfo(vocabulary);
-    // Our own cache (bounded, keyed by the normalized schema) replaces XGrammar's unbounded one.
+    // Our own cache (bounded, keyed by the grammar) replaces XGrammar's unbounded one.
     const compiler = await xgrammar().GrammarCompiler.createGrammarCompiler(info, false);
     return new ConstrainedDecoding(info, compiler, Utf8Guard.forTokenizer(tokenizer), vocabulary.vocabSize, options);
   }
@@ -60,7 +59,9 @@ export class ConstrainedDecoding {
   /**
    * Validates and compiles a request's response_format; null for text (no constraint).
    * Throws ResponseFormatError (a 400) for a bad shape or an unsupported schema feature.
-   * Compiling takes milliseconds to tens of milliseconds; the same schema again is a cache hit.
+   * Compiling takes tens of milliseconds, up to ~2 s with long length-limited strings (XGrammar
+   * unrolls maxLength: ~8 ms per character, capped near 1.7 s); the same grammar again is a
+   * cache hit (well under a millisecond).
    */
   async compileResponseFormat(value: unknown, param = 'response_format'): Promise<CompiledResponseFormat | null> {
     const format = parseResponseFormat(value, param);
@@ -70,12 +71,17 @@ export class ConstrainedDecoding {
       format.type === 'json_schema' && format.schema !== null
         ? jsonSchemaGrammar(normalizeJsonSchema(format.schema, { path: `${param}.json_schema.schema` }), { ...options, strict: format.strict })
         : jsonObjectGrammar(options);
-    return { format, ebnf, grammar: await this.compiled(ebnf) };
+    await this.compiled(ebnf);
+    return { format, ebnf };
   }
 
-  /** A fresh matcher for one request; dispose() it when the request ends. */
+  /**
+   * A fresh matcher for one request; dispose() it when the request ends. The compiled tables
+   * come from the cache (compiled again if they were dropped meanwhile).
+   */
   async matcher(compiled: CompiledResponseFormat): Promise<TokenMatcher> {
-    const matcher = await xgrammar().GrammarMatcher.createGrammarMatcher(compiled.grammar);
+    const grammar = await this.compiled(compiled.ebnf);
+    const matcher = await xgrammar().GrammarMatcher.createGrammarMatcher(grammar);
     return new TokenMatcher(matcher, this.vocabSize, this.utf8.fresh());
   }
 

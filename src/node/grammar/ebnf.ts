@@ -1,11 +1,13 @@
 // Writing XGrammar's EBNF: rules with unique names, quoted literals, character classes.
 //
-// Grammars written here are kept deterministic where XGrammar 0.1.27 would go wrong: its rule
-// FSMs merge states wrongly when alternatives share a prefix and repeat an element
-// (`"a" "b" "b" "b" | "a" "b" "b" | "a" "b"` accepts "abbbbb"; fixed upstream in v0.2 by
-// mlc-ai/xgrammar#632, after the last web build). Choices here are therefore tries: from any
-// point the next character tells the alternatives apart. Only ASCII goes into character
-// classes: 0.1.27 mishandles non-ASCII ranges in them (a negated class "clamps" them to 127).
+// Grammars written with it avoid two faults of XGrammar 0.1.27 (the last web build):
+//  - its rule FSMs merge states wrongly when alternatives share a prefix and repeat an element
+//    (`"a" "b" "b" "b" | "a" "b" "b" | "a" "b"` accepts "abbbbb"; fixed upstream in v0.2 by
+//    mlc-ai/xgrammar#632). Literal choices (enum, const, keys) and integer ranges are therefore
+//    written as tries, where the next character tells the alternatives apart; anyOf branches
+//    stay plain alternatives (the random-schema test exercises them).
+//  - non-ASCII ranges in character classes are mishandled (a negated class "clamps" them to
+//    127, a positive one matches nothing), so only ASCII goes into classes.
 
 /** Escapes one code point for an EBNF "literal". */
 function escapeCodePoint(cp: number): string {

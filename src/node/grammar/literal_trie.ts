@@ -23,7 +23,7 @@ export function literalChoice(g: Ebnf, stem: string, entries: LiteralEntry[]): s
   const root: Node = { children: new Map(), ends: [] };
   for (const { text, next } of entries) insert(root, [...text], next);
   const expr = (node: Node): string => {
-    const alternatives = node.ends.map((next) => next);
+    const alternatives = [...node.ends];
     for (const [ch, child] of node.children) {
       // Follow a chain of single children into one literal.
       let text = ch;
@@ -33,8 +33,8 @@ export function literalChoice(g: Ebnf, stem: string, entries: LiteralEntry[]): s
         text += c;
         end = n!;
       }
-      const rest = end.ends.length === 0 && end.children.size === 0 ? '' : expr(end);
-      alternatives.push(seq(literal(text), rest === '' ? '' : needsRule(rest) ? g.rule(stem, rest) : rest));
+      const rest = expr(end);
+      alternatives.push(seq(literal(text), needsRule(rest) ? g.rule(stem, rest) : rest));
     }
     return choice(alternatives.length === 0 ? [''] : alternatives);
   };

@@ -2,7 +2,8 @@
 //   node --import tsx src/node/grammar/measure.ts [--tokens 3000] [--model-dir DIR]
 // Prints the one-time costs (tokenizer info, grammar compile, cache hit) and, per generated
 // token, the time to compute the mask (XGrammar, WASM) and to apply it to the logits, while a
-// random-logits "model" decodes under json_object and under a nested schema.
+// random-logits "model" decodes under json_object, a nested schema with length-limited strings
+// (maxLength 30 … 80) and the same schema without length limits.
 import { parseArgs } from 'node:util';
 import { Tokenizer } from '../../tokenizer/tokenizer.ts';
 import { mistralV1TokenizerConfigJson, mistralV1TokenizerJson } from '../../../weights-tools/mistral_v1_tokenizer.ts';
@@ -31,6 +32,9 @@ const nested = {
   required: ['name', 'age', 'email', 'born', 'tags', 'address', 'notes'],
   additionalProperties: false,
 };
+
+/** The same shape with no length limits: compile cost of the structure alone. */
+const unlimited = JSON.parse(JSON.stringify(nested, (key, value) => (key === 'maxLength' ? undefined : value)));
 
 const ms = (t0: number) => performance.now() - t0;
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -90,6 +94,7 @@ console.log(`create (XGrammar WASM start + tokenizer info): ${ms(t0).toFixed(0)}
 const cases = [
   { label: 'json_object', format: { type: 'json_object' } },
   { label: 'nested json_schema', format: { type: 'json_schema', json_schema: { name: 'person', schema: nested, strict: true } } },
+  { label: 'same, no maxLength', format: { type: 'json_schema', json_schema: { name: 'person', schema: unlimited, strict: true } } },
 ];
 for (const { label, format } of cases) {
   const rss0 = process.memoryUsage().rss;
