@@ -8,6 +8,7 @@ import { invalidRequest } from './openai_error.ts';
 import type { ChatCompletionRequest, CompletionRequest } from './openai_requests.ts';
 import type { ServedModel } from './node_pool.ts';
 import { samplingFields, seedOf } from './sampling_plan.ts';
+import { structuredOutput } from './structured_output.ts';
 
 // Mistral's documented guardrail prompt, which its API prepends when `safe_prompt` is true
 // (docs.mistral.ai, "Guardrailing").
@@ -42,6 +43,7 @@ function plan(
   requestedMax: number | null | undefined,
   logprobs: { on: boolean; top: number },
   ids: { requestId: string; tenant: string; sessionKey: string },
+  responseFormat: unknown = null,
 ): RequestPlan {
   const context = model.info.max_context;
   const prompt = promptTokens.length;
@@ -62,6 +64,7 @@ function plan(
   const n = req.n ?? 1;
   const sampling = samplingFields(req, model.info.vocab_size, maxTokens);
   const seed = seedOf(req);
+  const response_format = structuredOutput(responseFormat, { ignoreEos: sampling.ignore_eos, minTokens: sampling.min_tokens });
   const bodies = Array.from({ length: n }, (_, i): GenerateBody => ({
     request_id: n === 1 ? ids.requestId : `${ids.requestId}.${i}`,
     tenant: ids.tenant,
@@ -73,6 +76,7 @@ function plan(
     seed: seed == null ? null : seed + i,
     logprobs: logprobs.on,
     top_logprobs: logprobs.top,
+    response_format,
   }));
   return {
     promptTokens,
@@ -122,10 +126,15 @@ export function planChat(
   const system = messages.find((m) => m.role === 'system')?.content ?? '';
   const firstUser = messages.find((m) => m.role === 'user')?.content ?? '';
   const sessionKey = sessionKeyOf(ids.sessionHeader, req.user, `${system}\u0000${firstUser}`);
-  return plan(req, model, promptTokens, req.max_completion_tokens ?? req.max_tokens, { on: req.logprobs ?? false, top: req.top_logprobs ?? 0 }, {
-    ...ids,
-    sessionKey,
-  });
+  return plan(
+    req,
+    model,
+    promptTokens,
+    req.max_completion_tokens ?? req.max_tokens,
+    { on: req.logprobs ?? false, top: req.top_logprobs ?? 0 },
+    { ...ids, sessionKey },
+    req.response_format,
+  );
 }
 
 export function planCompletion(

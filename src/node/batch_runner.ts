@@ -103,18 +103,31 @@ export class BatchRunner {
       return;
     }
     this.steps++;
-    chosen.forEach(({ g }, i) => {
+    for (const [i, { g }] of chosen.entries()) {
       g.lastScheduled = this.steps;
       g.cached.push(...inputs[i]!.tokens);
       if (g.promptRemaining > 0) {
         g.fed += inputs[i]!.tokens.length;
-        if (g.promptRemaining > 0) return; // more prompt to prefill
+        if (g.promptRemaining > 0) continue; // more prompt to prefill
       }
       const raw = rows[i]![0]!;
-      const s = sample(g.rules.apply(raw), g.request.params.sampling, g.random, raw);
+      const grammar = g.request.grammar;
+      let logits = g.rules.apply(raw);
+      if (grammar) {
+        // Last, so no logit_bias re-enables a token the grammar forbids; on a copy, so the
+        // logprobs still describe the model (raw).
+        if (logits === raw) logits = Float32Array.from(raw);
+        await grammar.fillNextTokenBitmask();
+        grammar.applyMask(logits);
+      }
+      const s = sample(logits, g.request.params.sampling, g.random, raw);
       this.generatedTokens++;
+      if (grammar && !g.aborted && !grammar.accept(s.token)) {
+        this.fail(g, new Error(`internal error: the grammar refused token ${s.token} that its own mask allowed`));
+        continue;
+      }
       const reason = g.aborted ? 'abort' : g.accept(s.token, s.logprob, s.top);
       if (reason) this.finish(g, reason);
-    });
+    }
   }
 }

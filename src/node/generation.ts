@@ -4,6 +4,7 @@
 import { StopMatcher } from '../tokenizer/stop_sequences.ts';
 import { TextStream } from '../tokenizer/text_stream.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import type { TokenMatcher } from './grammar/index.ts';
 import { LogitRules, type LogitRuleParams } from './logit_rules.ts';
 import { SeededRandom, type SamplingParams, type TokenLogprob } from './sampler.ts';
 import type { Lease } from './session_store.ts';
@@ -36,6 +37,7 @@ export type GenerationRequest = {
   prompt: number[];
   params: GenerateParams;
   listener: GenerationListener;
+  grammar?: TokenMatcher | null; // response_format: masks every token (src/node/grammar/)
 };
 
 export class Generation {

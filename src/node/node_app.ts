@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { GenerateBody, NODE_SECRET_HEADER, type DoneEvent, type ReadyStatus, type TokenEvent } from '../protocol/internal_api.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../telemetry/prometheus.ts';
+import { ResponseFormatError, type TokenMatcher } from './grammar/index.ts';
 import type { NodeHost } from './node_host.ts';
 
 function secretMatches(given: string | undefined, secret: Buffer): boolean {
@@ -51,6 +52,14 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
     const outside = [...body.logit_bias.map(([t]) => t), ...body.stop_token_ids].find((t) => t >= service.info.vocab_size);
     if (outside !== undefined) return c.json({ error: `token id ${outside} in logit_bias or stop_token_ids is outside the vocabulary` }, 400);
 
+    let grammar: TokenMatcher | null;
+    try {
+      grammar = await service.grammarFor(body.response_format);
+    } catch (err) {
+      if (err instanceof ResponseFormatError) return c.json({ error: err.message }, 400);
+      throw err;
+    }
+
     return streamSSE(c, async (stream) => {
       // Events are queued by the runner's callbacks and written here in order.
       const queue: { event: string; data: string }[] = [];
@@ -62,6 +71,7 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
         wake();
       };
       const handle = service.submit({
+        grammar,
         tenant: body.tenant,
         sessionKey: body.session_key,
         prompt: body.prompt_tokens,
@@ -89,7 +99,8 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
         },
         listener: {
           onToken: (e) => push('token', e satisfies TokenEvent),
-          onDone: (r) =>
+          onDone: (r) => {
+            grammar?.dispose();
             push(
               'done',
               {
@@ -98,8 +109,12 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
                 usage: { prompt_tokens: r.usage.promptTokens, cached_tokens: r.usage.cachedTokens, completion_tokens: r.usage.completionTokens },
               } satisfies DoneEvent,
               true,
-            ),
-          onError: (err) => push('error', { message: err.message }, true),
+            );
+          },
+          onError: (err) => {
+            grammar?.dispose();
+            push('error', { message: err.message }, true);
+          },
         },
       });
       stream.onAbort(() => {

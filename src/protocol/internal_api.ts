@@ -31,6 +31,9 @@ export const GenerateBody = z.object({
   min_tokens: z.number().int().nonnegative().default(0),
   ignore_eos: z.boolean().default(false),
   stop_token_ids: z.array(z.number().int().nonnegative()).max(MAX_STOP_TOKEN_IDS).default([]),
+  // OpenAI's response_format (json_object / json_schema), checked by the gateway; the node
+  // compiles it into a grammar that masks every token (src/node/grammar/). null = free text.
+  response_format: z.unknown().nullable().default(null),
 });
 export type GenerateBody = z.infer<typeof GenerateBody>;
 
