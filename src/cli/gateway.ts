@@ -17,6 +17,7 @@ import { closeServer, listen, onSignals } from './serve.ts';
 const USAGE = `usage: sirocco gateway (--nodes URL[,URL…] | --discover ec2:TAG_KEY=TAG_VALUE[:PORT])
                        [--port 8080] [--host 127.0.0.1] [--data DIR]
                        [--health-interval-ms 1000] [--connect-timeout-ms 10000] [--strict-params]
+                       [--cors-origins https://app.example,…|*]
 --discover lists the running EC2 instances with that tag every 15 s and uses their private
 addresses as nodes (port 8081 unless given; region from AWS_REGION).
 Nodes are called with the secret in SIROCCO_NODE_SECRET. API keys, the server secret and the
@@ -24,6 +25,7 @@ usage ledger live in --data (default: $SIROCCO_DATA_DIR or ./.sirocco); create k
 'sirocco keys create --name NAME'. SIROCCO_API_KEY, when set, is accepted as one more key.
 Request fields the gateway does not know are ignored (each name logged once per key);
 --strict-params refuses them with a 400 naming the field, as OpenAI does.
+--cors-origins lets browsers on those origins call the API (CORS headers; default none).
 `;
 
 const Options = z.object({
@@ -38,6 +40,11 @@ const Options = z.object({
   data: z.string().default(process.env.SIROCCO_DATA_DIR ?? '.sirocco'),
   'health-interval-ms': z.coerce.number().int().positive().default(1000),
   'connect-timeout-ms': z.coerce.number().int().positive().default(10_000),
+  'cors-origins': z
+    .string()
+    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+    .refine((list) => list.every((o) => o === '*' || /^https?:\/\/[^/]+$/.test(o)), "expected comma-separated origins such as https://app.example (no path), or '*'")
+    .default([]),
   secret: z.string({ error: 'set SIROCCO_NODE_SECRET (the secret the nodes were started with)' }).min(16, 'SIROCCO_NODE_SECRET must be at least 16 characters'),
 });
 
@@ -53,7 +60,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     values = parseArgs({
       args: argv,
       options: {
-        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'health-interval-ms', 'connect-timeout-ms'].map((k) => [k, { type: 'string' as const }])),
+        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'health-interval-ms', 'connect-timeout-ms', 'cors-origins'].map((k) => [k, { type: 'string' as const }])),
         'strict-params': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -84,6 +91,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     metrics: new GatewayMetrics(),
     connectTimeoutMs: o['connect-timeout-ms'],
     strictParams: values['strict-params'] ?? false,
+    corsOrigins: o['cors-origins'],
   };
   await pool.start();
   const discovery = o.discover

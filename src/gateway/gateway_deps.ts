@@ -13,6 +13,7 @@ export type GatewayDeps = {
   metrics: GatewayMetrics;
   connectTimeoutMs: number;
   strictParams: boolean; // unknown request fields: 400 (true) or ignored and logged (false)
+  corsOrigins: string[]; // origins browsers may call from ('*' for any); empty = no CORS headers
 };
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;

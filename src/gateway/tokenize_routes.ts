@@ -1,0 +1,59 @@
+// POST /tokenize and /detokenize, as vLLM serves them: a model's tokenizer without generating,
+// so clients can count tokens (prompt or chat messages, as the chat route renders them) and
+// turn ids back into text. Authenticated like every other route.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { ChatTemplateError } from '../tokenizer/chat_messages.ts';
+import type { GatewayDeps } from './gateway_deps.ts';
+import type { KeyRecord } from './keys/key_store.ts';
+import { invalidRequest, OpenAIError } from './openai_error.ts';
+import { parseJson, validate } from './request_validation.ts';
+
+const TokenizeRequest = z.strictObject({
+  model: z.string().min(1),
+  prompt: z.string().optional(),
+  messages: z.array(z.strictObject({ role: z.enum(['system', 'developer', 'user', 'assistant']), content: z.string() })).min(1).optional(),
+  add_special_tokens: z.boolean().optional(),
+});
+
+const DetokenizeRequest = z.strictObject({
+  model: z.string().min(1),
+  tokens: z.array(z.number().int().nonnegative()).max(1_000_000),
+});
+
+type Env = { Variables: { key: KeyRecord } };
+
+export function tokenizeRoutes(deps: GatewayDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  const served = (id: string) => {
+    const model = deps.pool.model(id);
+    if (!model) throw new OpenAIError(404, `The model '${id}' does not exist.`, 'invalid_request_error', 'model', 'model_not_found');
+    return model;
+  };
+  const strict = { strict: true, onIgnored: () => {} };
+
+  app.post('/tokenize', async (c) => {
+    const req = validate(TokenizeRequest, parseJson(await c.req.text()), strict);
+    if ((req.prompt === undefined) === (req.messages === undefined)) throw invalidRequest('send exactly one of prompt and messages', 'prompt');
+    const model = served(req.model);
+    let tokens: number[];
+    try {
+      tokens = req.messages
+        ? model.tokenizer.chatPrompt(req.messages.map((m) => ({ role: m.role === 'developer' ? 'system' : m.role, content: m.content })))
+        : model.tokenizer.encode(req.prompt!, { addSpecialTokens: req.add_special_tokens ?? true });
+    } catch (err) {
+      if (err instanceof ChatTemplateError) throw invalidRequest(err.message, 'messages');
+      throw err;
+    }
+    return c.json({ count: tokens.length, max_model_len: model.info.max_context, tokens });
+  });
+
+  app.post('/detokenize', async (c) => {
+    const req = validate(DetokenizeRequest, parseJson(await c.req.text()), strict);
+    const model = served(req.model);
+    const bad = req.tokens.find((t) => t >= model.info.vocab_size);
+    if (bad !== undefined) throw invalidRequest(`token id ${bad} is outside the vocabulary (size ${model.info.vocab_size})`, 'tokens');
+    return c.json({ prompt: model.tokenizer.decode(req.tokens) });
+  });
+  return app;
+}
