@@ -1,20 +1,25 @@
-// The OpenAI-compatible gateway: /v1/models[/{id}], /v1/chat/completions, /v1/completions, plus
-// /metrics and /health. Every request is authenticated, validated and rate-limited here,
+// The OpenAI-compatible gateway: /v1/models[/{id}], /v1/chat/completions, /v1/completions,
+// /v1/responses (stateless), plus /metrics and /health. Every request is authenticated, validated and rate-limited here,
 // so nothing invalid reaches a node; errors use the OpenAI error object.
 import { randomBytes } from 'node:crypto';
-import { Hono, type MiddlewareHandler } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { cors } from 'hono/cors';
 import { PROMETHEUS_CONTENT_TYPE } from '../telemetry/prometheus.ts';
 import { bodyLimit, type BodyVariables } from './body_limit.ts';
 import { respondStream, respondWhole } from './completion_handler.ts';
 import { MAX_BODY_BYTES, MAX_DRAIN_BYTES, type GatewayDeps } from './gateway_deps.ts';
 import { IgnoredFieldLog } from './ignored_fields.ts';
 import type { KeyRecord } from './keys/key_store.ts';
+import type { Endpoint } from './ledger/usage_record.ts';
 import { modelCard } from './model_cards.ts';
+import type { ServedModel } from './node_pool.ts';
 import { OpenAIError, sendError } from './openai_error.ts';
 import { ChatCompletionRequest, CompletionRequest } from './openai_requests.ts';
-import { planChat, planCompletion } from './request_plan.ts';
+import { planChat, planCompletion, type RequestPlan } from './request_plan.ts';
 import { parseJson, validate } from './request_validation.ts';
-import { chatFormat, completionFormat } from './response_format.ts';
+import { chatFormat, completionFormat, type FormatCommon, type ResponseFormat } from './response_format.ts';
+import { asResponsesError, chatRequestOf, ResponsesRequest, responsesFormat } from './responses_api.ts';
+import { tokenizeRoutes } from './tokenize_routes.ts';
 
 type Env = { Variables: { key: KeyRecord } & BodyVariables };
 
@@ -29,6 +34,9 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   });
   app.notFound((c) => sendError(c, new OpenAIError(404, `Unknown route ${c.req.method} ${c.req.path}`, 'not_found_error', null, 'unknown_url')));
 
+  // Browsers from the configured origins (--cors-origins); preflights need no key.
+  if (deps.corsOrigins.length > 0) app.use('*', cors({ origin: deps.corsOrigins.includes('*') ? '*' : deps.corsOrigins, allowHeaders: ['authorization', 'content-type', 'x-session-id'], maxAge: 600 }));
+
   app.get('/health', (c) => c.json({ ok: true, models: deps.pool.modelIds() }));
 
   // Every route but /health needs a valid, unrevoked key.
@@ -42,6 +50,9 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   };
   app.use('/v1/*', requireKey);
   app.use('/metrics', requireKey);
+  app.use('/tokenize', requireKey);
+  app.use('/detokenize', requireKey);
+  app.route('/', tokenizeRoutes(deps));
 
   app.get('/metrics', async (c) => c.text(await deps.metrics.render(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE }));
 
@@ -58,48 +69,76 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   const limitBody = bodyLimit({ maxBytes: MAX_BODY_BYTES, drainBytes: MAX_DRAIN_BYTES });
   const ignoredFields = new IgnoredFieldLog();
 
+  // What every completion route shares once its body is validated: the model, the plan, the
+  // rate limit, a node to route to, then the run, billed in the usage ledger.
+  const serve = (
+    c: Context<Env>,
+    endpoint: Endpoint,
+    req: ChatCompletionRequest | CompletionRequest,
+    planOf: (model: ServedModel, ids: { requestId: string; tenant: string; sessionHeader: string | undefined }) => RequestPlan,
+    formatOf: (common: FormatCommon, plan: RequestPlan) => ResponseFormat,
+  ) => {
+    const key = c.get('key');
+    const model = deps.pool.model(req.model);
+    if (!model && deps.pool.knows(req.model))
+      throw new OpenAIError(503, `No healthy node serves model ${req.model} right now: retry shortly.`, 'server_error', null, 'no_node_available');
+    if (!model) throw new OpenAIError(404, `The model '${req.model}' does not exist.`, 'invalid_request_error', 'model', 'model_not_found');
+    const prefix = endpoint === 'chat.completions' ? 'chatcmpl-' : endpoint === 'completions' ? 'cmpl-' : 'resp_';
+    const requestId = `${prefix}${randomBytes(12).toString('hex')}`;
+    const ids = { requestId, tenant: key.id, sessionHeader: c.req.header('x-session-id') };
+    const plan = planOf(model, ids);
+
+    const verdict = deps.limiter.check(key.id, key.limits, plan.promptTokens.length);
+    for (const [k, v] of Object.entries(verdict.headers)) c.header(k, v);
+    if (!verdict.allowed) {
+      const message = verdict.exceedsLimit
+        ? `Request too large: its ${plan.promptTokens.length} prompt tokens exceed your limit of tokens per minute.`
+        : `Rate limit reached for ${verdict.reason} per minute: retry in ${verdict.retryAfterSeconds} s.`;
+      throw new OpenAIError(429, message, 'rate_limit_error', null, 'rate_limit_exceeded', verdict.headers);
+    }
+    if (deps.pool.route(req.model, plan.sessionKey).length === 0) {
+      verdict.release();
+      throw new OpenAIError(503, `No healthy node serves model ${req.model} right now.`, 'server_error', null, 'no_node_available');
+    }
+
+    c.header('x-request-id', requestId);
+    const common: FormatCommon = {
+      id: requestId,
+      created: Math.floor(Date.now() / 1000),
+      model: req.model,
+      tokenizer: model.tokenizer,
+      logprobs: plan.logprobs,
+      tokenIds: plan.tokenIdsInLogprobs,
+      includeUsage: plan.includeUsage,
+    };
+    const job = { requestId, endpoint, keyId: key.id, model: req.model, plan, format: formatOf(common, plan) };
+    return plan.stream ? respondStream(c, deps, job) : respondWhole(c, deps, job);
+  };
+
   for (const endpoint of ['chat.completions', 'completions'] as const) {
     const route = endpoint === 'chat.completions' ? '/v1/chat/completions' : '/v1/completions';
     app.post(route, limitBody, async (c) => {
       const key = c.get('key');
       const body = parseJson(c.get('body'));
       const options = { strict: deps.strictParams, onIgnored: (fields: string[]) => ignoredFields.note(key.id, route, fields) };
-      const req = endpoint === 'chat.completions' ? validate(ChatCompletionRequest, body, options) : validate(CompletionRequest, body, options);
-      const model = deps.pool.model(req.model);
-      if (!model && deps.pool.knows(req.model))
-        throw new OpenAIError(503, `No healthy node serves model ${req.model} right now: retry shortly.`, 'server_error', null, 'no_node_available');
-      if (!model) throw new OpenAIError(404, `The model '${req.model}' does not exist.`, 'invalid_request_error', 'model', 'model_not_found');
-      const requestId = `${endpoint === 'chat.completions' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`;
-      const ids = { requestId, tenant: key.id, sessionHeader: c.req.header('x-session-id') };
-      const plan = endpoint === 'chat.completions' ? planChat(req as ChatCompletionRequest, model, ids) : planCompletion(req as CompletionRequest, model, ids);
-
-      const verdict = deps.limiter.check(key.id, key.limits, plan.promptTokens.length);
-      for (const [k, v] of Object.entries(verdict.headers)) c.header(k, v);
-      if (!verdict.allowed) {
-        const message = verdict.exceedsLimit
-          ? `Request too large: its ${plan.promptTokens.length} prompt tokens exceed your limit of tokens per minute.`
-          : `Rate limit reached for ${verdict.reason} per minute: retry in ${verdict.retryAfterSeconds} s.`;
-        throw new OpenAIError(429, message, 'rate_limit_error', null, 'rate_limit_exceeded', verdict.headers);
+      if (endpoint === 'chat.completions') {
+        const req = validate(ChatCompletionRequest, body, options);
+        return serve(c, endpoint, req, (model, ids) => planChat(req, model, ids), (common) => chatFormat(common));
       }
-      if (deps.pool.route(req.model, plan.sessionKey).length === 0) {
-        verdict.release();
-        throw new OpenAIError(503, `No healthy node serves model ${req.model} right now.`, 'server_error', null, 'no_node_available');
-      }
-
-      c.header('x-request-id', requestId);
-      const common = {
-        id: requestId,
-        created: Math.floor(Date.now() / 1000),
-        model: req.model,
-        tokenizer: model.tokenizer,
-        logprobs: plan.logprobs,
-        tokenIds: plan.tokenIdsInLogprobs,
-        includeUsage: plan.includeUsage,
-      };
-      const format = endpoint === 'chat.completions' ? chatFormat(common) : completionFormat(common);
-      const job = { requestId, endpoint, keyId: key.id, model: req.model, plan, format };
-      return plan.stream ? respondStream(c, deps, job) : respondWhole(c, deps, job);
+      const req = validate(CompletionRequest, body, options);
+      return serve(c, endpoint, req, (model, ids) => planCompletion(req, model, ids), (common) => completionFormat(common));
     });
   }
+
+  // The Responses API, stateless: the request becomes a chat completion (responses_api.ts)
+  // and runs exactly as /v1/chat/completions does; only the answer's shape differs.
+  app.post('/v1/responses', limitBody, async (c) => {
+    const key = c.get('key');
+    const body = parseJson(c.get('body'));
+    const options = { strict: deps.strictParams, onIgnored: (fields: string[]) => ignoredFields.note(key.id, '/v1/responses', fields) };
+    const req = validate(ResponsesRequest, body, options);
+    const chat = chatRequestOf(req);
+    return serve(c, 'responses', chat, (model, ids) => asResponsesError(() => planChat(chat, model, ids)), (common) => responsesFormat(common, req));
+  });
   return app;
 }

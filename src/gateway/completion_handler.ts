@@ -155,7 +155,9 @@ export function respondStream(c: Context, deps: GatewayDeps, job: CompletionJob)
     stream.onAbort(() => controller.abort());
     // One writer at a time: chunks of concurrent choices must not interleave mid-event.
     let writing: Promise<unknown> = Promise.resolve();
-    const send = (data: unknown) => (writing = writing.then(() => stream.writeSSE({ data: JSON.stringify(data) })));
+    const events = job.format.events;
+    const sse = (data: Record<string, unknown>) => ({ ...(events ? { event: String(data.type) } : {}), data: JSON.stringify(data) });
+    const send = (data: Record<string, unknown>) => (writing = writing.then(() => stream.writeSSE(sse(data))));
     for (let i = 0; i < choices.length; i++) for (const chunk of job.format.start(i)) await send(chunk);
 
     let failure: unknown = null;
@@ -182,10 +184,15 @@ export function respondStream(c: Context, deps: GatewayDeps, job: CompletionJob)
     if (failure !== null) {
       await finishRecord(deps, job, choices, 'failed', startedAt, delivered, (failure as Error).message);
       // The client already has a 200 and some chunks: an error event, and no [DONE].
-      await stream.writeSSE({ event: 'error', data: JSON.stringify(nodeFailure(failure).body()) });
+      const err = nodeFailure(failure);
+      await stream.writeSSE({ event: 'error', data: JSON.stringify(events ? events.error(err) : err.body()) });
       return;
     }
     const usage = await finishRecord(deps, job, choices, 'ok', startedAt, delivered, null);
+    if (events) {
+      for (const chunk of events.end(usage)) await stream.writeSSE(sse(chunk));
+      return;
+    }
     if (job.plan.includeUsage) await stream.writeSSE({ data: JSON.stringify(job.format.usage(usage)) });
     await stream.writeSSE({ data: '[DONE]' });
   });

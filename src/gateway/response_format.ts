@@ -20,11 +20,19 @@ export interface ResponseFormat {
   finish(index: number, done: DoneEvent): Chunk[];
   usage(usage: OpenAIUsage): Chunk;
   body(choices: ChoiceResult[], usage: OpenAIUsage): Chunk;
+  // Streams with named events (the Responses API): each chunk goes out as `event: <its type>`,
+  // the stream ends with `end`'s chunks instead of the usage chunk and `data: [DONE]`, and a
+  // failure mid-stream is `error`'s chunk.
+  events?: {
+    end(usage: OpenAIUsage): Chunk[];
+    error(err: { message: string; code: string | null; param: string | null }): Chunk;
+  };
 }
 
 // includeUsage: stream chunks carry "usage": null until the final usage chunk, as OpenAI's do.
 // tokenIds: logprobs name tokens "token_id:123" (vLLM's return_tokens_as_token_ids).
-type Common = { id: string; created: number; model: string; tokenizer: Tokenizer; logprobs: boolean; tokenIds: boolean; includeUsage: boolean };
+export type FormatCommon = { id: string; created: number; model: string; tokenizer: Tokenizer; logprobs: boolean; tokenIds: boolean; includeUsage: boolean };
+type Common = FormatCommon;
 
 const text = (tok: Tokenizer, id: number) => Buffer.from(tok.tokenBytes(id)).toString('utf8');
 

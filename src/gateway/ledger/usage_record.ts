@@ -3,7 +3,7 @@
 // served from the prefix cache, so it is never more than `prompt_tokens`.
 import { z } from 'zod';
 
-export const ENDPOINTS = ['chat.completions', 'completions'] as const;
+export const ENDPOINTS = ['chat.completions', 'completions', 'responses'] as const;
 export const USAGE_STATUSES = ['ok', 'aborted', 'failed', 'rejected'] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
 export type UsageStatus = (typeof USAGE_STATUSES)[number];
