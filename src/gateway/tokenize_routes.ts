@@ -53,7 +53,7 @@ export function tokenizeRoutes(deps: GatewayDeps): Hono<Env> {
     const model = served(req.model);
     const bad = req.tokens.find((t) => t >= model.info.vocab_size);
     if (bad !== undefined) throw invalidRequest(`token id ${bad} is outside the vocabulary (size ${model.info.vocab_size})`, 'tokens');
-    return c.json({ prompt: model.tokenizer.decode(req.tokens) });
+    return c.json({ prompt: model.tokenizer.decode(req.tokens, { skipSpecialTokens: true }) });
   });
   return app;
 }
