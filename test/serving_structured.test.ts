@@ -4,6 +4,7 @@
 // validates: asserted at several seeds and temperatures, whole and streamed.
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CITY, expectCity } from './helpers/city_schema.ts';
 import { startStack, type Stack } from './helpers/stack.ts';
 
 let stack: Stack;
@@ -15,35 +16,6 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 const messages = [{ role: 'user' as const, content: 'Describe a city as JSON.' }];
-
-// Bounded strings and arrays keep a random model's output short.
-const CITY = {
-  type: 'object',
-  properties: {
-    name: { type: 'string', maxLength: 12 },
-    population: { type: 'integer', minimum: 0, maximum: 40000000 },
-    capital: { type: 'boolean' },
-    climate: { enum: ['arid', 'temperate', 'tropical', 'polar'] },
-    districts: { type: 'array', items: { type: 'string', maxLength: 8 }, maxItems: 3 },
-  },
-  required: ['name', 'population', 'capital', 'climate', 'districts'],
-  additionalProperties: false,
-} as const;
-
-function expectCity(text: string): void {
-  const city = JSON.parse(text) as Record<string, unknown>;
-  expect(Object.keys(city).sort()).toEqual(['capital', 'climate', 'districts', 'name', 'population']);
-  expect(typeof city.name).toBe('string');
-  expect((city.name as string).length).toBeLessThanOrEqual(12);
-  expect(Number.isInteger(city.population)).toBe(true);
-  expect(city.population as number).toBeGreaterThanOrEqual(0);
-  expect(city.population as number).toBeLessThanOrEqual(40000000);
-  expect(typeof city.capital).toBe('boolean');
-  expect(['arid', 'temperate', 'tropical', 'polar']).toContain(city.climate);
-  expect(Array.isArray(city.districts)).toBe(true);
-  expect((city.districts as unknown[]).length).toBeLessThanOrEqual(3);
-  for (const d of city.districts as unknown[]) expect(typeof d === 'string' && d.length <= 8).toBe(true);
-}
 
 const schemaFormat = { type: 'json_schema', json_schema: { name: 'city', schema: CITY, strict: true } } as const;
 
