@@ -4,11 +4,11 @@
 // dense and MoE under both splits, full attention, every weight dtype — and refuses splits
 // the shapes do not allow, naming the numbers.
 import { readFile } from 'node:fs/promises';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine.ts';
 import { generateGreedy, type GreedyCase } from '../src/engine/generate.ts';
 import { loadModelFiles, tensorLocations, type ModelFiles } from '../src/engine/model_files.ts';
-import type { EngineOptions, NativeSlice } from '../src/engine/native.ts';
+import { availableIsas, type EngineOptions, type NativeSlice } from '../src/engine/native.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
 import { expectCaseMatchesReference, prompt, TOLERANCE } from './helpers/check_reference.ts';
 import { TempModels } from './helpers/models.ts';
@@ -22,8 +22,11 @@ const SHAPE = { heads: 24, kvHeads: 12, headDim: 8, intermediate: 128 } as const
 const WINDOW = 8;
 const PROMPTS = [prompt(3 * WINDOW, 11, 512), prompt(WINDOW + 2, 12, 512), prompt(1, 13, 512)];
 
+// The kernel table of the block running now: every table this CPU has takes its turn.
+let isa: string | undefined;
+
 async function run(dir: string, options: EngineOptions, chunk?: number, prompts = PROMPTS): Promise<GreedyCase[]> {
-  const engine = await Engine.load(dir, { kvDtype: 'f32', ...options });
+  const engine = await Engine.load(dir, { kvDtype: 'f32', isa, ...options });
   try {
     return await generateGreedy(engine, prompts, { steps: 5, chunk, promptLogits: true });
   } finally {
@@ -31,109 +34,126 @@ async function run(dir: string, options: EngineOptions, chunk?: number, prompts 
   }
 }
 
-// Same greedy tokens; every logits vector within `tol` (relative to its largest value).
-function expectSameAsTp1(sharded: GreedyCase[], single: GreedyCase[], tol: number): number {
-  let worst = 0;
+// Same greedy tokens; every logits vector within `tol` (relative to its largest value), or, for
+// quantized weights (`flips`), two thirds within `tol` and all within 3e-2: activations are
+// rounded to int8 blocks, and a float-rounding difference of the all-reduce right at a step
+// boundary moves a vector by one int8 step (quantization.test.ts, expectAgreeUpToFlips).
+function expectSameAsTp1(sharded: GreedyCase[], single: GreedyCase[], tol: number, flips = false): number {
+  const errors: number[] = [];
   sharded.forEach((c, i) => {
     expect(c.generated).toEqual(single[i]!.generated);
     [...c.promptLogits, ...c.stepLogits].forEach((v, k) => {
       const ref = [...single[i]!.promptLogits, ...single[i]!.stepLogits][k]!;
-      worst = Math.max(worst, relativeError(v, Float64Array.from(ref)));
+      errors.push(relativeError(v, Float64Array.from(ref)));
     });
   });
-  expect(worst).toBeLessThanOrEqual(tol);
+  const worst = Math.max(...errors);
+  if (!flips) expect(worst).toBeLessThanOrEqual(tol);
+  else {
+    expect(errors.filter((e) => e <= tol).length).toBeGreaterThanOrEqual((2 / 3) * errors.length);
+    expect(worst).toBeLessThanOrEqual(3e-2);
+  }
   return worst;
 }
 
-describe.each([
-  { preset: 'mistral-tiny', tps: [2, 3, 4], splits: ['columns'] },
-  { preset: 'mixtral-tiny', tps: [2, 3, 4], splits: ['columns'] },
-  { preset: 'mixtral-tiny', tps: [2, 4], splits: ['experts'] },
-] as const)('$preset, --moe-split $splits', ({ preset, tps, splits }) => {
-  let dir: string;
-  const single: Record<string, GreedyCase[]> = {};
-  it('generates the model and its tp=1 baseline', async () => {
-    dir = await models.make({ preset, seed: 5, dtype: 'f32', window: WINDOW, ...SHAPE });
-    for (const chunk of [undefined, 1, 5]) single[String(chunk)] = await run(dir, {}, chunk);
+describe.each(availableIsas())('kernels %s', (table) => {
+  beforeAll(() => {
+    isa = table;
+  });
+  afterAll(() => {
+    isa = undefined;
   });
 
-  for (const tp of tps)
-    it.each(splits.map((s) => ({ split: s })))(`--tp ${tp}: whole prompts and chunks 1 and 5 equal tp=1 and the reference`, async ({ split }) => {
-      for (const chunk of [undefined, 1, 5]) {
-        const cases = await run(dir, { tp, moeSplit: split }, chunk);
-        expectSameAsTp1(cases, single[String(chunk)]!, 1e-5);
-        for (const c of cases) expectCaseMatchesReference(dir, c, TOLERANCE.f32);
+  describe.each([
+    { preset: 'mistral-tiny', tps: [2, 3, 4], splits: ['columns'] },
+    { preset: 'mixtral-tiny', tps: [2, 3, 4], splits: ['columns'] },
+    { preset: 'mixtral-tiny', tps: [2, 4], splits: ['experts'] },
+  ] as const)('$preset, --moe-split $splits', ({ preset, tps, splits }) => {
+    let dir: string;
+    const single: Record<string, GreedyCase[]> = {};
+    it('generates the model and its tp=1 baseline', async () => {
+      dir = await models.make({ preset, seed: 5, dtype: 'f32', window: WINDOW, ...SHAPE });
+      for (const chunk of [undefined, 1, 5]) single[String(chunk)] = await run(dir, {}, chunk);
+    });
+
+    for (const tp of tps)
+      it.each(splits.map((s) => ({ split: s })))(`--tp ${tp}: whole prompts and chunks 1 and 5 equal tp=1 and the reference`, async ({ split }) => {
+        for (const chunk of [undefined, 1, 5]) {
+          const cases = await run(dir, { tp, moeSplit: split }, chunk);
+          expectSameAsTp1(cases, single[String(chunk)]!, 1e-5);
+          for (const c of cases) expectCaseMatchesReference(dir, c, TOLERANCE.f32);
+        }
+      });
+  });
+
+  describe('every weight dtype at --tp 2', () => {
+    it.each(['f16', 'bf16'] as const)('%s: dense and MoE equal tp=1 and the reference', async (dtype) => {
+      for (const preset of ['mistral-tiny', 'mixtral-tiny'] as const) {
+        const dir = await models.make({ preset, seed: 6, dtype, window: WINDOW, ...SHAPE });
+        const cases = await run(dir, { tp: 2 }, 4);
+        expectSameAsTp1(cases, await run(dir, {}, 4), 1e-5);
+        for (const c of cases) expectCaseMatchesReference(dir, c, TOLERANCE[dtype]);
       }
     });
-});
 
-describe('every weight dtype at --tp 2', () => {
-  it.each(['f16', 'bf16'] as const)('%s: dense and MoE equal tp=1 and the reference', async (dtype) => {
-    for (const preset of ['mistral-tiny', 'mixtral-tiny'] as const) {
-      const dir = await models.make({ preset, seed: 6, dtype, window: WINDOW, ...SHAPE });
-      const cases = await run(dir, { tp: 2 }, 4);
-      expectSameAsTp1(cases, await run(dir, {}, 4), 1e-5);
-      for (const c of cases) expectCaseMatchesReference(dir, c, TOLERANCE[dtype]);
-    }
-  });
-
-  it.each(['q8_0', 'q4_0'] as const)('%s: dense and MoE (both splits) equal tp=1', async (to) => {
-    for (const preset of ['mistral-tiny', 'mixtral-tiny'] as const) {
-      const src = await models.make({ preset, seed: 8, dtype: 'f32', window: WINDOW, ...SHAPE, hidden: 64 });
-      const dir = `${src}-${to}`;
-      await quantizeModel({ source: src, to, out: dir, quiet: true });
-      const single = await run(dir, {}, 4);
-      // Shards quantize their slices of the activations in the same 32-blocks as tp=1, so
-      // only the all-reduce's order of addition differs.
-      for (const moeSplit of preset === 'mixtral-tiny' ? (['columns', 'experts'] as const) : (['columns'] as const))
-        expectSameAsTp1(await run(dir, { tp: 2, moeSplit }, 4), single, 1e-5);
-      expectSameAsTp1(await run(dir, { tp: 3 }, 4), single, 1e-5); // 8 heads × 8 = 64 columns of wo a shard
-    }
-  });
-});
-
-describe('sharded engines', () => {
-  it('full attention across K/V blocks at --tp 2 and 4', async () => {
-    const dir = await models.make({ preset: 'mixtral-tiny', seed: 21, window: null, ...SHAPE });
-    const prompts = [prompt(40, 8, 512), prompt(17, 9, 512)];
-    const single = await run(dir, {}, 7, prompts);
-    for (const tp of [2, 4]) expectSameAsTp1(await run(dir, { tp }, 7, prompts), single, 1e-5);
-  });
-
-  it('f16 K/V (the default) stays within the reference tolerance at --tp 2', async () => {
-    const dir = await models.make({ preset: 'mixtral-tiny', seed: 22, window: WINDOW, ...SHAPE });
-    for (const c of await run(dir, { tp: 2, kvDtype: 'f16' }, 5)) expectCaseMatchesReference(dir, c, TOLERANCE.f32);
-  });
-
-  it('a sequence gives bit-identical logits alone and inside a batch at --tp 2', async () => {
-    const dir = await models.make({ preset: 'mixtral-tiny', seed: 23, window: WINDOW, ...SHAPE });
-    const target = prompt(30, 1, 512);
-    const [alone] = await run(dir, { tp: 2 }, 7, [target]);
-    const batch = await run(dir, { tp: 2 }, 7, [prompt(9, 2, 512), target, prompt(31, 3, 512)]);
-    expect(batch[1]!.generated).toEqual(alone!.generated);
-    batch[1]!.stepLogits.forEach((v, k) => expect(Array.from(v)).toEqual(Array.from(alone!.stepLogits[k]!)));
-    batch[1]!.promptLogits.forEach((v, k) => expect(Array.from(v)).toEqual(Array.from(alone!.promptLogits[k]!)));
-  });
-
-  it('each shard holds its own slice: shard bytes add up to the model plus the replicated norms and router', async () => {
-    const dir = await models.make({ preset: 'mixtral-tiny', seed: 24, window: WINDOW, ...SHAPE });
-    const bytes = async (tp: number) => {
-      const engine = await Engine.load(dir, { tp });
-      try {
-        return engine.info().weightBytesPerShard;
-      } finally {
-        await engine.close();
+    it.each(['q8_0', 'q4_0'] as const)('%s: dense and MoE (both splits) equal tp=1', async (to) => {
+      for (const preset of ['mistral-tiny', 'mixtral-tiny'] as const) {
+        const src = await models.make({ preset, seed: 8, dtype: 'f32', window: WINDOW, ...SHAPE, hidden: 64 });
+        const dir = `${src}-${to}`;
+        await quantizeModel({ source: src, to, out: dir, quiet: true });
+        const single = await run(dir, {}, 4);
+        // Shards quantize their slices of the activations in the same 32-blocks as tp=1, so
+        // only the all-reduce's order of addition differs (and the flips it can cause).
+        for (const moeSplit of preset === 'mixtral-tiny' ? (['columns', 'experts'] as const) : (['columns'] as const))
+          expectSameAsTp1(await run(dir, { tp: 2, moeSplit }, 4), single, 1e-5, true);
+        expectSameAsTp1(await run(dir, { tp: 3 }, 4), single, 1e-5, true); // 8 heads × 8 = 64 columns of wo a shard
       }
-    };
-    const [whole] = await bytes(1);
-    const c = { hidden: 64, layers: 2, experts: 4 };
-    const replicated = 4 * c.hidden * (2 * c.layers + 1 + c.layers * c.experts); // f32 norms and routers
-    for (const tp of [2, 4]) {
-      const shards = await bytes(tp);
-      expect(shards).toHaveLength(tp);
-      expect(shards.reduce((a, b) => a + b, 0)).toBe(whole! + (tp - 1) * replicated);
-      for (const s of shards) expect(s).toBeLessThan(whole! / tp + replicated + 4 * 64 * 64);
-    }
+    });
+  });
+
+  describe('sharded engines', () => {
+    it('full attention across K/V blocks at --tp 2 and 4', async () => {
+      const dir = await models.make({ preset: 'mixtral-tiny', seed: 21, window: null, ...SHAPE });
+      const prompts = [prompt(40, 8, 512), prompt(17, 9, 512)];
+      const single = await run(dir, {}, 7, prompts);
+      for (const tp of [2, 4]) expectSameAsTp1(await run(dir, { tp }, 7, prompts), single, 1e-5);
+    });
+
+    it('f16 K/V (the default) stays within the reference tolerance at --tp 2', async () => {
+      const dir = await models.make({ preset: 'mixtral-tiny', seed: 22, window: WINDOW, ...SHAPE });
+      for (const c of await run(dir, { tp: 2, kvDtype: 'f16' }, 5)) expectCaseMatchesReference(dir, c, TOLERANCE.f32);
+    });
+
+    it('a sequence gives bit-identical logits alone and inside a batch at --tp 2', async () => {
+      const dir = await models.make({ preset: 'mixtral-tiny', seed: 23, window: WINDOW, ...SHAPE });
+      const target = prompt(30, 1, 512);
+      const [alone] = await run(dir, { tp: 2 }, 7, [target]);
+      const batch = await run(dir, { tp: 2 }, 7, [prompt(9, 2, 512), target, prompt(31, 3, 512)]);
+      expect(batch[1]!.generated).toEqual(alone!.generated);
+      batch[1]!.stepLogits.forEach((v, k) => expect(Array.from(v)).toEqual(Array.from(alone!.stepLogits[k]!)));
+      batch[1]!.promptLogits.forEach((v, k) => expect(Array.from(v)).toEqual(Array.from(alone!.promptLogits[k]!)));
+    });
+
+    it('each shard holds its own slice: shard bytes add up to the model plus the replicated norms and router', async () => {
+      const dir = await models.make({ preset: 'mixtral-tiny', seed: 24, window: WINDOW, ...SHAPE });
+      const bytes = async (tp: number) => {
+        const engine = await Engine.load(dir, { tp });
+        try {
+          return engine.info().weightBytesPerShard;
+        } finally {
+          await engine.close();
+        }
+      };
+      const [whole] = await bytes(1);
+      const c = { hidden: 64, layers: 2, experts: 4 };
+      const replicated = 4 * c.hidden * (2 * c.layers + 1 + c.layers * c.experts); // f32 norms and routers
+      for (const tp of [2, 4]) {
+        const shards = await bytes(tp);
+        expect(shards).toHaveLength(tp);
+        expect(shards.reduce((a, b) => a + b, 0)).toBe(whole! + (tp - 1) * replicated);
+        for (const s of shards) expect(s).toBeLessThan(whole! / tp + replicated + 4 * 64 * 64);
+      }
+    });
   });
 });
 
