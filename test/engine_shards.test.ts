@@ -1,6 +1,6 @@
 // Tensor parallelism: a model split into 2, 3 or 4 shards gives tp=1's greedy tokens and its
-// logits within float rounding (and the float64 reference within DESIGN.md tolerances) on the
-// reference suite's cases — windows shorter than the prompt, chunked prefill, mixed batches,
+// logits within float rounding (and the float64 reference within DESIGN.md tolerances), on every kernel table this CPU
+// runs, on the reference suite's cases — windows shorter than the prompt, chunked prefill, mixed batches,
 // dense and MoE under both splits, full attention, every weight dtype — and refuses splits
 // the shapes do not allow, naming the numbers.
 import { readFile } from 'node:fs/promises';

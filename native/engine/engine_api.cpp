@@ -38,13 +38,6 @@ engine_status engine_weights_map(const char* const* paths, int32_t n_paths, int3
     return ENGINE_OK;
 }
 
-engine_status engine_weights_from_buffers(const void* const* data, const uint64_t* sizes, int32_t n, engine_weights** out) {
-    engine_weights* w = new engine_weights();
-    for (int i = 0; i < n; i++) w->files.push_back({data[i], (size_t)sizes[i], false});
-    *out = w;
-    return ENGINE_OK;
-}
-
 void engine_weights_free(engine_weights* w) {
     if (!w) return;
     weights_release(w);

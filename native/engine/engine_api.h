@@ -1,8 +1,8 @@
 /* The engine's C ABI: what the N-API glue (and the WASM glue to come) call. Plain C types,
  * status codes instead of exceptions, a message per failure. The engine never calls exit().
  *
- * Lifecycle: engine_weights_map (or _from_buffers) → engine_create (takes the weights) →
- * engine_seq_create / engine_step … → engine_free. One step at a time per engine; everything
+ * Lifecycle: engine_weights_map → engine_create (or engine_create with NULL weights, then
+ * engine_load_slice … engine_load_finish) → engine_seq_create / engine_step … → engine_free. One step at a time per engine; everything
  * else but engine_get_info must not run while a step does. */
 #pragma once
 #include <stdint.h>
@@ -72,9 +72,6 @@ typedef struct {
 /* Weight files: mapped read-only (read_into_memory = 0) or read into huge-page memory. */
 typedef struct engine_weights engine_weights;
 engine_status engine_weights_map(const char* const* paths, int32_t n_paths, int32_t read_into_memory, engine_weights** out);
-/* Buffers the host hands in (a WASM node's fetched bytes): copied into each shard at create,
- * so they may be released once engine_create returns. */
-engine_status engine_weights_from_buffers(const void* const* data, const uint64_t* sizes, int32_t n, engine_weights** out);
 void engine_weights_free(engine_weights* w);
 
 typedef struct engine engine;

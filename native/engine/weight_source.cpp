@@ -67,5 +67,4 @@ void weights_release(engine_weights* w) {
     for (auto& f : w->files)
         if (f.mapped) munmap((void*)f.addr, f.size);
     w->files.clear();
-    w->copies.clear();
 }

@@ -1,7 +1,7 @@
-// Where the model's bytes come from: weight files mapped read-only or read into memory, or
-// buffers the host hands in. The TypeScript loader has validated every header, offset, dtype
-// and shape; this side checks again that each tensor lies inside its file, because a bad
-// pointer here would crash the process.
+// Where the model's bytes come from: weight files mapped read-only or read into memory (bytes
+// a host fetched itself arrive slice by slice instead: engine_load_slice). The TypeScript
+// loader has validated every header, offset, dtype and shape; this side checks again that
+// each tensor lies inside its file, because a bad pointer here would crash the process.
 #pragma once
 #include <cstddef>
 #include <string>
@@ -17,7 +17,6 @@ struct engine_weights {
         bool mapped;  // munmap on free (else a host buffer or copy the engine does not own)
     };
     std::vector<file> files;
-    std::vector<std::vector<char>> copies;  // buffers handed in, copied
     bool outlives_engine = false;           // mappings live as long as the engine: usable in place
 };
 
