@@ -13,6 +13,7 @@ import type { KeyRecord } from './keys/key_store.ts';
 import type { Endpoint } from './ledger/usage_record.ts';
 import { modelCard } from './model_cards.ts';
 import type { ServedModel } from './node_pool.ts';
+import { servedModel } from './served_model.ts';
 import { OpenAIError, sendError } from './openai_error.ts';
 import { ChatCompletionRequest, CompletionRequest } from './openai_requests.ts';
 import { planChat, planCompletion, type RequestPlan } from './request_plan.ts';
@@ -79,10 +80,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     formatOf: (common: FormatCommon, plan: RequestPlan) => ResponseFormat,
   ) => {
     const key = c.get('key');
-    const model = deps.pool.model(req.model);
-    if (!model && deps.pool.knows(req.model))
-      throw new OpenAIError(503, `No healthy node serves model ${req.model} right now: retry shortly.`, 'server_error', null, 'no_node_available');
-    if (!model) throw new OpenAIError(404, `The model '${req.model}' does not exist.`, 'invalid_request_error', 'model', 'model_not_found');
+    const model = servedModel(deps.pool, req.model);
     const prefix = endpoint === 'chat.completions' ? 'chatcmpl-' : endpoint === 'completions' ? 'cmpl-' : 'resp_';
     const requestId = `${prefix}${randomBytes(12).toString('hex')}`;
     const ids = { requestId, tenant: key.id, sessionHeader: c.req.header('x-session-id') };

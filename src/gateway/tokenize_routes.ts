@@ -6,8 +6,9 @@ import { z } from 'zod';
 import { ChatTemplateError } from '../tokenizer/chat_messages.ts';
 import type { GatewayDeps } from './gateway_deps.ts';
 import type { KeyRecord } from './keys/key_store.ts';
-import { invalidRequest, OpenAIError } from './openai_error.ts';
+import { invalidRequest } from './openai_error.ts';
 import { parseJson, validate } from './request_validation.ts';
+import { servedModel } from './served_model.ts';
 
 const TokenizeRequest = z.strictObject({
   model: z.string().min(1),
@@ -25,11 +26,7 @@ type Env = { Variables: { key: KeyRecord } };
 
 export function tokenizeRoutes(deps: GatewayDeps): Hono<Env> {
   const app = new Hono<Env>();
-  const served = (id: string) => {
-    const model = deps.pool.model(id);
-    if (!model) throw new OpenAIError(404, `The model '${id}' does not exist.`, 'invalid_request_error', 'model', 'model_not_found');
-    return model;
-  };
+  const served = (id: string) => servedModel(deps.pool, id);
   const strict = { strict: true, onIgnored: () => {} };
 
   app.post('/tokenize', async (c) => {
