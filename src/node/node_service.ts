@@ -64,8 +64,9 @@ export class NodeService {
   }
 
   static async start(options: NodeServiceOptions): Promise<NodeService> {
-    // A remote model is downloaded and every byte verified before anything loads: until start()
-    // returns there is no service, so the node is never ready on unverified weights.
+    // A remote model's bytes are verified before they load (whole files, or each shard's slices
+    // as they arrive): until start() returns there is no service, so the node is never ready
+    // on unverified weights.
     let kvMaxBlocks = 0;
     const engineOptions = (config: ModelConfig) => {
       kvMaxBlocks = Math.max(1, Math.floor(options.kvCacheBytes / kvBlockBytes(config, options.kvDtype)));
