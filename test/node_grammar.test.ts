@@ -20,7 +20,7 @@ import {
 } from '../src/node/grammar/index.ts';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
 import { makeTiny } from '../weights-tools/make_tiny.ts';
-import { Sfc32 } from '../weights-tools/prng.ts';
+import { Sfc32 } from '../src/node/prng.ts';
 
 let tmp = '';
 let tok: Tokenizer;

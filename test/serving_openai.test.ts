@@ -68,6 +68,31 @@ describe('chat completions', () => {
     expect(usage?.prompt_tokens).toBe(whole.usage!.prompt_tokens);
   });
 
+  it("without include_usage, the finish chunk carries the usage (Mistral's API always sends it)", async () => {
+    const collect = async (includeUsage: boolean) => {
+      const stream = await client.chat.completions.create({
+        model: stack.modelId,
+        messages,
+        max_tokens: 6,
+        temperature: 0,
+        stream: true,
+        ...(includeUsage ? { stream_options: { include_usage: true } } : {}),
+      });
+      const chunks: OpenAI.ChatCompletionChunk[] = [];
+      for await (const chunk of stream) chunks.push(chunk);
+      return chunks;
+    };
+    const mistralStyle = await collect(false);
+    const last = mistralStyle.at(-1)!;
+    expect(last.choices[0]!.finish_reason).not.toBeNull();
+    expect(last.usage).toMatchObject({ prompt_tokens: expect.any(Number), completion_tokens: 6, total_tokens: last.usage!.prompt_tokens + 6 });
+    expect(mistralStyle.slice(0, -1).every((c) => c.usage === undefined)).toBe(true);
+    // With include_usage, OpenAI's way only: usage: null, then one usage chunk without choices.
+    const openaiStyle = await collect(true);
+    expect(openaiStyle.at(-1)).toMatchObject({ choices: [], usage: last.usage });
+    expect(openaiStyle.slice(0, -1).every((c) => c.usage === null)).toBe(true);
+  });
+
   it('same seed, same output; another seed, another output', async () => {
     const ask = (seed: number) =>
       client.chat.completions.create({ model: stack.modelId, messages, max_tokens: 24, temperature: 1, seed }).then((r) => r.choices[0]!.message.content);
@@ -143,6 +168,9 @@ describe('completions', () => {
 
 describe('warm sessions', () => {
   it('the second turn reuses the first turn\'s cache and matches a cold run', async () => {
+    // No system prompt: Mistral's v3 format moves it into the last user turn, so with one the
+    // turns would share only <s>[INST].
+    const messages = [{ role: 'user' as const, content: 'Say something about the wind, please.' }];
     const turn1 = await client.chat.completions.create(
       { model: stack.modelId, messages, max_tokens: 16, temperature: 0 },
       { headers: { 'x-session-id': 'conversation-1' } },

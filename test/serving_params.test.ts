@@ -130,7 +130,7 @@ describe('models', () => {
       owned_by: 'sirocco',
       type: 'base',
       max_context_length: 4096,
-      capabilities: { completion_chat: true, completion_fim: false, function_calling: false, fine_tuning: false, vision: false },
+      capabilities: { completion_chat: true, completion_fim: false, function_calling: true, fine_tuning: false, vision: false },
     });
 
   it('/v1/models lists model cards', async () => {

@@ -1,5 +1,5 @@
 // Tokenizer, streaming detokenizer and stop sequences. The real Mistral v1 tokenizer files come
-// from make-tiny (a sirocco-default-vocab model shrunk to tiny weights) and are checked against
+// from make-tiny (a 32000-vocab model with tiny weights) and are checked against
 // an independent implementation, mistral-tokenizer-js, and against known Mistral ids.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -10,7 +10,7 @@ import { StopMatcher } from '../src/tokenizer/stop_sequences.ts';
 import { TextStream } from '../src/tokenizer/text_stream.ts';
 import { ChatTemplateError, Tokenizer, type ChatMessage } from '../src/tokenizer/tokenizer.ts';
 import { makeTiny } from '../weights-tools/make_tiny.ts';
-import { Sfc32 } from '../weights-tools/prng.ts';
+import { Sfc32 } from '../src/node/prng.ts';
 
 let tmp = '';
 let tok: Tokenizer;
@@ -22,8 +22,8 @@ const readJson = (file: string): Record<string, unknown> => JSON.parse(fs.readFi
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sirocco-tokenizer-'));
-  // sirocco-default's vocab (32000 = Mistral v1) with throwaway-sized weights.
-  const shrink = { hidden: 8, intermediate: 8, layers: 1, heads: 1, kvHeads: 1, headDim: 8, experts: 0, quiet: true };
+  // Mistral v1's vocab (32000) with throwaway-sized weights.
+  const shrink = { hidden: 8, intermediate: 8, layers: 1, heads: 1, kvHeads: 1, headDim: 8, experts: 0, vocab: 32000, quiet: true };
   await makeTiny({ preset: 'sirocco-default', out: path.join(tmp, 'mistral'), ...shrink });
   await makeTiny({ preset: 'mistral-tiny', out: path.join(tmp, 'toy'), quiet: true });
   tok = await Tokenizer.load(path.join(tmp, 'mistral'));

@@ -1,7 +1,8 @@
 // Named model shapes for `sirocco make-tiny`. The tiny presets exercise every code path
 // (GQA, head_dim ≠ hidden/heads, sliding window, MoE) in milliseconds; sirocco-default is the
 // model served out of the box; the mini presets are the benchmark shapes of DESIGN.md §4.
-// 32000-vocab presets get the real Mistral v1 tokenizer (weights-tools/tokenizer_files.ts).
+// 32000-vocab presets get the real Mistral v1 tokenizer, 32768-vocab ones the v3 tokenizer with
+// tool calling (weights-tools/tokenizer_files.ts).
 
 /** Everything that fixes the tensors and config of a generated model (dtype aside). */
 export interface ModelShape {
@@ -45,10 +46,11 @@ export const presets = {
     experts: 8, topK: 2, window: null, ropeTheta: 1e6, eps: 1e-5, tie: false, maxPositions,
   },
   // What `npm start` serves: small enough to generate in about a second and to answer
-  // quickly on 2 cores, but with the real Mistral v1 vocab (32000) so prompts tokenize as
-  // they would for Mixtral, and every Mixtral feature (GQA 8:2, 8 experts top-2).
+  // quickly on 2 cores, but with the real Mistral v3 vocab (32768) so prompts tokenize as
+  // they would for Mistral-7B-Instruct-v0.3 and tools work, and every Mixtral feature (GQA
+  // 8:2, 8 experts top-2).
   'sirocco-default': {
-    hidden: 256, intermediate: 512, layers: 4, heads: 8, kvHeads: 2, headDim: 32, vocab: 32000,
+    hidden: 256, intermediate: 512, layers: 4, heads: 8, kvHeads: 2, headDim: 32, vocab: 32768,
     experts: 8, topK: 2, window: null, ropeTheta: 1e6, eps: 1e-5, tie: false, maxPositions: 4096,
   },
   'mistral-mini': {

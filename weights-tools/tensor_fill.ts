@@ -4,7 +4,7 @@
 // PRNG (two elements per draw). Uniform levels in [c − a, c + a] have std ≈ a/√3.
 import { bf16Bits, f16Bits, f32Bits } from './float_encode.ts';
 import type { WeightDtype } from './make_tiny_options.ts';
-import { Sfc32 } from './prng.ts';
+import { Sfc32 } from '../src/node/prng.ts';
 import type { TensorInit } from './tensor_plan.ts';
 
 const tableBits = 12;

@@ -1,9 +1,10 @@
-// Tokenizer files of a generated model. A 32000-token vocab is Mistral v1's, so those models
-// get the real Mistral v1 tokenizer (real text in, real ids out). Any other size gets a toy
+// Tokenizer files of a generated model. A 32000-token vocab is Mistral v1's and a 32768-token
+// one Mistral v3's (tool calling), so those models get the real Mistral tokenizer (real text
+// in, real ids out). Any other size gets a toy
 // sentencepiece-style BPE: 3 specials, the 256 byte tokens, then filler pieces up to the vocab
 // size. With no merges and no single-character pieces, text encodes to byte tokens; generated
 // filler ids decode to readable " t123" words.
-import { llamaTokenizerConfigJson, sentencepieceBpeTokenizerJson, specialTokens } from './sentencepiece_bpe.ts';
+import { llamaTokenizerConfigJson, sentencepieceBpeTokenizerJson, specialTokens } from '../src/tokenizer/sentencepiece_bpe.ts';
 
 /** Piece strings by id: specials, <0xNN> bytes (as many as fit), then ▁t<id> fillers. */
 export function vocabPieces(vocabSize: number): string[] {
@@ -32,13 +33,18 @@ export interface TokenizerFiles {
 }
 
 export const mistralV1VocabSize = 32000;
+export const mistralV3VocabSize = 32768;
 
 /** The tokenizer files make-tiny writes for a model with this vocab. */
 export async function tokenizerFilesFor(vocabSize: number, maxPositions: number): Promise<TokenizerFiles> {
+  // Imported on demand: decoding a bundled vocabulary costs time tiny models need not pay.
   if (vocabSize === mistralV1VocabSize) {
-    // Imported on demand: decoding the bundled vocabulary costs time tiny models need not pay.
-    const { mistralV1TokenizerJson, mistralV1TokenizerConfigJson } = await import('./mistral_v1_tokenizer.ts');
+    const { mistralV1TokenizerJson, mistralV1TokenizerConfigJson } = await import('../src/tokenizer/mistral_v1_tokenizer.ts');
     return { tokenizer: mistralV1TokenizerJson(), tokenizerConfig: mistralV1TokenizerConfigJson(maxPositions) };
+  }
+  if (vocabSize === mistralV3VocabSize) {
+    const { mistralV3TokenizerJson, mistralV3TokenizerConfigJson } = await import('../src/tokenizer/mistral_v3_tokenizer.ts');
+    return { tokenizer: mistralV3TokenizerJson(), tokenizerConfig: mistralV3TokenizerConfigJson(maxPositions) };
   }
   return { tokenizer: tokenizerJson(vocabSize), tokenizerConfig: tokenizerConfigJson(maxPositions) };
 }

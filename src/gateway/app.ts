@@ -57,7 +57,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
 
   app.get('/metrics', async (c) => c.text(await deps.metrics.render(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE }));
 
-  const servedCards = () => deps.pool.modelIds().flatMap((id) => deps.pool.model(id)?.info ?? []).map(modelCard);
+  const servedCards = () => deps.pool.modelIds().flatMap((id) => deps.pool.model(id) ?? []).map(modelCard);
   app.get('/v1/models', (c) => c.json({ object: 'list', data: servedCards() }));
   // Ids may contain slashes (org/name), hence the regex.
   app.get('/v1/models/:id{.+}', (c) => {
@@ -108,6 +108,8 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       logprobs: plan.logprobs,
       tokenIds: plan.tokenIdsInLogprobs,
       includeUsage: plan.includeUsage,
+      usageOnFinish: !plan.includeUsage && plan.n === 1,
+      toolCalls: plan.toolCalls,
     };
     const job = { requestId, endpoint, keyId: key.id, model: req.model, plan, format: formatOf(common, plan) };
     return plan.stream ? respondStream(c, deps, job) : respondWhole(c, deps, job);

@@ -2,9 +2,9 @@
 // owned_by) plus those Mistral's SDK types a model card with (BaseModelCard in
 // @mistralai/mistralai: `capabilities` is required, `type: "base"` picks the variant,
 // `max_context_length` defaults to 32768 when absent, so it is always sent).
-import type { ModelInfo } from '../protocol/internal_api.ts';
+import type { ServedModel } from './node_pool.ts';
 
-export function modelCard(info: ModelInfo) {
+export function modelCard({ info, tokenizer }: ServedModel) {
   return {
     id: info.id,
     object: 'model' as const,
@@ -15,8 +15,8 @@ export function modelCard(info: ModelInfo) {
     max_context_length: info.max_context,
     aliases: [] as string[],
     deprecation: null,
-    // Until tool calling lands every served model is chat-only text.
-    capabilities: { completion_chat: true, completion_fim: false, function_calling: false, fine_tuning: false, vision: false },
+    // Tools need a tokenizer with Mistral's tool tokens (v3 and later).
+    capabilities: { completion_chat: true, completion_fim: false, function_calling: tokenizer.toolCallsId !== null, fine_tuning: false, vision: false },
     type: 'base' as const,
   };
 }

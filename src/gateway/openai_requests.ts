@@ -1,5 +1,6 @@
 // Request bodies of /v1/chat/completions and /v1/completions, validated with zod: OpenAI's
-// fields, the sampling extensions vLLM users send, and Mistral's `random_seed`/`safe_prompt`.
+// fields (tools and tool calls included), the sampling extensions vLLM users send, and
+// Mistral's `random_seed`/`safe_prompt`, `tool_choice: "any"` and object tool arguments.
 // The schemas are strict; request_validation.ts decides whether an unknown field is a 400
 // (--strict-params) or ignored. Fields we do not implement are accepted only at their
 // neutral value.
@@ -50,11 +51,52 @@ const samplingFields = {
 };
 
 const TextPart = z.strictObject({ type: z.literal('text'), text: z.string() });
-const Message = z.object({
-  role: z.enum(['system', 'developer', 'user', 'assistant']),
-  content: z.union([z.string(), z.array(TextPart).min(1)]),
-  name: z.string().optional(),
+const Content = z.union([z.string(), z.array(TextPart).min(1)]);
+
+// OpenAI sends arguments as a JSON string, Mistral's SDK may send the object itself.
+const ToolCall = z.object({
+  id: z.string().min(1, 'a tool call needs its id'),
+  type: z.literal('function').optional(),
+  function: z.object({ name: z.string().min(1), arguments: z.union([z.string(), z.record(z.string(), z.unknown())]) }),
 });
+
+const Message = z.discriminatedUnion(
+  'role',
+  [
+    z.object({ role: z.enum(['system', 'developer', 'user']), content: Content, name: z.string().optional() }),
+    z.object({
+      role: z.literal('assistant'),
+      // null or absent when the message only calls tools
+      content: Content.nullish(),
+      name: z.string().optional(),
+      tool_calls: z.array(ToolCall).nullish(),
+    }),
+    z.object({ role: z.literal('tool'), content: Content, tool_call_id: z.string({ error: 'a tool message needs the tool_call_id it answers' }).min(1) }),
+  ],
+  { error: "role must be 'system', 'developer', 'user', 'assistant' or 'tool'" },
+);
+export type ChatRequestMessage = z.infer<typeof Message>;
+
+// OpenAI's rule for function names: a-z, A-Z, 0-9, underscores and dashes, at most 64.
+export const FunctionName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'function names are 1-64 characters of a-z, A-Z, 0-9, _ and -');
+
+export const FunctionTool = z.object({
+  type: z.literal('function'),
+  function: z.object({
+    name: FunctionName,
+    description: z.string().nullish(),
+    parameters: z.record(z.string(), z.unknown(), { error: 'parameters must be a JSON Schema object' }).nullish(),
+    strict: z.boolean().nullish(),
+  }),
+});
+export type FunctionTool = z.infer<typeof FunctionTool>;
+
+// 'any' is Mistral's name for 'required'.
+export const ToolChoice = z.union([
+  z.enum(['none', 'auto', 'required', 'any'], { error: "tool_choice must be 'none', 'auto', 'required' or {type: 'function', function: {name}}" }),
+  z.object({ type: z.literal('function'), function: z.object({ name: FunctionName }) }),
+]);
+export type ToolChoice = z.infer<typeof ToolChoice>;
 
 export const ChatCompletionRequest = z.strictObject({
   ...samplingFields,
@@ -63,8 +105,8 @@ export const ChatCompletionRequest = z.strictObject({
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().min(0).max(20).nullish(),
   response_format: z.unknown().nullish(), // checked in structured_output.ts (needs the grammar's rules)
-  tools: neutral(z.array(z.unknown()).nullable(), null, 'tools'),
-  tool_choice: neutral(z.unknown(), 'none', 'tool_choice'),
+  tools: z.array(FunctionTool).max(128, 'tools may hold at most 128 functions').nullish(),
+  tool_choice: ToolChoice.nullish(),
   parallel_tool_calls: z.boolean().nullish(),
   store: z.boolean().nullish(),
   metadata: z.record(z.string(), z.string()).nullish(),

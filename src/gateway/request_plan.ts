@@ -3,12 +3,14 @@
 // the session key that routes it (DESIGN.md §1).
 import { createHash } from 'node:crypto';
 import type { GenerateBody } from '../protocol/internal_api.ts';
-import { ChatTemplateError } from '../tokenizer/tokenizer.ts';
+import { ChatTemplateError, type ChatMessage } from '../tokenizer/tokenizer.ts';
+import { chatHistory } from './chat_history.ts';
 import { invalidRequest } from './openai_error.ts';
 import type { ChatCompletionRequest, CompletionRequest } from './openai_requests.ts';
 import type { ServedModel } from './node_pool.ts';
 import { samplingFields, seedOf } from './sampling_plan.ts';
 import { structuredOutput } from './structured_output.ts';
+import { planTools, type ToolCallMode, type ToolPlan } from './tool_calling.ts';
 
 // Mistral's documented guardrail prompt, which its API prepends when `safe_prompt` is true
 // (docs.mistral.ai, "Guardrailing").
@@ -24,6 +26,7 @@ export type RequestPlan = {
   includeUsage: boolean;
   logprobs: boolean;
   tokenIdsInLogprobs: boolean; // vLLM's return_tokens_as_token_ids
+  toolCalls: ToolCallMode | null; // where the output's tool calls are (tool_calling.ts)
   sessionKey: string;
   bodies: GenerateBody[]; // one per choice
 };
@@ -44,6 +47,7 @@ function plan(
   logprobs: { on: boolean; top: number },
   ids: { requestId: string; tenant: string; sessionKey: string },
   responseFormat: unknown = null,
+  tools: ToolPlan | null = null,
 ): RequestPlan {
   const context = model.info.max_context;
   const prompt = promptTokens.length;
@@ -64,7 +68,13 @@ function plan(
   const n = req.n ?? 1;
   const sampling = samplingFields(req, model.info.vocab_size, maxTokens);
   const seed = seedOf(req);
-  const response_format = structuredOutput(responseFormat, { ignoreEos: sampling.ignore_eos, minTokens: sampling.min_tokens });
+  let response_format = structuredOutput(responseFormat, { ignoreEos: sampling.ignore_eos, minTokens: sampling.min_tokens });
+  if (tools?.responseFormat) {
+    // One grammar per request: the calls' (the text's grammar would fight the tools).
+    if (response_format !== null) throw invalidRequest("response_format cannot be combined with tools unless tool_choice is 'none'", 'response_format');
+    response_format = tools.responseFormat;
+  }
+  for (const banned of tools?.banned ?? []) sampling.logit_bias = [...sampling.logit_bias.filter(([id]) => id !== banned), [banned, -100]];
   const bodies = Array.from({ length: n }, (_, i): GenerateBody => ({
     request_id: n === 1 ? ids.requestId : `${ids.requestId}.${i}`,
     tenant: ids.tenant,
@@ -77,6 +87,7 @@ function plan(
     logprobs: logprobs.on,
     top_logprobs: logprobs.top,
     response_format,
+    grammar_trigger_token: tools?.grammarTrigger ?? null,
   }));
   return {
     promptTokens,
@@ -86,17 +97,15 @@ function plan(
     includeUsage: req.stream_options?.include_usage ?? false,
     logprobs: logprobs.on,
     tokenIdsInLogprobs: req.return_tokens_as_token_ids ?? false,
+    toolCalls: tools?.mode ?? null,
     sessionKey: ids.sessionKey,
     bodies,
   };
 }
 
-const messageText = (content: ChatCompletionRequest['messages'][number]['content']) =>
-  typeof content === 'string' ? content : content.map((p) => p.text).join('');
-
 // safe_prompt: the guardrail goes first in the system prompt (a new one if there is none),
 // so it applies whatever the chat template does with system messages.
-function withSafePrompt<M extends { role: string; content: string }>(messages: M[], on: boolean): (M | { role: 'system'; content: string })[] {
+function withSafePrompt(messages: ChatMessage[], on: boolean): ChatMessage[] {
   if (!on) return messages;
   const [first, ...rest] = messages;
   if (first?.role === 'system') return [{ ...first, content: `${MISTRAL_SAFE_PROMPT}\n\n${first.content}` }, ...rest];
@@ -109,16 +118,11 @@ export function planChat(
   ids: { requestId: string; tenant: string; sessionHeader: string | undefined },
 ): RequestPlan {
   if (req.top_logprobs != null && !req.logprobs) throw invalidRequest('top_logprobs requires logprobs: true', 'top_logprobs');
-  const messages = withSafePrompt(
-    req.messages.map((m) => ({
-      role: m.role === 'developer' ? ('system' as const) : m.role,
-      content: messageText(m.content),
-    })),
-    req.safe_prompt ?? false,
-  );
+  const messages = withSafePrompt(chatHistory(req.messages), req.safe_prompt ?? false);
+  const tools = planTools(req, messages, model.tokenizer, req.model);
   let promptTokens: number[];
   try {
-    promptTokens = model.tokenizer.chatPrompt(messages);
+    promptTokens = [...model.tokenizer.chatPrompt(messages, tools.tools), ...tools.promptSuffix];
   } catch (err) {
     if (err instanceof ChatTemplateError) throw invalidRequest(err.message, 'messages');
     throw err;
@@ -134,6 +138,7 @@ export function planChat(
     { on: req.logprobs ?? false, top: req.top_logprobs ?? 0 },
     { ...ids, sessionKey },
     req.response_format,
+    tools,
   );
 }
 

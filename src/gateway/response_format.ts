@@ -2,6 +2,8 @@
 // whole. Both formats share the request's id, creation time and model.
 import type { DoneEvent, TokenEvent } from '../protocol/internal_api.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { ToolCallReader, type ToolCallOut } from './tool_call_reader.ts';
+import type { ToolCallMode } from './tool_calling.ts';
 
 export type OpenAIUsage = {
   prompt_tokens: number;
@@ -30,8 +32,21 @@ export interface ResponseFormat {
 }
 
 // includeUsage: stream chunks carry "usage": null until the final usage chunk, as OpenAI's do.
+// Without it, a one-choice chat stream's finish chunk carries the usage, as Mistral's API
+// always does (its SDK reads it there; OpenAI's clients ignore it).
 // tokenIds: logprobs name tokens "token_id:123" (vLLM's return_tokens_as_token_ids).
-export type FormatCommon = { id: string; created: number; model: string; tokenizer: Tokenizer; logprobs: boolean; tokenIds: boolean; includeUsage: boolean };
+// toolCalls: how to find tool calls in the output (tool_calling.ts); null = text only.
+export type FormatCommon = {
+  id: string;
+  created: number;
+  model: string;
+  tokenizer: Tokenizer;
+  logprobs: boolean;
+  tokenIds: boolean;
+  includeUsage: boolean;
+  usageOnFinish: boolean;
+  toolCalls: ToolCallMode | null;
+};
 type Common = FormatCommon;
 
 const text = (tok: Tokenizer, id: number) => Buffer.from(tok.tokenBytes(id)).toString('utf8');
@@ -44,22 +59,53 @@ function chatLogprob(c: Common, t: TokenEvent) {
   return { ...entry(t.token, t.logprob ?? 0), top_logprobs: t.top.map((a) => entry(a.token, a.logprob)) };
 }
 
+// A choice's whole output read as content and tool calls; finish_reason 'tool_calls' when the
+// model called tools and stopped by itself.
+function readChoice(mode: ToolCallMode | null, ch: ChoiceResult): { content: string; calls: ToolCallOut[]; finishReason: string } {
+  const reader = new ToolCallReader(mode);
+  let content = '';
+  let streamed = 0;
+  for (const t of ch.tokens) {
+    content += reader.push(t.token, t.text).content;
+    streamed += t.text.length;
+  }
+  const end = reader.finish(ch.text.slice(streamed));
+  return { content: content + end.content, calls: reader.calls, finishReason: end.called && ch.finishReason === 'stop' ? 'tool_calls' : ch.finishReason };
+}
+
+const toolCallDeltas = (calls: ToolCallOut[], first: number) => calls.map((call, k) => ({ index: first + k, ...call }));
+
 export function chatFormat(c: Common): ResponseFormat {
   const head = { id: c.id, object: 'chat.completion.chunk', created: c.created, model: c.model, system_fingerprint: null, ...(c.includeUsage ? { usage: null } : {}) };
   const chunk = (index: number, delta: object, extra: object = {}) => ({
     ...head,
     choices: [{ index, delta, logprobs: null, finish_reason: null, ...extra }],
   });
+  const readers = new Map<number, ToolCallReader>();
+  const readerOf = (index: number) => readers.get(index) ?? readers.set(index, new ToolCallReader(c.toolCalls)).get(index)!;
+  // The delta of some content and newly completed calls; null when there is nothing to send.
+  const delta = (index: number, read: { content: string; calls: ToolCallOut[] }) => {
+    const reader = readerOf(index);
+    return {
+      ...(read.content ? { content: read.content } : {}),
+      ...(read.calls.length > 0 ? { tool_calls: toolCallDeltas(read.calls, reader.calls.length - read.calls.length) } : {}),
+    };
+  };
   return {
     start: (index) => [chunk(index, { role: 'assistant', content: '' })],
     token: (index, t) => {
-      if (t.text === '' && !c.logprobs) return null;
-      return chunk(index, { content: t.text }, c.logprobs ? { logprobs: { content: [chatLogprob(c, t)] } } : {});
+      const d = delta(index, readerOf(index).push(t.token, t.text));
+      if (Object.keys(d).length === 0 && !c.logprobs) return null;
+      return chunk(index, d, c.logprobs ? { logprobs: { content: [chatLogprob(c, t)] } } : {});
     },
-    finish: (index, done) => [
-      ...(done.tail ? [chunk(index, { content: done.tail })] : []),
-      chunk(index, {}, { finish_reason: done.finish_reason }),
-    ],
+    finish: (index, done) => {
+      const end = readerOf(index).finish(done.tail);
+      const d = delta(index, end);
+      const u = done.usage;
+      const usage = c.usageOnFinish ? { usage: { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, total_tokens: u.prompt_tokens + u.completion_tokens } } : {};
+      const reason = end.called && done.finish_reason === 'stop' ? 'tool_calls' : done.finish_reason;
+      return [...(Object.keys(d).length > 0 ? [chunk(index, d)] : []), { ...chunk(index, {}, { finish_reason: reason }), ...usage }];
+    },
     usage: (usage) => ({ ...head, choices: [], usage }),
     body: (choices, usage) => ({
       id: c.id,
@@ -67,12 +113,16 @@ export function chatFormat(c: Common): ResponseFormat {
       created: c.created,
       model: c.model,
       system_fingerprint: null,
-      choices: choices.map((ch, index) => ({
-        index,
-        message: { role: 'assistant', content: ch.text, refusal: null },
-        logprobs: c.logprobs ? { content: ch.tokens.map((t) => chatLogprob(c, t)), refusal: null } : null,
-        finish_reason: ch.finishReason,
-      })),
+      choices: choices.map((ch, index) => {
+        const read = readChoice(c.toolCalls, ch);
+        const calls = read.calls.length > 0 ? { tool_calls: read.calls } : {};
+        return {
+          index,
+          message: { role: 'assistant', content: read.calls.length > 0 && read.content === '' ? null : read.content, refusal: null, ...calls },
+          logprobs: c.logprobs ? { content: ch.tokens.map((t) => chatLogprob(c, t)), refusal: null } : null,
+          finish_reason: read.finishReason,
+        };
+      }),
       usage,
     }),
   };

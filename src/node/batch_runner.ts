@@ -111,7 +111,7 @@ export class BatchRunner {
         if (g.promptRemaining > 0) continue; // more prompt to prefill
       }
       const raw = rows[i]![0]!;
-      const grammar = g.request.grammar;
+      const grammar = g.grammarActive ? g.request.grammar : null;
       let logits = g.rules.apply(raw);
       if (grammar) {
         // Last, so no logit_bias re-enables a token the grammar forbids; on a copy, so the

@@ -38,6 +38,7 @@ export type GenerationRequest = {
   params: GenerateParams;
   listener: GenerationListener;
   grammar?: TokenMatcher | null; // response_format: masks every token (src/node/grammar/)
+  grammarTrigger?: number | null; // the grammar masks only the tokens after this one
 };
 
 export class Generation {
@@ -49,6 +50,8 @@ export class Generation {
   lease: Lease | null = null;
   aborted = false;
   lastScheduled = 0;
+  /** The grammar masks this step's token: from the start, or once the trigger was sampled. */
+  grammarActive: boolean;
   private readonly text: TextStream;
   private readonly stops: StopMatcher;
   private readonly stopTokens: ReadonlySet<number>;
@@ -65,8 +68,9 @@ export class Generation {
     // min_tokens holds back every token that would end generation: EOS and stop_token_ids.
     const ends = [...(eosId === null ? [] : [eosId]), ...p.stopTokenIds];
     this.rules = new LogitRules(p.rules, request.prompt, ends);
-    this.text = new TextStream(tokenizer);
+    this.text = new TextStream(tokenizer, { skipSpecialTokens: true });
     this.stops = new StopMatcher(request.params.stop);
+    this.grammarActive = (request.grammarTrigger ?? null) === null;
   }
 
   get promptRemaining(): number {
@@ -85,17 +89,17 @@ export class Generation {
   accept(token: number, logprob: number | null, top: TokenLogprob[]): FinishReason | null {
     this.generated.push(token);
     this.rules.observe(token);
+    if (token === this.request.grammarTrigger) this.grammarActive = true;
     const isEos = token === this.eosId;
     if (isEos && !this.request.params.ignoreEos) {
       this.request.listener.onToken({ token, text: '', logprob, top });
       return 'stop';
     }
-    // An ignored EOS and a special stop token id add no text (vLLM does the same); a stop
-    // token id that is ordinary text keeps its text. Other special tokens are left as they
-    // were: tool-call parsing may need their text.
+    // Special tokens (an ignored EOS, [INST], [TOOL_CALLS] …) add no text, as with vLLM's
+    // skip_special_tokens default; the gateway finds tool calls by token id. A stop token id
+    // that is ordinary text keeps its text.
     const isStopToken = this.stopTokens.has(token);
-    const silent = isEos || (isStopToken && this.tokenizer.isSpecial(token));
-    const { emit, stopped } = silent ? { emit: '', stopped: false } : this.stops.push(this.text.push(token));
+    const { emit, stopped } = this.stops.push(this.text.push(token));
     this.request.listener.onToken({ token, text: emit, logprob, top });
     if (stopped) {
       this.stoppedBySequence = true;

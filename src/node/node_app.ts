@@ -49,8 +49,8 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
     if (body.prompt_tokens.length + body.max_tokens > limit)
       return c.json({ error: `prompt (${body.prompt_tokens.length}) + max_tokens (${body.max_tokens}) exceeds the context (${limit})` }, 400);
     if (body.prompt_tokens.some((t) => t >= service.info.vocab_size)) return c.json({ error: 'token id outside the vocabulary' }, 400);
-    const outside = [...body.logit_bias.map(([t]) => t), ...body.stop_token_ids].find((t) => t >= service.info.vocab_size);
-    if (outside !== undefined) return c.json({ error: `token id ${outside} in logit_bias or stop_token_ids is outside the vocabulary` }, 400);
+    const outside = [...body.logit_bias.map(([t]) => t), ...body.stop_token_ids, body.grammar_trigger_token ?? 0].find((t) => t >= service.info.vocab_size);
+    if (outside !== undefined) return c.json({ error: `token id ${outside} in logit_bias, stop_token_ids or grammar_trigger_token is outside the vocabulary` }, 400);
 
     let grammar: TokenMatcher | null;
     try {
@@ -72,6 +72,7 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
       };
       const handle = service.submit({
         grammar,
+        grammarTrigger: body.grammar_trigger_token,
         tenant: body.tenant,
         sessionKey: body.session_key,
         prompt: body.prompt_tokens,

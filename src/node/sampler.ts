@@ -2,7 +2,7 @@
 // min-p, top-k and top-p (nucleus) sampling from a seeded generator, so one seed gives one
 // output. The logits come already reshaped by the request's logit rules (logit_rules.ts);
 // logprobs are those of the model's own distribution (softmax of the raw logits).
-import { Sfc32 } from '../../weights-tools/prng.ts';
+import { Sfc32 } from './prng.ts';
 import { argmax } from '../engine/greedy.ts';
 
 export type SamplingParams = {

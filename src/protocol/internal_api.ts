@@ -34,6 +34,9 @@ export const GenerateBody = z.object({
   // OpenAI's response_format (json_object / json_schema), checked by the gateway; the node
   // compiles it into a grammar that masks every token (src/node/grammar/). null = free text.
   response_format: z.unknown().nullable().default(null),
+  // The grammar starts after this token is sampled (tool_choice auto: [TOOL_CALLS]); null =
+  // from the first token.
+  grammar_trigger_token: z.number().int().nonnegative().nullable().default(null),
 });
 export type GenerateBody = z.infer<typeof GenerateBody>;
 

@@ -1,8 +1,8 @@
 // A tokenizer_config.json chat template, rendered with @huggingface/jinja the way transformers'
-// apply_chat_template does: `messages`, `bos_token`, `eos_token`, `add_generation_prompt`
-// and (from the library) `raise_exception` are in scope.
+// apply_chat_template does: `messages`, `tools` (only when there are some), `bos_token`,
+// `eos_token`, `add_generation_prompt` and (from the library) `raise_exception` are in scope.
 import { Template } from '@huggingface/jinja';
-import { ChatTemplateError, type ChatMessage } from './chat_messages.ts';
+import { ChatTemplateError, type ChatMessage, type ChatTool } from './chat_messages.ts';
 
 export interface ChatTemplateVariables {
   bosToken: string;
@@ -22,10 +22,11 @@ export class ChatTemplate {
   }
 
   /** The prompt text; a template that refuses the conversation throws ChatTemplateError. */
-  render(messages: readonly ChatMessage[], vars: ChatTemplateVariables): string {
+  render(messages: readonly ChatMessage[], vars: ChatTemplateVariables, tools: readonly ChatTool[] = []): string {
     try {
       return this.template.render({
-        messages: messages.map(({ role, content }) => ({ role, content })),
+        messages: messages.map((m) => ({ ...m })),
+        ...(tools.length > 0 ? { tools } : {}),
         bos_token: vars.bosToken,
         eos_token: vars.eosToken,
         // Mistral's prompt already ends where the assistant starts; templates that want an

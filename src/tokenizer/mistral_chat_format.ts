@@ -1,6 +1,6 @@
 // Mistral's v1 instruct format for tokenizers that carry no chat_template:
 //   <s>[INST] {system}\n\n{user} [/INST] {assistant}</s>[INST] {user} [/INST]
-// It renders exactly what weights-tools/mistral_v1_chat_template.ts renders, with the same rules:
+// It renders exactly what mistral_v1_chat_template.ts renders, with the same rules:
 // an optional system message first (folded into the first user turn), then user / assistant
 // alternating, starting with user.
 import { ChatTemplateError, type ChatMessage } from './chat_messages.ts';
@@ -13,6 +13,7 @@ export function mistralChatPrompt(messages: readonly ChatMessage[], vars: ChatTe
   if (system !== null && turns.length === 0) prompt += `[INST] ${system} [/INST]`;
   turns.forEach((message, i) => {
     if (message.role === 'system') throw new ChatTemplateError('A system message may only come first');
+    if (message.role === 'tool' || message.tool_calls?.length) throw new ChatTemplateError('This chat format has no tool calls or tool results');
     if ((message.role === 'user') !== (i % 2 === 0)) {
       throw new ChatTemplateError('Conversation roles must alternate user/assistant/user/assistant/...');
     }

@@ -6,12 +6,16 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import type { ChatMessage } from './chat_messages.ts';
+import type { ChatMessage, ChatTool } from './chat_messages.ts';
 import { ChatTemplate, type ChatTemplateVariables } from './chat_template.ts';
 import { mistralChatPrompt } from './mistral_chat_format.ts';
+import { mistralV3ChatTemplate } from './mistral_v3_chat_template.ts';
 import { describeIssues, tokenizerConfigSchema, tokenizerJsonSchema, type TokenizerConfig } from './tokenizer_file_schemas.ts';
 
-export { ChatTemplateError, type ChatMessage, type ChatRole } from './chat_messages.ts';
+export { ChatTemplateError, type ChatMessage, type ChatRole, type ChatTool, type ChatToolCall } from './chat_messages.ts';
+
+/** The control tokens of Mistral's tool calling (v3 and later). */
+export const TOOL_TOKENS = { calls: '[TOOL_CALLS]', available: '[AVAILABLE_TOOLS]', results: '[TOOL_RESULTS]' } as const;
 
 const byteTokenPattern = /^<0x([0-9A-Fa-f]{2})>$/;
 const utf8 = new TextEncoder();
@@ -35,17 +39,21 @@ class TokenizerFileError extends Error {
 const exists = (file: string) => fs.access(file).then(() => true, () => false);
 
 // The tokenizer files of a model directory, parsed: tokenizer.json (+ tokenizer_config.json),
-// or, for Mistral's own layout with tokenizer.model.v1, the same v1 vocabulary built in.
+// or, for Mistral's own layout with tokenizer.model.v1 / .v3, the same vocabulary built in
+// (every Mistral model of a version shares it). Imported on demand: building one costs time.
 export async function readTokenizerFiles(dir: string): Promise<{ tokenizer: unknown; config: unknown | null }> {
   const json = path.join(dir, 'tokenizer.json');
   if (!(await exists(json))) {
     if (await exists(path.join(dir, 'tokenizer.model.v1'))) {
-      const v1 = await import('../../weights-tools/mistral_v1_tokenizer.ts');
+      const v1 = await import('./mistral_v1_tokenizer.ts');
       return { tokenizer: v1.mistralV1TokenizerJson(), config: v1.mistralV1TokenizerConfigJson(32768) };
     }
-    for (const other of ['tokenizer.model.v3', 'tekken.json'])
-      if (await exists(path.join(dir, other)))
-        throw new Error(`${path.join(dir, other)}: this tokenizer format is not supported yet: add a Hugging Face tokenizer.json`);
+    if (await exists(path.join(dir, 'tokenizer.model.v3'))) {
+      const v3 = await import('./mistral_v3_tokenizer.ts');
+      return { tokenizer: v3.mistralV3TokenizerJson(), config: v3.mistralV3TokenizerConfigJson(32768) };
+    }
+    if (await exists(path.join(dir, 'tekken.json')))
+      throw new Error(`${path.join(dir, 'tekken.json')}: the tekken tokenizer format is not supported yet: add a Hugging Face tokenizer.json`);
   }
   const [tokenizer, config] = await Promise.all([readJsonFile(json, true), readJsonFile(path.join(dir, 'tokenizer_config.json'), false)]);
   return { tokenizer, config };
@@ -73,6 +81,8 @@ export class Tokenizer {
   readonly vocabSize: number;
   readonly bosId: number | null;
   readonly eosId: number | null;
+  /** Id of [TOOL_CALLS] when the model can call tools (it also has [AVAILABLE_TOOLS]), else null. */
+  readonly toolCallsId: number | null;
   private readonly hf: HfTokenizer;
   private readonly pieces: string[];
   /** Ids dropped by decode({ skipSpecialTokens: true }). */
@@ -99,8 +109,13 @@ export class Tokenizer {
     this.bosId = bosToken === null ? null : (hf.token_to_id(bosToken) ?? null);
     this.eosId = eosToken === null ? null : (hf.token_to_id(eosToken) ?? null);
     this.chatVars = { bosToken: bosToken ?? '', eosToken: eosToken ?? '' };
+    const toolCallsId = hf.token_to_id(TOOL_TOKENS.calls) ?? null;
+    this.toolCallsId = toolCallsId !== null && hf.token_to_id(TOOL_TOKENS.available) !== undefined ? toolCallsId : null;
+    // Without a template, a vocabulary with tool tokens speaks Mistral's v3 format, one
+    // without them the v1 format (mistral_chat_format.ts).
+    const template = config?.chat_template ?? (this.toolCallsId !== null ? mistralV3ChatTemplate : null);
     try {
-      this.chatTemplate = config?.chat_template ? new ChatTemplate(config.chat_template) : null;
+      this.chatTemplate = template ? new ChatTemplate(template) : null;
     } catch (error) {
       throw new TokenizerFileError('tokenizer_config.json', messageOf(error));
     }
@@ -185,9 +200,10 @@ export class Tokenizer {
    * The prompt ids of a chat: the chat template of tokenizer_config.json (or Mistral's
    * [INST] format when there is none), encoded without adding another BOS: the template
    * writes it. Throws ChatTemplateError when the conversation breaks the format's rules.
+   * `tools` go to the template; only a tokenizer with toolCallsId renders them.
    */
-  chatPrompt(messages: readonly ChatMessage[]): number[] {
-    const text = this.chatTemplate === null ? mistralChatPrompt(messages, this.chatVars) : this.chatTemplate.render(messages, this.chatVars);
+  chatPrompt(messages: readonly ChatMessage[], tools: readonly ChatTool[] = []): number[] {
+    const text = this.chatTemplate === null ? mistralChatPrompt(messages, this.chatVars) : this.chatTemplate.render(messages, this.chatVars, tools);
     return this.encode(text, { addSpecialTokens: false });
   }
 }

@@ -6,8 +6,8 @@
 // (maxLength 30 … 80) and the same schema without length limits.
 import { parseArgs } from 'node:util';
 import { Tokenizer } from '../../tokenizer/tokenizer.ts';
-import { mistralV1TokenizerConfigJson, mistralV1TokenizerJson } from '../../../weights-tools/mistral_v1_tokenizer.ts';
-import { Sfc32 } from '../../../weights-tools/prng.ts';
+import { mistralV1TokenizerConfigJson, mistralV1TokenizerJson } from '../../tokenizer/mistral_v1_tokenizer.ts';
+import { Sfc32 } from '../prng.ts';
 import { ConstrainedDecoding, type CompiledResponseFormat } from './index.ts';
 
 const { values: args } = parseArgs({ options: { tokens: { type: 'string', default: '3000' }, 'model-dir': { type: 'string' } } });

@@ -1,5 +1,5 @@
 // Types for the parts of mistral-tokenizer-js we use (the package ships none). It bundles the
-// real Mistral v1 sentencepiece vocabulary and merges; see weights-tools/mistral_v1_tokenizer.ts.
+// real Mistral v1 sentencepiece vocabulary and merges; see mistral_v1_tokenizer.ts.
 declare module 'mistral-tokenizer-js' {
   interface MistralTokenizer {
     /** Piece by id, 32000 entries ("<unk>", "<s>", "</s>", "<0x00>" …, "▁t", …). */

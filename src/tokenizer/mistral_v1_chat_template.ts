@@ -3,7 +3,7 @@
 // Mistral v1 has no system role, so a system message is folded into the first user turn
 // (or becomes the only user turn when nothing follows it). After it, roles must alternate
 // user / assistant starting with user; anything else (a later system message, another role)
-// is refused with raise_exception, which Sirocco reports to the client as a bad request. src/tokenizer/mistral_chat_format.ts
+// is refused with raise_exception, which Sirocco reports to the client as a bad request. mistral_chat_format.ts
 // renders the same text for tokenizers that carry no template.
 
 export const mistralV1ChatTemplate = [

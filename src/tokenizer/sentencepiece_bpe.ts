@@ -1,9 +1,19 @@
 // The Hugging Face tokenizer.json / tokenizer_config.json shape shared by every Llama/Mistral
-// sentencepiece-style BPE tokenizer we write (the toy one and the real Mistral v1 one):
+// sentencepiece-style BPE tokenizer we write (the toy one, the real Mistral v1 and v3 ones):
 // ▁ stands for a space, a ▁ is prepended to the text, unknown characters fall back to
-// <0xNN> byte tokens, and <s> is added in front. Only the vocab and merges differ.
+// <0xNN> byte tokens, and <s> is added in front. The vocab, the merges and the control tokens
+// after </s> (v3's [INST], [TOOL_CALLS] …) differ.
 
 export const specialTokens = ['<unk>', '<s>', '</s>'] as const;
+
+export type SentencepieceBpeOptions = {
+  /**
+   * Pieces after </s> that are control tokens (ids 3 … 3+n-1), matched whole in text and never
+   * split. With them, the ▁ goes in front of the text only, not after each control token:
+   * "[INST] Hi" → [INST] ▁Hi, as Mistral's v3 tokenizer encodes it (v1 has no such tokens).
+   */
+  controlTokens: number;
+};
 
 /** Specials are matched literally in text and never normalized (so "<s>" stays one token). */
 const specialTokenFlags = { single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
@@ -12,26 +22,38 @@ const specialTokenFlags = { single_word: false, lstrip: false, rstrip: false, no
  * tokenizer.json for a sentencepiece-style BPE. `pieces[id]` is the piece of token `id`
  * (ids 0, 1, 2 must be <unk>, <s>, </s>); `merges` are "left right" pairs, best rank first.
  */
-export function sentencepieceBpeTokenizerJson(pieces: readonly string[], merges: readonly string[]): object {
+export function sentencepieceBpeTokenizerJson(
+  pieces: readonly string[],
+  merges: readonly string[],
+  options: SentencepieceBpeOptions = { controlTokens: 0 },
+): object {
   specialTokens.forEach((content, id) => {
     if (pieces[id] !== content) throw new Error(`token ${id} must be ${content}, got ${JSON.stringify(pieces[id])}`);
   });
   const vocab: Record<string, number> = {};
   pieces.forEach((piece, id) => (vocab[piece] = id));
+  const added = pieces.slice(0, specialTokens.length + options.controlTokens);
+  // sentencepiece convention: a leading ▁ and every space as ▁. A normalizer runs on each text
+  // between special tokens (▁ after each); Metaspace "first" only on the text's start.
+  const spaces =
+    options.controlTokens === 0
+      ? {
+          normalizer: {
+            type: 'Sequence',
+            normalizers: [
+              { type: 'Prepend', prepend: '▁' },
+              { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+            ],
+          },
+          pre_tokenizer: null,
+        }
+      : { normalizer: null, pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: false } };
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: specialTokens.map((content, id) => ({ id, content, ...specialTokenFlags })),
-    // sentencepiece convention: a leading ▁ and every space as ▁.
-    normalizer: {
-      type: 'Sequence',
-      normalizers: [
-        { type: 'Prepend', prepend: '▁' },
-        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
-      ],
-    },
-    pre_tokenizer: null,
+    added_tokens: added.map((content, id) => ({ id, content, ...specialTokenFlags })),
+    ...spaces,
     post_processor: {
       type: 'TemplateProcessing',
       single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
@@ -74,12 +96,14 @@ export interface LlamaTokenizerConfigOptions {
   chatTemplate?: string;
   /** transformers' `legacy` flag: true when a ▁ is prepended after every special token too. */
   legacy: boolean;
+  /** Control token pieces after </s> (ids 3, 4, …). */
+  controlTokens?: readonly string[];
 }
 
 /** tokenizer_config.json: the specials, BOS-only framing and (optionally) the chat template. */
 export function llamaTokenizerConfigJson(options: LlamaTokenizerConfigOptions): object {
   const addedTokensDecoder: Record<string, object> = {};
-  specialTokens.forEach((content, id) => (addedTokensDecoder[String(id)] = { content, ...specialTokenFlags }));
+  [...specialTokens, ...(options.controlTokens ?? [])].forEach((content, id) => (addedTokensDecoder[String(id)] = { content, ...specialTokenFlags }));
   return {
     add_bos_token: true,
     add_eos_token: false,
