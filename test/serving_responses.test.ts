@@ -1,12 +1,14 @@
 // The Responses API (POST /v1/responses, issue 9) end to end through the official `openai`
 // client: plain, with instructions, structured (text.format json_schema), streamed with
-// OpenAI's named events, cut by max_output_tokens, and the stateless server's refusals.
+// OpenAI's named events, cut by max_output_tokens, function tools (calls, their outputs sent
+// back, streamed call events), and the stateless server's refusals.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CITY, expectCity } from './helpers/city_schema.ts';
 import { startStack, type Stack } from './helpers/stack.ts';
+import { expectValidCall, MISTRAL_CALL_ID, WEATHER_TOOLS } from './helpers/weather_tools.ts';
 
 let stack: Stack;
 let client: OpenAI;
@@ -155,12 +157,14 @@ describe('/v1/responses', () => {
     expect(types.at(-1)).toBe('response.incomplete');
   });
 
-  it('refuses stored-state features and tools with a 400 naming the field', async () => {
+  it('refuses stored-state features and built-in tools with a 400 naming the field', async () => {
     expect(await refusal({ previous_response_id: 'resp_123' })).toMatch(
       /^400 previous_response_id: .*this server is stateless: previous_response_id is not supported; send the whole conversation in input/,
     );
     expect(await refusal({ conversation: 'conv_123' })).toMatch(/^400 conversation: .*this server is stateless/);
-    expect(await refusal({ tools: [{ type: 'function', name: 'f', parameters: {} }] })).toMatch(/^400 tools: .*tools are not supported/);
+    expect(await refusal({ tools: [{ type: 'web_search' }] })).toMatch(/^400 tools\[0\]\.type: .*only function tools are supported/);
+    const pattern = { type: 'function', name: 'f', parameters: { type: 'object', properties: { x: { type: 'string', pattern: '^a' } } } };
+    expect(await refusal({ tools: [pattern], tool_choice: 'required' })).toMatch(/^400 tools\[0\]\.parameters\.properties\.x\.pattern: /);
     expect(await refusal({ text: { format: { type: 'json_schema', name: 'c', schema: { type: 'string', pattern: '^a' } } } })).toMatch(/^400 text\.format/);
     expect(await refusal({ tools: [], store: true, some_future_field: 1 })).toBe('accepted');
   });
@@ -178,5 +182,65 @@ describe('/v1/responses', () => {
     expect(responses.length).toBeGreaterThanOrEqual(6);
     for (const r of responses) expect(r.request_id).toMatch(/^resp_/);
     expect(responses.some((r) => r.status === 'ok' && r.completion_tokens === 3)).toBe(true);
+  });
+});
+
+describe('/v1/responses with tools', () => {
+  const tools = WEATHER_TOOLS.map(({ type, function: f }) => ({ type, ...f }));
+
+  it('answers tool_choice required with function_call items, and takes their outputs back', async () => {
+    const res = await client.responses.create({ model: stack.modelId, input: 'Weather in Paris?', tools, tool_choice: 'required', parallel_tool_calls: false, max_output_tokens: 200 });
+    expect(res.status).toBe('completed');
+    expect(res.output).toHaveLength(1);
+    const call = res.output[0]!;
+    expect(call.type).toBe('function_call');
+    if (call.type !== 'function_call') return;
+    expect(call.id).toMatch(/^fc_/);
+    expect(call.call_id).toMatch(MISTRAL_CALL_ID);
+    expectValidCall(call.name, call.arguments);
+    expect(res.output_text).toBe('');
+    expect(res.tools).toHaveLength(2);
+
+    const answer = await client.responses.create({
+      model: stack.modelId,
+      input: [{ role: 'user', content: 'Weather in Paris?' }, call, { type: 'function_call_output', call_id: call.call_id, output: '{"temperature": 21}' }],
+      tools,
+      tool_choice: 'none',
+      max_output_tokens: 8,
+    });
+    expect(answer.output.map((o) => o.type)).toEqual(['message']);
+    expect(answer.output_text.length).toBeGreaterThan(0);
+    // The call and its output are in the prompt (tool_choice none leaves the tools out).
+    const plain = await client.responses.create({ model: stack.modelId, input: 'Weather in Paris?', max_output_tokens: 1 });
+    expect(answer.usage!.input_tokens).toBeGreaterThan(plain.usage!.input_tokens + 30);
+  });
+
+  it('streams a named call as OpenAI does: item added, arguments delta and done, item done', async () => {
+    const stream = await client.responses.create({
+      model: stack.modelId,
+      input: 'What time is it?',
+      tools,
+      tool_choice: { type: 'function', name: 'get_time' },
+      parallel_tool_calls: false,
+      max_output_tokens: 200,
+      stream: true,
+    });
+    const events: { type: string; [k: string]: unknown }[] = [];
+    for await (const event of stream) events.push(event as never);
+    expect(events.map((e) => e.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.function_call_arguments.delta',
+      'response.function_call_arguments.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    const done = events[5]!.item as { type: string; name: string; arguments: string; call_id: string };
+    expect(done).toMatchObject({ type: 'function_call', name: 'get_time' });
+    expectValidCall('get_time', done.arguments);
+    expect(events[3]!.delta).toBe(done.arguments);
+    const final = events[6]!.response as { output: unknown[] };
+    expect(final.output).toEqual([done]);
   });
 });

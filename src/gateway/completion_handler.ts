@@ -164,9 +164,8 @@ export function respondStream(c: Context, deps: GatewayDeps, job: CompletionJob)
     await Promise.all(
       choices.map((state, i) =>
         driveChoice(deps, job, i, state, controller.signal, async (t) => {
-          const chunk = job.format.token(i, t);
           state.delivered++;
-          if (chunk) await send(chunk);
+          for (const chunk of job.format.token(i, t)) await send(chunk);
         })
           .then(() => Promise.all(job.format.finish(i, state.done!).map(send)))
           .catch((err) => {

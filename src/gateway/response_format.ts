@@ -18,7 +18,7 @@ type Chunk = Record<string, unknown>;
 
 export interface ResponseFormat {
   start(index: number): Chunk[];
-  token(index: number, t: TokenEvent): Chunk | null;
+  token(index: number, t: TokenEvent): Chunk[];
   finish(index: number, done: DoneEvent): Chunk[];
   usage(usage: OpenAIUsage): Chunk;
   body(choices: ChoiceResult[], usage: OpenAIUsage): Chunk;
@@ -95,8 +95,8 @@ export function chatFormat(c: Common): ResponseFormat {
     start: (index) => [chunk(index, { role: 'assistant', content: '' })],
     token: (index, t) => {
       const d = delta(index, readerOf(index).push(t.token, t.text));
-      if (Object.keys(d).length === 0 && !c.logprobs) return null;
-      return chunk(index, d, c.logprobs ? { logprobs: { content: [chatLogprob(c, t)] } } : {});
+      if (Object.keys(d).length === 0 && !c.logprobs) return [];
+      return [chunk(index, d, c.logprobs ? { logprobs: { content: [chatLogprob(c, t)] } } : {})];
     },
     finish: (index, done) => {
       const end = readerOf(index).finish(done.tail);
@@ -154,8 +154,8 @@ export function completionFormat(c: Common): ResponseFormat {
   return {
     start: () => [],
     token: (index, t) => {
-      if (t.text === '' && !c.logprobs) return null;
-      return chunk(index, t.text, c.logprobs ? { logprobs: completionLogprobs(c, [t], 0) } : {});
+      if (t.text === '' && !c.logprobs) return [];
+      return [chunk(index, t.text, c.logprobs ? { logprobs: completionLogprobs(c, [t], 0) } : {})];
     },
     finish: (index, done) => [chunk(index, done.tail, { finish_reason: done.finish_reason })],
     usage: (usage) => ({ ...head, choices: [], usage }),
