@@ -1,4 +1,5 @@
-// `npm start`: a gateway and a node on the built-in default model; the printed curl works.
+// `npm start`: a gateway and a node on the built-in default model; the printed curls (plain
+// and tools) work.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,14 @@ it('starts, prints a working curl example with the key from SIROCCO_API_KEY, and
   const body = (await res.json()) as { model: string; choices: { message: { content: string } }[]; usage: { completion_tokens: number } };
   expect(body.model).toBe('sirocco-default');
   expect(body.usage.completion_tokens).toBeGreaterThan(0);
+  // The tools example: valid calls even from the random weights.
+  const tools = /Tools:\ncurl \S+ [\s\S]*?-d '([\s\S]*?)'/.exec(out)![1]!;
+  const called = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: tools });
+  expect(called.status).toBe(200);
+  const call = ((await called.json()) as { choices: { finish_reason: string; message: { tool_calls: { function: { name: string; arguments: string } }[] } }[] }).choices[0]!;
+  expect(call.finish_reason).toBe('tool_calls');
+  expect(call.message.tool_calls[0]!.function.name).toBe('get_weather');
+  expect(typeof (JSON.parse(call.message.tool_calls[0]!.function.arguments) as { city: unknown }).city).toBe('string');
   const wrong = await fetch(url, { method: 'POST', headers: { authorization: 'Bearer sk-wrong', 'content-type': 'application/json' }, body: data });
   expect(wrong.status).toBe(401);
   child.kill('SIGTERM');

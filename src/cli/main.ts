@@ -12,7 +12,7 @@ const verbs: Record<string, Verb> = {
     run: async (argv) => (await import('./start.ts')).runStart(argv),
   },
   'make-default-model': {
-    summary: 'generate the built-in default model into models/default if it is missing',
+    summary: 'generate the built-in default model into models/default if it is missing or outdated',
     run: async () => {
       (await import('./start.ts')).ensureDefaultModel();
       return 0;
