@@ -49,7 +49,7 @@ describe('Mistral native layout', () => {
     writeFileSync(join(dir, 'tekken.json'), '{}');
     const { rmSync } = await import('node:fs');
     rmSync(join(dir, 'tokenizer.model.v1'));
-    await expect(Tokenizer.load(dir)).rejects.toThrow(/tekken\.json: this tokenizer format is not supported yet/);
+    await expect(Tokenizer.load(dir)).rejects.toThrow(/tekken\.json: the tekken tokenizer format is not supported yet/);
     rmSync(dir, { recursive: true });
   });
 

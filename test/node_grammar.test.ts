@@ -30,8 +30,8 @@ let closers: number[] = [];
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sirocco-grammar-'));
-  // sirocco-default's vocabulary (Mistral v1, 32000 pieces) with throwaway-sized weights.
-  const shrink = { hidden: 8, intermediate: 8, layers: 1, heads: 1, kvHeads: 1, headDim: 8, experts: 0, quiet: true };
+  // Mistral v1's vocabulary (32000 pieces) with throwaway-sized weights.
+  const shrink = { hidden: 8, intermediate: 8, layers: 1, heads: 1, kvHeads: 1, headDim: 8, experts: 0, vocab: 32000, quiet: true };
   await makeTiny({ preset: 'sirocco-default', out: path.join(tmp, 'model'), ...shrink });
   tok = await Tokenizer.load(path.join(tmp, 'model'));
   // A small cache: 200 random schemas would otherwise keep 200 grammars' tables in the heap.

@@ -62,7 +62,7 @@ const cases: Case[] = [
   { name: 'ignore_eos not boolean', body: chat({ ignore_eos: 1 }), status: 400, param: 'ignore_eos' },
   { name: 'seed and random_seed disagree', body: chat({ seed: 1, random_seed: 2 }), status: 400, param: 'random_seed' },
   { name: 'safe_prompt not boolean', body: chat({ safe_prompt: 'yes' }), status: 400, param: 'safe_prompt' },
-  { name: 'tools unsupported', body: chat({ tools: [{ type: 'function' }] }), status: 400, param: 'tools' },
+  { name: 'tool without a function', body: chat({ tools: [{ type: 'function' }] }), status: 400, param: 'tools[0].function' },
   { name: 'stream not boolean', body: chat({ stream: 'yes' }), status: 400, param: 'stream' },
   { name: 'stream_options.include_usage not boolean', body: chat({ stream: true, stream_options: { include_usage: 'yes' } }), status: 400, param: 'stream_options.include_usage' },
   { name: 'roles do not alternate', body: chat({ messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] }), status: 400, param: 'messages' },

@@ -3,6 +3,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Tokenizer } from '../src/tokenizer/tokenizer.ts';
+import { WEATHER_TOOLS } from './helpers/weather_tools.ts';
 import { startStack, type Stack } from './helpers/stack.ts';
 
 let stack: Stack;
@@ -43,6 +44,13 @@ describe('/tokenize and /detokenize', () => {
     const client = new OpenAI({ baseURL: `${stack.gateway.url}/v1`, apiKey: key, maxRetries: 0 });
     const res = await client.chat.completions.create({ model: stack.modelId, messages, max_tokens: 2 });
     expect(counted.count).toBe(res.usage!.prompt_tokens);
+    // With tools, as rendered and billed ([AVAILABLE_TOOLS] …, and [TOOL_CALLS] when forced).
+    for (const tool_choice of ['auto', 'required'] as const) {
+      const withTools = (await (await post('/tokenize', { model: stack.modelId, messages, tools: WEATHER_TOOLS, tool_choice })).json()) as { count: number };
+      const called = await client.chat.completions.create({ model: stack.modelId, messages, tools: WEATHER_TOOLS, tool_choice, max_tokens: 1 });
+      expect(withTools.count).toBe(called.usage!.prompt_tokens);
+      expect(withTools.count).toBeGreaterThan(counted.count + 50);
+    }
   });
 
   it('refuses what it cannot do with an OpenAI error naming the parameter', async () => {

@@ -75,6 +75,7 @@ const Message = z.discriminatedUnion(
   ],
   { error: "role must be 'system', 'developer', 'user', 'assistant' or 'tool'" },
 );
+export const ChatRequestMessage = Message;
 export type ChatRequestMessage = z.infer<typeof Message>;
 
 // OpenAI's rule for function names: a-z, A-Z, 0-9, underscores and dashes, at most 64.

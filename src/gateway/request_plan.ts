@@ -112,21 +112,27 @@ function withSafePrompt(messages: ChatMessage[], on: boolean): ChatMessage[] {
   return [{ role: 'system', content: MISTRAL_SAFE_PROMPT }, ...messages];
 }
 
+type ChatPromptFields = Pick<ChatCompletionRequest, 'model' | 'messages' | 'tools' | 'tool_choice' | 'parallel_tool_calls' | 'safe_prompt'>;
+
+/** A chat's prompt tokens exactly as billed (tools and a forced [TOOL_CALLS] included); /tokenize counts with it too. */
+export function chatPromptOf(req: ChatPromptFields, model: ServedModel): { messages: ChatMessage[]; tools: ToolPlan; promptTokens: number[] } {
+  const messages = withSafePrompt(chatHistory(req.messages), req.safe_prompt ?? false);
+  const tools = planTools(req, messages, model.tokenizer, req.model);
+  try {
+    return { messages, tools, promptTokens: [...model.tokenizer.chatPrompt(messages, tools.tools), ...tools.promptSuffix] };
+  } catch (err) {
+    if (err instanceof ChatTemplateError) throw invalidRequest(err.message, 'messages');
+    throw err;
+  }
+}
+
 export function planChat(
   req: ChatCompletionRequest,
   model: ServedModel,
   ids: { requestId: string; tenant: string; sessionHeader: string | undefined },
 ): RequestPlan {
   if (req.top_logprobs != null && !req.logprobs) throw invalidRequest('top_logprobs requires logprobs: true', 'top_logprobs');
-  const messages = withSafePrompt(chatHistory(req.messages), req.safe_prompt ?? false);
-  const tools = planTools(req, messages, model.tokenizer, req.model);
-  let promptTokens: number[];
-  try {
-    promptTokens = [...model.tokenizer.chatPrompt(messages, tools.tools), ...tools.promptSuffix];
-  } catch (err) {
-    if (err instanceof ChatTemplateError) throw invalidRequest(err.message, 'messages');
-    throw err;
-  }
+  const { messages, tools, promptTokens } = chatPromptOf(req, model);
   const system = messages.find((m) => m.role === 'system')?.content ?? '';
   const firstUser = messages.find((m) => m.role === 'user')?.content ?? '';
   const sessionKey = sessionKeyOf(ids.sessionHeader, req.user, `${system}\u0000${firstUser}`);

@@ -1,19 +1,23 @@
 // POST /tokenize and /detokenize, as vLLM serves them: a model's tokenizer without generating,
-// so clients can count tokens (prompt or chat messages, as the chat route renders them) and
-// turn ids back into text. Authenticated like every other route.
+// so clients can count tokens (a prompt, or chat messages with tools as the chat route renders
+// and bills them) and turn ids back into text. Authenticated like every other route.
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { ChatTemplateError } from '../tokenizer/chat_messages.ts';
 import type { GatewayDeps } from './gateway_deps.ts';
 import type { KeyRecord } from './keys/key_store.ts';
 import { invalidRequest } from './openai_error.ts';
+import { ChatRequestMessage, FunctionTool, ToolChoice } from './openai_requests.ts';
+import { chatPromptOf } from './request_plan.ts';
 import { parseJson, validate } from './request_validation.ts';
 import { servedModel } from './served_model.ts';
 
 const TokenizeRequest = z.strictObject({
   model: z.string().min(1),
   prompt: z.string().optional(),
-  messages: z.array(z.strictObject({ role: z.enum(['system', 'developer', 'user', 'assistant']), content: z.string() })).min(1).optional(),
+  messages: z.array(ChatRequestMessage).min(1).optional(),
+  tools: z.array(FunctionTool).nullish(),
+  tool_choice: ToolChoice.nullish(),
+  safe_prompt: z.boolean().nullish(),
   add_special_tokens: z.boolean().optional(),
 });
 
@@ -33,15 +37,9 @@ export function tokenizeRoutes(deps: GatewayDeps): Hono<Env> {
     const req = validate(TokenizeRequest, parseJson(await c.req.text()), strict);
     if ((req.prompt === undefined) === (req.messages === undefined)) throw invalidRequest('send exactly one of prompt and messages', 'prompt');
     const model = served(req.model);
-    let tokens: number[];
-    try {
-      tokens = req.messages
-        ? model.tokenizer.chatPrompt(req.messages.map((m) => ({ role: m.role === 'developer' ? 'system' : m.role, content: m.content })))
-        : model.tokenizer.encode(req.prompt!, { addSpecialTokens: req.add_special_tokens ?? true });
-    } catch (err) {
-      if (err instanceof ChatTemplateError) throw invalidRequest(err.message, 'messages');
-      throw err;
-    }
+    const tokens = req.messages
+      ? chatPromptOf({ ...req, messages: req.messages }, model).promptTokens
+      : model.tokenizer.encode(req.prompt!, { addSpecialTokens: req.add_special_tokens ?? true });
     return c.json({ count: tokens.length, max_model_len: model.info.max_context, tokens });
   });
 

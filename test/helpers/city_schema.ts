@@ -16,11 +16,14 @@ export const CITY = {
   additionalProperties: false,
 } as const;
 
+// JSON Schema lengths count characters (code points), not UTF-16 units: "𗖕" is one.
+const characters = (s: string) => [...s].length;
+
 export function expectCity(text: string): void {
   const city = JSON.parse(text) as Record<string, unknown>;
   expect(Object.keys(city).sort()).toEqual(['capital', 'climate', 'districts', 'name', 'population']);
   expect(typeof city.name).toBe('string');
-  expect((city.name as string).length).toBeLessThanOrEqual(12);
+  expect(characters(city.name as string)).toBeLessThanOrEqual(12);
   expect(Number.isInteger(city.population)).toBe(true);
   expect(city.population as number).toBeGreaterThanOrEqual(0);
   expect(city.population as number).toBeLessThanOrEqual(40000000);
@@ -28,5 +31,5 @@ export function expectCity(text: string): void {
   expect(['arid', 'temperate', 'tropical', 'polar']).toContain(city.climate);
   expect(Array.isArray(city.districts)).toBe(true);
   expect((city.districts as unknown[]).length).toBeLessThanOrEqual(3);
-  for (const d of city.districts as unknown[]) expect(typeof d === 'string' && d.length <= 8).toBe(true);
+  for (const d of city.districts as unknown[]) expect(typeof d === 'string' && characters(d) <= 8).toBe(true);
 }
