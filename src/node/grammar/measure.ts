@@ -1,12 +1,14 @@
-// Cost of constrained decoding on the default model's vocabulary (Mistral v1, 32000 tokens):
+// Cost of constrained decoding on the default model's vocabulary (Mistral v3, 32768 tokens):
 //   node --import tsx src/node/grammar/measure.ts [--tokens 3000] [--model-dir DIR]
 // Prints the one-time costs (tokenizer info, grammar compile, cache hit) and, per generated
 // token, the time to compute the mask (XGrammar, WASM) and to apply it to the logits, while a
 // random-logits "model" decodes under json_object, a nested schema with length-limited strings
-// (maxLength 30 … 80) and the same schema without length limits.
+// (maxLength 30 … 80), the same schema without length limits, and a tool-call list (two tools,
+// as tool_choice required compiles it).
 import { parseArgs } from 'node:util';
 import { Tokenizer } from '../../tokenizer/tokenizer.ts';
-import { mistralV1TokenizerConfigJson, mistralV1TokenizerJson } from '../../tokenizer/mistral_v1_tokenizer.ts';
+import { mistralV3TokenizerConfigJson, mistralV3TokenizerJson } from '../../tokenizer/mistral_v3_tokenizer.ts';
+import { toolCallSchema } from '../../gateway/tool_call_schema.ts';
 import { Sfc32 } from '../prng.ts';
 import { ConstrainedDecoding, type CompiledResponseFormat } from './index.ts';
 
@@ -35,6 +37,14 @@ const nested = {
 
 /** The same shape with no length limits: compile cost of the structure alone. */
 const unlimited = JSON.parse(JSON.stringify(nested, (key, value) => (key === 'maxLength' ? undefined : value)));
+
+const tools = toolCallSchema(
+  [
+    { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' }, unit: { enum: ['celsius', 'fahrenheit'] } }, required: ['city', 'unit'], additionalProperties: false } } },
+    { type: 'function', function: { name: 'search', parameters: { type: 'object', properties: { query: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 50 } }, required: ['query'] } } },
+  ],
+  { only: null, parallel: true },
+);
 
 const ms = (t0: number) => performance.now() - t0;
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -84,7 +94,7 @@ async function decodeCost(cd: ConstrainedDecoding, tok: Tokenizer, compiled: Com
 }
 
 const tokenizer =
-  args['model-dir'] !== undefined ? await Tokenizer.load(args['model-dir']) : Tokenizer.fromJson(mistralV1TokenizerJson(), mistralV1TokenizerConfigJson(32768));
+  args['model-dir'] !== undefined ? await Tokenizer.load(args['model-dir']) : Tokenizer.fromJson(mistralV3TokenizerJson(), mistralV3TokenizerConfigJson(32768));
 console.log(`vocabulary: ${tokenizer.vocabSize} tokens, EOS ${tokenizer.eosId}; node ${process.version}`);
 
 let t0 = performance.now();
@@ -95,6 +105,7 @@ const cases = [
   { label: 'json_object', format: { type: 'json_object' } },
   { label: 'nested json_schema', format: { type: 'json_schema', json_schema: { name: 'person', schema: nested, strict: true } } },
   { label: 'same, no maxLength', format: { type: 'json_schema', json_schema: { name: 'person', schema: unlimited, strict: true } } },
+  { label: 'tool calls (2 tools)', format: { type: 'json_schema', json_schema: { name: 'tool_calls', schema: tools.schema, strict: tools.strict } } },
 ];
 for (const { label, format } of cases) {
   const rss0 = process.memoryUsage().rss;
