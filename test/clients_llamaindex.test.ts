@@ -3,14 +3,20 @@
 // model name LlamaIndex does not know (it then assumes a small context window and sends the
 // request as is): chat, streamed chat (with usage when asked through additionalChatOptions),
 // chat with a zod responseFormat (LlamaIndex's own zod-to-JSON-schema, sent as a strict
-// json_schema), and the OpenAIResponses class (POST /v1/responses, which sends
-// previous_response_id: null and store: false on every call).
+// json_schema), the OpenAIResponses class (POST /v1/responses, which sends
+// previous_response_id: null and store: false on every call), and tool calling through both
+// classes (FunctionTools with zod parameters, tool_choice through additionalChatOptions):
+// message.options.toolCall with input that validates, a named choice, a streamed call, and a
+// round trip with LlamaIndex's toolResult messages (tool messages / function_call_output items).
 import { OpenAI, OpenAIResponses } from '@llamaindex/openai';
-import type { ChatMessage } from '@llamaindex/core/llms';
+import type { ChatMessage, ChatResponse, PartialToolCall, ToolCall, ToolCallLLMMessageOptions } from '@llamaindex/core/llms';
+import { tool } from '@llamaindex/core/tools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CITY_ZOD } from './helpers/city_zod.ts';
 import { recordingFetch, type RecordingFetch } from './helpers/recording_fetch.ts';
 import { startStack, type Stack } from './helpers/stack.ts';
+import { MISTRAL_CALL_ID } from './helpers/weather_tools.ts';
+import { expectValidInput, TIME_RESULT, TIME_ZOD, WEATHER_RESULT, WEATHER_ZOD } from './helpers/weather_zod.ts';
 
 let stack: Stack;
 let apiKey: string;
@@ -93,21 +99,22 @@ describe('LlamaIndex OpenAI LLM (/v1/chat/completions)', () => {
 
 type ResponsesUsage = { input_tokens: number; output_tokens: number; total_tokens: number };
 
-describe('LlamaIndex OpenAIResponses LLM (/v1/responses)', () => {
-  function responsesLlm(): OpenAIResponses {
-    return new OpenAIResponses({
-      model: stack.modelId,
-      apiKey,
-      baseURL: `${stack.gateway.url}/v1`,
-      additionalSessionOptions: { fetch: wire.fetch },
-      maxRetries: 0,
-      maxOutputTokens: 12,
-      // OpenAIResponses never puts its `temperature` field in the request (its typed chat
-      // options leave it out too): this is the only way to ask for a greedy answer.
-      additionalChatOptions: { temperature: 0 } as never,
-    });
-  }
+function responsesLlm(fields: { maxOutputTokens?: number } = {}): OpenAIResponses {
+  return new OpenAIResponses({
+    model: stack.modelId,
+    apiKey,
+    baseURL: `${stack.gateway.url}/v1`,
+    additionalSessionOptions: { fetch: wire.fetch },
+    maxRetries: 0,
+    maxOutputTokens: 12,
+    // OpenAIResponses never puts its `temperature` field in the request (its typed chat
+    // options leave it out too): this is the only way to ask for a greedy answer.
+    additionalChatOptions: { temperature: 0 } as never,
+    ...fields,
+  });
+}
 
+describe('LlamaIndex OpenAIResponses LLM (/v1/responses)', () => {
   it('chat: the greedy answer the chat route gives', async () => {
     const chat = await llm().chat({ messages });
     const res = await responsesLlm().chat({ messages });
@@ -150,5 +157,110 @@ describe('LlamaIndex OpenAIResponses LLM (/v1/responses)', () => {
   });
 });
 
-// TOOL CALLING (not yet in the gateway): chat with `tools` (LlamaIndex's ToolCallLLM,
-// message.options.toolCall) for both classes goes here once tool calling lands.
+// Both tools as LlamaIndex FunctionTools (zod parameters, which LlamaIndex turns into the
+// JSON schema it sends). They are never run here: the tests send the results themselves.
+const tools = [
+  tool({ name: 'get_weather', description: 'Current weather in a city', parameters: WEATHER_ZOD, execute: () => JSON.stringify(WEATHER_RESULT) }),
+  tool({ name: 'get_time', description: 'Current time in a zone', parameters: TIME_ZOD, execute: () => JSON.stringify(TIME_RESULT) }),
+];
+const ask: ChatMessage[] = [{ role: 'user', content: 'What is the weather in Paris?' }];
+const resultOf = (name: string) => JSON.stringify(name === 'get_time' ? TIME_RESULT : WEATHER_RESULT);
+
+// LlamaIndex keeps a call's input as the arguments string from a whole answer and as the
+// parsed object from a stream.
+function expectValidToolCalls(options: ToolCallLLMMessageOptions | undefined): (ToolCall | PartialToolCall)[] {
+  const calls = (options as { toolCall?: (ToolCall | PartialToolCall)[] } | undefined)?.toolCall ?? [];
+  expect(calls.length).toBeGreaterThan(0);
+  for (const call of calls) {
+    expect(call.id).toMatch(MISTRAL_CALL_ID);
+    expectValidInput(call.name, call.input);
+  }
+  return calls;
+}
+
+// The call as the next request sends it back, then its result (LlamaIndex's toolResult).
+function roundTrip(response: ChatResponse<ToolCallLLMMessageOptions>, call: ToolCall | PartialToolCall): ChatMessage<ToolCallLLMMessageOptions>[] {
+  return [
+    ...ask,
+    { role: 'assistant', content: response.message.content, options: { toolCall: [call] } },
+    { role: 'user', content: resultOf(call.name), options: { toolResult: { id: call.id, result: resultOf(call.name), isError: false } } },
+  ];
+}
+
+type RawChoice = { choices: { finish_reason: string }[]; usage: { prompt_tokens: number; completion_tokens: number } };
+
+describe('LlamaIndex tool calling, OpenAI LLM (/v1/chat/completions)', () => {
+  it("chat with tools and tool_choice 'required': a tool call with valid input", async () => {
+    for (const seed of [1, 2]) {
+      const res = await llm({ maxTokens: 200, temperature: 1 }).chat({ messages: ask, tools, additionalChatOptions: { tool_choice: 'required', parallel_tool_calls: false, seed } });
+      const sent = wire.sent.at(-1)!.body;
+      expect(sent).toMatchObject({ tool_choice: 'required', parallel_tool_calls: false, seed });
+      expect((sent.tools as { function: { name: string } }[]).map((t) => t.function.name)).toEqual(['get_weather', 'get_time']);
+      expect(expectValidToolCalls(res.message.options)).toHaveLength(1);
+      expect((res.raw as RawChoice).choices[0]!.finish_reason).toBe('tool_calls');
+      expect(res.message.content).toBe('');
+    }
+  });
+
+  it('chat with a named tool_choice: exactly one call, of that tool', async () => {
+    const res = await llm({ maxTokens: 200, temperature: 1 }).chat({ messages: ask, tools, additionalChatOptions: { tool_choice: { type: 'function', function: { name: 'get_time' } }, seed: 3 } });
+    expect(expectValidToolCalls(res.message.options).map((c) => c.name)).toEqual(['get_time']);
+  });
+
+  it('streamed chat: the call (parsed) is the greedy one a whole chat gives', async () => {
+    const request = { messages: ask, tools, additionalChatOptions: { tool_choice: 'required' as const, parallel_tool_calls: false } };
+    const whole = await llm({ maxTokens: 200 }).chat(request);
+    let options: ToolCallLLMMessageOptions | undefined;
+    let finish: string | null = null;
+    for await (const chunk of await llm({ maxTokens: 200 }).chat({ ...request, stream: true })) {
+      options = chunk.options ?? options;
+      finish = (chunk.raw as { choices: { finish_reason: string | null }[] }).choices[0]?.finish_reason ?? finish;
+    }
+    expect(wire.sent.at(-1)!.body).toMatchObject({ stream: true, tool_choice: 'required' });
+    expect(finish).toBe('tool_calls');
+    const [streamed] = expectValidToolCalls(options);
+    const [call] = expectValidToolCalls(whole.message.options);
+    expect(typeof streamed!.input).toBe('object');
+    expect([streamed!.name, streamed!.input]).toEqual([call!.name, JSON.parse(call!.input as string)]);
+  });
+
+  it('round trip: the call, its toolResult, then a text answer', async () => {
+    const first = await llm({ maxTokens: 200 }).chat({ messages: ask, tools, additionalChatOptions: { tool_choice: 'required', parallel_tool_calls: false, seed: 4 } });
+    const [call] = expectValidToolCalls(first.message.options);
+    const answer = await llm({ maxTokens: 12 }).chat({ messages: roundTrip(first, call!), tools, additionalChatOptions: { tool_choice: 'none' } });
+    const sent = wire.sent.at(-1)!.body.messages as { role: string; tool_call_id?: string; tool_calls?: { id: string }[] }[];
+    expect(sent.map((m) => m.role)).toEqual(['user', 'assistant', 'tool']);
+    expect(sent[1]!.tool_calls!.map((c) => c.id)).toEqual([call!.id]);
+    expect(sent[2]!.tool_call_id).toBe(call!.id);
+    expect((answer.message.content as string).length).toBeGreaterThan(0);
+    expect(answer.message.options).toEqual({});
+    expect(['stop', 'length']).toContain((answer.raw as RawChoice).choices[0]!.finish_reason);
+    const plain = await llm({ maxTokens: 1 }).chat({ messages: ask });
+    expect((answer.raw as RawChoice).usage.prompt_tokens).toBeGreaterThan((plain.raw as RawChoice).usage.prompt_tokens + 20);
+  });
+});
+
+describe('LlamaIndex tool calling, OpenAIResponses LLM (/v1/responses)', () => {
+  it("chat with tools and tool_choice 'required': a function call with valid input", async () => {
+    const res = await responsesLlm({ maxOutputTokens: 200 }).chat({ messages: ask, tools, additionalChatOptions: { tool_choice: 'required', parallel_tool_calls: false, temperature: 1 } as never });
+    const sent = wire.sent.at(-1)!.body;
+    expect(sent).toMatchObject({ tool_choice: 'required', parallel_tool_calls: false, max_output_tokens: 200, temperature: 1 });
+    expect((sent.tools as { type: string; name: string }[]).map((t) => [t.type, t.name])).toEqual([
+      ['function', 'get_weather'],
+      ['function', 'get_time'],
+    ]);
+    expect(expectValidToolCalls(res.message.options)).toHaveLength(1);
+    expect((res.raw as { output: { type: string }[] }).output.map((o) => o.type)).toEqual(['function_call']);
+  });
+
+  it('round trip: function_call and function_call_output items, then a text answer', async () => {
+    const first = await responsesLlm({ maxOutputTokens: 200 }).chat({ messages: ask, tools, additionalChatOptions: { tool_choice: 'required', parallel_tool_calls: false } as never });
+    const [call] = expectValidToolCalls(first.message.options);
+    const answer = await responsesLlm().chat({ messages: roundTrip(first, call!), tools, additionalChatOptions: { tool_choice: 'none' } as never });
+    const input = wire.sent.at(-1)!.body.input as { type?: string; call_id?: string }[];
+    expect(input.filter((i) => i.type === 'function_call').map((i) => i.call_id)).toEqual([call!.id]);
+    expect(input.filter((i) => i.type === 'function_call_output').map((i) => i.call_id)).toEqual([call!.id]);
+    expect((answer.message.content as string).length).toBeGreaterThan(0);
+    expect((answer.message.options as { toolCall?: unknown[] }).toolCall ?? []).toEqual([]);
+  });
+});

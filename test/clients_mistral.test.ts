@@ -2,15 +2,20 @@
 // gateway. The SDK validates every response with its own zod schemas, so these tests check
 // that the gateway's answers parse as Mistral's API answers: chat.complete, chat.stream,
 // random_seed (Mistral's name for seed), safe_prompt, models.list / models.retrieve (model
-// cards with typed capabilities), and structured output both as an explicit response_format
-// json_schema and through chat.parse (the SDK turns a zod schema into a strict JSON schema).
+// cards with typed capabilities), structured output both as an explicit response_format
+// json_schema and through chat.parse (the SDK turns a zod schema into a strict JSON schema),
+// and tool calling: toolChoice 'any' and named (Mistral's 9-character ids; arguments, string
+// or object, that fit the tool), a round trip with a `tool` message, streamed calls. A stream
+// ends with usage on its finish chunk, as Mistral's API does, without stream_options.
 import { HTTPClient, Mistral } from '@mistralai/mistralai';
-import type { BaseModelCard, ChatCompletionResponse } from '@mistralai/mistralai/models/components';
+import type { BaseModelCard, ChatCompletionResponse, ChatCompletionRequestMessage, CompletionChunk, ToolCall } from '@mistralai/mistralai/models/components';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CITY, expectCity } from './helpers/city_schema.ts';
 import { CITY_ZOD } from './helpers/city_zod.ts';
 import { recordingFetch, type RecordingFetch } from './helpers/recording_fetch.ts';
 import { startStack, type Stack } from './helpers/stack.ts';
+import { MISTRAL_CALL_ID, WEATHER_TOOLS } from './helpers/weather_tools.ts';
+import { expectValidInput, TIME_RESULT, WEATHER_RESULT } from './helpers/weather_zod.ts';
 
 let stack: Stack;
 let client: Mistral;
@@ -60,7 +65,9 @@ describe('Mistral SDK chat', () => {
     let text = '';
     let chunks = 0;
     let finish: string | null = null;
+    let last: CompletionChunk | undefined;
     for await (const event of stream) {
+      last = event.data;
       const choice = event.data.choices[0];
       if (choice === undefined) continue;
       expect(event.data.model).toBe(stack.modelId);
@@ -73,8 +80,11 @@ describe('Mistral SDK chat', () => {
     expect(chunks).toBeGreaterThan(1);
     expect(text).toBe(textOf(whole));
     expect(finish).toBe(whole.choices[0]!.finishReason);
-    // Whether a Mistral stream always ends with usage is being settled with the tool-calling
-    // work; its assertion belongs there.
+    // Without stream_options (the SDK sends none), the finish chunk carries the usage, as
+    // Mistral's API does: the last event the SDK yields has the counts chat.complete reports.
+    expect(wire.sent.at(-1)!.body.stream_options).toBeUndefined();
+    expect(last!.choices[0]!.finishReason).toBe(finish);
+    expect(last!.usage).toMatchObject({ promptTokens: whole.usage.promptTokens, completionTokens: whole.usage.completionTokens, totalTokens: whole.usage.totalTokens });
   });
 
   it('randomSeed: the same seed at temperature 1 gives the same text, different seeds differ', async () => {
@@ -161,5 +171,89 @@ describe('Mistral SDK structured output', () => {
   });
 });
 
-// TOOL CALLING (not yet in the gateway): chat.complete / chat.stream with `tools` and
-// `toolChoice`, and the streamed-usage assertion for chat.stream, go here once that lands.
+const ask: ChatCompletionRequestMessage[] = [{ role: 'user', content: 'What is the weather in Paris?' }];
+// The shared tools as Mistral's SDK takes them (it sends `strict` as it is).
+const tools = WEATHER_TOOLS;
+
+// Mistral's SDK types a call's arguments as a JSON string or an already parsed object.
+function expectValidToolCalls(calls: ToolCall[] | null | undefined): ToolCall[] {
+  expect(calls?.length).toBeGreaterThan(0);
+  for (const call of calls!) {
+    expect(call.id).toMatch(MISTRAL_CALL_ID);
+    expect(call.type).toBe('function');
+    expectValidInput(call.function.name, call.function.arguments);
+  }
+  expect(new Set(calls!.map((c) => c.id)).size).toBe(calls!.length);
+  return calls!;
+}
+
+describe('Mistral SDK tool calling', () => {
+  it("chat.complete toolChoice 'any': tool calls with valid arguments, finish reason tool_calls", async () => {
+    for (const randomSeed of [1, 2]) {
+      const res = await client.chat.complete({ model: stack.modelId, messages: ask, tools, toolChoice: 'any', parallelToolCalls: false, maxTokens: 200, temperature: 1, randomSeed });
+      expect(wire.sent.at(-1)!.body).toMatchObject({ tool_choice: 'any', parallel_tool_calls: false, random_seed: randomSeed });
+      const choice = res.choices[0]!;
+      expect(choice.finishReason).toBe('tool_calls');
+      expect(expectValidToolCalls(choice.message!.toolCalls)).toHaveLength(1);
+      expect(choice.message!.content ?? '').toBe('');
+      expect(res.usage.completionTokens).toBeGreaterThan(0);
+    }
+  });
+
+  it('chat.complete with a named toolChoice: exactly one call, of that tool', async () => {
+    const res = await client.chat.complete({
+      model: stack.modelId,
+      messages: ask,
+      tools,
+      toolChoice: { type: 'function', function: { name: 'get_time' } },
+      maxTokens: 200,
+      temperature: 1,
+      randomSeed: 3,
+    });
+    expect(wire.sent.at(-1)!.body.tool_choice).toEqual({ type: 'function', function: { name: 'get_time' } });
+    expect(res.choices[0]!.finishReason).toBe('tool_calls');
+    expect(expectValidToolCalls(res.choices[0]!.message!.toolCalls).map((c) => c.function.name)).toEqual(['get_time']);
+  });
+
+  it('round trip: the call, a tool message with its result, then a text answer', async () => {
+    const first = await client.chat.complete({ model: stack.modelId, messages: ask, tools, toolChoice: 'any', parallelToolCalls: false, maxTokens: 200, randomSeed: 4 });
+    const call = expectValidToolCalls(first.choices[0]!.message!.toolCalls)[0]!;
+    const history: ChatCompletionRequestMessage[] = [
+      ...ask,
+      { role: 'assistant', content: first.choices[0]!.message!.content ?? '', toolCalls: [call] },
+      { role: 'tool', toolCallId: call.id!, name: call.function.name, content: JSON.stringify(call.function.name === 'get_time' ? TIME_RESULT : WEATHER_RESULT) },
+    ];
+    const answer = await client.chat.complete({ model: stack.modelId, messages: history, tools, toolChoice: 'none', maxTokens: 12, temperature: 0 });
+    const sent = wire.sent.at(-1)!.body.messages as { role: string; tool_call_id?: string; name?: string; tool_calls?: { id: string }[] }[];
+    expect(sent.map((m) => m.role)).toEqual(['user', 'assistant', 'tool']);
+    expect(sent[1]!.tool_calls!.map((c) => c.id)).toEqual([call.id]);
+    expect(sent[2]).toMatchObject({ tool_call_id: call.id, name: call.function.name });
+    expect(textOf(answer).length).toBeGreaterThan(0);
+    expect(answer.choices[0]!.message!.toolCalls ?? []).toEqual([]);
+    expect(['stop', 'length']).toContain(answer.choices[0]!.finishReason);
+    // The call and its result are in the prompt (tool_choice none leaves the tools out).
+    const plain = await client.chat.complete({ model: stack.modelId, messages: ask, maxTokens: 1 });
+    expect(answer.usage.promptTokens).toBeGreaterThan(plain.usage.promptTokens! + 20);
+  });
+
+  it('chat.stream: the call arrives whole in a toolCalls delta, the greedy one chat.complete gives; usage at the end', async () => {
+    const request = { model: stack.modelId, messages: ask, tools, toolChoice: 'any' as const, parallelToolCalls: false, maxTokens: 200, temperature: 0 };
+    const whole = await client.chat.complete(request);
+    const streamed: ToolCall[] = [];
+    let finish: string | null = null;
+    let last: CompletionChunk | undefined;
+    for await (const event of await client.chat.stream(request)) {
+      last = event.data;
+      const choice = event.data.choices[0];
+      if (choice === undefined) continue;
+      streamed.push(...(choice.delta.toolCalls ?? []));
+      finish = choice.finishReason ?? finish;
+    }
+    expect(wire.sent.at(-1)!.body).toMatchObject({ stream: true, tool_choice: 'any' });
+    expect(finish).toBe('tool_calls');
+    const wholeCalls = expectValidToolCalls(whole.choices[0]!.message!.toolCalls);
+    // Greedy, so the same call (its id is drawn afresh for each answer).
+    expect(expectValidToolCalls(streamed).map((c) => [c.function.name, c.function.arguments])).toEqual(wholeCalls.map((c) => [c.function.name, c.function.arguments]));
+    expect(last!.usage).toMatchObject({ promptTokens: whole.usage.promptTokens, completionTokens: whole.usage.completionTokens });
+  });
+});

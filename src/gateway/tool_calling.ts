@@ -5,7 +5,8 @@
 //   auto      the model chooses; once it writes [TOOL_CALLS], the grammar of the call list
 //             takes over, so a call always parses and fits the tool's parameters;
 //   required  [TOOL_CALLS] ends the prompt and the grammar holds from the first token
-//   / named   (named: only that tool). Mistral's 'any' is 'required'.
+//   / named   (named: exactly one call, of that tool, as OpenAI's named tool_choice means,
+//             whatever parallel_tool_calls says). Mistral's 'any' is 'required'.
 // A model whose tokenizer has no tool tokens gets a 400 naming the model.
 import type { ChatMessage, ChatTool, Tokenizer } from '../tokenizer/tokenizer.ts';
 import { mentionsTools } from './chat_history.ts';
@@ -53,7 +54,7 @@ export function planTools(req: ToolFields, history: readonly ChatMessage[], toke
   if (choice === 'none') return { ...NO_TOOLS, banned: [callsId!] };
   const only = typeof choice === 'object' ? choice.function.name : null;
   if (only !== null && !names.has(only)) throw invalidRequest(`tool_choice names the function '${only}', which is not in tools`, 'tool_choice');
-  const { schema, strict } = toolCallSchema(tools, { only, parallel: req.parallel_tool_calls ?? true });
+  const { schema, strict } = toolCallSchema(tools, { only, parallel: only === null && (req.parallel_tool_calls ?? true) });
   const forced = choice !== 'auto';
   return {
     tools: tools.map((t) => ({
