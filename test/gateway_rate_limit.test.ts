@@ -1,4 +1,4 @@
-// RateLimiter with an injected clock: token buckets refilled continuously, OpenAI-style
+// RateLimiter (on this process's memory counters) with an injected clock: token buckets refilled continuously, OpenAI-style
 // headers, Retry-After, token debt from record(), release(), and dropping idle keys.
 import { describe, expect, it } from 'vitest';
 import { formatResetDuration, RateLimiter, type RateLimitDecision } from '../src/gateway/rate_limit.ts';
@@ -17,20 +17,20 @@ function refused(d: RateLimitDecision) {
 }
 
 describe('RateLimiter', () => {
-  it('allows everything, with no headers, when both limits are null', () => {
+  it('allows everything, with no headers, when both limits are null', async () => {
     const limiter = new RateLimiter({ now: clock().now });
     for (let i = 0; i < 1000; i++) {
-      const d = limiter.check('key_a', { requests_per_minute: null, tokens_per_minute: null }, 1e6);
+      const d = await limiter.check('key_a', { requests_per_minute: null, tokens_per_minute: null }, 1e6);
       expect(d).toMatchObject({ allowed: true, headers: {} });
     }
     expect(limiter.trackedKeys).toBe(0);
   });
 
-  it('admits a burst of rpm requests, then refuses with Retry-After until one refills', () => {
+  it('admits a burst of rpm requests, then refuses with Retry-After until one refills', async () => {
     const c = clock();
     const limiter = new RateLimiter({ now: c.now });
-    for (let i = 0; i < 6; i++) expect(limiter.check('key_a', rpm(6), 0).allowed).toBe(true);
-    const no = refused(limiter.check('key_a', rpm(6), 0));
+    for (let i = 0; i < 6; i++) expect((await limiter.check('key_a', rpm(6), 0)).allowed).toBe(true);
+    const no = refused(await limiter.check('key_a', rpm(6), 0));
     expect(no.reason).toBe('requests');
     expect(no.exceedsLimit).toBe(false);
     expect(no.retryAfterSeconds).toBe(10); // 6/min = one every 10 s
@@ -41,16 +41,16 @@ describe('RateLimiter', () => {
       'retry-after': '10',
     });
     c.advance(9_000);
-    expect(refused(limiter.check('key_a', rpm(6), 0)).retryAfterSeconds).toBe(1);
+    expect(refused(await limiter.check('key_a', rpm(6), 0)).retryAfterSeconds).toBe(1);
     c.advance(1_000);
-    expect(limiter.check('key_a', rpm(6), 0).allowed).toBe(true);
-    expect(limiter.check('key_b', rpm(6), 0).allowed).toBe(true); // keys are independent
+    expect((await limiter.check('key_a', rpm(6), 0)).allowed).toBe(true);
+    expect((await limiter.check('key_b', rpm(6), 0)).allowed).toBe(true); // keys are independent
   });
 
-  it('sends OpenAI-style headers on admission', () => {
+  it('sends OpenAI-style headers on admission', async () => {
     const c = clock();
     const limiter = new RateLimiter({ now: c.now });
-    const d = limiter.check('key_a', { requests_per_minute: 60, tokens_per_minute: 1000 }, 100);
+    const d = await limiter.check('key_a', { requests_per_minute: 60, tokens_per_minute: 1000 }, 100);
     expect(d.allowed).toBe(true);
     expect(d.headers).toEqual({
       'x-ratelimit-limit-requests': '60',
@@ -61,98 +61,98 @@ describe('RateLimiter', () => {
       'x-ratelimit-reset-tokens': '6s',
     });
     // Only the limits that apply: a null limit has no headers.
-    expect(Object.keys(limiter.check('key_b', tpm(10), 1).headers).sort()).toEqual([
+    expect(Object.keys((await limiter.check('key_b', tpm(10), 1)).headers).sort()).toEqual([
       'x-ratelimit-limit-tokens',
       'x-ratelimit-remaining-tokens',
       'x-ratelimit-reset-tokens',
     ]);
   });
 
-  it('charges prompt tokens at check and completion tokens at record, refusing on tokens', () => {
+  it('charges prompt tokens at check and completion tokens at record, refusing on tokens', async () => {
     const c = clock();
     const limiter = new RateLimiter({ now: c.now });
-    expect(limiter.check('key_a', tpm(600), 300).allowed).toBe(true);
-    limiter.record('key_a', 200); // the completion
-    const no = refused(limiter.check('key_a', tpm(600), 200));
+    expect((await limiter.check('key_a', tpm(600), 300)).allowed).toBe(true);
+    await limiter.record('key_a', tpm(600), 200); // the completion
+    const no = refused(await limiter.check('key_a', tpm(600), 200));
     expect(no.reason).toBe('tokens');
     expect(no.headers['x-ratelimit-remaining-tokens']).toBe('100');
     expect(no.retryAfterSeconds).toBe(10); // 100 missing at 10 tokens/s
     c.advance(10_000);
-    expect(limiter.check('key_a', tpm(600), 200).allowed).toBe(true);
+    expect((await limiter.check('key_a', tpm(600), 200)).allowed).toBe(true);
   });
 
-  it('lets a long completion put the key in debt, which delays its next request', () => {
+  it('lets a long completion put the key in debt, which delays its next request', async () => {
     const c = clock();
     const limiter = new RateLimiter({ now: c.now });
-    expect(limiter.check('key_a', tpm(60), 10).allowed).toBe(true);
-    limiter.record('key_a', 110); // 120 spent of 60: 60 in debt
-    const no = refused(limiter.check('key_a', tpm(60), 0));
+    expect((await limiter.check('key_a', tpm(60), 10)).allowed).toBe(true);
+    await limiter.record('key_a', tpm(60), 110); // 120 spent of 60: 60 in debt
+    const no = refused(await limiter.check('key_a', tpm(60), 0));
     expect(no.headers['x-ratelimit-remaining-tokens']).toBe('0');
     expect(no.retryAfterSeconds).toBe(60);
     c.advance(60_000);
-    expect(limiter.check('key_a', tpm(60), 0).allowed).toBe(true);
+    expect((await limiter.check('key_a', tpm(60), 0)).allowed).toBe(true);
   });
 
-  it('refuses a prompt larger than the whole per-minute budget as exceeding the limit', () => {
+  it('refuses a prompt larger than the whole per-minute budget as exceeding the limit', async () => {
     const limiter = new RateLimiter({ now: clock().now });
-    const no = refused(limiter.check('key_a', tpm(100), 101));
+    const no = refused(await limiter.check('key_a', tpm(100), 101));
     expect(no).toMatchObject({ reason: 'tokens', exceedsLimit: true, retryAfterSeconds: 60 });
-    expect(limiter.check('key_a', tpm(100), 100).allowed).toBe(true);
+    expect((await limiter.check('key_a', tpm(100), 100)).allowed).toBe(true);
   });
 
-  it('refunds a released admission once', () => {
+  it('refunds a released admission once', async () => {
     const limiter = new RateLimiter({ now: clock().now });
-    const d = limiter.check('key_a', { requests_per_minute: 1, tokens_per_minute: 100 }, 80);
+    const d = await limiter.check('key_a', { requests_per_minute: 1, tokens_per_minute: 100 }, 80);
     if (!d.allowed) throw new Error('expected admission');
-    expect(refused(limiter.check('key_a', { requests_per_minute: 1, tokens_per_minute: 100 }, 0)).reason).toBe('requests');
+    expect(refused(await limiter.check('key_a', { requests_per_minute: 1, tokens_per_minute: 100 }, 0)).reason).toBe('requests');
     d.release();
     d.release(); // idempotent: never above the limit
-    const again = limiter.check('key_a', { requests_per_minute: 1, tokens_per_minute: 100 }, 0);
+    const again = await limiter.check('key_a', { requests_per_minute: 1, tokens_per_minute: 100 }, 0);
     expect(again.headers['x-ratelimit-remaining-tokens']).toBe('100');
   });
 
-  it('reports the longer wait when both limits refuse', () => {
+  it('reports the longer wait when both limits refuse', async () => {
     const c = clock();
     const limiter = new RateLimiter({ now: c.now });
     const limits = { requests_per_minute: 60, tokens_per_minute: 60 };
-    expect(limiter.check('key_a', limits, 60).allowed).toBe(true);
-    const no = refused(limiter.check('key_a', limits, 30)); // tokens: 30 s; requests: fine
+    expect((await limiter.check('key_a', limits, 60)).allowed).toBe(true);
+    const no = refused(await limiter.check('key_a', limits, 30)); // tokens: 30 s; requests: fine
     expect(no).toMatchObject({ reason: 'tokens', retryAfterSeconds: 30 });
   });
 
-  it('follows a changed limit, keeping what the key has spent', () => {
+  it('follows a changed limit, keeping what the key has spent', async () => {
     const limiter = new RateLimiter({ now: clock().now });
-    for (let i = 0; i < 5; i++) limiter.check('key_a', rpm(10), 0);
-    expect(limiter.check('key_a', rpm(3), 0).allowed).toBe(true); // 3 left under the new limit, 1 taken
-    expect(limiter.check('key_a', rpm(3), 0).headers['x-ratelimit-remaining-requests']).toBe('1');
+    for (let i = 0; i < 5; i++) await limiter.check('key_a', rpm(10), 0);
+    expect((await limiter.check('key_a', rpm(3), 0)).allowed).toBe(true); // 3 left under the new limit, 1 taken
+    expect((await limiter.check('key_a', rpm(3), 0)).headers['x-ratelimit-remaining-requests']).toBe('1');
   });
 
-  it('drops keys that have been idle and are full again, keeps the others', () => {
+  it('drops keys that have been idle and are full again, keeps the others', async () => {
     const c = clock();
     const limiter = new RateLimiter({ now: c.now, idleMs: 120_000, sweepIntervalMs: 10_000 });
-    for (let i = 0; i < 100; i++) limiter.check(`key_${i}`, rpm(5), 0);
-    limiter.check('key_debt', tpm(10), 10);
-    limiter.record('key_debt', 10_000); // 1000 minutes of debt: must not be forgotten
+    for (let i = 0; i < 100; i++) await limiter.check(`key_${i}`, rpm(5), 0);
+    await limiter.check('key_debt', tpm(10), 10);
+    await limiter.record('key_debt', tpm(10), 10_000); // 1000 minutes of debt: must not be forgotten
     expect(limiter.trackedKeys).toBe(101);
     c.advance(130_000);
-    limiter.check('key_new', rpm(5), 0);
+    await limiter.check('key_new', rpm(5), 0);
     expect(limiter.trackedKeys).toBe(2);
-    expect(refused(limiter.check('key_debt', tpm(10), 0)).reason).toBe('tokens');
+    expect(refused(await limiter.check('key_debt', tpm(10), 0)).reason).toBe('tokens');
   });
 
-  it('validates its options and inputs', () => {
+  it('validates its options and inputs', async () => {
     expect(() => new RateLimiter({ idleMs: 0 })).toThrow();
     expect(() => new RateLimiter({ now: 5 as unknown as () => number })).toThrow();
     const limiter = new RateLimiter();
-    expect(() => limiter.check('key_a', rpm(0), 0)).toThrow();
-    expect(() => limiter.check('key_a', rpm(5), -1)).toThrow();
-    expect(() => limiter.check('key_a', rpm(5), Number.NaN)).toThrow();
-    expect(() => limiter.record('key_a', Number.POSITIVE_INFINITY)).toThrow();
+    await expect(limiter.check('key_a', rpm(0), 0)).rejects.toThrow();
+    await expect(limiter.check('key_a', rpm(5), -1)).rejects.toThrow();
+    await expect(limiter.check('key_a', rpm(5), Number.NaN)).rejects.toThrow();
+    await expect(limiter.record('key_a', tpm(5), Number.POSITIVE_INFINITY)).rejects.toThrow();
   });
 });
 
 describe('formatResetDuration', () => {
-  it('writes durations as OpenAI does', () => {
+  it('writes durations as OpenAI does', async () => {
     expect(formatResetDuration(0)).toBe('0s');
     expect(formatResetDuration(16.2)).toBe('17ms');
     expect(formatResetDuration(6000)).toBe('6s');

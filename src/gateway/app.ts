@@ -72,13 +72,13 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
 
   // What every completion route shares once its body is validated: the model, the plan, the
   // rate limit, a node to route to, then the run, billed in the usage ledger.
-  const serve = (
+  const serve = async (
     c: Context<Env>,
     endpoint: Endpoint,
     req: ChatCompletionRequest | CompletionRequest,
     planOf: (model: ServedModel, ids: { requestId: string; tenant: string; sessionHeader: string | undefined }) => RequestPlan,
     formatOf: (common: FormatCommon, plan: RequestPlan) => ResponseFormat,
-  ) => {
+  ): Promise<Response> => {
     const key = c.get('key');
     const model = servedModel(deps.pool, req.model);
     const prefix = endpoint === 'chat.completions' ? 'chatcmpl-' : endpoint === 'completions' ? 'cmpl-' : 'resp_';
@@ -86,7 +86,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     const ids = { requestId, tenant: key.id, sessionHeader: c.req.header('x-session-id') };
     const plan = planOf(model, ids);
 
-    const verdict = deps.limiter.check(key.id, key.limits, plan.promptTokens.length);
+    const verdict = await deps.limiter.check(key.id, key.limits, plan.promptTokens.length);
     for (const [k, v] of Object.entries(verdict.headers)) c.header(k, v);
     if (!verdict.allowed) {
       const message = verdict.exceedsLimit
@@ -111,7 +111,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       usageOnFinish: !plan.includeUsage && plan.n === 1,
       toolCalls: plan.toolCalls,
     };
-    const job = { requestId, endpoint, keyId: key.id, model: req.model, plan, format: formatOf(common, plan) };
+    const job = { requestId, endpoint, keyId: key.id, keyLimits: key.limits, model: req.model, plan, format: formatOf(common, plan) };
     return plan.stream ? respondStream(c, deps, job) : respondWhole(c, deps, job);
   };
 

@@ -11,6 +11,7 @@ import type { GatewayDeps } from './gateway_deps.ts';
 import type { Endpoint, UsageStatus } from './ledger/usage_record.ts';
 import { NodeRejected } from './node_client.ts';
 import { OpenAIError } from './openai_error.ts';
+import type { RateLimits } from './rate_limit.ts';
 import type { RequestPlan } from './request_plan.ts';
 import type { ChoiceResult, OpenAIUsage, ResponseFormat } from './response_format.ts';
 
@@ -18,6 +19,7 @@ export type CompletionJob = {
   requestId: string;
   endpoint: Endpoint;
   keyId: string;
+  keyLimits: RateLimits;
   model: string;
   plan: RequestPlan;
   format: ResponseFormat;
@@ -81,7 +83,8 @@ async function finishRecord(
     status,
     durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
   });
-  deps.limiter.record(job.keyId, usage.completion_tokens); // the prompt was charged at admission
+  // The prompt was charged at admission; a failing shared store must not fail the response.
+  await deps.limiter.record(job.keyId, job.keyLimits, usage.completion_tokens).catch((err: Error) => log('warn', 'rate-limit charge failed', { key_id: job.keyId, error: err.message }));
   log(status === 'ok' ? 'info' : 'warn', 'request finished', {
     request_id: job.requestId,
     key_id: job.keyId,

@@ -12,10 +12,11 @@
 // may go into debt: a long completion delays the key's next requests rather than being free.
 // release() gives back the admission of a request that never reached a node.
 //
-// Memory: a key's state is dropped once it has been idle for `idleMs` (default 10 min) and its
-// buckets are full again, i.e. once it is indistinguishable from a fresh key. A record() for a
-// dropped key (a response arriving more than idleMs after check) is ignored.
+// State: the bucket levels live in a LimitCounters (store/limit_counters.ts): this process's
+// memory by default (a key idle for `idleMs`, default 10 min, with full buckets is dropped), or
+// the shared database, so that several gateway replicas enforce one limit per key.
 import { z } from 'zod';
+import { MemoryLimitCounters, MINUTE_MS, type Capacities, type LimitCounters, type Levels } from './store/limit_counters.ts';
 
 export type RateLimits = { requests_per_minute: number | null; tokens_per_minute: number | null };
 
@@ -34,6 +35,7 @@ const OptionsSchema = z.strictObject({
   now: z.custom<() => number>((v) => typeof v === 'function', 'now must be a function returning milliseconds').optional(),
   idleMs: z.number().int().positive().optional(),
   sweepIntervalMs: z.number().int().positive().optional(),
+  counters: z.custom<LimitCounters>((v) => typeof v === 'object' && v !== null && 'take' in v, 'counters must be a LimitCounters').optional(),
 });
 export type RateLimiterOptions = z.infer<typeof OptionsSchema>;
 
@@ -41,35 +43,6 @@ const LimitsSchema = z.object({
   requests_per_minute: z.number().int().positive().nullable(),
   tokens_per_minute: z.number().int().positive().nullable(),
 });
-
-const MINUTE_MS = 60_000;
-
-class Bucket {
-  constructor(readonly capacity: number, private level: number, private at: number) {}
-
-  /** Level at `now`, after refilling since the last update (not above capacity). */
-  levelAt(now: number): number {
-    return Math.min(this.capacity, this.level + ((now - this.at) * this.capacity) / MINUTE_MS);
-  }
-  take(amount: number, now: number): void {
-    this.level = Math.min(this.capacity, this.levelAt(now) - amount);
-    this.at = now;
-  }
-  /** Milliseconds until the level reaches `amount` (0 if it already has). */
-  msUntil(amount: number, now: number): number {
-    const missing = amount - this.levelAt(now);
-    return missing <= 0 ? 0 : (missing * MINUTE_MS) / this.capacity;
-  }
-  isFull(now: number): boolean {
-    return this.levelAt(now) >= this.capacity;
-  }
-  /** Same level, another capacity: a key whose limit changed keeps what it has spent. */
-  resized(capacity: number, now: number): Bucket {
-    return new Bucket(capacity, Math.min(capacity, this.levelAt(now)), now);
-  }
-}
-
-type KeyState = { requests: Bucket | null; tokens: Bucket | null; lastSeen: number };
 
 /** OpenAI's reset format: "17ms", "6s", "8.64s", "1m0s". */
 export function formatResetDuration(ms: number): string {
@@ -81,101 +54,70 @@ export function formatResetDuration(ms: number): string {
   return minutes > 0 ? `${minutes}m${seconds}s` : `${seconds}s`;
 }
 
-function bucketFor(old: Bucket | null, limit: number | null, now: number): Bucket | null {
-  if (limit === null) return null;
-  if (old === null) return new Bucket(limit, limit, now);
-  return old.capacity === limit ? old : old.resized(limit, now);
-}
+/** Milliseconds until a bucket at `level` holds `amount` (0 if it already does). */
+const msUntil = (capacity: number, level: number, amount: number) => (amount <= level ? 0 : ((amount - level) * MINUTE_MS) / capacity);
 
-function describe(headers: Record<string, string>, kind: 'requests' | 'tokens', b: Bucket | null, now: number): void {
-  if (b === null) return; // unlimited: no headers, as OpenAI does for limits that do not apply
-  headers[`x-ratelimit-limit-${kind}`] = String(b.capacity);
-  headers[`x-ratelimit-remaining-${kind}`] = String(Math.max(0, Math.floor(b.levelAt(now))));
-  headers[`x-ratelimit-reset-${kind}`] = formatResetDuration(b.msUntil(b.capacity, now));
+function headersOf(caps: Capacities, levels: Levels): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const kind of ['requests', 'tokens'] as const) {
+    const cap = caps[kind];
+    const level = levels[kind];
+    if (cap === null || level === null) continue; // unlimited: no headers, as OpenAI does for limits that do not apply
+    headers[`x-ratelimit-limit-${kind}`] = String(cap);
+    headers[`x-ratelimit-remaining-${kind}`] = String(Math.max(0, Math.floor(level)));
+    headers[`x-ratelimit-reset-${kind}`] = formatResetDuration(msUntil(cap, level, cap));
+  }
+  return headers;
 }
 
 export class RateLimiter {
-  private readonly keys = new Map<string, KeyState>();
   private readonly now: () => number;
-  private readonly idleMs: number;
-  private readonly sweepIntervalMs: number;
-  private lastSweep: number;
+  private readonly counters: LimitCounters;
 
   constructor(opts: RateLimiterOptions = {}) {
     const o = OptionsSchema.parse(opts);
     this.now = o.now ?? (() => Date.now());
-    this.idleMs = o.idleMs ?? 10 * MINUTE_MS;
-    this.sweepIntervalMs = o.sweepIntervalMs ?? MINUTE_MS;
-    this.lastSweep = this.now();
+    this.counters = o.counters ?? new MemoryLimitCounters({ idleMs: o.idleMs ?? 10 * MINUTE_MS, sweepIntervalMs: o.sweepIntervalMs ?? MINUTE_MS });
   }
 
   /** Admits (and charges 1 request + `promptTokens`) or refuses a request of `keyId`. */
-  check(keyId: string, limits: RateLimits, promptTokens: number): RateLimitDecision {
+  async check(keyId: string, limits: RateLimits, promptTokens: number): Promise<RateLimitDecision> {
     LimitsSchema.parse(limits);
     if (!Number.isFinite(promptTokens) || promptTokens < 0) throw new RangeError(`promptTokens must be a finite number ≥ 0, got ${promptTokens}`);
+    if (limits.requests_per_minute === null && limits.tokens_per_minute === null) return { allowed: true, headers: {}, release: () => {} };
+    const caps: Capacities = { requests: limits.requests_per_minute, tokens: limits.tokens_per_minute };
     const now = this.now();
-    this.maybeSweep(now);
-    if (limits.requests_per_minute === null && limits.tokens_per_minute === null) {
-      return { allowed: true, headers: {}, release: () => {} };
-    }
-    const old = this.keys.get(keyId);
-    const state: KeyState = {
-      requests: bucketFor(old?.requests ?? null, limits.requests_per_minute, now),
-      tokens: bucketFor(old?.tokens ?? null, limits.tokens_per_minute, now),
-      lastSeen: now,
-    };
-    this.keys.set(keyId, state);
-
-    const exceedsLimit = state.tokens !== null && promptTokens > state.tokens.capacity;
-    const requestWait = state.requests?.msUntil(1, now) ?? 0;
-    const tokenWait = exceedsLimit ? MINUTE_MS : (state.tokens?.msUntil(promptTokens, now) ?? 0);
-    if (requestWait > 0 || tokenWait > 0 || exceedsLimit) {
-      const headers: Record<string, string> = {};
-      describe(headers, 'requests', state.requests, now);
-      describe(headers, 'tokens', state.tokens, now);
+    const exceedsLimit = caps.tokens !== null && promptTokens > caps.tokens;
+    const amounts = { requests: 1, tokens: caps.tokens === null ? 0 : promptTokens };
+    // A prompt over the whole limit is refused; taking nothing just reads the levels.
+    const { taken, levels } = await this.counters.take(keyId, caps, exceedsLimit ? { requests: 0, tokens: 0 } : amounts, false, now);
+    if (!taken || exceedsLimit) {
+      const requestWait = caps.requests === null ? 0 : msUntil(caps.requests, levels.requests!, 1);
+      const tokenWait = exceedsLimit ? MINUTE_MS : caps.tokens === null ? 0 : msUntil(caps.tokens, levels.tokens!, promptTokens);
+      const headers = headersOf(caps, levels);
       const retryAfterSeconds = Math.max(1, Math.ceil(Math.max(requestWait, tokenWait) / 1000));
       headers['retry-after'] = String(retryAfterSeconds);
       const reason = exceedsLimit || tokenWait > requestWait ? 'tokens' : 'requests';
       return { allowed: false, reason, retryAfterSeconds, headers, exceedsLimit };
     }
-
-    state.requests?.take(1, now);
-    state.tokens?.take(promptTokens, now);
-    const headers: Record<string, string> = {};
-    describe(headers, 'requests', state.requests, now);
-    describe(headers, 'tokens', state.tokens, now);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      const t = this.now();
-      state.requests?.take(-1, t);
-      state.tokens?.take(-promptTokens, t);
+      void this.counters.take(keyId, caps, { requests: -1, tokens: -amounts.tokens }, true, this.now()).catch(() => undefined);
     };
-    return { allowed: true, headers, release };
+    return { allowed: true, headers: headersOf(caps, levels), release };
   }
 
   /** Charges `tokens` more to `keyId` (negative refunds), e.g. the completion once it is known. */
-  record(keyId: string, tokens: number): void {
+  async record(keyId: string, limits: RateLimits, tokens: number): Promise<void> {
     if (!Number.isFinite(tokens)) throw new RangeError(`tokens must be finite, got ${tokens}`);
-    const state = this.keys.get(keyId);
-    if (state?.tokens) {
-      const now = this.now();
-      state.tokens.take(tokens, now);
-      state.lastSeen = now;
-    }
+    if (limits.tokens_per_minute === null) return;
+    await this.counters.take(keyId, { requests: limits.requests_per_minute, tokens: limits.tokens_per_minute }, { requests: 0, tokens }, true, this.now());
   }
 
-  /** Keys currently tracked (for tests and metrics). */
+  /** Keys whose state this process tracks (memory counters only; for tests). */
   get trackedKeys(): number {
-    return this.keys.size;
-  }
-
-  private maybeSweep(now: number): void {
-    if (now - this.lastSweep < this.sweepIntervalMs) return;
-    this.lastSweep = now;
-    for (const [id, s] of this.keys) {
-      if (now - s.lastSeen >= this.idleMs && (s.requests?.isFull(now) ?? true) && (s.tokens?.isFull(now) ?? true)) this.keys.delete(id);
-    }
+    return this.counters instanceof MemoryLimitCounters ? this.counters.trackedKeys : 0;
   }
 }

@@ -1,0 +1,57 @@
+// Where a gateway's shared state lives — API keys, the usage ledger, rate-limit counters — and
+// how every process that reads or writes it (gateway, `sirocco keys`, `sirocco usage`) picks it
+// the same way: --store URL, else $SIROCCO_DATABASE_URL, else the data directory.
+//   embedded (default): keys.json + secret + usage.jsonl in the data dir, limits in memory:
+//     one machine, no server to run (file writes are atomic, ledger appends fsynced);
+//   postgres://…: one PostgreSQL for any number of replicas; migrations run at open.
+import pg from 'pg';
+import { FileKeyStore } from '../keys/file_key_store.ts';
+import type { KeyStore } from '../keys/key_store.ts';
+import { loadServerSecret } from '../keys/server_secret.ts';
+import { FileUsageLedger } from '../ledger/file_usage_ledger.ts';
+import type { UsageLedger } from '../ledger/usage_ledger.ts';
+import type { LimitCounters } from './limit_counters.ts';
+import { PostgresKeyStore } from './postgres_key_store.ts';
+import { PostgresLimitCounters } from './postgres_limit_counters.ts';
+import { ensureSchema } from './postgres_schema.ts';
+import { PostgresUsageLedger } from './postgres_usage_ledger.ts';
+
+export const DATABASE_URL_ENV = 'SIROCCO_DATABASE_URL';
+
+export type GatewayStore = {
+  keys: KeyStore;
+  ledger: UsageLedger;
+  /** null: this process's memory (the embedded store; limits are per process). */
+  counters: LimitCounters | null;
+  /** What it is, without credentials: "embedded /path" or "postgres host:port/db". */
+  description: string;
+  close(): Promise<void>;
+};
+
+/** --store, else $SIROCCO_DATABASE_URL; null = the embedded store. */
+export function databaseUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | null {
+  const url = flag ?? env[DATABASE_URL_ENV];
+  if (url === undefined || url === '') return null;
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`--store / ${DATABASE_URL_ENV} must be a postgres:// URL (got ${url.split(':')[0]}:…)`);
+  return url;
+}
+
+export async function openStore(options: { dataDir: string; databaseUrl: string | null }): Promise<GatewayStore> {
+  if (options.databaseUrl === null) {
+    const keys = await FileKeyStore.open(options.dataDir, await loadServerSecret(options.dataDir));
+    return { keys, ledger: await FileUsageLedger.open(options.dataDir), counters: null, description: `embedded ${options.dataDir}`, close: async () => {} };
+  }
+  const url = new URL(options.databaseUrl);
+  const description = `postgres ${url.hostname}:${url.port || 5432}${url.pathname}`;
+  // Connections are pooled; one that waits over 10 s for a connection fails the request rather than stalling it.
+  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
+  pool.on('error', () => {}); // an idle client's broken connection: the pool replaces it
+  try {
+    await ensureSchema(pool);
+    const keys = await PostgresKeyStore.open(pool);
+    return { keys, ledger: new PostgresUsageLedger(pool), counters: new PostgresLimitCounters(pool), description, close: () => pool.end() };
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw new Error(`cannot open the store at ${description}: ${(err as Error).message}`);
+  }
+}
