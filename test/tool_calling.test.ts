@@ -91,7 +91,8 @@ describe('planTools', () => {
     const required = planTools({ tools: WEATHER_TOOLS, tool_choice: 'any' }, user, v3, 'm');
     expect(required).toMatchObject({ mode: { callsId: CALLS, forced: true }, promptSuffix: [CALLS], grammarTrigger: null, banned: [] });
     expect(required.tools.map((t) => t.function.name)).toEqual(['get_weather', 'get_time']);
-    const named = planTools({ tools: WEATHER_TOOLS, tool_choice: { type: 'function', function: { name: 'get_time' } }, parallel_tool_calls: false }, user, v3, 'm');
+    // A named function is exactly one call (OpenAI's meaning), whatever parallel_tool_calls says.
+    const named = planTools({ tools: WEATHER_TOOLS, tool_choice: { type: 'function', function: { name: 'get_time' } } }, user, v3, 'm');
     const schema = (named.responseFormat as { json_schema: { schema: { items: { properties: { name: unknown } }; maxItems: number } } }).json_schema.schema;
     expect(schema.items.properties.name).toEqual({ const: 'get_time' });
     expect(schema.maxItems).toBe(1);
