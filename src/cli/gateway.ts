@@ -5,24 +5,24 @@ import { createGatewayApp } from '../gateway/app.ts';
 import { DiscoverSpec, DISCOVERY_INTERVAL_MS } from '../gateway/discovery/discover_spec.ts';
 import { Ec2TagDiscovery } from '../gateway/discovery/ec2_tag_discovery.ts';
 import { API_KEY_ENV, EnvKeyStore } from '../gateway/keys/env_key_store.ts';
-import { FileKeyStore } from '../gateway/keys/file_key_store.ts';
-import { loadServerSecret } from '../gateway/keys/server_secret.ts';
-import { FileUsageLedger } from '../gateway/ledger/file_usage_ledger.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
 import { NodePool } from '../gateway/node_pool.ts';
 import { RateLimiter } from '../gateway/rate_limit.ts';
+import { databaseUrl, openStore } from '../gateway/store/gateway_store.ts';
 import { log } from '../telemetry/log.ts';
 import { closeServer, listen, onSignals } from './serve.ts';
 
 const USAGE = `usage: sirocco gateway (--nodes URL[,URL…] | --discover ec2:TAG_KEY=TAG_VALUE[:PORT])
-                       [--port 8080] [--host 127.0.0.1] [--data DIR]
+                       [--port 8080] [--host 127.0.0.1] [--data DIR] [--store postgres://…]
                        [--health-interval-ms 1000] [--connect-timeout-ms 10000] [--strict-params]
                        [--cors-origins https://app.example,…|*]
 --discover lists the running EC2 instances with that tag every 15 s and uses their private
 addresses as nodes (port 8081 unless given; region from AWS_REGION).
-Nodes are called with the secret in SIROCCO_NODE_SECRET. API keys, the server secret and the
-usage ledger live in --data (default: $SIROCCO_DATA_DIR or ./.sirocco); create keys with
-'sirocco keys create --name NAME'. SIROCCO_API_KEY, when set, is accepted as one more key.
+Nodes are called with the secret in SIROCCO_NODE_SECRET. API keys, the usage ledger and the
+rate-limit counters live in PostgreSQL with --store postgres://… (or $SIROCCO_DATABASE_URL),
+shared by every replica; else in --data (default: $SIROCCO_DATA_DIR or ./.sirocco), for one
+gateway. Create keys with 'sirocco keys create --name NAME' against the same store.
+SIROCCO_API_KEY, when set, is accepted as one more key.
 Request fields the gateway does not know are ignored (each name logged once per key);
 --strict-params refuses them with a 400 naming the field, as OpenAI does.
 --cors-origins lets browsers on those origins call the API (CORS headers; default none).
@@ -38,6 +38,7 @@ const Options = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   host: z.string().default('127.0.0.1'),
   data: z.string().default(process.env.SIROCCO_DATA_DIR ?? '.sirocco'),
+  store: z.string().optional(),
   'health-interval-ms': z.coerce.number().int().positive().default(1000),
   'connect-timeout-ms': z.coerce.number().int().positive().default(10_000),
   'cors-origins': z
@@ -60,7 +61,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     values = parseArgs({
       args: argv,
       options: {
-        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'health-interval-ms', 'connect-timeout-ms', 'cors-origins'].map((k) => [k, { type: 'string' as const }])),
+        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'store', 'health-interval-ms', 'connect-timeout-ms', 'cors-origins'].map((k) => [k, { type: 'string' as const }])),
         'strict-params': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -81,13 +82,20 @@ export async function runGateway(argv: string[]): Promise<number> {
   }
   const o = parsed.data;
   const pool = new NodePool({ urls: o.nodes ?? [], secret: o.secret, healthIntervalMs: o['health-interval-ms'], requestTimeoutMs: 5000 });
-  const fileKeys = await FileKeyStore.open(o.data, await loadServerSecret(o.data));
+  let store;
+  try {
+    store = await openStore({ dataDir: o.data, databaseUrl: databaseUrl(o.store) });
+  } catch (err) {
+    process.stderr.write(`sirocco gateway: ${(err as Error).message}\n`);
+    return 1;
+  }
+  log('info', 'gateway store', { store: store.description });
   const envKey = process.env[API_KEY_ENV];
   const deps = {
     pool,
-    keys: envKey ? new EnvKeyStore(fileKeys, envKey) : fileKeys,
-    ledger: await FileUsageLedger.open(o.data),
-    limiter: new RateLimiter({}),
+    keys: envKey ? new EnvKeyStore(store.keys, envKey) : store.keys,
+    ledger: store.ledger,
+    limiter: new RateLimiter(store.counters ? { counters: store.counters } : {}),
     metrics: new GatewayMetrics(),
     connectTimeoutMs: o['connect-timeout-ms'],
     strictParams: values['strict-params'] ?? false,
@@ -110,6 +118,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     discovery?.stop();
     pool.stop();
     await closeServer(server);
+    await store.close();
     return 0;
   });
   return new Promise<number>(() => {}); // runs until a signal ends the process

@@ -1,0 +1,146 @@
+// One conformance suite for the gateway's store (API keys, usage ledger, rate-limit counters),
+// run on both implementations: the embedded one (files in a data dir, counters in memory) and
+// PostgreSQL (a real server started for this file). Two instances on the same state stand for
+// two processes; the last block holds only for a store several replicas write at once.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UsageRecord } from '../src/gateway/ledger/usage_record.ts';
+import { openStore, type GatewayStore } from '../src/gateway/store/gateway_store.ts';
+import { MemoryLimitCounters, type LimitCounters } from '../src/gateway/store/limit_counters.ts';
+import { freshDatabase, startPostgres, type TestPostgres } from './helpers/postgres.ts';
+
+let postgres: TestPostgres;
+const tmp = mkdtempSync(join(tmpdir(), 'sirocco-store-'));
+beforeAll(async () => {
+  postgres = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await postgres?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+type Kind = { name: string; location: (suite: string) => Promise<{ dataDir: string; databaseUrl: string | null }> };
+const kinds: Kind[] = [
+  { name: 'embedded', location: async (suite) => ({ dataDir: join(tmp, suite), databaseUrl: null }) },
+  { name: 'postgres', location: async (suite) => ({ dataDir: join(tmp, `unused-${suite}`), databaseUrl: await freshDatabase(postgres.url, suite) }) },
+];
+
+let sequence = 0;
+const record = (over: Partial<UsageRecord> = {}): UsageRecord => ({
+  request_id: `req_${++sequence}`,
+  key_id: 'key_aaaaaaaaaaaa',
+  model: 'm',
+  endpoint: 'chat.completions',
+  status: 'ok',
+  prompt_tokens: 10,
+  cached_tokens: 2,
+  completion_tokens: 5,
+  n: 1,
+  node: 'http://127.0.0.1:1',
+  started_at: new Date(Date.UTC(2026, 11, 1, 0, 0, sequence)).toISOString(),
+  finished_at: new Date(Date.UTC(2026, 11, 1, 0, 1, sequence)).toISOString(),
+  error: null,
+  ...over,
+});
+
+const countersOf = (store: GatewayStore): LimitCounters => store.counters ?? new MemoryLimitCounters({ idleMs: 600_000, sweepIntervalMs: 60_000 });
+
+const opened: GatewayStore[] = [];
+afterAll(async () => {
+  for (const s of opened) await s.close();
+});
+
+/** Two stores on the same state: a second process (a second replica) beside the first. */
+async function openTwo(kind: Kind, suite: string) {
+  const where = await kind.location(suite);
+  const a = await openStore(where);
+  const b = await openStore(where);
+  opened.push(a, b);
+  return [a, b] as const;
+}
+
+describe.each(kinds)('$name store', (kind) => {
+  const open = (suite: string) => openTwo(kind, suite);
+
+  it('keys: create, verify, list, revoke', async () => {
+    const [store] = await open(`${kind.name}_keys`);
+    const { record: r, key } = await store.keys.create('alice', { requests_per_minute: 5 });
+    expect(key).toMatch(/^sk-/);
+    expect(r).toMatchObject({ name: 'alice', revoked_at: null, limits: { requests_per_minute: 5, tokens_per_minute: null } });
+    expect(r.hmac).not.toContain(key.slice(3));
+    expect(await store.keys.verify(key)).toEqual(r);
+    expect(await store.keys.verify(`${key.slice(0, -1)}x`)).toBeNull();
+    expect(await store.keys.verify('not a key')).toBeNull();
+    const other = await store.keys.create('bob');
+    expect((await store.keys.list()).map((k) => k.name)).toEqual(['alice', 'bob']);
+    expect(await store.keys.revoke(r.id)).toBe(true);
+    expect(await store.keys.revoke(r.id)).toBe(true);
+    expect(await store.keys.revoke('key_000000000000')).toBe(false);
+    expect(await store.keys.verify(key)).toBeNull();
+    expect(await store.keys.verify(other.key)).not.toBeNull();
+    const listed = await store.keys.list();
+    expect(listed[0]!.revoked_at).not.toBeNull();
+    expect(listed[1]!.revoked_at).toBeNull();
+    await expect(store.keys.create('')).rejects.toThrow();
+  });
+
+  it('keys: another process sees a new key at once and a revocation within a second', async () => {
+    const [a, b] = await open(`${kind.name}_keys_shared`);
+    const { key, record: r } = await a.keys.create('carol');
+    expect((await b.keys.verify(key))?.id).toBe(r.id);
+    await b.keys.revoke(r.id);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(await a.keys.verify(key)).toBeNull();
+  });
+
+  it('ledger: one record per request id, in append order, filtered by key and time', async () => {
+    const [store] = await open(`${kind.name}_ledger`);
+    const first = record();
+    const second = record({ key_id: 'key_bbbbbbbbbbbb', status: 'rejected', node: null, error: 'rate limit', n: 0, completion_tokens: 0 });
+    expect(await store.ledger.append(first)).toBe('written');
+    expect(await store.ledger.append(second)).toBe('written');
+    expect(await store.ledger.append({ ...first, completion_tokens: 99 })).toBe('duplicate');
+    expect(await store.ledger.read()).toEqual([first, second]);
+    expect(await store.ledger.read({ keyId: 'key_bbbbbbbbbbbb' })).toEqual([second]);
+    expect(await store.ledger.read({ since: new Date(second.started_at) })).toEqual([second]);
+    await expect(store.ledger.append(record({ cached_tokens: 11 }))).rejects.toThrow();
+    expect(await store.ledger.read()).toHaveLength(2);
+  });
+
+  it('counters: take refills over time, refuses what is missing, and forced charges go into debt', async () => {
+    const [store] = await open(`${kind.name}_counters`);
+    const counters = countersOf(store);
+    const caps = { requests: 2, tokens: 60 };
+    const t0 = 1_000_000;
+    expect(await counters.take('k', caps, { requests: 1, tokens: 50 }, false, t0)).toEqual({ taken: true, levels: { requests: 1, tokens: 10 } });
+    expect(await counters.take('k', caps, { requests: 1, tokens: 20 }, false, t0)).toEqual({ taken: false, levels: { requests: 1, tokens: 10 } });
+    expect(await counters.take('k', caps, { requests: 0, tokens: 100 }, true, t0)).toEqual({ taken: true, levels: { requests: 1, tokens: -90 } });
+    // One minute refills a whole capacity: -90 + 60 is still in debt, so nothing is admitted.
+    expect(await counters.take('k', caps, { requests: 1, tokens: 0 }, false, t0 + 60_000)).toEqual({ taken: false, levels: { requests: 2, tokens: -30 } });
+    expect(await counters.take('k', { requests: 2, tokens: null }, { requests: 2, tokens: 0 }, false, t0 + 60_000)).toEqual({ taken: true, levels: { requests: 0, tokens: null } });
+    expect((await counters.take('other', caps, { requests: 1, tokens: 0 }, false, t0)).levels.requests).toBe(1);
+  });
+});
+
+describe('postgres store shared by two replicas', () => {
+  const open = (suite: string) => openTwo(kinds[1]!, suite);
+
+  it('ledger: two processes appending the same ids record each once', async () => {
+    const [a, b] = await open('postgres_ledger_shared');
+    const records = Array.from({ length: 60 }, () => record());
+    const outcomes = await Promise.all([...records.map((r) => a.ledger.append(r)), ...records.map((r) => b.ledger.append(r))]);
+    expect(outcomes.filter((o) => o === 'written')).toHaveLength(60);
+    const read = await b.ledger.read();
+    expect(read.map((r) => r.request_id).sort()).toEqual(records.map((r) => r.request_id).sort());
+  });
+
+  it('counters: two processes taking at once never take more than the capacity', async () => {
+    const [a, b] = await open('postgres_counters_shared');
+    const caps = { requests: 50, tokens: null };
+    const now = Date.now();
+    const results = await Promise.all(Array.from({ length: 80 }, (_, i) => (i % 2 ? a : b).counters!.take('shared', caps, { requests: 1, tokens: 0 }, false, now)));
+    expect(results.filter((r) => r.taken)).toHaveLength(50);
+  });
+});
