@@ -1,16 +1,16 @@
-// `sirocco keys create|revoke|list`: manage the gateway's API keys in the data dir. A running
-// gateway picks up changes without a restart. The key itself is shown once, at creation.
+// `sirocco keys create|revoke|list`: manage the gateway's API keys in its store (the data dir,
+// or PostgreSQL with --store / $SIROCCO_DATABASE_URL). Running gateways pick up changes without
+// a restart. The key itself is shown once, at creation.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { FileKeyStore } from '../keys/file_key_store.ts';
 import { KeyNameSchema, type KeyRecord } from '../keys/key_store.ts';
-import { loadServerSecret } from '../keys/server_secret.ts';
+import { databaseUrl, openStore, type GatewayStore } from '../store/gateway_store.ts';
 import { describeIssue, formatTable, positiveIntFlag } from './cli_support.ts';
 import { resolveDataDir } from './data_dir.ts';
 
-const USAGE = `usage: sirocco keys create --name NAME [--rpm N] [--tpm N] [--data DIR]
-       sirocco keys revoke ID [--data DIR]
-       sirocco keys list [--json] [--data DIR]
+const USAGE = `usage: sirocco keys create --name NAME [--rpm N] [--tpm N] [--data DIR | --store URL]
+       sirocco keys revoke ID [--data DIR | --store URL]
+       sirocco keys list [--json] [--data DIR | --store URL]
 
   create     mint a key; prints the key (once) on stdout, its id on stderr
   revoke     revoke the key with this id (takes effect in a running gateway within a second)
@@ -21,18 +21,20 @@ const USAGE = `usage: sirocco keys create --name NAME [--rpm N] [--tpm N] [--dat
   --tpm N       tokens per minute, prompt + completion (default: unlimited)
   --json        list as JSON
   --data DIR    data directory (default: $SIROCCO_DATA_DIR, else ./.sirocco)
-  The server secret is $SIROCCO_KEY_SECRET if set, else DIR/secret: use the gateway's.
+  --store URL   postgres://… shared by every gateway replica (default: $SIROCCO_DATABASE_URL;
+                when neither is set, the data directory)
+  The server secret is $SIROCCO_KEY_SECRET if set, else DIR/secret (or the database's): use the gateway's.
 `;
 
-const dataFlag = z.string().min(1, 'expects a directory').optional();
+const where = { data: z.string().min(1, 'expects a directory').optional(), store: z.string().min(1, 'expects a postgres:// URL').optional() };
 const CreateArgs = z.strictObject({
   name: z.string({ error: 'is required' }).pipe(KeyNameSchema),
   rpm: positiveIntFlag.optional(),
   tpm: positiveIntFlag.optional(),
-  data: dataFlag,
+  ...where,
 });
-const RevokeArgs = z.strictObject({ data: dataFlag });
-const ListArgs = z.strictObject({ data: dataFlag, json: z.boolean().optional() });
+const RevokeArgs = z.strictObject(where);
+const ListArgs = z.strictObject({ ...where, json: z.boolean().optional() });
 const KeyIdArg = z.string().regex(/^key_[0-9A-Za-z]{6,64}$/, 'expected a key id such as key_0123456789ab');
 
 function fail(message: string): number {
@@ -40,9 +42,14 @@ function fail(message: string): number {
   return 1;
 }
 
-async function openStore(dataFlagValue: string | undefined): Promise<FileKeyStore> {
-  const dir = resolveDataDir(dataFlagValue);
-  return FileKeyStore.open(dir, await loadServerSecret(dir));
+// Opens the store the flags name, runs `use`, closes it (a database pool would keep the process alive).
+async function withStore<T>(flags: { data?: string; store?: string }, use: (store: GatewayStore) => Promise<T>): Promise<T> {
+  const store = await openStore({ dataDir: resolveDataDir(flags.data), databaseUrl: databaseUrl(flags.store) });
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
+  }
 }
 
 // What `list` shows of a record: everything but the HMAC, which is of no use outside the store.
@@ -60,6 +67,7 @@ export async function runKeys(argv: string[]): Promise<number> {
         rpm: { type: 'string' },
         tpm: { type: 'string' },
         data: { type: 'string' },
+        store: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -81,12 +89,13 @@ export async function runKeys(argv: string[]): Promise<number> {
       if (rest.length > 0) return fail(`'keys create' takes no positional arguments (got '${rest[0]}'); use --name`);
       const args = CreateArgs.safeParse(flags);
       if (!args.success) return fail(describeIssue(args.error, 'keys create'));
-      const store = await openStore(args.data.data);
       const limits = { requests_per_minute: args.data.rpm ?? null, tokens_per_minute: args.data.tpm ?? null };
-      const { record, key } = await store.create(args.data.name, limits);
-      process.stdout.write(`${key}\n`);
-      process.stderr.write(`created ${record.id} ("${record.name}") in ${store.file}\nstore it now, it cannot be shown again\n`);
-      return 0;
+      return withStore(args.data, async (store) => {
+        const { record, key } = await store.keys.create(args.data.name, limits);
+        process.stdout.write(`${key}\n`);
+        process.stderr.write(`created ${record.id} ("${record.name}") in ${store.description}\nstore it now, it cannot be shown again\n`);
+        return 0;
+      });
     }
     case 'revoke': {
       if (rest.length !== 1) return fail(`'keys revoke' takes exactly one key id`);
@@ -94,19 +103,20 @@ export async function runKeys(argv: string[]): Promise<number> {
       if (!id.success) return fail(`'${rest[0]}': ${id.error.issues[0]?.message ?? 'invalid key id'}`);
       const args = RevokeArgs.safeParse(flags);
       if (!args.success) return fail(describeIssue(args.error, 'keys revoke'));
-      const store = await openStore(args.data.data);
-      if (!(await store.revoke(id.data))) {
-        process.stderr.write(`sirocco keys: no key with id ${id.data} in ${store.file}\n`);
-        return 1;
-      }
-      process.stderr.write(`revoked ${id.data}\n`);
-      return 0;
+      return withStore(args.data, async (store) => {
+        if (!(await store.keys.revoke(id.data))) {
+          process.stderr.write(`sirocco keys: no key with id ${id.data} in ${store.description}\n`);
+          return 1;
+        }
+        process.stderr.write(`revoked ${id.data}\n`);
+        return 0;
+      });
     }
     case 'list': {
       if (rest.length > 0) return fail(`'keys list' takes no positional arguments (got '${rest[0]}')`);
       const args = ListArgs.safeParse(flags);
       if (!args.success) return fail(describeIssue(args.error, 'keys list'));
-      const records = await (await openStore(args.data.data)).list();
+      const records = await withStore(args.data, (store) => store.keys.list());
       if (args.data.json) {
         process.stdout.write(JSON.stringify(records.map(publicView), null, 2) + '\n');
         return 0;

@@ -1,22 +1,25 @@
-// `sirocco usage`: totals from the usage ledger per key and model, as a table or JSON.
-// Reads usage.jsonl without modifying it, so it is safe to run beside a live gateway.
+// `sirocco usage`: totals from the usage ledger per key and model, as a table or JSON. Reads
+// the store's ledger without modifying it (usage.jsonl, or PostgreSQL with --store /
+// $SIROCCO_DATABASE_URL), so it is safe to run beside live gateways.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { readUsageFile, USAGE_FILE } from '../ledger/ledger_file.ts';
 import { summarizeUsage, type UsageTotals } from '../ledger/usage_summary.ts';
+import { databaseUrl, openStore } from '../store/gateway_store.ts';
 import { describeIssue, formatTable } from './cli_support.ts';
 import { resolveDataDir } from './data_dir.ts';
 
-const USAGE = `usage: sirocco usage [--key ID] [--since T] [--json] [--data DIR]
+const USAGE = `usage: sirocco usage [--key ID] [--since T] [--json] [--data DIR | --store URL]
 
-Requests and tokens per key and model, from DIR/usage.jsonl.
+Requests and tokens per key and model, from DIR/usage.jsonl or the PostgreSQL store.
 
   --key ID      only this key
   --since T     only requests started since T: a duration back from now (30m, 24h, 7d, 2w)
                 or an ISO date/time (2026-11-24 is UTC midnight; add Z or an offset to a time)
   --json        print JSON instead of a table
   --data DIR    data directory (default: $SIROCCO_DATA_DIR, else ./.sirocco)
+  --store URL   postgres://… the gateways share (default: $SIROCCO_DATABASE_URL)
 `;
 
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
@@ -36,6 +39,7 @@ const Args = z.strictObject({
   since: z.string().optional(),
   json: z.boolean().optional(),
   data: z.string().min(1, 'expects a directory').optional(),
+  store: z.string().min(1, 'expects a postgres:// URL').optional(),
 });
 
 function fail(message: string): number {
@@ -58,6 +62,7 @@ export async function runUsage(argv: string[], now: Date = new Date()): Promise<
         since: { type: 'string' },
         json: { type: 'boolean' },
         data: { type: 'string' },
+        store: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -76,7 +81,14 @@ export async function runUsage(argv: string[], now: Date = new Date()): Promise<
   if (since === null) return fail(`--since: '${args.data.since}' is neither a duration (30m, 24h, 7d) nor an ISO date/time`);
 
   const dir = resolveDataDir(args.data.data);
-  const records = await readUsageFile(dir, { keyId: args.data.key, since });
+  const url = databaseUrl(args.data.store);
+  const filter = { keyId: args.data.key, since };
+  let records;
+  if (url === null) records = await readUsageFile(dir, filter);
+  else {
+    const store = await openStore({ dataDir: dir, databaseUrl: url });
+    records = await store.ledger.read(filter).finally(() => store.close());
+  }
   const summary = summarizeUsage(records);
   if (args.data.json) {
     const filter = { key_id: args.data.key ?? null, since: since?.toISOString() ?? null };
@@ -84,7 +96,7 @@ export async function runUsage(argv: string[], now: Date = new Date()): Promise<
     return 0;
   }
   if (summary.rows.length === 0) {
-    const file = join(dir, USAGE_FILE);
+    const file = url === null ? join(dir, USAGE_FILE) : 'the database';
     process.stderr.write(args.data.key || since ? `no requests in ${file} match the filter\n` : `no requests recorded in ${file}\n`);
     return 0;
   }
