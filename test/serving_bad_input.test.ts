@@ -1,5 +1,7 @@
 // Bad input gets a 4xx with the OpenAI error object naming the param, never a 5xx, and never
 // reaches a node (the node's generate counter does not move).
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from './helpers/stack.ts';
 
@@ -149,6 +151,28 @@ describe('bad input', () => {
     expect(Number(third.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(((await third.json()) as { error: { type: string } }).error.type).toBe('rate_limit_error');
     expect(await stack.nodeMetric(stack.nodes[0]!, 'sirocco_node_generate_requests_total')).toBe(before);
+  });
+
+  it('leaves one rejected record (nothing billed) per refused completion request with a key, and counts every refusal', async () => {
+    // The cases above with a valid key on a completion route, and the 429 just before; refusals
+    // before the route (413, unknown route, 401) leave no record: anonymous calls must not grow the ledger.
+    const completionRoute = (c: Case) => ['/v1/chat/completions', '/v1/completions'].includes(c.path ?? '/v1/chat/completions');
+    const recorded = cases.filter((c) => completionRoute(c) && c.status !== 413);
+    const { execFileSync } = await import('node:child_process');
+    const usage = JSON.parse(execFileSync(process.execPath, ['bin/sirocco.js', 'usage', '--json', '--data', stack.dataDir]).toString()) as {
+      totals: { requests: number; by_status: Record<string, number>; total_tokens: number };
+    };
+    expect(usage.totals.by_status.rejected).toBe(recorded.length + 1);
+    const lines = (await readFile(join(stack.dataDir, 'usage.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { status: string; error: string; prompt_tokens: number; completion_tokens: number });
+    const rejected = lines.filter((l) => l.status === 'rejected');
+    expect(rejected.every((l) => l.prompt_tokens === 0 && l.completion_tokens === 0)).toBe(true);
+    expect(rejected.find((l) => l.error.startsWith('429 rate_limit_exceeded'))).toBeDefined();
+    expect(lines.find((l) => l.error.startsWith('404 model_not_found'))).toBeDefined();
+    expect(lines.find((l) => l.error.startsWith('400 context_length_exceeded'))).toBeDefined();
+    // The metric counts every refusal, 401s included, by reason.
+    const metrics = await (await fetch(`${stack.gateway.url}/metrics`, { headers: { authorization: `Bearer ${key}` } })).text();
+    const unauthorized = metrics.split('\n').filter((l) => l.startsWith('sirocco_rejected_requests_total{') && l.includes('reason="invalid_api_key"'));
+    expect(unauthorized.reduce((n, l) => n + Number(l.split(' ').at(-1)), 0)).toBe(authCases.length);
   });
 
   it('node routes refuse requests without the shared secret', async () => {

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
+import { log } from '../telemetry/log.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../telemetry/prometheus.ts';
 import { bodyLimit, type BodyVariables } from './body_limit.ts';
 import { respondStream, respondWhole } from './completion_handler.ts';
@@ -13,6 +14,7 @@ import type { KeyRecord } from './keys/key_store.ts';
 import type { Endpoint } from './ledger/usage_record.ts';
 import { modelCard } from './model_cards.ts';
 import type { ServedModel } from './node_pool.ts';
+import { recordRejection } from './rejections.ts';
 import { servedModel } from './served_model.ts';
 import { OpenAIError, sendError } from './openai_error.ts';
 import { ChatCompletionRequest, CompletionRequest } from './openai_requests.ts';
@@ -42,10 +44,15 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
 
   // Every route but /health needs a valid, unrevoked key.
   const requireKey: MiddlewareHandler<Env> = async (c, next) => {
+    const refuse = (message: string) => {
+      deps.metrics.recordRejection(c.req.path.slice(0, 64), 'invalid_api_key');
+      log('warn', 'request rejected', { route: c.req.path.slice(0, 64), status: 401, reason: 'invalid_api_key' });
+      return unauthorized(message);
+    };
     const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
-    if (!match) throw unauthorized('You did not provide an API key: send it as "Authorization: Bearer sk-...".');
+    if (!match) throw refuse('You did not provide an API key: send it as "Authorization: Bearer sk-...".');
     const key = await deps.keys.verify(match[1]!);
-    if (!key) throw unauthorized('Incorrect or revoked API key provided.');
+    if (!key) throw refuse('Incorrect or revoked API key provided.');
     c.set('key', key);
     await next();
   };
@@ -74,6 +81,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   // rate limit, a node to route to, then the run, billed in the usage ledger.
   const serve = async (
     c: Context<Env>,
+    requestId: string,
     endpoint: Endpoint,
     req: ChatCompletionRequest | CompletionRequest,
     planOf: (model: ServedModel, ids: { requestId: string; tenant: string; sessionHeader: string | undefined }) => RequestPlan,
@@ -81,8 +89,6 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   ): Promise<Response> => {
     const key = c.get('key');
     const model = servedModel(deps.pool, req.model);
-    const prefix = endpoint === 'chat.completions' ? 'chatcmpl-' : endpoint === 'completions' ? 'cmpl-' : 'resp_';
-    const requestId = `${prefix}${randomBytes(12).toString('hex')}`;
     const ids = { requestId, tenant: key.id, sessionHeader: c.req.header('x-session-id') };
     const plan = planOf(model, ids);
 
@@ -115,30 +121,39 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     return plan.stream ? respondStream(c, deps, job) : respondWhole(c, deps, job);
   };
 
-  for (const endpoint of ['chat.completions', 'completions'] as const) {
-    const route = endpoint === 'chat.completions' ? '/v1/chat/completions' : '/v1/completions';
+  const PREFIX: Record<Endpoint, string> = { 'chat.completions': 'chatcmpl-', completions: 'cmpl-', responses: 'resp_' };
+  // A completion route: `handle` validates and serves; a refusal on the way is recorded.
+  const completionRoute = (route: string, endpoint: Endpoint, handle: (c: Context<Env>, requestId: string, body: unknown) => Promise<Response>) =>
     app.post(route, limitBody, async (c) => {
-      const key = c.get('key');
-      const body = parseJson(c.get('body'));
-      const options = { strict: deps.strictParams, onIgnored: (fields: string[]) => ignoredFields.note(key.id, route, fields) };
-      if (endpoint === 'chat.completions') {
-        const req = validate(ChatCompletionRequest, body, options);
-        return serve(c, endpoint, req, (model, ids) => planChat(req, model, ids), (common) => chatFormat(common));
+      const startedAt = new Date();
+      const requestId = `${PREFIX[endpoint]}${randomBytes(12).toString('hex')}`;
+      let body: unknown = null;
+      try {
+        body = parseJson(c.get('body'));
+        return await handle(c, requestId, body);
+      } catch (err) {
+        if (!(err instanceof OpenAIError)) throw err;
+        const model = typeof (body as { model?: unknown } | null)?.model === 'string' ? (body as { model: string }).model : '';
+        await recordRejection(deps, { requestId, keyId: c.get('key').id, endpoint, model, startedAt, error: err });
+        throw err;
       }
-      const req = validate(CompletionRequest, body, options);
-      return serve(c, endpoint, req, (model, ids) => planCompletion(req, model, ids), (common) => completionFormat(common));
     });
-  }
+  const validation = (c: Context<Env>, route: string) => ({ strict: deps.strictParams, onIgnored: (fields: string[]) => ignoredFields.note(c.get('key').id, route, fields) });
 
+  completionRoute('/v1/chat/completions', 'chat.completions', (c, requestId, body) => {
+    const req = validate(ChatCompletionRequest, body, validation(c, '/v1/chat/completions'));
+    return serve(c, requestId, 'chat.completions', req, (model, ids) => planChat(req, model, ids), (common) => chatFormat(common));
+  });
+  completionRoute('/v1/completions', 'completions', (c, requestId, body) => {
+    const req = validate(CompletionRequest, body, validation(c, '/v1/completions'));
+    return serve(c, requestId, 'completions', req, (model, ids) => planCompletion(req, model, ids), (common) => completionFormat(common));
+  });
   // The Responses API, stateless: the request becomes a chat completion (responses_api.ts)
   // and runs exactly as /v1/chat/completions does; only the answer's shape differs.
-  app.post('/v1/responses', limitBody, async (c) => {
-    const key = c.get('key');
-    const body = parseJson(c.get('body'));
-    const options = { strict: deps.strictParams, onIgnored: (fields: string[]) => ignoredFields.note(key.id, '/v1/responses', fields) };
-    const req = validate(ResponsesRequest, body, options);
+  completionRoute('/v1/responses', 'responses', (c, requestId, body) => {
+    const req = validate(ResponsesRequest, body, validation(c, '/v1/responses'));
     const chat = chatRequestOf(req);
-    return serve(c, 'responses', chat, (model, ids) => asResponsesError(() => planChat(chat, model, ids)), (common) => responsesFormat(common, req));
+    return serve(c, requestId, 'responses', chat, (model, ids) => asResponsesError(() => planChat(chat, model, ids)), (common) => responsesFormat(common, req));
   });
   return app;
 }

@@ -43,6 +43,7 @@ export class GatewayMetrics {
   private readonly completionTokens: Counter;
   private readonly duration: Histogram;
   private readonly ttft: Histogram;
+  private readonly rejected: Counter;
   private readonly models = new Set<string>();
   private readonly maxModels: number;
 
@@ -56,6 +57,12 @@ export class GatewayMetrics {
     const advice = { explicitBucketBoundaries: LATENCY_BUCKETS };
     this.duration = meter.createHistogram('sirocco_request_duration_seconds', { description: 'Request duration', unit: 's', advice });
     this.ttft = meter.createHistogram('sirocco_time_to_first_token_seconds', { description: 'Time to first token', unit: 's', advice });
+    this.rejected = meter.createCounter('sirocco_rejected_requests_total', { description: 'Requests refused before reaching a node, by route and reason (error code)' });
+  }
+
+  /** A refused request: `reason` is the OpenAI error code (or type), a small fixed set. */
+  recordRejection(route: string, reason: string): void {
+    this.rejected.add(1, { route, reason });
   }
 
   recordRequest(a: RequestOutcome): void {
