@@ -263,7 +263,7 @@ describe('sirocco keys', () => {
       const id = /key_[0-9a-f]{12}/.exec(err)![0];
       out = '';
       expect(await runKeys(['list', '--data', dir])).toBe(0);
-      expect(out).toMatch(/^ID\s+NAME\s+CREATED\s+REVOKED\s+RPM\s+TPM\n/);
+      expect(out).toMatch(/^ID\s+NAME\s+CREATED\s+REVOKED\s+RPM\s+TPM\s+ADMIN\n/);
       expect(out).toContain(id);
       expect(out).toContain('team a');
       expect(out).toContain('1000');

@@ -170,7 +170,8 @@ describe('bad input', () => {
     expect(lines.find((l) => l.error.startsWith('404 model_not_found'))).toBeDefined();
     expect(lines.find((l) => l.error.startsWith('400 context_length_exceeded'))).toBeDefined();
     // The metric counts every refusal, 401s included, by reason.
-    const metrics = await (await fetch(`${stack.gateway.url}/metrics`, { headers: { authorization: `Bearer ${key}` } })).text();
+    const admin = await stack.createKey('metrics-reader', { admin: true });
+    const metrics = await (await fetch(`${stack.gateway.url}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text();
     const unauthorized = metrics.split('\n').filter((l) => l.startsWith('sirocco_rejected_requests_total{') && l.includes('reason="invalid_api_key"'));
     expect(unauthorized.reduce((n, l) => n + Number(l.split(' ').at(-1)), 0)).toBe(authCases.length);
   });

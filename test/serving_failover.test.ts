@@ -119,6 +119,22 @@ describe('node lifecycle', () => {
     expect(record!.completion_tokens).toBeLessThan(3000);
   });
 
+  it('a non-streaming request whose client leaves is billed the tokens generated until then', async () => {
+    const node = stack.nodes[1]!;
+    const abort = new AbortController();
+    const before = (await readUsageFile(stack.dataDir)).length;
+    const pending = post(sessionPreferring(node.url, 'gone-whole'), body({ max_tokens: 3000 }), abort.signal).catch(() => undefined);
+    await waitFor(async () => (await stack.nodeMetric(node, 'sirocco_node_generated_tokens_total')) > 0 && (await stack.nodeMetric(node, 'sirocco_node_running_requests')) === 1);
+    await new Promise((r) => setTimeout(r, 300));
+    abort.abort();
+    await pending;
+    await waitFor(async () => (await readUsageFile(stack.dataDir)).length === before + 1);
+    const record = (await readUsageFile(stack.dataDir)).at(-1)!;
+    expect(record.status).toBe('aborted');
+    expect(record.completion_tokens).toBeGreaterThan(0);
+    expect(record.completion_tokens).toBeLessThan(3000);
+  });
+
   it('SIGTERM drains: readiness turns false, the running request finishes, the node exits 0', async () => {
     const node = stack.nodes[1]!;
     const res = await post(sessionPreferring(node.url, 'drain'), body({ stream: true, max_tokens: 600 }));

@@ -1,4 +1,5 @@
-// Health checks eject a node that stops answering and bring it back when it returns.
+// Health checks eject a node that stops answering and bring it back when it returns; the
+// gateway's /health says whether any node is ready, /ready answers 503 until one is.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSirocco } from './helpers/servers.ts';
 import { startStack, type Stack } from './helpers/stack.ts';
@@ -35,8 +36,13 @@ it('ejects a dead node (503 while none is healthy) and brings it back when it re
   const down = await ask();
   expect(down.status).toBe(503);
   expect(((await down.json()) as { error: { code: string } }).error.code).toBe('no_node_available');
+  // /health stays 200 (the gateway itself is fine) and says no node is ready; /ready is 503.
+  const health = await fetch(`${stack.gateway.url}/health`);
+  expect([health.status, ((await health.json()) as { ready: boolean }).ready]).toEqual([200, false]);
+  expect((await fetch(`${stack.gateway.url}/ready`)).status).toBe(503);
 
   stack.nodes[0] = await startSirocco(['node', '--model', stack.modelDir, '--port', port, '--model-id', 'sirocco-test']);
   await until(async () => (await servedModels()).includes('sirocco-test'));
   expect((await ask()).status).toBe(200);
+  expect((await fetch(`${stack.gateway.url}/ready`)).status).toBe(200);
 });

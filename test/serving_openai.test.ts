@@ -204,8 +204,12 @@ describe('warm sessions', () => {
 });
 
 describe('billing and logs', () => {
-  it('serves Prometheus counters of tokens and requests by key and model', async () => {
-    const res = await fetch(`${stack.gateway.url}/metrics`, { headers: { authorization: `Bearer ${client.apiKey}` } });
+  it('serves Prometheus counters of tokens and requests by key and model, to admin keys only', async () => {
+    const refused = await fetch(`${stack.gateway.url}/metrics`, { headers: { authorization: `Bearer ${client.apiKey}` } });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { type: string } }).error.type).toBe('permission_error');
+    const admin = await stack.createKey('metrics', { admin: true });
+    const res = await fetch(`${stack.gateway.url}/metrics`, { headers: { authorization: `Bearer ${admin}` } });
     expect(res.status).toBe(200);
     const text = await res.text();
     const line = text.split('\n').find((l) => l.startsWith('sirocco_completion_tokens_total{') && l.includes('model="sirocco-test"'));

@@ -73,8 +73,10 @@ describe.each(kinds)('$name store', (kind) => {
     expect(await store.keys.verify(key)).toEqual(r);
     expect(await store.keys.verify(`${key.slice(0, -1)}x`)).toBeNull();
     expect(await store.keys.verify('not a key')).toBeNull();
-    const other = await store.keys.create('bob');
-    expect((await store.keys.list()).map((k) => k.name)).toEqual(['alice', 'bob']);
+    expect(r.admin).toBe(false);
+    const other = await store.keys.create('bob', {}, { admin: true });
+    expect((await store.keys.verify(other.key))?.admin).toBe(true);
+    expect((await store.keys.list()).map((k) => [k.name, k.admin])).toEqual([['alice', false], ['bob', true]]);
     expect(await store.keys.revoke(r.id)).toBe(true);
     expect(await store.keys.revoke(r.id)).toBe(true);
     expect(await store.keys.revoke('key_000000000000')).toBe(false);

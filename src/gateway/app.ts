@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { log } from '../telemetry/log.ts';
-import { PROMETHEUS_CONTENT_TYPE } from '../telemetry/prometheus.ts';
+import { adminRoutes } from './admin_routes.ts';
 import { bodyLimit, type BodyVariables } from './body_limit.ts';
 import { respondStream, respondWhole } from './completion_handler.ts';
 import { MAX_BODY_BYTES, MAX_DRAIN_BYTES, type GatewayDeps } from './gateway_deps.ts';
@@ -40,7 +40,18 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   // Browsers from the configured origins (--cors-origins); preflights need no key.
   if (deps.corsOrigins.length > 0) app.use('*', cors({ origin: deps.corsOrigins.includes('*') ? '*' : deps.corsOrigins, allowHeaders: ['authorization', 'content-type', 'x-session-id'], maxAge: 600 }));
 
-  app.get('/health', (c) => c.json({ ok: true, models: deps.pool.modelIds() }));
+  // /health: the gateway is up (200 whatever the nodes do: the autoscaling group's ELB check
+  // must not recycle gateways while the GPU nodes scale to zero); `ready` says whether a node
+  // serves any model. /ready answers 503 until one does, for balancers that should wait.
+  const readiness = () => {
+    const models = deps.pool.modelIds();
+    return { ok: true, ready: models.length > 0, models };
+  };
+  app.get('/health', (c) => c.json(readiness()));
+  app.get('/ready', (c) => {
+    const r = readiness();
+    return c.json(r, r.ready ? 200 : 503);
+  });
 
   // Every route but /health needs a valid, unrevoked key.
   const requireKey: MiddlewareHandler<Env> = async (c, next) => {
@@ -62,7 +73,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   app.use('/detokenize', requireKey);
   app.route('/', tokenizeRoutes(deps));
 
-  app.get('/metrics', async (c) => c.text(await deps.metrics.render(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE }));
+  app.route('/', adminRoutes(deps));
 
   const servedCards = () => deps.pool.modelIds().flatMap((id) => deps.pool.model(id) ?? []).map(modelCard);
   app.get('/v1/models', (c) => c.json({ object: 'list', data: servedCards() }));

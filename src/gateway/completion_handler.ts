@@ -138,8 +138,11 @@ export async function respondWhole(c: Context, deps: GatewayDeps, job: Completio
     await Promise.all(choices.map((s, i) => driveChoice(deps, job, i, s, controller.signal, async () => {})));
   } catch (err) {
     controller.abort();
+    // A client that left is billed what the node generated for it until then (it chose to
+    // leave; a stream is billed the same way); a failure of ours is not billed.
     const status: UsageStatus = c.req.raw.signal.aborted ? 'aborted' : 'failed';
-    await finishRecord(deps, job, choices, status, startedAt, 0, (err as Error).message);
+    const generated = status === 'aborted' ? choices.reduce((n, ch) => n + ch.tokens.length, 0) : 0;
+    await finishRecord(deps, job, choices, status, startedAt, generated, (err as Error).message);
     const e = nodeFailure(err);
     return c.json(e.body(), e.status);
   } finally {

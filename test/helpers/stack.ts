@@ -15,7 +15,7 @@ export type Stack = {
   nodes: Server[];
   gateway: Server;
   dataDir: string;
-  createKey: (name: string, limits?: { rpm?: number; tpm?: number }) => Promise<string>;
+  createKey: (name: string, limits?: { rpm?: number; tpm?: number; admin?: boolean }) => Promise<string>;
   nodeMetric: (node: Server, name: string) => Promise<number>;
   stop: () => Promise<void>;
 };
@@ -41,8 +41,8 @@ export async function startStack(options: { nodes?: number; nodeArgs?: string[];
     '200',
     ...(options.gatewayArgs ?? []),
   ]);
-  const createKey = async (name: string, limits: { rpm?: number; tpm?: number } = {}) => {
-    const extra = [...(limits.rpm ? ['--rpm', String(limits.rpm)] : []), ...(limits.tpm ? ['--tpm', String(limits.tpm)] : [])];
+  const createKey = async (name: string, limits: { rpm?: number; tpm?: number; admin?: boolean } = {}) => {
+    const extra = [...(limits.rpm ? ['--rpm', String(limits.rpm)] : []), ...(limits.tpm ? ['--tpm', String(limits.tpm)] : []), ...(limits.admin ? ['--admin'] : [])];
     const { stdout } = await run(process.execPath, ['bin/sirocco.js', 'keys', 'create', '--name', name, '--data', dataDir, ...extra]);
     return stdout.trim();
   };

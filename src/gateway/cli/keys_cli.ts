@@ -8,7 +8,7 @@ import { databaseUrl, openStore, type GatewayStore } from '../store/gateway_stor
 import { describeIssue, formatTable, positiveIntFlag } from './cli_support.ts';
 import { resolveDataDir } from './data_dir.ts';
 
-const USAGE = `usage: sirocco keys create --name NAME [--rpm N] [--tpm N] [--data DIR | --store URL]
+const USAGE = `usage: sirocco keys create --name NAME [--rpm N] [--tpm N] [--admin] [--data DIR | --store URL]
        sirocco keys revoke ID [--data DIR | --store URL]
        sirocco keys list [--json] [--data DIR | --store URL]
 
@@ -19,6 +19,8 @@ const USAGE = `usage: sirocco keys create --name NAME [--rpm N] [--tpm N] [--dat
   --name NAME   a label for the key (who or what uses it)
   --rpm N       requests per minute allowed to this key (default: unlimited)
   --tpm N       tokens per minute, prompt + completion (default: unlimited)
+  --admin       an admin key: may also read /metrics and everyone's usage, and manage keys
+                over HTTP (/v1/admin/…); give it to operators, not to clients
   --json        list as JSON
   --data DIR    data directory (default: $SIROCCO_DATA_DIR, else ./.sirocco)
   --store URL   postgres://… shared by every gateway replica (default: $SIROCCO_DATABASE_URL;
@@ -31,6 +33,7 @@ const CreateArgs = z.strictObject({
   name: z.string({ error: 'is required' }).pipe(KeyNameSchema),
   rpm: positiveIntFlag.optional(),
   tpm: positiveIntFlag.optional(),
+  admin: z.boolean().optional(),
   ...where,
 });
 const RevokeArgs = z.strictObject(where);
@@ -54,7 +57,7 @@ async function withStore<T>(flags: { data?: string; store?: string }, use: (stor
 
 // What `list` shows of a record: everything but the HMAC, which is of no use outside the store.
 function publicView(r: KeyRecord) {
-  return { id: r.id, name: r.name, created_at: r.created_at, revoked_at: r.revoked_at, limits: r.limits };
+  return { id: r.id, name: r.name, created_at: r.created_at, revoked_at: r.revoked_at, limits: r.limits, admin: r.admin };
 }
 
 export async function runKeys(argv: string[]): Promise<number> {
@@ -69,6 +72,7 @@ export async function runKeys(argv: string[]): Promise<number> {
         data: { type: 'string' },
         store: { type: 'string' },
         json: { type: 'boolean' },
+        admin: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -91,9 +95,9 @@ export async function runKeys(argv: string[]): Promise<number> {
       if (!args.success) return fail(describeIssue(args.error, 'keys create'));
       const limits = { requests_per_minute: args.data.rpm ?? null, tokens_per_minute: args.data.tpm ?? null };
       return withStore(args.data, async (store) => {
-        const { record, key } = await store.keys.create(args.data.name, limits);
+        const { record, key } = await store.keys.create(args.data.name, limits, { admin: args.data.admin ?? false });
         process.stdout.write(`${key}\n`);
-        process.stderr.write(`created ${record.id} ("${record.name}") in ${store.description}\nstore it now, it cannot be shown again\n`);
+        process.stderr.write(`created ${record.admin ? 'admin key ' : ''}${record.id} ("${record.name}") in ${store.description}\nstore it now, it cannot be shown again\n`);
         return 0;
       });
     }
@@ -123,9 +127,9 @@ export async function runKeys(argv: string[]): Promise<number> {
       }
       const limit = (n: number | null) => (n === null ? '-' : String(n));
       const rows = records.map((r) => [
-        r.id, r.name, r.created_at, r.revoked_at ?? '-', limit(r.limits.requests_per_minute), limit(r.limits.tokens_per_minute),
+        r.id, r.name, r.created_at, r.revoked_at ?? '-', limit(r.limits.requests_per_minute), limit(r.limits.tokens_per_minute), r.admin ? 'yes' : '-',
       ]);
-      process.stdout.write(formatTable(['ID', 'NAME', 'CREATED', 'REVOKED', 'RPM', 'TPM'], rows, new Set([4, 5])));
+      process.stdout.write(formatTable(['ID', 'NAME', 'CREATED', 'REVOKED', 'RPM', 'TPM', 'ADMIN'], rows, new Set([4, 5])));
       return 0;
     }
     case undefined:

@@ -25,6 +25,7 @@ export class EnvKeyStore implements KeyStore {
       created_at: new Date().toISOString(),
       revoked_at: null,
       limits: { ...UNLIMITED },
+      admin: false, // the injected key is a client's: admin keys come from 'sirocco keys create --admin'
     };
   }
 

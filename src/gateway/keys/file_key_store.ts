@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { looksLikeApiKey } from './api_key.ts';
 import { writeFileAtomic } from './atomic_write.ts';
-import { KeyRecordSchema, type KeyLimits, type KeyRecord, type KeyStore } from './key_store.ts';
+import { KeyRecordSchema, type KeyLimits, type KeyOptions, type KeyRecord, type KeyStore } from './key_store.ts';
 import { copyRecord, KeyTable } from './key_table.ts';
 
 export const KEYS_FILE = 'keys.json';
@@ -98,9 +98,9 @@ export class FileKeyStore implements KeyStore {
     return this.path;
   }
 
-  async create(name: string, limits?: Partial<KeyLimits>): Promise<{ record: KeyRecord; key: string }> {
+  async create(name: string, limits?: Partial<KeyLimits>, options?: KeyOptions): Promise<{ record: KeyRecord; key: string }> {
     return this.mutate((table) => {
-      const minted = table.mint(name, limits, this.now());
+      const minted = table.mint(name, limits, this.now(), options);
       return { records: [...table.records(), minted.record], result: { record: copyRecord(minted.record), key: minted.key } };
     });
   }

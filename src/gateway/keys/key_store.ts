@@ -20,6 +20,9 @@ export const KeyRecordSchema = z.strictObject({
   created_at: z.iso.datetime({ offset: true }),
   revoked_at: z.iso.datetime({ offset: true }).nullable(),
   limits: KeyLimitsSchema,
+  // Admin keys may also read /metrics and everyone's usage and manage keys over HTTP.
+  // Absent in files written before admin keys existed: false.
+  admin: z.boolean().default(false),
 });
 export type KeyRecord = z.infer<typeof KeyRecordSchema>;
 
@@ -31,9 +34,11 @@ export const KeyNameSchema = z
   .max(200, 'name is longer than 200 characters')
   .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'name must not contain control characters');
 
+export type KeyOptions = { admin?: boolean };
+
 export interface KeyStore {
   /** Mints a key. `key` is returned this once; the store keeps only its HMAC. */
-  create(name: string, limits?: Partial<KeyLimits>): Promise<{ record: KeyRecord; key: string }>;
+  create(name: string, limits?: Partial<KeyLimits>, options?: KeyOptions): Promise<{ record: KeyRecord; key: string }>;
   /** The key's record, or null if the key is unknown or revoked. */
   verify(key: string): Promise<KeyRecord | null>;
   /** Marks the key revoked. False if no key has this id; true (unchanged) if already revoked. */

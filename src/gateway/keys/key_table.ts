@@ -1,7 +1,7 @@
 // The in-memory state shared by every KeyStore implementation: records by id, and an index
 // by HMAC so that verify is one hash and one Map lookup, whatever the number of keys.
 import { constantTimeEqual, generateApiKey, generateKeyId, hmacKey, looksLikeApiKey } from './api_key.ts';
-import { KeyLimitsSchema, KeyNameSchema, UNLIMITED, type KeyLimits, type KeyRecord } from './key_store.ts';
+import { KeyLimitsSchema, KeyNameSchema, UNLIMITED, type KeyLimits, type KeyOptions, type KeyRecord } from './key_store.ts';
 
 // Records leave the table as copies: a caller that edits one must not edit the store.
 export function copyRecord(r: KeyRecord): KeyRecord {
@@ -21,7 +21,7 @@ export class KeyTable {
    * A new record and its key, not yet in the table: file-backed stores write it to disk
    * first and insert it only once it is durable. Throws on an invalid name or limits.
    */
-  mint(name: string, limits: Partial<KeyLimits> | undefined, now: Date): { record: KeyRecord; key: string } {
+  mint(name: string, limits: Partial<KeyLimits> | undefined, now: Date, options: KeyOptions = {}): { record: KeyRecord; key: string } {
     const cleanName = KeyNameSchema.parse(name);
     const cleanLimits = KeyLimitsSchema.parse({ ...UNLIMITED, ...limits });
     let id = generateKeyId();
@@ -34,6 +34,7 @@ export class KeyTable {
       created_at: now.toISOString(),
       revoked_at: null,
       limits: cleanLimits,
+      admin: options.admin ?? false,
     };
     return { record, key };
   }

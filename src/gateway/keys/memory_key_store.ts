@@ -1,7 +1,7 @@
 // KeyStore held in process memory: for tests and embedded gateways. Same semantics as the
 // file store (HMAC only, revoke is permanent), nothing survives the process.
 import { randomBytes } from 'node:crypto';
-import type { KeyLimits, KeyRecord, KeyStore } from './key_store.ts';
+import type { KeyLimits, KeyOptions, KeyRecord, KeyStore } from './key_store.ts';
 import { copyRecord, KeyTable } from './key_table.ts';
 
 export class MemoryKeyStore implements KeyStore {
@@ -14,8 +14,8 @@ export class MemoryKeyStore implements KeyStore {
     this.now = opts.now ?? (() => new Date());
   }
 
-  async create(name: string, limits?: Partial<KeyLimits>): Promise<{ record: KeyRecord; key: string }> {
-    const minted = this.table.mint(name, limits, this.now());
+  async create(name: string, limits?: Partial<KeyLimits>, options?: KeyOptions): Promise<{ record: KeyRecord; key: string }> {
+    const minted = this.table.mint(name, limits, this.now(), options);
     this.table.put(minted.record);
     return { record: copyRecord(minted.record), key: minted.key };
   }

@@ -7,7 +7,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { hmacKey, looksLikeApiKey } from '../keys/api_key.ts';
-import type { KeyLimits, KeyRecord, KeyStore } from '../keys/key_store.ts';
+import type { KeyLimits, KeyOptions, KeyRecord, KeyStore } from '../keys/key_store.ts';
 import { KeyTable } from '../keys/key_table.ts';
 import { SECRET_ENV } from '../keys/server_secret.ts';
 
@@ -22,6 +22,7 @@ type KeyRow = {
   revoked_at: Date | null;
   requests_per_minute: number | null;
   tokens_per_minute: number | null;
+  admin: boolean;
 };
 
 const recordOf = (r: KeyRow): KeyRecord => ({
@@ -31,6 +32,7 @@ const recordOf = (r: KeyRow): KeyRecord => ({
   created_at: r.created_at.toISOString(),
   revoked_at: r.revoked_at?.toISOString() ?? null,
   limits: { requests_per_minute: r.requests_per_minute, tokens_per_minute: r.tokens_per_minute },
+  admin: r.admin,
 });
 
 /** Inserts the setting unless present; returns the stored value. */
@@ -58,11 +60,11 @@ export class PostgresKeyStore implements KeyStore {
     return new PostgresKeyStore(pool, secret);
   }
 
-  async create(name: string, limits?: Partial<KeyLimits>): Promise<{ record: KeyRecord; key: string }> {
-    const { record, key } = new KeyTable(this.secret).mint(name, limits, new Date());
+  async create(name: string, limits?: Partial<KeyLimits>, options?: KeyOptions): Promise<{ record: KeyRecord; key: string }> {
+    const { record, key } = new KeyTable(this.secret).mint(name, limits, new Date(), options);
     await this.pool.query(
-      'INSERT INTO sirocco_api_keys (id, name, hmac, created_at, revoked_at, requests_per_minute, tokens_per_minute) VALUES ($1, $2, $3, $4, NULL, $5, $6)',
-      [record.id, record.name, record.hmac, record.created_at, record.limits.requests_per_minute, record.limits.tokens_per_minute],
+      'INSERT INTO sirocco_api_keys (id, name, hmac, created_at, revoked_at, requests_per_minute, tokens_per_minute, admin) VALUES ($1, $2, $3, $4, NULL, $5, $6, $7)',
+      [record.id, record.name, record.hmac, record.created_at, record.limits.requests_per_minute, record.limits.tokens_per_minute, record.admin],
     );
     return { record, key };
   }

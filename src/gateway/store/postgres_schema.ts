@@ -72,6 +72,8 @@ const MIGRATIONS: string[] = [
      END IF;
      RETURN QUERY SELECT ok, lv;
    END $$;`,
+  // 2: admin keys (/metrics, everyone's usage, key management over HTTP).
+  `ALTER TABLE sirocco_api_keys ADD COLUMN admin boolean NOT NULL DEFAULT false;`,
 ];
 
 export async function ensureSchema(pool: pg.Pool): Promise<void> {
