@@ -1,10 +1,11 @@
 // `npm start`: a gateway and a node on the built-in default model; the printed curls (plain
-// and tools) work.
+// and tools) work. `sirocco serve --model …` does the same for any model in one command.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { TempModels } from './helpers/models.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'sirocco-start-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -41,4 +42,33 @@ it('starts, prints a working curl example with the key from SIROCCO_API_KEY, and
   child.kill('SIGTERM');
   const code = await new Promise((r) => child.once('exit', r));
   expect(code).toBe(0);
+});
+
+it('sirocco serve --model DIR --tp 2: one command serves a model under its directory name, with a key it created', async () => {
+  const models = new TempModels();
+  const dir = await models.make({ preset: 'mistral-tiny', seed: 3 });
+  const child = spawn(process.execPath, ['bin/sirocco.js', 'serve', '--model', dir, '--tp', '2', '--port', '0'], {
+    env: { ...process.env, SIROCCO_API_KEY: '', SIROCCO_DATA_DIR: dataDir, SIROCCO_DATABASE_URL: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.resume();
+  try {
+    const end = Date.now() + 60_000;
+    while (!out.includes('Press Ctrl+C') && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain(`one node serving '${basename(dir)}'`);
+    expect(out).toContain('(tensor parallel 2)');
+    expect(out).not.toContain('Tools:'); // this toy vocabulary has no tool tokens
+    const apiKey = /API key: (sk-\S+)/.exec(out)![1]!;
+    const url = /curl (http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions)/.exec(out)![1]!;
+    const data = /-d '(.*)'/.exec(out)![1]!;
+    const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: data });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { model: string }).model).toBe(basename(dir));
+  } finally {
+    child.kill('SIGINT');
+    expect(await new Promise((r) => child.once('exit', r))).toBe(0);
+    models.cleanup();
+  }
 });

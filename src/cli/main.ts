@@ -7,9 +7,13 @@ const verbs: Record<string, Verb> = {
     summary: 'write a deterministic random-weight model in Hugging Face layout',
     run: async (argv) => (await import('../../weights-tools/make_tiny_cli.ts')).runMakeTiny(argv),
   },
+  serve: {
+    summary: 'serve a model in one command: a node and a gateway, a key and a curl',
+    run: async (argv) => (await import('./start.ts')).runServe(argv, 'serve'),
+  },
   start: {
-    summary: 'start a gateway and a node on the built-in default model (npm start)',
-    run: async (argv) => (await import('./start.ts')).runStart(argv),
+    summary: 'serve the built-in default model, or --model … (npm start)',
+    run: async (argv) => (await import('./start.ts')).runServe(argv, 'start'),
   },
   'make-default-model': {
     summary: 'generate the built-in default model into models/default if it is missing or outdated',
