@@ -1,7 +1,7 @@
 // `npm start`: a gateway and a node on the built-in default model; the printed curls (plain
 // and tools) work. `sirocco serve --model …` does the same for any model in one command.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -37,6 +37,18 @@ it('starts, prints a working curl example with the key from SIROCCO_API_KEY, and
   expect(call.finish_reason).toBe('tool_calls');
   expect(call.message.tool_calls[0]!.function.name).toBe('get_weather');
   expect(typeof (JSON.parse(call.message.tool_calls[0]!.function.arguments) as { city: unknown }).city).toBe('string');
+  // The README's JS snippet, as written, against this gateway.
+  const snippet = /```js\n([\s\S]*?)```/.exec(readFileSync('README.md', 'utf8'))![1]!;
+  const file = join(process.cwd(), `.readme-snippet-${process.pid}.mjs`); // in the repo, so 'openai' resolves
+  writeFileSync(file, snippet);
+  try {
+    const run = spawnSync(process.execPath, [file], { env: { ...process.env, SIROCCO_API_KEY: apiKey, SIROCCO_BASE_URL: url.replace(/\/chat\/completions$/, '') }, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("name: 'get_weather'");
+  } finally {
+    rmSync(file, { force: true });
+  }
   const wrong = await fetch(url, { method: 'POST', headers: { authorization: 'Bearer sk-wrong', 'content-type': 'application/json' }, body: data });
   expect(wrong.status).toBe(401);
   child.kill('SIGTERM');
