@@ -6,9 +6,11 @@ import { createInterface } from 'node:readline';
 import { serve, type ServerType } from '@hono/node-server';
 import { log } from '../telemetry/log.ts';
 
-export function listen(app: { fetch: (request: Request) => Response | Promise<Response> }, host: string, port: number, what: string): Promise<{ server: ServerType; url: string }> {
+// The server's bindings ({incoming, outgoing}: the Node request and response) reach the app
+// as its env, so routes may read the Node request directly (see gateway/body_limit.ts).
+export function listen(app: { fetch: (request: Request, env?: unknown) => Response | Promise<Response> }, host: string, port: number, what: string): Promise<{ server: ServerType; url: string }> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: (request) => app.fetch(request), hostname: host, port }, (info: AddressInfo) => {
+    const server = serve({ fetch: (request, env) => app.fetch(request, env), hostname: host, port }, (info: AddressInfo) => {
       const url = `http://${host}:${info.port}`;
       process.stdout.write(JSON.stringify({ event: 'listening', service: what, url }) + '\n');
       log('info', `${what} listening`, { url });

@@ -1,0 +1,118 @@
+// `npm run bench:gateway`: the latency the gateway adds to a one-token completion, on each
+// store (embedded files, PostgreSQL), sequentially and at rising request rates. The same
+// requests go straight to the node (its internal API) and through the gateway; the added
+// latency is the difference of the two distributions' p50 and p99.
+//   npm run bench:gateway -- [--rates 1,100,300,1000] [--seconds 3] [--stores embedded,postgres]
+// A rate of 1 means sequential (one request after the other, as many as fit in --seconds).
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { NODE_SECRET_HEADER } from '../src/protocol/internal_api.ts';
+import { TempModels } from '../test/helpers/models.ts';
+import { startPostgres } from '../test/helpers/postgres.ts';
+import { startSirocco, type Server } from '../test/helpers/servers.ts';
+
+const { values } = parseArgs({ options: { rates: { type: 'string' }, seconds: { type: 'string' }, stores: { type: 'string' } } });
+const o = z
+  .object({
+    rates: z.string().default('1,100,300,1000').transform((s) => s.split(',').map(Number)),
+    seconds: z.coerce.number().positive().default(3),
+    stores: z.string().default('embedded,postgres').transform((s) => s.split(',') as ('embedded' | 'postgres')[]),
+  })
+  .parse(values);
+
+const NODE_SECRET = 'test-node-secret-0123456789';
+const PROMPT = [1, 100, 200, 300, 400]; // ids inside mistral-tiny's 512-token vocabulary
+
+type Sample = { ms: number; ok: boolean };
+const quantile = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
+
+async function timed(call: () => Promise<Response>): Promise<Sample> {
+  const t0 = performance.now();
+  try {
+    const res = await call();
+    await res.arrayBuffer();
+    return { ms: performance.now() - t0, ok: res.ok };
+  } catch {
+    return { ms: performance.now() - t0, ok: false };
+  }
+}
+
+/** Sequential for rate 1, else open loop: one request every 1/rate s, whatever the answers do. */
+async function load(rate: number, call: () => Promise<Response>): Promise<{ samples: Sample[]; achieved: number }> {
+  const end = performance.now() + o.seconds * 1000;
+  const started = performance.now();
+  const samples: Sample[] = [];
+  if (rate === 1) {
+    while (performance.now() < end) samples.push(await timed(call));
+  } else {
+    const pending: Promise<void>[] = [];
+    for (let i = 0; performance.now() < end; i++) {
+      const due = started + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      pending.push(timed(call).then((s) => void samples.push(s)));
+    }
+    await Promise.all(pending);
+  }
+  return { samples, achieved: samples.length / ((performance.now() - started) / 1000) };
+}
+
+function summary(samples: Sample[]) {
+  const ms = samples.filter((s) => s.ok).map((s) => s.ms).sort((a, b) => a - b);
+  return { p50: quantile(ms, 0.5), p99: quantile(ms, 0.99), failed: samples.filter((s) => !s.ok).length };
+}
+
+const models = new TempModels();
+const cleanups: (() => Promise<unknown>)[] = [async () => models.cleanup()];
+try {
+  const dir = await models.make({ preset: 'mistral-tiny', seed: 1 });
+  const node = await startSirocco(['node', '--model', dir, '--port', '0', '--model-id', 'bench', '--max-sequences', '64']);
+  cleanups.unshift(() => node.stop());
+  const direct = () =>
+    fetch(`${node.url}/internal/v1/generate`, {
+      method: 'POST',
+      headers: { [NODE_SECRET_HEADER]: NODE_SECRET, 'content-type': 'application/json' },
+      body: JSON.stringify({ request_id: `r${Math.random()}`, tenant: 't', session_key: null, prompt_tokens: PROMPT, max_tokens: 1, temperature: 0, top_p: 1, top_k: 0, seed: null, stop: [], logprobs: false, top_logprobs: 0 }),
+    });
+
+  console.log(`one-token completions (prompt ${PROMPT.length} tokens, mistral-tiny), ${o.seconds} s per row; node ${process.version}\n`);
+  console.log('store      rate/s  achieved  node p50/p99 ms   gateway p50/p99 ms   added p50/p99 ms   failed');
+  for (const store of o.stores) {
+    let env: NodeJS.ProcessEnv = { SIROCCO_DATABASE_URL: '' };
+    if (store === 'postgres') {
+      const pg = await startPostgres();
+      cleanups.unshift(() => pg.stop());
+      env = { SIROCCO_DATABASE_URL: pg.url };
+    }
+    const gateway: Server = await startSirocco(['gateway', '--nodes', node.url, '--port', '0', '--data', join(models.root, `data-${store}`), '--health-interval-ms', '200'], env);
+    cleanups.unshift(() => gateway.stop());
+    const key = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['bin/sirocco.js', 'keys', 'create', '--name', 'bench', '--data', join(models.root, `data-${store}`)], { env: { ...process.env, ...env } });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error('keys create failed'))));
+    });
+    for (let i = 0; i < 100 && !((await (await fetch(`${gateway.url}/health`)).json()) as { ready: boolean }).ready; i++) await new Promise((r) => setTimeout(r, 100));
+    const viaGateway = () =>
+      fetch(`${gateway.url}/v1/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'bench', prompt: PROMPT, max_tokens: 1, temperature: 0 }),
+      });
+    await load(1, viaGateway); // warm up both paths
+    for (const rate of o.rates) {
+      const n = await load(rate, direct);
+      const g = await load(rate, viaGateway);
+      const a = summary(n.samples);
+      const b = summary(g.samples);
+      const f = (x: number) => x.toFixed(2).padStart(6);
+      console.log(
+        `${store.padEnd(10)} ${String(rate).padStart(6)}  ${g.achieved.toFixed(0).padStart(8)}  ${f(a.p50)} / ${f(a.p99)}    ${f(b.p50)} / ${f(b.p99)}     ${f(b.p50 - a.p50)} / ${f(b.p99 - a.p99)}   ${a.failed + b.failed}`,
+      );
+    }
+  }
+} finally {
+  for (const c of cleanups) await c().catch(() => undefined);
+}
