@@ -4,6 +4,9 @@
 // latency is the difference of the two distributions' p50 and p99.
 //   npm run bench:gateway -- [--rates 1,100,300,1000] [--seconds 3] [--stores embedded,postgres]
 // A rate of 1 means sequential (one request after the other, as many as fit in --seconds).
+// First, each store's ledger write cost: one record appended at a time (latency until durable)
+// and 1000 appended at once (group commit / concurrent inserts: the cost per record).
+// PostgreSQL runs with fsync on here, so its commits are as durable as the file's.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,6 +15,8 @@ import { NODE_SECRET_HEADER } from '../src/protocol/internal_api.ts';
 import { TempModels } from '../test/helpers/models.ts';
 import { startPostgres } from '../test/helpers/postgres.ts';
 import { startSirocco, type Server } from '../test/helpers/servers.ts';
+import { openStore } from '../src/gateway/store/gateway_store.ts';
+import type { UsageRecord } from '../src/gateway/ledger/usage_record.ts';
 
 const { values } = parseArgs({ options: { rates: { type: 'string' }, seconds: { type: 'string' }, stores: { type: 'string' } } });
 const o = z
@@ -64,6 +69,31 @@ function summary(samples: Sample[]) {
   return { p50: quantile(ms, 0.5), p99: quantile(ms, 0.99), failed: samples.filter((s) => !s.ok).length };
 }
 
+let sequence = 0;
+const usageRecord = (): UsageRecord => {
+  const now = new Date().toISOString();
+  return { request_id: `bench-${process.pid}-${++sequence}`, key_id: 'key_bench', model: 'bench', endpoint: 'completions', status: 'ok', prompt_tokens: 5, cached_tokens: 0, completion_tokens: 1, n: 1, node: 'http://127.0.0.1:1', started_at: now, finished_at: now, error: null };
+};
+
+async function ledgerCost(where: { dataDir: string; databaseUrl: string | null }): Promise<string> {
+  const store = await openStore(where);
+  try {
+    const one: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const t0 = performance.now();
+      await store.ledger.append(usageRecord());
+      one.push(performance.now() - t0);
+    }
+    one.sort((a, b) => a - b);
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 1000 }, () => store.ledger.append(usageRecord())));
+    const perRecord = (performance.now() - t0) / 1000;
+    return `one at a time p50 ${quantile(one, 0.5).toFixed(3)} / p99 ${quantile(one, 0.99).toFixed(3)} ms; 1000 at once ${(perRecord * 1000).toFixed(0)} µs per record`;
+  } finally {
+    await store.close();
+  }
+}
+
 const models = new TempModels();
 const cleanups: (() => Promise<unknown>)[] = [async () => models.cleanup()];
 try {
@@ -82,10 +112,11 @@ try {
   for (const store of o.stores) {
     let env: NodeJS.ProcessEnv = { SIROCCO_DATABASE_URL: '' };
     if (store === 'postgres') {
-      const pg = await startPostgres();
+      const pg = await startPostgres({ durable: true });
       cleanups.unshift(() => pg.stop());
       env = { SIROCCO_DATABASE_URL: pg.url };
     }
+    console.log(`${store} ledger write: ${await ledgerCost({ dataDir: join(models.root, `ledger-${store}`), databaseUrl: env.SIROCCO_DATABASE_URL || null })}`);
     const gateway: Server = await startSirocco(['gateway', '--nodes', node.url, '--port', '0', '--data', join(models.root, `data-${store}`), '--health-interval-ms', '200'], env);
     cleanups.unshift(() => gateway.stop());
     const key = await new Promise<string>((resolve, reject) => {

@@ -21,7 +21,8 @@ export interface TestPostgres {
 const PORT_ATTEMPTS = 5;
 const LOG_TAIL_CHARS = 3000;
 
-export async function startPostgres(): Promise<TestPostgres> {
+/** `durable`: keep fsync on (benchmarks of write cost); tests run without it. */
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<TestPostgres> {
   const binDir = findPostgresBinDir();
   const runAsPostgres = process.getuid?.() === 0;
   const root = mkdtempSync(join(tmpdir(), 'sirocco-pg-'));
@@ -44,7 +45,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       const logFile = join(root, `server-${attempt}.log`);
       // fsync=off: test data is thrown away, and it makes commits much faster. pg_ctl passes
       // these options through /bin/sh, hence the quoted folder.
-      const serverOptions = `-p ${port} -k ${shellQuote(root)} -c listen_addresses=127.0.0.1 -c fsync=off`;
+      const serverOptions = `-p ${port} -k ${shellQuote(root)} -c listen_addresses=127.0.0.1 -c fsync=${options.durable ? 'on' : 'off'}`;
       try {
         await pgCommand('pg_ctl', ['start', '-w', '-D', dataDir, '-l', logFile, '-o', serverOptions]);
         break;

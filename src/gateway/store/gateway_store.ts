@@ -39,7 +39,8 @@ export function databaseUrl(flag: string | undefined, env: NodeJS.ProcessEnv = p
 export async function openStore(options: { dataDir: string; databaseUrl: string | null }): Promise<GatewayStore> {
   if (options.databaseUrl === null) {
     const keys = await FileKeyStore.open(options.dataDir, await loadServerSecret(options.dataDir));
-    return { keys, ledger: await FileUsageLedger.open(options.dataDir), counters: null, description: `embedded ${options.dataDir}`, close: async () => {} };
+    const ledger = await FileUsageLedger.open(options.dataDir);
+    return { keys, ledger, counters: null, description: `embedded ${options.dataDir}`, close: () => ledger.close() };
   }
   const url = new URL(options.databaseUrl);
   const description = `postgres ${url.hostname}:${url.port || 5432}${url.pathname}`;
