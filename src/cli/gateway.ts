@@ -9,6 +9,7 @@ import { GatewayMetrics } from '../gateway/metrics.ts';
 import { NodePool } from '../gateway/node_pool.ts';
 import { RateLimiter } from '../gateway/rate_limit.ts';
 import { databaseUrl, openStore } from '../gateway/store/gateway_store.ts';
+import { resolveDataDir } from '../gateway/cli/data_dir.ts';
 import { log } from '../telemetry/log.ts';
 import { closeServer, listen, onSignals } from './serve.ts';
 
@@ -20,7 +21,7 @@ const USAGE = `usage: sirocco gateway (--nodes URL[,URL…] | --discover ec2:TAG
 addresses as nodes (port 8081 unless given; region from AWS_REGION).
 Nodes are called with the secret in SIROCCO_NODE_SECRET. API keys, the usage ledger and the
 rate-limit counters live in PostgreSQL with --store postgres://… (or $SIROCCO_DATABASE_URL),
-shared by every replica; else in --data (default: $SIROCCO_DATA_DIR or ./.sirocco), for one
+shared by every replica; else in --data (default: $SIROCCO_DATA_DIR or ~/.sirocco), for one
 gateway. Create keys with 'sirocco keys create --name NAME' against the same store.
 SIROCCO_API_KEY, when set, is accepted as one more key.
 Request fields the gateway does not know are ignored (each name logged once per key);
@@ -37,7 +38,7 @@ const Options = z.object({
   discover: DiscoverSpec.optional(),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   host: z.string().default('127.0.0.1'),
-  data: z.string().default(process.env.SIROCCO_DATA_DIR ?? '.sirocco'),
+  data: z.string().optional().transform((d) => resolveDataDir(d)),
   store: z.string().optional(),
   'health-interval-ms': z.coerce.number().int().positive().default(1000),
   'connect-timeout-ms': z.coerce.number().int().positive().default(10_000),

@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+
 // `sirocco <verb>`: one CLI for every tool. Each verb lives in its own module and is loaded
 // only when asked for, so `sirocco make-tiny` does not load the native engine.
 type Verb = { summary: string; run: (argv: string[]) => Promise<number> };
@@ -17,7 +19,12 @@ const verbs: Record<string, Verb> = {
   },
   'make-default-model': {
     summary: 'generate the built-in default model into models/default if it is missing or outdated',
-    run: async () => {
+    run: async (argv) => {
+      if (argv.length > 0) {
+        const help = argv.every((a) => a === '--help' || a === '-h');
+        (help ? process.stdout : process.stderr).write('usage: sirocco make-default-model   (no options; npm install runs it)\n');
+        return help ? 0 : 1;
+      }
       (await import('./start.ts')).ensureDefaultModel();
       return 0;
     },
@@ -55,6 +62,11 @@ function usage(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v') {
+    const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+    process.stdout.write(`sirocco ${version} (node ${process.version})\n`);
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h') {
     process.stdout.write(usage());
     return name === undefined ? 1 : 0;

@@ -22,7 +22,7 @@ const USAGE = `usage: sirocco keys create --name NAME [--rpm N] [--tpm N] [--adm
   --admin       an admin key: may also read /metrics and everyone's usage, and manage keys
                 over HTTP (/v1/admin/…); give it to operators, not to clients
   --json        list as JSON
-  --data DIR    data directory (default: $SIROCCO_DATA_DIR, else ./.sirocco)
+  --data DIR    data directory (default: $SIROCCO_DATA_DIR, else ~/.sirocco)
   --store URL   postgres://… shared by every gateway replica (default: $SIROCCO_DATABASE_URL;
                 when neither is set, the data directory)
   The server secret is $SIROCCO_KEY_SECRET if set, else DIR/secret (or the database's): use the gateway's.

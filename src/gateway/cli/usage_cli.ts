@@ -18,7 +18,7 @@ Requests and tokens per key and model, from DIR/usage.jsonl or the PostgreSQL st
   --since T     only requests started since T: a duration back from now (30m, 24h, 7d, 2w)
                 or an ISO date/time (2026-11-24 is UTC midnight; add Z or an offset to a time)
   --json        print JSON instead of a table
-  --data DIR    data directory (default: $SIROCCO_DATA_DIR, else ./.sirocco)
+  --data DIR    data directory (default: $SIROCCO_DATA_DIR, else ~/.sirocco)
   --store URL   postgres://… the gateways share (default: $SIROCCO_DATABASE_URL)
 `;
 

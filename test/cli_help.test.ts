@@ -1,0 +1,39 @@
+// The CLI's manners: every verb (and sub-verb) answers --help with its usage on stdout and exit
+// 0, `sirocco --version` names the version, an unknown verb is exit 1 with the list, and the
+// embedded store's default folder does not depend on the working directory.
+import { execFile } from 'node:child_process';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { resolveDataDir } from '../src/gateway/cli/data_dir.ts';
+
+const run = promisify(execFile);
+const sirocco = (...args: string[]) => run(process.execPath, ['bin/sirocco.js', ...args], { encoding: 'utf8' });
+
+const verbs = ['make-tiny', 'serve', 'start', 'make-default-model', 'node', 'gateway', 'weights', 'weights push', 'weights pull', 'weights verify', 'weights quantize', 'keys', 'usage', 'logits'];
+
+describe('sirocco CLI', () => {
+  it.each(verbs)('%s --help prints usage and exits 0', async (verb) => {
+    const { stdout } = await sirocco(...verb.split(' '), '--help');
+    expect(stdout).toMatch(/usage/i);
+  });
+
+  it('--version names the version; an unknown verb exits 1 listing the verbs', async () => {
+    expect((await sirocco('--version')).stdout).toMatch(/^sirocco \d+\.\d+\.\d+ \(node v\d+/);
+    const failure = await sirocco('frobnicate').then(
+      () => null,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toContain("unknown verb 'frobnicate'");
+    expect(failure?.stderr).toContain('serve');
+  });
+
+  it('the data dir is --data, else $SIROCCO_DATA_DIR, else ~/.sirocco, wherever the command runs', () => {
+    expect(resolveDataDir(undefined, {}, '/somewhere')).toBe(join(homedir(), '.sirocco'));
+    expect(resolveDataDir(undefined, {}, '/elsewhere')).toBe(join(homedir(), '.sirocco'));
+    expect(resolveDataDir(undefined, { SIROCCO_DATA_DIR: '/srv/sirocco' }, '/x')).toBe('/srv/sirocco');
+    expect(resolveDataDir('rel', {}, '/x')).toBe('/x/rel');
+  });
+});
