@@ -217,6 +217,15 @@ describe('billing and logs', () => {
     expect(Number(line!.split(' ').at(-1))).toBeGreaterThan(0);
     expect(text).toMatch(/sirocco_requests_total\{[^}]*status="ok"/);
     expect(text).toMatch(/sirocco_request_duration_seconds_count\{[^}]*model="sirocco-test"[^}]*\} [1-9]/);
+    // Latency as users feel it, and how choices end.
+    expect(text).toMatch(/sirocco_time_to_first_token_seconds_count\{[^}]*model="sirocco-test"[^}]*\} [1-9]/);
+    expect(text).toMatch(/sirocco_time_per_output_token_seconds_count\{[^}]*model="sirocco-test"[^}]*\} [1-9]/);
+    expect(text).toMatch(/sirocco_finish_reasons_total\{[^}]*reason="length"[^}]*\} [1-9]/);
+    // The node: queue time per admitted request, K/V use as a share of its pool.
+    expect(await stack.nodeMetric(stack.nodes[0]!, 'sirocco_node_queue_seconds_count')).toBeGreaterThan(0);
+    const kv = await stack.nodeMetric(stack.nodes[0]!, 'sirocco_node_kv_cache_usage_ratio');
+    expect(kv).toBeGreaterThan(0); // warm sessions hold blocks
+    expect(kv).toBeLessThanOrEqual(1);
   });
 
   it('sirocco usage summarises the ledger', async () => {

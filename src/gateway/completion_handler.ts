@@ -25,7 +25,7 @@ export type CompletionJob = {
   format: ResponseFormat;
 };
 
-type ChoiceState = ChoiceResult & { delivered: number; done: DoneEvent | null; node: string | null };
+type ChoiceState = ChoiceResult & { delivered: number; done: DoneEvent | null; node: string | null; firstTokenAt: number | null };
 
 function usageOf(plan: RequestPlan, choices: ChoiceState[], completionTokens: number): OpenAIUsage {
   const prompt = plan.promptTokens.length;
@@ -77,12 +77,18 @@ async function finishRecord(
     cachedTokens: usage.prompt_tokens_details.cached_tokens,
     completionTokens: usage.completion_tokens,
   });
+  const now = Date.now();
+  const firstToken = Math.min(...choices.map((c) => c.firstTokenAt ?? Infinity));
+  const afterFirst = usage.completion_tokens - choices.filter((c) => c.firstTokenAt !== null).length;
   deps.metrics.observeLatency({
     model: job.model,
     endpoint: job.endpoint,
     status,
-    durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
+    durationSeconds: (now - startedAt.getTime()) / 1000,
+    ...(Number.isFinite(firstToken) ? { timeToFirstTokenSeconds: (firstToken - startedAt.getTime()) / 1000 } : {}),
+    ...(Number.isFinite(firstToken) && afterFirst > 0 ? { timePerOutputTokenSeconds: (now - firstToken) / 1000 / afterFirst } : {}),
   });
+  for (const c of choices) if (c.done) deps.metrics.recordFinish(job.model, c.done.finish_reason);
   // The prompt was charged at admission; a failing shared store must not fail the response.
   await deps.limiter.record(job.keyId, job.keyLimits, usage.completion_tokens).catch((err: Error) => log('warn', 'rate-limit charge failed', { key_id: job.keyId, error: err.message }));
   log(status === 'ok' ? 'info' : 'warn', 'request finished', {
@@ -114,6 +120,7 @@ async function driveChoice(
       state.text = '';
       state.tokens = [];
     } else if (e.type === 'token') {
+      state.firstTokenAt ??= Date.now();
       state.tokens.push(e.token);
       state.text += e.token.text;
       await onToken(e.token);
@@ -126,7 +133,7 @@ async function driveChoice(
 }
 
 const newChoices = (n: number): ChoiceState[] =>
-  Array.from({ length: n }, () => ({ text: '', tokens: [], finishReason: 'stop', delivered: 0, done: null, node: null }));
+  Array.from({ length: n }, () => ({ text: '', tokens: [], finishReason: 'stop', delivered: 0, done: null, node: null, firstTokenAt: null }));
 
 export async function respondWhole(c: Context, deps: GatewayDeps, job: CompletionJob): Promise<Response> {
   const startedAt = new Date();

@@ -26,8 +26,10 @@ export type LatencyObservation = {
   status: string;
   /** Whole request, from arrival to the last byte. */
   durationSeconds: number;
-  /** Arrival to the first generated token (streams), if there was one. */
+  /** Arrival to the first generated token, if there was one. */
   timeToFirstTokenSeconds?: number;
+  /** After the first token, the time per further token (requests with at least two). */
+  timePerOutputTokenSeconds?: number;
 };
 
 const OptionsSchema = z.strictObject({ maxModels: z.number().int().positive().optional() });
@@ -44,6 +46,8 @@ export class GatewayMetrics {
   private readonly duration: Histogram;
   private readonly ttft: Histogram;
   private readonly rejected: Counter;
+  private readonly tpot: Histogram;
+  private readonly finishes: Counter;
   private readonly models = new Set<string>();
   private readonly maxModels: number;
 
@@ -57,6 +61,12 @@ export class GatewayMetrics {
     const advice = { explicitBucketBoundaries: LATENCY_BUCKETS };
     this.duration = meter.createHistogram('sirocco_request_duration_seconds', { description: 'Request duration', unit: 's', advice });
     this.ttft = meter.createHistogram('sirocco_time_to_first_token_seconds', { description: 'Time to first token', unit: 's', advice });
+    this.tpot = meter.createHistogram('sirocco_time_per_output_token_seconds', {
+      description: 'Time per generated token after the first',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1] },
+    });
+    this.finishes = meter.createCounter('sirocco_finish_reasons_total', { description: 'Choices finished, by model and finish reason' });
     this.rejected = meter.createCounter('sirocco_rejected_requests_total', { description: 'Requests refused before reaching a node, by route and reason (error code)' });
   }
 
@@ -79,6 +89,13 @@ export class GatewayMetrics {
     if (Number.isFinite(o.durationSeconds) && o.durationSeconds >= 0) this.duration.record(o.durationSeconds, attrs);
     const t = o.timeToFirstTokenSeconds;
     if (t !== undefined && Number.isFinite(t) && t >= 0) this.ttft.record(t, attrs);
+    const p = o.timePerOutputTokenSeconds;
+    if (p !== undefined && Number.isFinite(p) && p >= 0) this.tpot.record(p, attrs);
+  }
+
+  /** One finished choice: stop, length, abort … */
+  recordFinish(model: string, reason: string): void {
+    this.finishes.add(1, { model: this.modelLabel(model), reason });
   }
 
   /** Prometheus text exposition of every metric so far. */

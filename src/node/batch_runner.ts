@@ -25,6 +25,9 @@ export class BatchRunner {
     private readonly budget: StepBudget,
   ) {}
 
+  /** Told each request's time from submit to admission (seconds), for the queue-time metric. */
+  onAdmitted: (queueSeconds: number) => void = () => {};
+
   // Queues a request; returns a handle whose abort() frees its slot at the next step.
   submit(request: GenerationRequest): { abort: () => void } {
     const g = new Generation(request, this.tokenizer, this.tokenizer.eosId);
@@ -63,6 +66,7 @@ export class BatchRunner {
       g.fed = g.lease.reused;
       g.cached = prompt.slice(0, g.fed);
       this.running.push(g);
+      this.onAdmitted((performance.now() - g.submittedAt) / 1000);
     }
   }
 

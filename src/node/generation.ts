@@ -50,6 +50,8 @@ export class Generation {
   lease: Lease | null = null;
   aborted = false;
   lastScheduled = 0;
+  /** performance.now() at submit: the queue time ends when the runner admits it. */
+  readonly submittedAt = performance.now();
   /** The grammar masks this step's token: from the start, or once the trigger was sampled. */
   grammarActive: boolean;
   private readonly text: TextStream;

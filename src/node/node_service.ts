@@ -51,8 +51,18 @@ export class NodeService {
     readonly runner: BatchRunner,
     readonly info: ModelInfo,
     readonly metrics: PrometheusMeter,
+    kvMaxBlocks: number,
   ) {
     const m = this.metrics.meter;
+    const queue = m.createHistogram('sirocco_node_queue_seconds', {
+      description: 'Time a request waited before the runner admitted it',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30] },
+    });
+    runner.onAdmitted = (seconds) => queue.record(seconds);
+    m.createObservableGauge('sirocco_node_kv_cache_usage_ratio', { description: 'K/V cache blocks in use, as a share of the pool' }).addCallback((o) =>
+      o.observe(engine.info().kvBlocksInUse / Math.max(1, kvMaxBlocks)),
+    );
     m.createObservableGauge('sirocco_node_running_requests').addCallback((o) => o.observe(runner.stats().running));
     m.createObservableGauge('sirocco_node_waiting_requests').addCallback((o) => o.observe(runner.stats().waiting));
     m.createObservableGauge('sirocco_node_warm_sessions').addCallback((o) => o.observe(sessions.size));
@@ -95,7 +105,7 @@ export class NodeService {
       tokenizer: files.tokenizer,
       tokenizer_config: files.config,
     };
-    return new NodeService(engine, tokenizer, sessions, runner, info, options.metrics);
+    return new NodeService(engine, tokenizer, sessions, runner, info, options.metrics, kvMaxBlocks);
   }
 
   // The grammar engine for response_format, made on first use (~150 ms for a 32k vocabulary).
