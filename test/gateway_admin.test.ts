@@ -1,15 +1,22 @@
 // Billing and administration over HTTP (issue 10) against a real gateway and node: a key reads
 // its own usage in the shape of OpenAI's usage API; an admin key reads everyone's, exports the
 // ledger as JSON lines or CSV, and creates, lists and revokes keys; other keys get a 403.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { costOf, loadPrices } from '../src/gateway/pricing.ts';
 import { startStack, type Stack } from './helpers/stack.ts';
 
 let stack: Stack;
 let admin: string;
 let alice: string;
+const PRICES = { 'sirocco-test': { input: 1, cached_input: 0.5, output: 2 } }; // $ per million tokens
 beforeAll(async () => {
-  stack = await startStack();
+  const dir = mkdtempSync(join(tmpdir(), 'sirocco-prices-'));
+  writeFileSync(join(dir, 'prices.json'), JSON.stringify(PRICES));
+  stack = await startStack({ gatewayArgs: ['--prices', join(dir, 'prices.json')] });
   [admin, alice] = await Promise.all([stack.createKey('ops', { admin: true }), stack.createKey('alice')]);
 }, 120_000);
 afterAll(async () => stack?.stop());
@@ -51,13 +58,18 @@ describe('usage over HTTP', () => {
     expect(new Set(byKey.map((r) => r.api_key_id)).size).toBe(2);
   });
 
-  it('exports the ledger to admins as JSON lines or CSV', async () => {
+  it('exports the ledger to admins as JSON lines or CSV, each record with its cost', async () => {
     const jsonl = await (await get('/v1/admin/usage?format=jsonl', admin)).text();
-    const records = jsonl.trim().split('\n').map((l) => JSON.parse(l) as { request_id: string; status: string });
+    type Exported = { request_id: string; status: string; model: string; prompt_tokens: number; cached_tokens: number; completion_tokens: number; cost: number | null };
+    const records = jsonl.trim().split('\n').map((l) => JSON.parse(l) as Exported);
     expect(records.length).toBeGreaterThanOrEqual(3);
+    for (const r of records) {
+      const expected = ((r.prompt_tokens - r.cached_tokens) * 1 + r.cached_tokens * 0.5 + r.completion_tokens * 2) / 1e6;
+      expect(r.cost).toBeCloseTo(expected, 10);
+    }
     const csv = await (await get('/v1/admin/usage?format=csv', admin)).text();
     const lines = csv.trim().split('\n');
-    expect(lines[0]).toBe('request_id,key_id,model,endpoint,status,prompt_tokens,cached_tokens,completion_tokens,n,node,started_at,finished_at,error');
+    expect(lines[0]).toBe('request_id,key_id,model,endpoint,status,prompt_tokens,cached_tokens,completion_tokens,n,node,started_at,finished_at,error,cost');
     expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(records.map((r) => r.request_id));
   });
 });
@@ -87,5 +99,17 @@ describe('keys over HTTP', () => {
     const bad = await send('POST', '/v1/admin/keys', admin, { name: '', requests_per_minute: -1 });
     expect(bad.status).toBe(400);
     expect((await get('/v1/usage', alice)).status).toBe(400); // start_time is required, as in OpenAI's API
+  });
+});
+
+describe('prices', () => {
+  it('price by model or "*", cached prompt tokens at their own price, null without one; a bad file is refused by path', () => {
+    const prices = { a: { input: 2, output: 4 }, '*': { input: 1, cached_input: 0.1, output: 1 } };
+    expect(costOf(prices, 'a', { prompt_tokens: 1000, cached_tokens: 500, completion_tokens: 100 })).toBeCloseTo((1000 * 2 + 100 * 4) / 1e6, 12);
+    expect(costOf(prices, 'b', { prompt_tokens: 1000, cached_tokens: 500, completion_tokens: 100 })).toBeCloseTo((500 + 50 + 100) / 1e6, 12);
+    expect(costOf({ a: { input: 1, output: 1 } }, 'b', { prompt_tokens: 1, cached_tokens: 0, completion_tokens: 1 })).toBeNull();
+    const dir = mkdtempSync(join(tmpdir(), 'sirocco-prices-'));
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ m: { input: -1, output: 1 } }));
+    expect(() => loadPrices(join(dir, 'bad.json'))).toThrow(/bad\.json: m\.input: /);
   });
 });

@@ -48,6 +48,7 @@ function rec(over: Partial<UsageRecord> = {}): UsageRecord {
     started_at: '2026-11-24T10:00:00.000Z',
     finished_at: '2026-11-24T10:00:01.000Z',
     error: null,
+    cost: null,
     ...over,
   };
 }
@@ -260,10 +261,10 @@ describe('sirocco usage', () => {
     const env = { ...process.env, SIROCCO_DATA_DIR: dir };
     const { stdout } = await promisify(execFile)('node', ['bin/sirocco.js', 'usage'], { env });
     const lines = stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^KEY\s+MODEL\s+REQUESTS\s+OK\s+ABORTED\s+FAILED\s+REJECTED\s+PROMPT\s+CACHED\s+COMPLETION\s+TOTAL$/);
-    expect(lines[1]!.split(/\s+/)).toEqual(['key_a', 'mistral-tiny', '2', '1', '0', '1', '0', '20', '8', '5', '25']);
-    expect(lines[2]!.split(/\s+/)).toEqual(['key_b', 'other', '1', '1', '0', '0', '0', '10', '4', '5', '15']);
-    expect(lines[3]!.split(/\s+/)).toEqual(['TOTAL', '3', '2', '0', '1', '0', '30', '12', '10', '40']);
+    expect(lines[0]).toMatch(/^KEY\s+MODEL\s+REQUESTS\s+OK\s+ABORTED\s+FAILED\s+REJECTED\s+PROMPT\s+CACHED\s+COMPLETION\s+TOTAL\s+COST$/);
+    expect(lines[1]!.split(/\s+/)).toEqual(['key_a', 'mistral-tiny', '2', '1', '0', '1', '0', '20', '8', '5', '25', '$0.000000']);
+    expect(lines[2]!.split(/\s+/)).toEqual(['key_b', 'other', '1', '1', '0', '0', '0', '10', '4', '5', '15', '$0.000000']);
+    expect(lines[3]!.split(/\s+/)).toEqual(['TOTAL', '3', '2', '0', '1', '0', '30', '12', '10', '40', '$0.000000']);
   });
 
   describe('in process', () => {

@@ -42,6 +42,7 @@ const record = (over: Partial<UsageRecord> = {}): UsageRecord => ({
   started_at: new Date(Date.UTC(2026, 11, 1, 0, 0, sequence)).toISOString(),
   finished_at: new Date(Date.UTC(2026, 11, 1, 0, 1, sequence)).toISOString(),
   error: null,
+  cost: null,
   ...over,
 });
 
@@ -99,7 +100,7 @@ describe.each(kinds)('$name store', (kind) => {
 
   it('ledger: one record per request id, in append order, filtered by key and time', async () => {
     const [store] = await open(`${kind.name}_ledger`);
-    const first = record();
+    const first = record({ cost: 0.00012345 });
     const second = record({ key_id: 'key_bbbbbbbbbbbb', status: 'rejected', node: null, error: 'rate limit', n: 0, completion_tokens: 0 });
     expect(await store.ledger.append(first)).toBe('written');
     expect(await store.ledger.append(second)).toBe('written');

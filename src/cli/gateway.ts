@@ -7,6 +7,7 @@ import { Ec2TagDiscovery } from '../gateway/discovery/ec2_tag_discovery.ts';
 import { API_KEY_ENV, EnvKeyStore } from '../gateway/keys/env_key_store.ts';
 import { GatewayMetrics } from '../gateway/metrics.ts';
 import { NodePool } from '../gateway/node_pool.ts';
+import { loadPrices } from '../gateway/pricing.ts';
 import { RateLimiter } from '../gateway/rate_limit.ts';
 import { databaseUrl, openStore } from '../gateway/store/gateway_store.ts';
 import { resolveDataDir } from '../gateway/cli/data_dir.ts';
@@ -14,7 +15,7 @@ import { log } from '../telemetry/log.ts';
 import { closeServer, listen, onSignals } from './serve.ts';
 
 const USAGE = `usage: sirocco gateway (--nodes URL[,URL…] | --discover ec2:TAG_KEY=TAG_VALUE[:PORT])
-                       [--port 8080] [--host 127.0.0.1] [--data DIR] [--store postgres://…]
+                       [--port 8080] [--host 127.0.0.1] [--data DIR] [--store postgres://…] [--prices FILE]
                        [--health-interval-ms 1000] [--connect-timeout-ms 10000] [--strict-params]
                        [--cors-origins https://app.example,…|*]
 --discover lists the running EC2 instances with that tag every 15 s and uses their private
@@ -26,6 +27,8 @@ gateway. Create keys with 'sirocco keys create --name NAME' against the same sto
 SIROCCO_API_KEY, when set, is accepted as one more key.
 Request fields the gateway does not know are ignored (each name logged once per key);
 --strict-params refuses them with a 400 naming the field, as OpenAI does.
+--prices FILE (or $SIROCCO_PRICES): US dollars per million tokens per model, so every usage
+record carries its cost: {"MODEL": {"input": 0.25, "cached_input": 0.025, "output": 0.25}, "*": …}.
 --cors-origins lets browsers on those origins call the API (CORS headers; default none).
 `;
 
@@ -40,6 +43,7 @@ const Options = z.object({
   host: z.string().default('127.0.0.1'),
   data: z.string().optional().transform((d) => resolveDataDir(d)),
   store: z.string().optional(),
+  prices: z.string().optional(),
   'health-interval-ms': z.coerce.number().int().positive().default(1000),
   'connect-timeout-ms': z.coerce.number().int().positive().default(10_000),
   'cors-origins': z
@@ -62,7 +66,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     values = parseArgs({
       args: argv,
       options: {
-        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'store', 'health-interval-ms', 'connect-timeout-ms', 'cors-origins'].map((k) => [k, { type: 'string' as const }])),
+        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'store', 'prices', 'health-interval-ms', 'connect-timeout-ms', 'cors-origins'].map((k) => [k, { type: 'string' as const }])),
         'strict-params': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -84,7 +88,10 @@ export async function runGateway(argv: string[]): Promise<number> {
   const o = parsed.data;
   const pool = new NodePool({ urls: o.nodes ?? [], secret: o.secret, healthIntervalMs: o['health-interval-ms'], requestTimeoutMs: 5000 });
   let store;
+  let prices = {};
   try {
+    const pricesFile = o.prices ?? process.env.SIROCCO_PRICES;
+    if (pricesFile) prices = loadPrices(pricesFile);
     store = await openStore({ dataDir: o.data, databaseUrl: databaseUrl(o.store) });
   } catch (err) {
     process.stderr.write(`sirocco gateway: ${(err as Error).message}\n`);
@@ -101,6 +108,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     connectTimeoutMs: o['connect-timeout-ms'],
     strictParams: values['strict-params'] ?? false,
     corsOrigins: o['cors-origins'],
+    prices,
   };
   await pool.start();
   const discovery = o.discover

@@ -47,7 +47,7 @@ const CreateKeyBody = z.strictObject({
   admin: z.boolean().optional(),
 });
 
-const CSV_COLUMNS = ['request_id', 'key_id', 'model', 'endpoint', 'status', 'prompt_tokens', 'cached_tokens', 'completion_tokens', 'n', 'node', 'started_at', 'finished_at', 'error'] as const;
+const CSV_COLUMNS = ['request_id', 'key_id', 'model', 'endpoint', 'status', 'prompt_tokens', 'cached_tokens', 'completion_tokens', 'n', 'node', 'started_at', 'finished_at', 'error', 'cost'] as const;
 const csvCell = (v: unknown) => {
   const s = v === null ? '' : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;

@@ -11,6 +11,7 @@ import type { GatewayDeps } from './gateway_deps.ts';
 import type { Endpoint, UsageStatus } from './ledger/usage_record.ts';
 import { NodeRejected } from './node_client.ts';
 import { OpenAIError } from './openai_error.ts';
+import { costOf } from './pricing.ts';
 import type { RateLimits } from './rate_limit.ts';
 import type { RequestPlan } from './request_plan.ts';
 import type { ChoiceResult, OpenAIUsage, ResponseFormat } from './response_format.ts';
@@ -67,6 +68,7 @@ async function finishRecord(
     started_at: startedAt.toISOString(),
     finished_at: new Date().toISOString(),
     error,
+    cost: costOf(deps.prices, job.model, { prompt_tokens: usage.prompt_tokens, cached_tokens: usage.prompt_tokens_details.cached_tokens, completion_tokens: usage.completion_tokens }),
   });
   deps.metrics.recordRequest({
     keyId: job.keyId,

@@ -3,6 +3,7 @@ import type { KeyStore } from './keys/key_store.ts';
 import type { UsageLedger } from './ledger/usage_ledger.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { NodePool } from './node_pool.ts';
+import type { Prices } from './pricing.ts';
 import type { RateLimiter } from './rate_limit.ts';
 
 export type GatewayDeps = {
@@ -13,7 +14,8 @@ export type GatewayDeps = {
   metrics: GatewayMetrics;
   connectTimeoutMs: number;
   strictParams: boolean; // unknown request fields: 400 (true) or ignored and logged (false)
-  corsOrigins: string[]; // origins browsers may call from ('*' for any); empty = no CORS headers
+  corsOrigins: string[];
+  prices: Prices; // per model; every usage record carries its cost // origins browsers may call from ('*' for any); empty = no CORS headers
 };
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;

@@ -26,6 +26,9 @@ export const UsageRecordSchema = z
     started_at: timestamp,
     finished_at: timestamp,
     error: z.string().nullable(),
+    // US dollars from the gateway's prices (pricing.ts); null without a price for the model
+    // (and in records written before prices existed).
+    cost: z.number().nonnegative().nullable().default(null),
   })
   .refine((r) => r.cached_tokens <= r.prompt_tokens, { message: 'cached_tokens exceeds prompt_tokens', path: ['cached_tokens'] });
 export type UsageRecord = z.infer<typeof UsageRecordSchema>;

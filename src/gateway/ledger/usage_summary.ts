@@ -9,6 +9,8 @@ export type UsageTotals = {
   completion_tokens: number;
   /** prompt + completion: cached tokens are part of the prompt, not added again. */
   total_tokens: number;
+  /** US dollars of the priced records (records without a price add nothing). */
+  cost: number;
 };
 
 export type UsageSummaryRow = { key_id: string; model: string } & UsageTotals;
@@ -21,7 +23,7 @@ export type UsageSummary = {
 
 function emptyTotals(): UsageTotals {
   const by_status = Object.fromEntries(USAGE_STATUSES.map((s) => [s, 0])) as Record<UsageStatus, number>;
-  return { requests: 0, by_status, prompt_tokens: 0, cached_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+  return { requests: 0, by_status, prompt_tokens: 0, cached_tokens: 0, completion_tokens: 0, total_tokens: 0, cost: 0 };
 }
 
 function add(t: UsageTotals, r: UsageRecord): void {
@@ -31,6 +33,7 @@ function add(t: UsageTotals, r: UsageRecord): void {
   t.cached_tokens += r.cached_tokens;
   t.completion_tokens += r.completion_tokens;
   t.total_tokens += r.prompt_tokens + r.completion_tokens;
+  t.cost = Math.round((t.cost + (r.cost ?? 0)) * 1e8) / 1e8;
 }
 
 export function summarizeUsage(records: Iterable<UsageRecord>): UsageSummary {

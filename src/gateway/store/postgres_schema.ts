@@ -74,6 +74,8 @@ const MIGRATIONS: string[] = [
    END $$;`,
   // 2: admin keys (/metrics, everyone's usage, key management over HTTP).
   `ALTER TABLE sirocco_api_keys ADD COLUMN admin boolean NOT NULL DEFAULT false;`,
+  // 3: each record's cost in US dollars (null: no price for its model).
+  `ALTER TABLE sirocco_usage ADD COLUMN cost double precision;`,
 ];
 
 export async function ensureSchema(pool: pg.Pool): Promise<void> {

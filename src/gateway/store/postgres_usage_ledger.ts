@@ -10,8 +10,8 @@ import type pg from 'pg';
 import { checkFilter, type UsageFilter, type UsageLedger } from '../ledger/usage_ledger.ts';
 import { UsageRecordSchema, type UsageRecord } from '../ledger/usage_record.ts';
 
-const COLUMNS = ['request_id', 'key_id', 'model', 'endpoint', 'status', 'prompt_tokens', 'cached_tokens', 'completion_tokens', 'n', 'node', 'started_at', 'finished_at', 'error'] as const;
-// 13 parameters per row; PostgreSQL allows 65535 per statement.
+const COLUMNS = ['request_id', 'key_id', 'model', 'endpoint', 'status', 'prompt_tokens', 'cached_tokens', 'completion_tokens', 'n', 'node', 'started_at', 'finished_at', 'error', 'cost'] as const;
+// 14 parameters per row; PostgreSQL allows 65535 per statement.
 const MAX_BATCH = 500;
 
 type UsageRow = Omit<UsageRecord, 'started_at' | 'finished_at'> & { started_at: Date; finished_at: Date };
