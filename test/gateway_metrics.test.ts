@@ -77,4 +77,14 @@ describe('GatewayMetrics', () => {
     expect(() => new GatewayMetrics({ maxModels: 0 })).toThrow();
     await m.shutdown();
   });
+
+  it('caps the number of key labels: past maxKeys, new keys count as "other"', async () => {
+    const m = new GatewayMetrics({ maxKeys: 2 });
+    for (const keyId of ['key_000000000001', 'key_000000000002', 'key_000000000003', 'key_000000000004']) m.recordRequest(outcome({ keyId }));
+    const text = await m.render();
+    expect(text).toContain('key_id="key_000000000002"');
+    expect(text).not.toContain('key_id="key_000000000003"');
+    expect(sample(text, `sirocco_requests_total{key_id="other",model="mistral-tiny",endpoint="chat.completions",status="ok"}`)).toBe(2);
+    await m.shutdown();
+  });
 });

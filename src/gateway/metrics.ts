@@ -2,8 +2,9 @@
 // latency histograms, on a PrometheusMeter; render() gives the text for a GET /metrics route.
 //
 // Labels carry key ids (key_…), never keys: a value shaped like an API key is replaced.
-// Model labels come from requests, so their number is capped: past `maxModels` distinct
-// values, new ones are counted under "other" rather than growing the series without bound.
+// Model and key labels come from requests, so their numbers are capped: past `maxModels` /
+// `maxKeys` distinct values, new ones are counted under "other" rather than growing the
+// series without bound (per-key billing is the ledger's job; the metrics show the big users).
 import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
 import { z } from 'zod';
 import { PrometheusMeter } from '../telemetry/prometheus.ts';
@@ -32,7 +33,7 @@ export type LatencyObservation = {
   timePerOutputTokenSeconds?: number;
 };
 
-const OptionsSchema = z.strictObject({ maxModels: z.number().int().positive().optional() });
+const OptionsSchema = z.strictObject({ maxModels: z.number().int().positive().optional(), maxKeys: z.number().int().positive().optional() });
 export type GatewayMetricsOptions = z.infer<typeof OptionsSchema>;
 
 const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -50,9 +51,13 @@ export class GatewayMetrics {
   private readonly finishes: Counter;
   private readonly models = new Set<string>();
   private readonly maxModels: number;
+  private readonly keys = new Set<string>();
+  private readonly maxKeys: number;
 
   constructor(options: GatewayMetricsOptions = {}) {
-    this.maxModels = OptionsSchema.parse(options).maxModels ?? 100;
+    const o = OptionsSchema.parse(options);
+    this.maxModels = o.maxModels ?? 100;
+    this.maxKeys = o.maxKeys ?? 100;
     const meter = this.prometheus.meter;
     this.requests = meter.createCounter('sirocco_requests_total', { description: 'Requests answered, by key, model, endpoint and status' });
     this.promptTokens = meter.createCounter('sirocco_prompt_tokens_total', { description: 'Prompt tokens processed' });
@@ -76,7 +81,7 @@ export class GatewayMetrics {
   }
 
   recordRequest(a: RequestOutcome): void {
-    const who: Attributes = { key_id: safeKeyId(a.keyId), model: this.modelLabel(a.model) };
+    const who: Attributes = { key_id: this.keyLabel(safeKeyId(a.keyId)), model: this.modelLabel(a.model) };
     this.requests.add(1, { ...who, endpoint: a.endpoint, status: a.status });
     // Zero adds still create the series, so every (key, model) shows all four counters.
     this.promptTokens.add(nonNegative(a.promptTokens), who);
@@ -108,11 +113,19 @@ export class GatewayMetrics {
   }
 
   private modelLabel(model: string): string {
-    if (this.models.has(model)) return model;
-    if (this.models.size >= this.maxModels) return 'other';
-    this.models.add(model);
-    return model;
+    return capped(this.models, this.maxModels, model);
   }
+
+  private keyLabel(keyId: string): string {
+    return capped(this.keys, this.maxKeys, keyId);
+  }
+}
+
+function capped(seen: Set<string>, max: number, value: string): string {
+  if (seen.has(value)) return value;
+  if (seen.size >= max) return 'other';
+  seen.add(value);
+  return value;
 }
 
 function safeKeyId(keyId: string): string {
