@@ -12,6 +12,7 @@ import { RateLimiter } from '../gateway/rate_limit.ts';
 import { databaseUrl, openStore } from '../gateway/store/gateway_store.ts';
 import { resolveDataDir } from '../gateway/cli/data_dir.ts';
 import { log } from '../telemetry/log.ts';
+import { startTracing } from '../telemetry/tracing.ts';
 import { closeServer, listen, onSignals } from './serve.ts';
 
 const USAGE = `usage: sirocco gateway (--nodes URL[,URL…] | --discover ec2:TAG_KEY=TAG_VALUE[:PORT])
@@ -121,6 +122,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     pool.stop();
     return 1;
   }
+  const stopTracing = startTracing('sirocco-gateway');
   const { server } = await listen(createGatewayApp(deps), o.host, o.port, 'gateway');
   onSignals(async (signal) => {
     log('info', 'gateway stopping', { signal });
@@ -128,6 +130,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     pool.stop();
     await closeServer(server);
     await store.close();
+    await stopTracing();
     return 0;
   });
   return new Promise<number>(() => {}); // runs until a signal ends the process

@@ -6,6 +6,7 @@ import { createNodeApp } from '../node/node_app.ts';
 import { NodeHost } from '../node/node_host.ts';
 import { DEFAULT_NODE_OPTIONS } from '../node/node_service.ts';
 import { log } from '../telemetry/log.ts';
+import { startTracing } from '../telemetry/tracing.ts';
 import { closeServer, listen, onSignals } from './serve.ts';
 
 const USAGE = `usage: sirocco node --model DIR|s3://bucket/prefix|hf:org/name [--port 8081] [--host 127.0.0.1]
@@ -67,12 +68,14 @@ export async function runNode(argv: string[]): Promise<number> {
   // Listen first (not ready) so readiness and download progress can be scraped while the model
   // is fetched, verified and loaded.
   const host = new NodeHost(o.model);
+  const stopTracing = startTracing('sirocco-node');
   const { server, url } = await listen(createNodeApp(host, o.secret), o.host, o.port, 'node');
   onSignals(async (signal) => {
     log('info', 'node draining', { signal });
     const finished = await host.drain(o['drain-timeout'] * 1000);
     log(finished ? 'info' : 'warn', finished ? 'node drained' : 'drain timed out; stopping with requests in flight');
     await closeServer(server);
+    await stopTracing();
     return 0;
   });
   try {

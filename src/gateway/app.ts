@@ -4,7 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { log } from '../telemetry/log.ts';
+import { context, REQUEST_ID_ATTRIBUTE, trace, tracer } from '../telemetry/tracing.ts';
 import { adminRoutes } from './admin_routes.ts';
 import { bodyLimit, type BodyVariables } from './body_limit.ts';
 import { respondStream, respondWhole } from './completion_handler.ts';
@@ -128,21 +130,25 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       usageOnFinish: !plan.includeUsage && plan.n === 1,
       toolCalls: plan.toolCalls,
     };
-    const job = { requestId, endpoint, keyId: key.id, keyLimits: key.limits, model: req.model, plan, format: formatOf(common, plan) };
+    const job = { requestId, endpoint, keyId: key.id, keyLimits: key.limits, model: req.model, plan, format: formatOf(common, plan), span: trace.getActiveSpan() ?? null };
     return plan.stream ? respondStream(c, deps, job) : respondWhole(c, deps, job);
   };
 
   const PREFIX: Record<Endpoint, string> = { 'chat.completions': 'chatcmpl-', completions: 'cmpl-', responses: 'resp_' };
   // A completion route: `handle` validates and serves; a refusal on the way is recorded.
+  // The request's span (tracing.ts) is active while it runs and ends with its usage record.
   const completionRoute = (route: string, endpoint: Endpoint, handle: (c: Context<Env>, requestId: string, body: unknown) => Promise<Response>) =>
     app.post(route, limitBody, async (c) => {
       const startedAt = new Date();
       const requestId = `${PREFIX[endpoint]}${randomBytes(12).toString('hex')}`;
+      const span = tracer().startSpan(`POST ${route}`, { kind: SpanKind.SERVER, attributes: { [REQUEST_ID_ATTRIBUTE]: requestId, 'sirocco.key_id': c.get('key').id } });
       let body: unknown = null;
       try {
         body = parseJson(c.get('body'));
-        return await handle(c, requestId, body);
+        return await context.with(trace.setSpan(context.active(), span), () => handle(c, requestId, body));
       } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        span.end();
         if (!(err instanceof OpenAIError)) throw err;
         const model = typeof (body as { model?: unknown } | null)?.model === 'string' ? (body as { model: string }).model : '';
         await recordRejection(deps, { requestId, keyId: c.get('key').id, endpoint, model, startedAt, error: err });

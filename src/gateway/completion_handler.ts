@@ -6,6 +6,7 @@ import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { DoneEvent, TokenEvent } from '../protocol/internal_api.ts';
 import { log } from '../telemetry/log.ts';
+import type { Span } from '../telemetry/tracing.ts';
 import { NoNodeAvailable, runChoice } from './choice_runner.ts';
 import type { GatewayDeps } from './gateway_deps.ts';
 import type { Endpoint, UsageStatus } from './ledger/usage_record.ts';
@@ -22,6 +23,7 @@ export type CompletionJob = {
   keyId: string;
   keyLimits: RateLimits;
   model: string;
+  span: Span | null; // the request's trace span, ended with its record
   plan: RequestPlan;
   format: ResponseFormat;
 };
@@ -91,6 +93,8 @@ async function finishRecord(
     ...(Number.isFinite(firstToken) && afterFirst > 0 ? { timePerOutputTokenSeconds: (now - firstToken) / 1000 / afterFirst } : {}),
   });
   for (const c of choices) if (c.done) deps.metrics.recordFinish(job.model, c.done.finish_reason);
+  job.span?.setAttributes({ 'sirocco.status': status, 'sirocco.prompt_tokens': usage.prompt_tokens, 'sirocco.completion_tokens': usage.completion_tokens });
+  job.span?.end();
   // The prompt was charged at admission; a failing shared store must not fail the response.
   await deps.limiter.record(job.keyId, job.keyLimits, usage.completion_tokens).catch((err: Error) => log('warn', 'rate-limit charge failed', { key_id: job.keyId, error: err.message }));
   log(status === 'ok' ? 'info' : 'warn', 'request finished', {

@@ -3,8 +3,10 @@
 // after it, as a NodeStreamError (the client has already seen output from this node).
 import http from 'node:http';
 import https from 'node:https';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { createParser } from 'eventsource-parser';
 import { DoneEvent, ErrorEvent, TokenEvent, type GenerateBody } from '../protocol/internal_api.ts';
+import { REQUEST_ID_ATTRIBUTE, traceHeaders, tracer } from '../telemetry/tracing.ts';
 
 export class NodeUnavailable extends Error {}
 export class NodeStreamError extends Error {}
@@ -50,6 +52,18 @@ export async function* generateOnNode(
   signal: AbortSignal,
   connectTimeoutMs: number,
 ): AsyncGenerator<NodeEvent> {
+  const span = tracer().startSpan('node.generate', { kind: SpanKind.CLIENT, attributes: { [REQUEST_ID_ATTRIBUTE]: body.request_id, 'server.address': url } });
+  try {
+    yield* streamFromNode(url, { ...headers, ...traceHeaders(span) }, body, signal, connectTimeoutMs);
+  } catch (err) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+async function* streamFromNode(url: string, headers: Record<string, string>, body: GenerateBody, signal: AbortSignal, connectTimeoutMs: number): AsyncGenerator<NodeEvent> {
   let res: http.IncomingMessage;
   // The timeout bounds the wait for response headers only; the stream itself may run long.
   try {

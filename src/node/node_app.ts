@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { GenerateBody, NODE_SECRET_HEADER, type DoneEvent, type ReadyStatus, type TokenEvent } from '../protocol/internal_api.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../telemetry/prometheus.ts';
+import { GenerateTrace } from './generate_trace.ts';
 import { ResponseFormatError, type TokenMatcher } from './grammar/index.ts';
 import type { NodeHost } from './node_host.ts';
 
@@ -70,6 +71,7 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
         ended ||= last;
         wake();
       };
+      const spans = new GenerateTrace(c.req.header(), body.request_id, body.prompt_tokens.length);
       const handle = service.submit({
         grammar,
         grammarTrigger: body.grammar_trigger_token,
@@ -99,8 +101,12 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
           },
         },
         listener: {
-          onToken: (e) => push('token', e satisfies TokenEvent),
+          onToken: (e) => {
+            spans.token();
+            push('token', e satisfies TokenEvent);
+          },
           onDone: (r) => {
+            spans.end({ completionTokens: r.usage.completionTokens, finishReason: r.finishReason });
             grammar?.dispose();
             push(
               'done',
@@ -113,6 +119,7 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
             );
           },
           onError: (err) => {
+            spans.end({ error: err.message });
             grammar?.dispose();
             push('error', { message: err.message }, true);
           },

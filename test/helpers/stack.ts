@@ -20,13 +20,13 @@ export type Stack = {
   stop: () => Promise<void>;
 };
 
-export async function startStack(options: { nodes?: number; nodeArgs?: string[]; gatewayArgs?: string[] } = {}): Promise<Stack> {
+export async function startStack(options: { nodes?: number; nodeArgs?: string[]; gatewayArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Stack> {
   const models = new TempModels();
   const modelDir = await models.make({ preset: 'sirocco-default', seed: 1, layers: 2 });
   const dataDir = join(models.root, 'gateway-data');
   const nodes = await Promise.all(
     Array.from({ length: options.nodes ?? 1 }, () =>
-      startSirocco(['node', '--model', modelDir, '--port', '0', '--model-id', 'sirocco-test', ...(options.nodeArgs ?? [])]),
+      startSirocco(['node', '--model', modelDir, '--port', '0', '--model-id', 'sirocco-test', ...(options.nodeArgs ?? [])], options.env),
     ),
   );
   const gateway = await startSirocco([
@@ -40,7 +40,7 @@ export async function startStack(options: { nodes?: number; nodeArgs?: string[];
     '--health-interval-ms',
     '200',
     ...(options.gatewayArgs ?? []),
-  ]);
+  ], options.env);
   const createKey = async (name: string, limits: { rpm?: number; tpm?: number; admin?: boolean } = {}) => {
     const extra = [...(limits.rpm ? ['--rpm', String(limits.rpm)] : []), ...(limits.tpm ? ['--tpm', String(limits.tpm)] : []), ...(limits.admin ? ['--admin'] : [])];
     const { stdout } = await run(process.execPath, ['bin/sirocco.js', 'keys', 'create', '--name', name, '--data', dataDir, ...extra]);
