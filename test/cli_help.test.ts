@@ -1,12 +1,14 @@
 // The CLI's manners: every verb (and sub-verb) answers --help with its usage on stdout and exit
 // 0, `sirocco --version` names the version, an unknown verb is exit 1 with the list, and the
-// embedded store's default folder does not depend on the working directory.
+// embedded store's default folder does not depend on the working directory, and AWS errors say
+// which variable to set.
 import { execFile } from 'node:child_process';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { resolveDataDir } from '../src/gateway/cli/data_dir.ts';
+import { describeS3Error } from '../src/weights/s3_errors.ts';
 
 const run = promisify(execFile);
 const sirocco = (...args: string[]) => run(process.execPath, ['bin/sirocco.js', ...args], { encoding: 'utf8' });
@@ -35,5 +37,12 @@ describe('sirocco CLI', () => {
     expect(resolveDataDir(undefined, {}, '/elsewhere')).toBe(join(homedir(), '.sirocco'));
     expect(resolveDataDir(undefined, { SIROCCO_DATA_DIR: '/srv/sirocco' }, '/x')).toBe('/srv/sirocco');
     expect(resolveDataDir('rel', {}, '/x')).toBe('/x/rel');
+  });
+
+  it('AWS errors name the variable to set', () => {
+    const uri = 's3://bucket/model';
+    expect(describeS3Error(Object.assign(new Error('Region is missing'), { name: 'Error' }), uri)).toMatch(/set AWS_REGION/);
+    expect(describeS3Error(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsError' }), uri)).toMatch(/AWS_ACCESS_KEY_ID .*AWS_PROFILE/);
+    expect(describeS3Error(Object.assign(new Error('denied'), { name: 'AccessDenied' }), uri)).toMatch(/AWS_ACCESS_KEY_ID \/ AWS_PROFILE/);
   });
 });

@@ -118,7 +118,10 @@ export async function runGateway(argv: string[]): Promise<number> {
   try {
     await discovery?.start(); // before listening: the first answers already have nodes
   } catch (err) {
-    process.stderr.write(`sirocco gateway: node discovery failed: ${(err as Error).message}\n`);
+    process.stderr.write(
+      `sirocco gateway: node discovery failed: ${(err as Error).message}\n` +
+        'check AWS_REGION, the credentials (AWS_PROFILE or the instance role) and that they allow ec2:DescribeInstances\n',
+    );
     pool.stop();
     return 1;
   }

@@ -42,6 +42,9 @@ export function describeS3Error(err: unknown, uri: string): string {
     case 'transient':
       return `${uri}: ${detail} (gave up after retries): check the network and ${endpoint ? `the endpoint ${endpoint}` : 'the S3 region'}, then retry`;
     default:
+      // The SDK's own words for a missing setting do not say which variable holds it.
+      if (/region is missing/i.test(detail)) return `${uri}: ${detail}: set AWS_REGION (or AWS_ENDPOINT_URL for an S3-compatible store)`;
+      if (/could not load credentials/i.test(detail)) return `${uri}: ${detail}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE`;
       return `${uri}: ${detail}`;
   }
 }
