@@ -1,6 +1,7 @@
 # Sirocco on AWS: a weights bucket, an autoscaling group of GPU nodes in private subnets,
-# and an autoscaling group of gateways behind a TLS load balancer that find the nodes by
-# their EC2 tag. See README.md for the design and the deploy steps.
+# an autoscaling group of gateways behind a TLS load balancer that find the nodes by their
+# EC2 tag, and the PostgreSQL database the gateways share (API keys, usage ledger, rate-limit
+# counters). See README.md for the design and the deploy steps.
 
 provider "aws" {
   region = var.region # null: from the environment, never hard-coded here
@@ -67,6 +68,23 @@ module "nodes" {
   enable_ssm_session        = var.enable_ssm_session
 }
 
+module "database" {
+  source                   = "./modules/database"
+  name                     = var.name
+  vpc_id                   = local.vpc_id
+  subnet_ids               = local.private_subnet_ids
+  client_security_group_id = module.gateway.security_group_id
+  instance_class           = var.database_instance_class
+  engine_version           = var.database_engine_version
+  multi_az                 = var.database_multi_az
+  allocated_storage_gb     = var.database_storage_gb
+  max_allocated_storage_gb = var.database_max_storage_gb
+  kms_key_arn              = var.database_kms_key_arn
+  backup_retention_days    = var.database_backup_retention_days
+  deletion_protection      = var.database_deletion_protection
+  apply_immediately        = var.database_apply_immediately
+}
+
 module "gateway" {
   source             = "./modules/gateway"
   name               = var.name
@@ -86,6 +104,13 @@ module "gateway" {
     node_secret = module.secrets.node_secret_parameter
     key_secret  = module.secrets.key_secret_parameter
     api_key     = module.secrets.api_key_parameter
+  }
+  database = {
+    host          = module.database.address
+    port          = module.database.port
+    name          = module.database.database_name
+    secret_arn    = module.database.credentials_secret_arn
+    ca_bundle_url = var.database_ca_bundle_url
   }
   release_url        = var.sirocco_release_url
   release_sha256     = var.sirocco_release_sha256

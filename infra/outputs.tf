@@ -1,5 +1,6 @@
 # No secret values here: only where they live (read them with
-# `aws ssm get-parameter --with-decryption --name NAME --query Parameter.Value --output text`).
+# `aws ssm get-parameter --with-decryption --name NAME --query Parameter.Value --output text`,
+# the database's with `aws secretsmanager get-secret-value --secret-id ARN`).
 
 output "gateway_url" {
   description = "Base URL of the OpenAI-compatible API; clients use <gateway_url>/v1."
@@ -47,4 +48,24 @@ output "gateway_autoscaling_group" {
 output "node_discovery" {
   description = "The --discover value the gateways run with."
   value       = module.nodes.discover
+}
+
+output "database_endpoint" {
+  description = "host:port of the gateways' PostgreSQL (private: reachable from the gateways only)."
+  value       = module.database.endpoint
+}
+
+output "database_address" {
+  description = "Host name of the gateways' PostgreSQL."
+  value       = module.database.address
+}
+
+output "database_name" {
+  description = "Database the gateways use."
+  value       = module.database.database_name
+}
+
+output "database_credentials_secret_arn" {
+  description = "Secrets Manager secret (managed and rotated by RDS) holding the database user name and password; only the gateways' role may read it."
+  value       = module.database.credentials_secret_arn
 }

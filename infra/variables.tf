@@ -69,16 +69,16 @@ variable "public_subnet_ids" {
 }
 
 variable "private_subnet_ids" {
-  description = "With vpc_id: private subnets with outbound internet access (NAT) for gateways and nodes."
+  description = "With vpc_id: private subnets with outbound internet access (NAT) for gateways, nodes and the database, in at least 2 zones (RDS requires two)."
   type        = list(string)
   default     = null
 
   validation {
     condition = (
       var.vpc_id == null ? var.public_subnet_ids == null && var.private_subnet_ids == null :
-      try(length(var.public_subnet_ids) >= 2 && length(var.private_subnet_ids) >= 1, false)
+      try(length(var.public_subnet_ids) >= 2 && length(var.private_subnet_ids) >= 2, false)
     )
-    error_message = "Give vpc_id, public_subnet_ids (2 or more) and private_subnet_ids together, or none of them to create a network."
+    error_message = "Give vpc_id, public_subnet_ids (2 or more) and private_subnet_ids (2 or more, in two zones) together, or none of them to create a network."
   }
 }
 
@@ -228,6 +228,68 @@ variable "gateway_ami" {
   description = "AMI of the gateways: an ID or resolve:ssm:<parameter>. Default: the latest Ubuntu 22.04 LTS."
   type        = string
   default     = "resolve:ssm:/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id"
+}
+
+# ── Database ──────────────────────────────────────────────────────────────────────────────
+
+variable "database_instance_class" {
+  description = "RDS instance class of the gateways' PostgreSQL (keys, usage ledger, rate-limit counters). db.t4g.small suits a few gateways; a db.m7g class for sustained high request rates."
+  type        = string
+  default     = "db.t4g.small"
+}
+
+variable "database_engine_version" {
+  description = "PostgreSQL major version ('16') or exact version ('16.4'), 15 or later; minor upgrades are applied automatically in the maintenance window."
+  type        = string
+  default     = "16"
+}
+
+variable "database_multi_az" {
+  description = "Run a standby in a second zone with automatic failover: every request checks its key in the database, so without one a zone outage stops the API. About doubles the database cost."
+  type        = bool
+  default     = true
+}
+
+variable "database_storage_gb" {
+  description = "Initial database storage in GiB (gp3, at least 20)."
+  type        = number
+  default     = 20
+}
+
+variable "database_max_storage_gb" {
+  description = "Storage autoscaling ceiling in GiB (the usage ledger grows with traffic); equal to database_storage_gb turns autoscaling off."
+  type        = number
+  default     = 100
+}
+
+variable "database_kms_key_arn" {
+  description = "KMS key that encrypts the database storage and backups; null uses the AWS managed key aws/rds."
+  type        = string
+  default     = null
+}
+
+variable "database_backup_retention_days" {
+  description = "Days of automated database backups (the point-in-time restore window), 1 to 35."
+  type        = number
+  default     = 7
+}
+
+variable "database_deletion_protection" {
+  description = "Refuse to delete the database. To destroy: set false, apply, then destroy (a final snapshot '<name>-db-final' is kept)."
+  type        = bool
+  default     = true
+}
+
+variable "database_apply_immediately" {
+  description = "Apply database changes (e.g. a new instance class) at once instead of in the next maintenance window."
+  type        = bool
+  default     = false
+}
+
+variable "database_ca_bundle_url" {
+  description = "HTTPS URL of the RDS certificate authority bundle the gateways verify the database's certificate against (another partition's bundle in GovCloud or China)."
+  type        = string
+  default     = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 }
 
 # ── Operations ────────────────────────────────────────────────────────────────────────────

@@ -1,6 +1,7 @@
 // Checks of infra/ (Terraform for AWS): formatting; `terraform init` from the offline provider
-// mirror, `validate` and `terraform test` against a mocked AWS provider; and structural rules
-// on the HCL itself, read through @cdktf/hcl2json. Without Terraform or the mirror the
+// mirror, `validate` and `terraform test` against a mocked AWS provider; the gateway's start
+// scripts, rendered by Terraform and run against a fake AWS CLI; and structural rules on the
+// HCL itself, read through @cdktf/hcl2json. Without Terraform or the mirror the
 // Terraform checks fail with the reason, or are reported skipped when SIROCCO_SKIP_TERRAFORM=1
 // — never a silent pass.
 import { execFile, spawnSync } from 'node:child_process';
@@ -155,6 +156,197 @@ describe('terraform', () => {
   });
 });
 
+// ── The gateway's start scripts, rendered by Terraform and run against a fake AWS CLI ─────
+
+// host_bootstrap creates no resources and needs no provider, so a plan of a configuration that
+// only calls it renders the user data offline. Its scripts then run here with paths moved into
+// a sandbox, `aws`, `systemctl` and `sleep` replaced by fakes, and the app by a stub that prints
+// what it was started with.
+describe('gateway start scripts with the shared database (rendered by terraform, run with a fake aws)', () => {
+  const SECRET_ARN = 'arn:aws:secretsmanager:xx-test-1:123456789012:secret:rds!db-00000000-0000-0000-0000-000000000000-AbCdEf';
+  const DB_HOST = 'sirocco-db.c0abcdefghij.xx-test-1.rds.amazonaws.com';
+  // Every character that means something in a URL or a shell (RDS itself avoids / @ " and space).
+  const PASSWORD = `p@ss:w/rd?#%&=+ $'"\`!{}[]~^;|<>*\\end`;
+  let sandbox: string | null = null;
+  let userData: { gateway: string; node: string } | null = null;
+  afterAll(() => sandbox && rmSync(sandbox, { recursive: true, force: true }));
+
+  async function render(ctx: TestContext): Promise<{ dir: string; gateway: string; node: string }> {
+    if (!hasTerraform) unavailable(ctx, 'terraform is not on PATH');
+    const dir = (sandbox ??= mkdtempSync(join(tmpdir(), 'sirocco-start-')));
+    if (userData) return { dir, ...userData };
+    const tf = join(dir, 'tf');
+    cpSync(INFRA, join(tf, 'infra'), { recursive: true, filter: (src) => !basename(src).startsWith('.terraform') });
+    const call = (service: string, extra: string) => `
+module "${service}" {
+  source            = "./infra/modules/host_bootstrap"
+  service           = "${service}"
+  release_url       = "https://releases.example.com/sirocco-0.1.0.tgz"
+  nodejs_version    = "20.19.0"
+  region            = "xx-test-1"
+  args              = ["${service}", "--port", "8080"]
+  secret_parameters = { SIROCCO_KEY_SECRET = "/sirocco/key-secret", SIROCCO_NODE_SECRET = "/sirocco/node-secret" }
+${extra}
+}
+output "${service}" {
+  value = module.${service}.user_data
+}
+`;
+    const database = `  database = {\n    host = "${DB_HOST}"\n    port = 5432\n    name = "sirocco"\n    secret_arn = "${SECRET_ARN}"\n  }`;
+    writeFileSync(join(tf, 'main.tf'), call('gateway', database) + call('node', ''));
+    const env = { ...TF_ENV, TF_DATA_DIR: join(tf, '.terraform') };
+    for (const args of [['init', '-backend=false', '-input=false', '-no-color'], ['plan', '-input=false', '-no-color', '-out=render.tfplan']]) {
+      const r = await terraform(args, tf, env);
+      expect(r.code, `terraform ${args[0]} failed:\n${r.out}`).toBe(0);
+    }
+    const shown = spawnSync('terraform', ['show', '-json', 'render.tfplan'], { cwd: tf, env, encoding: 'utf8', maxBuffer: 64 << 20 }); // stdout alone: JSON
+    expect(shown.status, shown.stderr).toBe(0);
+    const outputs = JSON.parse(shown.stdout).planned_values.outputs;
+    userData = { gateway: outputs.gateway.value, node: outputs.node.value };
+    return { dir, ...userData };
+  }
+
+  // The body of `cat > PATH <<'TAG' … TAG` in the user data.
+  function written(userData: string, path: string): string {
+    const m = new RegExp(`cat > ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} <<'(\\w+)'\\n([\\s\\S]*?)\\n\\1\\n`).exec(userData);
+    expect(m, `user data writes ${path}`).not.toBeNull();
+    return m![2]!;
+  }
+
+  // Installs the gateway's files in the sandbox (absolute paths moved), with the fakes.
+  function install(dir: string, gatewayUserData: string) {
+    const host = join(dir, 'host');
+    rmSync(host, { recursive: true, force: true });
+    for (const sub of ['opt/app/bin', 'home', 'bin']) spawnSync('mkdir', ['-p', join(host, sub)]);
+    const move = (text: string) => text.replaceAll('/opt/sirocco/', `${host}/opt/`).replaceAll('/var/lib/sirocco/', `${host}/home/`);
+    for (const [from, to] of [
+      ['/opt/sirocco/gateway-env.sh', 'opt/gateway-env.sh'],
+      ['/opt/sirocco/start-gateway.sh', 'opt/start-gateway.sh'],
+      ['/opt/sirocco/sirocco', 'opt/sirocco'],
+      ['/opt/sirocco/database-secret-watch.sh', 'opt/database-secret-watch.sh'],
+    ] as const) {
+      writeFileSync(join(host, to), move(written(gatewayUserData, from)), { mode: 0o755 });
+    }
+    writeFileSync(join(host, 'opt', 'rds-ca.pem'), '-----BEGIN CERTIFICATE-----\nstub\n-----END CERTIFICATE-----\n');
+    // The app: prints its arguments and the environment the gateway would read.
+    writeFileSync(
+      join(host, 'opt', 'app', 'bin', 'sirocco.js'),
+      `const e = process.env;\nconsole.log(JSON.stringify({ args: process.argv.slice(2), url: e.SIROCCO_DATABASE_URL, keySecret: e.SIROCCO_KEY_SECRET, region: e.AWS_REGION }));\n`,
+    );
+    // aws: Parameter Store answers value-of-NAME; Secrets Manager answers FAKE_SECRET (a file) or fails.
+    writeFileSync(
+      join(host, 'bin', 'aws'),
+      `#!/bin/bash
+printf '%s\\n' "$*" >> "${host}/aws.log"
+case "$1" in
+  ssm) while [ $# -gt 0 ]; do [ "$1" = --name ] && { printf 'value-of-%s\\n' "$2"; exit 0; }; shift; done; exit 1 ;;
+  secretsmanager)
+    [ -n "\${FAKE_AWS_FAIL:-}" ] && { echo 'An error occurred (AccessDeniedException) when calling the GetSecretValue operation' >&2; exit 254; }
+    if [[ " $* " == *" --query VersionId "* ]]; then node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).VersionId)' "$FAKE_SECRET"; else cat "$FAKE_SECRET"; fi ;;
+  *) exit 1 ;;
+esac
+`,
+      { mode: 0o755 },
+    );
+    writeFileSync(join(host, 'bin', 'systemctl'), `#!/bin/bash\nprintf '%s\\n' "$*" >> "${host}/systemctl.log"\n`, { mode: 0o755 });
+    writeFileSync(join(host, 'bin', 'sleep'), '#!/bin/bash\nexit 0\n', { mode: 0o755 });
+    return host;
+  }
+
+  function secretFile(host: string, name: string, versionId: string, secretString: string): string {
+    const path = join(host, `${name}.json`);
+    writeFileSync(path, JSON.stringify({ ARN: SECRET_ARN, Name: 'rds!db-00000000', VersionId: versionId, SecretString: secretString, VersionStages: ['AWSCURRENT'] }));
+    return path;
+  }
+
+  function run(host: string, script: string, args: string[], env: Record<string, string>) {
+    const r = spawnSync('bash', [join(host, 'opt', script), ...args], {
+      encoding: 'utf8',
+      env: { PATH: `${join(host, 'bin')}:${dirname(process.execPath)}:/usr/bin:/bin`, HOME: join(host, 'home'), ...env },
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  it('exports SIROCCO_DATABASE_URL built from the secret at start, for the gateway and the operators\' CLI', async (ctx) => {
+    const { dir, gateway } = await render(ctx);
+    const host = install(dir, gateway);
+    const secret = secretFile(host, 'v1', 'version-1', JSON.stringify({ username: 'sirocco', password: PASSWORD }));
+
+    const started = run(host, 'start-gateway.sh', [], { FAKE_SECRET: secret });
+    expect(started.code, started.stderr).toBe(0);
+    const seen = JSON.parse(started.stdout);
+    expect(seen.args.slice(0, 1)).toEqual(['gateway']);
+    expect(seen.keySecret).toBe('value-of-/sirocco/key-secret');
+    expect(seen.region).toBe('xx-test-1');
+    expect(readFileSync(join(host, 'home', 'database-secret-version'), 'utf8')).toBe('version-1\n');
+
+    // node-postgres, as the gateway's pool uses it, reads back exactly the secret's credentials,
+    // with TLS verified against the RDS bundle the URL names.
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: seen.url });
+    expect([client.user, client.password, client.host, client.port, client.database]).toEqual(['sirocco', PASSWORD, DB_HOST, 5432, 'sirocco']);
+    expect(new URL(seen.url).searchParams.get('sslmode')).toBe('verify-full');
+    expect(client.ssl).toMatchObject({ ca: expect.stringContaining('BEGIN CERTIFICATE') });
+    expect(client.ssl).not.toHaveProperty('rejectUnauthorized', false);
+
+    // The secret was asked for by ARN, and went through a pipe: it is in no command line.
+    const calls = readFileSync(join(host, 'aws.log'), 'utf8');
+    expect(calls).toContain(`secretsmanager get-secret-value --secret-id ${SECRET_ARN} --output json`);
+    expect(calls).not.toContain('p@ss');
+
+    // `sudo -u sirocco /opt/sirocco/sirocco keys create …` gets the same store and secrets, and
+    // does not move the version the rotation watch compares with.
+    const secret2 = secretFile(host, 'v2', 'version-2', JSON.stringify({ username: 'sirocco', password: 'rotated' }));
+    const cli = run(host, 'sirocco', ['keys', 'create', '--name', 'alice'], { FAKE_SECRET: secret2 });
+    expect(cli.code, cli.stderr).toBe(0);
+    const cliSeen = JSON.parse(cli.stdout);
+    expect(cliSeen.args).toEqual(['keys', 'create', '--name', 'alice']);
+    expect(new pg.Client({ connectionString: cliSeen.url }).password).toBe('rotated');
+    expect(cliSeen.keySecret).toBe('value-of-/sirocco/key-secret');
+    expect(readFileSync(join(host, 'home', 'database-secret-version'), 'utf8')).toBe('version-1\n');
+  });
+
+  it('does not start the gateway without the secret, and never prints a malformed secret', async (ctx) => {
+    const { dir, gateway } = await render(ctx);
+    const host = install(dir, gateway);
+    const secret = secretFile(host, 'v1', 'version-1', JSON.stringify({ username: 'sirocco', password: PASSWORD }));
+    const denied = run(host, 'start-gateway.sh', [], { FAKE_SECRET: secret, FAKE_AWS_FAIL: '1' });
+    expect(denied.code).not.toBe(0);
+    expect(denied.stdout).toBe(''); // the app never ran
+
+    const malformed = secretFile(host, 'bad', 'version-1', `not json ${PASSWORD}`);
+    const bad = run(host, 'start-gateway.sh', [], { FAKE_SECRET: malformed });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toContain('the database secret must be JSON with a username and a password');
+    expect(bad.stderr).not.toContain('p@ss');
+  });
+
+  it('restarts the gateway when RDS rotates the password, and only then', async (ctx) => {
+    const { dir, gateway } = await render(ctx);
+    const host = install(dir, gateway);
+    const v1 = secretFile(host, 'v1', 'version-1', JSON.stringify({ username: 'sirocco', password: PASSWORD }));
+    const v2 = secretFile(host, 'v2', 'version-2', JSON.stringify({ username: 'sirocco', password: 'rotated' }));
+    const restarts = () => (existsSync(join(host, 'systemctl.log')) ? readFileSync(join(host, 'systemctl.log'), 'utf8') : '');
+
+    expect(run(host, 'database-secret-watch.sh', [], { FAKE_SECRET: v1 }).code).toBe(0); // gateway not started yet
+    expect(restarts()).toBe('');
+    expect(run(host, 'start-gateway.sh', [], { FAKE_SECRET: v1 }).code).toBe(0);
+    expect(run(host, 'database-secret-watch.sh', [], { FAKE_SECRET: v1 }).code).toBe(0); // same version
+    expect(restarts()).toBe('');
+    const rotated = run(host, 'database-secret-watch.sh', [], { FAKE_SECRET: v2 });
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(restarts()).toBe('restart sirocco-gateway.service\n');
+  });
+
+  it('puts no database URL, password or secret watch on the nodes', async (ctx) => {
+    const { node, gateway } = await render(ctx);
+    for (const text of [node, gateway]) expect(text).not.toMatch(/postgres(?:ql)?:\/\/[^\s"'/@:]+:[^\s"'/@]+@|PGPASSWORD|password=/i);
+    expect(node).not.toMatch(/SIROCCO_DATABASE_URL|secretsmanager|rds-ca\.pem|database-secret-watch/);
+    expect(gateway).toContain('systemctl enable --now sirocco-database-secret-watch.timer');
+  });
+});
+
 // ── Structural rules on the HCL ──────────────────────────────────────────────────────────
 
 type Doc = Record<string, any>; // hcl2json output: { variable: { name: [ {…} ] }, output: …, locals: [ {…} ] }
@@ -255,9 +447,9 @@ describe('infra HCL (through @cdktf/hcl2json)', () => {
     }
   });
 
-  it('has a root module and the weights_bucket, nodes, gateway and secrets modules', () => {
+  it('has a root module and the weights_bucket, nodes, gateway, secrets and database modules', () => {
     const dirs = [...modules.keys()].map((d) => relative(INFRA, d));
-    expect(dirs).toEqual(expect.arrayContaining(['', 'modules/weights_bucket', 'modules/nodes', 'modules/gateway', 'modules/secrets']));
+    expect(dirs).toEqual(expect.arrayContaining(['', 'modules/weights_bucket', 'modules/nodes', 'modules/gateway', 'modules/secrets', 'modules/database']));
   });
 
   it('gives every variable of every module a type and a description', () => {
@@ -291,6 +483,64 @@ describe('infra HCL (through @cdktf/hcl2json)', () => {
     const templates = [...modules.values()].flatMap((doc) => Object.values((doc.resource?.aws_launch_template ?? {}) as Doc).flat()) as Doc[];
     expect(templates.length).toBe(2);
     for (const t of templates) expect(t.network_interfaces?.[0]?.associate_public_ip_address).toBe(false);
+  });
+
+  it('keeps the database private and encrypted, reachable from the gateways only, its password with RDS', () => {
+    const db = modules.get(join(INFRA, 'modules', 'database'))!;
+    const instances = Object.values((db.resource.aws_db_instance ?? {}) as Doc).flat() as Doc[];
+    expect(instances.length).toBe(1);
+    const rds = instances[0]!;
+    expect(rds.engine).toBe('postgres');
+    expect(rds.storage_encrypted).toBe(true);
+    expect(rds.publicly_accessible).toBe(false);
+    expect(rds.db_subnet_group_name).toBe('${aws_db_subnet_group.this.name}');
+    expect(rds.vpc_security_group_ids).toEqual(['${aws_security_group.database.id}']);
+    // RDS generates the password and keeps it in Secrets Manager: Terraform never holds one.
+    expect(rds.manage_master_user_password).toBe(true);
+    for (const key of ['password', 'password_wo', 'password_wo_version']) expect(rds, key).not.toHaveProperty(key);
+    expect(rds.skip_final_snapshot).toBe(false);
+    // Deletion protection and backups: variables, on by default, backups never 0.
+    const variable = (name: string) => Object.fromEntries(blocks(db, 'variable'))[name]!;
+    expect(rds.deletion_protection).toBe('${var.deletion_protection}');
+    expect(variable('deletion_protection').default).toBe(true);
+    expect(rds.backup_retention_period).toBe('${var.backup_retention_days}');
+    expect(variable('backup_retention_days').default).toBeGreaterThanOrEqual(1);
+    expect(variable('backup_retention_days').validation?.[0]?.condition).toContain('var.backup_retention_days >= 1');
+    expect(rds.instance_class).toBe('${var.instance_class}');
+    expect(variable('instance_class').default).toMatch(/^db\.t4g\./);
+    expect([...parsed].find(([p]) => p === join(INFRA, 'variables.tf'))![1].doc.variable.database_deletion_protection[0].default).toBe(true);
+    // TLS enforced by the server too.
+    const params = (Object.values(db.resource.aws_db_parameter_group) as Doc[][]).flat().flatMap((g) => g.parameter as Doc[]);
+    expect(params).toContainEqual({ name: 'rds.force_ssl', value: '1' });
+    // Network: one ingress rule, from a security group, on the database port; no egress, no inline rules.
+    const ingress = Object.values((db.resource.aws_vpc_security_group_ingress_rule ?? {}) as Doc).flat() as Doc[];
+    expect(ingress.length).toBe(1);
+    for (const rule of ingress) {
+      expect(rule.referenced_security_group_id).toBe('${var.client_security_group_id}');
+      expect(rule.cidr_ipv4 ?? rule.cidr_ipv6 ?? rule.prefix_list_id).toBeUndefined();
+      expect([rule.ip_protocol, rule.from_port, rule.to_port]).toEqual(['tcp', '${var.port}', '${var.port}']);
+    }
+    expect(Object.keys(db.resource)).not.toContain('aws_security_group_rule');
+    expect(Object.keys(db.resource)).not.toContain('aws_vpc_security_group_egress_rule');
+    for (const sg of Object.values(db.resource.aws_security_group as Doc).flat() as Doc[]) expect(sg.ingress ?? sg.egress).toBeUndefined();
+    // Wiring: private subnets, the gateways' security group, and the gateways get the secret's ARN.
+    const root = modules.get(INFRA)!;
+    const dbCall = Object.fromEntries(blocks(root, 'module')).database!;
+    expect(dbCall.subnet_ids).toBe('${local.private_subnet_ids}');
+    expect(dbCall.client_security_group_id).toBe('${module.gateway.security_group_id}');
+    expect(Object.fromEntries(blocks(root, 'module')).gateway!.database.secret_arn).toBe('${module.database.credentials_secret_arn}');
+  });
+
+  it('lets the gateway role alone read the database secret, and only that secret', () => {
+    // Every file with an IAM action of Secrets Manager (an action starts with a capital or *).
+    const action = /secretsmanager:[A-Z*][\w*]*/g;
+    const grants = [...parsed].filter(([, { text }]) => action.test(text)).map(([path]) => relative(INFRA, path));
+    expect(grants).toEqual(['modules/gateway/iam.tf']);
+    const iam = parsed.get(join(INFRA, 'modules', 'gateway', 'iam.tf'))!;
+    expect(iam.text.match(action)).toEqual(['secretsmanager:GetSecretValue']);
+    expect(JSON.stringify(iam.doc.locals)).toMatch(/Action\s*=\s*\[\\"secretsmanager:GetSecretValue\\"\]\\n\s*Resource\s*=\s*\[var\.database\.secret_arn\]/);
+    // No resource policy on a secret that could let anyone else in.
+    for (const doc of modules.values()) expect(Object.keys(doc.resource ?? {})).not.toContain('aws_secretsmanager_secret_policy');
   });
 
   it('catches what the rules are meant to catch (on deliberately bad HCL)', async () => {

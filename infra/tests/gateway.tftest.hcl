@@ -94,6 +94,77 @@ run "tls_load_balancer_in_front_of_private_gateways_that_discover_nodes" {
   }
 }
 
+run "without_a_database_the_gateway_keeps_its_store_on_disk_and_reads_no_database_secret" {
+  command = plan
+  module {
+    source = "./modules/gateway"
+  }
+  assert {
+    condition     = !strcontains(base64decode(aws_launch_template.gateway.user_data), "SIROCCO_DATABASE_URL") && !strcontains(base64decode(aws_launch_template.gateway.user_data), "database-secret-watch")
+    error_message = "Without a database the gateway gets no SIROCCO_DATABASE_URL and no rotation watch."
+  }
+  assert {
+    condition     = !strcontains(aws_iam_role_policy.gateway_runtime.policy, "secretsmanager")
+    error_message = "Without a database the gateway role reads no Secrets Manager secret."
+  }
+}
+
+run "with_the_shared_database_the_start_script_builds_its_url_from_the_secret" {
+  command = plan
+  module {
+    source = "./modules/gateway"
+  }
+  variables {
+    database = {
+      host       = "sirocco-db.c0abcdefghij.xx-test-1.rds.amazonaws.com"
+      port       = 5432
+      name       = "sirocco"
+      secret_arn = "arn:aws:secretsmanager:xx-test-1:123456789012:secret:rds!db-00000000-0000-0000-0000-000000000000-AbCdEf"
+    }
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.gateway.user_data), "aws secretsmanager get-secret-value --secret-id 'arn:aws:secretsmanager:xx-test-1:123456789012:secret:rds!db-00000000-0000-0000-0000-000000000000-AbCdEf' --output json | node -e")
+    error_message = "The start script must read the database credentials from their secret at start."
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.gateway.user_data), "\nexport SIROCCO_DATABASE_URL\n")
+    error_message = "The start script must export SIROCCO_DATABASE_URL for the gateway."
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.gateway.user_data), "@sirocco-db.c0abcdefghij.xx-test-1.rds.amazonaws.com:5432/sirocco?sslmode=verify-full&sslrootcert=/opt/sirocco/rds-ca.pem")
+    error_message = "The URL must name the database's host, port and name, with TLS verified against the RDS certificate authorities."
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.gateway.user_data), "curl -fsSL -o /opt/sirocco/rds-ca.pem 'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem'")
+    error_message = "First boot must fetch the RDS certificate bundle the URL refers to."
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.gateway.user_data), "systemctl enable --now sirocco-database-secret-watch.timer")
+    error_message = "A timer must restart the gateway when RDS rotates the password."
+  }
+  assert {
+    # A URL with a user and password in it, or a password variable: none may be written in.
+    condition     = !can(regex("postgres(ql)?://[^\\s\"'/@:]+:[^\\s\"'/@]+@", base64decode(aws_launch_template.gateway.user_data))) && !can(regex("(?i)PGPASSWORD|password=", base64decode(aws_launch_template.gateway.user_data)))
+    error_message = "No database password may appear in user data."
+  }
+  assert {
+    condition     = length(base64decode(aws_launch_template.gateway.user_data)) < 16384
+    error_message = "EC2 user data is limited to 16 KiB."
+  }
+  assert {
+    condition = (
+      length([for s in jsondecode(aws_iam_role_policy.gateway_runtime.policy).Statement : s if strcontains(jsonencode(s.Action), "secretsmanager")]) == 1 &&
+      [for s in jsondecode(aws_iam_role_policy.gateway_runtime.policy).Statement : s.Action if s.Sid == "ReadDatabaseCredentials"][0] == ["secretsmanager:GetSecretValue"] &&
+      [for s in jsondecode(aws_iam_role_policy.gateway_runtime.policy).Statement : s.Resource if s.Sid == "ReadDatabaseCredentials"][0] == [var.database.secret_arn]
+    )
+    error_message = "The gateway role may read exactly the database's credentials secret, and do nothing else with Secrets Manager."
+  }
+  assert {
+    condition     = strcontains(base64decode(aws_launch_template.gateway.user_data), "SIROCCO_KEY_SECRET=\"$(ssm_get '/sirocco/key-secret')\"")
+    error_message = "The key secret still comes from Parameter Store, so the database alone cannot mint keys."
+  }
+}
+
 run "domain_name_with_a_zone_gets_a_record" {
   command = plan
   module {

@@ -80,6 +80,10 @@ run "nodes_are_private_reachable_only_from_the_gateways_and_run_the_model" {
     error_message = "The node secret must be read from Parameter Store at start, not written into user data."
   }
   assert {
+    condition     = !strcontains(aws_iam_role_policy.node_runtime.policy, "secretsmanager") && !strcontains(base64decode(aws_launch_template.nodes.user_data), "SIROCCO_DATABASE_URL")
+    error_message = "Nodes have no business with the gateways' database or its credentials."
+  }
+  assert {
     condition     = strcontains(base64decode(aws_launch_template.nodes.user_data), "systemctl enable --now sirocco-node.service")
     error_message = "User data must run the node under systemd."
   }

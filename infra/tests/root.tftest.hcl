@@ -42,6 +42,18 @@ run "deployment_with_defaults" {
     condition     = output.api_key_parameter == "/sirocco/api-key" && output.secret_parameters.node_secret == "/sirocco/node-secret"
     error_message = "Outputs name the secret parameters (never their values)."
   }
+  assert {
+    condition     = module.database.allowed_source_security_group_ids == ["sg-0gateway000000000"]
+    error_message = "Only the gateway security group may reach the database."
+  }
+  assert {
+    condition     = output.database_endpoint == "sirocco-db.c0abcdefghij.xx-test-1.rds.amazonaws.com:5432" && output.database_name == "sirocco"
+    error_message = "The outputs must give the database endpoint."
+  }
+  assert {
+    condition     = startswith(output.database_credentials_secret_arn, "arn:aws:secretsmanager:")
+    error_message = "The outputs name the database's credentials secret (never the password)."
+  }
 }
 
 run "existing_network" {
@@ -49,12 +61,27 @@ run "existing_network" {
   variables {
     vpc_id             = "vpc-0123456789abcdef0"
     public_subnet_ids  = ["subnet-0public00000000a", "subnet-0public00000000b"]
-    private_subnet_ids = ["subnet-0private0000000a"]
+    private_subnet_ids = ["subnet-0private0000000a", "subnet-0private0000000b"]
   }
   assert {
     condition     = length(module.network) == 0
     error_message = "With vpc_id no network is created."
   }
+  assert {
+    condition     = module.database.subnet_ids == toset(var.private_subnet_ids)
+    error_message = "The database must use the given private subnets."
+  }
+}
+
+# RDS needs a subnet group in two zones: one private subnet is refused at plan time.
+run "rejects_an_existing_network_with_one_private_subnet" {
+  command = plan
+  variables {
+    vpc_id             = "vpc-0123456789abcdef0"
+    public_subnet_ids  = ["subnet-0public00000000a", "subnet-0public00000000b"]
+    private_subnet_ids = ["subnet-0private0000000a"]
+  }
+  expect_failures = [var.private_subnet_ids]
 }
 
 run "rejects_a_bad_name_and_a_half_given_network" {

@@ -1,4 +1,6 @@
-# The gateways' role: list instances (node discovery) and read the three secrets.
+# The gateways' role: list instances (node discovery), read the three secrets and, with a
+# database, its credentials secret (that one secret; it is encrypted with the AWS managed key
+# aws/secretsmanager, whose key policy lets Secrets Manager decrypt for the caller).
 
 resource "aws_iam_role" "gateway" {
   name_prefix = "${var.name}-gw-"
@@ -23,7 +25,7 @@ resource "aws_iam_role_policy" "gateway_runtime" {
   role = aws_iam_role.gateway.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       {
         # DescribeInstances cannot be limited to resources; it only reads metadata.
         Sid      = "DiscoverNodes"
@@ -41,8 +43,18 @@ resource "aws_iam_role_policy" "gateway_runtime" {
           var.secret_parameters.api_key.arn,
         ]
       },
-    ]
+    ], local.database_statements)
   })
+}
+
+locals {
+  # The database credentials: that one secret, read (GetSecretValue) and nothing else.
+  database_statements = var.database == null ? [] : [{
+    Sid      = "ReadDatabaseCredentials"
+    Effect   = "Allow"
+    Action   = ["secretsmanager:GetSecretValue"]
+    Resource = [var.database.secret_arn]
+  }]
 }
 
 resource "aws_iam_role_policy_attachment" "ssm_session" {

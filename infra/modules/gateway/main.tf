@@ -16,6 +16,9 @@ module "bootstrap" {
     SIROCCO_KEY_SECRET  = var.secret_parameters.key_secret.name
     SIROCCO_API_KEY     = var.secret_parameters.api_key.name
   }
+  # Keys, ledger and rate-limit counters in the shared PostgreSQL when there is one (the start
+  # script exports SIROCCO_DATABASE_URL from its secret), else in --data on the instance.
+  database = var.database
 }
 
 resource "aws_security_group" "gateway" {
@@ -38,10 +41,10 @@ resource "aws_vpc_security_group_ingress_rule" "gateway_from_alb" {
   referenced_security_group_id = aws_security_group.alb.id
 }
 
-# Out: the nodes, the EC2 and SSM APIs, package mirrors.
+# Out: the nodes, the database, the EC2, SSM and Secrets Manager APIs, package mirrors.
 resource "aws_vpc_security_group_egress_rule" "gateway_all" {
   security_group_id = aws_security_group.gateway.id
-  description       = "Nodes, AWS APIs and downloads"
+  description       = "Nodes, database, AWS APIs and downloads"
   ip_protocol       = "-1"
   cidr_ipv4         = "0.0.0.0/0"
 }

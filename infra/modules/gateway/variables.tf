@@ -153,6 +153,18 @@ variable "secret_parameters" {
   })
 }
 
+variable "database" {
+  description = "The shared PostgreSQL store (host, port, database name, ARN of the Secrets Manager secret with its username and password, optionally the RDS CA bundle URL); null keeps keys and ledger on each instance's disk."
+  type = object({
+    host          = string
+    port          = number
+    name          = string
+    secret_arn    = string
+    ca_bundle_url = optional(string, "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem")
+  })
+  default = null
+}
+
 variable "release_url" {
   description = "HTTPS URL of the Sirocco release tarball to install."
   type        = string

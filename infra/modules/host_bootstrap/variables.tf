@@ -88,3 +88,27 @@ variable "extra_script" {
   type        = string
   default     = ""
 }
+
+variable "database" {
+  description = "PostgreSQL store of the service: host, port, database name, the Secrets Manager secret holding {\"username\", \"password\"} (the RDS-managed master secret) and the URL of the RDS certificate bundle. At every start the start script reads the secret and exports SIROCCO_DATABASE_URL (sslmode=verify-full); a timer restarts the service when the secret rotates. null: no database."
+  type = object({
+    host          = string
+    port          = number
+    name          = string
+    secret_arn    = string
+    ca_bundle_url = optional(string, "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem")
+  })
+  default = null
+
+  validation {
+    # Written into shell and JavaScript string literals: keep to characters that need no quoting.
+    condition = var.database == null ? true : (
+      can(regex("^[A-Za-z0-9.-]+$", var.database.host)) &&
+      var.database.port >= 1 && var.database.port <= 65535 && floor(var.database.port) == var.database.port &&
+      can(regex("^[A-Za-z_][A-Za-z0-9_]*$", var.database.name)) &&
+      can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@!-]+$", var.database.secret_arn)) &&
+      can(regex("^https://[^\\s'\"]+$", var.database.ca_bundle_url))
+    )
+    error_message = "database needs a host name, a port (1-65535), a database name (letters, digits, '_'), a Secrets Manager secret ARN and an https:// CA bundle URL."
+  }
+}

@@ -69,3 +69,15 @@ mock_resource "aws_launch_template" {
     latest_version = 1
   }
 }
+
+# RDS keeps the master password in a Secrets Manager secret it names itself ("rds!db-…").
+mock_resource "aws_db_instance" {
+  defaults = {
+    address = "sirocco-db.c0abcdefghij.xx-test-1.rds.amazonaws.com"
+    master_user_secret = [{
+      secret_arn    = "arn:aws:secretsmanager:xx-test-1:123456789012:secret:rds!db-00000000-0000-0000-0000-000000000000-AbCdEf"
+      kms_key_id    = "arn:aws:kms:xx-test-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+      secret_status = "active"
+    }]
+  }
+}
