@@ -1,6 +1,7 @@
 // The OpenAI-compatible gateway: /v1/models[/{id}], /v1/chat/completions, /v1/completions,
-// /v1/responses (stateless), plus /metrics and /health. Every request is authenticated, validated and rate-limited here,
-// so nothing invalid reaches a node; errors use the OpenAI error object.
+// /v1/responses (stateless), /tokenize and /detokenize (tokenize_routes.ts), usage, admin and
+// /metrics (admin_routes.ts), /health and /ready. Every request is authenticated, validated and
+// rate-limited here, so nothing invalid reaches a node; errors use the OpenAI error object.
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
