@@ -241,6 +241,18 @@ describe('sirocco keys', () => {
     expect(stderr).toContain(record!.id);
   });
 
+  it('loses no key when several CLI processes create keys at once (keys.json.lock)', async () => {
+    const dir = await tempDir();
+    await loadServerSecret(dir, {}); // one secret for all, as after the first gateway start
+    const created = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => promisify(execFile)('node', ['bin/sirocco.js', 'keys', 'create', '--name', `k${i}`, '--data', dir], { env: childEnv })),
+    );
+    const store = await FileKeyStore.open(dir, await loadServerSecret(dir, {}));
+    expect((await store.list()).map((r) => r.name).sort()).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5']);
+    for (const { stdout } of created) expect(await store.verify(stdout.trim())).not.toBeNull();
+    expect((await readdir(dir)).filter((f) => f.includes('lock') || f.includes('tmp'))).toEqual([]); // every lock released
+  });
+
   describe('in process', () => {
     let out: string;
     let err: string;

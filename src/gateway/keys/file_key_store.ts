@@ -2,14 +2,14 @@
 // (mode 0600); a running gateway re-reads it when it changes, so keys created or revoked with
 // `sirocco keys` take effect without a restart: within a second, at once for a new key.
 //
-// Writers: one process at a time is assumed (the CLI, or an admin endpoint). Each change
-// re-reads the file just before rewriting it, so the window in which two concurrent writers
-// could lose one change is a few milliseconds, not the life of a process.
+// Writers (the CLI, admin endpoints) take keys.json.lock for each change and re-read the file
+// under it, so concurrent writers in any number of processes never lose a change.
 import { createHmac } from 'node:crypto';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { looksLikeApiKey } from './api_key.ts';
+import { acquirePidLock } from '../../util/pid_lock.ts';
 import { writeFileAtomic } from './atomic_write.ts';
 import { KeyRecordSchema, type KeyLimits, type KeyOptions, type KeyRecord, type KeyStore } from './key_store.ts';
 import { copyRecord, KeyTable } from './key_table.ts';
@@ -171,17 +171,23 @@ export class FileKeyStore implements KeyStore {
     return this.refreshing;
   }
 
-  // One change at a time: re-read the file (strictly: an unreadable file is never overwritten),
-  // apply `change`, write the result atomically, then install it in memory.
+  // One change at a time, across processes too (keys.json.lock: two `sirocco keys create` at
+  // once must not lose a key): re-read the file (strictly: an unreadable file is never
+  // overwritten), apply `change`, write the result atomically, then install it in memory.
   private mutate<T>(change: (table: KeyTable) => { records: KeyRecord[] | null; result: T }): Promise<T> {
     const run = async (): Promise<T> => {
-      this.adopt(await readSnapshot(this.path));
-      const { records, result } = change(this.table);
-      if (records === null) return result;
-      const body = { version: 1, secret_check: this.secretCheck, keys: records } satisfies z.infer<typeof KeysFileSchema>;
-      await writeFileAtomic(this.path, JSON.stringify(body, null, 2) + '\n', 0o600);
-      this.adopt(await readSnapshot(this.path));
-      return result;
+      const release = await acquirePidLock(`${this.path}.lock`, { pollMs: 5 });
+      try {
+        this.adopt(await readSnapshot(this.path));
+        const { records, result } = change(this.table);
+        if (records === null) return result;
+        const body = { version: 1, secret_check: this.secretCheck, keys: records } satisfies z.infer<typeof KeysFileSchema>;
+        await writeFileAtomic(this.path, JSON.stringify(body, null, 2) + '\n', 0o600);
+        this.adopt(await readSnapshot(this.path));
+        return result;
+      } finally {
+        await release();
+      }
     };
     const done = this.writes.then(run, run);
     this.writes = done.catch(() => {});
