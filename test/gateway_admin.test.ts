@@ -17,9 +17,7 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sirocco-prices-'));
   writeFileSync(join(dir, 'prices.json'), JSON.stringify(PRICES));
   stack = await startStack({ gatewayArgs: ['--prices', join(dir, 'prices.json')] });
-  // One after the other: the embedded store assumes one writer at a time.
-  admin = await stack.createKey('ops', { admin: true });
-  alice = await stack.createKey('alice');
+  [admin, alice] = await Promise.all([stack.createKey('ops', { admin: true }), stack.createKey('alice')]);
 }, 120_000);
 afterAll(async () => stack?.stop());
 
