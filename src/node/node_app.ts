@@ -2,10 +2,10 @@
 // secret. Generation streams over SSE: `token` events, then one `done` or `error` event.
 // A client that disconnects aborts its generation; its batch slot is free at the next step.
 import { timingSafeEqual } from 'node:crypto';
-import { Hono } from 'hono';
-import { streamSSE } from 'hono/streaming';
+import { Hono, type Context } from 'hono';
 import { GenerateBody, NODE_SECRET_HEADER, type DoneEvent, type ReadyStatus, type TokenEvent } from '../protocol/internal_api.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../telemetry/prometheus.ts';
+import { eventStream } from './event_stream.ts';
 import { GenerateTrace } from './generate_trace.ts';
 import { ResponseFormatError, type TokenMatcher } from './grammar/index.ts';
 import type { NodeHost } from './node_host.ts';
@@ -14,6 +14,20 @@ function secretMatches(given: string | undefined, secret: Buffer): boolean {
   if (given === undefined) return false;
   const g = Buffer.from(given);
   return g.length === secret.length && timingSafeEqual(g, secret);
+}
+
+// The request body as JSON (null if it is not): from the Node request itself under
+// @hono/node-server, skipping the web-stream copy; else from the web request.
+async function jsonBody(c: Context): Promise<unknown> {
+  const incoming = (c.env as { incoming?: AsyncIterable<Buffer> } | undefined)?.incoming;
+  try {
+    if (!incoming) return await c.req.json();
+    const chunks: Buffer[] = [];
+    for await (const chunk of incoming) chunks.push(chunk);
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return null;
+  }
 }
 
 export function createNodeApp(host: NodeHost, secret: string): Hono {
@@ -43,7 +57,7 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
     const service = host.service;
     if (!service) return c.json({ error: 'model is still loading' }, 503);
     if (host.draining) return c.json({ error: 'node is draining' }, 503);
-    const parsed = GenerateBody.safeParse(await c.req.json().catch(() => null));
+    const parsed = GenerateBody.safeParse(await jsonBody(c));
     if (!parsed.success) return c.json({ error: `invalid generate request: ${parsed.error.issues[0]!.message}` }, 400);
     const body = parsed.data;
     const limit = service.info.max_context;
@@ -61,16 +75,7 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
       throw err;
     }
 
-    return streamSSE(c, async (stream) => {
-      // Events are queued by the runner's callbacks and written here in order.
-      const queue: { event: string; data: string }[] = [];
-      let wake: () => void = () => {};
-      let ended = false;
-      const push = (event: string, data: object, last = false) => {
-        queue.push({ event, data: JSON.stringify(data) });
-        ended ||= last;
-        wake();
-      };
+    return eventStream(c, (sink, onClose) => {
       const spans = new GenerateTrace(c.req.header(), body.request_id, body.prompt_tokens.length);
       const handle = service.submit({
         grammar,
@@ -103,39 +108,27 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
         listener: {
           onToken: (e) => {
             spans.token();
-            push('token', e satisfies TokenEvent);
+            sink.send('token', e satisfies TokenEvent);
           },
           onDone: (r) => {
             spans.end({ completionTokens: r.usage.completionTokens, finishReason: r.finishReason });
             grammar?.dispose();
-            push(
-              'done',
-              {
-                finish_reason: r.finishReason,
-                tail: r.tail,
-                usage: { prompt_tokens: r.usage.promptTokens, cached_tokens: r.usage.cachedTokens, completion_tokens: r.usage.completionTokens },
-              } satisfies DoneEvent,
-              true,
-            );
+            sink.send('done', {
+              finish_reason: r.finishReason,
+              tail: r.tail,
+              usage: { prompt_tokens: r.usage.promptTokens, cached_tokens: r.usage.cachedTokens, completion_tokens: r.usage.completionTokens },
+            } satisfies DoneEvent);
+            sink.end();
           },
           onError: (err) => {
             spans.end({ error: err.message });
             grammar?.dispose();
-            push('error', { message: err.message }, true);
+            sink.send('error', { message: err.message });
+            sink.end();
           },
         },
       });
-      stream.onAbort(() => {
-        handle.abort();
-        ended = true;
-        wake();
-      });
-      for (;;) {
-        while (queue.length > 0) await stream.writeSSE(queue.shift()!);
-        if (ended || stream.aborted) break;
-        await new Promise<void>((r) => (wake = r));
-      }
-      while (queue.length > 0 && !stream.aborted) await stream.writeSSE(queue.shift()!);
+      onClose(() => handle.abort());
     });
   });
 
