@@ -125,7 +125,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     pool.stop();
     return 1;
   }
-  const stopTracing = startTracing('sirocco-gateway');
+  const stopTracing = await startTracing('sirocco-gateway');
   const { server } = await listen(createGatewayApp(deps), o.host, o.port, 'gateway');
   onSignals(async (signal) => {
     log('info', 'gateway stopping', { signal });

@@ -68,7 +68,7 @@ export async function runNode(argv: string[]): Promise<number> {
   // Listen first (not ready) so readiness and download progress can be scraped while the model
   // is fetched, verified and loaded.
   const host = new NodeHost(o.model);
-  const stopTracing = startTracing('sirocco-node');
+  const stopTracing = await startTracing('sirocco-node');
   const { server, url } = await listen(createNodeApp(host, o.secret), o.host, o.port, 'node');
   onSignals(async (signal) => {
     log('info', 'node draining', { signal });

@@ -3,12 +3,9 @@
 // standard OTEL_EXPORTER_OTLP_ENDPOINT) to an OTLP/HTTP collector, e.g. http://collector:4318,
 // and spans go to its /v1/traces in batches. The W3C traceparent header carries the trace from
 // gateway to node; every span names the request id (sirocco.request_id).
+// Only the API is loaded up front: the SDK and exporter (~100 ms of module loading) are
+// imported when tracing is on, so a node's cold start does not pay for them.
 import { context, propagation, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 
 export const REQUEST_ID_ATTRIBUTE = 'sirocco.request_id';
 
@@ -18,9 +15,16 @@ export function otlpEndpoint(env: NodeJS.ProcessEnv = process.env): string | nul
 }
 
 /** Starts exporting this process's spans when an endpoint is configured; returns its shutdown (flushes). */
-export function startTracing(service: string): () => Promise<void> {
+export async function startTracing(service: string): Promise<() => Promise<void>> {
   const url = otlpEndpoint();
   if (url === null) return async () => {};
+  const [{ AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, { OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor, TracerProvider }] = await Promise.all([
+    import('@opentelemetry/context-async-hooks'),
+    import('@opentelemetry/core'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace'),
+  ]);
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': service }),
     spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url }), scheduledDelayMillis: 500 })],
