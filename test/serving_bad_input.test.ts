@@ -22,7 +22,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => stack?.stop());
 
-type Case = { name: string; path?: string; method?: string; body?: unknown; raw?: string; auth?: string | null; status: number; param?: string | null; message?: RegExp };
+type Case = { name: string; path?: string; method?: string; body?: unknown; raw?: string; auth?: string | null; headers?: Record<string, string>; status: number; param?: string | null; message?: RegExp };
 
 const chat = (extra: object) => ({ model: 'sirocco-test', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, ...extra });
 
@@ -70,6 +70,8 @@ const cases: Case[] = [
   { name: 'roles do not alternate', body: chat({ messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] }), status: 400, param: 'messages' },
   { name: 'prompt + max_tokens beyond the context', body: chat({ max_tokens: 5000 }), status: 400, param: 'max_tokens', message: /maximum context length is 4096 tokens.*\(\d+ in the prompt, 5000 for the completion\)/ },
   { name: 'unknown model', body: chat({ model: 'gpt-17' }), status: 404, param: 'model' },
+  { name: 'x-session-id too long', body: chat({}), headers: { 'x-session-id': 's'.repeat(1000) }, status: 400, param: 'x-session-id' },
+  { name: 'x-session-id with spaces', body: chat({}), headers: { 'x-session-id': 'a b' }, status: 400, param: 'x-session-id' },
   { name: 'completions: prompt missing', path: '/v1/completions', body: { model: 'sirocco-test' }, status: 400, param: 'prompt' },
   { name: 'completions: token outside vocabulary', path: '/v1/completions', body: { model: 'sirocco-test', prompt: [1, 99999] }, status: 400, param: 'prompt' },
   { name: 'completions: echo', path: '/v1/completions', body: { model: 'sirocco-test', prompt: 'a', echo: true }, status: 400, param: 'echo' },
@@ -93,7 +95,7 @@ const authCases: Case[] = routes.flatMap((r) => [
 
 async function send(c: Case): Promise<Response> {
   const auth = c.auth === undefined ? key : c.auth === 'REVOKED' ? revoked : c.auth;
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...c.headers };
   if (auth) headers.authorization = `Bearer ${auth}`;
   const method = c.method ?? 'POST';
   return fetch(`${stack.gateway.url}${c.path ?? '/v1/chat/completions'}`, {

@@ -77,6 +77,10 @@ describe('failover', () => {
     expect(killed).toBe(true);
     expect(text).toContain('event: error');
     expect(text).not.toContain('[DONE]');
+    // The client learns that the node failed, not where it runs.
+    const error = text.slice(text.indexOf('event: error'));
+    expect(error).toContain('node_failure');
+    expect(error).not.toMatch(/127\.0\.0\.1|http:\/\//);
     const records = await recordsOf(res.headers.get('x-request-id')!);
     expect(records).toHaveLength(1);
     expect(records[0]!.status).toBe('failed');

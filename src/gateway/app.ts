@@ -19,7 +19,7 @@ import { modelCard } from './model_cards.ts';
 import type { ServedModel } from './node_pool.ts';
 import { recordRejection } from './rejections.ts';
 import { servedModel } from './served_model.ts';
-import { OpenAIError, sendError } from './openai_error.ts';
+import { invalidRequest, OpenAIError, sendError } from './openai_error.ts';
 import { ChatCompletionRequest, CompletionRequest } from './openai_requests.ts';
 import { planChat, planCompletion, type RequestPlan } from './request_plan.ts';
 import { parseJson, validate } from './request_validation.ts';
@@ -103,7 +103,11 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   ): Promise<Response> => {
     const key = c.get('key');
     const model = servedModel(deps.pool, req.model);
-    const ids = { requestId, tenant: key.id, sessionHeader: c.req.header('x-session-id') };
+    const sessionHeader = c.req.header('x-session-id');
+    // Checked here: the node would refuse it, and its refusal is no answer for a client.
+    if (sessionHeader !== undefined && !/^[\x21-\x7e]{1,256}$/.test(sessionHeader))
+      throw invalidRequest('x-session-id must be 1-256 visible ASCII characters (no spaces)', 'x-session-id');
+    const ids = { requestId, tenant: key.id, sessionHeader };
     const plan = planOf(model, ids);
 
     const verdict = await deps.limiter.check(key.id, key.limits, plan.promptTokens.length);

@@ -40,10 +40,14 @@ function usageOf(plan: RequestPlan, choices: ChoiceState[], completionTokens: nu
   };
 }
 
+const internalError = (err: unknown) => (err instanceof NodeRejected ? `${err.detail}: ${err.message}` : (err as Error).message);
+
+// What the client is told: never a node's address or raw error (those go to the log, with
+// the request id, in finishRecord).
 function nodeFailure(err: unknown): OpenAIError {
-  if (err instanceof NoNodeAvailable) return new OpenAIError(503, err.message, 'server_error', null, 'no_node_available');
-  if (err instanceof NodeRejected) return new OpenAIError(400, err.message, 'invalid_request_error');
-  return new OpenAIError(502, `inference node failed: ${(err as Error).message}`, 'server_error', null, 'node_failure');
+  if (err instanceof NoNodeAvailable) return new OpenAIError(503, err.message, 'server_error', null, 'no_node_available', { 'retry-after': '1' });
+  if (err instanceof NodeRejected) return new OpenAIError(400, `The request was refused: ${err.message}`, 'invalid_request_error');
+  return new OpenAIError(502, 'The inference node failed while answering; retry the request.', 'server_error', null, 'node_failure');
 }
 
 async function finishRecord(
@@ -105,6 +109,7 @@ async function finishRecord(
     prompt_tokens: usage.prompt_tokens,
     completion_tokens: usage.completion_tokens,
     ms: Date.now() - startedAt.getTime(),
+    ...(error === null ? {} : { error }), // the whole story, node address included: logs only
   });
   return usage;
 }
@@ -155,7 +160,7 @@ export async function respondWhole(c: Context, deps: GatewayDeps, job: Completio
     // leave; a stream is billed the same way); a failure of ours is not billed.
     const status: UsageStatus = c.req.raw.signal.aborted ? 'aborted' : 'failed';
     const generated = status === 'aborted' ? choices.reduce((n, ch) => n + ch.tokens.length, 0) : 0;
-    await finishRecord(deps, job, choices, status, startedAt, generated, (err as Error).message);
+    await finishRecord(deps, job, choices, status, startedAt, generated, internalError(err));
     const e = nodeFailure(err);
     return c.json(e.body(), e.status);
   } finally {
@@ -200,7 +205,7 @@ export function respondStream(c: Context, deps: GatewayDeps, job: CompletionJob)
       return;
     }
     if (failure !== null) {
-      await finishRecord(deps, job, choices, 'failed', startedAt, delivered, (failure as Error).message);
+      await finishRecord(deps, job, choices, 'failed', startedAt, delivered, internalError(failure));
       // The client already has a 200 and some chunks: an error event, and no [DONE].
       const err = nodeFailure(failure);
       await stream.writeSSE({ event: 'error', data: JSON.stringify(events ? events.error(err) : err.body()) });

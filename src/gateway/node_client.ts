@@ -10,8 +10,27 @@ import { REQUEST_ID_ATTRIBUTE, traceHeaders, tracer } from '../telemetry/tracing
 
 export class NodeUnavailable extends Error {}
 export class NodeStreamError extends Error {}
-// The node refused the request itself (4xx): another node would refuse it too.
-export class NodeRejected extends Error {}
+// The node refused the request itself (4xx): another node would refuse it too. `message` is
+// the node's reason, fit for the client; `detail` (with the node's address) is for logs only.
+export class NodeRejected extends Error {
+  constructor(
+    message: string,
+    readonly detail: string,
+  ) {
+    super(message);
+  }
+}
+
+// A node's 4xx body is {"error": "…"}; anything else is not shown to clients.
+function reasonOf(body: string): string {
+  try {
+    const error = (JSON.parse(body) as { error?: unknown }).error;
+    if (typeof error === 'string' && error.length > 0) return error.slice(0, 500);
+  } catch {
+    // not JSON
+  }
+  return 'the inference node refused the request';
+}
 
 // restart: the choice starts over on another node; forget what it produced so far.
 export type NodeEvent = { type: 'token'; token: TokenEvent } | { type: 'done'; done: DoneEvent } | { type: 'restart' };
@@ -73,7 +92,7 @@ async function* streamFromNode(url: string, headers: Record<string, string>, bod
     throw new NodeUnavailable(`node ${url} unreachable: ${(err as Error).message}`);
   }
   const status = res.statusCode ?? 0;
-  if (status >= 400 && status < 500) throw new NodeRejected(`node ${url} refused the request: ${await textOf(res)}`);
+  if (status >= 400 && status < 500) throw new NodeRejected(reasonOf(await textOf(res)), `node ${url} answered ${status}`);
   if (status < 200 || status >= 300) {
     res.resume();
     throw new NodeUnavailable(`node ${url} answered ${status}`);
