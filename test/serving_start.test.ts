@@ -84,3 +84,30 @@ it('sirocco serve --model DIR --tp 2: one command serves a model under its direc
     models.cleanup();
   }
 });
+
+it('kill -9 of the launcher takes its node and gateway with it', async () => {
+  const models = new TempModels();
+  const dir = await models.make({ preset: 'mistral-tiny', seed: 4 });
+  const child = spawn(process.execPath, ['bin/sirocco.js', 'serve', '--model', dir, '--port', '0'], {
+    env: { ...process.env, SIROCCO_API_KEY: 'sk-test-launcher-key-0123456789', SIROCCO_DATA_DIR: dataDir, SIROCCO_DATABASE_URL: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.resume();
+  try {
+    const end = Date.now() + 60_000;
+    while (!out.includes('Press Ctrl+C') && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    const running = /Sirocco is running: gateway (\S+), one node serving '[^']+' \(node (\S+)\)\./.exec(out)!;
+    const urls = [running[1]!, running[2]!];
+    const up = async (url: string) => fetch(`${url}/health`).then(() => true, () => false);
+    expect(await Promise.all(urls.map(up))).toEqual([true, true]);
+    child.kill('SIGKILL');
+    const deadline = Date.now() + 15_000;
+    while ((await Promise.all(urls.map(up))).some(Boolean) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await Promise.all(urls.map(up))).toEqual([false, false]);
+  } finally {
+    child.kill('SIGKILL');
+    models.cleanup();
+  }
+});

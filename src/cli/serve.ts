@@ -20,7 +20,11 @@ export function listen(app: { fetch: (request: Request, env?: unknown) => Respon
   });
 }
 
-// Runs `shutdown` once on SIGTERM or SIGINT, then exits with its code.
+// Set by `sirocco start|serve` for its children: stdin is a pipe from the launcher, and its end
+// (the launcher exited, even by kill -9) stops the child as SIGTERM would.
+export const EXIT_WITH_PARENT_ENV = 'SIROCCO_EXIT_WITH_PARENT';
+
+// Runs `shutdown` once on SIGTERM or SIGINT (or the launcher's end, see above), then exits with its code.
 export function onSignals(shutdown: (signal: string) => Promise<number>): void {
   let started = false;
   const handler = (signal: string) => {
@@ -36,6 +40,11 @@ export function onSignals(shutdown: (signal: string) => Promise<number>): void {
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
+  if (process.env[EXIT_WITH_PARENT_ENV] === '1') {
+    process.stdin.on('end', () => handler('parent exited'));
+    process.stdin.on('close', () => handler('parent exited'));
+    process.stdin.resume();
+  }
 }
 
 // Stops listening and closes idle keep-alive connections (which would otherwise hold close()).

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { MISTRAL_V3_VOCAB_SIZE } from '../tokenizer/mistral_v3_tokenizer.ts';
-import { announcedUrl } from './serve.ts';
+import { announcedUrl, EXIT_WITH_PARENT_ENV } from './serve.ts';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const CLI = join(ROOT, 'bin/sirocco.js');
@@ -57,8 +57,10 @@ export function modelIdOf(model: string): string {
   return basename(model.replace(/\/+$/, '')) || model;
 }
 
+// Each child reads its stdin from us and stops when it ends: a launcher killed with -9 takes
+// its node and gateway with it (serve.ts, EXIT_WITH_PARENT_ENV).
 async function spawnService(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...env, [EXIT_WITH_PARENT_ENV]: '1' }, stdio: ['pipe', 'pipe', 'inherit'] });
   return { child, url: await announcedUrl(child, args[0]!, (line) => process.stdout.write(line + '\n')) };
 }
 
@@ -131,7 +133,7 @@ meaningless, but tool calls and JSON outputs are held by a grammar and come out 
 To serve real weights: sirocco serve --model DIR|s3://…|hf:org/name.`
       : `Model: ${model}${options.tp ? ` (tensor parallel ${options.tp})` : ''}.`;
     process.stdout.write(`
-Sirocco is running: gateway ${gateway.url}, one node serving '${modelId}'.
+Sirocco is running: gateway ${gateway.url}, one node serving '${modelId}' (node ${node.url}).
 ${about}
 
 API key: ${apiKey}
