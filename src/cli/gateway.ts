@@ -17,7 +17,7 @@ import { closeServer, listen, onSignals } from './serve.ts';
 
 const USAGE = `usage: sirocco gateway (--nodes URL[,URL…] | --discover ec2:TAG_KEY=TAG_VALUE[:PORT])
                        [--port 8080] [--host 127.0.0.1] [--data DIR] [--store postgres://…] [--prices FILE]
-                       [--health-interval-ms 1000] [--connect-timeout-ms 10000] [--strict-params]
+                       [--health-interval-ms 1000] [--connect-timeout-ms 10000] [--node-idle-timeout-ms 30000] [--strict-params]
                        [--cors-origins https://app.example,…|*]
 --discover lists the running EC2 instances with that tag every 15 s and uses their private
 addresses as nodes (port 8081 unless given; region from AWS_REGION).
@@ -30,6 +30,9 @@ Request fields the gateway does not know are ignored (each name logged once per 
 --strict-params refuses them with a 400 naming the field, as OpenAI does.
 --prices FILE (or $SIROCCO_PRICES): US dollars per million tokens per model, so every usage
 record carries its cost: {"MODEL": {"input": 0.25, "cached_input": 0.025, "output": 0.25}, "*": …}.
+--connect-timeout-ms bounds the wait for a node's first answer (then the next node is tried);
+--node-idle-timeout-ms the silence of a node's stream (a hung node's requests fail over before
+their first token, else end with an in-band error).
 --cors-origins lets browsers on those origins call the API (CORS headers; default none).
 `;
 
@@ -47,6 +50,7 @@ const Options = z.object({
   prices: z.string().optional(),
   'health-interval-ms': z.coerce.number().int().positive().default(1000),
   'connect-timeout-ms': z.coerce.number().int().positive().default(10_000),
+  'node-idle-timeout-ms': z.coerce.number().int().positive().default(30_000),
   'cors-origins': z
     .string()
     .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
@@ -67,7 +71,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     values = parseArgs({
       args: argv,
       options: {
-        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'store', 'prices', 'health-interval-ms', 'connect-timeout-ms', 'cors-origins'].map((k) => [k, { type: 'string' as const }])),
+        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'store', 'prices', 'health-interval-ms', 'connect-timeout-ms', 'node-idle-timeout-ms', 'cors-origins'].map((k) => [k, { type: 'string' as const }])),
         'strict-params': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -107,6 +111,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     limiter: new RateLimiter(store.counters ? { counters: store.counters } : {}),
     metrics: new GatewayMetrics(),
     connectTimeoutMs: o['connect-timeout-ms'],
+    nodeIdleTimeoutMs: o['node-idle-timeout-ms'],
     strictParams: values['strict-params'] ?? false,
     corsOrigins: o['cors-origins'],
     prices,

@@ -4,7 +4,7 @@
 // client cannot be handed a second, different beginning.
 import type { GenerateBody } from '../protocol/internal_api.ts';
 import { log } from '../telemetry/log.ts';
-import { generateOnNode, NodeStreamError, NodeUnavailable, type NodeEvent } from './node_client.ts';
+import { generateOnNode, NodeStreamError, NodeUnavailable, type NodeEvent, type NodeTimeouts } from './node_client.ts';
 import type { NodePool } from './node_pool.ts';
 
 export type ChoiceAttempt = { node: string | null };
@@ -19,7 +19,7 @@ export async function* runChoice(
   signal: AbortSignal,
   delivered: () => boolean, // true once any of this choice's output reached the client
   attempt: ChoiceAttempt,
-  connectTimeoutMs: number,
+  timeouts: NodeTimeouts,
 ): AsyncGenerator<NodeEvent> {
   const tried = new Set<string>();
   for (;;) {
@@ -29,7 +29,7 @@ export async function* runChoice(
     attempt.node = url;
     let produced = false;
     try {
-      for await (const event of generateOnNode(url, pool.secretHeaders, body, signal, connectTimeoutMs)) {
+      for await (const event of generateOnNode(url, pool.secretHeaders, body, signal, timeouts)) {
         produced = true;
         yield event;
       }

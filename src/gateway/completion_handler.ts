@@ -124,7 +124,7 @@ async function driveChoice(
   onToken: (t: TokenEvent) => Promise<void>,
 ): Promise<void> {
   const attempt = { node: null as string | null };
-  const events = runChoice(deps.pool, job.model, job.plan.sessionKey, job.plan.bodies[index]!, signal, () => state.delivered > 0, attempt, deps.connectTimeoutMs);
+  const events = runChoice(deps.pool, job.model, job.plan.sessionKey, job.plan.bodies[index]!, signal, () => state.delivered > 0, attempt, { connectMs: deps.connectTimeoutMs, idleMs: deps.nodeIdleTimeoutMs });
   for await (const e of events) {
     state.node = attempt.node;
     if (e.type === 'restart') {

@@ -13,6 +13,7 @@ export type GatewayDeps = {
   ledger: UsageLedger;
   metrics: GatewayMetrics;
   connectTimeoutMs: number;
+  nodeIdleTimeoutMs: number; // a node stream silent this long (no token, no heartbeat) is abandoned
   strictParams: boolean; // unknown request fields: 400 (true) or ignored and logged (false)
   corsOrigins: string[];
   prices: Prices; // per model; every usage record carries its cost // origins browsers may call from ('*' for any); empty = no CORS headers

@@ -33,6 +33,8 @@ function reasonOf(body: string): string {
 }
 
 // restart: the choice starts over on another node; forget what it produced so far.
+export type NodeTimeouts = { connectMs: number; idleMs: number };
+
 export type NodeEvent = { type: 'token'; token: TokenEvent } | { type: 'done'; done: DoneEvent } | { type: 'restart' };
 
 // One pool of keep-alive connections per protocol. node:http rather than fetch: fetch's web
@@ -69,11 +71,11 @@ export async function* generateOnNode(
   headers: Record<string, string>,
   body: GenerateBody,
   signal: AbortSignal,
-  connectTimeoutMs: number,
+  timeouts: NodeTimeouts,
 ): AsyncGenerator<NodeEvent> {
   const span = tracer().startSpan('node.generate', { kind: SpanKind.CLIENT, attributes: { [REQUEST_ID_ATTRIBUTE]: body.request_id, 'server.address': url } });
   try {
-    yield* streamFromNode(url, { ...headers, ...traceHeaders(span) }, body, signal, connectTimeoutMs);
+    yield* streamFromNode(url, { ...headers, ...traceHeaders(span) }, body, signal, timeouts);
   } catch (err) {
     span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
     throw err;
@@ -82,11 +84,13 @@ export async function* generateOnNode(
   }
 }
 
-async function* streamFromNode(url: string, headers: Record<string, string>, body: GenerateBody, signal: AbortSignal, connectTimeoutMs: number): AsyncGenerator<NodeEvent> {
+async function* streamFromNode(url: string, headers: Record<string, string>, body: GenerateBody, signal: AbortSignal, timeouts: NodeTimeouts): AsyncGenerator<NodeEvent> {
   let res: http.IncomingMessage;
-  // The timeout bounds the wait for response headers only; the stream itself may run long.
+  // connectMs bounds the wait for response headers; after them, idleMs the silence between
+  // two chunks (the node sends a heartbeat while it prefills), so a stream may run long but a
+  // hung node (SIGSTOP, a dead link) is abandoned within idleMs.
   try {
-    res = await post(new URL(`${url}/internal/v1/generate`), { ...headers, 'content-type': 'application/json', accept: 'text/event-stream' }, JSON.stringify(body), signal, connectTimeoutMs);
+    res = await post(new URL(`${url}/internal/v1/generate`), { ...headers, 'content-type': 'application/json', accept: 'text/event-stream' }, JSON.stringify(body), signal, timeouts.connectMs);
   } catch (err) {
     if (signal.aborted) throw err;
     throw new NodeUnavailable(`node ${url} unreachable: ${(err as Error).message}`);
@@ -110,8 +114,15 @@ async function* streamFromNode(url: string, headers: Record<string, string>, bod
   let seenAny = false;
   let done = false;
   const decoder = new TextDecoder();
+  let idle: NodeJS.Timeout | null = null;
+  const watch = () => {
+    if (idle) clearTimeout(idle);
+    idle = setTimeout(() => res.destroy(new Error(`the node sent nothing for ${timeouts.idleMs} ms`)), timeouts.idleMs);
+  };
+  watch();
   try {
     for await (const chunk of res) {
+      watch();
       parser.feed(decoder.decode(chunk as Buffer, { stream: true }));
       for (const e of events.splice(0)) {
         seenAny = true;
@@ -123,6 +134,8 @@ async function* streamFromNode(url: string, headers: Record<string, string>, bod
   } catch (err) {
     if (signal.aborted) throw err;
     failure = (err as Error).message;
+  } finally {
+    if (idle) clearTimeout(idle);
   }
   if (done) return;
   const message = `node ${url} stream ended early${failure ? `: ${failure}` : ''}`;

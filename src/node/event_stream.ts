@@ -7,6 +7,8 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 
+const HEARTBEAT_MS = 5000;
+
 export interface EventSink {
   send(event: string, data: object): void;
   /** After the last event. */
@@ -22,15 +24,20 @@ export function eventStream(c: Context, run: (sink: EventSink, onClose: (abort: 
   if (outgoing) {
     outgoing.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     let ended = false;
+    // A comment line now and then while nothing else is sent (a long prefill): the gateway
+    // abandons a node stream that stays silent (its --node-idle-timeout-ms).
+    const heartbeat = setInterval(() => outgoing.destroyed || outgoing.write(':\n\n'), HEARTBEAT_MS);
     const sink: EventSink = {
       send: (event, data) => {
         if (!ended && !outgoing.destroyed) outgoing.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       },
       end: () => {
         ended = true;
+        clearInterval(heartbeat);
         outgoing.end();
       },
     };
+    outgoing.once('close', () => clearInterval(heartbeat));
     run(sink, (abort) => outgoing.once('close', () => !ended && abort()));
     return RESPONSE_ALREADY_SENT;
   }
