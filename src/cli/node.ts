@@ -12,7 +12,7 @@ import { closeServer, listen, onSignals } from './serve.ts';
 const USAGE = `usage: sirocco node --model DIR|s3://bucket/prefix|hf:org/name [--port 8081] [--host 127.0.0.1]
                     [--model-id ID] [--threads N] [--weights-in mmap|memory] [--tp N]
                     [--moe-split columns|experts] [--kv-dtype f16|f32] [--max-batch-tokens 256]
-                    [--max-sequences 16] [--kv-cache-mb 1024] [--drain-timeout 30]
+                    [--max-sequences 16] [--max-queue 256] [--kv-cache-mb 1024] [--drain-timeout 30]
   --tp N          split the model into N tensor-parallel shards (N must divide the KV heads)
   --moe-split S   MoE under --tp: 'columns' (default) or 'experts' (see README)
   --kv-dtype D    K/V cache storage: f16 (default, half the memory) or f32
@@ -32,6 +32,7 @@ const Options = z.object({
   'kv-dtype': z.enum(['f16', 'f32']).default(DEFAULT_KV_DTYPE),
   'max-batch-tokens': count('max-batch-tokens').default(DEFAULT_NODE_OPTIONS.maxBatchTokens),
   'max-sequences': count('max-sequences').default(DEFAULT_NODE_OPTIONS.maxSequences),
+  'max-queue': z.coerce.number().int().min(0).default(256),
   'max-warm-sessions': z.coerce.number().int().min(0).default(DEFAULT_NODE_OPTIONS.maxWarmSessions),
   'kv-cache-mb': count('kv-cache-mb').default(DEFAULT_NODE_OPTIONS.kvCacheBytes / 2 ** 20),
   'drain-timeout': z.coerce.number().positive().default(30),
@@ -45,7 +46,7 @@ export async function runNode(argv: string[]): Promise<number> {
       args: argv,
       options: {
         ...Object.fromEntries(
-          ['model', 'port', 'host', 'model-id', 'threads', 'weights-in', 'tp', 'moe-split', 'kv-dtype', 'max-batch-tokens', 'max-sequences', 'max-warm-sessions', 'kv-cache-mb', 'drain-timeout'].map((k) => [k, { type: 'string' as const }]),
+          ['model', 'port', 'host', 'model-id', 'threads', 'weights-in', 'tp', 'moe-split', 'kv-dtype', 'max-batch-tokens', 'max-sequences', 'max-queue', 'max-warm-sessions', 'kv-cache-mb', 'drain-timeout'].map((k) => [k, { type: 'string' as const }]),
         ),
         help: { type: 'boolean', short: 'h' },
       },
@@ -69,7 +70,7 @@ export async function runNode(argv: string[]): Promise<number> {
   // is fetched, verified and loaded.
   const host = new NodeHost(o.model);
   const stopTracing = await startTracing('sirocco-node');
-  const { server, url } = await listen(createNodeApp(host, o.secret), o.host, o.port, 'node');
+  const { server, url } = await listen(createNodeApp(host, o.secret, { maxQueue: o['max-queue'] }), o.host, o.port, 'node');
   onSignals(async (signal) => {
     log('info', 'node draining', { signal });
     const finished = await host.drain(o['drain-timeout'] * 1000);

@@ -4,12 +4,20 @@
 // client cannot be handed a second, different beginning.
 import type { GenerateBody } from '../protocol/internal_api.ts';
 import { log } from '../telemetry/log.ts';
-import { generateOnNode, NodeStreamError, NodeUnavailable, type NodeEvent, type NodeTimeouts } from './node_client.ts';
+import { generateOnNode, NodeBusy, NodeStreamError, NodeUnavailable, type NodeEvent, type NodeTimeouts } from './node_client.ts';
 import type { NodePool } from './node_pool.ts';
 
 export type ChoiceAttempt = { node: string | null };
 
-export class NoNodeAvailable extends Error {}
+export class NoNodeAvailable extends Error {
+  /** Every node that serves the model answered busy: overload, not an outage. */
+  constructor(
+    message: string,
+    readonly busy = false,
+  ) {
+    super(message);
+  }
+}
 
 export async function* runChoice(
   pool: NodePool,
@@ -22,9 +30,13 @@ export async function* runChoice(
   timeouts: NodeTimeouts,
 ): AsyncGenerator<NodeEvent> {
   const tried = new Set<string>();
+  let busy = 0;
   for (;;) {
     const url = pool.route(model, sessionKey).find((u) => !tried.has(u));
-    if (url === undefined) throw new NoNodeAvailable(`no healthy node serves model ${model}`);
+    if (url === undefined) {
+      if (busy > 0 && busy === tried.size) throw new NoNodeAvailable(`every node serving ${model} is at capacity: retry in a second`, true);
+      throw new NoNodeAvailable(`no healthy node serves model ${model}`);
+    }
     tried.add(url);
     attempt.node = url;
     let produced = false;
@@ -35,6 +47,10 @@ export async function* runChoice(
       }
       return;
     } catch (err) {
+      if (err instanceof NodeBusy && !signal.aborted) {
+        busy++;
+        continue; // up but full: the next node, and this one stays in the pool
+      }
       const nodeFailed = err instanceof NodeUnavailable || err instanceof NodeStreamError;
       if (signal.aborted || !nodeFailed || delivered()) throw err;
       pool.markFailed(url);

@@ -11,7 +11,7 @@ import { NoNodeAvailable, runChoice } from './choice_runner.ts';
 import type { GatewayDeps } from './gateway_deps.ts';
 import type { Endpoint, UsageStatus } from './ledger/usage_record.ts';
 import { NodeRejected } from './node_client.ts';
-import { OpenAIError } from './openai_error.ts';
+import { OpenAIError, sendError } from './openai_error.ts';
 import { costOf } from './pricing.ts';
 import type { RateLimits } from './rate_limit.ts';
 import type { RequestPlan } from './request_plan.ts';
@@ -45,7 +45,7 @@ const internalError = (err: unknown) => (err instanceof NodeRejected ? `${err.de
 // What the client is told: never a node's address or raw error (those go to the log, with
 // the request id, in finishRecord).
 function nodeFailure(err: unknown): OpenAIError {
-  if (err instanceof NoNodeAvailable) return new OpenAIError(503, err.message, 'server_error', null, 'no_node_available', { 'retry-after': '1' });
+  if (err instanceof NoNodeAvailable) return new OpenAIError(503, err.message, 'server_error', null, err.busy ? 'server_overloaded' : 'no_node_available', { 'retry-after': '1' });
   if (err instanceof NodeRejected) return new OpenAIError(400, `The request was refused: ${err.message}`, 'invalid_request_error');
   return new OpenAIError(502, 'The inference node failed while answering; retry the request.', 'server_error', null, 'node_failure');
 }
@@ -158,11 +158,12 @@ export async function respondWhole(c: Context, deps: GatewayDeps, job: Completio
     controller.abort();
     // A client that left is billed what the node generated for it until then (it chose to
     // leave; a stream is billed the same way); a failure of ours is not billed.
-    const status: UsageStatus = c.req.raw.signal.aborted ? 'aborted' : 'failed';
+    // No node could take it (all busy or down): refused before any work, like a 429.
+    const status: UsageStatus = c.req.raw.signal.aborted ? 'aborted' : err instanceof NoNodeAvailable ? 'rejected' : 'failed';
+    if (err instanceof NoNodeAvailable) deps.metrics.recordRejection(job.endpoint, err.busy ? 'server_overloaded' : 'no_node_available');
     const generated = status === 'aborted' ? choices.reduce((n, ch) => n + ch.tokens.length, 0) : 0;
     await finishRecord(deps, job, choices, status, startedAt, generated, internalError(err));
-    const e = nodeFailure(err);
-    return c.json(e.body(), e.status);
+    return sendError(c, nodeFailure(err));
   } finally {
     c.req.raw.signal.removeEventListener('abort', onClientGone);
   }

@@ -9,6 +9,8 @@ import { DoneEvent, ErrorEvent, TokenEvent, type GenerateBody } from '../protoco
 import { REQUEST_ID_ATTRIBUTE, traceHeaders, tracer } from '../telemetry/tracing.ts';
 
 export class NodeUnavailable extends Error {}
+// The node is up but its queue is full (503 with Retry-After): try another, do not eject it.
+export class NodeBusy extends Error {}
 export class NodeStreamError extends Error {}
 // The node refused the request itself (4xx): another node would refuse it too. `message` is
 // the node's reason, fit for the client; `detail` (with the node's address) is for logs only.
@@ -97,6 +99,10 @@ async function* streamFromNode(url: string, headers: Record<string, string>, bod
   }
   const status = res.statusCode ?? 0;
   if (status >= 400 && status < 500) throw new NodeRejected(reasonOf(await textOf(res)), `node ${url} answered ${status}`);
+  if (status === 503 && res.headers['retry-after'] !== undefined) {
+    res.resume();
+    throw new NodeBusy(`node ${url} is busy`);
+  }
   if (status < 200 || status >= 300) {
     res.resume();
     throw new NodeUnavailable(`node ${url} answered ${status}`);

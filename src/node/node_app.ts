@@ -30,7 +30,8 @@ async function jsonBody(c: Context): Promise<unknown> {
   }
 }
 
-export function createNodeApp(host: NodeHost, secret: string): Hono {
+/** maxQueue: requests allowed to wait for a batch slot; past it, 503 with Retry-After at once. */
+export function createNodeApp(host: NodeHost, secret: string, options: { maxQueue: number } = { maxQueue: 256 }): Hono {
   if (secret.length < 16) throw new Error('node secret must be at least 16 characters');
   const secretBytes = Buffer.from(secret);
   const app = new Hono();
@@ -57,6 +58,9 @@ export function createNodeApp(host: NodeHost, secret: string): Hono {
     const service = host.service;
     if (!service) return c.json({ error: 'model is still loading' }, 503);
     if (host.draining) return c.json({ error: 'node is draining' }, 503);
+    // Load shedding: a full queue answers now (Retry-After: the gateway tries another node,
+    // or tells its client when to come back) rather than making the request wait unbounded.
+    if (service.runner.stats().waiting >= options.maxQueue) return c.json({ error: 'node is busy' }, 503, { 'retry-after': '1' });
     const parsed = GenerateBody.safeParse(await jsonBody(c));
     if (!parsed.success) return c.json({ error: `invalid generate request: ${parsed.error.issues[0]!.message}` }, 400);
     const body = parsed.data;
