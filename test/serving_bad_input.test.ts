@@ -70,6 +70,8 @@ const cases: Case[] = [
   { name: 'roles do not alternate', body: chat({ messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }] }), status: 400, param: 'messages' },
   { name: 'prompt + max_tokens beyond the context', body: chat({ max_tokens: 5000 }), status: 400, param: 'max_tokens', message: /maximum context length is 4096 tokens.*\(\d+ in the prompt, 5000 for the completion\)/ },
   { name: 'unknown model', body: chat({ model: 'gpt-17' }), status: 404, param: 'model' },
+  { name: 'chat prompt far past the context: refused before tokenizing', body: chat({ messages: [{ role: 'user', content: 'wind '.repeat(20_000) }] }), status: 400, param: 'messages', message: /more than \d+ tokens \(100000 characters\)/ },
+  { name: 'completion prompt far past the context: refused before tokenizing', path: '/v1/completions', body: { model: 'sirocco-test', prompt: 'wind '.repeat(20_000) }, status: 400, param: 'prompt', message: /more than \d+ tokens/ },
   { name: 'x-session-id too long', body: chat({}), headers: { 'x-session-id': 's'.repeat(1000) }, status: 400, param: 'x-session-id' },
   { name: 'x-session-id with spaces', body: chat({}), headers: { 'x-session-id': 'a b' }, status: 400, param: 'x-session-id' },
   { name: 'completions: prompt missing', path: '/v1/completions', body: { model: 'sirocco-test' }, status: 400, param: 'prompt' },

@@ -115,8 +115,22 @@ function withSafePrompt(messages: ChatMessage[], on: boolean): ChatMessage[] {
 type ChatPromptFields = Pick<ChatCompletionRequest, 'model' | 'messages' | 'tools' | 'tool_choice' | 'parallel_tool_calls' | 'safe_prompt'>;
 
 /** A chat's prompt tokens exactly as billed (tools and a forced [TOOL_CALLS] included); /tokenize counts with it too. */
+// Admission before work: a text that cannot fit the context even at the most characters per
+// token is refused without tokenizing it (a 2 MB prompt costs a length check, not seconds of
+// the event loop).
+function refuseUntokenizable(chars: number, model: ServedModel, param: string): void {
+  const context = model.info.max_context;
+  if (chars > context * model.tokenizer.maxTokenChars)
+    throw invalidRequest(
+      `This model's maximum context length is ${context} tokens. However, your prompt has more than ${Math.floor(chars / model.tokenizer.maxTokenChars)} tokens (${chars} characters).`,
+      param,
+      'context_length_exceeded',
+    );
+}
+
 export function chatPromptOf(req: ChatPromptFields, model: ServedModel): { messages: ChatMessage[]; tools: ToolPlan; promptTokens: number[] } {
   const messages = withSafePrompt(chatHistory(req.messages), req.safe_prompt ?? false);
+  refuseUntokenizable(messages.reduce((n, m) => n + m.content.length, 0), model, 'messages');
   const tools = planTools(req, messages, model.tokenizer, req.model);
   try {
     return { messages, tools, promptTokens: [...model.tokenizer.chatPrompt(messages, tools.tools), ...tools.promptSuffix] };
@@ -156,6 +170,7 @@ export function planCompletion(
   const prompt = Array.isArray(req.prompt) && typeof req.prompt[0] === 'string' ? (req.prompt[0] as string) : req.prompt;
   let promptTokens: number[];
   if (typeof prompt === 'string') {
+    refuseUntokenizable(prompt.length, model, 'prompt');
     promptTokens = model.tokenizer.encode(prompt, { addSpecialTokens: true });
   } else {
     promptTokens = prompt as number[];

@@ -79,6 +79,12 @@ async function readJsonFile(file: string, required: boolean): Promise<unknown> {
 export class Tokenizer {
   /** Ids 0 … vocabSize-1 (base vocab and added tokens). */
   readonly vocabSize: number;
+  /**
+   * The most characters one token can stand for (a piece's length, ▁ and <0xNN> as one): a text
+   * of C characters is at least C / maxTokenChars tokens, which refuses an oversized prompt
+   * before any tokenizing work.
+   */
+  readonly maxTokenChars: number;
   readonly bosId: number | null;
   readonly eosId: number | null;
   /** Id of [TOOL_CALLS] when the model can call tools (it also has [AVAILABLE_TOOLS]), else null. */
@@ -95,6 +101,7 @@ export class Tokenizer {
     this.pieces = [];
     for (const [piece, id] of hf.get_vocab(true)) this.pieces[id] = piece;
     this.vocabSize = this.pieces.length;
+    this.maxTokenChars = Math.max(1, ...this.pieces.map((p) => (byteTokenPattern.test(p) ? 1 : [...p].length)));
     for (let id = 0; id < this.vocabSize; id++) {
       if (this.pieces[id] === undefined) {
         throw new TokenizerFileError('tokenizer.json', `no token has id ${id} (ids must run 0 … ${this.vocabSize - 1})`);
