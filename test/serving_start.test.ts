@@ -10,17 +10,20 @@ import { TempModels } from './helpers/models.ts';
 const dataDir = mkdtempSync(join(tmpdir(), 'sirocco-start-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-it('starts, prints a working curl example with the key from SIROCCO_API_KEY, and stops on SIGTERM', async () => {
-  const apiKey = 'sk-test-start-key-0123456789';
-  const child = spawn(process.execPath, ['bin/sirocco.js', 'start'], {
-    env: { ...process.env, PORT: '0', SIROCCO_API_KEY: apiKey, SIROCCO_DATA_DIR: dataDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** `sirocco <args>` with its stdout collected; resolves once it printed its curl (or exited). */
+async function launch(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, ['bin/sirocco.js', ...args], { env: { ...process.env, SIROCCO_DATA_DIR: dataDir, SIROCCO_DATABASE_URL: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.resume();
   const end = Date.now() + 60_000;
   while (!out.includes('Press Ctrl+C') && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+  return { child, out };
+}
+
+it('starts, prints a working curl example with the key from SIROCCO_API_KEY, and stops on SIGTERM', async () => {
+  const apiKey = 'sk-test-start-key-0123456789';
+  const { child, out } = await launch(['start'], { PORT: '0', SIROCCO_API_KEY: apiKey });
   expect(out).toContain(`API key: ${apiKey}`);
   const url = /curl (http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions)/.exec(out)![1]!;
   const data = /-d '(.*)'/.exec(out)![1]!;
@@ -59,16 +62,8 @@ it('starts, prints a working curl example with the key from SIROCCO_API_KEY, and
 it('sirocco serve --model DIR --tp 2: one command serves a model under its directory name, with a key it created', async () => {
   const models = new TempModels();
   const dir = await models.make({ preset: 'mistral-tiny', seed: 3 });
-  const child = spawn(process.execPath, ['bin/sirocco.js', 'serve', '--model', dir, '--tp', '2', '--port', '0'], {
-    env: { ...process.env, SIROCCO_API_KEY: '', SIROCCO_DATA_DIR: dataDir, SIROCCO_DATABASE_URL: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.resume();
+  const { child, out } = await launch(['serve', '--model', dir, '--tp', '2', '--port', '0'], { SIROCCO_API_KEY: '' });
   try {
-    const end = Date.now() + 60_000;
-    while (!out.includes('Press Ctrl+C') && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
     expect(out).toContain(`one node serving '${basename(dir)}'`);
     expect(out).toContain('(tensor parallel 2)');
     expect(out).not.toContain('Tools:'); // this toy vocabulary has no tool tokens
@@ -88,16 +83,8 @@ it('sirocco serve --model DIR --tp 2: one command serves a model under its direc
 it('kill -9 of the launcher takes its node and gateway with it', async () => {
   const models = new TempModels();
   const dir = await models.make({ preset: 'mistral-tiny', seed: 4 });
-  const child = spawn(process.execPath, ['bin/sirocco.js', 'serve', '--model', dir, '--port', '0'], {
-    env: { ...process.env, SIROCCO_API_KEY: 'sk-test-launcher-key-0123456789', SIROCCO_DATA_DIR: dataDir, SIROCCO_DATABASE_URL: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.resume();
+  const { child, out } = await launch(['serve', '--model', dir, '--port', '0'], { SIROCCO_API_KEY: 'sk-test-launcher-key-0123456789' });
   try {
-    const end = Date.now() + 60_000;
-    while (!out.includes('Press Ctrl+C') && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
     const running = /Sirocco is running: gateway (\S+), one node serving '[^']+' \(node (\S+)\)\./.exec(out)!;
     const urls = [running[1]!, running[2]!];
     const up = async (url: string) => fetch(`${url}/health`).then(() => true, () => false);
