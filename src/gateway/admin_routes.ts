@@ -9,8 +9,8 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { PROMETHEUS_CONTENT_TYPE } from '../telemetry/prometheus.ts';
 import type { GatewayDeps } from './gateway_deps.ts';
-import { KeyLimitsSchema, KeyNameSchema, type KeyRecord } from './keys/key_store.ts';
-import type { UsageRecord } from './ledger/usage_record.ts';
+import { KeyLimitsSchema, KeyNameSchema, publicKeyView, type KeyRecord } from './keys/key_store.ts';
+import { USAGE_COLUMNS, type UsageRecord } from './ledger/usage_record.ts';
 import { OpenAIError } from './openai_error.ts';
 import { parseJson, validate } from './request_validation.ts';
 import { usageBuckets } from './usage_buckets.ts';
@@ -19,7 +19,7 @@ type Env = { Variables: { key: KeyRecord } };
 
 const strict = { strict: true, onIgnored: () => {} };
 
-const publicView = (r: KeyRecord) => ({ object: 'api_key', id: r.id, name: r.name, created_at: r.created_at, revoked_at: r.revoked_at, limits: r.limits, admin: r.admin });
+const publicView = (r: KeyRecord) => ({ object: 'api_key', ...publicKeyView(r) });
 
 const unixSeconds = z.coerce.number().int().nonnegative();
 const UsageQuery = z.strictObject({
@@ -47,12 +47,11 @@ const CreateKeyBody = z.strictObject({
   admin: z.boolean().optional(),
 });
 
-const CSV_COLUMNS = ['request_id', 'key_id', 'model', 'endpoint', 'status', 'prompt_tokens', 'cached_tokens', 'completion_tokens', 'n', 'node', 'started_at', 'finished_at', 'error', 'cost'] as const;
 const csvCell = (v: unknown) => {
   const s = v === null ? '' : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 };
-const toCsv = (records: UsageRecord[]) => [CSV_COLUMNS.join(','), ...records.map((r) => CSV_COLUMNS.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
+const toCsv = (records: UsageRecord[]) => [USAGE_COLUMNS.join(','), ...records.map((r) => USAGE_COLUMNS.map((c) => csvCell(r[c])).join(','))].join('\n') + '\n';
 
 const queryOf = (url: string) => Object.fromEntries(new URL(url).searchParams);
 

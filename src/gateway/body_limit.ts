@@ -2,6 +2,7 @@
 // (up to `drainBytes`) before the 413 goes out, because a server that answers and closes
 // while the client is still sending leaves most clients with a broken pipe, not the error.
 import type { MiddlewareHandler } from 'hono';
+import { requestBody } from '../util/request_body.ts';
 import { OpenAIError } from './openai_error.ts';
 
 export type BodyLimitOptions = { maxBytes: number; drainBytes: number };
@@ -17,10 +18,7 @@ export function bodyLimit(options: BodyLimitOptions): MiddlewareHandler<{ Variab
     if (declared > options.drainBytes) throw tooLarge(); // not worth reading: let the connection go
     const chunks: Uint8Array[] = [];
     let size = 0;
-    // Under @hono/node-server, the Node request itself: reading it skips the web-stream copy
-    // (a measurable share of the gateway's CPU per request). Elsewhere, the web body.
-    const incoming = (c.env as { incoming?: AsyncIterable<Uint8Array> } | undefined)?.incoming;
-    const source = incoming ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array> | null);
+    const source = requestBody(c);
     if (source) {
       for await (const chunk of source) {
         size += chunk.length;

@@ -11,10 +11,11 @@ import type { ChatRequestMessage } from './openai_requests.ts';
 const MISTRAL_ID = /^[A-Za-z0-9]{9}$/;
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
+/** A Mistral tool-call id (9 alphanumeric characters) spelled from the first 9 of `bytes`. */
+export const mistralIdOf = (bytes: Uint8Array) => Array.from(bytes.subarray(0, 9), (b) => ALPHANUMERIC[b % ALPHANUMERIC.length]).join('');
+
 export function mistralToolCallId(id: string): string {
-  if (MISTRAL_ID.test(id)) return id;
-  const digest = createHash('sha256').update(id).digest();
-  return Array.from(digest.subarray(0, 9), (b) => ALPHANUMERIC[b % ALPHANUMERIC.length]).join('');
+  return MISTRAL_ID.test(id) ? id : mistralIdOf(createHash('sha256').update(id).digest());
 }
 
 const text = (content: string | { text: string }[] | null | undefined) =>

@@ -2,7 +2,7 @@
 // whole. Both formats share the request's id, creation time and model.
 import type { DoneEvent, TokenEvent } from '../protocol/internal_api.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
-import { ToolCallReader, type ToolCallOut } from './tool_call_reader.ts';
+import { readOutput, ToolCallReader, type ToolCallOut } from './tool_call_reader.ts';
 import type { ToolCallMode } from './tool_calling.ts';
 
 export type OpenAIUsage = {
@@ -62,15 +62,8 @@ function chatLogprob(c: Common, t: TokenEvent) {
 // A choice's whole output read as content and tool calls; finish_reason 'tool_calls' when the
 // model called tools and stopped by itself.
 function readChoice(mode: ToolCallMode | null, ch: ChoiceResult): { content: string; calls: ToolCallOut[]; finishReason: string } {
-  const reader = new ToolCallReader(mode);
-  let content = '';
-  let streamed = 0;
-  for (const t of ch.tokens) {
-    content += reader.push(t.token, t.text).content;
-    streamed += t.text.length;
-  }
-  const end = reader.finish(ch.text.slice(streamed));
-  return { content: content + end.content, calls: reader.calls, finishReason: end.called && ch.finishReason === 'stop' ? 'tool_calls' : ch.finishReason };
+  const read = readOutput(new ToolCallReader(mode), ch.tokens, ch.text);
+  return { content: read.content, calls: read.calls, finishReason: read.called && ch.finishReason === 'stop' ? 'tool_calls' : ch.finishReason };
 }
 
 const toolCallDeltas = (calls: ToolCallOut[], first: number) => calls.map((call, k) => ({ index: first + k, ...call }));

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DoneEvent, TokenEvent } from '../protocol/internal_api.ts';
 import type { ChoiceResult, FormatCommon, OpenAIUsage, ResponseFormat } from './response_format.ts';
-import { ToolCallReader, type ReadOut, type ToolCallOut } from './tool_call_reader.ts';
+import { readOutput, ToolCallReader, type ReadOut, type ToolCallOut } from './tool_call_reader.ts';
 import type { ResponsesRequest } from './responses_request.ts';
 
 export { asResponsesError, chatRequestOf, ResponsesRequest } from './responses_request.ts';
@@ -136,9 +136,7 @@ export function responsesFormat(c: FormatCommon, req: ResponsesRequest): Respons
     usage: () => ({}), // unused: the stream ends with response.completed (events.end)
     body: (choices: ChoiceResult[], usage: OpenAIUsage) => {
       const choice = choices[0]!;
-      for (const t of choice.tokens) eventsOf(reader.push(t.token, t.text), 'completed');
-      const streamed = choice.tokens.reduce((n, t) => n + t.text.length, 0);
-      eventsOf(reader.finish(choice.text.slice(streamed)), 'completed');
+      eventsOf(readOutput(reader, choice.tokens, choice.text), 'completed');
       if (messageIndex === null && calls.length === 0) messageIndex = 0; // an empty answer is still a message
       const s = statusOf(choice.finishReason);
       return response(s, output(s), usage);

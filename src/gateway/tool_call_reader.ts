@@ -5,13 +5,13 @@
 // (9 alphanumeric characters, the only ids Mistral's chat format takes back). Output that is
 // not such a list (possible only when no grammar held it) ends as plain content, as vLLM does.
 import { randomBytes } from 'node:crypto';
+import { mistralIdOf } from './chat_history.ts';
 import type { ToolCallMode } from './tool_calling.ts';
 
 export type ToolCallOut = { id: string; type: 'function'; function: { name: string; arguments: string } };
 export type ReadOut = { content: string; calls: ToolCallOut[] };
 
-const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-const newCallId = () => Array.from(randomBytes(9), (b) => ALPHANUMERIC[b % ALPHANUMERIC.length]).join('');
+const newCallId = () => mistralIdOf(randomBytes(9));
 
 function callOf(objectText: string): ToolCallOut | null {
   let value: unknown;
@@ -25,6 +25,21 @@ function callOf(objectText: string): ToolCallOut | null {
   if (typeof name !== 'string' || name === '') return null;
   const text = typeof args === 'string' ? args : JSON.stringify(args ?? {});
   return { id: newCallId(), type: 'function', function: { name, arguments: text } };
+}
+
+/**
+ * A whole output at once: its tokens (each with the text it brought) and the full text, whose
+ * part past the tokens' texts is the tail held back until the end.
+ */
+export function readOutput(reader: ToolCallReader, tokens: readonly { token: number; text: string }[], text: string): ReadOut & { called: boolean } {
+  let content = '';
+  let streamed = 0;
+  for (const t of tokens) {
+    content += reader.push(t.token, t.text).content;
+    streamed += t.text.length;
+  }
+  const end = reader.finish(text.slice(streamed));
+  return { content: content + end.content, calls: reader.calls, called: end.called };
 }
 
 export class ToolCallReader {

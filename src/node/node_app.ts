@@ -5,6 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { GenerateBody, NODE_SECRET_HEADER, type DoneEvent, type ReadyStatus, type TokenEvent } from '../protocol/internal_api.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../telemetry/prometheus.ts';
+import { requestBody } from '../util/request_body.ts';
 import { eventStream } from './event_stream.ts';
 import { GenerateTrace } from './generate_trace.ts';
 import { ResponseFormatError, type TokenMatcher } from './grammar/index.ts';
@@ -16,14 +17,11 @@ function secretMatches(given: string | undefined, secret: Buffer): boolean {
   return g.length === secret.length && timingSafeEqual(g, secret);
 }
 
-// The request body as JSON (null if it is not): from the Node request itself under
-// @hono/node-server, skipping the web-stream copy; else from the web request.
+// The request body as JSON, or null if it is not.
 async function jsonBody(c: Context): Promise<unknown> {
-  const incoming = (c.env as { incoming?: AsyncIterable<Buffer> } | undefined)?.incoming;
   try {
-    if (!incoming) return await c.req.json();
-    const chunks: Buffer[] = [];
-    for await (const chunk of incoming) chunks.push(chunk);
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of requestBody(c) ?? []) chunks.push(chunk);
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
     return null;

@@ -101,7 +101,7 @@ export class Tokenizer {
     this.pieces = [];
     for (const [piece, id] of hf.get_vocab(true)) this.pieces[id] = piece;
     this.vocabSize = this.pieces.length;
-    this.maxTokenChars = Math.max(1, ...this.pieces.map((p) => (byteTokenPattern.test(p) ? 1 : [...p].length)));
+    this.maxTokenChars = this.pieces.reduce((most, p) => Math.max(most, byteTokenPattern.test(p) ? 1 : [...p].length), 1);
     for (let id = 0; id < this.vocabSize; id++) {
       if (this.pieces[id] === undefined) {
         throw new TokenizerFileError('tokenizer.json', `no token has id ${id} (ids must run 0 … ${this.vocabSize - 1})`);

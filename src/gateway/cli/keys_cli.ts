@@ -3,8 +3,8 @@
 // a restart. The key itself is shown once, at creation.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { KeyNameSchema, type KeyRecord } from '../keys/key_store.ts';
-import { databaseUrl, openStore, type GatewayStore } from '../store/gateway_store.ts';
+import { KeyNameSchema, publicKeyView } from '../keys/key_store.ts';
+import { databaseUrl, openKeyStore } from '../store/gateway_store.ts';
 import { describeIssue, formatTable, positiveIntFlag } from './cli_support.ts';
 import { resolveDataDir } from './data_dir.ts';
 
@@ -46,8 +46,8 @@ function fail(message: string): number {
 }
 
 // Opens the store the flags name, runs `use`, closes it (a database pool would keep the process alive).
-async function withStore<T>(flags: { data?: string; store?: string }, use: (store: GatewayStore) => Promise<T>): Promise<T> {
-  const store = await openStore({ dataDir: resolveDataDir(flags.data), databaseUrl: databaseUrl(flags.store) });
+async function withStore<T>(flags: { data?: string; store?: string }, use: (store: Awaited<ReturnType<typeof openKeyStore>>) => Promise<T>): Promise<T> {
+  const store = await openKeyStore({ dataDir: resolveDataDir(flags.data), databaseUrl: databaseUrl(flags.store) });
   try {
     return await use(store);
   } finally {
@@ -55,10 +55,6 @@ async function withStore<T>(flags: { data?: string; store?: string }, use: (stor
   }
 }
 
-// What `list` shows of a record: everything but the HMAC, which is of no use outside the store.
-function publicView(r: KeyRecord) {
-  return { id: r.id, name: r.name, created_at: r.created_at, revoked_at: r.revoked_at, limits: r.limits, admin: r.admin };
-}
 
 export async function runKeys(argv: string[]): Promise<number> {
   let parsed;
@@ -122,7 +118,7 @@ export async function runKeys(argv: string[]): Promise<number> {
       if (!args.success) return fail(describeIssue(args.error, 'keys list'));
       const records = await withStore(args.data, (store) => store.keys.list());
       if (args.data.json) {
-        process.stdout.write(JSON.stringify(records.map(publicView), null, 2) + '\n');
+        process.stdout.write(JSON.stringify(records.map(publicKeyView), null, 2) + '\n');
         return 0;
       }
       const limit = (n: number | null) => (n === null ? '-' : String(n));

@@ -36,6 +36,9 @@ export const KeyNameSchema = z
 
 export type KeyOptions = { admin?: boolean };
 
+/** What may be shown of a key record (CLI, admin API): everything but the HMAC. */
+export const publicKeyView = (r: KeyRecord) => ({ id: r.id, name: r.name, created_at: r.created_at, revoked_at: r.revoked_at, limits: r.limits, admin: r.admin });
+
 export interface KeyStore {
   /** Mints a key. `key` is returned this once; the store keeps only its HMAC. */
   create(name: string, limits?: Partial<KeyLimits>, options?: KeyOptions): Promise<{ record: KeyRecord; key: string }>;

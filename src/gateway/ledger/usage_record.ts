@@ -32,3 +32,6 @@ export const UsageRecordSchema = z
   })
   .refine((r) => r.cached_tokens <= r.prompt_tokens, { message: 'cached_tokens exceeds prompt_tokens', path: ['cached_tokens'] });
 export type UsageRecord = z.infer<typeof UsageRecordSchema>;
+
+/** A record's fields in schema order: the ledger table's columns and the CSV export's. */
+export const USAGE_COLUMNS = Object.keys(UsageRecordSchema.shape) as (keyof UsageRecord)[];

@@ -36,9 +36,20 @@ export function databaseUrl(flag: string | undefined, env: NodeJS.ProcessEnv = p
   return url;
 }
 
+const openFileKeys = async (dataDir: string) => FileKeyStore.open(dataDir, await loadServerSecret(dataDir));
+
+/**
+ * The keys alone (`sirocco keys`): the embedded store then leaves its ledger unopened (opening
+ * it reads the whole usage.jsonl, work a key change does not need).
+ */
+export async function openKeyStore(options: { dataDir: string; databaseUrl: string | null }): Promise<Pick<GatewayStore, 'keys' | 'description' | 'close'>> {
+  if (options.databaseUrl !== null) return openStore(options);
+  return { keys: await openFileKeys(options.dataDir), description: `embedded ${options.dataDir}`, close: async () => {} };
+}
+
 export async function openStore(options: { dataDir: string; databaseUrl: string | null }): Promise<GatewayStore> {
   if (options.databaseUrl === null) {
-    const keys = await FileKeyStore.open(options.dataDir, await loadServerSecret(options.dataDir));
+    const keys = await openFileKeys(options.dataDir);
     const ledger = await FileUsageLedger.open(options.dataDir);
     return { keys, ledger, counters: null, description: `embedded ${options.dataDir}`, close: () => ledger.close() };
   }

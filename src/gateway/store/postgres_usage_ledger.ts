@@ -8,9 +8,9 @@
 // only once its own row is durable.
 import type pg from 'pg';
 import { checkFilter, type UsageFilter, type UsageLedger } from '../ledger/usage_ledger.ts';
-import { UsageRecordSchema, type UsageRecord } from '../ledger/usage_record.ts';
+import { USAGE_COLUMNS, UsageRecordSchema, type UsageRecord } from '../ledger/usage_record.ts';
 
-const COLUMNS = ['request_id', 'key_id', 'model', 'endpoint', 'status', 'prompt_tokens', 'cached_tokens', 'completion_tokens', 'n', 'node', 'started_at', 'finished_at', 'error', 'cost'] as const;
+const COLUMNS = USAGE_COLUMNS;
 // 14 parameters per row; PostgreSQL allows 65535 per statement.
 const MAX_BATCH = 500;
 
