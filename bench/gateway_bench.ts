@@ -3,12 +3,14 @@
 // requests go straight to the node (its internal API) and through the gateway; the added
 // latency is the difference of the two distributions' p50 and p99.
 //   npm run bench:gateway -- [--rates 1,100,300,1000] [--seconds 3] [--stores embedded,postgres]
-// A rate of 1 means sequential (one request after the other, as many as fit in --seconds).
+// A rate of 1 means sequential: one request after the other, as many as fit in --seconds,
+// rotating through node, a bare proxy (bench/bare_proxy.ts: what the extra hop alone costs) and gateway.
 // First, each store's ledger write cost: one record appended at a time (latency until durable)
 // and 1000 appended at once (group commit / concurrent inserts: the cost per record).
 // PostgreSQL runs with fsync on here, so its commits are as durable as the file's.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { NODE_SECRET_HEADER } from '../src/protocol/internal_api.ts';
@@ -44,24 +46,40 @@ async function timed(call: () => Promise<Response>): Promise<Sample> {
   }
 }
 
-/** Sequential for rate 1, else open loop: one request every 1/rate s, whatever the answers do. */
+/** Open loop: one request every 1/rate s, whatever the answers do. */
 async function load(rate: number, call: () => Promise<Response>): Promise<{ samples: Sample[]; achieved: number }> {
   const end = performance.now() + o.seconds * 1000;
   const started = performance.now();
   const samples: Sample[] = [];
-  if (rate === 1) {
-    while (performance.now() < end) samples.push(await timed(call));
-  } else {
-    const pending: Promise<void>[] = [];
-    for (let i = 0; performance.now() < end; i++) {
-      const due = started + (i * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      pending.push(timed(call).then((s) => void samples.push(s)));
-    }
-    await Promise.all(pending);
+  const pending: Promise<void>[] = [];
+  for (let i = 0; performance.now() < end; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    pending.push(timed(call).then((s) => void samples.push(s)));
   }
+  await Promise.all(pending);
   return { samples, achieved: samples.length / ((performance.now() - started) / 1000) };
+}
+
+/** Sequential: one request after the other, rotating through the paths so that all see the
+ *  same machine (on 2 cores, a burst of noise in one path's block would otherwise count as
+ *  gateway overhead or hide it). */
+async function rotate(paths: (() => Promise<Response>)[]): Promise<{ samples: Sample[][]; achieved: number }> {
+  const started = performance.now();
+  const end = started + o.seconds * 1000;
+  const samples = paths.map(() => [] as Sample[]);
+  while (performance.now() < end) for (const [i, call] of paths.entries()) samples[i]!.push(await timed(call));
+  return { samples, achieved: samples[0]!.length / ((performance.now() - started) / 1000) };
+}
+
+async function startBareProxy(upstream: string): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bare_proxy.ts', upstream], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', () => reject(new Error('bare proxy exited')));
+  });
+  return { url: z.object({ url: z.string() }).parse(JSON.parse(line)).url, stop: () => child.kill() };
 }
 
 function summary(samples: Sample[]) {
@@ -100,12 +118,16 @@ try {
   const dir = await models.make({ preset: 'mistral-tiny', seed: 1 });
   const node = await startSirocco(['node', '--model', dir, '--port', '0', '--model-id', 'bench', '--max-sequences', '64']);
   cleanups.unshift(() => node.stop());
-  const direct = () =>
-    fetch(`${node.url}/internal/v1/generate`, {
+  const proxy = await startBareProxy(node.url);
+  cleanups.unshift(async () => proxy.stop());
+  const toNode = (base: string) => () =>
+    fetch(`${base}/internal/v1/generate`, {
       method: 'POST',
       headers: { [NODE_SECRET_HEADER]: NODE_SECRET, 'content-type': 'application/json' },
       body: JSON.stringify({ request_id: `r${Math.random()}`, tenant: 't', session_key: null, prompt_tokens: PROMPT, max_tokens: 1, temperature: 0, top_p: 1, top_k: 0, seed: null, stop: [], logprobs: false, top_logprobs: 0 }),
     });
+  const direct = toNode(node.url);
+  const viaProxy = toNode(proxy.url);
 
   console.log(`one-token completions (prompt ${PROMPT.length} tokens, mistral-tiny), ${o.seconds} s per row; node ${process.version}\n`);
   console.log('store      rate/s  achieved  node p50/p99 ms   gateway p50/p99 ms   added p50/p99 ms   failed');
@@ -132,10 +154,19 @@ try {
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'bench', prompt: PROMPT, max_tokens: 1, temperature: 0 }),
       });
-    await load(1, viaGateway); // warm up both paths
+    await rotate([direct, viaProxy, viaGateway]); // warm up every path
     for (const rate of o.rates) {
-      const n = await load(rate, direct);
-      const g = await load(rate, viaGateway);
+      let n: { samples: Sample[] }, g: { samples: Sample[]; achieved: number };
+      if (rate === 1) {
+        const all = await rotate([direct, viaProxy, viaGateway]);
+        [n, g] = [{ samples: all.samples[0]! }, { samples: all.samples[2]!, achieved: all.achieved }];
+        const floor = summary(all.samples[1]!);
+        const a = summary(n.samples);
+        console.log(`${'(bare proxy: the hop alone)'.padEnd(35)}${(floor.p50 - a.p50).toFixed(2).padStart(23)} / ${(floor.p99 - a.p99).toFixed(2).padStart(6)}`);
+      } else {
+        n = await load(rate, direct);
+        g = await load(rate, viaGateway);
+      }
       const a = summary(n.samples);
       const b = summary(g.samples);
       const f = (x: number) => x.toFixed(2).padStart(6);

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vites
 import { runKeys } from '../src/gateway/cli/keys_cli.ts';
 import { constantTimeEqual, generateApiKey, generateKeyId, hmacKey, looksLikeApiKey } from '../src/gateway/keys/api_key.ts';
 import { FileKeyStore } from '../src/gateway/keys/file_key_store.ts';
+import { HmacMemo } from '../src/gateway/keys/hmac_memo.ts';
 import type { KeyStore } from '../src/gateway/keys/key_store.ts';
 import { MemoryKeyStore } from '../src/gateway/keys/memory_key_store.ts';
 import { loadServerSecret } from '../src/gateway/keys/server_secret.ts';
@@ -53,6 +54,19 @@ describe('api key material', () => {
     expect(constantTimeEqual('abc', 'abd')).toBe(false);
     expect(constantTimeEqual('abc', 'abcd')).toBe(false);
   });
+
+  it('memoizes the HMACs of found keys only, and at most 4096 of them', () => {
+    const memo = new HmacMemo(secret);
+    const k = generateApiKey();
+    const marker = 'f'.repeat(64); // not k's HMAC: seeing it back proves the memo answered
+    expect(memo.of(k)).toBe(hmacKey(secret, k)); // looked at, not found: not remembered
+    memo.remember(k, marker);
+    expect(memo.of(k)).toBe(marker);
+    for (let i = 0; i < 4095; i++) memo.remember(`sk-other-${i}`, 'x'.repeat(64));
+    expect(memo.of(k)).toBe(marker); // 4096 keys fit
+    memo.remember('sk-one-more', 'x'.repeat(64));
+    expect(memo.of(k)).toBe(hmacKey(secret, k)); // the oldest went first
+  });
 });
 
 type Subject = { store: KeyStore; dir: string | null };
@@ -94,6 +108,7 @@ describe.each(implementations)('KeyStore conformance: %s', (_name, make) => {
   it('does not verify a revoked key; revoking twice keeps the first revocation time', async () => {
     const { record, key } = await s.store.create('carol');
     const other = await s.store.create('dave');
+    expect(await s.store.verify(key)).not.toBeNull(); // found once: its HMAC is memoized
     expect(await s.store.revoke(record.id)).toBe(true);
     expect(await s.store.verify(key)).toBeNull();
     expect(await s.store.verify(other.key)).not.toBeNull();

@@ -2,7 +2,6 @@
 // /v1/responses (stateless), /tokenize and /detokenize (tokenize_routes.ts), usage, admin and
 // /metrics (admin_routes.ts), /health and /ready. Every request is authenticated, validated and
 // rate-limited here, so nothing invalid reaches a node; errors use the OpenAI error object.
-import { randomBytes } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
@@ -26,6 +25,7 @@ import { parseJson, validate } from './request_validation.ts';
 import { chatFormat, completionFormat, type FormatCommon, type ResponseFormat } from './response_format.ts';
 import { asResponsesError, chatRequestOf, ResponsesRequest, responsesFormat } from './responses_api.ts';
 import { tokenizeRoutes } from './tokenize_routes.ts';
+import { randomHex } from '../util/random_hex.ts';
 
 type Env = { Variables: { key: KeyRecord } & BodyVariables };
 
@@ -145,7 +145,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   const completionRoute = (route: string, endpoint: Endpoint, handle: (c: Context<Env>, requestId: string, body: unknown) => Promise<Response>) =>
     app.post(route, limitBody, async (c) => {
       const startedAt = new Date();
-      const requestId = `${PREFIX[endpoint]}${randomBytes(12).toString('hex')}`;
+      const requestId = `${PREFIX[endpoint]}${randomHex(12)}`;
       const span = tracer().startSpan(`POST ${route}`, { kind: SpanKind.SERVER, attributes: { [REQUEST_ID_ATTRIBUTE]: requestId, 'sirocco.key_id': c.get('key').id } });
       let body: unknown = null;
       try {

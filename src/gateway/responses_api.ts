@@ -3,18 +3,18 @@
 // events. Output items: one assistant message for the text, then a function_call item per tool
 // call (tool_call_reader.ts). Without tools the message opens at once, as before any token; with
 // tools it opens with the first text, so a response that only calls tools has no empty message.
-import { randomBytes } from 'node:crypto';
 import type { DoneEvent, TokenEvent } from '../protocol/internal_api.ts';
 import type { ChoiceResult, FormatCommon, OpenAIUsage, ResponseFormat } from './response_format.ts';
 import { readOutput, ToolCallReader, type ReadOut, type ToolCallOut } from './tool_call_reader.ts';
 import type { ResponsesRequest } from './responses_request.ts';
+import { randomHex } from '../util/random_hex.ts';
 
 export { asResponsesError, chatRequestOf, ResponsesRequest } from './responses_request.ts';
 
 type Status = 'in_progress' | 'completed' | 'incomplete';
 type Event = Record<string, unknown>;
 
-const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
+const newId = (prefix: string) => `${prefix}_${randomHex(12)}`;
 const content = (t: string) => ({ type: 'output_text', text: t, annotations: [], logprobs: [] });
 const functionCallItem = (call: ToolCallOut & { itemId: string }, args: string) => ({
   id: call.itemId,

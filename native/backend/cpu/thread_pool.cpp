@@ -1,6 +1,7 @@
 #include "thread_pool.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -14,8 +15,11 @@ static inline void cpu_relax() {}
 #endif
 
 // How long an idle worker spins before it sleeps: long enough to bridge the gap between
-// two kernels of one step (microseconds), short enough not to burn a core between steps.
-static const int SPIN_ITERATIONS = 20000;
+// two kernels of one step (microseconds), short enough not to burn a core between steps —
+// on a small machine the node's event loop, the gateway and the client need that core
+// while the next step is being planned. A time, not a count: `pause` takes 10 to 150
+// cycles depending on the CPU.
+static const auto SPIN_BUDGET = std::chrono::microseconds(50);
 
 struct thread_pool {
     std::vector<std::thread> workers;
@@ -43,9 +47,11 @@ static void worker_main(thread_pool* p, int thread_id) {
     unsigned seen = 0;
     for (;;) {
         unsigned g = p->generation.load(std::memory_order_acquire);
-        for (int i = 0; g == seen && i < SPIN_ITERATIONS; i++) {
+        const auto spin_until = std::chrono::steady_clock::now() + SPIN_BUDGET;
+        for (int i = 1; g == seen; i++) {
             cpu_relax();
             g = p->generation.load(std::memory_order_acquire);
+            if (i % 64 == 0 && std::chrono::steady_clock::now() > spin_until) break;
         }
         if (g == seen) {
             std::unique_lock<std::mutex> lock(p->mu);

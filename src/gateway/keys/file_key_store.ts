@@ -12,6 +12,7 @@ import { looksLikeApiKey } from './api_key.ts';
 import { acquirePidLock } from '../../util/pid_lock.ts';
 import { writeFileAtomic } from './atomic_write.ts';
 import { KeyRecordSchema, type KeyLimits, type KeyOptions, type KeyRecord, type KeyStore } from './key_store.ts';
+import { HmacMemo } from './hmac_memo.ts';
 import { copyRecord, KeyTable } from './key_table.ts';
 
 export const KEYS_FILE = 'keys.json';
@@ -62,6 +63,7 @@ async function readSnapshot(path: string): Promise<Snapshot> {
 
 export class FileKeyStore implements KeyStore {
   private table: KeyTable;
+  private readonly hmacs: HmacMemo;
   private signature: Signature | null = null;
   private generation = 0; // bumped by every adopt, so a slow refresh cannot undo a newer write
   private lastCheck = Number.NEGATIVE_INFINITY;
@@ -76,7 +78,8 @@ export class FileKeyStore implements KeyStore {
 
   private constructor(dataDir: string, private readonly secret: Buffer, opts: FileKeyStoreOptions) {
     this.path = join(dataDir, KEYS_FILE);
-    this.table = new KeyTable(secret);
+    this.hmacs = new HmacMemo(secret);
+    this.table = new KeyTable(secret, [], this.hmacs);
     this.secretCheck = secretCheckOf(secret);
     this.now = opts.now ?? (() => new Date());
     this.clockMs = opts.clockMs ?? (() => performance.now());
@@ -138,7 +141,7 @@ export class FileKeyStore implements KeyStore {
         `${this.path} was written under a different server secret: use the gateway's secret (SIROCCO_KEY_SECRET or the data dir's 'secret' file)`,
       );
     }
-    this.table = new KeyTable(this.secret, snap.records);
+    this.table = new KeyTable(this.secret, snap.records, this.hmacs);
     this.signature = snap.signature;
     this.generation++;
   }

@@ -1,6 +1,7 @@
 // The in-memory state shared by every KeyStore implementation: records by id, and an index
 // by HMAC so that verify is one hash and one Map lookup, whatever the number of keys.
 import { constantTimeEqual, generateApiKey, generateKeyId, hmacKey, looksLikeApiKey } from './api_key.ts';
+import { HmacMemo } from './hmac_memo.ts';
 import { KeyLimitsSchema, KeyNameSchema, UNLIMITED, type KeyLimits, type KeyOptions, type KeyRecord } from './key_store.ts';
 
 // Records leave the table as copies: a caller that edits one must not edit the store.
@@ -12,7 +13,12 @@ export class KeyTable {
   private readonly byId = new Map<string, KeyRecord>();
   private readonly byHmac = new Map<string, KeyRecord>();
 
-  constructor(private readonly secret: Buffer, records: readonly KeyRecord[] = []) {
+  // The memo outlives a table: a store that re-reads its file passes its memo to the new one.
+  constructor(
+    private readonly secret: Buffer,
+    records: readonly KeyRecord[] = [],
+    private readonly memo = new HmacMemo(secret),
+  ) {
     if (secret.length < 32) throw new Error('key secret must be at least 32 bytes');
     for (const r of records) this.put(r);
   }
@@ -49,11 +55,13 @@ export class KeyTable {
   /** The record whose HMAC matches the key, revoked or not; null if none. */
   find(key: string): KeyRecord | null {
     if (!looksLikeApiKey(key)) return null;
-    const mac = hmacKey(this.secret, key);
+    const mac = this.memo.of(key);
     const record = this.byHmac.get(mac);
     // The Map lookup already matched; the constant-time check guards against a future index
     // that matches on a prefix or a truncated hash.
-    return record && constantTimeEqual(record.hmac, mac) ? copyRecord(record) : null;
+    if (!record || !constantTimeEqual(record.hmac, mac)) return null;
+    this.memo.remember(key, mac);
+    return copyRecord(record);
   }
 
   get(id: string): KeyRecord | null {

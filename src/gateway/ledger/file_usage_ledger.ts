@@ -1,13 +1,16 @@
 // UsageLedger appending to `usage.jsonl` in the data dir, one JSON line per request.
 //
-// Durability: an append resolves only after its line is written and fsynced. Appends are
-// committed strictly in call order by one writer loop; appends that arrive while an fsync is
-// running are written together and share the next fsync (group commit), so the ledger costs
-// one fsync per batch, not per request, under load — each promise still resolves only once
-// its own line is durable.
+// Durability: an append resolves only after its line is on disk. The file is opened O_DSYNC,
+// so one write() returns only once its bytes (and the size that makes them readable) are
+// durable: one system call on the thread pool per batch, where write + fsync took two round
+// trips. Appends are committed strictly in call order by one writer loop; appends that
+// arrive while a write is running are written together by the next one (group commit), so
+// the ledger costs one synchronous write per batch, not per request, under load — each
+// promise still resolves only once its own line is durable.
 //
 // One writing process per file: the set of recorded request ids lives in this process
 // (loaded from the file on open; it grows with the file, so rotate large ledgers).
+import { constants } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -52,7 +55,7 @@ export class FileUsageLedger implements UsageLedger {
     const path = join(dataDir, USAGE_FILE);
     const ids = new Set<string>();
     const scan = await scanLedgerFile(path, (r) => ids.add(r.request_id), warn);
-    const fh = await open(path, 'a', 0o600);
+    const fh = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC, 0o600);
     try {
       if (scan !== null && scan.tornBytes > 0) {
         await fh.truncate(scan.committedBytes);
@@ -129,8 +132,7 @@ export class FileUsageLedger implements UsageLedger {
     if (lines.length > 0) {
       const bytes = Buffer.from(lines.join(''), 'utf8');
       try {
-        for (let off = 0; off < bytes.length; ) off += (await this.fh.write(bytes, off)).bytesWritten;
-        await this.fh.sync();
+        for (let off = 0; off < bytes.length; ) off += (await this.fh.write(bytes, off)).bytesWritten; // durable: O_DSYNC
       } catch (err) {
         await this.rollBack();
         for (const p of batch) p.reject(err as Error);

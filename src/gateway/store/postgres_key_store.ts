@@ -6,7 +6,8 @@
 // cached).
 import { createHmac, randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { hmacKey, looksLikeApiKey } from '../keys/api_key.ts';
+import { looksLikeApiKey } from '../keys/api_key.ts';
+import { HmacMemo } from '../keys/hmac_memo.ts';
 import type { KeyLimits, KeyOptions, KeyRecord, KeyStore } from '../keys/key_store.ts';
 import { KeyTable } from '../keys/key_table.ts';
 import { SECRET_ENV } from '../keys/server_secret.ts';
@@ -44,11 +45,14 @@ async function setting(pool: pg.Pool, name: string, value: string): Promise<stri
 
 export class PostgresKeyStore implements KeyStore {
   private readonly cache = new Map<string, { record: KeyRecord; at: number }>();
+  private readonly hmacs: HmacMemo;
 
   private constructor(
     private readonly pool: pg.Pool,
     private readonly secret: Buffer,
-  ) {}
+  ) {
+    this.hmacs = new HmacMemo(secret);
+  }
 
   static async open(pool: pg.Pool, env: NodeJS.ProcessEnv = process.env): Promise<PostgresKeyStore> {
     const fromEnv = env[SECRET_ENV];
@@ -71,7 +75,7 @@ export class PostgresKeyStore implements KeyStore {
 
   async verify(key: string): Promise<KeyRecord | null> {
     if (!looksLikeApiKey(key)) return null;
-    const mac = hmacKey(this.secret, key);
+    const mac = this.hmacs.of(key);
     const now = Date.now();
     const hit = this.cache.get(mac);
     if (hit && now - hit.at < CACHE_MS) return { ...hit.record, limits: { ...hit.record.limits } };
@@ -79,6 +83,7 @@ export class PostgresKeyStore implements KeyStore {
     this.cache.delete(mac);
     if (rows.length === 0) return null;
     const record = recordOf(rows[0]!);
+    this.hmacs.remember(key, mac);
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(mac, { record, at: now });
     return { ...record, limits: { ...record.limits } };
