@@ -1,11 +1,14 @@
 // `sirocco weights push|pull|verify`: moving a model between a local directory and S3
 // (endpoint, region and credentials from the standard AWS environment; AWS_ENDPOINT_URL for an
 // S3-compatible store). Each returns the process exit code.
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { fetchModel } from '../src/weights/fetch_model.ts';
+import { describeNonFinite, scanNonFinite } from '../src/weights/finite_scan.ts';
 import { verifyLocalModel } from '../src/weights/local_verify.ts';
-import { DEFAULT_CHUNK_SIZE } from '../src/weights/manifest.ts';
+import { DEFAULT_CHUNK_SIZE, MANIFEST_FILE } from '../src/weights/manifest.ts';
 import { pushModel } from '../src/weights/push.ts';
 import { verifyRemoteModel } from '../src/weights/remote_verify.ts';
 import { isS3Uri } from '../src/weights/s3_location.ts';
@@ -18,8 +21,11 @@ Uploads every file of the model in DIR, then manifest.json (per-file and per-chu
   pull: `usage: sirocco weights pull s3://bucket/prefix DIR [--concurrency 8] [--quiet]
 Downloads the model into DIR, verifying every chunk; an interrupted pull resumes.
 `,
-  verify: `usage: sirocco weights verify s3://bucket/prefix|DIR [--quiet]
+  verify: `usage: sirocco weights verify s3://bucket/prefix|DIR [--finite] [--quiet]
 Reads every stored object (or every file in DIR) and checks it against manifest.json.
+  --finite   also read every tensor of the model in DIR and name those holding NaN or Inf
+             (checksums cannot tell: they vouch for the bytes pushed, not for their values);
+             a DIR without manifest.json is then checked for finiteness only
 `,
 };
 type Sub = keyof typeof USAGE;
@@ -37,6 +43,7 @@ const PullArgs = z.object({
 });
 const VerifyArgs = z.object({
   positionals: z.tuple([z.string().min(1)], { error: 'expected one s3://bucket/prefix or DIR' }),
+  finite: z.boolean().default(false),
   quiet: z.boolean().default(false),
 });
 
@@ -97,16 +104,31 @@ export async function runPull(argv: string[]): Promise<number> {
 }
 
 export async function runVerify(argv: string[]): Promise<number> {
-  const o = parse('verify', argv, VerifyArgs, { quiet: 'boolean' });
+  const o = parse('verify', argv, VerifyArgs, { finite: 'boolean', quiet: 'boolean' });
   if (typeof o === 'number') return o;
   const [target] = o.positionals;
   if (target.startsWith('hf:')) {
     process.stderr.write(`sirocco weights verify: hf: models are not supported yet: download them and pass the directory\n`);
     return 1;
   }
-  return reportErrors('verify', async () => {
+  if (o.finite && isS3Uri(target)) {
+    process.stderr.write(`sirocco weights verify: --finite reads a local directory: 'sirocco weights pull ${target} DIR' first\n`);
+    return 1;
+  }
+  let bad = false;
+  const code = await reportErrors('verify', async () => {
     const progress = o.quiet ? null : process.stderr;
-    const r = isS3Uri(target) ? await verifyRemoteModel(target, { progress }) : await verifyLocalModel(target, progress);
-    process.stdout.write(`verified ${target}: ${r.files} files, ${mb(r.bytes)} match the manifest\n`);
+    if (!o.finite || isS3Uri(target) || (await hasManifest(target))) {
+      const r = isS3Uri(target) ? await verifyRemoteModel(target, { progress }) : await verifyLocalModel(target, progress);
+      process.stdout.write(`verified ${target}: ${r.files} files, ${mb(r.bytes)} match the manifest\n`);
+    }
+    if (!o.finite) return;
+    const scan = await scanNonFinite(target, progress);
+    bad = scan.nonFinite.length > 0;
+    if (bad) process.stderr.write(`sirocco weights verify: ${target} has non-finite weights:\n${describeNonFinite(scan.nonFinite)}\n`);
+    else process.stdout.write(`finite ${target}: ${scan.tensors} tensors, ${mb(scan.bytes)}, no NaN or Inf\n`);
   });
+  return bad ? 1 : code;
 }
+
+const hasManifest = (dir: string) => access(join(dir, MANIFEST_FILE)).then(() => true, () => false);

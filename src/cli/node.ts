@@ -7,12 +7,18 @@ import { NodeHost } from '../node/node_host.ts';
 import { DEFAULT_NODE_OPTIONS } from '../node/node_service.ts';
 import { log } from '../telemetry/log.ts';
 import { startTracing } from '../telemetry/tracing.ts';
+import { describeNonFinite, scanNonFinite } from '../weights/finite_scan.ts';
 import { closeServer, listen, onSignals } from './serve.ts';
 
 const USAGE = `usage: sirocco node --model DIR|s3://bucket/prefix|hf:org/name [--port 8081] [--host 127.0.0.1]
-                    [--model-id ID] [--threads N] [--weights-in mmap|memory] [--tp N]
+                    [--model-id ID] [--threads N] [--weights-in memory|mmap] [--check-finite] [--tp N]
                     [--moe-split columns|experts] [--kv-dtype f16|f32] [--max-batch-tokens 256]
                     [--max-sequences 16] [--max-queue 256] [--kv-cache-mb 1024] [--drain-timeout 30]
+  --weights-in W  memory (default): read the weights into the process — faster decode on
+                  most machines, and a model file changed or truncated on disk cannot crash
+                  the node; mmap: map the files (instant load, shares the page cache)
+  --check-finite  read every tensor before loading and refuse weights holding NaN or Inf,
+                  naming them (a local DIR only)
   --tp N          split the model into N tensor-parallel shards (N must divide the KV heads)
   --moe-split S   MoE under --tp: 'columns' (default) or 'experts' (see README)
   --kv-dtype D    K/V cache storage: f16 (default, half the memory) or f32
@@ -26,7 +32,8 @@ const Options = z.object({
   host: z.string().default('127.0.0.1'),
   'model-id': z.string().min(1).optional(),
   threads: count('threads').optional(),
-  'weights-in': z.enum(['mmap', 'memory']).default('mmap'),
+  'weights-in': z.enum(['mmap', 'memory']).default('memory'),
+  'check-finite': z.boolean().default(false),
   tp: count('tp').default(1),
   'moe-split': z.enum(['columns', 'experts']).default('columns'),
   'kv-dtype': z.enum(['f16', 'f32']).default(DEFAULT_KV_DTYPE),
@@ -48,6 +55,7 @@ export async function runNode(argv: string[]): Promise<number> {
         ...Object.fromEntries(
           ['model', 'port', 'host', 'model-id', 'threads', 'weights-in', 'tp', 'moe-split', 'kv-dtype', 'max-batch-tokens', 'max-sequences', 'max-queue', 'max-warm-sessions', 'kv-cache-mb', 'drain-timeout'].map((k) => [k, { type: 'string' as const }]),
         ),
+        'check-finite': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -66,6 +74,17 @@ export async function runNode(argv: string[]): Promise<number> {
     return 1;
   }
   const o = parsed.data;
+  if (o['check-finite']) {
+    if (/^(s3|hf):/.test(o.model)) {
+      process.stderr.write(`sirocco node: --check-finite reads a local DIR: 'sirocco weights pull' the model first\n`);
+      return 1;
+    }
+    const scan = await scanNonFinite(o.model);
+    if (scan.nonFinite.length > 0) {
+      process.stderr.write(`sirocco node: ${o.model} has non-finite weights, not loading it:\n${describeNonFinite(scan.nonFinite)}\n`);
+      return 1;
+    }
+  }
   // Listen first (not ready) so readiness and download progress can be scraped while the model
   // is fetched, verified and loaded.
   const host = new NodeHost(o.model);

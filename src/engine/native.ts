@@ -79,9 +79,11 @@ export function nativeAddon(): Addon {
   return addon;
 }
 
-// 'mmap': map the files and use them in place (instant load, shared page cache).
-// 'memory': read them into anonymous huge-page memory (slower load, faster decode where the
-// page cache is slow to stream, as on the VMs we measured; see bench/README.md).
+// 'memory' (the default): read them into anonymous huge-page memory — slower load, faster
+// decode where the page cache is slow to stream (the VMs we measured; see bench/README.md),
+// and a weight file truncated or rewritten on disk cannot take the process down (a mapping
+// would fault with SIGBUS). 'mmap': map the files and use them in place (instant load,
+// shared page cache).
 export type WeightsIn = 'mmap' | 'memory';
 // MoE under tensor parallelism: every expert split by intermediate columns (the default: each
 // shard reads 1/tp of every chosen expert, so single-sequence decode is balanced), or whole
@@ -137,7 +139,7 @@ export function createNativeEngine(model: ModelFiles, options: EngineOptions = {
     tensors: model.tensors,
     threads: options.threads ?? 0,
     kvMaxBlocks: options.kvMaxBlocks ?? 0,
-    weightsIn: options.weightsIn ?? 'mmap',
+    weightsIn: options.weightsIn ?? 'memory',
     isa: options.isa ?? process.env.SIROCCO_ISA ?? '',
     tp: options.tp ?? 1,
     moeSplit: options.moeSplit ?? 'columns',

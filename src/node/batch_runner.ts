@@ -3,6 +3,7 @@
 // sample and stream, release. Everything that touches the engine happens here, between
 // steps, so sequences are never changed while a step runs.
 import { KvCacheExhausted, type Engine } from '../engine/engine.ts';
+import { firstNonFinite, nonFiniteLogitsError } from '../engine/finite_logits.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { Generation, type FinishReason, type GenerationRequest } from './generation.ts';
 import { sample } from './sampler.ts';
@@ -115,6 +116,10 @@ export class BatchRunner {
         if (g.promptRemaining > 0) continue; // more prompt to prefill
       }
       const raw = rows[i]![0]!;
+      if (firstNonFinite(raw) >= 0) {
+        this.fail(g, nonFiniteLogitsError(inputs[i]!.tokens.at(-1)!));
+        continue;
+      }
       const grammar = g.grammarActive ? g.request.grammar : null;
       let logits = g.rules.apply(raw);
       if (grammar) {

@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import type { Engine } from '../engine/engine.ts';
 import type { ModelConfig } from '../engine/config.ts';
+import { selfTest } from '../engine/finite_logits.ts';
 import { kvBlockBytes, type KvDtype, type MoeSplit, type WeightsIn } from '../engine/native.ts';
 import type { ModelInfo } from '../protocol/internal_api.ts';
 import type { PrometheusMeter } from '../telemetry/prometheus.ts';
@@ -90,6 +91,7 @@ export class NodeService {
     const tokenizer = Tokenizer.fromJson(files.tokenizer, files.config);
     if (tokenizer.vocabSize > engine.config.vocabSize)
       throw new Error(`${dir}: tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${engine.config.vocabSize}`);
+    await selfTest(engine, tokenizer.bosId ?? 0); // never ready on weights that answer NaN
     const sessions = new SessionStore(engine, {
       maxWarmSessions: options.maxWarmSessions,
       kvBudgetBlocks: Math.floor(kvMaxBlocks * WARM_SHARE),
