@@ -93,6 +93,22 @@ describe('RateLimiter', () => {
     expect((await limiter.check('key_a', tpm(60), 0)).allowed).toBe(true);
   });
 
+  it('prechecks without taking: refuses a key out of requests or in token debt, before its prompt is counted', async () => {
+    const c = clock();
+    const limiter = new RateLimiter({ now: c.now });
+    expect(await limiter.precheck('key_a', rpm(1))).toBeNull();
+    expect(await limiter.precheck('key_a', rpm(1))).toBeNull(); // a precheck takes nothing
+    expect((await limiter.check('key_a', rpm(1), 0)).allowed).toBe(true);
+    expect(await limiter.precheck('key_a', rpm(1))).toMatchObject({ allowed: false, reason: 'requests', retryAfterSeconds: 60, headers: { 'retry-after': '60' } });
+    expect((await limiter.check('key_b', tpm(60), 10)).allowed).toBe(true);
+    expect(await limiter.precheck('key_b', tpm(60))).toBeNull(); // 50 tokens left
+    await limiter.record('key_b', tpm(60), 80); // 30 in debt
+    expect(await limiter.precheck('key_b', tpm(60))).toMatchObject({ allowed: false, reason: 'tokens', retryAfterSeconds: 31 });
+    c.advance(31_000);
+    expect(await limiter.precheck('key_b', tpm(60))).toBeNull();
+    expect(await limiter.precheck('key_c', { requests_per_minute: null, tokens_per_minute: null })).toBeNull();
+  });
+
   it('refuses a prompt larger than the whole per-minute budget as exceeding the limit', async () => {
     const limiter = new RateLimiter({ now: clock().now });
     const no = refused(await limiter.check('key_a', tpm(100), 101));

@@ -21,6 +21,7 @@ import { servedModel } from './served_model.ts';
 import { invalidRequest, OpenAIError, sendError } from './openai_error.ts';
 import { ChatCompletionRequest, CompletionRequest } from './openai_requests.ts';
 import { planChat, planCompletion, type RequestPlan } from './request_plan.ts';
+import type { RateLimitDecision } from './rate_limit.ts';
 import { parseJson, validate } from './request_validation.ts';
 import { chatFormat, completionFormat, type FormatCommon, type ResponseFormat } from './response_format.ts';
 import { asResponsesError, chatRequestOf, ResponsesRequest, responsesFormat } from './responses_api.ts';
@@ -30,6 +31,18 @@ import { randomHex } from '../util/random_hex.ts';
 type Env = { Variables: { key: KeyRecord } & BodyVariables };
 
 const unauthorized = (message: string) => new OpenAIError(401, message, 'authentication_error', null, 'invalid_api_key');
+// A refusal of the rate limiter; promptTokens is null when it came before the prompt was counted.
+const rateLimited = (r: Extract<RateLimitDecision, { allowed: false }>, promptTokens: number | null) =>
+  new OpenAIError(
+    429,
+    r.exceedsLimit
+      ? `Request too large: its ${promptTokens} prompt tokens exceed your limit of tokens per minute.`
+      : `Rate limit reached for ${r.reason} per minute: retry in ${r.retryAfterSeconds} s.`,
+    'rate_limit_error',
+    null,
+    'rate_limit_exceeded',
+    r.headers,
+  );
 
 export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   const app = new Hono<Env>();
@@ -98,7 +111,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     requestId: string,
     endpoint: Endpoint,
     req: ChatCompletionRequest | CompletionRequest,
-    planOf: (model: ServedModel, ids: { requestId: string; tenant: string; sessionHeader: string | undefined }) => RequestPlan,
+    planOf: (model: ServedModel, ids: { requestId: string; tenant: string; sessionHeader: string | undefined }) => Promise<RequestPlan>,
     formatOf: (common: FormatCommon, plan: RequestPlan) => ResponseFormat,
   ): Promise<Response> => {
     const key = c.get('key');
@@ -108,16 +121,15 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     if (sessionHeader !== undefined && !/^[\x21-\x7e]{1,256}$/.test(sessionHeader))
       throw invalidRequest('x-session-id must be 1-256 visible ASCII characters (no spaces)', 'x-session-id');
     const ids = { requestId, tenant: key.id, sessionHeader };
-    const plan = planOf(model, ids);
+    // Admission before work: a key out of requests or tokens is refused before its prompt is
+    // tokenized (a throttled client sending 400 kB prompts costs a counter read each).
+    const spent = await deps.limiter.precheck(key.id, key.limits);
+    if (spent) throw rateLimited(spent, null);
+    const plan = await planOf(model, ids);
 
     const verdict = await deps.limiter.check(key.id, key.limits, plan.promptTokens.length);
     for (const [k, v] of Object.entries(verdict.headers)) c.header(k, v);
-    if (!verdict.allowed) {
-      const message = verdict.exceedsLimit
-        ? `Request too large: its ${plan.promptTokens.length} prompt tokens exceed your limit of tokens per minute.`
-        : `Rate limit reached for ${verdict.reason} per minute: retry in ${verdict.retryAfterSeconds} s.`;
-      throw new OpenAIError(429, message, 'rate_limit_error', null, 'rate_limit_exceeded', verdict.headers);
-    }
+    if (!verdict.allowed) throw rateLimited(verdict, plan.promptTokens.length);
     if (deps.pool.route(req.model, plan.sessionKey).length === 0) {
       verdict.release();
       throw new OpenAIError(503, `No healthy node serves model ${req.model} right now.`, 'server_error', null, 'no_node_available');

@@ -70,6 +70,17 @@ function headersOf(caps: Capacities, levels: Levels): Record<string, string> {
   return headers;
 }
 
+// Why a request is refused at these levels, and when to retry (whole seconds, at least 1).
+function refusal(caps: Capacities, levels: Levels, promptTokens: number, exceedsLimit: boolean): Extract<RateLimitDecision, { allowed: false }> {
+  const requestWait = caps.requests === null ? 0 : msUntil(caps.requests, levels.requests!, 1);
+  const tokenWait = exceedsLimit ? MINUTE_MS : caps.tokens === null ? 0 : msUntil(caps.tokens, levels.tokens!, promptTokens);
+  const headers = headersOf(caps, levels);
+  const retryAfterSeconds = Math.max(1, Math.ceil(Math.max(requestWait, tokenWait) / 1000));
+  headers['retry-after'] = String(retryAfterSeconds);
+  const reason = exceedsLimit || tokenWait > requestWait ? 'tokens' : 'requests';
+  return { allowed: false, reason, retryAfterSeconds, headers, exceedsLimit };
+}
+
 export class RateLimiter {
   private readonly now: () => number;
   private readonly counters: LimitCounters;
@@ -78,6 +89,21 @@ export class RateLimiter {
     const o = OptionsSchema.parse(opts);
     this.now = o.now ?? (() => Date.now());
     this.counters = o.counters ?? new MemoryLimitCounters({ idleMs: o.idleMs ?? 10 * MINUTE_MS, sweepIntervalMs: o.sweepIntervalMs ?? MINUTE_MS });
+  }
+
+  /**
+   * The cheap refusal that comes before any work on the prompt (tokenizing it, planning it): a
+   * key with no request left in its bucket, or whose tokens are spent (in debt from earlier
+   * completions), is refused now. Takes nothing: check() decides, atomically, once the prompt
+   * is counted. null = not refused.
+   */
+  async precheck(keyId: string, limits: RateLimits): Promise<Extract<RateLimitDecision, { allowed: false }> | null> {
+    LimitsSchema.parse(limits);
+    if (limits.requests_per_minute === null && limits.tokens_per_minute === null) return null;
+    const caps: Capacities = { requests: limits.requests_per_minute, tokens: limits.tokens_per_minute };
+    const { levels } = await this.counters.take(keyId, caps, { requests: 0, tokens: 0 }, false, this.now());
+    const spent = (levels.requests !== null && levels.requests < 1) || (levels.tokens !== null && levels.tokens < 1);
+    return spent ? refusal(caps, levels, 1, false) : null;
   }
 
   /** Admits (and charges 1 request + `promptTokens`) or refuses a request of `keyId`. */
@@ -91,15 +117,7 @@ export class RateLimiter {
     const amounts = { requests: 1, tokens: caps.tokens === null ? 0 : promptTokens };
     // A prompt over the whole limit is refused; taking nothing just reads the levels.
     const { taken, levels } = await this.counters.take(keyId, caps, exceedsLimit ? { requests: 0, tokens: 0 } : amounts, false, now);
-    if (!taken || exceedsLimit) {
-      const requestWait = caps.requests === null ? 0 : msUntil(caps.requests, levels.requests!, 1);
-      const tokenWait = exceedsLimit ? MINUTE_MS : caps.tokens === null ? 0 : msUntil(caps.tokens, levels.tokens!, promptTokens);
-      const headers = headersOf(caps, levels);
-      const retryAfterSeconds = Math.max(1, Math.ceil(Math.max(requestWait, tokenWait) / 1000));
-      headers['retry-after'] = String(retryAfterSeconds);
-      const reason = exceedsLimit || tokenWait > requestWait ? 'tokens' : 'requests';
-      return { allowed: false, reason, retryAfterSeconds, headers, exceedsLimit };
-    }
+    if (!taken || exceedsLimit) return refusal(caps, levels, promptTokens, exceedsLimit);
     let released = false;
     const release = () => {
       if (released) return;

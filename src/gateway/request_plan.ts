@@ -4,8 +4,9 @@
 import { createHash } from 'node:crypto';
 import type { GenerateBody } from '../protocol/internal_api.ts';
 import { ChatTemplateError, type ChatMessage } from '../tokenizer/tokenizer.ts';
+import { TokenizerBusy } from '../tokenizer/tokenizer_workers.ts';
 import { chatHistory } from './chat_history.ts';
-import { invalidRequest } from './openai_error.ts';
+import { invalidRequest, OpenAIError } from './openai_error.ts';
 import type { ChatCompletionRequest, CompletionRequest } from './openai_requests.ts';
 import type { ServedModel } from './node_pool.ts';
 import { samplingFields, seedOf } from './sampling_plan.ts';
@@ -128,25 +129,39 @@ function refuseUntokenizable(chars: number, model: ServedModel, param: string): 
     );
 }
 
-export function chatPromptOf(req: ChatPromptFields, model: ServedModel): { messages: ChatMessage[]; tools: ToolPlan; promptTokens: number[] } {
+export async function chatPromptOf(req: ChatPromptFields, model: ServedModel): Promise<{ messages: ChatMessage[]; tools: ToolPlan; promptTokens: number[] }> {
   const messages = withSafePrompt(chatHistory(req.messages), req.safe_prompt ?? false);
   refuseUntokenizable(messages.reduce((n, m) => n + m.content.length, 0), model, 'messages');
   const tools = planTools(req, messages, model.tokenizer, req.model);
   try {
-    return { messages, tools, promptTokens: [...model.tokenizer.chatPrompt(messages, tools.tools), ...tools.promptSuffix] };
+    return { messages, tools, promptTokens: [...(await model.tokenizer.chatPromptAsync(messages, tools.tools)), ...tools.promptSuffix] };
   } catch (err) {
     if (err instanceof ChatTemplateError) throw invalidRequest(err.message, 'messages');
-    throw err;
+    throw overloaded(err);
   }
 }
 
-export function planChat(
+/** A text prompt's ids (off the event loop when long; see Tokenizer.encodeAsync). */
+export async function textPromptOf(text: string, model: ServedModel, param: string, addSpecialTokens = true): Promise<number[]> {
+  refuseUntokenizable(text.length, model, param);
+  return model.tokenizer.encodeAsync(text, { addSpecialTokens }).catch((err: unknown) => {
+    throw overloaded(err);
+  });
+}
+
+// Too many long prompts already wait for a tokenizer thread: shed this one (503, retry soon).
+function overloaded(err: unknown): unknown {
+  if (!(err instanceof TokenizerBusy)) return err;
+  return new OpenAIError(503, `The server is tokenizing too many long prompts right now: ${err.message}. Retry shortly.`, 'server_error', null, 'server_overloaded', { 'retry-after': '1' });
+}
+
+export async function planChat(
   req: ChatCompletionRequest,
   model: ServedModel,
   ids: { requestId: string; tenant: string; sessionHeader: string | undefined },
-): RequestPlan {
+): Promise<RequestPlan> {
   if (req.top_logprobs != null && !req.logprobs) throw invalidRequest('top_logprobs requires logprobs: true', 'top_logprobs');
-  const { messages, tools, promptTokens } = chatPromptOf(req, model);
+  const { messages, tools, promptTokens } = await chatPromptOf(req, model);
   const system = messages.find((m) => m.role === 'system')?.content ?? '';
   const firstUser = messages.find((m) => m.role === 'user')?.content ?? '';
   const sessionKey = sessionKeyOf(ids.sessionHeader, req.user, `${system}\u0000${firstUser}`);
@@ -162,16 +177,15 @@ export function planChat(
   );
 }
 
-export function planCompletion(
+export async function planCompletion(
   req: CompletionRequest,
   model: ServedModel,
   ids: { requestId: string; tenant: string; sessionHeader: string | undefined },
-): RequestPlan {
+): Promise<RequestPlan> {
   const prompt = Array.isArray(req.prompt) && typeof req.prompt[0] === 'string' ? (req.prompt[0] as string) : req.prompt;
   let promptTokens: number[];
   if (typeof prompt === 'string') {
-    refuseUntokenizable(prompt.length, model, 'prompt');
-    promptTokens = model.tokenizer.encode(prompt, { addSpecialTokens: true });
+    promptTokens = await textPromptOf(prompt, model, 'prompt');
   } else {
     promptTokens = prompt as number[];
     const bad = promptTokens.find((t) => t >= model.info.vocab_size);

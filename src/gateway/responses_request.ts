@@ -153,9 +153,9 @@ function renamed(name: string): string {
   return name;
 }
 
-export function asResponsesError<T>(fn: () => T): T {
+export async function asResponsesError<T>(fn: () => Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (err) {
     if (!(err instanceof OpenAIError) || err.param === null) throw err;
     const param = renamed(err.param);

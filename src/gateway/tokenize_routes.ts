@@ -7,7 +7,7 @@ import type { GatewayDeps } from './gateway_deps.ts';
 import type { KeyRecord } from './keys/key_store.ts';
 import { invalidRequest } from './openai_error.ts';
 import { ChatRequestMessage, FunctionTool, ToolChoice } from './openai_requests.ts';
-import { chatPromptOf } from './request_plan.ts';
+import { chatPromptOf, textPromptOf } from './request_plan.ts';
 import { parseJson, validate } from './request_validation.ts';
 import { servedModel } from './served_model.ts';
 
@@ -38,8 +38,8 @@ export function tokenizeRoutes(deps: GatewayDeps): Hono<Env> {
     if ((req.prompt === undefined) === (req.messages === undefined)) throw invalidRequest('send exactly one of prompt and messages', 'prompt');
     const model = served(req.model);
     const tokens = req.messages
-      ? chatPromptOf({ ...req, messages: req.messages }, model).promptTokens
-      : model.tokenizer.encode(req.prompt!, { addSpecialTokens: req.add_special_tokens ?? true });
+      ? (await chatPromptOf({ ...req, messages: req.messages }, model)).promptTokens
+      : await textPromptOf(req.prompt!, model, 'prompt', req.add_special_tokens ?? true);
     return c.json({ count: tokens.length, max_model_len: model.info.max_context, tokens });
   });
 

@@ -11,6 +11,7 @@ import { ChatTemplate, type ChatTemplateVariables } from './chat_template.ts';
 import { mistralChatPrompt } from './mistral_chat_format.ts';
 import { mistralV3ChatTemplate } from './mistral_v3_chat_template.ts';
 import { describeIssues, tokenizerConfigSchema, tokenizerJsonSchema, type TokenizerConfig } from './tokenizer_file_schemas.ts';
+import { INLINE_CHARS, TokenizerWorkers, type TokenizerSource } from './tokenizer_workers.ts';
 
 export { ChatTemplateError, type ChatMessage, type ChatRole, type ChatTool, type ChatToolCall } from './chat_messages.ts';
 
@@ -95,8 +96,14 @@ export class Tokenizer {
   private readonly specialIds: ReadonlySet<number>;
   private readonly chatTemplate: ChatTemplate | null;
   private readonly chatVars: ChatTemplateVariables;
+  private workers: TokenizerWorkers | null = null; // made on the first long text
 
-  private constructor(hf: HfTokenizer, config: TokenizerConfig | null, specialContents: readonly string[]) {
+  private constructor(
+    hf: HfTokenizer,
+    config: TokenizerConfig | null,
+    specialContents: readonly string[],
+    private readonly source: TokenizerSource,
+  ) {
     this.hf = hf;
     this.pieces = [];
     for (const [piece, id] of hf.get_vocab(true)) this.pieces[id] = piece;
@@ -160,7 +167,7 @@ export class Tokenizer {
       ...json.data.added_tokens.filter((t) => t.special).map((t) => t.content),
       ...(config?.additional_special_tokens ?? []),
     ];
-    return new Tokenizer(hf, config, specials);
+    return new Tokenizer(hf, config, specials, { tokenizer: tokenizerJson, config: tokenizerConfig ?? null });
   }
 
   /**
@@ -169,6 +176,22 @@ export class Tokenizer {
    */
   encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
     return this.hf.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
+  }
+
+  /**
+   * encode() that never blocks the event loop for long: a text over INLINE_CHARS is encoded on
+   * a worker thread (tokenizer_workers.ts). Throws TokenizerBusy when too many wait already.
+   */
+  async encodeAsync(text: string, options: { addSpecialTokens?: boolean } = {}): Promise<number[]> {
+    if (text.length <= INLINE_CHARS) return this.encode(text, options);
+    this.workers ??= new TokenizerWorkers(this.source);
+    return this.workers.encode(text, options.addSpecialTokens ?? true);
+  }
+
+  /** Stops the worker threads, if any were started (they never keep a process alive). */
+  async close(): Promise<void> {
+    await this.workers?.close();
+    this.workers = null;
   }
 
   /** The text of `ids`; with skipSpecialTokens, <s>, </s> and other special tokens are left out. */
@@ -210,7 +233,15 @@ export class Tokenizer {
    * `tools` go to the template; only a tokenizer with toolCallsId renders them.
    */
   chatPrompt(messages: readonly ChatMessage[], tools: readonly ChatTool[] = []): number[] {
-    const text = this.chatTemplate === null ? mistralChatPrompt(messages, this.chatVars) : this.chatTemplate.render(messages, this.chatVars, tools);
-    return this.encode(text, { addSpecialTokens: false });
+    return this.encode(this.chatText(messages, tools), { addSpecialTokens: false });
+  }
+
+  /** chatPrompt() with its encoding through encodeAsync(). */
+  async chatPromptAsync(messages: readonly ChatMessage[], tools: readonly ChatTool[] = []): Promise<number[]> {
+    return this.encodeAsync(this.chatText(messages, tools), { addSpecialTokens: false });
+  }
+
+  private chatText(messages: readonly ChatMessage[], tools: readonly ChatTool[]): string {
+    return this.chatTemplate === null ? mistralChatPrompt(messages, this.chatVars) : this.chatTemplate.render(messages, this.chatVars, tools);
   }
 }
