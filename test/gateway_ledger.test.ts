@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseSince, runUsage } from '../src/gateway/cli/usage_cli.ts';
+import { FileAdmissionJournal } from '../src/gateway/ledger/file_admission_journal.ts';
 import { FileUsageLedger } from '../src/gateway/ledger/file_usage_ledger.ts';
 import { readUsageFile } from '../src/gateway/ledger/ledger_file.ts';
 import { MemoryUsageLedger } from '../src/gateway/ledger/memory_usage_ledger.ts';
@@ -229,14 +230,14 @@ describe('summarizeUsage', () => {
       ['key_b', 'm1', 1],
     ]);
     expect(s.rows[1]).toMatchObject({
-      by_status: { ok: 0, aborted: 1, failed: 0, rejected: 1 },
+      by_status: { ok: 0, aborted: 1, failed: 0, rejected: 1, interrupted: 0 },
       prompt_tokens: 10,
       cached_tokens: 0,
       completion_tokens: 2,
       total_tokens: 12,
     });
     expect(s.totals).toMatchObject({ requests: 4, prompt_tokens: 30, cached_tokens: 8, completion_tokens: 12, total_tokens: 42 });
-    expect(s.totals.by_status).toEqual({ ok: 2, aborted: 1, failed: 0, rejected: 1 });
+    expect(s.totals.by_status).toEqual({ ok: 2, aborted: 1, failed: 0, rejected: 1, interrupted: 0 });
   });
 });
 
@@ -267,10 +268,10 @@ describe('sirocco usage', () => {
     const env = { ...process.env, SIROCCO_DATA_DIR: dir };
     const { stdout } = await promisify(execFile)('node', ['bin/sirocco.js', 'usage'], { env });
     const lines = stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^KEY\s+MODEL\s+REQUESTS\s+OK\s+ABORTED\s+FAILED\s+REJECTED\s+PROMPT\s+CACHED\s+COMPLETION\s+TOTAL\s+COST$/);
-    expect(lines[1]!.split(/\s+/)).toEqual(['key_a', 'mistral-tiny', '2', '1', '0', '1', '0', '20', '8', '5', '25', '$0.000000']);
-    expect(lines[2]!.split(/\s+/)).toEqual(['key_b', 'other', '1', '1', '0', '0', '0', '10', '4', '5', '15', '$0.000000']);
-    expect(lines[3]!.split(/\s+/)).toEqual(['TOTAL', '3', '2', '0', '1', '0', '30', '12', '10', '40', '$0.000000']);
+    expect(lines[0]).toMatch(/^KEY\s+MODEL\s+REQUESTS\s+OK\s+ABORTED\s+FAILED\s+REJECTED\s+INTERRUPTED\s+PROMPT\s+CACHED\s+COMPLETION\s+TOTAL\s+COST$/);
+    expect(lines[1]!.split(/\s+/)).toEqual(['key_a', 'mistral-tiny', '2', '1', '0', '1', '0', '0', '20', '8', '5', '25', '$0.000000']);
+    expect(lines[2]!.split(/\s+/)).toEqual(['key_b', 'other', '1', '1', '0', '0', '0', '0', '10', '4', '5', '15', '$0.000000']);
+    expect(lines[3]!.split(/\s+/)).toEqual(['TOTAL', '3', '2', '0', '1', '0', '0', '30', '12', '10', '40', '$0.000000']);
   });
 
   describe('in process', () => {
@@ -308,5 +309,27 @@ describe('sirocco usage', () => {
       expect(await runUsage(['--data', await tempDir()], now)).toBe(0);
       expect(err).toMatch(/no requests recorded/);
     });
+  });
+});
+
+describe('FileAdmissionJournal', () => {
+  it('rewrites itself with only the open admissions once enough are closed, appends waiting meanwhile', async () => {
+    const dir = await tempDir();
+    const journal = await FileAdmissionJournal.open(dir, { compactAfter: 100 });
+    const admissions = Array.from({ length: 300 }, () => ({ ...rec(), status: 'interrupted' as const }));
+    await Promise.all(admissions.slice(0, 200).map((a) => journal.open(a)));
+    for (const a of admissions.slice(0, 150)) journal.close(a.request_id); // compaction starts at the 100th
+    await Promise.all(admissions.slice(200).map((a) => journal.open(a))); // wait for it, then append
+    await journal.closeJournal();
+    const lines = (await readFile(join(dir, 'admissions.jsonl'), 'utf8')).trim().split('\n');
+    expect(lines.length).toBeLessThan(300);
+    // What a restart finds: every admission still open, each once; the closed ones compacted away.
+    const next = await FileAdmissionJournal.open(dir);
+    const orphans = (await next.orphans()).map((o) => o.request_id);
+    expect(new Set(orphans).size).toBe(orphans.length);
+    for (const a of admissions.slice(150)) expect(orphans).toContain(a.request_id);
+    expect(orphans.filter((id) => admissions.slice(0, 100).some((a) => a.request_id === id))).toEqual([]);
+    await next.forget(orphans);
+    expect(await (await FileAdmissionJournal.open(dir)).orphans()).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reconcileAdmissions } from '../src/gateway/ledger/admission_journal.ts';
 import type { UsageRecord } from '../src/gateway/ledger/usage_record.ts';
 import { openStore, type GatewayStore } from '../src/gateway/store/gateway_store.ts';
 import { MemoryLimitCounters, type LimitCounters } from '../src/gateway/store/limit_counters.ts';
@@ -110,6 +111,31 @@ describe.each(kinds)('$name store', (kind) => {
     expect(await store.ledger.read({ since: new Date(second.started_at) })).toEqual([second]);
     await expect(store.ledger.append(record({ cached_tokens: 11 }))).rejects.toThrow();
     expect(await store.ledger.read()).toHaveLength(2);
+  });
+
+  it('admissions: what a dead process left open is billed once by the next one; what it closed, never twice', async () => {
+    const where = await kind.location(`${kind.name}_admissions`);
+    const dead = await openStore(where);
+    const journal = await dead.openAdmissions({ owner: 'gw-dead', staleMs: 1000 });
+    const [done, cut, lost] = [record(), record({ n: 2 }), record()].map((r) => ({ ...r, status: 'interrupted' as const, completion_tokens: 0 }));
+    for (const r of [done, cut, lost]) await journal.open(r!);
+    await dead.ledger.append({ ...done!, status: 'ok', completion_tokens: 4 }); // its final record landed…
+    await dead.close(); // …then the process stopped (for PostgreSQL: it no longer heartbeats)
+    const next = await openStore(where);
+    opened.push(next);
+    const live = await next.openAdmissions({ owner: 'gw-live', staleMs: 1000 });
+    const mine = { ...record(), status: 'interrupted' as const };
+    await live.open(mine);
+    await new Promise((r) => setTimeout(r, 1100)); // past staleMs
+    const asked: Array<[string, number]> = [];
+    const generated = async (o: UsageRecord) => (asked.push([o.request_id, o.n]), 7);
+    expect(await reconcileAdmissions(live, next.ledger, generated, (r) => ({ ...r, cost: 0.5 }))).toEqual({ billed: 2, alreadyFinal: 1 });
+    expect(asked.sort()).toEqual([[cut!.request_id, 2], [done!.request_id, 1], [lost!.request_id, 1]].sort());
+    const billed = await next.ledger.read();
+    expect(billed.filter((r) => r.request_id === done!.request_id).map((r) => r.status)).toEqual(['ok']);
+    for (const r of [cut!, lost!]) expect(billed.filter((b) => b.request_id === r.request_id)).toMatchObject([{ status: 'interrupted', completion_tokens: 7, cost: 0.5 }]);
+    expect(billed.some((r) => r.request_id === mine.request_id)).toBe(false); // a live process's admission is not an orphan
+    expect(await reconcileAdmissions(live, next.ledger, generated, (r) => r)).toEqual({ billed: 0, alreadyFinal: 0 });
   });
 
   it('counters: take refills over time, refuses what is missing, and forced charges go into debt', async () => {

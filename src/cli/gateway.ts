@@ -1,7 +1,10 @@
 // `sirocco gateway --nodes URL[,URL…] | --discover ec2:KEY=VALUE[:PORT]`: the OpenAI-compatible front door.
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { startReconciler } from '../gateway/admission_reconciler.ts';
 import { createGatewayApp } from '../gateway/app.ts';
+import { Billing } from '../gateway/billing.ts';
 import { DiscoverSpec, DISCOVERY_INTERVAL_MS } from '../gateway/discovery/discover_spec.ts';
 import { Ec2TagDiscovery } from '../gateway/discovery/ec2_tag_discovery.ts';
 import { API_KEY_ENV, EnvKeyStore } from '../gateway/keys/env_key_store.ts';
@@ -13,12 +16,13 @@ import { databaseUrl, openStore } from '../gateway/store/gateway_store.ts';
 import { resolveDataDir } from '../gateway/cli/data_dir.ts';
 import { log } from '../telemetry/log.ts';
 import { startTracing } from '../telemetry/tracing.ts';
+import { randomHex } from '../util/random_hex.ts';
 import { closeServer, listen, onSignals } from './serve.ts';
 
 const USAGE = `usage: sirocco gateway (--nodes URL[,URL…] | --discover ec2:TAG_KEY=TAG_VALUE[:PORT])
                        [--port 8080] [--host 127.0.0.1] [--data DIR] [--store postgres://…] [--prices FILE]
                        [--health-interval-ms 1000] [--connect-timeout-ms 10000] [--node-idle-timeout-ms 30000] [--strict-params]
-                       [--cors-origins https://app.example,…|*]
+                       [--cors-origins https://app.example,…|*] [--reconcile-after-ms 30000]
 --discover lists the running EC2 instances with that tag every 15 s and uses their private
 addresses as nodes (port 8081 unless given; region from AWS_REGION).
 Nodes are called with the secret in SIROCCO_NODE_SECRET. API keys, the usage ledger and the
@@ -34,6 +38,9 @@ record carries its cost: {"MODEL": {"input": 0.25, "cached_input": 0.025, "outpu
 --node-idle-timeout-ms the silence of a node's stream (a hung node's requests fail over before
 their first token, else end with an in-band error).
 --cors-origins lets browsers on those origins call the API (CORS headers; default none).
+Every admitted request is journaled, so one this gateway cannot finish (killed, crashed) is
+still billed once: at its next start (embedded store), or by any replica once this one has
+been silent --reconcile-after-ms (PostgreSQL), with the tokens its node reports generating.
 `;
 
 const Options = z.object({
@@ -51,6 +58,7 @@ const Options = z.object({
   'health-interval-ms': z.coerce.number().int().positive().default(1000),
   'connect-timeout-ms': z.coerce.number().int().positive().default(10_000),
   'node-idle-timeout-ms': z.coerce.number().int().positive().default(30_000),
+  'reconcile-after-ms': z.coerce.number().int().min(1000).default(30_000),
   'cors-origins': z
     .string()
     .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
@@ -71,7 +79,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     values = parseArgs({
       args: argv,
       options: {
-        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'store', 'prices', 'health-interval-ms', 'connect-timeout-ms', 'node-idle-timeout-ms', 'cors-origins'].map((k) => [k, { type: 'string' as const }])),
+        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'store', 'prices', 'health-interval-ms', 'connect-timeout-ms', 'node-idle-timeout-ms', 'cors-origins', 'reconcile-after-ms'].map((k) => [k, { type: 'string' as const }])),
         'strict-params': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -103,13 +111,17 @@ export async function runGateway(argv: string[]): Promise<number> {
     return 1;
   }
   log('info', 'gateway store', { store: store.description });
+  const owner = `gw-${hostname()}-${process.pid}-${randomHex(4)}`;
+  const metrics = new GatewayMetrics();
+  const billing = new Billing(store.ledger, await store.openAdmissions({ owner, staleMs: o['reconcile-after-ms'] }), metrics);
   const envKey = process.env[API_KEY_ENV];
   const deps = {
     pool,
     keys: envKey ? new EnvKeyStore(store.keys, envKey) : store.keys,
     ledger: store.ledger,
+    billing,
     limiter: new RateLimiter(store.counters ? { counters: store.counters } : {}),
-    metrics: new GatewayMetrics(),
+    metrics,
     connectTimeoutMs: o['connect-timeout-ms'],
     nodeIdleTimeoutMs: o['node-idle-timeout-ms'],
     strictParams: values['strict-params'] ?? false,
@@ -130,6 +142,8 @@ export async function runGateway(argv: string[]): Promise<number> {
     pool.stop();
     return 1;
   }
+  // Bills what a previous run (or a dead replica) left open, asking the nodes what they generated.
+  const reconciler = startReconciler(billing, pool, prices, Math.max(1000, o['reconcile-after-ms'] / 2));
   const stopTracing = await startTracing('sirocco-gateway');
   const { server } = await listen(createGatewayApp(deps), o.host, o.port, 'gateway');
   onSignals(async (signal) => {
@@ -137,6 +151,8 @@ export async function runGateway(argv: string[]): Promise<number> {
     discovery?.stop();
     pool.stop();
     await closeServer(server);
+    reconciler.stop();
+    await reconciler.idle();
     await store.close();
     await stopTracing();
     return 0;

@@ -136,6 +136,24 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     }
 
     c.header('x-request-id', requestId);
+    // Journaled while the node starts on it: what to bill if this process dies before the end.
+    const now = new Date().toISOString();
+    const admitted = deps.billing.admit({
+      request_id: requestId,
+      key_id: key.id,
+      model: req.model,
+      endpoint,
+      status: 'interrupted',
+      prompt_tokens: plan.promptTokens.length,
+      cached_tokens: 0,
+      completion_tokens: 0,
+      n: plan.n,
+      node: null,
+      started_at: now,
+      finished_at: now,
+      error: null,
+      cost: null,
+    });
     const common: FormatCommon = {
       id: requestId,
       created: Math.floor(Date.now() / 1000),
@@ -147,7 +165,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       usageOnFinish: !plan.includeUsage && plan.n === 1,
       toolCalls: plan.toolCalls,
     };
-    const job = { requestId, endpoint, keyId: key.id, keyLimits: key.limits, model: req.model, plan, format: formatOf(common, plan), span: trace.getActiveSpan() ?? null };
+    const job = { requestId, endpoint, keyId: key.id, keyLimits: key.limits, model: req.model, plan, format: formatOf(common, plan), span: trace.getActiveSpan() ?? null, admitted };
     return plan.stream ? respondStream(c, deps, job) : respondWhole(c, deps, job);
   };
 

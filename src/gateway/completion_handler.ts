@@ -26,6 +26,7 @@ export type CompletionJob = {
   span: Span | null; // the request's trace span, ended with its record
   plan: RequestPlan;
   format: ResponseFormat;
+  admitted: Promise<void>; // its admission journaled (Billing.admit)
 };
 
 type ChoiceState = ChoiceResult & { delivered: number; done: DoneEvent | null; node: string | null; firstTokenAt: number | null };
@@ -39,6 +40,11 @@ function usageOf(plan: RequestPlan, choices: ChoiceState[], completionTokens: nu
     prompt_tokens_details: { cached_tokens: choices[0]?.done?.usage.cached_tokens ?? 0 },
   };
 }
+
+// The usage ledger refused the request's record (it is kept and retried: the request will be
+// billed): the client is told, in band, rather than shown a response that looks complete.
+const billingUnavailable = () =>
+  new OpenAIError(503, 'The response was generated but could not be recorded for billing; it will be recorded once storage recovers. Retry later.', 'server_error', null, 'billing_unavailable', { 'retry-after': '5' });
 
 const internalError = (err: unknown) => (err instanceof NodeRejected ? `${err.detail}: ${err.message}` : (err as Error).message);
 
@@ -58,24 +64,27 @@ async function finishRecord(
   startedAt: Date,
   completionTokens: number,
   error: string | null,
-): Promise<OpenAIUsage> {
+): Promise<{ usage: OpenAIUsage; billed: boolean }> {
   const usage = usageOf(job.plan, choices, completionTokens);
-  await deps.ledger.append({
-    request_id: job.requestId,
-    key_id: job.keyId,
-    model: job.model,
-    endpoint: job.endpoint,
-    status,
-    prompt_tokens: usage.prompt_tokens,
-    cached_tokens: usage.prompt_tokens_details.cached_tokens,
-    completion_tokens: usage.completion_tokens,
-    n: job.plan.n,
-    node: choices[0]?.node ?? null,
-    started_at: startedAt.toISOString(),
-    finished_at: new Date().toISOString(),
-    error,
-    cost: costOf(deps.prices, job.model, { prompt_tokens: usage.prompt_tokens, cached_tokens: usage.prompt_tokens_details.cached_tokens, completion_tokens: usage.completion_tokens }),
-  });
+  const billed = await deps.billing.finish(
+    {
+      request_id: job.requestId,
+      key_id: job.keyId,
+      model: job.model,
+      endpoint: job.endpoint,
+      status,
+      prompt_tokens: usage.prompt_tokens,
+      cached_tokens: usage.prompt_tokens_details.cached_tokens,
+      completion_tokens: usage.completion_tokens,
+      n: job.plan.n,
+      node: choices[0]?.node ?? null,
+      started_at: startedAt.toISOString(),
+      finished_at: new Date().toISOString(),
+      error,
+      cost: costOf(deps.prices, job.model, { prompt_tokens: usage.prompt_tokens, cached_tokens: usage.prompt_tokens_details.cached_tokens, completion_tokens: usage.completion_tokens }),
+    },
+    job.admitted,
+  );
   deps.metrics.recordRequest({
     keyId: job.keyId,
     model: job.model,
@@ -111,7 +120,7 @@ async function finishRecord(
     ms: Date.now() - startedAt.getTime(),
     ...(error === null ? {} : { error }), // the whole story, node address included: logs only
   });
-  return usage;
+  return { usage, billed };
 }
 
 // Feeds one choice's node events into its state; `onToken` sees each token as it arrives.
@@ -168,7 +177,8 @@ export async function respondWhole(c: Context, deps: GatewayDeps, job: Completio
     c.req.raw.signal.removeEventListener('abort', onClientGone);
   }
   const completion = choices.reduce((s, ch) => s + (ch.done?.usage.completion_tokens ?? 0), 0);
-  const usage = await finishRecord(deps, job, choices, 'ok', startedAt, completion, null);
+  const { usage, billed } = await finishRecord(deps, job, choices, 'ok', startedAt, completion, null);
+  if (!billed) return sendError(c, billingUnavailable());
   return c.json(job.format.body(choices, usage));
 }
 
@@ -212,7 +222,13 @@ export function respondStream(c: Context, deps: GatewayDeps, job: CompletionJob)
       await stream.writeSSE({ event: 'error', data: JSON.stringify(events ? events.error(err) : err.body()) });
       return;
     }
-    const usage = await finishRecord(deps, job, choices, 'ok', startedAt, delivered, null);
+    const { usage, billed } = await finishRecord(deps, job, choices, 'ok', startedAt, delivered, null);
+    if (!billed) {
+      // Not a silent truncation: the client learns the response is not complete on our side.
+      const err = billingUnavailable();
+      await stream.writeSSE({ event: 'error', data: JSON.stringify(events ? events.error(err) : err.body()) });
+      return;
+    }
     if (events) {
       for (const chunk of events.end(usage)) await stream.writeSSE(sse(chunk));
       return;

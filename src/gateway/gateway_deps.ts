@@ -1,4 +1,5 @@
 // What the gateway's routes share: nodes, keys, limits, the usage ledger and metrics.
+import type { Billing } from './billing.ts';
 import type { KeyStore } from './keys/key_store.ts';
 import type { UsageLedger } from './ledger/usage_ledger.ts';
 import type { GatewayMetrics } from './metrics.ts';
@@ -11,6 +12,7 @@ export type GatewayDeps = {
   keys: KeyStore;
   limiter: RateLimiter;
   ledger: UsageLedger;
+  billing: Billing; // the ledger's writes for admitted requests, journaled (billing.ts)
   metrics: GatewayMetrics;
   connectTimeoutMs: number;
   nodeIdleTimeoutMs: number; // a node stream silent this long (no token, no heartbeat) is abandoned

@@ -49,6 +49,7 @@ export class GatewayMetrics {
   private readonly rejected: Counter;
   private readonly tpot: Histogram;
   private readonly finishes: Counter;
+  private readonly billingFailures: Counter;
   private readonly models = new Set<string>();
   private readonly maxModels: number;
   private readonly keys = new Set<string>();
@@ -72,7 +73,16 @@ export class GatewayMetrics {
       advice: { explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1] },
     });
     this.finishes = meter.createCounter('sirocco_finish_reasons_total', { description: 'Choices finished, by model and finish reason' });
+    this.billingFailures = meter.createCounter('sirocco_billing_write_failures_total', { description: 'Failed writes of the admission journal or the usage ledger (billed later by reconciliation)' });
     this.rejected = meter.createCounter('sirocco_rejected_requests_total', { description: 'Requests refused before reaching a node, by route and reason (error code)' });
+  }
+
+  /**
+   * A write of the billing path failed: `what` is 'admission' (the journal) or 'record' (the
+   * ledger). Alert on any: the request is billed later (reconciliation), not lost.
+   */
+  recordBillingFailure(what: 'admission' | 'record'): void {
+    this.billingFailures.add(1, { what });
   }
 
   /** A refused request: `reason` is the OpenAI error code (or type), a small fixed set. */

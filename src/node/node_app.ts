@@ -10,6 +10,7 @@ import { eventStream } from './event_stream.ts';
 import { GenerateTrace } from './generate_trace.ts';
 import { ResponseFormatError, type TokenMatcher } from './grammar/index.ts';
 import type { NodeHost } from './node_host.ts';
+import { RecentGenerations } from './recent_generations.ts';
 
 function secretMatches(given: string | undefined, secret: Buffer): boolean {
   if (given === undefined) return false;
@@ -50,6 +51,12 @@ export function createNodeApp(host: NodeHost, secret: string, options: { maxQueu
 
   app.get('/internal/v1/metrics', async (c) => c.text(await host.metrics.render(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE }));
 
+  const recent = new RecentGenerations();
+  app.get('/internal/v1/generations/:id', (c) => {
+    const report = recent.get(c.req.param('id'));
+    return report ? c.json(report) : c.json({ error: 'no such request id on this node' }, 404);
+  });
+
   const generateRequests = host.metrics.meter.createCounter('sirocco_node_generate_requests_total');
   app.post('/internal/v1/generate', async (c) => {
     generateRequests.add(1);
@@ -79,6 +86,7 @@ export function createNodeApp(host: NodeHost, secret: string, options: { maxQueu
 
     return eventStream(c, (sink, onClose) => {
       const spans = new GenerateTrace(c.req.header(), body.request_id, body.prompt_tokens.length);
+      const report = recent.started(body.request_id);
       const handle = service.submit({
         grammar,
         grammarTrigger: body.grammar_trigger_token,
@@ -109,10 +117,12 @@ export function createNodeApp(host: NodeHost, secret: string, options: { maxQueu
         },
         listener: {
           onToken: (e) => {
+            report.completion_tokens++;
             spans.token();
             sink.send('token', e satisfies TokenEvent);
           },
           onDone: (r) => {
+            Object.assign(report, { completion_tokens: r.usage.completionTokens, finished: true });
             spans.end({ completionTokens: r.usage.completionTokens, finishReason: r.finishReason });
             grammar?.dispose();
             sink.send('done', {
@@ -123,6 +133,7 @@ export function createNodeApp(host: NodeHost, secret: string, options: { maxQueu
             sink.end();
           },
           onError: (err) => {
+            report.finished = true;
             spans.end({ error: err.message });
             grammar?.dispose();
             sink.send('error', { message: err.message });

@@ -77,3 +77,7 @@ export type ModelInfo = z.infer<typeof ModelInfo>;
 
 export const ReadyStatus = z.object({ ready: z.boolean(), model: z.string().nullable(), draining: z.boolean() });
 export type ReadyStatus = z.infer<typeof ReadyStatus>;
+
+// GET /internal/v1/generations/:id — what the node generated for a request id (node/recent_generations.ts).
+export const GenerationReport = z.object({ request_id: z.string(), completion_tokens: z.number().int().nonnegative(), finished: z.boolean() });
+export type GenerationReport = z.infer<typeof GenerationReport>;

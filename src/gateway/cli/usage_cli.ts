@@ -49,7 +49,7 @@ function fail(message: string): number {
 
 function cells(t: UsageTotals): string[] {
   const s = t.by_status;
-  return [...[t.requests, s.ok, s.aborted, s.failed, s.rejected, t.prompt_tokens, t.cached_tokens, t.completion_tokens, t.total_tokens].map(String), `$${t.cost.toFixed(6)}`];
+  return [...[t.requests, s.ok, s.aborted, s.failed, s.rejected, s.interrupted, t.prompt_tokens, t.cached_tokens, t.completion_tokens, t.total_tokens].map(String), `$${t.cost.toFixed(6)}`];
 }
 
 export async function runUsage(argv: string[], now: Date = new Date()): Promise<number> {
@@ -100,7 +100,7 @@ export async function runUsage(argv: string[], now: Date = new Date()): Promise<
     process.stderr.write(args.data.key || since ? `no requests in ${file} match the filter\n` : `no requests recorded in ${file}\n`);
     return 0;
   }
-  const headers = ['KEY', 'MODEL', 'REQUESTS', 'OK', 'ABORTED', 'FAILED', 'REJECTED', 'PROMPT', 'CACHED', 'COMPLETION', 'TOTAL', 'COST'];
+  const headers = ['KEY', 'MODEL', 'REQUESTS', 'OK', 'ABORTED', 'FAILED', 'REJECTED', 'INTERRUPTED', 'PROMPT', 'CACHED', 'COMPLETION', 'TOTAL', 'COST'];
   const rows = summary.rows.map((r) => [r.key_id, r.model, ...cells(r)]);
   rows.push(['TOTAL', '', ...cells(summary.totals)]);
   process.stdout.write(formatTable(headers, rows, new Set(headers.map((_, i) => i).filter((i) => i >= 2))));

@@ -4,7 +4,9 @@
 import { z } from 'zod';
 
 export const ENDPOINTS = ['chat.completions', 'completions', 'responses'] as const;
-export const USAGE_STATUSES = ['ok', 'aborted', 'failed', 'rejected'] as const;
+// interrupted: the gateway serving it died first; its record was written at the next start
+// (or by another replica) from the admission journal (admission_journal.ts).
+export const USAGE_STATUSES = ['ok', 'aborted', 'failed', 'rejected', 'interrupted'] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
 export type UsageStatus = (typeof USAGE_STATUSES)[number];
 

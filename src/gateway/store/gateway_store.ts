@@ -9,8 +9,11 @@ import { FileKeyStore } from '../keys/file_key_store.ts';
 import type { KeyStore } from '../keys/key_store.ts';
 import { loadServerSecret } from '../keys/server_secret.ts';
 import { FileUsageLedger } from '../ledger/file_usage_ledger.ts';
+import type { AdmissionJournal } from '../ledger/admission_journal.ts';
+import { FileAdmissionJournal } from '../ledger/file_admission_journal.ts';
 import type { UsageLedger } from '../ledger/usage_ledger.ts';
 import type { LimitCounters } from './limit_counters.ts';
+import { PostgresAdmissionJournal } from './postgres_admission_journal.ts';
 import { PostgresKeyStore } from './postgres_key_store.ts';
 import { PostgresLimitCounters } from './postgres_limit_counters.ts';
 import { ensureSchema } from './postgres_schema.ts';
@@ -23,6 +26,12 @@ export type GatewayStore = {
   ledger: UsageLedger;
   /** null: this process's memory (the embedded store; limits are per process). */
   counters: LimitCounters | null;
+  /**
+   * The admission journal, for a gateway only (the embedded one takes over the data dir's
+   * journal and treats what it finds as orphans). `owner` names this replica; PostgreSQL
+   * replicas silent for `staleMs` have their admissions reconciled by the others.
+   */
+  openAdmissions(options: { owner: string; staleMs: number }): Promise<AdmissionJournal>;
   /** What it is, without credentials: "embedded /path" or "postgres host:port/db". */
   description: string;
   close(): Promise<void>;
@@ -51,7 +60,18 @@ export async function openStore(options: { dataDir: string; databaseUrl: string 
   if (options.databaseUrl === null) {
     const keys = await openFileKeys(options.dataDir);
     const ledger = await FileUsageLedger.open(options.dataDir);
-    return { keys, ledger, counters: null, description: `embedded ${options.dataDir}`, close: () => ledger.close() };
+    let journal: FileAdmissionJournal | null = null;
+    return {
+      keys,
+      ledger,
+      counters: null,
+      description: `embedded ${options.dataDir}`,
+      openAdmissions: async () => (journal = await FileAdmissionJournal.open(options.dataDir)),
+      close: async () => {
+        await journal?.closeJournal();
+        await ledger.close();
+      },
+    };
   }
   const url = new URL(options.databaseUrl);
   const description = `postgres ${url.hostname}:${url.port || 5432}${url.pathname}`;
@@ -61,7 +81,18 @@ export async function openStore(options: { dataDir: string; databaseUrl: string 
   try {
     await ensureSchema(pool);
     const keys = await PostgresKeyStore.open(pool);
-    return { keys, ledger: new PostgresUsageLedger(pool), counters: new PostgresLimitCounters(pool), description, close: () => pool.end() };
+    let journal: PostgresAdmissionJournal | null = null;
+    return {
+      keys,
+      ledger: new PostgresUsageLedger(pool),
+      counters: new PostgresLimitCounters(pool),
+      description,
+      openAdmissions: async ({ owner, staleMs }) => (journal = new PostgresAdmissionJournal(pool, owner, staleMs)),
+      close: async () => {
+        await journal?.closeJournal();
+        await pool.end();
+      },
+    };
   } catch (err) {
     await pool.end().catch(() => undefined);
     throw new Error(`cannot open the store at ${description}: ${(err as Error).message}`);

@@ -76,6 +76,16 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE sirocco_api_keys ADD COLUMN admin boolean NOT NULL DEFAULT false;`,
   // 3: each record's cost in US dollars (null: no price for its model).
   `ALTER TABLE sirocco_usage ADD COLUMN cost double precision;`,
+  // 4: the admission journal (ledger/admission_journal.ts): one row per request in flight,
+  // owned by a gateway replica that heartbeats in sirocco_gateways while it lives.
+  `CREATE TABLE sirocco_admissions (
+     request_id text PRIMARY KEY,
+     owner text NOT NULL,
+     record jsonb NOT NULL,
+     opened_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE INDEX sirocco_admissions_by_opened ON sirocco_admissions (opened_at);
+   CREATE TABLE sirocco_gateways (id text PRIMARY KEY, seen_at timestamptz NOT NULL);`,
 ];
 
 export async function ensureSchema(pool: pg.Pool): Promise<void> {
