@@ -1,14 +1,20 @@
-// The embedded store's admission journal: `admissions.jsonl` beside usage.jsonl, written like
-// it (O_DSYNC, group commit, one line per admission). One gateway process owns a data dir, so
-// every admission in the file when it opens is an orphan of a process that died: the file is
-// renamed to `admissions.orphans.jsonl` (reconciled, then deleted) and a fresh one started.
+// The embedded store's admission journal: `admissions.jsonl` beside usage.jsonl, one line per
+// admission. One gateway process owns a data dir, so every admission in the file when it
+// opens is an orphan of a process that died: the file is moved to `admissions.orphans.jsonl`
+// (reconciled, then deleted) and a fresh one started.
+//
+// Appends are plain write()s to the page cache, made synchronously: a killed process's writes
+// are the kernel's, so they survive kill -9 and OOM, which is what the journal is for (a lost
+// machine loses its in-flight requests with it; the ledger's final records stay O_DSYNC). No
+// fsync, no thread hop: an admission costs one system call of a few microseconds, not a second
+// durable write on every request's path.
+//
 // While the gateway runs, closed admissions stay in the file; once it holds `compactAfter` of
 // them it is rewritten with only the open ones, so it stays the size of what is in flight.
-import { rename, rm } from 'node:fs/promises';
+import { closeSync, constants, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic, fsyncDir } from '../keys/atomic_write.ts';
+import { fsyncDir, writeFileAtomic } from '../keys/atomic_write.ts';
 import type { AdmissionJournal } from './admission_journal.ts';
-import { FileUsageLedger } from './file_usage_ledger.ts';
 import { scanLedgerFile } from './ledger_file.ts';
 import type { UsageRecord } from './usage_record.ts';
 
@@ -16,20 +22,17 @@ const JOURNAL = 'admissions.jsonl';
 const ORPHANS = 'admissions.orphans.jsonl';
 const COMPACT_AFTER = 10_000; // closed admissions before the file is rewritten
 
+const lineOf = (r: UsageRecord) => JSON.stringify(r) + '\n';
+const openForAppend = (path: string) => openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+
 export class FileAdmissionJournal implements AdmissionJournal {
   private readonly inFlight = new Map<string, UsageRecord>();
   private closedSinceCompaction = 0;
-  // Compaction swaps the file: it waits for the appends in progress (`appending`) and makes
-  // new ones wait for it (`compacting`); both flags change synchronously, so none slips between.
-  private compacting: Promise<void> | null = null;
-  private appending = 0;
-  private appendsDone: (() => void) | null = null;
 
   private constructor(
     private readonly dataDir: string,
-    private file: FileUsageLedger,
+    private fd: number | null,
     private readonly orphaned: UsageRecord[],
-    private readonly warn: (m: string) => void,
     private readonly compactAfter: number,
   ) {}
 
@@ -42,37 +45,22 @@ export class FileAdmissionJournal implements AdmissionJournal {
     // the process that died last is added to it (records are deduplicated by the ledger).
     await scanLedgerFile(orphans, (r) => orphaned.push(r), warn);
     if ((await scanLedgerFile(journal, (r) => orphaned.push(r), warn)) !== null) {
-      if (orphaned.length > 0) await writeFileAtomic(orphans, orphaned.map((r) => JSON.stringify(r) + '\n').join(''));
-      await rm(journal);
+      if (orphaned.length > 0) await writeFileAtomic(orphans, orphaned.map(lineOf).join(''));
+      rmSync(journal);
       await fsyncDir(dataDir);
     }
-    const file = await FileUsageLedger.open(dataDir, { file: JOURNAL, onWarning: warn });
-    return new FileAdmissionJournal(dataDir, file, orphaned, warn, options.compactAfter ?? COMPACT_AFTER);
+    return new FileAdmissionJournal(dataDir, openForAppend(journal), orphaned, options.compactAfter ?? COMPACT_AFTER);
   }
 
   async open(provisional: UsageRecord): Promise<void> {
-    while (this.compacting) await this.compacting;
-    this.appending++;
-    try {
-      this.inFlight.set(provisional.request_id, provisional);
-      await this.file.append(provisional);
-    } catch (err) {
-      this.inFlight.delete(provisional.request_id); // not journaled: the request is refused
-      throw err;
-    } finally {
-      if (--this.appending === 0) this.appendsDone?.();
-    }
+    if (this.fd === null) throw new Error('the admission journal is closed');
+    writeSync(this.fd, lineOf(provisional));
+    this.inFlight.set(provisional.request_id, provisional);
   }
 
   close(requestId: string): void {
     if (!this.inFlight.delete(requestId)) return;
-    if (++this.closedSinceCompaction < this.compactAfter || this.compacting) return;
-    this.compacting = (async () => {
-      if (this.appending > 0) await new Promise<void>((resolve) => (this.appendsDone = resolve));
-      this.appendsDone = null;
-      await this.compact();
-      this.compacting = null;
-    })();
+    if (++this.closedSinceCompaction >= this.compactAfter) this.compact();
   }
 
   async orphans(): Promise<UsageRecord[]> {
@@ -84,29 +72,25 @@ export class FileAdmissionJournal implements AdmissionJournal {
     const left = this.orphaned.filter((r) => !gone.has(r.request_id));
     this.orphaned.splice(0, this.orphaned.length, ...left);
     const path = join(this.dataDir, ORPHANS);
-    if (left.length === 0) await rm(path, { force: true });
-    else await writeFileAtomic(path, left.map((r) => JSON.stringify(r) + '\n').join(''));
+    if (left.length === 0) rmSync(path, { force: true });
+    else await writeFileAtomic(path, left.map(lineOf).join(''));
   }
 
   async closeJournal(): Promise<void> {
-    await this.compacting;
-    await this.file.close();
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
   }
 
-  // Replaces the file by one holding the open admissions only (no append is running).
-  private async compact(): Promise<void> {
+  // Synchronous, so no append can land between the rewrite and the swap: a few hundred
+  // lines (what is in flight) once every compactAfter requests. Renamed into place: a crash
+  // leaves the old file or the new one, never half of one.
+  private compact(): void {
     this.closedSinceCompaction = 0;
-    try {
-      await this.file.close();
-      const path = join(this.dataDir, JOURNAL);
-      const tmp = `${path}.compact`;
-      await writeFileAtomic(tmp, [...this.inFlight.values()].map((r) => JSON.stringify(r) + '\n').join(''));
-      await rename(tmp, path);
-      await fsyncDir(this.dataDir);
-    } catch (err) {
-      this.warn(`could not compact the admission journal: ${(err as Error).message}`);
-    } finally {
-      this.file = await FileUsageLedger.open(this.dataDir, { file: JOURNAL, onWarning: this.warn });
-    }
+    const path = join(this.dataDir, JOURNAL);
+    const tmp = `${path}.compact`;
+    writeFileSync(tmp, [...this.inFlight.values()].map(lineOf).join(''), { mode: 0o600 });
+    renameSync(tmp, path);
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = openForAppend(path);
   }
 }

@@ -23,7 +23,6 @@ import { UsageRecordSchema, type UsageRecord } from './usage_record.ts';
 const OptionsSchema = z.strictObject({
   onWarning: z.custom<(message: string) => void>((v) => typeof v === 'function', 'onWarning must be a function').optional(),
   maxBatch: z.number().int().positive().optional(),
-  file: z.string().regex(/^[\w.-]+$/).optional(), // default usage.jsonl; the admission journal keeps its own
 });
 export type FileUsageLedgerOptions = z.infer<typeof OptionsSchema>;
 
@@ -53,7 +52,7 @@ export class FileUsageLedger implements UsageLedger {
     const opts = OptionsSchema.parse(options);
     const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`sirocco ledger: ${m}\n`));
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    const path = join(dataDir, opts.file ?? USAGE_FILE);
+    const path = join(dataDir, USAGE_FILE);
     const ids = new Set<string>();
     const scan = await scanLedgerFile(path, (r) => ids.add(r.request_id), warn);
     const fh = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC, 0o600);

@@ -73,10 +73,11 @@ export async function openStore(options: { dataDir: string; databaseUrl: string 
       },
     };
   }
-  const url = new URL(options.databaseUrl);
+  const connectionString = options.databaseUrl;
+  const url = new URL(connectionString);
   const description = `postgres ${url.hostname}:${url.port || 5432}${url.pathname}`;
   // Connections are pooled; one that waits over 10 s for a connection fails the request rather than stalling it.
-  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({ connectionString, max: 10, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
   pool.on('error', () => {}); // an idle client's broken connection: the pool replaces it
   try {
     await ensureSchema(pool);
@@ -87,7 +88,7 @@ export async function openStore(options: { dataDir: string; databaseUrl: string 
       ledger: new PostgresUsageLedger(pool),
       counters: new PostgresLimitCounters(pool),
       description,
-      openAdmissions: async ({ owner, staleMs }) => (journal = new PostgresAdmissionJournal(pool, owner, staleMs)),
+      openAdmissions: async ({ owner, staleMs }) => (journal = new PostgresAdmissionJournal(connectionString, owner, staleMs)),
       close: async () => {
         await journal?.closeJournal();
         await pool.end();
