@@ -50,3 +50,17 @@ it('serves small requests while a long prompt is still being tokenized', async (
   if (status === 400) expect(body).toContain('context_length_exceeded');
   for (const t of smallDoneAt) expect(t).toBeLessThan(bigDoneAt);
 }, 120_000);
+
+it('refuses a completion body longer than any served prompt could be by its size, before parsing it', async () => {
+  const key = await stack.createKey('sized');
+  // sirocco-default: 4096 tokens × 18 characters at most, 6 bytes a character in JSON, + 256 KiB.
+  const limit = 6 * 4096 * 18 + 256 * 1024;
+  const over = await chat(key, { messages: [{ role: 'user', content: 'y'.repeat(limit + 10) }] });
+  expect(over.status).toBe(413);
+  const body = (await over.json()) as { error: { code: string; message: string } };
+  expect(body.error.code).toBe('request_too_large');
+  expect(body.error.message).toContain(`the limit is ${limit} bytes`);
+  const under = await chat(key, { messages: [{ role: 'user', content: 'y'.repeat(200_000) }] }); // parsed: too long for the context
+  expect(under.status).toBe(400);
+  expect(((await under.json()) as { error: { code: string } }).error.code).toBe('context_length_exceeded');
+});

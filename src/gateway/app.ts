@@ -101,7 +101,14 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     return c.json(card);
   });
 
-  const limitBody = bodyLimit({ maxBytes: MAX_BODY_BYTES, drainBytes: MAX_DRAIN_BYTES });
+  // A completion body longer than any served model's longest prompt could be (6 bytes per
+  // character, JSON's worst escape, plus room for tools and schemas) is refused by its size,
+  // before it is decoded or parsed: a 2 MB prompt then costs its bytes' arrival, not tens of
+  // milliseconds of the event loop that every other request waits behind.
+  const limitCompletionBody = bodyLimit({
+    maxBytes: () => Math.min(MAX_BODY_BYTES, 6 * (deps.pool.longestPromptChars() ?? MAX_BODY_BYTES) + 256 * 1024),
+    drainBytes: MAX_DRAIN_BYTES,
+  });
   const ignoredFields = new IgnoredFieldLog();
 
   // What every completion route shares once its body is validated: the model, the plan, the
@@ -173,7 +180,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   // A completion route: `handle` validates and serves; a refusal on the way is recorded.
   // The request's span (tracing.ts) is active while it runs and ends with its usage record.
   const completionRoute = (route: string, endpoint: Endpoint, handle: (c: Context<Env>, requestId: string, body: unknown) => Promise<Response>) =>
-    app.post(route, limitBody, async (c) => {
+    app.post(route, limitCompletionBody, async (c) => {
       const startedAt = new Date();
       const requestId = `${PREFIX[endpoint]}${randomHex(12)}`;
       const span = tracer().startSpan(`POST ${route}`, { kind: SpanKind.SERVER, attributes: { [REQUEST_ID_ATTRIBUTE]: requestId, 'sirocco.key_id': c.get('key').id } });

@@ -114,6 +114,15 @@ export class NodePool {
     return this.models.has(id);
   }
 
+  /**
+   * The longest prompt, in characters, any model this pool has served could take: its context
+   * at the most characters one token stands for. null before a model is known.
+   */
+  longestPromptChars(): number | null {
+    const all = [...this.models.values()].map((m) => m.info.max_context * m.tokenizer.maxTokenChars);
+    return all.length > 0 ? Math.max(...all) : null;
+  }
+
   model(id: string): ServedModel | null {
     return this.modelIds().includes(id) ? (this.models.get(id) ?? null) : null;
   }
