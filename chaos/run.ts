@@ -8,11 +8,14 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { Outcome, Scenario } from './scenario.ts';
 import { bigPrompt } from './scenarios/big_prompt.ts';
+import { cancels } from './scenarios/cancels.ts';
 import { fuzzBadInput } from './scenarios/fuzz_bad_input.ts';
+import { hungNode } from './scenarios/hung_node.ts';
+import { killLoop } from './scenarios/kill_loop.ts';
 import { overload } from './scenarios/overload.ts';
 import { weightFuzz } from './scenarios/weight_fuzz.ts';
 
-const SCENARIOS: Scenario[] = [fuzzBadInput, bigPrompt, overload, weightFuzz];
+const SCENARIOS: Scenario[] = [fuzzBadInput, bigPrompt, overload, hungNode, killLoop, cancels, weightFuzz];
 
 const USAGE = `usage: npm run chaos -- [--short] [--only NAME[,NAME…]] [--report chaos-report.md]
 Scenarios: ${SCENARIOS.map((s) => s.name).join('; ')}
