@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseSince, runUsage } from '../src/gateway/cli/usage_cli.ts';
-import { FileAdmissionJournal } from '../src/gateway/ledger/file_admission_journal.ts';
 import { FileUsageLedger } from '../src/gateway/ledger/file_usage_ledger.ts';
 import { readUsageFile } from '../src/gateway/ledger/ledger_file.ts';
 import { MemoryUsageLedger } from '../src/gateway/ledger/memory_usage_ledger.ts';
@@ -309,27 +308,5 @@ describe('sirocco usage', () => {
       expect(await runUsage(['--data', await tempDir()], now)).toBe(0);
       expect(err).toMatch(/no requests recorded/);
     });
-  });
-});
-
-describe('FileAdmissionJournal', () => {
-  it('rewrites itself with only the open admissions once enough are closed', async () => {
-    const dir = await tempDir();
-    const journal = await FileAdmissionJournal.open(dir, { compactAfter: 100 });
-    const admissions = Array.from({ length: 300 }, () => ({ ...rec(), status: 'interrupted' as const }));
-    await Promise.all(admissions.slice(0, 200).map((a) => journal.open(a)));
-    for (const a of admissions.slice(0, 150)) journal.close(a.request_id); // compaction starts at the 100th
-    await Promise.all(admissions.slice(200).map((a) => journal.open(a))); // into the compacted file
-    await journal.closeJournal();
-    const lines = (await readFile(join(dir, 'admissions.jsonl'), 'utf8')).trim().split('\n');
-    expect(lines.length).toBeLessThan(300);
-    // What a restart finds: every admission still open, each once; the closed ones compacted away.
-    const next = await FileAdmissionJournal.open(dir);
-    const orphans = (await next.orphans()).map((o) => o.request_id);
-    expect(new Set(orphans).size).toBe(orphans.length);
-    for (const a of admissions.slice(150)) expect(orphans).toContain(a.request_id);
-    expect(orphans.filter((id) => admissions.slice(0, 100).some((a) => a.request_id === id))).toEqual([]);
-    await next.forget(orphans);
-    expect(await (await FileAdmissionJournal.open(dir)).orphans()).toEqual([]);
   });
 });

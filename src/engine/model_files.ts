@@ -111,21 +111,25 @@ export async function loadModelFiles(dir: string, source: HeaderSource = LOCAL):
   if (config.tieWordEmbeddings && found.has(naming.lmHead)) expectedNames.add(naming.lmHead); // tied: present but unused
 
   const where = (name: string) => paths[found.get(name)?.file ?? 0];
+  const unexpected = [...found.keys()].filter((name) => !expectedNames.has(name) && !naming.ignored.test(name));
   for (const spec of expected) {
     const hit = found.get(spec.name);
-    if (!hit) throw new ModelLoadError(`${dir}: missing tensor ${spec.name} (${configFile}: ${spec.why})`);
+    // Name the files searched, and a stray tensor if there is one: a misspelt name in a header
+    // is the usual cause, and the message should point at it.
+    const stray = unexpected.length > 0 ? `; ${where(unexpected[0]!)} has unexpected tensor ${unexpected[0]}` : '';
+    if (!hit) throw new ModelLoadError(`${dir}: missing tensor ${spec.name} (${configFile}: ${spec.why}) in ${files.join(', ')}${stray}`);
     const shape = hit.tensor.shape;
     if (shape.length !== spec.shape.length || shape.some((d, i) => d !== spec.shape[i]))
       throw new ModelLoadError(
         `${where(spec.name)}: tensor ${spec.name} has shape [${shape}] but ${configFile} implies [${spec.shape}] (${spec.why})`,
       );
   }
-  for (const name of found.keys())
-    if (!expectedNames.has(name) && !naming.ignored.test(name))
-      throw new ModelLoadError(
-        `${where(name)}: tensor ${name} is not part of a ${config.architecture} with this ${configFile} ` +
-          `(num_hidden_layers=${config.numLayers}, num_local_experts=${config.numExperts}): config and weights disagree`,
-      );
+  const extra = unexpected[0];
+  if (extra !== undefined)
+    throw new ModelLoadError(
+      `${where(extra)}: tensor ${extra} is not part of a ${config.architecture} with this ${configFile} ` +
+        `(num_hidden_layers=${config.numLayers}, num_local_experts=${config.numExperts}): config and weights disagree`,
+    );
 
   const at = (name: string): TensorLocation => {
     const { file, tensor } = found.get(name)!;

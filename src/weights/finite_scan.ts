@@ -7,7 +7,7 @@
 // Non-finite means all exponent bits set: F32 0x7f800000, F16 0x7c00, BF16 0x7f80. In Q8_0 and
 // Q4_0 blocks only the f16 scale can be non-finite (the quants are integers).
 import { open } from 'node:fs/promises';
-import { loadModelFiles, type TensorLocation } from '../engine/model_files.ts';
+import { loadModelFiles, tensorLocations, type TensorLocation } from '../engine/model_files.ts';
 import { DTYPE_BLOCKS, tensorByteSize, type Dtype } from '../engine/safetensors.ts';
 import { TransferProgress, type ProgressSink } from './transfer_progress.ts';
 
@@ -73,15 +73,9 @@ async function scanTensor(path: string, t: TensorLocation, progress: TransferPro
 /** Every tensor the engine loads from `dir`, checked for NaN and ±Inf. */
 export async function scanNonFinite(dir: string, progressSink: ProgressSink | null = process.stderr): Promise<FiniteScan> {
   const model = await loadModelFiles(dir);
-  const { embed, finalNorm, lmHead, layers } = model.tensors;
-  const all: TensorLocation[] = [embed, finalNorm, lmHead];
-  for (const l of layers) {
-    for (const t of [l.attnNorm, l.wq, l.wk, l.wv, l.wo, l.ffnNorm, l.w1, l.w2, l.w3, l.router]) if (t) all.push(t);
-    for (const e of l.experts ?? []) all.push(e.w1, e.w2, e.w3);
-  }
-  // A tied lm_head is the embedding itself: read it once.
+  // A tied lm_head is the embedding itself (another object, the same bytes): read it once.
   const seen = new Set<string>();
-  const tensors = all.filter((t) => !seen.has(`${t.file}:${t.offset}`) && seen.add(`${t.file}:${t.offset}`));
+  const tensors = tensorLocations(model).filter((t) => !seen.has(`${t.file}:${t.offset}`) && seen.add(`${t.file}:${t.offset}`));
   const bytes = tensors.reduce((n, t) => n + (tensorByteSize(t.shape, t.dtype) ?? 0), 0);
   const progress = new TransferProgress(`finite check ${dir}`, bytes, progressSink);
   const nonFinite: NonFiniteTensor[] = [];
