@@ -22,7 +22,7 @@ import { closeServer, listen, onSignals } from './serve.ts';
 const USAGE = `usage: sirocco gateway (--nodes URL[,URL…] | --discover ec2:TAG_KEY=TAG_VALUE[:PORT])
                        [--port 8080] [--host 127.0.0.1] [--data DIR] [--store postgres://…] [--prices FILE]
                        [--health-interval-ms 1000] [--connect-timeout-ms 10000] [--node-idle-timeout-ms 30000] [--strict-params]
-                       [--cors-origins https://app.example,…|*] [--reconcile-after-ms 30000]
+                       [--request-timeout-ms 600000] [--cors-origins https://app.example,…|*] [--reconcile-after-ms 30000]
 --discover lists the running EC2 instances with that tag every 15 s and uses their private
 addresses as nodes (port 8081 unless given; region from AWS_REGION).
 Nodes are called with the secret in SIROCCO_NODE_SECRET. API keys, the usage ledger and the
@@ -36,7 +36,9 @@ Request fields the gateway does not know are ignored (each name logged once per 
 record carries its cost: {"MODEL": {"input": 0.25, "cached_input": 0.025, "output": 0.25}, "*": …}.
 --connect-timeout-ms bounds the wait for a node's first answer (then the next node is tried);
 --node-idle-timeout-ms the silence of a node's stream (a hung node's requests fail over before
-their first token, else end with an in-band error).
+their first token, else end with an in-band error); --request-timeout-ms a whole request
+(then 504 request_timeout, or an in-band error once streaming). A node the gateway ejects
+(failed health check or request) has its requests cancelled, as a hung one's.
 --cors-origins lets browsers on those origins call the API (CORS headers; default none).
 Every admitted request is journaled, so one this gateway cannot finish (killed, crashed) is
 still billed once: at its next start (embedded store), or by any replica once this one has
@@ -59,6 +61,7 @@ const Options = z.object({
   'connect-timeout-ms': z.coerce.number().int().positive().default(10_000),
   'node-idle-timeout-ms': z.coerce.number().int().positive().default(30_000),
   'reconcile-after-ms': z.coerce.number().int().min(1000).default(30_000),
+  'request-timeout-ms': z.coerce.number().int().positive().default(600_000),
   'cors-origins': z
     .string()
     .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
@@ -79,7 +82,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     values = parseArgs({
       args: argv,
       options: {
-        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'store', 'prices', 'health-interval-ms', 'connect-timeout-ms', 'node-idle-timeout-ms', 'cors-origins', 'reconcile-after-ms'].map((k) => [k, { type: 'string' as const }])),
+        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'store', 'prices', 'health-interval-ms', 'connect-timeout-ms', 'node-idle-timeout-ms', 'cors-origins', 'reconcile-after-ms', 'request-timeout-ms'].map((k) => [k, { type: 'string' as const }])),
         'strict-params': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -124,6 +127,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     metrics,
     connectTimeoutMs: o['connect-timeout-ms'],
     nodeIdleTimeoutMs: o['node-idle-timeout-ms'],
+    requestTimeoutMs: o['request-timeout-ms'],
     strictParams: values['strict-params'] ?? false,
     corsOrigins: o['cors-origins'],
     prices,

@@ -40,13 +40,16 @@ export async function* runChoice(
     tried.add(url);
     attempt.node = url;
     let produced = false;
+    const held = pool.hold(url); // aborted if the pool ejects the node meanwhile
     try {
-      for await (const event of generateOnNode(url, pool.secretHeaders, body, signal, timeouts)) {
+      for await (const event of generateOnNode(url, pool.secretHeaders, body, AbortSignal.any([signal, held.signal]), timeouts)) {
         produced = true;
         yield event;
       }
       return;
-    } catch (err) {
+    } catch (thrown) {
+      // The pool gave up on the node: a failure of the node's, not a cancel of the client's.
+      const err = held.signal.aborted && !signal.aborted ? new NodeStreamError(`node ${url}: ${(held.signal.reason as Error).message}`) : thrown;
       if (err instanceof NodeBusy && !signal.aborted) {
         busy++;
         continue; // up but full: the next node, and this one stays in the pool
@@ -54,8 +57,10 @@ export async function* runChoice(
       const nodeFailed = err instanceof NodeUnavailable || err instanceof NodeStreamError;
       if (signal.aborted || !nodeFailed || delivered()) throw err;
       pool.markFailed(url);
-      log('warn', 'retrying on the next node', { request_id: body.request_id, node: url, error: err.message });
+      log('warn', 'retrying on the next node', { request_id: body.request_id, node: url, error: (err as Error).message });
       if (produced) yield { type: 'restart' };
+    } finally {
+      held.release();
     }
   }
 }

@@ -46,11 +46,24 @@ function usageOf(plan: RequestPlan, choices: ChoiceState[], completionTokens: nu
 const billingUnavailable = () =>
   new OpenAIError(503, 'The response was generated but could not be recorded for billing; it will be recorded once storage recovers. Retry later.', 'server_error', null, 'billing_unavailable', { 'retry-after': '5' });
 
+// The request ran past the gateway's --request-timeout-ms: its node work is cancelled.
+class RequestTimedOut extends Error {}
+
+/** Aborts `controller` after the gateway's request timeout; call the result to clear it. */
+function deadline(controller: AbortController, ms: number): () => void {
+  const timer = setTimeout(() => controller.abort(new RequestTimedOut(`The request took longer than this server's limit of ${Math.round(ms / 1000)} s and was stopped.`)), ms);
+  return () => clearTimeout(timer);
+}
+
+// What ended a request: the deadline's reason when it fired, else what was thrown.
+const causeOf = (controller: AbortController, err: unknown) => (controller.signal.reason instanceof RequestTimedOut ? controller.signal.reason : err);
+
 const internalError = (err: unknown) => (err instanceof NodeRejected ? `${err.detail}: ${err.message}` : (err as Error).message);
 
 // What the client is told: never a node's address or raw error (those go to the log, with
 // the request id, in finishRecord).
 function nodeFailure(err: unknown): OpenAIError {
+  if (err instanceof RequestTimedOut) return new OpenAIError(504, err.message, 'server_error', null, 'request_timeout');
   if (err instanceof NoNodeAvailable) return new OpenAIError(503, err.message, 'server_error', null, err.busy ? 'server_overloaded' : 'no_node_available', { 'retry-after': '1' });
   if (err instanceof NodeRejected) return new OpenAIError(400, `The request was refused: ${err.message}`, 'invalid_request_error');
   return new OpenAIError(502, 'The inference node failed while answering; retry the request.', 'server_error', null, 'node_failure');
@@ -161,9 +174,11 @@ export async function respondWhole(c: Context, deps: GatewayDeps, job: Completio
   const controller = new AbortController();
   const onClientGone = () => controller.abort();
   c.req.raw.signal.addEventListener('abort', onClientGone);
+  const clearDeadline = deadline(controller, deps.requestTimeoutMs);
   try {
     await Promise.all(choices.map((s, i) => driveChoice(deps, job, i, s, controller.signal, async () => {})));
-  } catch (err) {
+  } catch (thrown) {
+    const err = causeOf(controller, thrown);
     controller.abort();
     // A client that left is billed what the node generated for it until then (it chose to
     // leave; a stream is billed the same way); a failure of ours is not billed.
@@ -174,6 +189,7 @@ export async function respondWhole(c: Context, deps: GatewayDeps, job: Completio
     await finishRecord(deps, job, choices, status, startedAt, generated, internalError(err));
     return sendError(c, nodeFailure(err));
   } finally {
+    clearDeadline();
     c.req.raw.signal.removeEventListener('abort', onClientGone);
   }
   const completion = choices.reduce((s, ch) => s + (ch.done?.usage.completion_tokens ?? 0), 0);
@@ -196,6 +212,7 @@ export function respondStream(c: Context, deps: GatewayDeps, job: CompletionJob)
     for (let i = 0; i < choices.length; i++) for (const chunk of job.format.start(i)) await send(chunk);
 
     let failure: unknown = null;
+    const clearDeadline = deadline(controller, deps.requestTimeoutMs);
     await Promise.all(
       choices.map((state, i) =>
         driveChoice(deps, job, i, state, controller.signal, async (t) => {
@@ -204,11 +221,12 @@ export function respondStream(c: Context, deps: GatewayDeps, job: CompletionJob)
         })
           .then(() => Promise.all(job.format.finish(i, state.done!).map(send)))
           .catch((err) => {
-            failure ??= err;
+            failure ??= causeOf(controller, err);
             controller.abort(); // one failed choice ends the whole response
           }),
       ),
     );
+    clearDeadline();
     await writing.catch(() => undefined);
     const delivered = choices.reduce((s, ch) => s + ch.delivered, 0);
     if (stream.aborted) {

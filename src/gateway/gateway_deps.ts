@@ -16,6 +16,7 @@ export type GatewayDeps = {
   metrics: GatewayMetrics;
   connectTimeoutMs: number;
   nodeIdleTimeoutMs: number; // a node stream silent this long (no token, no heartbeat) is abandoned
+  requestTimeoutMs: number; // a completion running longer is stopped (504, or an in-band error)
   strictParams: boolean; // unknown request fields: 400 (true) or ignored and logged (false)
   corsOrigins: string[];
   prices: Prices; // per model; every usage record carries its cost // origins browsers may call from ('*' for any); empty = no CORS headers

@@ -27,6 +27,8 @@ export class NodePool {
   private nodes: NodeState[];
   private readonly models = new Map<string, ServedModel>();
   private timer: NodeJS.Timeout | null = null;
+  // What each node holds: the requests running on it, aborted when it is ejected.
+  private readonly held = new Map<string, Set<AbortController>>();
 
   constructor(private readonly options: NodePoolOptions) {
     for (const url of options.urls) new URL(url); // throws on a malformed URL, at start-up
@@ -86,6 +88,8 @@ export class NodePool {
       node.ready = false;
       node.failures++;
       if (wasReady || node.failures === 1) log('warn', 'node unhealthy', { node: node.url, error: (err as Error).message });
+      // Failed, not draining (a draining node answers ready: false and finishes its requests).
+      if (wasReady) this.cancelHeld(node.url, 'node failed its health check');
     }
     if (node.ready && !wasReady) log('info', 'node ready', { node: node.url, model: node.model });
   }
@@ -102,7 +106,28 @@ export class NodePool {
     if (node?.ready) {
       node.ready = false;
       log('warn', 'node ejected after a failed request', { node: url });
+      this.cancelHeld(url, 'node ejected');
     }
+  }
+
+  /**
+   * A request starting on `url`: its signal aborts when the node is ejected as failed (a
+   * failed health check or request; not a node that drains), so nothing waits on a node the
+   * pool gave up on. Call release() when the request is done with the node.
+   */
+  hold(url: string): { signal: AbortSignal; release: () => void } {
+    const controller = new AbortController();
+    const set = this.held.get(url) ?? new Set();
+    this.held.set(url, set.add(controller));
+    return { signal: controller.signal, release: () => set.delete(controller) };
+  }
+
+  private cancelHeld(url: string, reason: string): void {
+    const set = this.held.get(url);
+    if (!set || set.size === 0) return;
+    log('warn', 'cancelling requests on the node', { node: url, requests: set.size, reason });
+    for (const c of set) c.abort(new Error(reason));
+    set.clear();
   }
 
   modelIds(): string[] {
