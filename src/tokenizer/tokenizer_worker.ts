@@ -7,11 +7,11 @@ import { Tokenizer } from './tokenizer.ts';
 import type { TokenizerSource, WorkerJob } from './tokenizer_workers.ts';
 
 const Job = z.object({ id: z.number(), text: z.string(), addSpecialTokens: z.boolean() });
-// Lower this thread's CPU priority (on Linux, setpriority without a pid applies to the
+// Lower this thread's CPU priority to the least, nice 19 (on Linux, setpriority without a pid applies to the
 // calling thread only): a long prompt's encoding yields the cores to the event loop and the
 // engine, so the requests beside it keep their latency, and it uses whatever is left.
 try {
-  setPriority(10);
+  setPriority(19);
 } catch {
   // not permitted here: run at normal priority
 }
