@@ -3,7 +3,11 @@
 // run: decode as a share of the bandwidth roofline, prefill as a share of the FMA peak.
 //   npm run bench -- [--preset mixtral-mini|mistral-mini] [--dtype f16|bf16|f32|q8_0|q4_0] [--threads N]
 //                    [--prefill 256] [--decode 32] [--batch 1,4,16] [--tp 1,2] [--moe-split columns|experts]
-//                    [--weights-in memory|mmap] [--skip-cold-start]   (cold start: bench/cold_start.ts)
+//                    [--weights-in memory|mmap] [--context N] [--json] [--skip-cold-start]
+// --context N: batch-1 decode after an N-token prompt too, against decode after a short one.
+// --json: the table goes to stderr and every figure, with its settings and the machine's
+// bandwidth and FMA peak, to stdout as one JSON document (`npm run -s bench -- --json > run.json`).
+// Cold start: bench/cold_start.ts.
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +36,8 @@ const Options = z.object({
   batch: list('1,4,16'),
   tp: list('1,2'),
   'moe-split': z.enum(['columns', 'experts']).default('columns'),
+  context: z.coerce.number().int().positive().optional(),
+  json: z.boolean().default(false),
 });
 
 const { values } = parseArgs({
@@ -46,6 +52,8 @@ const { values } = parseArgs({
     'moe-split': { type: 'string' },
     'skip-cold-start': { type: 'boolean' },
     'weights-in': { type: 'string' },
+    context: { type: 'string' },
+    json: { type: 'boolean' },
   },
 });
 const opts = Options.parse(values);
@@ -66,7 +74,15 @@ if (!existsSync(join(dir, 'config.json'))) {
 
 const now = () => performance.now() / 1000;
 
-type Run = { tp: number; isa: string; threadsPerShard: number; prefill: number; decode: Map<number, number>; shardBytes: number[] };
+type Run = { tp: number; isa: string; threadsPerShard: number; prefill: number; decode: Map<number, number>; contextDecode: number | null; shardBytes: number[] };
+
+// Tokens/s of `steps` batch-1 decode steps on `seq`, after one warm-up step.
+async function decodeRate(engine: Engine, seq: number, first: Float32Array, steps: number): Promise<number> {
+  let [[row]] = await engine.step([{ sequence: seq, tokens: [argmax(first)] }]);
+  const t0 = now();
+  for (let k = 0; k < steps; k++) [[row]] = await engine.step([{ sequence: seq, tokens: [argmax(row!)] }]);
+  return steps / (now() - t0);
+}
 
 async function measure(tp: number): Promise<{ run: Run; engine: Engine }> {
   log(`loading ${dir} (weights in ${opts['weights-in']}, --tp ${tp}) …`);
@@ -101,8 +117,19 @@ async function measure(tp: number): Promise<{ run: Run; engine: Engine }> {
     if (process.stderr.isTTY) process.stderr.write('\n');
     for (const s of seqs) engine.freeSequence(s);
   }
+  // Long context: the prompt fed in chunks (as the node's scheduler does), then batch-1 decode.
+  let contextDecode: number | null = null;
+  if (opts.context !== undefined) {
+    log(`  decode ${opts.decode} steps after a ${opts.context}-token prompt …`);
+    const s = engine.createSequence();
+    const prompt = tokens(opts.context, 99);
+    let last: Float32Array | undefined;
+    for (let at = 0; at < prompt.length; at += 512) [[last]] = await engine.step([{ sequence: s, tokens: prompt.slice(at, at + 512) }]);
+    contextDecode = await decodeRate(engine, s, last!, opts.decode);
+    engine.freeSequence(s);
+  }
   return {
-    run: { tp, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: opts.prefill / best, decode, shardBytes: info.weightBytesPerShard },
+    run: { tp, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: opts.prefill / best, decode, contextDecode, shardBytes: info.weightBytesPerShard },
     engine,
   };
 }
@@ -146,6 +173,9 @@ const lines = [
       return `${tps.toFixed(1)} tok/s ` + (b === 1 ? `= ${((100 * tps) / rooflineTps).toFixed(1)}% of roofline` : `(${(tps / r.decode.get(opts.batch[0]!)!).toFixed(2)}× batch ${opts.batch[0]})`);
     }),
   ),
+  ...(opts.context === undefined
+    ? []
+    : [row(`decode at ${opts.context} context`, (r) => `${r.contextDecode!.toFixed(1)} tok/s (${(r.contextDecode! / r.decode.get(opts.batch[0]!)!).toFixed(2)}× batch ${opts.batch[0]})`)]),
   row('weights per shard', (r) => r.shardBytes.map(mb).join(' + ')),
 ];
 // Cold start from S3 (sirocco-default through s3rver, seconds): bench/cold_start.ts for options.
@@ -153,4 +183,21 @@ if (!values['skip-cold-start']) {
   log('cold start from S3 (bench/cold_start.ts) …');
   lines.push('', ...(await (await import('./cold_start.ts')).runColdStartBench({})));
 }
-process.stdout.write(lines.join('\n') + '\n');
+(opts.json ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
+if (opts.json) {
+  const report = {
+    settings: { preset: opts.preset, dtype: opts.dtype, threads, weights_in: opts['weights-in'], prefill_tokens: opts.prefill, decode_steps: opts.decode, batches: opts.batch, context: opts.context ?? null, moe_split: c.numExperts > 0 ? opts['moe-split'] : null },
+    machine: { cpu: cpus()[0]?.model.trim() ?? null, cpus: cpus().length, node: process.version, isa, bandwidth_gb_s: bandwidthGBs, fma_peak_gflop_s: peakGflops },
+    model: { params_total: params.total, params_active: params.active, weight_bytes_per_token: bytesPerToken, decode_roofline_tok_s: rooflineTps },
+    runs: runs.map((r) => ({
+      tp: r.tp,
+      threads_per_shard: r.threadsPerShard,
+      prefill_tok_s: r.prefill,
+      prefill_share_of_fma_peak: prefillShare(r.prefill) / 100,
+      decode: opts.batch.map((b) => ({ batch: b, tok_s: r.decode.get(b)!, ...(b === 1 ? { share_of_roofline: r.decode.get(b)! / rooflineTps } : {}) })),
+      context_decode: opts.context === undefined ? null : { context: opts.context, tok_s: r.contextDecode!, share_of_roofline: r.contextDecode! / rooflineTps },
+      weight_bytes_per_shard: r.shardBytes,
+    })),
+  };
+  process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+}
