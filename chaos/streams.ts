@@ -21,8 +21,13 @@ export async function openStream(url: string, key: string, body: object, session
   }
   let count = 0;
   const waiters: { n: number; resolve: () => void }[] = [];
-  const wake = (all = false) => {
-    for (const w of waiters.splice(0)) (all || count >= w.n ? w.resolve : () => waiters.push(w))();
+  // Resolves the waiters whose count is reached (all of them once the stream has ended).
+  const wake = (ended = false) => {
+    const waiting = waiters.splice(0);
+    for (const w of waiting) {
+      if (ended || count >= w.n) w.resolve();
+      else waiters.push(w);
+    }
   };
   let cancelled = false;
   const ended = (async () => {
