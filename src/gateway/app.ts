@@ -9,7 +9,7 @@ import { log } from '../telemetry/log.ts';
 import { context, REQUEST_ID_ATTRIBUTE, trace, tracer } from '../telemetry/tracing.ts';
 import { adminRoutes } from './admin_routes.ts';
 import { bodyLimit, type BodyVariables } from './body_limit.ts';
-import { respondStream, respondWhole } from './completion_handler.ts';
+import { admit, respondStream, respondWhole } from './completion_handler.ts';
 import { MAX_BODY_BYTES, MAX_DRAIN_BYTES, type GatewayDeps } from './gateway_deps.ts';
 import { IgnoredFieldLog } from './ignored_fields.ts';
 import type { KeyRecord } from './keys/key_store.ts';
@@ -143,24 +143,6 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     }
 
     c.header('x-request-id', requestId);
-    // Journaled while the node starts on it: what to bill if this process dies before the end.
-    const now = new Date().toISOString();
-    const admitted = deps.billing.admit({
-      request_id: requestId,
-      key_id: key.id,
-      model: req.model,
-      endpoint,
-      status: 'interrupted',
-      prompt_tokens: plan.promptTokens.length,
-      cached_tokens: 0,
-      completion_tokens: 0,
-      n: plan.n,
-      node: null,
-      started_at: now,
-      finished_at: now,
-      error: null,
-      cost: null,
-    });
     const common: FormatCommon = {
       id: requestId,
       created: Math.floor(Date.now() / 1000),
@@ -172,7 +154,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       usageOnFinish: !plan.includeUsage && plan.n === 1,
       toolCalls: plan.toolCalls,
     };
-    const job = { requestId, endpoint, keyId: key.id, keyLimits: key.limits, model: req.model, plan, format: formatOf(common, plan), span: trace.getActiveSpan() ?? null, admitted };
+    const job = admit(deps, { requestId, endpoint, keyId: key.id, keyLimits: key.limits, model: req.model, plan, format: formatOf(common, plan), span: trace.getActiveSpan() ?? null });
     return plan.stream ? respondStream(c, deps, job) : respondWhole(c, deps, job);
   };
 

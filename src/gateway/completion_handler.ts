@@ -9,7 +9,7 @@ import { log } from '../telemetry/log.ts';
 import type { Span } from '../telemetry/tracing.ts';
 import { NoNodeAvailable, runChoice } from './choice_runner.ts';
 import type { GatewayDeps } from './gateway_deps.ts';
-import type { Endpoint, UsageStatus } from './ledger/usage_record.ts';
+import type { Endpoint, UsageRecord, UsageStatus } from './ledger/usage_record.ts';
 import { NodeRejected } from './node_client.ts';
 import { OpenAIError, sendError } from './openai_error.ts';
 import { costOf } from './pricing.ts';
@@ -58,6 +58,39 @@ function deadline(controller: AbortController, ms: number): () => void {
 // What ended a request: the deadline's reason when it fired, else what was thrown.
 const causeOf = (controller: AbortController, err: unknown) => (controller.signal.reason instanceof RequestTimedOut ? controller.signal.reason : err);
 
+// The usage record of `job` with this outcome: its final record, or the provisional one its
+// admission journals (admit()).
+function recordOf(
+  deps: GatewayDeps,
+  job: Omit<CompletionJob, 'admitted'>,
+  o: { status: UsageStatus; usage: OpenAIUsage; node: string | null; startedAt: Date; error: string | null },
+): UsageRecord {
+  const tokens = { prompt_tokens: o.usage.prompt_tokens, cached_tokens: o.usage.prompt_tokens_details.cached_tokens, completion_tokens: o.usage.completion_tokens };
+  return {
+    request_id: job.requestId,
+    key_id: job.keyId,
+    model: job.model,
+    endpoint: job.endpoint,
+    status: o.status,
+    ...tokens,
+    n: job.plan.n,
+    node: o.node,
+    started_at: o.startedAt.toISOString(),
+    finished_at: new Date().toISOString(),
+    error: o.error,
+    cost: costOf(deps.prices, job.model, tokens),
+  };
+}
+
+/**
+ * Journals the admission of `job` — what to bill if this process dies before it ends: its
+ * prompt, no completion, status 'interrupted' — while the node starts on it.
+ */
+export function admit(deps: GatewayDeps, job: Omit<CompletionJob, 'admitted'>): CompletionJob {
+  const provisional = recordOf(deps, job, { status: 'interrupted', usage: usageOf(job.plan, [], 0), node: null, startedAt: new Date(), error: null });
+  return { ...job, admitted: deps.billing.admit(provisional) };
+}
+
 const internalError = (err: unknown) => (err instanceof NodeRejected ? `${err.detail}: ${err.message}` : (err as Error).message);
 
 // What the client is told: never a node's address or raw error (those go to the log, with
@@ -79,25 +112,8 @@ async function finishRecord(
   error: string | null,
 ): Promise<{ usage: OpenAIUsage; billed: boolean }> {
   const usage = usageOf(job.plan, choices, completionTokens);
-  const billed = await deps.billing.finish(
-    {
-      request_id: job.requestId,
-      key_id: job.keyId,
-      model: job.model,
-      endpoint: job.endpoint,
-      status,
-      prompt_tokens: usage.prompt_tokens,
-      cached_tokens: usage.prompt_tokens_details.cached_tokens,
-      completion_tokens: usage.completion_tokens,
-      n: job.plan.n,
-      node: choices[0]?.node ?? null,
-      started_at: startedAt.toISOString(),
-      finished_at: new Date().toISOString(),
-      error,
-      cost: costOf(deps.prices, job.model, { prompt_tokens: usage.prompt_tokens, cached_tokens: usage.prompt_tokens_details.cached_tokens, completion_tokens: usage.completion_tokens }),
-    },
-    job.admitted,
-  );
+  const record = recordOf(deps, job, { status, usage, node: choices[0]?.node ?? null, startedAt, error });
+  const billed = await deps.billing.finish(record, job.admitted);
   deps.metrics.recordRequest({
     keyId: job.keyId,
     model: job.model,

@@ -37,6 +37,7 @@ export async function reconcileAdmissions(
   price: (r: UsageRecord) => UsageRecord,
 ): Promise<{ billed: number; alreadyFinal: number }> {
   const orphans = await journal.orphans();
+  if (orphans.length === 0) return { billed: 0, alreadyFinal: 0 }; // the usual pass: nothing to write or forget
   let billed = 0;
   for (const orphan of orphans) {
     const tokens = await generated(orphan).catch(() => null);
