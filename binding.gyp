@@ -26,6 +26,8 @@
         "native/backend/cpu/kernels_avx2.cpp",
         "native/backend/cpu/quant_avx2.cpp",
         "native/backend/cpu/kernels_avx512.cpp",
+        "native/backend/cpu/quant_avx512.cpp",
+        "native/backend/cpu/panel_pack.cpp",
         "native/backend/cpu/bandwidth.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/engine", "native/backend", "native/backend/cpu"],

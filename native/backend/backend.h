@@ -41,6 +41,12 @@ struct host_tensor {
     uint64_t src_row_stride;
 };
 
+// What a weight is used for, so a backend may lay it out for that use.
+//   vector: a norm's (1, n) f32 weights, read element-wise;
+//   table:  the embedding, read one row per token (embed);
+//   matrix: the right operand of matmul, moe and logits (a CPU backend packs it in panels).
+enum weight_use : int { WEIGHT_VECTOR = 0, WEIGHT_TABLE = 1, WEIGHT_MATRIX = 2 };
+
 // The experts this shard runs in one MoE layer (w.data == null: another shard owns it).
 struct moe_experts {
     const tensor* w1;  // (n_experts) each (inter_local, hidden)
@@ -55,9 +61,10 @@ class backend {
     virtual int threads() const = 0;
 
     // ---- memory
-    // Places a weight into this backend's memory (repacked contiguous). may_alias: the host
-    // bytes outlive the engine, so a backend that computes on host memory may use them in place.
-    virtual bool load_weight(const host_tensor& src, bool may_alias, tensor* out, std::string* err) = 0;
+    // Places a weight into this backend's memory, laid out for `use`. may_alias: the host bytes
+    // outlive the engine, so a backend that computes on host memory may use them in place
+    // (out->data == src.data then; otherwise it copied and no longer needs them).
+    virtual bool load_weight(const host_tensor& src, weight_use use, bool may_alias, tensor* out, std::string* err) = 0;
     virtual uint64_t weight_bytes() const = 0;   // bytes of weights this shard computes with (owned or in place)
     // K/V storage for block ids [0, n_blocks) (each block: KV_BLOCK_SLOTS slots of every layer).
     virtual bool kv_grow(int64_t n_blocks) = 0;

@@ -170,7 +170,6 @@ engine_status engine_load_finish(engine* e) {
     for (engine_shard& s : e->shards) {
         for (const placement& p : s.placements)
             if (!p.placed) return fail(ENGINE_BAD_INPUT, "cannot load model: " + p.name + " never arrived");
-        if (s.w.tied) s.w.lm_head = s.w.embed;
     }
     e->loaded = true;
     return ENGINE_OK;

@@ -22,20 +22,22 @@ struct layer_weights {
 
 struct shard_weights {
     tensor embed;       // (vocab rows of the slice, hidden)
-    tensor lm_head;     // (vocab rows of the slice, hidden); the same memory as embed when tied
+    tensor lm_head;     // (vocab rows of the slice, hidden); placed from embed's bytes when tied
     tensor final_norm;  // (1, hidden) f32
     std::vector<layer_weights> layers;
     bool tied = false;
 };
 
 // Rows [rows.begin, rows.end) × columns [cols.begin, cols.end) of stored tensor `ref` go to
-// *dest. Norms are widened to f32 on the way (the rmsnorm op reads f32).
+// *dest, laid out for `use`. Norms are widened to f32 on the way (the rmsnorm op reads f32).
+// Tied embeddings arrive once and are placed twice: as the table and as the lm_head matrix.
 struct placement {
     std::string name;  // "layer 3 wq": for messages
     engine_tensor_ref ref;
     shard_range rows, cols;
-    bool norm;
+    weight_use use;
     tensor* dest;
+    tensor* tied_matrix = nullptr;  // the embedding only, when tied: lm_head
     bool placed = false;
 };
 

@@ -12,7 +12,7 @@ struct planner {
 
     // Stored tensor `ref` must have the shape the config implies; the shard takes rows r × cols c.
     bool add(const engine_tensor_ref& ref, const std::string& name, int64_t rows, int64_t cols, shard_range r,
-             shard_range c, bool norm, tensor* dest) {
+             shard_range c, weight_use use, tensor* dest) {
         if (ref.rows != rows || ref.cols != cols)
             return *err = name + ": shape (" + std::to_string(ref.rows) + ", " + std::to_string(ref.cols) +
                           ") but the config implies (" + std::to_string(rows) + ", " + std::to_string(cols) + ")",
@@ -20,21 +20,21 @@ struct planner {
         if (ref.dtype < ENGINE_DT_F32 || ref.dtype > ENGINE_DT_Q4_0) return *err = name + ": unknown dtype", false;
         if (dtype_is_quant((dtype_t)ref.dtype) && (cols % QK != 0 || c.begin % QK != 0 || c.end % QK != 0))
             return *err = name + ": quantized rows must hold whole blocks of " + std::to_string(QK), false;
-        plan->push_back({name, ref, r, c, norm, dest});
+        plan->push_back({name, ref, r, c, use, dest});
         return true;
     }
     bool whole(const engine_tensor_ref& ref, const std::string& name, int64_t rows, int64_t cols, tensor* dest) {
-        return add(ref, name, rows, cols, {0, rows}, {0, cols}, false, dest);
+        return add(ref, name, rows, cols, {0, rows}, {0, cols}, WEIGHT_MATRIX, dest);
     }
     bool rows_of(const engine_tensor_ref& ref, const std::string& name, int64_t rows, int64_t cols, shard_range r, tensor* dest) {
-        return add(ref, name, rows, cols, r, {0, cols}, false, dest);
+        return add(ref, name, rows, cols, r, {0, cols}, WEIGHT_MATRIX, dest);
     }
     bool cols_of(const engine_tensor_ref& ref, const std::string& name, int64_t rows, int64_t cols, shard_range c, tensor* dest) {
-        return add(ref, name, rows, cols, {0, rows}, c, false, dest);
+        return add(ref, name, rows, cols, {0, rows}, c, WEIGHT_MATRIX, dest);
     }
     bool norm(const engine_tensor_ref& ref, const std::string& name, tensor* dest) {
         const int64_t n = spec.config.hidden_size;
-        return add(ref, name, 1, n, {0, 1}, {0, n}, true, dest);
+        return add(ref, name, 1, n, {0, 1}, {0, n}, WEIGHT_VECTOR, dest);
     }
 };
 
@@ -55,9 +55,10 @@ bool model_plan(const engine_model_spec& spec, const shard_slice& slice, shard_w
         lw.expert_w2.resize(c.n_experts);
         lw.expert_w3.resize(c.n_experts);
     }
-    if (!p.rows_of(spec.embed, "embed", c.vocab_size, H, slice.vocab, &out->embed)) return false;
+    if (!p.add(spec.embed, "embed", c.vocab_size, H, slice.vocab, {0, H}, WEIGHT_TABLE, &out->embed)) return false;
     out->tied = spec.lm_head.file == spec.embed.file && spec.lm_head.offset == spec.embed.offset;
-    if (!out->tied && !p.rows_of(spec.lm_head, "lm_head", c.vocab_size, H, slice.vocab, &out->lm_head)) return false;
+    if (out->tied) plan->back().tied_matrix = &out->lm_head;
+    else if (!p.rows_of(spec.lm_head, "lm_head", c.vocab_size, H, slice.vocab, &out->lm_head)) return false;
     if (!p.norm(spec.final_norm, "final_norm", &out->final_norm)) return false;
 
     for (int l = 0; l < c.n_layers; l++) {
@@ -92,13 +93,14 @@ bool model_plan(const engine_model_spec& spec, const shard_slice& slice, shard_w
 
 bool placement_load(placement* p, const host_tensor& src, bool may_alias, backend* be, std::string* err) {
     if (p->placed) return *err = p->name + ": placed twice", false;
-    if (!p->norm || src.dtype == DT_F32) {
-        if (!be->load_weight(src, may_alias, p->dest, err)) return false;
+    if (p->use != WEIGHT_VECTOR || src.dtype == DT_F32) {
+        if (!be->load_weight(src, p->use, may_alias, p->dest, err)) return false;
+        if (p->tied_matrix && !be->load_weight(src, WEIGHT_MATRIX, false, p->tied_matrix, err)) return false;
     } else {
         std::vector<float> wide(src.cols);
         tensor_row_to_f32(tensor{src.data, src.dtype, 1, src.cols}, 0, wide.data());
-        if (!be->load_weight(host_tensor{wide.data(), DT_F32, 1, src.cols, (uint64_t)src.cols * 4}, false, p->dest, err))
-            return false;
+        const host_tensor f32{wide.data(), DT_F32, 1, src.cols, (uint64_t)src.cols * 4};
+        if (!be->load_weight(f32, WEIGHT_VECTOR, false, p->dest, err)) return false;
     }
     p->placed = true;
     return true;
@@ -114,6 +116,8 @@ bool model_load(std::vector<placement>& plan, const engine_weights& src, bool ma
         part.rows = p.rows.size();
         part.cols = p.cols.size();
         if (!placement_load(&p, part, may_alias && whole, be, err)) return false;
+        // A whole tensor the backend copied (packed) is not read again: give its pages back.
+        if (may_alias && whole && p.dest->data != part.data) weights_drop_pages(part.data, row_bytes(t.dtype, t.cols) * t.rows);
     }
     return true;
 }

@@ -68,3 +68,9 @@ void weights_release(engine_weights* w) {
         if (f.mapped) munmap((void*)f.addr, f.size);
     w->files.clear();
 }
+
+void weights_drop_pages(const void* p, uint64_t n) {
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t begin = ((uintptr_t)p + page - 1) & ~(page - 1), end = ((uintptr_t)p + n) & ~(page - 1);
+    if (end > begin) madvise((void*)begin, end - begin, MADV_DONTNEED);
+}

@@ -4,6 +4,7 @@
 // each tensor lies inside its file, because a bad pointer here would crash the process.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -26,3 +27,6 @@ bool weights_map_file(engine_weights* w, const std::string& path, bool copy, std
 bool weights_resolve(const engine_weights* w, const engine_tensor_ref& ref, const std::string& name, host_tensor* out,
                      std::string* err);
 void weights_release(engine_weights* w);
+// Gives back the whole pages inside [p, p + n) of a mapping the engine owns, once nothing will
+// read them again (a tensor the backend copied): reading them later would see zeros.
+void weights_drop_pages(const void* p, uint64_t n);

@@ -8,7 +8,6 @@
 
 cpu_backend::cpu_backend(const backend_config& cfg, const cpu_kernels* k)
     : cfg_(cfg), k_(k), pool_(thread_pool_init(cfg.n_threads)) {
-    row_scratch_.resize(thread_pool_size(pool_));
     // inv_freq[k] = theta^(-2k/D), in double: angles at position 30k must stay exact enough.
     const int D = cfg.shape.head_dim;
     for (int f = 0; f < D / 2; f++) inv_freq_.push_back(std::pow(cfg.shape.rope_theta, -2.0 * f / D));
@@ -25,21 +24,28 @@ backend* cpu_backend_create(const backend_config& cfg, std::string* err) {
     return k ? new cpu_backend(cfg, k) : nullptr;
 }
 
-bool cpu_backend::load_weight(const host_tensor& src, bool may_alias, tensor* out, std::string* err) {
+// Matrices are packed in panels (panel_layout.h), so they are always copied; tables and
+// vectors are used in place when the host bytes allow it.
+bool cpu_backend::load_weight(const host_tensor& src, weight_use use, bool may_alias, tensor* out, std::string* err) {
     const uint64_t rb = row_bytes(src.dtype, src.cols);
     *out = tensor{nullptr, src.dtype, src.rows, src.cols};
-    if (may_alias && src.src_row_stride == rb) {  // the host bytes are already this layout
+    const bool packed = use == WEIGHT_MATRIX;
+    if (!packed && may_alias && src.src_row_stride == rb) {  // the host bytes are already this layout
         out->data = src.data;
-        aliased_bytes_ += rb * src.rows;
+        weight_bytes_ += rb * src.rows;
         return true;
     }
-    char* dst = (char*)weight_arena_alloc(&arena_, (size_t)(rb * src.rows));
+    const uint64_t bytes = packed ? panel_bytes(src.dtype, src.rows, src.cols) : rb * src.rows;
+    char* dst = (char*)weight_arena_alloc(&arena_, (size_t)bytes);
     if (!dst) {
         *err = "out of memory for weights";
         return false;
     }
-    for (int64_t r = 0; r < src.rows; r++) std::memcpy(dst + r * rb, (const char*)src.data + r * src.src_row_stride, rb);
+    if (packed) panel_pack(src, dst);
+    else
+        for (int64_t r = 0; r < src.rows; r++) std::memcpy(dst + r * rb, (const char*)src.data + r * src.src_row_stride, rb);
     out->data = dst;
+    weight_bytes_ += rb * src.rows;
     return true;
 }
 

@@ -5,6 +5,7 @@
 
 #include "backend.h"
 #include "kernels.h"
+#include "panel_layout.h"
 #include "thread_pool.h"
 #include "weight_arena.h"
 
@@ -16,8 +17,8 @@ class cpu_backend final : public backend {
     std::string name() const override { return std::string("cpu/") + k_->isa; }
     int threads() const override { return thread_pool_size(pool_); }
 
-    bool load_weight(const host_tensor& src, bool may_alias, tensor* out, std::string* err) override;
-    uint64_t weight_bytes() const override { return arena_.bytes + aliased_bytes_; }
+    bool load_weight(const host_tensor& src, weight_use use, bool may_alias, tensor* out, std::string* err) override;
+    uint64_t weight_bytes() const override { return weight_bytes_; }
     bool kv_grow(int64_t n_blocks) override;
     uint64_t kv_block_bytes() const override;
     float* scratch(int slot, size_t n) override;
@@ -38,8 +39,12 @@ class cpu_backend final : public backend {
    private:
     // y (T, ldy) = activation rows x @ w.T for every row of w, on the pool (cpu_matmul.cpp).
     void matmul_rows(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w);
-    // Quantizes T activation rows (n each) into qa_/qsum_ at row offset 0 (cpu_matmul.cpp).
+    // Quantizes T activation rows (n each) into qa_[buf] (cpu_matmul.cpp).
     qact_rows quantize_rows(const act_rows& x, int T, int64_t n, int buf);
+    // Panels [p0, p0 + np) of matrix w against T activation rows, on the calling thread:
+    // float x, or its quantized copy xq for Q8_0 / Q4_0 weights.
+    void matmul_panels(float* y, int64_t ldy, const act_rows& x, const qact_rows& xq, int T, const tensor& w, int64_t p0,
+                       int np) const;
     // K or V (value = true) storage of `layer`, slot `slot` of a sequence (f32 or f16 elements).
     void* kv_at(const kv_seq* seq, int layer, int64_t slot, bool value) const;
 
@@ -47,12 +52,10 @@ class cpu_backend final : public backend {
     const cpu_kernels* k_;
     thread_pool* pool_;
     weight_arena arena_;
-    uint64_t aliased_bytes_ = 0;                  // weights used in place from host memory
+    uint64_t weight_bytes_ = 0;                   // the weights' own bytes, owned or in place (no padding)
     std::vector<void*> kv_blocks_;                // block id → (2, n_layers, SLOTS, kv_dim)
     std::vector<std::vector<float>> scratch_;     // by slot
-    std::vector<std::vector<float>> row_scratch_; // per thread: one widened weight row
     std::vector<block_q8_act> qa_[2];             // quantized activations (rows, nb)
-    std::vector<int32_t> qsum_[2];                // their lane sums (rows, nb, 8)
     std::vector<float> cos_, sin_;                // (T, head_dim/2) RoPE of this step
     std::vector<double> inv_freq_;                // (head_dim/2)
     std::vector<float> kv_round_;                 // (2, T, kv_dim) k/v rounded to f16
@@ -60,8 +63,8 @@ class cpu_backend final : public backend {
     std::vector<float> moe_y_;                    // (entries, hidden)
     struct moe_work_item {
         int expert;
-        int64_t r0;
-        int nr;
+        int64_t p0;  // panels [p0, p0 + np) of the expert's matrix
+        int np;
     };
     std::vector<moe_work_item> moe_items_;
     std::vector<int32_t> route_choice_;           // (T, k)

@@ -1,49 +1,46 @@
-// Matrix multiply on the pool: y = x @ W.T with W in its stored dtype. Work items are tiles of
-// ROW_TILE weight rows; tokens go through in blocks whose activations stay in L2 while rows
-// stream by. A token's outputs never depend on the other tokens (batch invariance): each
-// (row, token) dot product runs the same kernel code in the same order whatever the batch.
+// Matrix multiply on the pool: y = x @ W.T with W packed in panels of 16 rows
+// (panel_layout.h). Work items are groups of PANEL_GROUP panels; tokens go through in blocks
+// whose activations stay in L2 while the panels stream by. Each output is one chain of
+// operations whatever the batch (kernels.h), so a token's outputs never depend on the others.
 #include <algorithm>
 
 #include "cpu_backend.h"
 
-static const int ROW_TILE = 4;      // output rows per work item
+static const int PANEL_GROUP = 4;   // panels (64 rows) per work item
 static const int TOKEN_BLOCK = 48;  // tokens per pass over the weights
 
 qact_rows cpu_backend::quantize_rows(const act_rows& x, int T, int64_t n, int buf) {
     const int64_t nb = n / QK;
-    if (qa_[buf].size() < (size_t)(T * nb)) {
-        qa_[buf].resize((size_t)(T * nb));
-        qsum_[buf].resize((size_t)(T * nb * 8));
-    }
+    if (qa_[buf].size() < (size_t)(T * nb)) qa_[buf].resize((size_t)(T * nb));
     block_q8_act* xq = qa_[buf].data();
-    int32_t* xs = qsum_[buf].data();
     const cpu_kernels* k = k_;
     thread_pool_for(pool_, T, std::max(1, T / (thread_pool_size(pool_) * 4)), [&](int begin, int end, int) {
-        for (int t = begin; t < end; t++) k->quantize_act(x.row(t), n, xq + t * nb, xs + t * nb * 8);
+        for (int t = begin; t < end; t++) k->quantize_act(x.row(t), n, xq + t * nb);
     });
-    return qact_rows{xq, xs, nb, nullptr};
+    return qact_rows{xq, nb, nullptr};
+}
+
+void cpu_backend::matmul_panels(float* y, int64_t ldy, const act_rows& x, const qact_rows& xq, int T, const tensor& w,
+                                int64_t p0, int np) const {
+    if (dtype_is_quant(w.dtype)) k_->quant_matmul_panels(y, ldy, xq, T, w, p0, np);
+    else k_->matmul_panels(y, ldy, x, T, w, p0, np);
 }
 
 void cpu_backend::matmul_rows(float* y, int64_t ldy, const act_rows& x, int n_tokens, const tensor& w) {
-    const int64_t rows = w.rows, K = w.cols;
-    const int n_tiles = (int)((rows + ROW_TILE - 1) / ROW_TILE);
+    const int64_t panels = panel_count(w.rows);
+    const int n_items = (int)((panels + PANEL_GROUP - 1) / PANEL_GROUP);
     // Several chunks per thread so a slow core does not hold the others up.
-    const int grain = std::max(1, n_tiles / (thread_pool_size(pool_) * 8));
+    const int grain = std::max(1, n_items / (thread_pool_size(pool_) * 8));
     const bool quant = dtype_is_quant(w.dtype);
-    if (!quant)
-        for (auto& s : row_scratch_)
-            if (s.size() < (size_t)K) s.resize(K);
     for (int t0 = 0; t0 < n_tokens; t0 += TOKEN_BLOCK) {
         const int T = std::min(TOKEN_BLOCK, n_tokens - t0);
         const act_rows block = x.from(t0);
+        const qact_rows q = quant ? quantize_rows(block, T, w.cols, 0) : qact_rows{};
         float* yb = y + (int64_t)t0 * ldy;
-        const qact_rows q = quant ? quantize_rows(block, T, K, 0) : qact_rows{};
-        thread_pool_for(pool_, n_tiles, grain, [&](int begin, int end, int thread) {
-            for (int tile = begin; tile < end; tile++) {
-                const int64_t r0 = (int64_t)tile * ROW_TILE;
-                const int nr = (int)std::min<int64_t>(ROW_TILE, rows - r0);
-                if (quant) k_->quant_matmul_rows(yb, ldy, q, T, w, r0, nr);
-                else k_->matmul_rows(yb, ldy, block, T, w, r0, nr, row_scratch_[thread].data());
+        thread_pool_for(pool_, n_items, grain, [&](int begin, int end, int) {
+            for (int item = begin; item < end; item++) {
+                const int64_t p0 = (int64_t)item * PANEL_GROUP;
+                matmul_panels(yb, ldy, block, q, T, w, p0, (int)std::min<int64_t>(PANEL_GROUP, panels - p0));
             }
         });
     }

@@ -8,7 +8,7 @@
 
 #include "cpu_backend.h"
 
-static const int ROW_TILE = 4;
+static const int PANEL_GROUP = 2;  // panels (32 rows) per work item: experts' matrices are small
 static const int TOKEN_BLOCK = 48;
 
 void cpu_backend::moe_route(moe_plan* plan, const float* router_logits, int T, int n_experts, int top_k) {
@@ -34,44 +34,42 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     moe_up_.resize((size_t)n_entries * inter);
     moe_y_.resize((size_t)n_entries * hidden);
     float *h = moe_h_.data(), *up = moe_up_.data(), *y = moe_y_.data();
-    for (auto& s : row_scratch_)
-        if (s.size() < (size_t)std::max<int64_t>(hidden, inter)) s.resize(std::max<int64_t>(hidden, inter));
     const qact_rows xq = quant ? quantize_rows(act_rows{x, hidden, nullptr}, T, hidden, 0) : qact_rows{};
 
-    // Work items over the experts that hold tokens: (expert, tile of `rows` weight rows).
+    // Work items over the experts that hold tokens: (expert, group of panels of `rows` rows).
     std::vector<moe_work_item>& items = moe_items_;
     auto plan_items = [&](int64_t rows) {
         items.clear();
+        const int64_t panels = panel_count(rows);
         for (int e = 0; e < E; e++)
             if (ex.w1[e].data && plan.expert_begin[e + 1] > plan.expert_begin[e])
-                for (int64_t r0 = 0; r0 < rows; r0 += ROW_TILE) items.push_back({e, r0, (int)std::min<int64_t>(ROW_TILE, rows - r0)});
+                for (int64_t p0 = 0; p0 < panels; p0 += PANEL_GROUP)
+                    items.push_back({e, p0, (int)std::min<int64_t>(PANEL_GROUP, panels - p0)});
         return std::max(1, (int)items.size() / (thread_pool_size(pool_) * 8));
     };
-    // y (n, ldy) rows [r0, r0+nr) = w · the expert's activation rows, in token blocks.
+    // y (n, ldy) rows of the item's panels = w · the expert's activation rows, in token blocks.
     auto rows_of = [&](float* yb, int64_t ldy, const act_rows& xa, const qact_rows& qa, int n, const tensor& w,
-                       const moe_work_item& it, int thread) {
-        for (int t0 = 0; t0 < n; t0 += TOKEN_BLOCK) {
-            const int nt = std::min(TOKEN_BLOCK, n - t0);
-            if (dtype_is_quant(w.dtype)) k_->quant_matmul_rows(yb + t0 * ldy, ldy, qa.from(t0), nt, w, it.r0, it.nr);
-            else k_->matmul_rows(yb + t0 * ldy, ldy, xa.from(t0), nt, w, it.r0, it.nr, row_scratch_[thread].data());
-        }
+                       const moe_work_item& it) {
+        for (int t0 = 0; t0 < n; t0 += TOKEN_BLOCK)
+            matmul_panels(yb + t0 * ldy, ldy, xa.from(t0), qa.from(t0), std::min(TOKEN_BLOCK, n - t0), w, it.p0, it.np);
     };
 
     // 1. gate and up rows of every active expert for its tokens; h = silu(gate) · up in place.
     int grain = plan_items(inter);
-    thread_pool_for(pool_, (int)items.size(), grain, [&](int begin, int end, int thread) {
+    thread_pool_for(pool_, (int)items.size(), grain, [&](int begin, int end, int) {
         for (int i = begin; i < end; i++) {
             const moe_work_item& it = items[i];
             const int b0 = plan.expert_begin[it.expert], n = plan.expert_begin[it.expert + 1] - b0;
             const int32_t* tokens = plan.entry_token.data() + b0;
             const act_rows xa{x, hidden, tokens};
-            const qact_rows qa{xq.xq, xq.xsum, xq.nb, tokens};
-            rows_of(h + (int64_t)b0 * inter, inter, xa, qa, n, ex.w1[it.expert], it, thread);
-            rows_of(up + (int64_t)b0 * inter, inter, xa, qa, n, ex.w3[it.expert], it, thread);
+            const qact_rows qa{xq.xq, xq.nb, tokens};
+            rows_of(h + (int64_t)b0 * inter, inter, xa, qa, n, ex.w1[it.expert], it);
+            rows_of(up + (int64_t)b0 * inter, inter, xa, qa, n, ex.w3[it.expert], it);
+            const int64_t r0 = it.p0 * PANEL_ROWS, r1 = std::min<int64_t>(inter, (it.p0 + it.np) * PANEL_ROWS);
             for (int j = 0; j < n; j++) {
                 float* hj = h + (int64_t)(b0 + j) * inter;
                 const float* uj = up + (int64_t)(b0 + j) * inter;
-                for (int64_t r = it.r0; r < it.r0 + it.nr; r++) hj[r] = hj[r] / (1.0f + std::exp(-hj[r])) * uj[r];
+                for (int64_t r = r0; r < r1; r++) hj[r] = hj[r] / (1.0f + std::exp(-hj[r])) * uj[r];
             }
         }
     });
@@ -79,13 +77,13 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     // 2. down rows of every active expert.
     const qact_rows hq = quant ? quantize_rows(act_rows{h, inter, nullptr}, n_entries, inter, 1) : qact_rows{};
     grain = plan_items(hidden);
-    thread_pool_for(pool_, (int)items.size(), grain, [&](int begin, int end, int thread) {
+    thread_pool_for(pool_, (int)items.size(), grain, [&](int begin, int end, int) {
         for (int i = begin; i < end; i++) {
             const moe_work_item& it = items[i];
             const int b0 = plan.expert_begin[it.expert], n = plan.expert_begin[it.expert + 1] - b0;
             const act_rows ha{h + (int64_t)b0 * inter, inter, nullptr};
             const qact_rows qa = quant ? hq.from(b0) : qact_rows{};
-            rows_of(y + (int64_t)b0 * hidden, hidden, ha, qa, n, ex.w2[it.expert], it, thread);
+            rows_of(y + (int64_t)b0 * hidden, hidden, ha, qa, n, ex.w2[it.expert], it);
         }
     });
 

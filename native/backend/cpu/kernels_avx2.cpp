@@ -1,5 +1,7 @@
 // AVX2 / FMA / F16C float kernels. Every function carries its target attribute, so nothing
 // compiled here runs unless the CPU was checked for it (kernels_select.cpp).
+#include <algorithm>
+
 #include "kernels_isa.h"
 
 #if defined(__x86_64__)
@@ -39,86 +41,65 @@ AVX2_FN void avx2_widen_row(const tensor& w, int64_t row, float* dst) {
     }
 }
 
-// Few tokens (decode): one weight row at a time, straight from its stored dtype, with four
-// independent accumulators. Memory-bound: reading each row as one sequential stream keeps
-// the hardware prefetcher ahead (interleaving 4 rows measured ~30% slower on 1024-wide f16
-// rows); a second token re-reads the row from L1.
-template <int D>
-AVX2_FN static void row_direct(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t r) {
-    const int64_t K = w.cols, base = r * K;
-    for (int t = 0; t < T; t++) {
-        const float* xt = x.row(t);
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        int64_t k = 0;
-        for (; k + 32 <= K; k += 32) {
-            a0 = _mm256_fmadd_ps(load8<D>(w.data, base + k), _mm256_loadu_ps(xt + k), a0);
-            a1 = _mm256_fmadd_ps(load8<D>(w.data, base + k + 8), _mm256_loadu_ps(xt + k + 8), a1);
-            a2 = _mm256_fmadd_ps(load8<D>(w.data, base + k + 16), _mm256_loadu_ps(xt + k + 16), a2);
-            a3 = _mm256_fmadd_ps(load8<D>(w.data, base + k + 24), _mm256_loadu_ps(xt + k + 24), a3);
-        }
-        for (; k + 8 <= K; k += 8) a0 = _mm256_fmadd_ps(load8<D>(w.data, base + k), _mm256_loadu_ps(xt + k), a0);
-        float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-        for (; k < K; k++) s += elem<D>(w.data, base + k) * xt[k];
-        y[t * ldy + r] = s;
-    }
-}
-
-// Many tokens (prefill): one widened f32 row against NT tokens per pass, each loaded weight
-// vector feeding NT FMAs. The summation order is row_direct's exactly — four 8-lane partial
-// sums over blocks of 32, an 8-wide remainder into the first, then a scalar tail — so a
-// token's outputs are bit-identical whichever path its step takes (batch invariance).
-template <int NT>
-AVX2_FN static void row_tokens(float* y, int64_t ldy, const float* const* xs, int64_t K, const float* wrow, int64_t r) {
-    __m256 acc[NT][4];
-    for (int t = 0; t < NT; t++)
-        for (int j = 0; j < 4; j++) acc[t][j] = _mm256_setzero_ps();
-    int64_t k = 0;
-    for (; k + 32 <= K; k += 32)
-        for (int j = 0; j < 4; j++) {
-            const __m256 wv = _mm256_loadu_ps(wrow + k + 8 * j);
-            for (int t = 0; t < NT; t++) acc[t][j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xs[t] + k + 8 * j), acc[t][j]);
-        }
-    for (; k + 8 <= K; k += 8) {
-        const __m256 wv = _mm256_loadu_ps(wrow + k);
-        for (int t = 0; t < NT; t++) acc[t][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xs[t] + k), acc[t][0]);
-    }
-    for (int t = 0; t < NT; t++) {
-        float s = hsum(_mm256_add_ps(_mm256_add_ps(acc[t][0], acc[t][1]), _mm256_add_ps(acc[t][2], acc[t][3])));
-        for (int64_t kk = k; kk < K; kk++) s += wrow[kk] * xs[t][kk];
-        y[t * ldy + r] = s;
-    }
-}
-
-static const int DIRECT_MAX_TOKENS = 2;  // up to this, widening a row to f32 first does not pay
-
-AVX2_FN void avx2_matmul_rows(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t r0, int nr,
-                              float* scratch) {
+// One tile: panels [p0, p0 + MP) (2·MP vectors of 8 rows) against NT tokens, each output one
+// fma chain along k (kernels.h). Each loaded weight vector feeds NT FMAs, each broadcast
+// activation 2·MP: 2·MP·NT accumulators of the 16 ymm registers.
+template <int D, int MP, int NT>
+AVX2_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, int t0, const tensor& w, int64_t p0) {
     const int64_t K = w.cols;
-    for (int64_t r = r0; r < r0 + nr; r++) {
-        if (T <= DIRECT_MAX_TOKENS) {
-            switch (w.dtype) {
-                case DT_F32: row_direct<DT_F32>(y, ldy, x, T, w, r); break;
-                case DT_F16: row_direct<DT_F16>(y, ldy, x, T, w, r); break;
-                case DT_BF16: row_direct<DT_BF16>(y, ldy, x, T, w, r); break;
-                default: break;
+    const float* xs[NT];
+    for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
+    __m256 acc[2 * MP][NT];
+    for (auto& v : acc)
+        for (auto& a : v) a = _mm256_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        __m256 wv[2 * MP];
+        for (int h = 0; h < 2 * MP; h++) wv[h] = load8<D>(w.data, ((p0 + h / 2) * K + k) * PANEL_ROWS + 8 * (h % 2));
+        for (int t = 0; t < NT; t++) {
+            const __m256 xb = _mm256_broadcast_ss(xs[t] + k);
+            for (int h = 0; h < 2 * MP; h++) acc[h][t] = _mm256_fmadd_ps(wv[h], xb, acc[h][t]);
+        }
+    }
+    for (int h = 0; h < 2 * MP; h++) {
+        const int64_t r = (p0 + h / 2) * PANEL_ROWS + 8 * (h % 2);
+        const int64_t n = std::min<int64_t>(8, w.rows - r);
+        if (n <= 0) continue;
+        for (int t = 0; t < NT; t++) {
+            float* out = y + (t0 + t) * ldy + r;
+            if (n == 8) _mm256_storeu_ps(out, acc[h][t]);
+            else {
+                alignas(32) float v[8];
+                _mm256_store_ps(v, acc[h][t]);
+                for (int i = 0; i < n; i++) out[i] = v[i];
             }
-            continue;
         }
-        // Widen the row once (f32 rows are used in place) and reuse it for every token.
-        const float* wrow = (const float*)w.data + r * K;
-        if (w.dtype != DT_F32) {
-            avx2_widen_row(w, r, scratch);
-            wrow = scratch;
-        }
-        int t = 0;
-        for (; t + 3 <= T; t += 3) {
-            const float* xs[3] = {x.row(t), x.row(t + 1), x.row(t + 2)};
-            row_tokens<3>(y + t * ldy, ldy, xs, K, wrow, r);
-        }
-        for (; t < T; t++) {
-            const float* xs[1] = {x.row(t)};
-            row_tokens<1>(y + t * ldy, ldy, xs, K, wrow, r);
-        }
+    }
+}
+
+// Tokens [t0, t0 + n), n ≤ NT, as one tile of NT' = n.
+template <int D, int MP, int NT>
+AVX2_FN static void float_tokens(float* y, int64_t ldy, const act_rows& x, int t0, int n, const tensor& w, int64_t p0) {
+    if constexpr (NT > 1)
+        if (n < NT) return float_tokens<D, MP, NT - 1>(y, ldy, x, t0, n, w, p0);
+    float_tile<D, MP, NT>(y, ldy, x, t0, w, p0);
+}
+
+// Few tokens: two panels a tile (4 weight streams); more: one panel against 6 tokens.
+template <int D>
+AVX2_FN static void float_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np) {
+    int64_t p = p0;
+    if (T <= 2)
+        for (; p + 2 <= p0 + np; p += 2) float_tokens<D, 2, 2>(y, ldy, x, 0, T, w, p);
+    for (; p < p0 + np; p++)
+        for (int t = 0; t < T; t += 6) float_tokens<D, 1, 6>(y, ldy, x, t, std::min(6, T - t), w, p);
+}
+
+AVX2_FN void avx2_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np) {
+    switch (w.dtype) {
+        case DT_F32: return float_panels<DT_F32>(y, ldy, x, T, w, p0, np);
+        case DT_F16: return float_panels<DT_F16>(y, ldy, x, T, w, p0, np);
+        case DT_BF16: return float_panels<DT_BF16>(y, ldy, x, T, w, p0, np);
+        default: return;
     }
 }
 

@@ -1,5 +1,8 @@
-// AVX2 integer kernels for Q8_0 / Q4_0 weights: kernels_scalar.cpp's quantized code,
-// vectorized with the same float operations in the same order (bit-identical results).
+// AVX2 integer kernels for Q8_0 / Q4_0 weights in the panel layout: kernels_scalar.cpp's
+// quantized code, 8 rows to a vector, with the same float operations in the same order
+// (bit-identical results).
+#include <algorithm>
+
 #include "kernels_isa.h"
 
 #if defined(__x86_64__)
@@ -7,14 +10,14 @@
 
 #define AVX2_FN __attribute__((target("avx2,fma,f16c")))
 
-AVX2_FN static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+AVX2_FN static inline int32_t hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
 }
 
-AVX2_FN void avx2_quantize_act(const float* x, int64_t n, block_q8_act* out, int32_t* lane_sum8) {
+AVX2_FN void avx2_quantize_act(const float* x, int64_t n, block_q8_act* out) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     // packs_epi32/epi16 interleave 128-bit lanes; this puts the four-byte groups back in order.
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -36,103 +39,97 @@ AVX2_FN void avx2_quantize_act(const float* x, int64_t n, block_q8_act* out, int
         const __m256i q16 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
         const __m256i q8 = _mm256_permutevar8x32_epi32(q16, order);
         _mm256_storeu_si256((__m256i*)out[b].qs, q8);
-        const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q8), _mm256_set1_epi16(1));
-        _mm256_storeu_si256((__m256i*)(lane_sum8 + b * 8), _mm256_slli_epi32(sums, 3));
+        out[b].sum = hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q8), _mm256_set1_epi16(1)));
     }
 }
 
-// maddubs multiplies unsigned bytes by signed ones and sums pairs into int16. Two ways to
-// get Σ q_w·q_x from it, with the same exact integers (so either may be used anywhere):
-//   sign trick: |q_w| times q_x with q_w's sign; pairs fit int16 (≤ 2·128·127).
-//   Q4_0 unsigned: the nibbles n as they are, Σ (n − 8)·q_x = Σ n·q_x − 8·Σ q_x, the last
-//     term precomputed per lane (lane_sum8). Decode uses it: fewer instructions, and Q4_0
-//     decode is bound by instructions, not memory. Prefill shares a prepared weight block
-//     among 4 tokens and uses the sign trick, so it never reads lane_sum8.
-struct signed_prep {
-    __m256i abs, sign;
-};
-AVX2_FN static inline signed_prep sign_prep(__m256i q) { return {_mm256_sign_epi8(q, q), q}; }
-
-// Q4_0 block → its nibbles n: the 16 bytes in both halves, the upper half shifted right 4:
-// bytes 0..15 ← low nibbles (elements 0..15), bytes 16..31 ← high nibbles (16..31).
-AVX2_FN static inline __m256i nibbles(const block_q4_0& w) {
-    const __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i*)w.qs));
-    return _mm256_and_si256(_mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0F));
+// Activations group g of a block (4 bytes) in every lane.
+AVX2_FN static inline __m256i group(const block_q8_act& x, int g) {
+    int32_t v;
+    __builtin_memcpy(&v, x.qs + 4 * g, 4);
+    return _mm256_set1_epi32(v);
 }
 
-template <int NT>
-AVX2_FN static inline signed_prep prepare(const block_q8_0& w) {
-    return sign_prep(_mm256_loadu_si256((const __m256i*)w.qs));
+// maddubs multiplies unsigned bytes by signed ones and sums pairs into int16, saturating; so
+// Q8_0 (stored q + 128) goes back to signed q and uses the sign trick: |q| times q_x with q's
+// sign, pairs ≤ 2·128·127. Q4_0 nibbles n are small enough as they are (≤ 2·15·127), and
+// Σ (n − 8)·q_x = Σ n·q_x − 8·Σ q_x.
+AVX2_FN static inline __m256i dot4(__m256i acc, __m256i w_abs, __m256i w_sign, __m256i xg) {
+    const __m256i p16 = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(xg, w_sign));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
-template <int NT>
-AVX2_FN static inline auto prepare(const block_q4_0& w) {
-    if constexpr (NT == 1) return nibbles(w);
-    else return sign_prep(_mm256_sub_epi8(nibbles(w), _mm256_set1_epi8(8)));
-}
-
-// The 8 exact lane sums of one block, lane j = Σ_{i=4j}^{4j+3} q_w[i]·q_x[i].
-AVX2_FN static inline __m256i lane_sums(const signed_prep& w, const block_q8_act& x, const int32_t*) {
-    const __m256i qx = _mm256_loadu_si256((const __m256i*)x.qs);
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(w.abs, _mm256_sign_epi8(qx, w.sign)), _mm256_set1_epi16(1));
-}
-AVX2_FN static inline __m256i lane_sums(const __m256i& n, const block_q8_act& x, const int32_t* lane_sum8) {
-    const __m256i p16 = _mm256_maddubs_epi16(n, _mm256_loadu_si256((const __m256i*)x.qs));  // pairs ≤ 2·15·127
-    const __m256i p32 = _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-    return _mm256_sub_epi32(p32, _mm256_loadu_si256((const __m256i*)lane_sum8));
+AVX2_FN static inline __m256i dot4_unsigned(__m256i acc, __m256i w, __m256i xg) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, xg), _mm256_set1_epi16(1)));
 }
 
-// acc[t] += (lane sums of block b of w with block b of token t) · d_w·d_x, for NT tokens.
-template <int NT, typename B>
-AVX2_FN static inline void accumulate(__m256* acc, const B& w, const block_q8_act* const* x, const int32_t* const* xsum,
-                                      int64_t b) {
-    const auto prepared = prepare<NT>(w);
-    const float dw = _cvtsh_ss(w.d);
-    for (int t = 0; t < NT; t++) {
-        const block_q8_act& xt = x[t][b];
-        const __m256i sums = lane_sums(prepared, xt, xsum[t] + b * 8);
-        acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(dw * xt.d)));
-    }
-}
-
-// Row r against NT tokens: even blocks into a0, odd into a1, then hsum(a0 + a1). NT = 1 is
-// decode. Every token goes through the same float operations in the same order whatever NT
-// is, so results never depend on how a step's tokens are grouped (batch invariance).
-template <int NT, typename B>
-AVX2_FN static void dot_tokens(float* y, int64_t ldy, const qact_rows& x, int t0, const B* w, int64_t r) {
+// One panel (two vectors of 8 rows) against NT tokens, block by block (kernels.h).
+template <bool Q4, int NT>
+AVX2_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0, const tensor& w, int64_t p) {
     const int64_t nb = x.nb;
+    const int block_bytes = Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK;
     const block_q8_act* xs[NT];
-    const int32_t* ss[NT];
-    for (int t = 0; t < NT; t++) {
-        xs[t] = x.xq + x.at(t0 + t) * nb;
-        ss[t] = x.xsum + x.at(t0 + t) * nb * 8;
+    for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
+    __m256 acc[2][NT];
+    for (auto& v : acc)
+        for (auto& a : v) a = _mm256_setzero_ps();
+    const uint8_t* blk = (const uint8_t*)w.data + p * nb * block_bytes;
+    const __m256i low4 = _mm256_set1_epi8(0x0F), bias = _mm256_set1_epi8((char)0x80);
+    for (int64_t b = 0; b < nb; b++, blk += block_bytes) {
+        const uint8_t* q = blk + 2 * PANEL_ROWS;
+        __m256i s[2][NT];
+        for (int h = 0; h < 2; h++)
+            for (int t = 0; t < NT; t++) s[h][t] = _mm256_set1_epi32(Q4 ? -8 * xs[t][b].sum : 0);
+        if constexpr (Q4) {
+            for (int j = 0; j < 4; j++)
+                for (int h = 0; h < 2; h++) {
+                    const __m256i v = _mm256_loadu_si256((const __m256i*)(q + j * 64 + h * 32));
+                    const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+                    for (int t = 0; t < NT; t++) {
+                        s[h][t] = dot4_unsigned(s[h][t], lo, group(xs[t][b], j));
+                        s[h][t] = dot4_unsigned(s[h][t], hi, group(xs[t][b], j + 4));
+                    }
+                }
+        } else {
+            for (int g = 0; g < 8; g++)
+                for (int h = 0; h < 2; h++) {
+                    const __m256i ws = _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(q + g * 64 + h * 32)), bias);
+                    const __m256i wa = _mm256_sign_epi8(ws, ws);
+                    for (int t = 0; t < NT; t++) s[h][t] = dot4(s[h][t], wa, ws, group(xs[t][b], g));
+                }
+        }
+        for (int h = 0; h < 2; h++) {
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(blk + 16 * h)));
+            for (int t = 0; t < NT; t++)
+                acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[h][t]), _mm256_mul_ps(dw, _mm256_set1_ps(xs[t][b].d)), acc[h][t]);
+        }
     }
-    __m256 a0[NT], a1[NT];
-    for (int t = 0; t < NT; t++) a0[t] = a1[t] = _mm256_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        accumulate<NT>(a0, w[b], xs, ss, b);
-        accumulate<NT>(a1, w[b + 1], xs, ss, b + 1);
+    for (int h = 0; h < 2; h++) {
+        const int64_t r = p * PANEL_ROWS + 8 * h;
+        const int64_t n = std::min<int64_t>(8, w.rows - r);
+        for (int t = 0; n > 0 && t < NT; t++) {
+            float* out = y + (t0 + t) * ldy + r;
+            if (n == 8) _mm256_storeu_ps(out, acc[h][t]);
+            else {
+                alignas(32) float v[8];
+                _mm256_store_ps(v, acc[h][t]);
+                for (int i = 0; i < n; i++) out[i] = v[i];
+            }
+        }
     }
-    if (b < nb) accumulate<NT>(a0, w[b], xs, ss, b);
-    for (int t = 0; t < NT; t++) y[(t0 + t) * ldy + r] = hsum(_mm256_add_ps(a0[t], a1[t]));
 }
 
-// Decode: row by row, each a sequential stream for the prefetcher. Prefill: groups of 4
-// tokens against the tile's rows in turn, so the group's activations stay in L1 while the
-// few rows are re-read from L1 too; leftover tokens one by one.
-template <typename B>
-AVX2_FN static void rows(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t r0, int nr) {
-    const B* wrows = (const B*)w.data;
-    const int64_t nb = x.nb;
-    int t = 0;
-    for (; t + 4 <= T; t += 4)
-        for (int64_t r = r0; r < r0 + nr; r++) dot_tokens<4>(y, ldy, x, t, wrows + r * nb, r);
-    for (int64_t r = r0; r < r0 + nr; r++)
-        for (int u = t; u < T; u++) dot_tokens<1>(y, ldy, x, u, wrows + r * nb, r);
+template <bool Q4>
+AVX2_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0, int np) {
+    for (int64_t p = p0; p < p0 + np; p++) {
+        int t = 0;
+        for (; t + 2 <= T; t += 2) quant_tile<Q4, 2>(y, ldy, x, t, w, p);
+        if (t < T) quant_tile<Q4, 1>(y, ldy, x, t, w, p);
+    }
 }
 
-AVX2_FN void avx2_quant_matmul_rows(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t r0, int nr) {
-    if (w.dtype == DT_Q8_0) rows<block_q8_0>(y, ldy, x, T, w, r0, nr);
-    else rows<block_q4_0>(y, ldy, x, T, w, r0, nr);
+AVX2_FN void avx2_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0,
+                                      int np) {
+    if (w.dtype == DT_Q8_0) quant_panels<false>(y, ldy, x, T, w, p0, np);
+    else quant_panels<true>(y, ldy, x, T, w, p0, np);
 }
 #endif

@@ -1,0 +1,35 @@
+// How the CPU backend lays out a matrix weight (WEIGHT_MATRIX) so that every kernel table
+// streams it in one pass and keeps 16 output rows in the 16 lanes of its accumulators: rows in
+// panels of PANEL_ROWS, the last one zero-padded, each panel column-major. No kernel ever
+// reduces across lanes, so each output is one chain of operations along k, the same chain
+// whatever the tile, the batch or the table (batch invariance by construction).
+//
+//   F32/F16/BF16  element (r, k) at [(r / 16)·K + k]·16 + r % 16, in the stored dtype.
+//   Q8_0          panel p, block b at byte (p·nb + b)·544: 16 f16 scales (one per row), then
+//                 8 groups g of 16 rows × 4 bytes: byte (g, lane, i) = q[4g + i] + 128 of
+//                 row 16p + lane (unsigned, so VNNI's u8·s8 takes the weights as they are).
+//   Q4_0          (p·nb + b)·288: 16 f16 scales, then 4 groups j of 16 rows × 4 bytes: byte
+//                 (j, lane, i) = stored byte 4j + i of that row's block, whose low nibble is
+//                 element 4j + i and whose high nibble is element 16 + 4j + i.
+// Every layout takes the bytes of the row-major one, padding aside.
+#pragma once
+#include <cstdint>
+
+#include "backend.h"
+
+constexpr int PANEL_ROWS = 16;
+constexpr int Q8_PANEL_BLOCK = PANEL_ROWS * 34;  // bytes of one block of a panel's 16 rows
+constexpr int Q4_PANEL_BLOCK = PANEL_ROWS * 18;
+
+inline int64_t panel_count(int64_t rows) { return (rows + PANEL_ROWS - 1) / PANEL_ROWS; }
+inline uint64_t panel_bytes(dtype_t dt, int64_t rows, int64_t cols) {
+    return (uint64_t)panel_count(rows) * PANEL_ROWS * row_bytes(dt, cols);
+}
+// Rows of panel p that exist (the last panel may hold fewer than 16).
+inline int panel_rows(int64_t rows, int64_t p) {
+    const int64_t left = rows - p * PANEL_ROWS;
+    return (int)(left < PANEL_ROWS ? left : PANEL_ROWS);
+}
+
+// src (row-major, rows src_row_stride apart) → dst, panel_bytes(...) bytes.
+void panel_pack(const host_tensor& src, void* dst);

@@ -1,0 +1,109 @@
+// AVX-512 VNNI integer kernels for Q8_0 / Q4_0 weights in the panel layout: one panel of 16
+// rows to a vector, vpdpbusd taking the unsigned packed weights (q + 128, or the nibbles n)
+// against 4 signed activation bytes broadcast to every lane. The same float operations in the
+// same order as kernels_scalar.cpp (bit-identical results).
+#include <algorithm>
+
+#include "kernels_isa.h"
+
+#if defined(__x86_64__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#define AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+// Quantizing activations is the same integer result on every table; AVX2's is fast enough.
+AVX512_FN void avx512_quantize_act(const float* x, int64_t n, block_q8_act* out) { avx2_quantize_act(x, n, out); }
+
+// Activations group g of a block (4 bytes) in every lane.
+AVX512_FN static inline __m512i group(const block_q8_act& x, int g) {
+    int32_t v;
+    __builtin_memcpy(&v, x.qs + 4 * g, 4);
+    return _mm512_set1_epi32(v);
+}
+
+// Panels [p0, p0 + MP) against NT tokens, block by block: exact integer sums s (starting from
+// −bias·Σq_x, which turns the unsigned weights back into signed ones), then one fma per block.
+template <bool Q4, int MP, int NT>
+AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0, const tensor& w, int64_t p0) {
+    const int64_t nb = x.nb;
+    const int block_bytes = Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK;
+    const int bias = Q4 ? 8 : 128;
+    const block_q8_act* xs[NT];
+    for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
+    __m512 acc[MP][NT];
+    for (auto& v : acc)
+        for (auto& a : v) a = _mm512_setzero_ps();
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t* blk[MP];
+        for (int p = 0; p < MP; p++) blk[p] = (const uint8_t*)w.data + ((p0 + p) * nb + b) * block_bytes;
+        __m512i s[MP][NT];
+        for (int t = 0; t < NT; t++) {
+            const __m512i start = _mm512_set1_epi32(-bias * xs[t][b].sum);
+            for (int p = 0; p < MP; p++) s[p][t] = start;
+        }
+        if constexpr (Q4) {
+            for (int j = 0; j < 4; j++) {
+                __m512i lo[MP], hi[MP];
+                for (int p = 0; p < MP; p++) {
+                    const __m512i v = _mm512_loadu_si512(blk[p] + 2 * PANEL_ROWS + 64 * j);
+                    lo[p] = _mm512_and_si512(v, low4);
+                    hi[p] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+                }
+                for (int t = 0; t < NT; t++) {
+                    const __m512i xl = group(xs[t][b], j), xh = group(xs[t][b], j + 4);
+                    for (int p = 0; p < MP; p++) s[p][t] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(s[p][t], lo[p], xl), hi[p], xh);
+                }
+            }
+        } else {
+            for (int g = 0; g < 8; g++) {
+                __m512i wv[MP];
+                for (int p = 0; p < MP; p++) wv[p] = _mm512_loadu_si512(blk[p] + 2 * PANEL_ROWS + 64 * g);
+                for (int t = 0; t < NT; t++) {
+                    const __m512i xg = group(xs[t][b], g);
+                    for (int p = 0; p < MP; p++) s[p][t] = _mm512_dpbusd_epi32(s[p][t], wv[p], xg);
+                }
+            }
+        }
+        for (int p = 0; p < MP; p++) {
+            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)blk[p]));
+            for (int t = 0; t < NT; t++)
+                acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[p][t]), _mm512_mul_ps(dw, _mm512_set1_ps(xs[t][b].d)), acc[p][t]);
+        }
+    }
+    for (int p = 0; p < MP; p++) {
+        const int n = panel_rows(w.rows, p0 + p);
+        if (n <= 0) continue;
+        const __mmask16 m = (__mmask16)((1u << n) - 1);
+        for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(y + (t0 + t) * ldy + (p0 + p) * PANEL_ROWS, m, acc[p][t]);
+    }
+}
+
+template <bool Q4, int MP, int NT>
+AVX512_FN static void quant_tokens(float* y, int64_t ldy, const qact_rows& x, int t0, int n, const tensor& w, int64_t p0) {
+    if constexpr (NT > 1)
+        if (n < NT) return quant_tokens<Q4, MP, NT - 1>(y, ldy, x, t0, n, w, p0);
+    quant_tile<Q4, MP, NT>(y, ldy, x, t0, w, p0);
+}
+
+// Decode: four panels a tile (four weight streams); prefill: two panels against 6 tokens
+// (12 integer and 12 float accumulators).
+template <bool Q4>
+AVX512_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0, int np) {
+    int64_t p = p0;
+    if (T <= 2)
+        for (; p + 4 <= p0 + np; p += 4) quant_tokens<Q4, 4, 2>(y, ldy, x, 0, T, w, p);
+    for (; p + 2 <= p0 + np; p += 2)
+        for (int t = 0; t < T; t += 6) quant_tokens<Q4, 2, 6>(y, ldy, x, t, std::min(6, T - t), w, p);
+    for (; p < p0 + np; p++)
+        for (int t = 0; t < T; t += 6) quant_tokens<Q4, 1, 6>(y, ldy, x, t, std::min(6, T - t), w, p);
+}
+
+AVX512_FN void avx512_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0,
+                                          int np) {
+    if (w.dtype == DT_Q8_0) quant_panels<false>(y, ldy, x, T, w, p0, np);
+    else quant_panels<true>(y, ldy, x, T, w, p0, np);
+}
+#endif
