@@ -2,11 +2,14 @@
 // every chunk size from 1 to W+1, mixed batches, GQA ratios, head_dim ≠ hidden/heads, tied
 // embeddings, full attention across cache blocks, f16 and bf16 weights. Once per CPU kernel
 // table this machine runs (f32 K/V), and once more with the default f16 K/V.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine.ts';
 import { availableIsas, type EngineOptions } from '../src/engine/native.ts';
 import { expectEngineMatchesReference, prompt, TOLERANCE } from './helpers/check_reference.ts';
 import { TempModels } from './helpers/models.ts';
+import { quantizeModel } from '../weights-tools/quantize.ts';
 
 const models = new TempModels();
 afterAll(() => models.cleanup());
@@ -15,6 +18,26 @@ const RUNS: EngineOptions[] = [
   ...availableIsas().map((isa) => ({ isa, kvDtype: 'f32' as const })),
   { isa: availableIsas().at(-1)!, kvDtype: 'f16' },
 ];
+
+// The first position attends to itself alone (weight exactly 1), so in a dense model every
+// float operation left is a matmul's, which each table does identically (kernels.h).
+describe('kernel tables agree bit for bit', () => {
+  it.each(['f32', 'f16', 'bf16'] as const)('%s weights: first-position logits equal on every table', async (dtype) => {
+    const dir = await models.make({ preset: 'mistral-tiny', seed: 12, dtype });
+    const firsts = Array.from({ length: 8 }, (_, i) => [5 + 61 * i]);
+    const logits = async (isa: string) => {
+      const engine = await Engine.load(dir, { isa, kvDtype: 'f32' });
+      try {
+        const out = await engine.step(firsts.map((tokens) => ({ sequence: engine.createSequence(), tokens })));
+        return out.map((rows) => Array.from(rows[0]!));
+      } finally {
+        await engine.close();
+      }
+    };
+    const scalar = await logits('scalar');
+    for (const isa of availableIsas().filter((t) => t !== 'scalar')) expect(await logits(isa), isa).toEqual(scalar);
+  });
+});
 
 describe.each(RUNS)('kernels $isa, K/V $kvDtype', (engineOptions) => {
   async function withEngine<T>(dir: string, fn: (e: Engine) => Promise<T>): Promise<T> {
@@ -57,6 +80,39 @@ describe.each(RUNS)('kernels $isa, K/V $kvDtype', (engineOptions) => {
         expectEngineMatchesReference(e, dir, [prompt(20, 5, 512), prompt(7, 6, 512)], { steps: 4, chunk: 5, tol: TOLERANCE.f32 }),
       );
     });
+  });
+
+  // Every matmul output is one fma chain along k whatever the tile (native/backend/cpu/
+  // kernels.h), and attention visits keys in order from cache or chunk alike: so a prompt's
+  // logits do not depend on how it is chunked — 1 token (the decode path), 4 (few-token
+  // tiles), 13 or whole (packed prefill tiles; MoE experts see other token counts).
+  it.each([
+    { preset: 'mistral-tiny', dtype: 'f16' },
+    { preset: 'mixtral-tiny', dtype: 'bf16' },
+    { preset: 'mistral-tiny', dtype: 'q4_0' },
+    { preset: 'mixtral-tiny', dtype: 'q8_0' },
+  ] as const)('$preset $dtype: prompt logits are bit-identical for every chunk size', async ({ preset, dtype }) => {
+    let dir: string;
+    if (dtype === 'q4_0' || dtype === 'q8_0') {
+      dir = path.join(models.root, `${preset}-${dtype}-chunks`);
+      if (!fs.existsSync(dir)) await quantizeModel({ source: await models.make({ preset, seed: 31, window: 8 }), to: dtype, out: dir, quiet: true });
+    } else {
+      dir = await models.make({ preset, seed: 31, dtype, window: 8 });
+    }
+    const tokens = prompt(30, 14, 512);
+    const chunked = (chunk: number) =>
+      withEngine(dir, async (e) => {
+        const sequence = e.createSequence();
+        const rows: number[][] = [];
+        for (let at = 0; at < tokens.length; at += chunk) {
+          const [out] = await e.step([{ sequence, tokens: tokens.slice(at, at + chunk), allLogits: true }]);
+          rows.push(...out!.map((r) => Array.from(r)));
+        }
+        return rows;
+      });
+    const whole = await chunked(tokens.length);
+    expect(whole).toHaveLength(tokens.length);
+    for (const chunk of [1, 4, 13]) expect(await chunked(chunk), `chunk ${chunk}`).toEqual(whole);
   });
 
   describe('full attention (sliding_window null) across K/V blocks', () => {

@@ -41,6 +41,9 @@ class cpu_backend final : public backend {
     void matmul_rows(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w);
     // Quantizes T activation rows (n each) into qa_[buf] (cpu_matmul.cpp).
     qact_rows quantize_rows(const act_rows& x, int T, int64_t n, int buf);
+    // x with .packed set to its T rows (K wide) packed into out when the table packs calls of
+    // T tokens (kernels.h); x unchanged otherwise.
+    act_rows pack_rows(const act_rows& x, int T, int64_t K, float* out);
     // Panels [p0, p0 + np) of matrix w against T activation rows, on the calling thread:
     // float x, or its quantized copy xq for Q8_0 / Q4_0 weights.
     void matmul_panels(float* y, int64_t ldy, const act_rows& x, const qact_rows& xq, int T, const tensor& w, int64_t p0,
@@ -56,6 +59,7 @@ class cpu_backend final : public backend {
     std::vector<void*> kv_blocks_;                // block id → (2, n_layers, SLOTS, kv_dim)
     std::vector<std::vector<float>> scratch_;     // by slot
     std::vector<block_q8_act> qa_[2];             // quantized activations (rows, nb)
+    std::vector<float> packed_;                   // activations packed for the float kernels
     std::vector<float> cos_, sin_;                // (T, head_dim/2) RoPE of this step
     std::vector<double> inv_freq_;                // (head_dim/2)
     std::vector<float> kv_round_;                 // (2, T, kv_dim) k/v rounded to f16

@@ -9,7 +9,7 @@
 #include "cpu_backend.h"
 
 static const int PANEL_GROUP = 2;  // panels (32 rows) per work item: experts' matrices are small
-static const int TOKEN_BLOCK = 48;
+static const int TOKEN_BLOCK = 256;  // as cpu_matmul.cpp
 
 void cpu_backend::moe_route(moe_plan* plan, const float* router_logits, int T, int n_experts, int top_k) {
     route_choice_.resize((size_t)T * top_k);
@@ -47,14 +47,31 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
                     items.push_back({e, p0, (int)std::min<int64_t>(PANEL_GROUP, panels - p0)});
         return std::max(1, (int)items.size() / (thread_pool_size(pool_) * 8));
     };
-    // y (n, ldy) rows of the item's panels = w · the expert's activation rows, in token blocks.
-    auto rows_of = [&](float* yb, int64_t ldy, const act_rows& xa, const qact_rows& qa, int n, const tensor& w,
+    // Float weights: each expert's activation rows packed for the kernels (if the table packs
+    // blocks that large), expert e's at rows [expert_begin[e], …) of packed_.
+    auto pack_experts = [&](auto rows_of_expert, int64_t K) {
+        if (quant) return;
+        if (packed_.size() < (size_t)(n_entries * K)) packed_.resize((size_t)(n_entries * K));
+        for (int e = 0; e < E; e++) {
+            const int b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
+            for (int t0 = 0; ex.w1[e].data && t0 < n; t0 += TOKEN_BLOCK)
+                pack_rows(rows_of_expert(b0).from(t0), std::min(TOKEN_BLOCK, n - t0), K, packed_.data() + (b0 + t0) * K);
+        }
+    };
+    // y (n, ldy) rows of the item's panels = w · the expert's activation rows (entries from
+    // b0), in token blocks.
+    auto rows_of = [&](float* yb, int64_t ldy, const act_rows& xa, const qact_rows& qa, int b0, int n, const tensor& w,
                        const moe_work_item& it) {
-        for (int t0 = 0; t0 < n; t0 += TOKEN_BLOCK)
-            matmul_panels(yb + t0 * ldy, ldy, xa.from(t0), qa.from(t0), std::min(TOKEN_BLOCK, n - t0), w, it.p0, it.np);
+        for (int t0 = 0; t0 < n; t0 += TOKEN_BLOCK) {
+            const int nt = std::min(TOKEN_BLOCK, n - t0);
+            act_rows block = xa.from(t0);
+            if (!quant && nt >= k_->pack_min_tokens) block.packed = packed_.data() + (b0 + t0) * w.cols;
+            matmul_panels(yb + t0 * ldy, ldy, block, qa.from(t0), nt, w, it.p0, it.np);
+        }
     };
 
     // 1. gate and up rows of every active expert for its tokens; h = silu(gate) · up in place.
+    pack_experts([&](int b0) { return act_rows{x, hidden, plan.entry_token.data() + b0}; }, hidden);
     int grain = plan_items(inter);
     thread_pool_for(pool_, (int)items.size(), grain, [&](int begin, int end, int) {
         for (int i = begin; i < end; i++) {
@@ -63,8 +80,8 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
             const int32_t* tokens = plan.entry_token.data() + b0;
             const act_rows xa{x, hidden, tokens};
             const qact_rows qa{xq.xq, xq.nb, tokens};
-            rows_of(h + (int64_t)b0 * inter, inter, xa, qa, n, ex.w1[it.expert], it);
-            rows_of(up + (int64_t)b0 * inter, inter, xa, qa, n, ex.w3[it.expert], it);
+            rows_of(h + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w1[it.expert], it);
+            rows_of(up + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w3[it.expert], it);
             const int64_t r0 = it.p0 * PANEL_ROWS, r1 = std::min<int64_t>(inter, (it.p0 + it.np) * PANEL_ROWS);
             for (int j = 0; j < n; j++) {
                 float* hj = h + (int64_t)(b0 + j) * inter;
@@ -76,6 +93,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
 
     // 2. down rows of every active expert.
     const qact_rows hq = quant ? quantize_rows(act_rows{h, inter, nullptr}, n_entries, inter, 1) : qact_rows{};
+    pack_experts([&](int b0) { return act_rows{h + (int64_t)b0 * inter, inter, nullptr}; }, inter);
     grain = plan_items(hidden);
     thread_pool_for(pool_, (int)items.size(), grain, [&](int begin, int end, int) {
         for (int i = begin; i < end; i++) {
@@ -83,7 +101,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
             const int b0 = plan.expert_begin[it.expert], n = plan.expert_begin[it.expert + 1] - b0;
             const act_rows ha{h + (int64_t)b0 * inter, inter, nullptr};
             const qact_rows qa = quant ? hq.from(b0) : qact_rows{};
-            rows_of(y + (int64_t)b0 * hidden, hidden, ha, qa, n, ex.w2[it.expert], it);
+            rows_of(y + (int64_t)b0 * hidden, hidden, ha, qa, b0, n, ex.w2[it.expert], it);
         }
     });
 

@@ -19,10 +19,12 @@ struct block_q8_act {
 
 // Which activation rows a kernel call reads: token t of the call is row idx[t] of x, or row t
 // when idx is null. An expert reads its tokens straight out of the batch this way (no gather).
+// packed: the same rows laid out by the table's pack_act for a call of T tokens (or null).
 struct act_rows {
     const float* x;    // (rows, ld)
     int64_t ld;
     const int32_t* idx;
+    const float* packed = nullptr;
     const float* row(int t) const { return x + (idx ? idx[t] : t) * ld; }
     act_rows from(int t0) const { return idx ? act_rows{x, ld, idx + t0} : act_rows{x + t0 * ld, ld, nullptr}; }
 };
@@ -46,6 +48,11 @@ struct qact_rows {
 struct cpu_kernels {
     const char* isa;  // "scalar", "avx2", "avx512"
     void (*matmul_panels)(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np);
+    // Calls of at least pack_min_tokens tokens read their activations packed by pack_act: a
+    // T-token call's rows of K into out (T·K floats) in the table's own layout, in `parts`
+    // parts that may run in parallel.
+    int pack_min_tokens;
+    void (*pack_act)(const act_rows& x, int T, int64_t K, int part, int parts, float* out);
     // x (n) → n/32 activation blocks, d = max|x| / 127, q = round-half-even(x / d), sum = Σ q.
     void (*quantize_act)(const float* x, int64_t n, block_q8_act* out);
     void (*quant_matmul_panels)(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0, int np);

@@ -37,52 +37,95 @@ AVX512_FN void avx512_widen_row(const tensor& w, int64_t row, float* dst) {
     }
 }
 
+// Column k of panels [p0, p0 + MP) times activation x_at(t) of each token, into acc.
+template <int D, int MP, int NT, typename XAt>
+AVX512_FN static inline void fma_column(__m512 (&acc)[MP][NT], const tensor& w, int64_t p0, int64_t k, XAt x_at) {
+    __m512 wv[MP];
+    for (int p = 0; p < MP; p++) wv[p] = load16<D>(w.data, ((p0 + p) * w.cols + k) * PANEL_ROWS);
+    for (int t = 0; t < NT; t++) {
+        const __m512 xb = _mm512_set1_ps(x_at(t));
+        for (int p = 0; p < MP; p++) acc[p][t] = _mm512_fmadd_ps(wv[p], xb, acc[p][t]);
+    }
+}
+
 // One tile: panels [p0, p0 + MP) against NT tokens, each output one fma chain along k
 // (kernels.h). Each loaded weight vector feeds NT FMAs, each broadcast activation MP:
-// MP·NT accumulators of the 32 zmm registers.
+// MP·NT accumulators of the 32 zmm registers. Activations come as rows (few tokens) or as
+// one packed tile, k-major (xt[k·NT + t]), a single stream for the prefetcher.
 template <int D, int MP, int NT>
-AVX512_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, int t0, const tensor& w, int64_t p0) {
+AVX512_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, const float* xt, int t0, const tensor& w,
+                                 int64_t p0) {
     const int64_t K = w.cols;
-    const float* xs[NT];
-    for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
     __m512 acc[MP][NT];
     for (auto& v : acc)
         for (auto& a : v) a = _mm512_setzero_ps();
-    for (int64_t k = 0; k < K; k++) {
-        __m512 wv[MP];
-        for (int p = 0; p < MP; p++) wv[p] = load16<D>(w.data, ((p0 + p) * K + k) * PANEL_ROWS);
-        for (int t = 0; t < NT; t++) {
-            const __m512 xb = _mm512_set1_ps(xs[t][k]);
-            for (int p = 0; p < MP; p++) acc[p][t] = _mm512_fmadd_ps(wv[p], xb, acc[p][t]);
-        }
+    if (xt) {
+        for (int64_t k = 0; k < K; k++, xt += NT) fma_column<D>(acc, w, p0, k, [&](int t) { return xt[t]; });
+    } else {
+        const float* xs[NT];
+        for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
+        for (int64_t k = 0; k < K; k++) fma_column<D>(acc, w, p0, k, [&](int t) { return xs[t][k]; });
     }
     for (int p = 0; p < MP; p++) {
-        const int n = panel_rows(w.rows, p0 + p);
-        if (n <= 0) continue;
-        const __mmask16 m = (__mmask16)((1u << n) - 1);
+        const __mmask16 m = (__mmask16)((1u << panel_rows(w.rows, p0 + p)) - 1);
         for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(y + (t0 + t) * ldy + (p0 + p) * PANEL_ROWS, m, acc[p][t]);
     }
 }
 
 // Tokens [t0, t0 + n), n ≤ NT, as one tile of NT' = n.
 template <int D, int MP, int NT>
-AVX512_FN static void float_tokens(float* y, int64_t ldy, const act_rows& x, int t0, int n, const tensor& w, int64_t p0) {
+AVX512_FN static void float_tokens(float* y, int64_t ldy, const act_rows& x, const float* xt, int t0, int n, const tensor& w,
+                                   int64_t p0) {
     if constexpr (NT > 1)
-        if (n < NT) return float_tokens<D, MP, NT - 1>(y, ldy, x, t0, n, w, p0);
-    float_tile<D, MP, NT>(y, ldy, x, t0, w, p0);
+        if (n < NT) return float_tokens<D, MP, NT - 1>(y, ldy, x, xt, t0, n, w, p0);
+    float_tile<D, MP, NT>(y, ldy, x, xt, t0, w, p0);
 }
 
-// Few tokens (decode): four panels a tile, four weight streams in flight. More (prefill):
-// two panels against 12 tokens, 24 accumulators; a leftover panel against 12 at a time.
+// Prefill tiles: T tokens in ceil(T / 12) tiles as even as can be (16 tokens: 8 + 8, not
+// 12 + 4), the smaller ones first. Tile i starts at token tile_start(T, i).
+static const int TILE_TOKENS = 12;
+static inline int tile_count(int T) { return (T + TILE_TOKENS - 1) / TILE_TOKENS; }
+static inline int tile_start(int T, int i) {
+    const int n = tile_count(T), small = n - T % n;
+    return i * (T / n) + std::max(0, i - small);
+}
+
+// The activations of a T-token call as its tiles, each k-major: token t of tile i, column k
+// at tile_start(T, i)·K + k·(tile size) + (t − tile_start(T, i)). Part `part` of `parts`
+// packs a contiguous run of tiles, writing each one front to back.
+void avx512_pack_act(const act_rows& x, int T, int64_t K, int part, int parts, float* out) {
+    const int tiles = tile_count(T);
+    for (int i = part * tiles / parts; i < (part + 1) * tiles / parts; i++) {
+        const int s = tile_start(T, i), n = tile_start(T, i + 1) - s;
+        const float* rows[TILE_TOKENS];
+        for (int t = 0; t < n; t++) rows[t] = x.row(s + t);
+        float* dst = out + (int64_t)s * K;
+        for (int64_t k = 0; k < K; k++)
+            for (int t = 0; t < n; t++) *dst++ = rows[t][k];
+    }
+}
+
+// Few tokens (decode): four panels a tile, four weight streams in flight, activations as
+// rows. More (prefill): two panels against a packed tile of up to 12 tokens, 24 accumulators.
+// (Blocking k to keep a tile's weights in L1 measured slower: the prefetchers stream whole
+// panels better.)
 template <int D>
 AVX512_FN static void float_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np) {
     int64_t p = p0;
-    if (T <= 4)
-        for (; p + 4 <= p0 + np; p += 4) float_tokens<D, 4, 4>(y, ldy, x, 0, T, w, p);
-    for (; p + 2 <= p0 + np; p += 2)
-        for (int t = 0; t < T; t += 12) float_tokens<D, 2, 12>(y, ldy, x, t, std::min(12, T - t), w, p);
-    for (; p < p0 + np; p++)
-        for (int t = 0; t < T; t += 12) float_tokens<D, 1, 12>(y, ldy, x, t, std::min(12, T - t), w, p);
+    if (!x.packed) {
+        for (; p + 4 <= p0 + np; p += 4)
+            for (int t = 0; t < T; t += 4) float_tokens<D, 4, 4>(y, ldy, x, nullptr, t, std::min(4, T - t), w, p);
+        for (; p < p0 + np; p++)
+            for (int t = 0; t < T; t += 4) float_tokens<D, 1, 4>(y, ldy, x, nullptr, t, std::min(4, T - t), w, p);
+        return;
+    }
+    for (; p < p0 + np; p += 2)
+        for (int i = 0; i < tile_count(T); i++) {
+            const int s = tile_start(T, i), n = tile_start(T, i + 1) - s;
+            const float* xt = x.packed + (int64_t)s * w.cols;
+            if (p + 2 <= p0 + np) float_tokens<D, 2, TILE_TOKENS>(y, ldy, x, xt, s, n, w, p);
+            else float_tokens<D, 1, TILE_TOKENS>(y, ldy, x, xt, s, n, w, p);
+        }
 }
 
 AVX512_FN void avx512_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np) {

@@ -18,6 +18,7 @@
 DECLARE_ISA(scalar)
 DECLARE_ISA(avx2)
 DECLARE_ISA(avx512)
+void avx512_pack_act(const act_rows& x, int T, int64_t K, int part, int parts, float* out);  // the one table that packs
 
 // Element i of a float-dtype row (F32, F16, BF16) as f32: the scalar tails of every table.
 template <int D>
