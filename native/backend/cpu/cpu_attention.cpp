@@ -1,11 +1,14 @@
 // Causal self-attention with an optional sliding window over the rolling / paged K/V cache
-// (kv_cache.h), for this shard's heads. Work items are (token, head) pairs across the batch.
+// (kv_cache.h), for this shard's heads: a block of keys is read once for all the query heads
+// that share its KV head, and long contexts split into blocks across the threads.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
 
 #include "cpu_backend.h"
+
+static const int KEY_BLOCK = 256;  // keys per work item
 
 bool cpu_backend::attention(float* out, int layer, const float* q, const float* k_new, const float* v_new,
                             const step_batch& b) {
@@ -28,51 +31,87 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
     std::atomic<bool> cache_ok{true};
     const cpu_kernels* k = k_;
 
-    thread_pool_for(pool_, T * H, std::max(1, H / 2), [&](int begin, int end, int) {
+    // Work items: (token, KV head, block of KEY_BLOCK visible keys). Blocks split the range
+    // [j0, p_q] the same way whatever the batch, and partial results are combined in block
+    // order, so a token's output depends on its own keys alone (batch invariance).
+    attn_items_.clear();
+    for (int t = 0; t < T; t++) {
+        const kv_seq* seq = b.chunks[b.token_chunk[t]].seq;
+        const int64_t p_q = b.positions[t], j0 = swa_first_visible(p_q, seq->window);
+        for (int g = 0; g < KV; g++)
+            for (int64_t jb = j0; jb <= p_q; jb += KEY_BLOCK) attn_items_.push_back({t, g, jb, std::min(p_q + 1, jb + KEY_BLOCK)});
+    }
+    const int n_items = (int)attn_items_.size();
+    attn_out_.assign((size_t)n_items * group * D, 0.0f);
+    attn_stat_.resize((size_t)n_items * group * 2);
+    thread_pool_for(pool_, n_items, std::max(1, n_items / (thread_pool_size(pool_) * 8)), [&](int begin, int end, int) {
         thread_local std::vector<float> scores;
-        for (int item = begin; item < end; item++) {
-            const int t = item / H, h = item % H, kvh = h / group;
-            const step_chunk& c = b.chunks[b.token_chunk[t]];
+        thread_local std::vector<const void*> keys, values;
+        scores.resize((size_t)group * KEY_BLOCK);
+        keys.resize(KEY_BLOCK);
+        values.resize(KEY_BLOCK);
+        for (int i = begin; i < end; i++) {
+            const attn_item& it = attn_items_[i];
+            const step_chunk& c = b.chunks[b.token_chunk[it.t]];
             const kv_seq* seq = c.seq;
-            const int64_t start = seq->n_past, p_q = b.positions[t];
-            const int64_t j0 = swa_first_visible(p_q, seq->window);
-            const int64_t n_keys = p_q - j0 + 1;
-            if ((int64_t)scores.size() < n_keys) scores.resize(n_keys);
-            const float* qh = q + ((int64_t)t * H + h) * D;
-            // Key or value j: from this chunk (f32) or from the cache (f32 or f16).
-            auto fresh = [&](int64_t j, const float* base) {
-                return base + (int64_t)(c.tok_offset + (j - start)) * kv_dim + (int64_t)kvh * D;
-            };
-            auto cached = [&](int64_t j, bool value) -> const char* {
+            // Keys before `start` come from the cache (f32 or f16), the rest from this chunk (f32).
+            const int64_t start = seq->n_past, n = it.j_end - it.j_begin;
+            const int n_cached = (int)std::clamp<int64_t>(start - it.j_begin, 0, n);
+            for (int64_t j = it.j_begin; j < it.j_end; j++) {
+                const int64_t at = j - it.j_begin;
+                if (j >= start) {
+                    const int64_t row = (int64_t)(c.tok_offset + (j - start)) * kv_dim + (int64_t)it.g * D;
+                    keys[at] = k_new + row;
+                    values[at] = v_new + row;
+                    continue;
+                }
                 const int64_t slot = kv_slot(seq, j);
                 if (seq->slot_pos[slot] != j) cache_ok.store(false, std::memory_order_relaxed);
-                return (const char*)kv_at(seq, layer, slot, value) + (int64_t)kvh * D * (f16 ? 2 : 4);
-            };
+                const int64_t off = (int64_t)it.g * D * (f16 ? 2 : 4);
+                keys[at] = (const char*)kv_at(seq, layer, slot, false) + off;
+                values[at] = (const char*)kv_at(seq, layer, slot, true) + off;
+            }
+            const float* q0 = q + ((int64_t)it.t * H + it.g * group) * D;  // the group's query heads
+            float* sc = scores.data();
+            k->attn_scores(sc, KEY_BLOCK, q0, group, D, keys.data(), f16, n_cached, scale);
+            k->attn_scores(sc + n_cached, KEY_BLOCK, q0, group, D, keys.data() + n_cached, false, (int)n - n_cached, scale);
+            float* stat = &attn_stat_[(size_t)i * group * 2];
+            for (int r = 0; r < group; r++) {
+                float* sr = sc + r * KEY_BLOCK;
+                float m = -INFINITY, sum = 0;
+                for (int64_t j = 0; j < n; j++) m = std::max(m, sr[j]);
+                for (int64_t j = 0; j < n; j++) sum += sr[j] = std::exp(sr[j] - m);
+                stat[2 * r] = m;
+                stat[2 * r + 1] = sum;
+            }
+            float* o = &attn_out_[(size_t)i * group * D];
+            k->attn_values(o, sc, KEY_BLOCK, group, D, values.data(), f16, n_cached);
+            k->attn_values(o, sc + n_cached, KEY_BLOCK, group, D, values.data() + n_cached, false, (int)n - n_cached);
+        }
+    });
 
-            float max_score = -INFINITY;
-            for (int64_t j = j0; j <= p_q; j++) {
-                float s;
-                if (j >= start) s = k->dot(qh, fresh(j, k_new), D);
-                else if (f16) s = k->dot_f16(qh, (const uint16_t*)cached(j, false), D);
-                else s = k->dot(qh, (const float*)cached(j, false), D);
-                s *= scale;
-                scores[j - j0] = s;
-                max_score = std::max(max_score, s);
-            }
-            double sum = 0;
-            for (int64_t n = 0; n < n_keys; n++) {
-                scores[n] = std::exp(scores[n] - max_score);
-                sum += scores[n];
-            }
+    // Each (token, query head): its blocks' partials rescaled to the largest max, in order.
+    std::vector<int>& first = attn_first_;  // first item of each token
+    first.assign(T + 1, n_items);
+    for (int i = n_items - 1; i >= 0; i--) first[attn_items_[i].t] = i;
+    thread_pool_for(pool_, T * H, std::max(1, H / 2), [&](int begin, int end, int) {
+        for (int th = begin; th < end; th++) {
+            const int t = th / H, h = th % H, g = h / group, r = h % group;
+            const int per_head = (first[t + 1] - first[t]) / KV;  // blocks per KV head
+            const int i0 = first[t] + g * per_head;
+            float m = -INFINITY;
+            for (int i = i0; i < i0 + per_head; i++) m = std::max(m, attn_stat_[((size_t)i * group + r) * 2]);
             float* oh = out + ((int64_t)t * H + h) * D;
             std::memset(oh, 0, sizeof(float) * D);
-            const float inv_sum = (float)(1.0 / sum);
-            for (int64_t j = j0; j <= p_q; j++) {
-                const float wgt = scores[j - j0] * inv_sum;
-                if (j >= start) k->axpy(oh, wgt, fresh(j, v_new), D);
-                else if (f16) k->axpy_f16(oh, wgt, (const uint16_t*)cached(j, true), D);
-                else k->axpy(oh, wgt, (const float*)cached(j, true), D);
+            double sum = 0;
+            for (int i = i0; i < i0 + per_head; i++) {
+                const float* st = &attn_stat_[((size_t)i * group + r) * 2];
+                const float f = std::exp(st[0] - m);
+                sum += (double)f * st[1];
+                k->axpy(oh, f, &attn_out_[((size_t)i * group + r) * D], D);
             }
+            const float inv = (float)(1.0 / sum);
+            for (int d = 0; d < D; d++) oh[d] *= inv;
         }
     });
     return cache_ok.load();

@@ -14,7 +14,7 @@ cpu_backend::cpu_backend(const backend_config& cfg, const cpu_kernels* k)
 }
 
 cpu_backend::~cpu_backend() {
-    for (void* b : kv_blocks_) ::operator delete(b, std::align_val_t(64));
+    weight_arena_free(&kv_arena_);
     thread_pool_free(pool_);
     weight_arena_free(&arena_);
 }
@@ -55,9 +55,11 @@ uint64_t cpu_backend::kv_block_bytes() const {
     return 2 * (uint64_t)s.n_layers * KV_BLOCK_SLOTS * s.n_kv_heads * s.head_dim * elem;
 }
 
+// Blocks come from huge-page regions: a long context reads thousands of scattered slots a
+// step, and on 4 KiB pages the TLB misses cost more than the reads.
 bool cpu_backend::kv_grow(int64_t n_blocks) {
     while ((int64_t)kv_blocks_.size() < n_blocks) {
-        void* b = ::operator new((size_t)kv_block_bytes(), std::align_val_t(64), std::nothrow);
+        void* b = weight_arena_alloc(&kv_arena_, (size_t)kv_block_bytes());
         if (!b) return false;
         kv_blocks_.push_back(b);
     }

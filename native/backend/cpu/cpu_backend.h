@@ -56,6 +56,7 @@ class cpu_backend final : public backend {
     thread_pool* pool_;
     weight_arena arena_;
     uint64_t weight_bytes_ = 0;                   // the weights' own bytes, owned or in place (no padding)
+    weight_arena kv_arena_;                       // the K/V blocks' memory (huge pages)
     std::vector<void*> kv_blocks_;                // block id → (2, n_layers, SLOTS, kv_dim)
     std::vector<std::vector<float>> scratch_;     // by slot
     std::vector<block_q8_act> qa_[2];             // quantized activations (rows, nb)
@@ -63,6 +64,14 @@ class cpu_backend final : public backend {
     std::vector<float> cos_, sin_;                // (T, head_dim/2) RoPE of this step
     std::vector<double> inv_freq_;                // (head_dim/2)
     std::vector<float> kv_round_;                 // (2, T, kv_dim) k/v rounded to f16
+    struct attn_item {
+        int t, g;                 // token, KV head
+        int64_t j_begin, j_end;   // the block of keys it reads
+    };
+    std::vector<attn_item> attn_items_;           // by token, then KV head, then block
+    std::vector<float> attn_out_;                 // (items, group, head_dim) unnormalized outputs
+    std::vector<float> attn_stat_;                // (items, group, 2) their score max and Σ exp
+    std::vector<int> attn_first_;                 // (T + 1) first item of each token
     std::vector<float> moe_h_, moe_up_;           // (entries, inter_local)
     std::vector<float> moe_y_;                    // (entries, hidden)
     struct moe_work_item {

@@ -61,6 +61,13 @@ struct cpu_kernels {
     // K/V stored as f16: the same two with the second operand in f16.
     float (*dot_f16)(const float* a, const uint16_t* b, int n);
     void (*axpy_f16)(float* y, float a, const uint16_t* x, int n);
+    // Attention for the G query heads of one KV head against n keys or values (rows of D,
+    // f16 or f32, by pointer: cache slots are scattered):
+    //   scores  s[r·lds + j] = scale · (q row r · key j);
+    //   values  o[r·D + d] += Σ_j w[r·ldw + j] · value_j[d], j in order.
+    void (*attn_scores)(float* s, int64_t lds, const float* q, int G, int D, const void* const* keys, bool f16, int n,
+                        float scale);
+    void (*attn_values)(float* o, const float* w, int64_t ldw, int G, int D, const void* const* values, bool f16, int n);
     void (*widen_row)(const tensor& w, int64_t row, float* dst);  // a row-major float table (embed)
     // The FMA peak probe for benchmarks: `iters` rounds of independent vector FMA chains;
     // returns the floating-point operations done (2 per lane per FMA).

@@ -12,6 +12,10 @@
     void P##_axpy(float* y, float a, const float* x, int n);                                                   \
     float P##_dot_f16(const float* a, const uint16_t* b, int n);                                               \
     void P##_axpy_f16(float* y, float a, const uint16_t* x, int n);                                            \
+    void P##_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const void* const* keys, bool f16,  \
+                         int n, float scale);                                                                   \
+    void P##_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const void* const* values, bool f16, \
+                         int n);                                                                                \
     void P##_widen_row(const tensor& w, int64_t row, float* dst);                                              \
     double P##_fma_probe(int64_t iters, float* sink);
 
