@@ -5,11 +5,7 @@
 #include "kernels_isa.h"
 
 #if defined(__x86_64__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-
-#define AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#include "avx512_common.h"
 
 // Elements [d, d + 16) of a row (those below D), f16 or f32, as f32.
 AVX512_FN static inline __m512 load_row(const void* row, bool f16, int d, __mmask16 m) {

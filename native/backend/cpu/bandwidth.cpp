@@ -8,12 +8,16 @@
 #include <string>
 
 #include "kernels.h"
+#include "weight_arena.h"
 
 double bandwidth_measure_read(thread_pool* pool, size_t bytes, int reps) {
     std::string err;
     const cpu_kernels* k = cpu_kernels_select("", &err);  // the best table: this is a read test
     const size_t n = bytes / sizeof(float);
-    std::vector<float> buf(n);
+    // Huge-page memory, the kind the weights live in (weight_arena.h).
+    weight_arena arena;
+    float* buf = (float*)weight_arena_alloc(&arena, n * sizeof(float));
+    if (!buf) return 0;
     // Touch every page so the first pass does not measure page faults.
     for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 1023) * 1e-3f;
     const int slices = thread_pool_size(pool) * 16;
@@ -31,7 +35,7 @@ double bandwidth_measure_read(thread_pool* pool, size_t bytes, int reps) {
                 float acc = 0;
                 for (size_t off = 0; off < per; off += 4096) {
                     size_t len = std::min<size_t>(4096, per - off);
-                    acc += k->dot(buf.data() + (size_t)s * per + off, ones.data(), (int)len);
+                    acc += k->dot(buf + (size_t)s * per + off, ones.data(), (int)len);
                 }
                 partial[s] = acc;
             }
@@ -41,6 +45,7 @@ double bandwidth_measure_read(thread_pool* pool, size_t bytes, int reps) {
         const double sec = std::chrono::duration<double>(t1 - t0).count();
         best = std::max(best, (double)per * slices * sizeof(float) / sec / 1e9);
     }
+    weight_arena_free(&arena);
     return best;
 }
 

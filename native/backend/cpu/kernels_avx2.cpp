@@ -5,9 +5,7 @@
 #include "kernels_isa.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define AVX2_FN __attribute__((target("avx2,fma,f16c")))
+#include "avx2_common.h"
 
 template <int D>
 AVX2_FN static inline __m256 load8(const void* base, int64_t i) {
@@ -62,17 +60,7 @@ AVX2_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, int t0,
     }
     for (int h = 0; h < 2 * MP; h++) {
         const int64_t r = (p0 + h / 2) * PANEL_ROWS + 8 * (h % 2);
-        const int64_t n = std::min<int64_t>(8, w.rows - r);
-        if (n <= 0) continue;
-        for (int t = 0; t < NT; t++) {
-            float* out = y + (t0 + t) * ldy + r;
-            if (n == 8) _mm256_storeu_ps(out, acc[h][t]);
-            else {
-                alignas(32) float v[8];
-                _mm256_store_ps(v, acc[h][t]);
-                for (int i = 0; i < n; i++) out[i] = v[i];
-            }
-        }
+        for (int t = 0; r < w.rows && t < NT; t++) store_lanes(y + (t0 + t) * ldy + r, acc[h][t], w.rows - r);
     }
 }
 

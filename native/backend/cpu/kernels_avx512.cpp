@@ -5,12 +5,7 @@
 #include "kernels_isa.h"
 
 #if defined(__x86_64__)
-// GCC 12's AVX-512 headers build their results from _mm512_undefined_*(), which it then flags.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-
-#define AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#include "avx512_common.h"
 
 template <int D>
 AVX512_FN static inline __m512 load16(const void* base, int64_t i) {

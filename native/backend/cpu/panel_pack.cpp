@@ -25,56 +25,37 @@ static void pack_elements(const host_tensor& src, E* dst) {
     }
 }
 
-template <typename B>
-static const B* block_of(const host_tensor& src, int64_t r, int64_t b) {
-    return (const B*)((const char*)src.data + r * src.src_row_stride) + b;
-}
-
-static void pack_q8(const host_tensor& src, uint8_t* dst) {
+// Quantized dtypes: per panel and block, the 16 rows' f16 scales, then groups of 4 bytes of
+// each row lane by lane; padding rows get scale 0 and bytes that mean 0.
+template <typename B, int GROUPS>
+static void pack_blocks(const host_tensor& src, uint8_t* dst, uint8_t (*byte)(const B&, int), uint8_t pad) {
     const int64_t nb = src.cols / QK;
+    const int block_bytes = PANEL_ROWS * (int)sizeof(B);
     for (int64_t p = 0; p < panel_count(src.rows); p++)
         for (int64_t b = 0; b < nb; b++) {
-            uint8_t* out = dst + (p * nb + b) * Q8_PANEL_BLOCK;
-            uint16_t* scales = (uint16_t*)out;  // 64-byte aligned arena + multiples of 32: aligned
+            uint8_t* out = dst + (p * nb + b) * block_bytes;
             uint8_t* q = out + 2 * PANEL_ROWS;
             for (int lane = 0; lane < PANEL_ROWS; lane++) {
                 const int64_t r = p * PANEL_ROWS + lane;
-                const block_q8_0* blk = r < src.rows ? block_of<block_q8_0>(src, r, b) : nullptr;
+                const B* blk = r < src.rows ? (const B*)((const char*)src.data + r * src.src_row_stride) + b : nullptr;
                 uint16_t d = 0;
                 if (blk) std::memcpy(&d, &blk->d, 2);
-                scales[lane] = d;
-                for (int g = 0; g < QK / 4; g++)
-                    for (int i = 0; i < 4; i++)
-                        q[(g * PANEL_ROWS + lane) * 4 + i] = (uint8_t)((blk ? blk->qs[4 * g + i] : 0) + 128);
+                std::memcpy(out + 2 * lane, &d, 2);
+                for (int g = 0; g < GROUPS; g++)
+                    for (int i = 0; i < 4; i++) q[(g * PANEL_ROWS + lane) * 4 + i] = blk ? byte(*blk, 4 * g + i) : pad;
             }
         }
 }
 
-static void pack_q4(const host_tensor& src, uint8_t* dst) {
-    const int64_t nb = src.cols / QK;
-    for (int64_t p = 0; p < panel_count(src.rows); p++)
-        for (int64_t b = 0; b < nb; b++) {
-            uint8_t* out = dst + (p * nb + b) * Q4_PANEL_BLOCK;
-            uint16_t* scales = (uint16_t*)out;
-            uint8_t* q = out + 2 * PANEL_ROWS;
-            for (int lane = 0; lane < PANEL_ROWS; lane++) {
-                const int64_t r = p * PANEL_ROWS + lane;
-                const block_q4_0* blk = r < src.rows ? block_of<block_q4_0>(src, r, b) : nullptr;
-                uint16_t d = 0;
-                if (blk) std::memcpy(&d, &blk->d, 2);
-                scales[lane] = d;
-                for (int j = 0; j < QK / 8; j++)
-                    for (int i = 0; i < 4; i++) q[(j * PANEL_ROWS + lane) * 4 + i] = blk ? blk->qs[4 * j + i] : 0x88;
-            }
-        }
-}
+static uint8_t q8_byte(const block_q8_0& b, int i) { return (uint8_t)(b.qs[i] + 128); }
+static uint8_t q4_byte(const block_q4_0& b, int i) { return b.qs[i]; }
 
 void panel_pack(const host_tensor& src, void* dst) {
     switch (src.dtype) {
         case DT_F32: return pack_elements(src, (uint32_t*)dst);
         case DT_F16:
         case DT_BF16: return pack_elements(src, (uint16_t*)dst);
-        case DT_Q8_0: return pack_q8(src, (uint8_t*)dst);
-        case DT_Q4_0: return pack_q4(src, (uint8_t*)dst);
+        case DT_Q8_0: return pack_blocks<block_q8_0, QK / 4>(src, (uint8_t*)dst, q8_byte, 128);
+        case DT_Q4_0: return pack_blocks<block_q4_0, QK / 8>(src, (uint8_t*)dst, q4_byte, 0x88);
     }
 }

@@ -6,9 +6,7 @@
 #include "kernels_isa.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define AVX2_FN __attribute__((target("avx2,fma,f16c")))
+#include "avx2_common.h"
 
 AVX2_FN static inline int32_t hsum_epi32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -105,16 +103,7 @@ AVX2_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0
     }
     for (int h = 0; h < 2; h++) {
         const int64_t r = p * PANEL_ROWS + 8 * h;
-        const int64_t n = std::min<int64_t>(8, w.rows - r);
-        for (int t = 0; n > 0 && t < NT; t++) {
-            float* out = y + (t0 + t) * ldy + r;
-            if (n == 8) _mm256_storeu_ps(out, acc[h][t]);
-            else {
-                alignas(32) float v[8];
-                _mm256_store_ps(v, acc[h][t]);
-                for (int i = 0; i < n; i++) out[i] = v[i];
-            }
-        }
+        for (int t = 0; r < w.rows && t < NT; t++) store_lanes(y + (t0 + t) * ldy + r, acc[h][t], w.rows - r);
     }
 }
 

@@ -7,11 +7,7 @@
 #include "kernels_isa.h"
 
 #if defined(__x86_64__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-
-#define AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#include "avx512_common.h"
 
 // Quantizing activations is the same integer result on every table; AVX2's is fast enough.
 AVX512_FN void avx512_quantize_act(const float* x, int64_t n, block_q8_act* out) { avx2_quantize_act(x, n, out); }
