@@ -1,6 +1,7 @@
 // Matrix multiply on the pool: y = x @ W.T with W packed in panels of 16 rows
-// (panel_layout.h). Work items are groups of PANEL_GROUP panels; tokens go through in blocks. Each output is one chain of
-// operations whatever the batch (kernels.h), so a token's outputs never depend on the others.
+// (panel_layout.h). Work items are groups of PANEL_GROUP panels; tokens go through in blocks.
+// Each output is one chain of operations whatever the batch (kernels.h), so a token's outputs
+// never depend on the others.
 #include <algorithm>
 
 #include "cpu_backend.h"
