@@ -67,9 +67,8 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
                 }
                 const int64_t slot = kv_slot(seq, j);
                 if (seq->slot_pos[slot] != j) cache_ok.store(false, std::memory_order_relaxed);
-                const int64_t off = (int64_t)it.g * D * (f16 ? 2 : 4);
-                keys[at] = (const char*)kv_at(seq, layer, slot, false) + off;
-                values[at] = (const char*)kv_at(seq, layer, slot, true) + off;
+                keys[at] = kv_at(seq, layer, it.g, slot, false);
+                values[at] = kv_at(seq, layer, it.g, slot, true);
             }
             const float* q0 = q + ((int64_t)it.t * H + it.g * group) * D;  // the group's query heads
             float* sc = scores.data();
@@ -118,24 +117,26 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
 }
 
 void cpu_backend::kv_write(int layer, const float* k_new, const float* v_new, const step_batch& b) {
-    const int kv_dim = cfg_.shape.n_kv_heads * cfg_.shape.head_dim;
+    const int KV = cfg_.shape.n_kv_heads, D = cfg_.shape.head_dim, kv_dim = KV * D;
     const bool f16 = cfg_.kv_dtype == KV_F16;
     for (const step_chunk& c : b.chunks) {
         const int64_t start = c.seq->n_past, end = start + c.n_tok;
         for (int64_t p = kv_first_cached(c.seq, c.n_tok); p < end; p++) {
             const int64_t row = c.tok_offset + (p - start), slot = kv_slot(c.seq, p);
-            const float* kr = k_new + row * kv_dim;
-            const float* vr = v_new + row * kv_dim;
-            void* kd = kv_at(c.seq, layer, slot, false);
-            void* vd = kv_at(c.seq, layer, slot, true);
-            if (!f16) {
-                std::memcpy(kd, kr, sizeof(float) * kv_dim);
-                std::memcpy(vd, vr, sizeof(float) * kv_dim);
-                continue;
-            }
-            for (int i = 0; i < kv_dim; i++) {
-                ((uint16_t*)kd)[i] = f32_to_f16(kr[i]);
-                ((uint16_t*)vd)[i] = f32_to_f16(vr[i]);
+            for (int g = 0; g < KV; g++) {
+                const float* kr = k_new + row * kv_dim + g * D;
+                const float* vr = v_new + row * kv_dim + g * D;
+                void* kd = kv_at(c.seq, layer, g, slot, false);
+                void* vd = kv_at(c.seq, layer, g, slot, true);
+                if (!f16) {
+                    std::memcpy(kd, kr, sizeof(float) * D);
+                    std::memcpy(vd, vr, sizeof(float) * D);
+                    continue;
+                }
+                for (int i = 0; i < D; i++) {
+                    ((uint16_t*)kd)[i] = f32_to_f16(kr[i]);
+                    ((uint16_t*)vd)[i] = f32_to_f16(vr[i]);
+                }
             }
         }
     }

@@ -66,12 +66,14 @@ bool cpu_backend::kv_grow(int64_t n_blocks) {
     return true;
 }
 
-void* cpu_backend::kv_at(const kv_seq* seq, int layer, int64_t slot, bool value) const {
+// A block: k (n_layers, n_kv_heads, SLOTS, head_dim) then v the same, so the keys one
+// attention work item reads (one layer, one KV head) lie together, SLOTS rows in a run.
+void* cpu_backend::kv_at(const kv_seq* seq, int layer, int head, int64_t slot, bool value) const {
     const backend_shape& s = cfg_.shape;
-    const int64_t kv_dim = (int64_t)s.n_kv_heads * s.head_dim, elem = cfg_.kv_dtype == KV_F16 ? 2 : 4;
-    // block: k (n_layers, SLOTS, kv_dim) then v (n_layers, SLOTS, kv_dim)
-    const int64_t index = ((value ? s.n_layers : 0) + layer) * (int64_t)KV_BLOCK_SLOTS + slot % KV_BLOCK_SLOTS;
-    return (char*)kv_blocks_[seq->block_table[slot / KV_BLOCK_SLOTS]] + index * kv_dim * elem;
+    const int64_t elem = cfg_.kv_dtype == KV_F16 ? 2 : 4;
+    const int64_t run = ((int64_t)(value ? s.n_layers : 0) + layer) * s.n_kv_heads + head;
+    const int64_t index = run * KV_BLOCK_SLOTS + slot % KV_BLOCK_SLOTS;
+    return (char*)kv_blocks_[seq->block_table[slot / KV_BLOCK_SLOTS]] + index * s.head_dim * elem;
 }
 
 float* cpu_backend::scratch(int slot, size_t n) {

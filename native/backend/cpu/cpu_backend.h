@@ -48,8 +48,9 @@ class cpu_backend final : public backend {
     // float x, or its quantized copy xq for Q8_0 / Q4_0 weights.
     void matmul_panels(float* y, int64_t ldy, const act_rows& x, const qact_rows& xq, int T, const tensor& w, int64_t p0,
                        int np) const;
-    // K or V (value = true) storage of `layer`, slot `slot` of a sequence (f32 or f16 elements).
-    void* kv_at(const kv_seq* seq, int layer, int64_t slot, bool value) const;
+    // K or V (value = true) of `layer`, KV head `head`, slot `slot` of a sequence: head_dim
+    // elements, f32 or f16.
+    void* kv_at(const kv_seq* seq, int layer, int head, int64_t slot, bool value) const;
 
     backend_config cfg_;
     const cpu_kernels* k_;
