@@ -2,6 +2,7 @@
 // cpu_matmul.cpp, cpu_attention.cpp and cpu_moe.cpp.
 #include "cpu_backend.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -105,17 +106,33 @@ void cpu_backend::embed(float* x, const tensor& table, int64_t first_row, const 
     }
 }
 
+// Element-wise ops run on the pool too, in spans of whole rows or ELEMENT_SPAN elements: a
+// long prefill spends several percent in them, and serial they would leave a core idle.
+// Each element's arithmetic is the same whatever span it falls in.
+static const size_t ELEMENT_SPAN = 16384;
+
 void cpu_backend::rmsnorm(float* y, const float* x, const int32_t* rows, int n_rows, const tensor& w, float eps) {
     const int n = (int)w.cols;
     const float* wv = (const float*)w.data;
-    for (int i = 0; i < n_rows; i++) {
-        const float* xi = x + (int64_t)(rows ? rows[i] : i) * n;
-        float* yi = y + (int64_t)i * n;
-        double ss = 0;
-        for (int j = 0; j < n; j++) ss += (double)xi[j] * xi[j];
-        const float scale = (float)(1.0 / std::sqrt(ss / n + eps));
-        for (int j = 0; j < n; j++) yi[j] = xi[j] * scale * wv[j];
-    }
+    thread_pool_for(pool_, n_rows, std::max(1, n_rows / (thread_pool_size(pool_) * 4)), [&](int begin, int end, int) {
+        for (int i = begin; i < end; i++) {
+            const float* xi = x + (int64_t)(rows ? rows[i] : i) * n;
+            float* yi = y + (int64_t)i * n;
+            double ss = 0;
+            for (int j = 0; j < n; j++) ss += (double)xi[j] * xi[j];
+            const float scale = (float)(1.0 / std::sqrt(ss / n + eps));
+            for (int j = 0; j < n; j++) yi[j] = xi[j] * scale * wv[j];
+        }
+    });
+}
+
+// fn(begin, end) over [0, n) in spans, on the pool.
+template <typename F>
+static void for_spans(thread_pool* pool, size_t n, F fn) {
+    const int spans = (int)((n + ELEMENT_SPAN - 1) / ELEMENT_SPAN);
+    thread_pool_for(pool, spans, std::max(1, spans / (thread_pool_size(pool) * 4)), [&](int begin, int end, int) {
+        fn((size_t)begin * ELEMENT_SPAN, std::min(n, (size_t)end * ELEMENT_SPAN));
+    });
 }
 
 // Rotates pair k of every head by pos · inv_freq[k]. The pair is (x[k], x[k + D/2]) in the
@@ -141,9 +158,13 @@ void cpu_backend::rope(float* x, int n_heads, const step_batch& b) {
 static inline float silu(float v) { return v / (1.0f + std::exp(-v)); }
 
 void cpu_backend::swiglu(float* gate, const float* up, size_t n) {
-    for (size_t i = 0; i < n; i++) gate[i] = silu(gate[i]) * up[i];
+    for_spans(pool_, n, [&](size_t begin, size_t end) {
+        for (size_t i = begin; i < end; i++) gate[i] = silu(gate[i]) * up[i];
+    });
 }
 
 void cpu_backend::add(float* x, const float* y, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] += y[i];
+    for_spans(pool_, n, [&](size_t begin, size_t end) {
+        for (size_t i = begin; i < end; i++) x[i] += y[i];
+    });
 }
