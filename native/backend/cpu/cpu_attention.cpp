@@ -21,10 +21,12 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
         // The chunk's own keys and values, rounded as the cache will hold them, so a token sees
         // the same numbers whether its keys come from this chunk or from the cache later.
         kv_round_.resize((size_t)2 * T * kv_dim);
-        for (size_t i = 0; i < (size_t)T * kv_dim; i++) {
-            kv_round_[i] = f16_to_f32(f32_to_f16(k_new[i]));
-            kv_round_[(size_t)T * kv_dim + i] = f16_to_f32(f32_to_f16(v_new[i]));
-        }
+        thread_pool_for(pool_, T, std::max(1, T / (thread_pool_size(pool_) * 4)), [&](int begin, int end, int) {
+            for (size_t i = (size_t)begin * kv_dim; i < (size_t)end * kv_dim; i++) {
+                kv_round_[i] = f16_to_f32(f32_to_f16(k_new[i]));
+                kv_round_[(size_t)T * kv_dim + i] = f16_to_f32(f32_to_f16(v_new[i]));
+            }
+        });
         k_new = kv_round_.data();
         v_new = kv_round_.data() + (size_t)T * kv_dim;
     }
@@ -120,24 +122,28 @@ void cpu_backend::kv_write(int layer, const float* k_new, const float* v_new, co
     const int KV = cfg_.shape.n_kv_heads, D = cfg_.shape.head_dim, kv_dim = KV * D;
     const bool f16 = cfg_.kv_dtype == KV_F16;
     for (const step_chunk& c : b.chunks) {
-        const int64_t start = c.seq->n_past, end = start + c.n_tok;
-        for (int64_t p = kv_first_cached(c.seq, c.n_tok); p < end; p++) {
-            const int64_t row = c.tok_offset + (p - start), slot = kv_slot(c.seq, p);
-            for (int g = 0; g < KV; g++) {
-                const float* kr = k_new + row * kv_dim + g * D;
-                const float* vr = v_new + row * kv_dim + g * D;
-                void* kd = kv_at(c.seq, layer, g, slot, false);
-                void* vd = kv_at(c.seq, layer, g, slot, true);
-                if (!f16) {
-                    std::memcpy(kd, kr, sizeof(float) * D);
-                    std::memcpy(vd, vr, sizeof(float) * D);
-                    continue;
-                }
-                for (int i = 0; i < D; i++) {
-                    ((uint16_t*)kd)[i] = f32_to_f16(kr[i]);
-                    ((uint16_t*)vd)[i] = f32_to_f16(vr[i]);
+        const int64_t start = c.seq->n_past, first = kv_first_cached(c.seq, c.n_tok);
+        const int n = (int)(start + c.n_tok - first);
+        // The positions written go to distinct slots: in parallel.
+        thread_pool_for(pool_, n, std::max(1, n / (thread_pool_size(pool_) * 4)), [&](int begin, int end, int) {
+            for (int64_t p = first + begin; p < first + end; p++) {
+                const int64_t row = c.tok_offset + (p - start), slot = kv_slot(c.seq, p);
+                for (int g = 0; g < KV; g++) {
+                    const float* kr = k_new + row * kv_dim + g * D;
+                    const float* vr = v_new + row * kv_dim + g * D;
+                    void* kd = kv_at(c.seq, layer, g, slot, false);
+                    void* vd = kv_at(c.seq, layer, g, slot, true);
+                    if (!f16) {
+                        std::memcpy(kd, kr, sizeof(float) * D);
+                        std::memcpy(vd, vr, sizeof(float) * D);
+                        continue;
+                    }
+                    for (int i = 0; i < D; i++) {
+                        ((uint16_t*)kd)[i] = f32_to_f16(kr[i]);
+                        ((uint16_t*)vd)[i] = f32_to_f16(vr[i]);
+                    }
                 }
             }
-        }
+        });
     }
 }

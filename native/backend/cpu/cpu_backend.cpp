@@ -140,19 +140,22 @@ static void for_spans(thread_pool* pool, size_t n, F fn) {
 void cpu_backend::rope(float* x, int n_heads, const step_batch& b) {
     const int D = cfg_.shape.head_dim, half = D / 2;
     const int first_step = cfg_.shape.rope_interleaved ? 2 : 1, second = cfg_.shape.rope_interleaved ? 1 : half;
-    for (int t = 0; t < b.n_tokens; t++) {
-        const float* c = &cos_[(size_t)t * half];
-        const float* s = &sin_[(size_t)t * half];
-        for (int h = 0; h < n_heads; h++) {
-            float* v = x + ((int64_t)t * n_heads + h) * D;
-            for (int f = 0; f < half; f++) {
-                float* p = v + f * first_step;
-                const float a = p[0], bb = p[second];
-                p[0] = a * c[f] - bb * s[f];
-                p[second] = bb * c[f] + a * s[f];
+    const int T = b.n_tokens;
+    thread_pool_for(pool_, T, std::max(1, T / (thread_pool_size(pool_) * 4)), [&](int begin, int end, int) {
+        for (int t = begin; t < end; t++) {
+            const float* c = &cos_[(size_t)t * half];
+            const float* s = &sin_[(size_t)t * half];
+            for (int h = 0; h < n_heads; h++) {
+                float* v = x + ((int64_t)t * n_heads + h) * D;
+                for (int f = 0; f < half; f++) {
+                    float* p = v + f * first_step;
+                    const float a = p[0], bb = p[second];
+                    p[0] = a * c[f] - bb * s[f];
+                    p[second] = bb * c[f] + a * s[f];
+                }
             }
         }
-    }
+    });
 }
 
 static inline float silu(float v) { return v / (1.0f + std::exp(-v)); }
