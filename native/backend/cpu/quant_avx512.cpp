@@ -35,10 +35,11 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t* blk[MP];
         for (int p = 0; p < MP; p++) blk[p] = (const uint8_t*)w.data + ((p0 + p) * nb + b) * block_bytes;
-        __m512i s[MP][NT];
+        // Two integer accumulators a pair, summed at the end (exact): half the dependency chain.
+        __m512i s[MP][NT], s2[MP][NT];
         for (int t = 0; t < NT; t++) {
             const __m512i start = _mm512_set1_epi32(-bias * xs[t][b].sum);
-            for (int p = 0; p < MP; p++) s[p][t] = start;
+            for (int p = 0; p < MP; p++) s[p][t] = start, s2[p][t] = _mm512_setzero_si512();
         }
         if constexpr (Q4) {
             for (int j = 0; j < 4; j++) {
@@ -50,7 +51,10 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
                 }
                 for (int t = 0; t < NT; t++) {
                     const __m512i xl = group(xs[t][b], j), xh = group(xs[t][b], j + 4);
-                    for (int p = 0; p < MP; p++) s[p][t] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(s[p][t], lo[p], xl), hi[p], xh);
+                    for (int p = 0; p < MP; p++) {
+                        s[p][t] = _mm512_dpbusd_epi32(s[p][t], lo[p], xl);
+                        s2[p][t] = _mm512_dpbusd_epi32(s2[p][t], hi[p], xh);
+                    }
                 }
             }
         } else {
@@ -59,14 +63,16 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
                 for (int p = 0; p < MP; p++) wv[p] = _mm512_loadu_si512(blk[p] + 2 * PANEL_ROWS + 64 * g);
                 for (int t = 0; t < NT; t++) {
                     const __m512i xg = group(xs[t][b], g);
-                    for (int p = 0; p < MP; p++) s[p][t] = _mm512_dpbusd_epi32(s[p][t], wv[p], xg);
+                    for (int p = 0; p < MP; p++)
+                        (g % 2 ? s2 : s)[p][t] = _mm512_dpbusd_epi32((g % 2 ? s2 : s)[p][t], wv[p], xg);
                 }
             }
         }
         for (int p = 0; p < MP; p++) {
             const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)blk[p]));
             for (int t = 0; t < NT; t++)
-                acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[p][t]), _mm512_mul_ps(dw, _mm512_set1_ps(xs[t][b].d)), acc[p][t]);
+                acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s[p][t], s2[p][t])),
+                                            _mm512_mul_ps(dw, _mm512_set1_ps(xs[t][b].d)), acc[p][t]);
         }
     }
     for (int p = 0; p < MP; p++) {
