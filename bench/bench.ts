@@ -1,6 +1,7 @@
 // `npm run bench`: prefill and decode tokens/s on a benchmark-shaped model (DESIGN.md §4),
-// for each --tp side by side, with the memory bandwidth and the FMA peak measured in the same
-// run: decode as a share of the bandwidth roofline, prefill as a share of the FMA peak.
+// for each --tp side by side, with the memory bandwidth and the FMA and int8 peaks measured in
+// the same run: decode as a share of the bandwidth roofline, prefill as a share of the peak of
+// the kernels it runs on (FMA for float weights, int8 for Q8_0 / Q4_0).
 //   npm run bench -- [--preset mixtral-mini|mistral-mini] [--dtype f16|bf16|f32|q8_0|q4_0] [--threads N]
 //                    [--prefill 256] [--decode 32] [--batch 1,4,16] [--tp 1,2] [--moe-split columns|experts]
 //                    [--weights-in memory|mmap] [--context N] [--json] [--skip-cold-start]
@@ -144,17 +145,22 @@ for (const tp of opts.tp) {
 }
 const c = config!;
 const isa = runs[0]!.isa;
-log('measuring memory read bandwidth and FMA peak …');
+log('measuring memory read bandwidth and the FMA and int8 peaks …');
 const bandwidthGBs = nativeAddon().measureBandwidth(1 << 30, threads);
 const peakGflops = nativeAddon().measureFmaPeak(isa, threads);
+// Q8_0 / Q4_0 prefill runs on the integer kernels: its ceiling is their int8 peak.
+const quantized = opts.dtype === 'q8_0' || opts.dtype === 'q4_0';
+const int8PeakGops = nativeAddon().measureInt8Peak(isa, threads);
+const prefillPeak = quantized ? { kind: 'int8', gops: int8PeakGops } : { kind: 'FMA', gops: peakGflops };
 
 // Q8_0 / Q4_0: 34 / 18 bytes per block of 32 (the router, kept in f16, is a rounding error).
 const bytesPerWeight = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, q4_0: 18 / 32 }[opts.dtype];
 const bytesPerToken = decodeBytesPerToken(c, bytesPerWeight);
 const rooflineTps = (bandwidthGBs * 1e9) / bytesPerToken;
 const params = paramCounts(c);
-// Prefill: 2 FLOPs per active weight per token (attention over 256 positions adds < 1%).
-const prefillShare = (tps: number) => (100 * tps * 2 * params.active) / (peakGflops * 1e9);
+// Prefill: 2 operations per active weight per token (attention over 256 positions adds < 1%),
+// against the FMA peak (float weights) or the int8 peak (quantized).
+const prefillShare = (tps: number) => (100 * tps * 2 * params.active) / (prefillPeak.gops * 1e9);
 
 const cell = (s: string) => s.padEnd(34);
 const row = (label: string, f: (r: Run) => string) => label.padEnd(24) + runs.map((r) => cell(f(r))).join('');
@@ -164,9 +170,10 @@ const lines = [
     (c.numExperts > 0 ? ` · --moe-split ${opts['moe-split']}` : ''),
   `memory read bandwidth   ${bandwidthGBs.toFixed(1)} GB/s; weights read per token ${mb(bytesPerToken)} → decode roofline ${rooflineTps.toFixed(1)} tok/s`,
   `FMA peak (${isa})${' '.repeat(Math.max(1, 13 - isa.length))}${peakGflops.toFixed(0)} GFLOP/s on ${threads} threads (measured now)`,
+  `int8 peak (${isa})${' '.repeat(Math.max(1, 12 - isa.length))}${int8PeakGops.toFixed(0)} GOP/s (the ceiling of Q8_0 / Q4_0 prefill)`,
   '',
   row('', (r) => `--tp ${r.tp} (${r.threadsPerShard} thread${r.threadsPerShard > 1 ? 's' : ''} per shard)`),
-  row(`prefill (${opts.prefill} tokens)`, (r) => `${r.prefill.toFixed(1)} tok/s = ${prefillShare(r.prefill).toFixed(1)}% of peak`),
+  row(`prefill (${opts.prefill} tokens)`, (r) => `${r.prefill.toFixed(1)} tok/s = ${prefillShare(r.prefill).toFixed(1)}% of ${prefillPeak.kind} peak`),
   ...opts.batch.map((b) =>
     row(`decode batch ${b}`, (r) => {
       const tps = r.decode.get(b)!;
@@ -187,13 +194,14 @@ if (!values['skip-cold-start']) {
 if (opts.json) {
   const report = {
     settings: { preset: opts.preset, dtype: opts.dtype, threads, weights_in: opts['weights-in'], prefill_tokens: opts.prefill, decode_steps: opts.decode, batches: opts.batch, context: opts.context ?? null, moe_split: c.numExperts > 0 ? opts['moe-split'] : null },
-    machine: { cpu: cpus()[0]?.model.trim() ?? null, cpus: cpus().length, node: process.version, isa, bandwidth_gb_s: bandwidthGBs, fma_peak_gflop_s: peakGflops },
+    machine: { cpu: cpus()[0]?.model.trim() ?? null, cpus: cpus().length, node: process.version, isa, bandwidth_gb_s: bandwidthGBs, fma_peak_gflop_s: peakGflops, int8_peak_gop_s: int8PeakGops },
     model: { params_total: params.total, params_active: params.active, weight_bytes_per_token: bytesPerToken, decode_roofline_tok_s: rooflineTps },
     runs: runs.map((r) => ({
       tp: r.tp,
       threads_per_shard: r.threadsPerShard,
       prefill_tok_s: r.prefill,
-      prefill_share_of_fma_peak: prefillShare(r.prefill) / 100,
+      prefill_share_of_peak: prefillShare(r.prefill) / 100,
+      prefill_peak: prefillPeak.kind === 'int8' ? 'int8_peak_gop_s' : 'fma_peak_gflop_s',
       decode: opts.batch.map((b) => ({ batch: b, tok_s: r.decode.get(b)!, ...(b === 1 ? { share_of_roofline: r.decode.get(b)! / rooflineTps } : {}) })),
       context_decode: opts.context === undefined ? null : { context: opts.context, tok_s: r.contextDecode!, share_of_roofline: r.contextDecode! / rooflineTps },
       weight_bytes_per_shard: r.shardBytes,

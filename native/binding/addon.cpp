@@ -370,7 +370,16 @@ Napi::Value MeasureFmaPeak(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), fma_peak_measure(isa.c_str(), threads));
 }
 
+// measureInt8Peak(isa, threads) → GOP/s of int8 multiply-adds with that kernel table.
+Napi::Value MeasureInt8Peak(const Napi::CallbackInfo& info) {
+    const std::string isa = info[0].As<Napi::String>().Utf8Value();
+    int threads = info[1].As<Napi::Number>().Int32Value();
+    if (threads <= 0) threads = (int)std::max(1u, std::thread::hardware_concurrency());
+    return Napi::Number::New(info.Env(), int8_peak_measure(isa.c_str(), threads));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    exports.Set("measureInt8Peak", Napi::Function::New(env, MeasureInt8Peak));
     exports.Set("measureFmaPeak", Napi::Function::New(env, MeasureFmaPeak));
     exports.Set("Engine", EngineWrap::Define(env));
     exports.Set("measureBandwidth", Napi::Function::New(env, MeasureBandwidth));

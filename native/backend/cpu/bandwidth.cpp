@@ -56,24 +56,30 @@ double bandwidth_measure_read_threads(size_t bytes, int threads, int reps) {
     return gbs;
 }
 
-double fma_peak_measure(const char* isa, int threads) {
+// Best of 5 rounds of the table's probe on every thread, in G operations per second.
+static double peak_measure(const char* isa, int threads, bool int8) {
     std::string err;
     const cpu_kernels* k = cpu_kernels_select(isa, &err);
     if (!k) return -1;
     thread_pool* pool = thread_pool_init(threads);
     std::vector<float> sinks(threads * 16);
+    std::vector<int32_t> int_sinks(threads * 16);
     double best = 0;
     for (int rep = 0; rep < 5; rep++) {
-        std::vector<double> flops(threads);
+        std::vector<double> ops(threads);
         const auto t0 = std::chrono::steady_clock::now();
         thread_pool_for(pool, threads, 1, [&](int b, int e, int thread) {
-            for (int i = b; i < e; i++) flops[i] = k->fma_probe(20000000 / 10, &sinks[thread * 16]);
+            for (int i = b; i < e; i++)
+                ops[i] = int8 ? k->int8_probe(2000000, &int_sinks[thread * 16]) : k->fma_probe(2000000, &sinks[thread * 16]);
         });
         const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         double total = 0;
-        for (double f : flops) total += f;
+        for (double f : ops) total += f;
         best = std::max(best, total / sec / 1e9);
     }
     thread_pool_free(pool);
     return best;
 }
+
+double fma_peak_measure(const char* isa, int threads) { return peak_measure(isa, threads, false); }
+double int8_peak_measure(const char* isa, int threads) { return peak_measure(isa, threads, true); }

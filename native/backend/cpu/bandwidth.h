@@ -13,3 +13,6 @@ double bandwidth_measure_read_threads(size_t bytes, int threads, int reps);
 // Peak f32 FMA throughput of kernel table `isa` ("" = best) on `threads` threads, in GFLOP/s:
 // the prefill ceiling the benchmark reports against. < 0 if the table is not available.
 double fma_peak_measure(const char* isa, int threads);
+// Peak int8 multiply-add throughput (2 operations per product) of the table's integer kernels,
+// in GOP/s: the ceiling for Q8_0 / Q4_0 prefill.
+double int8_peak_measure(const char* isa, int threads);

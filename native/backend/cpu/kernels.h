@@ -72,6 +72,9 @@ struct cpu_kernels {
     // The FMA peak probe for benchmarks: `iters` rounds of independent vector FMA chains;
     // returns the floating-point operations done (2 per lane per FMA).
     double (*fma_probe)(int64_t iters, float* sink);
+    // The same for the integer kernels' int8 multiply-adds (VNNI where the table has it):
+    // returns the operations done (2 per int8 product).
+    double (*int8_probe)(int64_t iters, int32_t* sink);
 };
 
 const cpu_kernels* cpu_kernels_select(const std::string& isa, std::string* err);

@@ -17,7 +17,8 @@
     void P##_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const void* const* values, bool f16, \
                          int n);                                                                                \
     void P##_widen_row(const tensor& w, int64_t row, float* dst);                                              \
-    double P##_fma_probe(int64_t iters, float* sink);
+    double P##_fma_probe(int64_t iters, float* sink);                                                          \
+    double P##_int8_probe(int64_t iters, int32_t* sink);
 
 DECLARE_ISA(scalar)
 DECLARE_ISA(avx2)

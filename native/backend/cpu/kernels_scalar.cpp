@@ -133,3 +133,14 @@ double scalar_fma_probe(int64_t iters, float* sink) {
     for (int j = 0; j < 8; j++) *sink += a[j];
     return 2.0 * 8 * (double)iters;
 }
+
+double scalar_int8_probe(int64_t iters, int32_t* sink) {
+    int32_t a[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    for (int64_t i = 0; i < iters; i++)
+        for (int j = 0; j < 8; j++) {
+            a[j] += (int8_t)(a[j] & 0x7F) * (int8_t)37;
+            __asm__ volatile("" : "+r"(a[j]));
+        }
+    for (int j = 0; j < 8; j++) *sink += a[j];
+    return 2.0 * 8 * (double)iters;
+}

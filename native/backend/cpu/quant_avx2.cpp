@@ -121,4 +121,16 @@ AVX2_FN void avx2_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x,
     if (w.dtype == DT_Q8_0) quant_panels<false>(y, ldy, x, T, w, p0, np);
     else quant_panels<true>(y, ldy, x, T, w, p0, np);
 }
+// 10 independent chains of maddubs + madd + add: the integer kernels' inner step.
+AVX2_FN double avx2_int8_probe(int64_t iters, int32_t* sink) {
+    __m256i a[10];
+    for (auto& v : a) v = _mm256_setzero_si256();
+    const __m256i u = _mm256_set1_epi8(3), x = _mm256_set1_epi8(-2), one = _mm256_set1_epi16(1);
+    for (int64_t i = 0; i < iters; i++)
+        for (auto& v : a) v = _mm256_add_epi32(v, _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), one));
+    __m256i s = a[0];
+    for (int j = 1; j < 10; j++) s = _mm256_add_epi32(s, a[j]);
+    *sink += hsum_epi32(s);
+    return 2.0 * 32 * 10 * (double)iters;
+}
 #endif

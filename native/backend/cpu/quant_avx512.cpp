@@ -108,4 +108,16 @@ AVX512_FN void avx512_quant_matmul_panels(float* y, int64_t ldy, const qact_rows
     if (w.dtype == DT_Q8_0) quant_panels<false>(y, ldy, x, T, w, p0, np);
     else quant_panels<true>(y, ldy, x, T, w, p0, np);
 }
+// 10 independent vpdpbusd chains: 64 int8 products each.
+AVX512_FN double avx512_int8_probe(int64_t iters, int32_t* sink) {
+    __m512i a[10];
+    for (auto& v : a) v = _mm512_setzero_si512();
+    const __m512i u = _mm512_set1_epi8(3), x = _mm512_set1_epi8(-2);
+    for (int64_t i = 0; i < iters; i++)
+        for (auto& v : a) v = _mm512_dpbusd_epi32(v, u, x);
+    __m512i s = a[0];
+    for (int j = 1; j < 10; j++) s = _mm512_add_epi32(s, a[j]);
+    *sink += _mm512_reduce_add_epi32(s);
+    return 2.0 * 64 * 10 * (double)iters;
+}
 #endif
