@@ -58,7 +58,7 @@ class cpu_backend final : public backend {
     weight_arena arena_;
     uint64_t weight_bytes_ = 0;                   // the weights' own bytes, owned or in place (no padding)
     weight_arena kv_arena_;                       // the K/V blocks' memory (huge pages)
-    std::vector<void*> kv_blocks_;                // block id → (2, n_layers, SLOTS, kv_dim)
+    std::vector<void*> kv_blocks_;                // block id → (2, n_layers, n_kv_heads, SLOTS, head_dim)
     std::vector<std::vector<float>> scratch_;     // by slot
     std::vector<block_q8_act> qa_[2];             // quantized activations (rows, nb)
     std::vector<float> packed_;                   // activations packed for the float kernels

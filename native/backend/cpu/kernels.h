@@ -1,7 +1,8 @@
 // The CPU backend's kernels, one table per instruction set (scalar, AVX2, AVX-512), chosen
 // once when the backend starts — never by a branch inside a kernel. Every table computes the
-// same functions with the same float operations in the same order (see cpu_kernels): results
-// agree bit for bit across tables, and a token's never depend on the other tokens of a call.
+// same functions; the matrix kernels with the same float operations in the same order (see
+// cpu_kernels), so their results agree bit for bit across tables. Within a table a token's
+// results never depend on the other tokens of a call (batch invariance).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -77,6 +78,8 @@ struct cpu_kernels {
     double (*int8_probe)(int64_t iters, int32_t* sink);
 };
 
+// The table for `isa` ("scalar", "avx2", "avx512"), or the best this CPU runs when isa is
+// empty. null + *err if the CPU lacks it or the name is unknown.
 const cpu_kernels* cpu_kernels_select(const std::string& isa, std::string* err);
 // "scalar avx2 avx512": the tables this CPU can run, best last.
 std::string cpu_kernels_available();
