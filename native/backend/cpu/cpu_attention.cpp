@@ -37,13 +37,16 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
     // [j0, p_q] the same way whatever the batch, and partial results are combined in block
     // order, so a token's output depends on its own keys alone (batch invariance).
     attn_items_.clear();
+    attn_first_.resize(T + 1);
     for (int t = 0; t < T; t++) {
+        attn_first_[t] = (int)attn_items_.size();
         const kv_seq* seq = b.chunks[b.token_chunk[t]].seq;
         const int64_t p_q = b.positions[t], j0 = swa_first_visible(p_q, seq->window);
         for (int g = 0; g < KV; g++)
             for (int64_t jb = j0; jb <= p_q; jb += KEY_BLOCK) attn_items_.push_back({t, g, jb, std::min(p_q + 1, jb + KEY_BLOCK)});
     }
     const int n_items = (int)attn_items_.size();
+    attn_first_[T] = n_items;
     attn_out_.assign((size_t)n_items * group * D, 0.0f);
     attn_stat_.resize((size_t)n_items * group * 2);
     thread_pool_for(pool_, n_items, std::max(1, n_items / (thread_pool_size(pool_) * 8)), [&](int begin, int end, int) {
@@ -92,9 +95,7 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
     });
 
     // Each (token, query head): its blocks' partials rescaled to the largest max, in order.
-    std::vector<int>& first = attn_first_;  // first item of each token
-    first.assign(T + 1, n_items);
-    for (int i = n_items - 1; i >= 0; i--) first[attn_items_[i].t] = i;
+    const std::vector<int>& first = attn_first_;
     thread_pool_for(pool_, T * H, std::max(1, H / 2), [&](int begin, int end, int) {
         for (int th = begin; th < end; th++) {
             const int t = th / H, h = th % H, g = h / group, r = h % group;

@@ -6,10 +6,6 @@
 
 #include "cpu_backend.h"
 
-static const int PANEL_GROUP = 4;   // panels (64 rows) per work item
-// Tokens per pass over the weights. Large: a prefill streams each panel from memory once
-// (measured best at 256 for 2048- and 5632-wide rows; 48 streamed them 5× and ran 10% slower).
-static const int TOKEN_BLOCK = 256;
 
 qact_rows cpu_backend::quantize_rows(const act_rows& x, int T, int64_t n, int buf) {
     const int64_t nb = n / QK;
@@ -23,7 +19,7 @@ qact_rows cpu_backend::quantize_rows(const act_rows& x, int T, int64_t n, int bu
 }
 
 act_rows cpu_backend::pack_rows(const act_rows& x, int T, int64_t K, float* out) {
-    if (T < k_->pack_min_tokens) return x;
+    if (!packs(T)) return x;
     const cpu_kernels* k = k_;
     const int parts = thread_pool_size(pool_);
     thread_pool_for(pool_, parts, 1, [&](int begin, int end, int) {

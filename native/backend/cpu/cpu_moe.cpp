@@ -8,8 +8,6 @@
 
 #include "cpu_backend.h"
 
-static const int PANEL_GROUP = 4;  // panels (64 rows) per work item, as cpu_matmul.cpp (2 decoded Q4_0 40% slower)
-static const int TOKEN_BLOCK = 256;  // as cpu_matmul.cpp
 
 void cpu_backend::moe_route(moe_plan* plan, const float* router_logits, int T, int n_experts, int top_k) {
     route_choice_.resize((size_t)T * top_k);
@@ -65,7 +63,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
         for (int t0 = 0; t0 < n; t0 += TOKEN_BLOCK) {
             const int nt = std::min(TOKEN_BLOCK, n - t0);
             act_rows block = xa.from(t0);
-            if (!quant && nt >= k_->pack_min_tokens) block.packed = packed_.data() + (b0 + t0) * w.cols;
+            if (!quant && packs(nt)) block.packed = packed_.data() + (b0 + t0) * w.cols;
             matmul_panels(yb + t0 * ldy, ldy, block, qa.from(t0), nt, w, it.p0, it.np);
         }
     };

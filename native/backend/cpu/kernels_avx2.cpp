@@ -142,18 +142,4 @@ AVX2_FN double avx2_fma_probe(int64_t iters, float* sink) {
     *sink += hsum(s);
     return 2.0 * 8 * 10 * (double)iters;
 }
-AVX2_FN void avx2_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const void* const* keys, bool f16, int n,
-                        float scale) {
-    for (int j = 0; j < n; j++)
-        for (int r = 0; r < G; r++)
-            s[r * lds + j] = scale * (f16 ? avx2_dot_f16(q + r * D, (const uint16_t*)keys[j], D) : avx2_dot(q + r * D, (const float*)keys[j], D));
-}
-
-AVX2_FN void avx2_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const void* const* values, bool f16, int n) {
-    for (int j = 0; j < n; j++)
-        for (int r = 0; r < G; r++) {
-            if (f16) avx2_axpy_f16(o + r * D, w[r * ldw + j], (const uint16_t*)values[j], D);
-            else avx2_axpy(o + r * D, w[r * ldw + j], (const float*)values[j], D);
-        }
-}
 #endif

@@ -51,21 +51,6 @@ void scalar_axpy_f16(float* y, float a, const uint16_t* x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * f16_to_f32(x[i]);
 }
 
-void scalar_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const void* const* keys, bool f16, int n,
-                        float scale) {
-    for (int j = 0; j < n; j++)
-        for (int r = 0; r < G; r++)
-            s[r * lds + j] = scale * (f16 ? scalar_dot_f16(q + r * D, (const uint16_t*)keys[j], D) : scalar_dot(q + r * D, (const float*)keys[j], D));
-}
-
-void scalar_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const void* const* values, bool f16, int n) {
-    for (int j = 0; j < n; j++)
-        for (int r = 0; r < G; r++) {
-            if (f16) scalar_axpy_f16(o + r * D, w[r * ldw + j], (const uint16_t*)values[j], D);
-            else scalar_axpy(o + r * D, w[r * ldw + j], (const float*)values[j], D);
-        }
-}
-
 // ---------------------------------------------------------------- quantized
 
 void scalar_quantize_act(const float* x, int64_t n, block_q8_act* out) {

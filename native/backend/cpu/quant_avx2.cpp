@@ -121,6 +121,7 @@ AVX2_FN void avx2_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x,
     if (w.dtype == DT_Q8_0) quant_panels<false>(y, ldy, x, T, w, p0, np);
     else quant_panels<true>(y, ldy, x, T, w, p0, np);
 }
+
 // 10 independent chains of maddubs + madd + add: the integer kernels' inner step.
 AVX2_FN double avx2_int8_probe(int64_t iters, int32_t* sink) {
     __m256i a[10];

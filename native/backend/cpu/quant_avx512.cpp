@@ -108,6 +108,7 @@ AVX512_FN void avx512_quant_matmul_panels(float* y, int64_t ldy, const qact_rows
     if (w.dtype == DT_Q8_0) quant_panels<false>(y, ldy, x, T, w, p0, np);
     else quant_panels<true>(y, ldy, x, T, w, p0, np);
 }
+
 // 10 independent vpdpbusd chains: 64 int8 products each.
 AVX512_FN double avx512_int8_probe(int64_t iters, int32_t* sink) {
     __m512i a[10];
