@@ -130,6 +130,21 @@ describe.each(RUNS)('kernels $isa, K/V $kvDtype', (engineOptions) => {
     });
   });
 
+  // Attention splits a token's keys into work items of 512 (native/backend/cpu/
+  // cpu_attention.cpp) whose partial softmaxes are combined: prompts over two item
+  // boundaries, a full cache and a ring whose size is no multiple of the 16-slot block.
+  describe('contexts longer than an attention work item', () => {
+    it.each([
+      { window: null, chunk: 256 },
+      { window: 601, chunk: 333 },
+    ])('window $window, chunk $chunk', async ({ window, chunk }) => {
+      const dir = await models.make({ preset: 'mistral-tiny', seed: 23, window });
+      await withEngine(dir, (e) =>
+        expectEngineMatchesReference(e, dir, [prompt(1100, 8, 512), prompt(30, 9, 512)], { steps: 3, chunk, tol: TOLERANCE.f32 }),
+      );
+    });
+  });
+
   describe('weights', () => {
     it('tied embeddings (no lm_head.weight)', async () => {
       const dir = await models.make({ preset: 'mistral-tiny', seed: 4, tie: true });

@@ -14,36 +14,111 @@ AVX512_FN static inline __m512 load_row(const void* row, bool f16, int d, __mmas
 }
 static inline __mmask16 tail_mask(int D, int d) { return (__mmask16)(D - d >= 16 ? 0xFFFF : (1u << (D - d)) - 1); }
 
-template <int G>
-AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D, const void* const* keys, bool f16, int n,
-                             float scale) {
-    for (int j = 0; j < n; j++) {
-        __m512 acc[G];
-        for (int r = 0; r < G; r++) acc[r] = _mm512_setzero_ps();
-        for (int d = 0; d < D; d += 16) {
-            const __mmask16 m = tail_mask(D, d);
-            const __m512 kv = load_row(keys[j], f16, d, m);
-            for (int r = 0; r < G; r++) acc[r] = _mm512_fmadd_ps(kv, _mm512_maskz_loadu_ps(m, q + r * D + d), acc[r]);
-        }
-        for (int r = 0; r < G; r++) s[r * lds + j] = scale * _mm512_reduce_add_ps(acc[r]);
+// Keys this many ahead are fetched while the current ones are scored, and the current ones'
+// values with them: cache slots come in runs of KV_BLOCK_SLOTS rows, too short for the
+// hardware prefetcher to find the stream.
+static const int PREFETCH_ROWS = 16;
+AVX512_FN static inline void prefetch_row(const void* row, int bytes) {
+    for (int b = 0; b < bytes; b += 64) _mm_prefetch((const char*)row + b, _MM_HINT_T0);
+}
+
+// The sums of 16 vectors, lane i = Σ a[i], each summed in the order of _mm512_reduce_add_ps
+// (lanes i and i+8, then i+4, i+2, i+1) at a quarter of its cost.
+AVX512_FN static inline __m512 reduce16(const __m512* a) {
+    __m512 b[8], c[4], d[2];
+    for (int p = 0; p < 8; p++)  // [a lanes 0-7 + 8-15 | a' lanes 0-7 + 8-15]
+        b[p] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], 0x44), _mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], 0xEE));
+    for (int p = 0; p < 4; p++)  // four vectors' 4-lane partials, a 128-bit lane each
+        c[p] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * p], b[2 * p + 1], 0x88), _mm512_shuffle_f32x4(b[2 * p], b[2 * p + 1], 0xDD));
+    for (int p = 0; p < 2; p++)
+        d[p] = _mm512_add_ps(_mm512_shuffle_ps(c[2 * p], c[2 * p + 1], 0x44), _mm512_shuffle_ps(c[2 * p], c[2 * p + 1], 0xEE));
+    const __m512 e = _mm512_add_ps(_mm512_shuffle_ps(d[0], d[1], 0x88), _mm512_shuffle_ps(d[0], d[1], 0xDD));
+    // e holds Σ a[4m + k] at lane 4k + m.
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), e);
+}
+
+// The G × K products of one 16-element slice of head_dim (m masks a tail).
+template <int G, int K, bool F16>
+AVX512_FN static inline void scores_slice(__m512* acc, const float* q, int D, const void* const* key, int d, __mmask16 m) {
+    __m512 kv[K];
+    for (int c = 0; c < K; c++) kv[c] = load_row(key[c], F16, d, m);
+    for (int r = 0; r < G; r++) {
+        const __m512 qv = _mm512_maskz_loadu_ps(m, q + r * D + d);
+        for (int c = 0; c < K; c++) acc[r * K + c] = _mm512_fmadd_ps(kv[c], qv, acc[r * K + c]);
     }
 }
 
-AVX512_FN void avx512_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const void* const* keys, bool f16,
-                                  int n, float scale) {
-    switch (G) {
-        case 1: return scores<1>(s, lds, q, D, keys, f16, n, scale);
-        case 2: return scores<2>(s, lds, q, D, keys, f16, n, scale);
-        case 4: return scores<4>(s, lds, q, D, keys, f16, n, scale);
-        case 8: return scores<8>(s, lds, q, D, keys, f16, n, scale);
-        default:
-            for (int r = 0; r < G; r++) scores<1>(s + r * lds, lds, q + r * D, D, keys, f16, n, scale);
+// 16 / G keys at a time against all G heads, 16 accumulators (head r, key c at r·K + c) reduced
+// together. A key's score does not depend on which keys share its step (a short last step
+// repeats the last key), so every split of the keys gives the same numbers.
+template <int G, bool F16>
+AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D, const attn_rows& rows, float scale) {
+    constexpr int K = 16 / G;
+    const int n = rows.n, row_bytes = D * (F16 ? 2 : 4), D16 = D / 16 * 16;
+    for (int j = 0; j < n; j += K) {
+        const void* key[K];
+        for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
+        for (int c = j; c < std::min(j + K, n); c++) {
+            if (c + PREFETCH_ROWS < n) prefetch_row(rows.keys[c + PREFETCH_ROWS], row_bytes);
+            prefetch_row(rows.values[c], row_bytes);
+        }
+        __m512 acc[16];
+        for (int a = 0; a < 16; a++) acc[a] = _mm512_setzero_ps();
+        for (int d = 0; d < D16; d += 16) scores_slice<G, K, F16>(acc, q, D, key, d, 0xFFFF);
+        if (D16 < D) scores_slice<G, K, F16>(acc, q, D, key, D16, tail_mask(D, D16));
+        alignas(64) float sum[16];
+        _mm512_store_ps(sum, _mm512_mul_ps(_mm512_set1_ps(scale), reduce16(acc)));
+        const int valid = std::min(K, n - j);
+        for (int r = 0; r < G; r++)
+            for (int c = 0; c < valid; c++) s[r * lds + j + c] = sum[r * K + c];
     }
+}
+
+template <int G>
+AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D, const attn_rows& rows, float scale) {
+    if (rows.f16) return scores<G, true>(s, lds, q, D, rows, scale);
+    scores<G, false>(s, lds, q, D, rows, scale);
+}
+
+AVX512_FN void avx512_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale) {
+    switch (G) {
+        case 1: return scores<1>(s, lds, q, D, rows, scale);
+        case 2: return scores<2>(s, lds, q, D, rows, scale);
+        case 4: return scores<4>(s, lds, q, D, rows, scale);
+        case 8: return scores<8>(s, lds, q, D, rows, scale);
+        case 16: return scores<16>(s, lds, q, D, rows, scale);
+        default:
+            for (int r = 0; r < G; r++) scores<1>(s + r * lds, lds, q + r * D, D, rows, scale);
+    }
+}
+
+// exp(x) for x ≤ 0, 2ⁿ applied by vscalefps (exact, and 0 far below).
+AVX512_FN static inline __m512 exp_nonpositive(__m512 x) {
+    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);  // a NaN x stays NaN
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+    __m512 p = _mm512_set1_ps(EXP_POLY[5]);
+    for (int i = 4; i >= 0; i--) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_POLY[i]));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+AVX512_FN float avx512_softmax_exp(float* x, int n, float m) {
+    const __m512 mv = _mm512_set1_ps(m);
+    __m512 sum = _mm512_setzero_ps();
+    for (int j = 0; j < n; j += 16) {
+        const __mmask16 k = tail_mask(n, j);
+        const __m512 e = _mm512_maskz_mov_ps(k, exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), mv)));
+        _mm512_mask_storeu_ps(x + j, k, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    return _mm512_reduce_add_ps(sum);
 }
 
 // Columns [d0, d0 + 16·C) of the G outputs held in registers while every value streams by.
-template <int G, int C>
-AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D, const void* const* rows, bool f16, int n) {
+template <int G, int C, bool F16>
+AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D, const void* const* rows, int n) {
     for (int d0 = 0; d0 < D; d0 += 16 * C) {
         __mmask16 m[C];
         for (int c = 0; c < C; c++) m[c] = d0 + 16 * c < D ? tail_mask(D, d0 + 16 * c) : 0;
@@ -52,7 +127,7 @@ AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D, const
             for (int c = 0; c < C; c++) acc[r][c] = _mm512_maskz_loadu_ps(m[c], o + r * D + d0 + 16 * c);
         for (int j = 0; j < n; j++) {
             __m512 v[C];
-            for (int c = 0; c < C; c++) v[c] = load_row(rows[j], f16, d0 + 16 * c, m[c]);
+            for (int c = 0; c < C; c++) v[c] = load_row(rows[j], F16, d0 + 16 * c, m[c]);
             for (int r = 0; r < G; r++) {
                 const __m512 wb = _mm512_set1_ps(w[r * ldw + j]);
                 for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(v[c], wb, acc[r][c]);
@@ -63,15 +138,20 @@ AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D, const
     }
 }
 
-AVX512_FN void avx512_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const void* const* rows, bool f16,
-                                  int n) {
+template <int G, int C>
+AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D, const attn_rows& rows) {
+    if (rows.f16) return values<G, C, true>(o, w, ldw, D, rows.values, rows.n);
+    values<G, C, false>(o, w, ldw, D, rows.values, rows.n);
+}
+
+AVX512_FN void avx512_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows) {
     switch (G) {
-        case 1: return values<1, 8>(o, w, ldw, D, rows, f16, n);
-        case 2: return values<2, 8>(o, w, ldw, D, rows, f16, n);
-        case 4: return values<4, 4>(o, w, ldw, D, rows, f16, n);
-        case 8: return values<8, 2>(o, w, ldw, D, rows, f16, n);
+        case 1: return values<1, 8>(o, w, ldw, D, rows);
+        case 2: return values<2, 8>(o, w, ldw, D, rows);
+        case 4: return values<4, 4>(o, w, ldw, D, rows);
+        case 8: return values<8, 2>(o, w, ldw, D, rows);
         default:
-            for (int r = 0; r < G; r++) values<1, 8>(o + r * D, w + r * ldw, ldw, D, rows, f16, n);
+            for (int r = 0; r < G; r++) values<1, 8>(o + r * D, w + r * ldw, ldw, D, rows);
     }
 }
 #endif

@@ -8,7 +8,7 @@
 
 #include "cpu_backend.h"
 
-static const int KEY_BLOCK = 256;  // keys per work item
+static const int KEY_BLOCK = 512;  // keys per work item
 
 bool cpu_backend::attention(float* out, int layer, const float* q, const float* k_new, const float* v_new,
                             const step_batch& b) {
@@ -17,6 +17,7 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
     const float scale = 1.0f / std::sqrt((float)D);
     const bool f16 = cfg_.kv_dtype == KV_F16;
     const int T = b.n_tokens;
+    const int64_t row_bytes = (int64_t)D * (f16 ? 2 : 4);  // a cached K or V row
     if (f16) {
         // The chunk's own keys and values, rounded as the cache will hold them, so a token sees
         // the same numbers whether its keys come from this chunk or from the cache later.
@@ -33,17 +34,18 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
     std::atomic<bool> cache_ok{true};
     const cpu_kernels* k = k_;
 
-    // Work items: (token, KV head, block of KEY_BLOCK visible keys). Blocks split the range
-    // [j0, p_q] the same way whatever the batch, and partial results are combined in block
-    // order, so a token's output depends on its own keys alone (batch invariance).
+    // Work items: (token, block of KEY_BLOCK visible keys, KV head); consecutive items read
+    // neighbouring runs of the K/V blocks. Blocks split the range [j0, p_q] the same way
+    // whatever the batch, and partial results are combined in block order, so a token's
+    // output depends on its own keys alone (batch invariance).
     attn_items_.clear();
     attn_first_.resize(T + 1);
     for (int t = 0; t < T; t++) {
         attn_first_[t] = (int)attn_items_.size();
         const kv_seq* seq = b.chunks[b.token_chunk[t]].seq;
         const int64_t p_q = b.positions[t], j0 = swa_first_visible(p_q, seq->window);
-        for (int g = 0; g < KV; g++)
-            for (int64_t jb = j0; jb <= p_q; jb += KEY_BLOCK) attn_items_.push_back({t, g, jb, std::min(p_q + 1, jb + KEY_BLOCK)});
+        for (int64_t jb = j0; jb <= p_q; jb += KEY_BLOCK)
+            for (int g = 0; g < KV; g++) attn_items_.push_back({t, g, jb, std::min(p_q + 1, jb + KEY_BLOCK)});
     }
     const int n_items = (int)attn_items_.size();
     attn_first_[T] = n_items;
@@ -62,35 +64,45 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
             // Keys before `start` come from the cache (f32 or f16), the rest from this chunk (f32).
             const int64_t start = seq->n_past, n = it.j_end - it.j_begin;
             const int n_cached = (int)std::clamp<int64_t>(start - it.j_begin, 0, n);
-            for (int64_t j = it.j_begin; j < it.j_end; j++) {
-                const int64_t at = j - it.j_begin;
-                if (j >= start) {
-                    const int64_t row = (int64_t)(c.tok_offset + (j - start)) * kv_dim + (int64_t)it.g * D;
-                    keys[at] = k_new + row;
-                    values[at] = v_new + row;
-                    continue;
+            // Cached rows a block's run of KV_BLOCK_SLOTS at a time (one lookup per run), then
+            // this chunk's own.
+            int64_t slot = kv_slot(seq, it.j_begin);
+            const char *kr = nullptr, *vr = nullptr;
+            for (int at = 0; at < n_cached; at++, slot++) {
+                if (seq->window && slot == seq->window) slot = 0;
+                if (at == 0 || slot % KV_BLOCK_SLOTS == 0) {
+                    kr = (const char*)kv_at(seq, layer, it.g, slot, false);
+                    vr = (const char*)kv_at(seq, layer, it.g, slot, true);
+                } else {
+                    kr += row_bytes;
+                    vr += row_bytes;
                 }
-                const int64_t slot = kv_slot(seq, j);
-                if (seq->slot_pos[slot] != j) cache_ok.store(false, std::memory_order_relaxed);
-                keys[at] = kv_at(seq, layer, it.g, slot, false);
-                values[at] = kv_at(seq, layer, it.g, slot, true);
+                if (seq->slot_pos[slot] != it.j_begin + at) cache_ok.store(false, std::memory_order_relaxed);
+                keys[at] = kr;
+                values[at] = vr;
+            }
+            for (int at = n_cached; at < n; at++) {
+                const int64_t row = (c.tok_offset + (it.j_begin + at - start)) * kv_dim + (int64_t)it.g * D;
+                keys[at] = k_new + row;
+                values[at] = v_new + row;
             }
             const float* q0 = q + ((int64_t)it.t * H + it.g * group) * D;  // the group's query heads
             float* sc = scores.data();
-            k->attn_scores(sc, KEY_BLOCK, q0, group, D, keys.data(), f16, n_cached, scale);
-            k->attn_scores(sc + n_cached, KEY_BLOCK, q0, group, D, keys.data() + n_cached, false, (int)n - n_cached, scale);
+            const attn_rows cached{keys.data(), values.data(), n_cached, f16};
+            const attn_rows fresh{keys.data() + n_cached, values.data() + n_cached, (int)n - n_cached, false};
+            k->attn_scores(sc, KEY_BLOCK, q0, group, D, cached, scale);
+            k->attn_scores(sc + n_cached, KEY_BLOCK, q0, group, D, fresh, scale);
             float* stat = &attn_stat_[(size_t)i * group * 2];
             for (int r = 0; r < group; r++) {
                 float* sr = sc + r * KEY_BLOCK;
-                float m = -INFINITY, sum = 0;
+                float m = -INFINITY;
                 for (int64_t j = 0; j < n; j++) m = std::max(m, sr[j]);
-                for (int64_t j = 0; j < n; j++) sum += sr[j] = std::exp(sr[j] - m);
                 stat[2 * r] = m;
-                stat[2 * r + 1] = sum;
+                stat[2 * r + 1] = k->softmax_exp(sr, (int)n, m);
             }
             float* o = &attn_out_[(size_t)i * group * D];
-            k->attn_values(o, sc, KEY_BLOCK, group, D, values.data(), f16, n_cached);
-            k->attn_values(o, sc + n_cached, KEY_BLOCK, group, D, values.data() + n_cached, false, (int)n - n_cached);
+            k->attn_values(o, sc, KEY_BLOCK, group, D, cached);
+            k->attn_values(o, sc + n_cached, KEY_BLOCK, group, D, fresh);
         }
     });
 
@@ -99,14 +111,13 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
     thread_pool_for(pool_, T * H, std::max(1, H / 2), [&](int begin, int end, int) {
         for (int th = begin; th < end; th++) {
             const int t = th / H, h = th % H, g = h / group, r = h % group;
-            const int per_head = (first[t + 1] - first[t]) / KV;  // blocks per KV head
-            const int i0 = first[t] + g * per_head;
+            const int i0 = first[t] + g, i_end = first[t + 1];  // this KV head's blocks: every KV-th item
             float m = -INFINITY;
-            for (int i = i0; i < i0 + per_head; i++) m = std::max(m, attn_stat_[((size_t)i * group + r) * 2]);
+            for (int i = i0; i < i_end; i += KV) m = std::max(m, attn_stat_[((size_t)i * group + r) * 2]);
             float* oh = out + ((int64_t)t * H + h) * D;
             std::memset(oh, 0, sizeof(float) * D);
             double sum = 0;
-            for (int i = i0; i < i0 + per_head; i++) {
+            for (int i = i0; i < i_end; i += KV) {
                 const float* st = &attn_stat_[((size_t)i * group + r) * 2];
                 const float f = std::exp(st[0] - m);
                 sum += (double)f * st[1];

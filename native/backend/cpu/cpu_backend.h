@@ -75,7 +75,7 @@ class cpu_backend final : public backend {
         int t, g;                 // token, KV head
         int64_t j_begin, j_end;   // the block of keys it reads
     };
-    std::vector<attn_item> attn_items_;           // by token, then KV head, then block
+    std::vector<attn_item> attn_items_;           // by token, then block, then KV head
     std::vector<float> attn_out_;                 // (items, group, head_dim) unnormalized outputs
     std::vector<float> attn_stat_;                // (items, group, 2) their score max and Σ exp
     std::vector<int> attn_first_;                 // (T + 1) first item of each token

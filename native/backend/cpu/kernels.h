@@ -46,6 +46,15 @@ struct qact_rows {
 //   Q8_0 / Q4_0     acc = fma((float)s_b, d_w[r][b] · d_x[t][b], acc) for blocks b in order,
 //                   s_b = Σ q_w·q_x over the block (an exact integer, any order),
 // so a token's logits are bit-identical alone or in any batch, and across the tables.
+// n keys and their values for attention: rows of head_dim, f16 or f32, by pointer (cache slots
+// are scattered).
+struct attn_rows {
+    const void* const* keys;
+    const void* const* values;
+    int n;
+    bool f16;
+};
+
 struct cpu_kernels {
     const char* isa;  // "scalar", "avx2", "avx512"
     void (*matmul_panels)(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np);
@@ -62,13 +71,15 @@ struct cpu_kernels {
     // K/V stored as f16: the same two with the second operand in f16.
     float (*dot_f16)(const float* a, const uint16_t* b, int n);
     void (*axpy_f16)(float* y, float a, const uint16_t* x, int n);
-    // Attention for the G query heads of one KV head against n keys or values (rows of D,
-    // f16 or f32, by pointer: cache slots are scattered):
-    //   scores  s[r·lds + j] = scale · (q row r · key j);
+    // Attention for the G query heads of one KV head against n keys and values:
+    //   scores  s[r·lds + j] = scale · (q row r · key j), fetching the values on the way (the
+    //           next call reads them, and a block's runs are too short for the prefetcher);
     //   values  o[r·D + d] += Σ_j w[r·ldw + j] · value_j[d], j in order.
-    void (*attn_scores)(float* s, int64_t lds, const float* q, int G, int D, const void* const* keys, bool f16, int n,
-                        float scale);
-    void (*attn_values)(float* o, const float* w, int64_t ldw, int G, int D, const void* const* values, bool f16, int n);
+    void (*attn_scores)(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale);
+    void (*attn_values)(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows);
+    // Softmax numerators in place, x[j] = exp(x[j] − m) for j < n where x[j] ≤ m; returns
+    // Σ x[j], summed in an order that depends on n alone.
+    float (*softmax_exp)(float* x, int n, float m);
     void (*widen_row)(const tensor& w, int64_t row, float* dst);  // a row-major float table (embed)
     // The FMA peak probe for benchmarks: `iters` rounds of independent vector FMA chains;
     // returns the floating-point operations done (2 per lane per FMA).

@@ -51,6 +51,12 @@ void scalar_axpy_f16(float* y, float a, const uint16_t* x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * f16_to_f32(x[i]);
 }
 
+float scalar_softmax_exp(float* x, int n, float m) {
+    float sum = 0;
+    for (int j = 0; j < n; j++) sum += x[j] = std::exp(x[j] - m);
+    return sum;
+}
+
 // ---------------------------------------------------------------- quantized
 
 void scalar_quantize_act(const float* x, int64_t n, block_q8_act* out) {
