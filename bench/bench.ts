@@ -19,7 +19,7 @@ import { argmax } from '../src/engine/greedy.ts';
 import { nativeAddon } from '../src/engine/native.ts';
 import { makeTiny } from '../weights-tools/make_tiny.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
-import { decodeBytesPerToken, paramCounts } from './roofline.ts';
+import { decodeBytesPerToken, kvBytesPerToken, paramCounts } from './roofline.ts';
 
 const list = (fallback: string) =>
   z
@@ -157,6 +157,9 @@ const prefillPeak = quantized ? { kind: 'int8', gops: int8PeakGops } : { kind: '
 const bytesPerWeight = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, q4_0: 18 / 32 }[opts.dtype];
 const bytesPerToken = decodeBytesPerToken(c, bytesPerWeight);
 const rooflineTps = (bandwidthGBs * 1e9) / bytesPerToken;
+// After a long prompt the step reads the cached keys and values too.
+const contextKvBytes = opts.context === undefined ? 0 : kvBytesPerToken(c, opts.context);
+const contextRooflineTps = (bandwidthGBs * 1e9) / (bytesPerToken + contextKvBytes);
 const params = paramCounts(c);
 // Prefill: 2 operations per active weight per token (attention over 256 positions adds < 1%),
 // against the FMA peak (float weights) or the int8 peak (quantized).
@@ -182,7 +185,10 @@ const lines = [
   ),
   ...(opts.context === undefined
     ? []
-    : [row(`decode at ${opts.context} context`, (r) => `${r.contextDecode!.toFixed(1)} tok/s (${(r.contextDecode! / r.decode.get(opts.batch[0]!)!).toFixed(2)}× batch ${opts.batch[0]})`)]),
+    : [
+        row(`decode at ${opts.context} context`, (r) => `${r.contextDecode!.toFixed(1)} tok/s = ${((100 * r.contextDecode!) / contextRooflineTps).toFixed(1)}% of roofline`),
+        row('', (r) => `(${(r.contextDecode! / r.decode.get(opts.batch[0]!)!).toFixed(2)}× batch ${opts.batch[0]}; + ${mb(contextKvBytes)} K/V)`),
+      ]),
   row('weights per shard', (r) => r.shardBytes.map(mb).join(' + ')),
 ];
 // Cold start from S3 (sirocco-default through s3rver, seconds): bench/cold_start.ts for options.
@@ -203,7 +209,10 @@ if (opts.json) {
       prefill_share_of_peak: prefillShare(r.prefill) / 100,
       prefill_peak: prefillPeak.kind === 'int8' ? 'int8_peak_gop_s' : 'fma_peak_gflop_s',
       decode: opts.batch.map((b) => ({ batch: b, tok_s: r.decode.get(b)!, ...(b === 1 ? { share_of_roofline: r.decode.get(b)! / rooflineTps } : {}) })),
-      context_decode: opts.context === undefined ? null : { context: opts.context, tok_s: r.contextDecode!, share_of_roofline: r.contextDecode! / rooflineTps },
+      context_decode:
+        opts.context === undefined
+          ? null
+          : { context: opts.context, tok_s: r.contextDecode!, kv_bytes_per_token: contextKvBytes, roofline_tok_s: contextRooflineTps, share_of_roofline: r.contextDecode! / contextRooflineTps },
       weight_bytes_per_shard: r.shardBytes,
     })),
   };

@@ -12,6 +12,13 @@ export function decodeBytesPerToken(c: ModelConfig, bytesPerWeight: number): num
   return (c.numLayers * perLayer + c.vocabSize * H + H) * bytesPerWeight;
 }
 
+// Bytes of cached keys and values one decode step reads after `context` positions (f16 K/V,
+// the engine's default): every layer's KV heads over the window, or all of them.
+export function kvBytesPerToken(c: ModelConfig, context: number, bytesPerValue = 2): number {
+  const visible = Math.min(context, c.slidingWindow ?? context);
+  return c.numLayers * visible * c.numKvHeads * c.headDim * 2 * bytesPerValue;
+}
+
 export function paramCounts(c: ModelConfig): { total: number; active: number } {
   const H = c.hiddenSize;
   const attention = H * c.numHeads * c.headDim * 2 + H * c.numKvHeads * c.headDim * 2;
