@@ -92,24 +92,12 @@ AVX512_FN void avx512_attn_scores(float* s, int64_t lds, const float* q, int G, 
     }
 }
 
-// exp(x) for x ≤ 0, 2ⁿ applied by vscalefps (exact, and 0 far below).
-AVX512_FN static inline __m512 exp_nonpositive(__m512 x) {
-    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);  // a NaN x stays NaN
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-    __m512 p = _mm512_set1_ps(EXP_POLY[5]);
-    for (int i = 4; i >= 0; i--) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_POLY[i]));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n);
-}
-
 AVX512_FN float avx512_softmax_exp(float* x, int n, float m) {
     const __m512 mv = _mm512_set1_ps(m);
     __m512 sum = _mm512_setzero_ps();
     for (int j = 0; j < n; j += 16) {
         const __mmask16 k = tail_mask(n, j);
-        const __m512 e = _mm512_maskz_mov_ps(k, exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), mv)));
+        const __m512 e = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), mv)));
         _mm512_mask_storeu_ps(x + j, k, e);
         sum = _mm512_add_ps(sum, e);
     }

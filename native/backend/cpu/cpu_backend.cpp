@@ -158,12 +158,9 @@ void cpu_backend::rope(float* x, int n_heads, const step_batch& b) {
     });
 }
 
-static inline float silu(float v) { return v / (1.0f + std::exp(-v)); }
-
 void cpu_backend::swiglu(float* gate, const float* up, size_t n) {
-    for_spans(pool_, n, [&](size_t begin, size_t end) {
-        for (size_t i = begin; i < end; i++) gate[i] = silu(gate[i]) * up[i];
-    });
+    const cpu_kernels* k = k_;
+    for_spans(pool_, n, [&](size_t begin, size_t end) { k->silu_mul(gate + begin, up + begin, (int64_t)(end - begin)); });
 }
 
 void cpu_backend::add(float* x, const float* y, size_t n) {

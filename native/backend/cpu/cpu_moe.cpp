@@ -81,11 +81,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
             rows_of(h + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w1[it.expert], it);
             rows_of(up + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w3[it.expert], it);
             const int64_t r0 = it.p0 * PANEL_ROWS, r1 = std::min<int64_t>(inter, (it.p0 + it.np) * PANEL_ROWS);
-            for (int j = 0; j < n; j++) {
-                float* hj = h + (int64_t)(b0 + j) * inter;
-                const float* uj = up + (int64_t)(b0 + j) * inter;
-                for (int64_t r = r0; r < r1; r++) hj[r] = hj[r] / (1.0f + std::exp(-hj[r])) * uj[r];
-            }
+            for (int j = 0; j < n; j++) k_->silu_mul(h + (int64_t)(b0 + j) * inter + r0, up + (int64_t)(b0 + j) * inter + r0, r1 - r0);
         }
     });
 

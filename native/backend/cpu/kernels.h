@@ -80,6 +80,9 @@ struct cpu_kernels {
     // Softmax numerators in place, x[j] = exp(x[j] − m) for j < n where x[j] ≤ m; returns
     // Σ x[j], summed in an order that depends on n alone.
     float (*softmax_exp)(float* x, int n, float m);
+    // SwiGLU's g = silu(g) · u = g / (1 + exp(−g)) · u, with exp_poly (kernels_isa.h): the same
+    // bits on every table.
+    void (*silu_mul)(float* g, const float* u, int64_t n);
     void (*widen_row)(const tensor& w, int64_t row, float* dst);  // a row-major float table (embed)
     // The FMA peak probe for benchmarks: `iters` rounds of independent vector FMA chains;
     // returns the floating-point operations done (2 per lane per FMA).

@@ -130,39 +130,36 @@ AVX2_FN void avx2_axpy_f16(float* y, float a, const uint16_t* x, int n) {
     for (; k + 8 <= n; k += 8) _mm256_storeu_ps(y + k, _mm256_fmadd_ps(av, load8<DT_F16>(x, k), _mm256_loadu_ps(y + k)));
     for (; k < n; k++) y[k] += a * f16_to_f32(x[k]);
 }
-// exp(x) for -87 ≤ x ≤ 0 (below -87 it gives about 1e-38, nothing next to the max's 1): 2ⁿ
-// built in the exponent bits.
-AVX2_FN static inline __m256 exp_nonpositive(__m256 x) {
-    x = _mm256_max_ps(_mm256_set1_ps(-87.0f), x);  // a NaN x stays NaN
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-    __m256 p = _mm256_set1_ps(EXP_POLY[5]);
-    for (int i = 4; i >= 0; i--) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_POLY[i]));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
 AVX2_FN float avx2_softmax_exp(float* x, int n, float m) {
     const __m256 mv = _mm256_set1_ps(m);
     __m256 sum = _mm256_setzero_ps();
     int j = 0;
     for (; j + 8 <= n; j += 8) {
-        const __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(x + j), mv));
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + j), mv));
         _mm256_storeu_ps(x + j, e);
         sum = _mm256_add_ps(sum, e);
     }
     if (j < n) {  // the tail through a zero-padded copy
         alignas(32) float tail[8] = {};
         for (int i = j; i < n; i++) tail[i - j] = x[i] - m;
-        const __m256 e = exp_nonpositive(_mm256_load_ps(tail));
+        const __m256 e = exp8(_mm256_load_ps(tail));
         _mm256_store_ps(tail, e);
         for (int i = j; i < n; i++) x[i] = tail[i - j];
         sum = _mm256_add_ps(sum, _mm256_blendv_ps(_mm256_setzero_ps(), e, _mm256_castsi256_ps(_mm256_cmpgt_epi32(
                                                    _mm256_set1_epi32(n - j), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)))));
     }
     return hsum(sum);
+}
+
+AVX2_FN void avx2_silu_mul(float* g, const float* u, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(g + i);
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), v));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) g[i] = g[i] / (1.0f + exp_poly(-g[i])) * u[i];
 }
 
 // 10 independent chains cover the FMA latency (4–5 cycles) times two ports.

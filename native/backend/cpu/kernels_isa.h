@@ -1,5 +1,7 @@
 // The kernel functions each ISA file defines; kernels_select.cpp assembles them into tables.
 #pragma once
+#include <cmath>
+
 #include "kernels.h"
 #include "panel_layout.h"
 
@@ -15,7 +17,8 @@
     void P##_widen_row(const tensor& w, int64_t row, float* dst);                                              \
     double P##_fma_probe(int64_t iters, float* sink);                                                          \
     double P##_int8_probe(int64_t iters, int32_t* sink);                                                       \
-    float P##_softmax_exp(float* x, int n, float m);
+    float P##_softmax_exp(float* x, int n, float m);                                                           \
+    void P##_silu_mul(float* g, const float* u, int64_t n);
 
 DECLARE_ISA(scalar)
 DECLARE_ISA(avx2)
@@ -43,11 +46,26 @@ void attn_values_by_axpy(float* o, const float* w, int64_t ldw, int G, int D, co
         }
 }
 
-// exp(r) for |r| ≤ ln 2 / 2, the vector tables' exp after 2ⁿ is split off (Cephes' expf):
-// 1 + r + r²·(c0 + r·(c1 + …)), and ln 2 in two parts so that x − n·ln 2 is exact.
+// The tables' one exp (Cephes' expf, within 2 ulp): x clamped to [EXP_MIN, EXP_MAX] (a NaN
+// stays NaN), n = round-half-even(x·log₂e), r = x − n·ln 2 with ln 2 in two parts so that it
+// is exact, exp(r) = 1 + r + r²·(c0 + r·(c1 + …)), times 2ⁿ (exact: the result is normal).
+// Every table computes it with the same operations in the same order, so silu — in every
+// dense model's first position — gives the same bits on each.
+static const float EXP_MIN = -87.0f, EXP_MAX = 88.0f, LOG2E = 1.44269504f;
 static const float EXP_POLY[6] = {5.0000001201e-1f, 1.6666665459e-1f, 4.1665795894e-2f,
                                   8.3334519073e-3f, 1.3981999507e-3f, 1.9875691500e-4f};
 static const float LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+inline float exp_poly(float x) {
+    x = x < EXP_MIN ? EXP_MIN : x;
+    x = x > EXP_MAX ? EXP_MAX : x;
+    const float n = std::nearbyint(x * LOG2E);
+    float r = std::fma(-n, LN2_HI, x);
+    r = std::fma(-n, LN2_LO, r);
+    float p = EXP_POLY[5];
+    for (int i = 4; i >= 0; i--) p = std::fma(p, r, EXP_POLY[i]);
+    p = std::fma(p, r * r, r + 1.0f);
+    return std::ldexp(p, (int)n);
+}
 
 // Element i of a float-dtype row (F32, F16, BF16) as f32: the scalar tails of every table.
 template <int D>

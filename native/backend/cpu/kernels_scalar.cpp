@@ -57,6 +57,10 @@ float scalar_softmax_exp(float* x, int n, float m) {
     return sum;
 }
 
+void scalar_silu_mul(float* g, const float* u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + exp_poly(-g[i])) * u[i];
+}
+
 // ---------------------------------------------------------------- quantized
 
 void scalar_quantize_act(const float* x, int64_t n, block_q8_act* out) {

@@ -13,7 +13,7 @@ static const cpu_kernels SCALAR = {
     scalar_quantize_act, scalar_quant_matmul_panels,
     scalar_dot, scalar_axpy, scalar_dot_f16, scalar_axpy_f16,
     attn_scores_by_dot<scalar_dot, scalar_dot_f16>, attn_values_by_axpy<scalar_axpy, scalar_axpy_f16>,
-    scalar_softmax_exp,
+    scalar_softmax_exp, scalar_silu_mul,
     scalar_widen_row,
     scalar_fma_probe, scalar_int8_probe};
 #if defined(__x86_64__)
@@ -23,7 +23,7 @@ static const cpu_kernels AVX2 = {
     avx2_quantize_act, avx2_quant_matmul_panels,
     avx2_dot, avx2_axpy, avx2_dot_f16, avx2_axpy_f16,
     attn_scores_by_dot<avx2_dot, avx2_dot_f16>, attn_values_by_axpy<avx2_axpy, avx2_axpy_f16>,
-    avx2_softmax_exp,
+    avx2_softmax_exp, avx2_silu_mul,
     avx2_widen_row,
     avx2_fma_probe, avx2_int8_probe};
 static const cpu_kernels AVX512 = {
@@ -31,7 +31,7 @@ static const cpu_kernels AVX512 = {
     avx512_matmul_panels, 5, avx512_pack_act,  // prefill tiles from 5 tokens read packed activations
     avx512_quantize_act, avx512_quant_matmul_panels,
     avx512_dot, avx512_axpy, avx512_dot_f16, avx512_axpy_f16,
-    avx512_attn_scores, avx512_attn_values, avx512_softmax_exp,
+    avx512_attn_scores, avx512_attn_values, avx512_softmax_exp, avx512_silu_mul,
     avx512_widen_row,
     avx512_fma_probe, avx512_int8_probe};
 
