@@ -27,6 +27,7 @@
         "native/backend/cpu/quant_avx2.cpp",
         "native/backend/cpu/kernels_avx512.cpp",
         "native/backend/cpu/quant_avx512.cpp",
+        "native/backend/cpu/attention_avx2.cpp",
         "native/backend/cpu/attention_avx512.cpp",
         "native/backend/cpu/panel_pack.cpp",
         "native/backend/cpu/bandwidth.cpp"

@@ -68,9 +68,6 @@ struct cpu_kernels {
     void (*quant_matmul_panels)(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0, int np);
     float (*dot)(const float* a, const float* b, int n);
     void (*axpy)(float* y, float a, const float* x, int n);  // y += a·x
-    // K/V stored as f16: the same two with the second operand in f16.
-    float (*dot_f16)(const float* a, const uint16_t* b, int n);
-    void (*axpy_f16)(float* y, float a, const uint16_t* x, int n);
     // Attention for the G query heads of one KV head against n keys and values:
     //   scores  s[r·lds + j] = scale · (q row r · key j), fetching the values on the way (the
     //           next call reads them, and a block's runs are too short for the prefetcher);

@@ -111,25 +111,6 @@ AVX2_FN void avx2_axpy(float* y, float a, const float* x, int n) {
     for (; k < n; k++) y[k] += a * x[k];
 }
 
-AVX2_FN float avx2_dot_f16(const float* a, const uint16_t* b, int n) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int k = 0;
-    for (; k + 16 <= n; k += 16) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), load8<DT_F16>(b, k), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), load8<DT_F16>(b, k + 8), acc1);
-    }
-    for (; k + 8 <= n; k += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), load8<DT_F16>(b, k), acc0);
-    float s = hsum(_mm256_add_ps(acc0, acc1));
-    for (; k < n; k++) s += a[k] * f16_to_f32(b[k]);
-    return s;
-}
-
-AVX2_FN void avx2_axpy_f16(float* y, float a, const uint16_t* x, int n) {
-    const __m256 av = _mm256_set1_ps(a);
-    int k = 0;
-    for (; k + 8 <= n; k += 8) _mm256_storeu_ps(y + k, _mm256_fmadd_ps(av, load8<DT_F16>(x, k), _mm256_loadu_ps(y + k)));
-    for (; k < n; k++) y[k] += a * f16_to_f32(x[k]);
-}
 AVX2_FN float avx2_softmax_exp(float* x, int n, float m) {
     const __m256 mv = _mm256_set1_ps(m);
     __m256 sum = _mm256_setzero_ps();

@@ -158,22 +158,6 @@ AVX512_FN void avx512_axpy(float* y, float a, const float* x, int n) {
     for (; k < n; k++) y[k] += a * x[k];
 }
 
-AVX512_FN float avx512_dot_f16(const float* a, const uint16_t* b, int n) {
-    __m512 acc = _mm512_setzero_ps();
-    int k = 0;
-    for (; k + 16 <= n; k += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), load16<DT_F16>(b, k), acc);
-    float s = _mm512_reduce_add_ps(acc);
-    for (; k < n; k++) s += a[k] * f16_to_f32(b[k]);
-    return s;
-}
-
-AVX512_FN void avx512_axpy_f16(float* y, float a, const uint16_t* x, int n) {
-    const __m512 av = _mm512_set1_ps(a);
-    int k = 0;
-    for (; k + 16 <= n; k += 16) _mm512_storeu_ps(y + k, _mm512_fmadd_ps(av, load16<DT_F16>(x, k), _mm512_loadu_ps(y + k)));
-    for (; k < n; k++) y[k] += a * f16_to_f32(x[k]);
-}
-
 AVX512_FN double avx512_fma_probe(int64_t iters, float* sink) {
     __m512 a[10];
     for (auto& v : a) v = _mm512_set1_ps(1.0f);

@@ -12,39 +12,18 @@
                                  int np);                                                                       \
     float P##_dot(const float* a, const float* b, int n);                                                      \
     void P##_axpy(float* y, float a, const float* x, int n);                                                   \
-    float P##_dot_f16(const float* a, const uint16_t* b, int n);                                               \
-    void P##_axpy_f16(float* y, float a, const uint16_t* x, int n);                                            \
     void P##_widen_row(const tensor& w, int64_t row, float* dst);                                              \
     double P##_fma_probe(int64_t iters, float* sink);                                                          \
     double P##_int8_probe(int64_t iters, int32_t* sink);                                                       \
+    void P##_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale); \
+    void P##_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows);           \
     float P##_softmax_exp(float* x, int n, float m);                                                           \
     void P##_silu_mul(float* g, const float* u, int64_t n);
 
 DECLARE_ISA(scalar)
 DECLARE_ISA(avx2)
 DECLARE_ISA(avx512)
-void avx512_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale);
-void avx512_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows);
 void avx512_pack_act(const act_rows& x, int T, int64_t K, int part, int parts, float* out);  // the one table that packs
-
-// Attention from a table's dot / axpy, for the tables without kernels of their own: each key
-// and value row is visited once per query head (kernels.h has the contract).
-template <float (*Dot)(const float*, const float*, int), float (*DotF16)(const float*, const uint16_t*, int)>
-void attn_scores_by_dot(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale) {
-    for (int j = 0; j < rows.n; j++)
-        for (int r = 0; r < G; r++) {
-            const void* key = rows.keys[j];
-            s[r * lds + j] = scale * (rows.f16 ? DotF16(q + r * D, (const uint16_t*)key, D) : Dot(q + r * D, (const float*)key, D));
-        }
-}
-template <void (*Axpy)(float*, float, const float*, int), void (*AxpyF16)(float*, float, const uint16_t*, int)>
-void attn_values_by_axpy(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows) {
-    for (int j = 0; j < rows.n; j++)
-        for (int r = 0; r < G; r++) {
-            if (rows.f16) AxpyF16(o + r * D, w[r * ldw + j], (const uint16_t*)rows.values[j], D);
-            else Axpy(o + r * D, w[r * ldw + j], (const float*)rows.values[j], D);
-        }
-}
 
 // The tables' one exp (Cephes' expf, within 2 ulp): x clamped to [EXP_MIN, EXP_MAX] (a NaN
 // stays NaN), n = round-half-even(x·log₂e), r = x − n·ln 2 with ln 2 in two parts so that it

@@ -41,14 +41,32 @@ void scalar_axpy(float* y, float a, const float* x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
-float scalar_dot_f16(const float* a, const uint16_t* b, int n) {
+static float dot_f16(const float* a, const uint16_t* b, int n) {
     float s = 0;
     for (int i = 0; i < n; i++) s += a[i] * f16_to_f32(b[i]);
     return s;
 }
 
-void scalar_axpy_f16(float* y, float a, const uint16_t* x, int n) {
+static void axpy_f16(float* y, float a, const uint16_t* x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * f16_to_f32(x[i]);
+}
+
+// Attention a key and a value row per query head (kernels.h has the contract).
+void scalar_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale) {
+    for (int j = 0; j < rows.n; j++)
+        for (int r = 0; r < G; r++) {
+            const void* key = rows.keys[j];
+            s[r * lds + j] = scale * (rows.f16 ? dot_f16(q + r * D, (const uint16_t*)key, D)
+                                               : scalar_dot(q + r * D, (const float*)key, D));
+        }
+}
+
+void scalar_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows) {
+    for (int j = 0; j < rows.n; j++)
+        for (int r = 0; r < G; r++) {
+            if (rows.f16) axpy_f16(o + r * D, w[r * ldw + j], (const uint16_t*)rows.values[j], D);
+            else scalar_axpy(o + r * D, w[r * ldw + j], (const float*)rows.values[j], D);
+        }
 }
 
 float scalar_softmax_exp(float* x, int n, float m) {

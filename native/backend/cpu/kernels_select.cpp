@@ -11,8 +11,8 @@ static const cpu_kernels SCALAR = {
     "scalar",
     scalar_matmul_panels, NO_PACKING, nullptr,
     scalar_quantize_act, scalar_quant_matmul_panels,
-    scalar_dot, scalar_axpy, scalar_dot_f16, scalar_axpy_f16,
-    attn_scores_by_dot<scalar_dot, scalar_dot_f16>, attn_values_by_axpy<scalar_axpy, scalar_axpy_f16>,
+    scalar_dot, scalar_axpy,
+    scalar_attn_scores, scalar_attn_values,
     scalar_softmax_exp, scalar_silu_mul,
     scalar_widen_row,
     scalar_fma_probe, scalar_int8_probe};
@@ -21,8 +21,8 @@ static const cpu_kernels AVX2 = {
     "avx2",
     avx2_matmul_panels, NO_PACKING, nullptr,
     avx2_quantize_act, avx2_quant_matmul_panels,
-    avx2_dot, avx2_axpy, avx2_dot_f16, avx2_axpy_f16,
-    attn_scores_by_dot<avx2_dot, avx2_dot_f16>, attn_values_by_axpy<avx2_axpy, avx2_axpy_f16>,
+    avx2_dot, avx2_axpy,
+    avx2_attn_scores, avx2_attn_values,
     avx2_softmax_exp, avx2_silu_mul,
     avx2_widen_row,
     avx2_fma_probe, avx2_int8_probe};
@@ -30,8 +30,9 @@ static const cpu_kernels AVX512 = {
     "avx512",
     avx512_matmul_panels, 5, avx512_pack_act,  // prefill tiles from 5 tokens read packed activations
     avx512_quantize_act, avx512_quant_matmul_panels,
-    avx512_dot, avx512_axpy, avx512_dot_f16, avx512_axpy_f16,
-    avx512_attn_scores, avx512_attn_values, avx512_softmax_exp, avx512_silu_mul,
+    avx512_dot, avx512_axpy,
+    avx512_attn_scores, avx512_attn_values,
+    avx512_softmax_exp, avx512_silu_mul,
     avx512_widen_row,
     avx512_fma_probe, avx512_int8_probe};
 

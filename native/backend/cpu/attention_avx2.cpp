@@ -1,0 +1,143 @@
+// AVX2 attention kernels (kernels.h), the AVX-512 ones' plan on 8-lane vectors: each key or
+// value row is loaded once for all the query heads that share it; head_dim in 8s, a tail of
+// fewer than 8 (odd test shapes only) through a zero-padded copy or a scalar loop.
+#include <algorithm>
+
+#include "kernels_isa.h"
+
+#if defined(__x86_64__)
+#include "avx2_common.h"
+
+// Elements [d, d + 8) of a row, f16 or f32, as f32; past D (a tail) they read as 0.
+template <bool F16>
+AVX2_FN static inline __m256 load_row8(const void* row, int D, int d) {
+    if (d + 8 <= D) {
+        if (F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)((const uint16_t*)row + d)));
+        return _mm256_loadu_ps((const float*)row + d);
+    }
+    alignas(32) float part[8] = {};
+    for (int i = d; i < D; i++) part[i - d] = F16 ? f16_to_f32(((const uint16_t*)row)[i]) : ((const float*)row)[i];
+    return _mm256_load_ps(part);
+}
+AVX2_FN static inline __m256 load_q8(const float* q, int D, int d) {
+    if (d + 8 <= D) return _mm256_loadu_ps(q + d);
+    alignas(32) float part[8] = {};
+    for (int i = d; i < D; i++) part[i - d] = q[i];
+    return _mm256_load_ps(part);
+}
+
+// Rows this many keys ahead are fetched while the current ones are scored, and the current
+// ones' values with them (attention_avx512.cpp says why).
+static const int PREFETCH_ROWS = 16;
+AVX2_FN static inline void prefetch_row(const void* row, int bytes) {
+    for (int b = 0; b < bytes; b += 64) _mm_prefetch((const char*)row + b, _MM_HINT_T0);
+}
+
+// The sums of 8 vectors, lane i = Σ a[i], each summed as hsum does (lanes i and i+4, then
+// i+2, i+1).
+AVX2_FN static inline __m256 reduce8(const __m256* a) {
+    __m256 b[4], c[2];
+    for (int p = 0; p < 4; p++)  // [a lanes 0-3 + 4-7 | a' lanes 0-3 + 4-7]
+        b[p] = _mm256_add_ps(_mm256_permute2f128_ps(a[2 * p], a[2 * p + 1], 0x20), _mm256_permute2f128_ps(a[2 * p], a[2 * p + 1], 0x31));
+    for (int p = 0; p < 2; p++)
+        c[p] = _mm256_add_ps(_mm256_shuffle_ps(b[2 * p], b[2 * p + 1], 0x44), _mm256_shuffle_ps(b[2 * p], b[2 * p + 1], 0xEE));
+    const __m256 e = _mm256_add_ps(_mm256_shuffle_ps(c[0], c[1], 0x88), _mm256_shuffle_ps(c[0], c[1], 0xDD));
+    // e holds Σ a[2m + h] at lane 4h + m.
+    return _mm256_permutevar8x32_ps(e, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+// 8 / G keys at a time against all G heads, 8 accumulators (head r, key c at r·K + c) reduced
+// together; a short last step repeats the last key, so every split gives the same numbers.
+template <int G, bool F16>
+AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D, const attn_rows& rows, float scale) {
+    constexpr int K = 8 / G;
+    const int n = rows.n, row_bytes = D * (F16 ? 2 : 4);
+    for (int j = 0; j < n; j += K) {
+        const void* key[K];
+        for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
+        for (int c = j; c < std::min(j + K, n); c++) {
+            if (c + PREFETCH_ROWS < n) prefetch_row(rows.keys[c + PREFETCH_ROWS], row_bytes);
+            prefetch_row(rows.values[c], row_bytes);
+        }
+        __m256 acc[8];
+        for (int a = 0; a < 8; a++) acc[a] = _mm256_setzero_ps();
+        for (int d = 0; d < D; d += 8) {
+            __m256 kv[K];
+            for (int c = 0; c < K; c++) kv[c] = load_row8<F16>(key[c], D, d);
+            for (int r = 0; r < G; r++) {
+                const __m256 qv = load_q8(q + r * D, D, d);
+                for (int c = 0; c < K; c++) acc[r * K + c] = _mm256_fmadd_ps(kv[c], qv, acc[r * K + c]);
+            }
+        }
+        alignas(32) float sum[8];
+        _mm256_store_ps(sum, _mm256_mul_ps(_mm256_set1_ps(scale), reduce8(acc)));
+        const int valid = std::min(K, n - j);
+        for (int r = 0; r < G; r++)
+            for (int c = 0; c < valid; c++) s[r * lds + j + c] = sum[r * K + c];
+    }
+}
+
+template <int G>
+AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D, const attn_rows& rows, float scale) {
+    if (rows.f16) return scores<G, true>(s, lds, q, D, rows, scale);
+    scores<G, false>(s, lds, q, D, rows, scale);
+}
+
+AVX2_FN void avx2_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale) {
+    switch (G) {
+        case 1: return scores<1>(s, lds, q, D, rows, scale);
+        case 2: return scores<2>(s, lds, q, D, rows, scale);
+        case 4: return scores<4>(s, lds, q, D, rows, scale);
+        default:
+            if (G % 8 == 0)
+                for (int r = 0; r < G; r += 8) scores<8>(s + r * lds, lds, q + r * D, D, rows, scale);
+            else
+                for (int r = 0; r < G; r++) scores<1>(s + r * lds, lds, q + r * D, D, rows, scale);
+    }
+}
+
+// Columns [d0, d0 + 8·C) of the G outputs held in registers while every value streams by;
+// columns past the last whole 8 (a tail) one at a time.
+template <int G, int C, bool F16>
+AVX2_FN static void values(float* o, const float* w, int64_t ldw, int D, const void* const* rows, int n) {
+    const int D8 = D / 8 * 8;
+    for (int d0 = 0; d0 < D8; d0 += 8 * C) {
+        const int cs = std::min(C, (D8 - d0) / 8);  // vectors in this pass
+        __m256 acc[G][C];
+        for (int r = 0; r < G; r++)
+            for (int c = 0; c < cs; c++) acc[r][c] = _mm256_loadu_ps(o + r * D + d0 + 8 * c);
+        for (int j = 0; j < n; j++) {
+            __m256 v[C];
+            for (int c = 0; c < cs; c++) v[c] = load_row8<F16>(rows[j], D, d0 + 8 * c);
+            for (int r = 0; r < G; r++) {
+                const __m256 wb = _mm256_set1_ps(w[r * ldw + j]);
+                for (int c = 0; c < cs; c++) acc[r][c] = _mm256_fmadd_ps(v[c], wb, acc[r][c]);
+            }
+        }
+        for (int r = 0; r < G; r++)
+            for (int c = 0; c < cs; c++) _mm256_storeu_ps(o + r * D + d0 + 8 * c, acc[r][c]);
+    }
+    for (int d = D8; d < D; d++)
+        for (int r = 0; r < G; r++) {
+            float acc = o[r * D + d];
+            for (int j = 0; j < n; j++) acc = std::fma(w[r * ldw + j], F16 ? f16_to_f32(((const uint16_t*)rows[j])[d]) : ((const float*)rows[j])[d], acc);
+            o[r * D + d] = acc;
+        }
+}
+
+template <int G, int C>
+AVX2_FN static void values(float* o, const float* w, int64_t ldw, int D, const attn_rows& rows) {
+    if (rows.f16) return values<G, C, true>(o, w, ldw, D, rows.values, rows.n);
+    values<G, C, false>(o, w, ldw, D, rows.values, rows.n);
+}
+
+AVX2_FN void avx2_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows) {
+    switch (G) {
+        case 1: return values<1, 8>(o, w, ldw, D, rows);
+        case 2: return values<2, 4>(o, w, ldw, D, rows);
+        case 4: return values<4, 2>(o, w, ldw, D, rows);
+        default:
+            for (int r = 0; r < G; r++) values<1, 8>(o + r * D, w + r * ldw, ldw, D, rows);
+    }
+}
+#endif
