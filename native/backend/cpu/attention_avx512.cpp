@@ -12,7 +12,6 @@ AVX512_FN static inline __m512 load_row(const void* row, bool f16, int d, __mmas
     if (f16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t*)row + d));
     return _mm512_maskz_loadu_ps(m, (const float*)row + d);
 }
-static inline __mmask16 tail_mask(int D, int d) { return (__mmask16)(D - d >= 16 ? 0xFFFF : (1u << (D - d)) - 1); }
 
 // Keys this many ahead are fetched while the current ones are scored, and the current ones'
 // values with them: cache slots come in runs of KV_BLOCK_SLOTS rows, too short for the

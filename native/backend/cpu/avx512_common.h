@@ -10,6 +10,9 @@
 
 #define AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
+// The lanes of elements [d, d + 16) that lie below n.
+inline __mmask16 tail_mask(int64_t n, int64_t d) { return (__mmask16)(n - d >= 16 ? 0xFFFF : (1u << (n - d)) - 1); }
+
 // exp_poly (kernels_isa.h) on 16 lanes, 2ⁿ applied by vscalefps.
 AVX512_FN inline __m512 exp16(__m512 x) {
     x = _mm512_max_ps(_mm512_set1_ps(EXP_MIN), x);  // (a NaN x stays NaN)

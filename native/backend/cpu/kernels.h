@@ -39,13 +39,6 @@ struct qact_rows {
     qact_rows from(int t0) const { return idx ? qact_rows{xq, nb, idx + t0} : qact_rows{xq + t0 * nb, nb, nullptr}; }
 };
 
-// The matrix kernels read weights in the panel layout (panel_layout.h) and write, for the rows
-// of panels [p0, p0 + np) and tokens [0, T): y[t·ldy + r] = (row r of w) · (activation row t).
-// Every output is one chain along k whatever the tile:
-//   float weights   acc = fma(w[r][k], x[t][k], acc) for k = 0, 1, …, K − 1, from acc = 0;
-//   Q8_0 / Q4_0     acc = fma((float)s_b, d_w[r][b] · d_x[t][b], acc) for blocks b in order,
-//                   s_b = Σ q_w·q_x over the block (an exact integer, any order),
-// so a token's logits are bit-identical alone or in any batch, and across the tables.
 // n keys and their values for attention: rows of head_dim, f16 or f32, by pointer (cache slots
 // are scattered).
 struct attn_rows {
@@ -55,6 +48,13 @@ struct attn_rows {
     bool f16;
 };
 
+// The matrix kernels read weights in the panel layout (panel_layout.h) and write, for the rows
+// of panels [p0, p0 + np) and tokens [0, T): y[t·ldy + r] = (row r of w) · (activation row t).
+// Every output is one chain along k whatever the tile:
+//   float weights   acc = fma(w[r][k], x[t][k], acc) for k = 0, 1, …, K − 1, from acc = 0;
+//   Q8_0 / Q4_0     acc = fma((float)s_b, d_w[r][b] · d_x[t][b], acc) for blocks b in order,
+//                   s_b = Σ q_w·q_x over the block (an exact integer, any order),
+// so a token's logits are bit-identical alone or in any batch, and across the tables.
 struct cpu_kernels {
     const char* isa;  // "scalar", "avx2", "avx512"
     void (*matmul_panels)(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np);

@@ -120,14 +120,13 @@ AVX2_FN float avx2_softmax_exp(float* x, int n, float m) {
         _mm256_storeu_ps(x + j, e);
         sum = _mm256_add_ps(sum, e);
     }
-    if (j < n) {  // the tail through a zero-padded copy
+    if (j < n) {  // the tail through a copy, its lanes past n zeroed before they are summed
         alignas(32) float tail[8] = {};
         for (int i = j; i < n; i++) tail[i - j] = x[i] - m;
-        const __m256 e = exp8(_mm256_load_ps(tail));
-        _mm256_store_ps(tail, e);
+        _mm256_store_ps(tail, exp8(_mm256_load_ps(tail)));
+        for (int i = n - j; i < 8; i++) tail[i] = 0;
         for (int i = j; i < n; i++) x[i] = tail[i - j];
-        sum = _mm256_add_ps(sum, _mm256_blendv_ps(_mm256_setzero_ps(), e, _mm256_castsi256_ps(_mm256_cmpgt_epi32(
-                                                   _mm256_set1_epi32(n - j), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)))));
+        sum = _mm256_add_ps(sum, _mm256_load_ps(tail));
     }
     return hsum(sum);
 }

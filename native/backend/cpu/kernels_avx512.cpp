@@ -144,7 +144,7 @@ AVX512_FN float avx512_dot(const float* a, const float* b, int n) {
 AVX512_FN void avx512_silu_mul(float* g, const float* u, int64_t n) {
     const __m512 one = _mm512_set1_ps(1.0f);
     for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 m = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+        const __mmask16 m = tail_mask(n, i);
         const __m512 v = _mm512_maskz_loadu_ps(m, g + i);
         const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), v));
         _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(_mm512_div_ps(v, _mm512_add_ps(one, e)), _mm512_maskz_loadu_ps(m, u + i)));

@@ -35,6 +35,7 @@ static const float EXP_POLY[6] = {5.0000001201e-1f, 1.6666665459e-1f, 4.16657958
                                   8.3334519073e-3f, 1.3981999507e-3f, 1.9875691500e-4f};
 static const float LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
 inline float exp_poly(float x) {
+    if (x != x) return x;
     x = x < EXP_MIN ? EXP_MIN : x;
     x = x > EXP_MAX ? EXP_MAX : x;
     const float n = std::nearbyint(x * LOG2E);
