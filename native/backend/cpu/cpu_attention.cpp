@@ -106,9 +106,10 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
         }
     });
 
-    // Each (token, query head): its blocks' partials rescaled to the largest max, in order.
+    // Each (token, query head): its blocks' partials rescaled to the largest max, in order. A
+    // token's heads to a chunk, so a decode step's few microseconds of it stay on this thread.
     const std::vector<int>& first = attn_first_;
-    thread_pool_for(pool_, T * H, std::max(1, H / 2), [&](int begin, int end, int) {
+    thread_pool_for(pool_, T * H, H, [&](int begin, int end, int) {
         for (int th = begin; th < end; th++) {
             const int t = th / H, h = th % H, g = h / group, r = h % group;
             const int i0 = first[t] + g, i_end = first[t + 1];  // this KV head's blocks: every KV-th item
