@@ -1,5 +1,6 @@
 // What the AVX2 kernel files share: the target attribute (nothing compiled with it runs
-// unless the CPU was checked for it, kernels_select.cpp) and the store of a partial panel.
+// unless the CPU was checked for it, kernels_select.cpp), the tables' exp on 8 lanes and the
+// store of a partial panel.
 #pragma once
 #include <immintrin.h>
 

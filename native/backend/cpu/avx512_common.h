@@ -1,5 +1,6 @@
 // What the AVX-512 kernel files share: the target attribute (nothing compiled with it runs
-// unless the CPU was checked for it, kernels_select.cpp).
+// unless the CPU was checked for it, kernels_select.cpp), tail masks and the tables' exp on
+// 16 lanes.
 #pragma once
 // GCC 12's AVX-512 headers build their results from _mm512_undefined_*(), which it then flags.
 #pragma GCC diagnostic ignored "-Wuninitialized"

@@ -22,7 +22,7 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
         // The chunk's own keys and values, rounded as the cache will hold them, so a token sees
         // the same numbers whether its keys come from this chunk or from the cache later.
         kv_round_.resize((size_t)2 * T * kv_dim);
-        thread_pool_for(pool_, T, std::max(1, T / (thread_pool_size(pool_) * 4)), [&](int begin, int end, int) {
+        thread_pool_for(pool_, T, thread_pool_grain(pool_, T, 4), [&](int begin, int end, int) {
             for (size_t i = (size_t)begin * kv_dim; i < (size_t)end * kv_dim; i++) {
                 kv_round_[i] = f16_to_f32(f32_to_f16(k_new[i]));
                 kv_round_[(size_t)T * kv_dim + i] = f16_to_f32(f32_to_f16(v_new[i]));
@@ -51,7 +51,7 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
     attn_first_[T] = n_items;
     attn_out_.assign((size_t)n_items * group * D, 0.0f);
     attn_stat_.resize((size_t)n_items * group * 2);
-    thread_pool_for(pool_, n_items, std::max(1, n_items / (thread_pool_size(pool_) * 8)), [&](int begin, int end, int) {
+    thread_pool_for(pool_, n_items, thread_pool_grain(pool_, n_items, 8), [&](int begin, int end, int) {
         thread_local std::vector<float> scores;
         thread_local std::vector<const void*> keys, values;
         scores.resize((size_t)group * KEY_BLOCK);
@@ -138,7 +138,7 @@ void cpu_backend::kv_write(int layer, const float* k_new, const float* v_new, co
         const int64_t start = c.seq->n_past, first = kv_first_cached(c.seq, c.n_tok);
         const int n = (int)(start + c.n_tok - first);
         // The positions written go to distinct slots: in parallel.
-        thread_pool_for(pool_, n, std::max(1, n / (thread_pool_size(pool_) * 4)), [&](int begin, int end, int) {
+        thread_pool_for(pool_, n, thread_pool_grain(pool_, n, 4), [&](int begin, int end, int) {
             for (int64_t p = first + begin; p < first + end; p++) {
                 const int64_t row = c.tok_offset + (p - start), slot = kv_slot(c.seq, p);
                 for (int g = 0; g < KV; g++) {

@@ -114,7 +114,7 @@ static const size_t ELEMENT_SPAN = 16384;
 void cpu_backend::rmsnorm(float* y, const float* x, const int32_t* rows, int n_rows, const tensor& w, float eps) {
     const int n = (int)w.cols;
     const float* wv = (const float*)w.data;
-    thread_pool_for(pool_, n_rows, std::max(1, n_rows / (thread_pool_size(pool_) * 4)), [&](int begin, int end, int) {
+    thread_pool_for(pool_, n_rows, thread_pool_grain(pool_, n_rows, 4), [&](int begin, int end, int) {
         for (int i = begin; i < end; i++) {
             const float* xi = x + (int64_t)(rows ? rows[i] : i) * n;
             float* yi = y + (int64_t)i * n;
@@ -130,7 +130,7 @@ void cpu_backend::rmsnorm(float* y, const float* x, const int32_t* rows, int n_r
 template <typename F>
 static void for_spans(thread_pool* pool, size_t n, F fn) {
     const int spans = (int)((n + ELEMENT_SPAN - 1) / ELEMENT_SPAN);
-    thread_pool_for(pool, spans, std::max(1, spans / (thread_pool_size(pool) * 4)), [&](int begin, int end, int) {
+    thread_pool_for(pool, spans, thread_pool_grain(pool, spans, 4), [&](int begin, int end, int) {
         fn((size_t)begin * ELEMENT_SPAN, std::min(n, (size_t)end * ELEMENT_SPAN));
     });
 }
@@ -141,7 +141,7 @@ void cpu_backend::rope(float* x, int n_heads, const step_batch& b) {
     const int D = cfg_.shape.head_dim, half = D / 2;
     const int first_step = cfg_.shape.rope_interleaved ? 2 : 1, second = cfg_.shape.rope_interleaved ? 1 : half;
     const int T = b.n_tokens;
-    thread_pool_for(pool_, T, std::max(1, T / (thread_pool_size(pool_) * 4)), [&](int begin, int end, int) {
+    thread_pool_for(pool_, T, thread_pool_grain(pool_, T, 4), [&](int begin, int end, int) {
         for (int t = begin; t < end; t++) {
             const float* c = &cos_[(size_t)t * half];
             const float* s = &sin_[(size_t)t * half];

@@ -6,13 +6,12 @@
 
 #include "cpu_backend.h"
 
-
 qact_rows cpu_backend::quantize_rows(const act_rows& x, int T, int64_t n, int buf) {
     const int64_t nb = n / QK;
     if (qa_[buf].size() < (size_t)(T * nb)) qa_[buf].resize((size_t)(T * nb));
     block_q8_act* xq = qa_[buf].data();
     const cpu_kernels* k = k_;
-    thread_pool_for(pool_, T, std::max(1, T / (thread_pool_size(pool_) * 4)), [&](int begin, int end, int) {
+    thread_pool_for(pool_, T, thread_pool_grain(pool_, T, 4), [&](int begin, int end, int) {
         for (int t = begin; t < end; t++) k->quantize_act(x.row(t), n, xq + t * nb);
     });
     return qact_rows{xq, nb, nullptr};
@@ -39,8 +38,7 @@ void cpu_backend::matmul_panels(float* y, int64_t ldy, const act_rows& x, const 
 void cpu_backend::matmul_rows(float* y, int64_t ldy, const act_rows& x, int n_tokens, const tensor& w) {
     const int64_t panels = panel_count(w.rows);
     const int n_items = (int)((panels + PANEL_GROUP - 1) / PANEL_GROUP);
-    // Several chunks per thread so a slow core does not hold the others up.
-    const int grain = std::max(1, n_items / (thread_pool_size(pool_) * 8));
+    const int grain = thread_pool_grain(pool_, n_items, 8);
     const bool quant = dtype_is_quant(w.dtype);
     for (int t0 = 0; t0 < n_tokens; t0 += TOKEN_BLOCK) {
         const int T = std::min(TOKEN_BLOCK, n_tokens - t0);

@@ -8,7 +8,6 @@
 
 #include "cpu_backend.h"
 
-
 void cpu_backend::moe_route(moe_plan* plan, const float* router_logits, int T, int n_experts, int top_k) {
     route_choice_.resize((size_t)T * top_k);
     route_weight_.resize((size_t)T * top_k);
@@ -43,7 +42,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
             if (ex.w1[e].data && plan.expert_begin[e + 1] > plan.expert_begin[e])
                 for (int64_t p0 = 0; p0 < panels; p0 += PANEL_GROUP)
                     items.push_back({e, p0, (int)std::min<int64_t>(PANEL_GROUP, panels - p0)});
-        return std::max(1, (int)items.size() / (thread_pool_size(pool_) * 8));
+        return thread_pool_grain(pool_, (int)items.size(), 8);
     };
     // Float weights: each expert's activation rows packed for the kernels (if the table packs
     // blocks that large), expert e's at rows [expert_begin[e], …) of packed_.

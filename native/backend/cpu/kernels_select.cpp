@@ -6,7 +6,8 @@
 
 static const int NO_PACKING = INT_MAX;
 
-// Fields in cpu_kernels' order: matrices, packing, quantized, vectors, attention, tables, probes.
+// Fields in cpu_kernels' order: matrices, packing, quantized, vectors, attention, exp (softmax,
+// SwiGLU), tables, probes.
 static const cpu_kernels SCALAR = {
     "scalar",
     scalar_matmul_panels, NO_PACKING, nullptr,

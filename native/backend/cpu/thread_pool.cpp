@@ -83,6 +83,10 @@ void thread_pool_free(thread_pool* p) {
 }
 
 int thread_pool_size(const thread_pool* p) { return (int)p->workers.size() + 1; }
+int thread_pool_grain(const thread_pool* p, int n, int per_thread) {
+    const int g = n / (thread_pool_size(p) * per_thread);
+    return g > 1 ? g : 1;
+}
 
 void thread_pool_for(thread_pool* p, int n, int grain, const thread_pool_fn& fn) {
     if (n <= 0) return;
