@@ -6,6 +6,7 @@
         "native/binding/addon.cpp",
         "native/engine/dtype.cpp",
         "native/engine/weight_source.cpp",
+        "native/engine/weight_files.cpp",
         "native/engine/shard_plan.cpp",
         "native/engine/model_load.cpp",
         "native/engine/kv_cache.cpp",

@@ -2,7 +2,6 @@
 // and its KV heads' storage, run together by the shard runner and joined by a communicator;
 // one K/V cache manager for all. engine_api.h is its interface; this is its inside.
 #pragma once
-#include <mutex>
 #include <string>
 #include <vector>
 

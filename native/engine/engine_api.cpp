@@ -2,11 +2,11 @@
 // sequence itself is engine_shard_forward (engine.cpp).
 #include <algorithm>
 #include <cstring>
-#include <new>
 #include <unordered_set>
 
 #include "engine.h"
 #include "kernels.h"
+#include "out_of_memory.h"
 
 static thread_local std::string last_error;
 
@@ -16,6 +16,7 @@ static engine_status fail(engine_status s, const std::string& message) {
 }
 
 const char* engine_last_error(void) { return last_error.c_str(); }
+engine_status engine_refuse(engine_status s, const char* message) { return fail(s, message); }
 
 const char* engine_cpu_isas(void) {
     static const std::string isas = cpu_kernels_available();
@@ -66,6 +67,34 @@ void engine_free(engine* e) {
     delete e;
 }
 
+// The shards' backends, plans and (with weights) their loaded slices; false + *err when the
+// model or the options are wrong.
+static bool create_shards(engine* e, const engine_model_spec* spec, const std::vector<shard_slice>& slices,
+                          const engine_weights* weights, std::string* err) {
+    const engine_options& options = e->opts;
+    const int tp = options.tp;
+    const int per_shard = std::max(1, options.n_threads / tp);
+    e->shards.reserve(tp);  // placements point into the shards: they must not move
+    for (int s = 0; s < tp; s++) {
+        engine_shard sh;
+        sh.slice = slices[s];
+        const backend_config bc{{e->cfg.hidden_size, (int)sh.slice.q_heads.size(), (int)sh.slice.kv_heads.size(),
+                                 e->cfg.head_dim, e->cfg.n_layers, e->cfg.rope_interleaved != 0, e->cfg.rope_theta},
+                                per_shard,
+                                options.isa ? options.isa : "",
+                                (kv_dtype_t)options.kv_dtype};
+        sh.be = backend_create(options.backend ? options.backend : "cpu", bc, err);
+        if (!sh.be) return false;
+        e->shards.push_back(std::move(sh));
+        engine_shard& shard = e->shards.back();
+        if (!model_plan(*spec, shard.slice, &shard.w, &shard.placements, err)) return *err = "cannot load model: " + *err, false;
+        // tp = 1 may use mapped weights in place; shards repack their slices into their own memory.
+        if (weights && !model_load(shard.placements, *weights, tp == 1 && weights->outlives_engine, shard.be, err))
+            return *err = "cannot load model: " + *err, false;
+    }
+    return true;
+}
+
 engine_status engine_create(const engine_model_spec* spec, engine_weights* weights, const engine_options* options,
                             engine** out) {
     engine* e = new engine();
@@ -85,33 +114,17 @@ engine_status engine_create(const engine_model_spec* spec, engine_weights* weigh
         return fail(ENGINE_BAD_INPUT, "unknown K/V dtype");
     }
     kv_cache_init(&e->kv, options->kv_max_blocks);
-    const int per_shard = std::max(1, options->n_threads / tp);
-    e->shards.reserve(tp);  // placements point into the shards: they must not move
-    try {
-        for (int s = 0; s < tp; s++) {
-            engine_shard sh;
-            sh.slice = slices[s];
-            const backend_config bc{{e->cfg.hidden_size, (int)sh.slice.q_heads.size(), (int)sh.slice.kv_heads.size(),
-                                     e->cfg.head_dim, e->cfg.n_layers, e->cfg.rope_interleaved != 0, e->cfg.rope_theta},
-                                    per_shard,
-                                    options->isa ? options->isa : "",
-                                    (kv_dtype_t)options->kv_dtype};
-            sh.be = backend_create(options->backend ? options->backend : "cpu", bc, &err);
-            if (!sh.be) throw std::invalid_argument(err);
-            e->shards.push_back(std::move(sh));
-            engine_shard& shard = e->shards.back();
-            if (!model_plan(*spec, shard.slice, &shard.w, &shard.placements, &err))
-                throw std::invalid_argument("cannot load model: " + err);
-            // tp = 1 may use mapped weights in place; shards repack their slices into their own memory.
-            if (weights && !model_load(shard.placements, *weights, tp == 1 && weights->outlives_engine, shard.be, &err))
-                throw std::invalid_argument("cannot load model: " + err);
-        }
-    } catch (const std::invalid_argument& ex) {
+    if (tp > shard_runner_max_shards()) {
         engine_free(e);
-        return fail(ENGINE_BAD_INPUT, ex.what());
-    } catch (const std::bad_alloc&) {
+        return fail(ENGINE_BAD_INPUT, "tp " + std::to_string(tp) + ": this build runs at most " +
+                                          std::to_string(shard_runner_max_shards()) + " shard(s) (it has no threads)");
+    }
+    bool created = false, out_of_memory = false;
+    ON_OUT_OF_MEMORY_TRY { created = create_shards(e, spec, slices, weights, &err); }
+    ON_OUT_OF_MEMORY { out_of_memory = true; }
+    if (!created) {
         engine_free(e);
-        return fail(ENGINE_INTERNAL, "out of memory while loading the model");
+        return out_of_memory ? fail(ENGINE_INTERNAL, "out of memory while loading the model") : fail(ENGINE_BAD_INPUT, err);
     }
     if (weights && (tp > 1 || !weights->outlives_engine)) {  // every byte now lives in the shards
         engine_weights_free(e->weights);
@@ -158,9 +171,10 @@ engine_status engine_load_slice(engine* e, int32_t index, const void* data, uint
                                           ".." + std::to_string(p->cols.end) + ")");
     std::string err;
     const host_tensor src{data, dt, p->rows.size(), p->cols.size(), row_bytes(dt, p->cols.size())};
-    try {
+    ON_OUT_OF_MEMORY_TRY {
         if (!placement_load(p, src, false, shard->be, &err)) return fail(ENGINE_BAD_INPUT, err);
-    } catch (const std::bad_alloc&) {
+    }
+    ON_OUT_OF_MEMORY {
         return fail(ENGINE_INTERNAL, "out of memory while loading " + p->name);
     }
     return ENGINE_OK;
@@ -258,7 +272,7 @@ engine_status engine_step(engine* e, const engine_step_seq* seqs, int32_t n_seqs
     std::string err;
     if (!e->loaded) return fail(ENGINE_BAD_INPUT, "the model is still loading: every slice must arrive first");
     if (!check_step(e, seqs, n_seqs, tokens, &err)) return fail(ENGINE_BAD_INPUT, err);
-    try {
+    ON_OUT_OF_MEMORY_TRY {
         for (int i = 0; i < n_seqs; i++)
             if (!kv_seq_reserve(&e->kv, kv_seq_get(&e->kv, seqs[i].seq_id), seqs[i].n_tokens))
                 return fail(ENGINE_KV_EXHAUSTED, "K/V cache memory is exhausted: free or reset sequences");
@@ -268,16 +282,16 @@ engine_status engine_step(engine* e, const engine_step_seq* seqs, int32_t n_seqs
         build_batch(e, seqs, n_seqs, tokens);
         e->comm->reset();
         e->comm->prepare((size_t)e->batch.n_tokens * e->cfg.hidden_size);
-    } catch (const std::bad_alloc&) {
+    }
+    ON_OUT_OF_MEMORY {
         return fail(ENGINE_INTERNAL, "out of memory preparing the step");
     }
 
     std::vector<char> shard_ok(e->shards.size(), 1);
     shard_runner_run(e->runner, [&](int rank) {
         e->shards[rank].ok = true;
-        try {
-            shard_ok[rank] = engine_shard_forward(e, rank, logits);
-        } catch (const std::bad_alloc&) {
+        ON_OUT_OF_MEMORY_TRY { shard_ok[rank] = engine_shard_forward(e, rank, logits); }
+        ON_OUT_OF_MEMORY {
             shard_ok[rank] = 0;
             e->comm->abort();  // the other shards stop waiting for this one
         }

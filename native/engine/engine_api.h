@@ -20,6 +20,9 @@ typedef enum {
 
 /* The message of the last call on this thread that did not return ENGINE_OK. */
 const char* engine_last_error(void);
+/* For glue layers that refuse a call before it reaches the engine: returns s, with message as
+ * the last error. */
+engine_status engine_refuse(engine_status s, const char* message);
 
 typedef enum { ENGINE_DT_F32 = 0, ENGINE_DT_F16 = 1, ENGINE_DT_BF16 = 2, ENGINE_DT_Q8_0 = 3, ENGINE_DT_Q4_0 = 4 } engine_dtype;
 typedef enum { ENGINE_MOE_SPLIT_COLUMNS = 0, ENGINE_MOE_SPLIT_EXPERTS = 1 } engine_moe_split;

@@ -32,6 +32,8 @@ static void shard_main(shard_runner* r, int rank) {
     }
 }
 
+int shard_runner_max_shards() { return 1 << 16; }
+
 shard_runner* shard_runner_init(int n_shards) {
     shard_runner* r = new shard_runner();
     for (int rank = 1; rank < n_shards; rank++) r->threads.emplace_back(shard_main, r, rank);

@@ -11,7 +11,7 @@ import { openEngine } from '../weights/shard_load.ts';
 
 const USAGE = `usage: sirocco logits --model DIR|s3://bucket/prefix --prompt 1,2,3 [--prompt 4,5] [--steps N] [--chunk K]
                                     [--prompt-logits] [--threads N] [--tp N] [--moe-split columns|experts]
-                                    [--kv-dtype f32|f16] [--isa scalar|avx2|avx512] [--backend native]
+                                    [--kv-dtype f32|f16] [--isa scalar|avx2|avx512|wasm_simd128] [--backend native|wasm]
 
 Prints {"compute_dtype","cases":[{"prompt_tokens","generated","logits_last","step_logits"[,"prompt_logits"]}]}.
   --steps N         greedy tokens to generate per prompt (default 1)
@@ -20,7 +20,10 @@ Prints {"compute_dtype","cases":[{"prompt_tokens","generated","logits_last","ste
   --tp N            split the model into N tensor-parallel shards (N must divide the KV heads)
   --moe-split S     MoE under --tp: 'columns' (default: every expert split) or 'experts' (whole experts per shard)
   --kv-dtype D      K/V cache storage (default f16)
-  --isa I           force a CPU kernel table (default: SIROCCO_ISA, else the best this CPU runs)
+  --isa I           force a kernel table (default: SIROCCO_ISA, else the best this CPU runs;
+                    with --backend wasm: scalar or wasm_simd128, default the best the module has)
+  --backend B       native (default: the C++ addon) or wasm (the same engine in WebAssembly:
+                    one thread, one shard; build it with 'npm run build:wasm')
 `;
 
 const tokenList = z
@@ -43,8 +46,8 @@ const Options = z.object({
   tp: intFlag('tp').default(1),
   'moe-split': z.enum(['columns', 'experts']).default('columns'),
   'kv-dtype': z.enum(['f32', 'f16']).default(DEFAULT_KV_DTYPE),
-  isa: z.enum(['scalar', 'avx2', 'avx512']).optional(),
-  backend: z.enum(['native', 'wasm']).default('native').refine((b) => b === 'native', '--backend wasm is not built yet: use --backend native'),
+  isa: z.enum(['scalar', 'avx2', 'avx512', 'wasm_simd128']).optional(),
+  backend: z.enum(['native', 'wasm']).default('native'),
   'prompt-logits': z.boolean().default(false),
 });
 
@@ -88,10 +91,10 @@ export async function runLogits(argv: string[]): Promise<number> {
 
   let engine: Engine;
   try {
-    const engineOptions = { threads: opts.threads, moeSplit: opts['moe-split'], kvDtype: opts['kv-dtype'], isa: opts.isa };
+    const engineOptions = { backend: opts.backend, threads: opts.threads, moeSplit: opts['moe-split'], kvDtype: opts['kv-dtype'], isa: opts.isa };
     ({ engine } = await openEngine(opts.model, opts.tp, engineOptions, (uri) => resolveModelDir(uri)));
   } catch (err) {
-    if (err instanceof ModelLoadError || nativeErrorCode(err) === 'BAD_INPUT' || (err as Error).message.includes('native engine')) {
+    if (err instanceof ModelLoadError || nativeErrorCode(err) === 'BAD_INPUT' || /(native|WASM) engine/.test((err as Error).message)) {
       process.stderr.write(`sirocco logits: ${(err as Error).message}\n`);
       return 1;
     }

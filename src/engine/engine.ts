@@ -10,6 +10,15 @@ import {
   type NativeEngineInfo,
   type NativeSlice,
 } from './native.ts';
+import { ModelLoadError } from './errors.ts';
+import type { WasmEngineOptions } from './wasm_engine.ts';
+import { loadWasmEngine } from './wasm_load.ts';
+
+// The WASM engine runs one shard on one thread: asking for more is refused, not ignored.
+function wasmOptions(options: EngineOptions): WasmEngineOptions {
+  if ((options.tp ?? 1) > 1) throw new ModelLoadError('--backend wasm runs one shard: drop --tp');
+  return { isa: options.isa, kvDtype: options.kvDtype, kvMaxBlocks: options.kvMaxBlocks };
+}
 
 export type StepInput = {
   sequence: number;
@@ -35,12 +44,14 @@ export class Engine {
 
   static async load(dir: string, options: EngineOptions = {}): Promise<Engine> {
     const model = await loadModelFiles(dir);
+    if (options.backend === 'wasm') return new Engine(await loadWasmEngine(model, wasmOptions(options)), model.config);
     return new Engine(createNativeEngine(model, options), model.config);
   }
 
   // An engine whose shards start empty: hand every slice of loadPlan() to loadSlice() (in any
   // order, as each arrives), then finishLoad(). model's files are not opened.
   static deferred(model: ModelFiles, options: EngineOptions = {}): Engine {
+    if (options.backend === 'wasm') throw new Error('a deferred load runs on the native backend only');
     return new Engine(createNativeEngine(model, options, true), model.config);
   }
 

@@ -106,14 +106,19 @@ export function availableIsas(): string[] {
   return nativeAddon().isas.split(' ');
 }
 
+// Where the engine runs: the native addon, or the same C++ built to WebAssembly (one thread,
+// one shard; for machines without the native build, and the edge).
+export type EngineBackend = 'native' | 'wasm';
+
 export type EngineOptions = {
+  backend?: EngineBackend;
   threads?: number;
   kvMaxBlocks?: number;
   weightsIn?: WeightsIn;
   tp?: number; // tensor-parallel shards (default 1)
   moeSplit?: MoeSplit;
   kvDtype?: KvDtype;
-  isa?: string; // force a CPU kernel table; default SIROCCO_ISA, else the best available
+  isa?: string; // force a kernel table (wasm: scalar, wasm_simd128); default SIROCCO_ISA, else the best available
 };
 
 // deferred: no weight files are opened; the engine waits for the slices of loadPlan().

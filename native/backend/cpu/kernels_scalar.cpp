@@ -135,13 +135,20 @@ void scalar_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T
     }
 }
 
+// The register class that holds a float (for the probes' empty asm that hides a value).
+#if defined(__x86_64__) || defined(__i386__)
+#define FLOAT_REGISTER "+x"
+#else
+#define FLOAT_REGISTER "+r"
+#endif
+
 double scalar_fma_probe(int64_t iters, float* sink) {
     float a[8] = {1, 1, 1, 1, 1, 1, 1, 1};
     const float m = 0.999999f, c = 1e-6f;
     for (int64_t i = 0; i < iters; i++)
         for (int j = 0; j < 8; j++) {
             a[j] = a[j] * m + c;
-            __asm__ volatile("" : "+x"(a[j]));  // keeps the compiler from folding the chain
+            __asm__ volatile("" : FLOAT_REGISTER(a[j]));  // keeps the compiler from folding the chain
         }
     for (int j = 0; j < 8; j++) *sink += a[j];
     return 2.0 * 8 * (double)iters;

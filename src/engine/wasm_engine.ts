@@ -1,0 +1,244 @@
+// The engine compiled to WebAssembly (native/wasm/), behind the same interface as the addon.
+// Portable: no Node imports, so an edge worker or a browser can run it from a compiled
+// module (wasm_load.ts reads the module and the weights from disk for Node). One instance per
+// engine: single-threaded, and a trap (out of memory, a bug) discards only that instance.
+import type { ModelConfig } from './config.ts';
+import type { LayerTensors, ModelFiles, TensorLocation } from './model_files.ts';
+import type { KvDtype, NativeEngine, NativeEngineInfo, NativeErrorCode, NativeSlice } from './native.ts';
+
+type Exports = {
+  memory: WebAssembly.Memory;
+  _initialize(): void;
+  malloc(n: number): number;
+  free(p: number): void;
+  engine_last_error(): number;
+  engine_cpu_isas(): number;
+  engine_kv_block_slots(): number;
+  engine_free(e: number): void;
+  engine_load_slice(e: number, index: number, data: number, size: bigint): number;
+  engine_load_finish(e: number): number;
+  engine_seq_create(e: number): number;
+  engine_seq_reset(e: number, id: number): number;
+  engine_seq_free(e: number, id: number): number;
+  engine_seq_truncate(e: number, id: number, n: bigint): number;
+  engine_seq_length(e: number, id: number): bigint;
+  engine_step_logit_rows(seqs: number, n: number): bigint;
+  engine_step(e: number, seqs: number, n: number, tokens: number, logits: number): number;
+  wasm_engine_create(config: number, rmsEps: number, ropeTheta: number, refs: number, nRefs: number, isa: number, kvDtype: number, kvMaxBlocks: bigint, out: number): number;
+  wasm_engine_load_plan(e: number, out: number, cap: number): number;
+  wasm_engine_info(e: number, out: number, backend: number): void;
+};
+
+const STATUS: Record<number, NativeErrorCode> = { 1: 'BAD_INPUT', 2: 'KV_EXHAUSTED', 3: 'INTERNAL' };
+const DTYPES = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0'];
+
+export type WasmEngineOptions = {
+  isa?: string; // 'scalar' | 'wasm_simd128'; default: the best the module has
+  kvDtype?: KvDtype;
+  kvMaxBlocks?: number;
+};
+
+function engineError(message: string, code: NativeErrorCode): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+// A tensor as wasm_api.cpp reads it: file, offset, dtype, rows, cols.
+function refInts(t: TensorLocation): bigint[] {
+  const dtype = DTYPES.indexOf(t.dtype);
+  if (dtype < 0) throw engineError(`${t.name}: the engine cannot read dtype ${t.dtype}`, 'BAD_INPUT');
+  const [rows, cols] = t.shape.length === 2 ? [t.shape[0]!, t.shape[1]!] : [1, t.shape[0]!];
+  return [t.file, t.offset, dtype, rows, cols].map(BigInt);
+}
+
+function layerRefs(l: LayerTensors): TensorLocation[] {
+  const attention = [l.attnNorm, l.wq, l.wk, l.wv, l.wo, l.ffnNorm];
+  if (!l.experts) return [...attention, l.w1!, l.w2!, l.w3!];
+  return [...attention, l.router!, ...l.experts.flatMap((e) => [e.w1, e.w2, e.w3])];
+}
+
+function configInts(c: ModelConfig): number[] {
+  return [c.vocabSize, c.hiddenSize, c.intermediateSize, c.numLayers, c.numHeads, c.numKvHeads, c.headDim,
+    c.numExperts, c.topK, c.slidingWindow ?? 0, c.ropeLayout === 'interleaved' ? 1 : 0];
+}
+
+export class WasmEngine implements NativeEngine {
+  private broken: string | null = null;
+
+  private constructor(
+    private readonly x: Exports,
+    private readonly e: number,
+    private readonly vocab: number,
+  ) {}
+
+  // An empty engine for `model`: hand it every slice of loadPlan(), then finishLoad().
+  static create(module: WebAssembly.Module, model: ModelFiles, options: WasmEngineOptions = {}): WasmEngine {
+    const instance = new WebAssembly.Instance(module, {});
+    const x = instance.exports as unknown as Exports;
+    x._initialize();
+    const c = model.config;
+    const t = model.tensors;
+    const refs = [t.embed, t.finalNorm, t.lmHead, ...t.layers.flatMap(layerRefs)].flatMap(refInts);
+    const config = put(x, new Int32Array(configInts(c)));
+    const refsPtr = put(x, new BigInt64Array(refs));
+    const isa = putString(x, options.isa ?? '');
+    const out = x.malloc(4);
+    try {
+      const status = x.wasm_engine_create(config, c.rmsEps, c.ropeTheta, refsPtr, refs.length / 5, isa,
+        (options.kvDtype ?? 'f16') === 'f16' ? 1 : 0, BigInt(options.kvMaxBlocks ?? 0), out);
+      if (status !== 0) throw engineError(lastError(x), STATUS[status] ?? 'INTERNAL');
+      return new WasmEngine(x, new Int32Array(x.memory.buffer, out, 1)[0]!, c.vocabSize);
+    } finally {
+      for (const p of [config, refsPtr, isa, out]) x.free(p);
+    }
+  }
+
+  // Runs a call into the module; a trap leaves the instance unusable, and says so from then on.
+  private call<T>(fn: () => T): T {
+    if (this.broken) throw engineError(`the WASM engine stopped after an earlier failure (${this.broken}): load the model again`, 'INTERNAL');
+    try {
+      return fn();
+    } catch (err) {
+      if (!(err instanceof WebAssembly.RuntimeError)) throw err;
+      this.broken = err.message;
+      throw engineError(`the WASM engine failed (${err.message}; most likely out of memory): load the model again`, 'INTERNAL');
+    }
+  }
+
+  private check(status: number): void {
+    if (status !== 0) throw engineError(lastError(this.x), STATUS[status] ?? 'INTERNAL');
+  }
+
+  loadPlan(): NativeSlice[] {
+    return this.call(() => {
+      const n = this.x.wasm_engine_load_plan(this.e, 0, 0);
+      const p = this.x.malloc(n * 64);
+      try {
+        this.x.wasm_engine_load_plan(this.e, p, n);
+        const v = new BigInt64Array(this.x.memory.buffer, p, n * 8);
+        return Array.from({ length: n }, (_, i) => {
+          const s = Array.from(v.subarray(i * 8, i * 8 + 8), Number);
+          return { shard: s[0]!, file: s[1]!, offset: s[2]!, rows: [s[3]!, s[4]!], cols: [s[5]!, s[6]!], bytes: s[7]! };
+        });
+      } finally {
+        this.x.free(p);
+      }
+    });
+  }
+
+  loadSlice(index: number, bytes: Uint8Array): void {
+    this.call(() => {
+      const p = this.x.malloc(bytes.length);
+      if (p === 0) throw engineError(`out of memory for a ${bytes.length}-byte slice`, 'INTERNAL');
+      try {
+        new Uint8Array(this.x.memory.buffer, p, bytes.length).set(bytes);
+        this.check(this.x.engine_load_slice(this.e, index, p, BigInt(bytes.length)));
+      } finally {
+        this.x.free(p);
+      }
+    });
+  }
+
+  finishLoad(): void {
+    this.call(() => this.check(this.x.engine_load_finish(this.e)));
+  }
+
+  createSequence(): number {
+    return this.call(() => this.x.engine_seq_create(this.e));
+  }
+
+  resetSequence(id: number): boolean {
+    return this.call(() => this.x.engine_seq_reset(this.e, id) === 0);
+  }
+
+  freeSequence(id: number): boolean {
+    return this.call(() => this.x.engine_seq_free(this.e, id) === 0);
+  }
+
+  sequenceLength(id: number): number {
+    return this.call(() => Number(this.x.engine_seq_length(this.e, id)));
+  }
+
+  truncateSequence(id: number, length: number): boolean {
+    return this.call(() => this.x.engine_seq_truncate(this.e, id, BigInt(length)) === 0);
+  }
+
+  // Runs on the calling thread: a host that must stay responsive runs the engine in a worker.
+  async step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array): Promise<Float32Array> {
+    return this.call(() => {
+      const n = seqIds.length;
+      const seqs = new Int32Array(3 * n);
+      for (let i = 0; i < n; i++) seqs.set([seqIds[i]!, counts[i]!, allLogits[i]!], 3 * i);
+      const seqsPtr = put(this.x, seqs);
+      const tokensPtr = put(this.x, tokens);
+      const rows = Number(this.x.engine_step_logit_rows(seqsPtr, n));
+      const logits = this.x.malloc(rows * this.vocab * 4);
+      try {
+        if (logits === 0) throw engineError('out of memory for the step logits', 'INTERNAL');
+        this.check(this.x.engine_step(this.e, seqsPtr, n, tokensPtr, logits));
+        return new Float32Array(this.x.memory.buffer, logits, rows * this.vocab).slice();
+      } finally {
+        for (const p of [seqsPtr, tokensPtr, logits]) this.x.free(p);
+      }
+    });
+  }
+
+  info(): NativeEngineInfo {
+    return this.call(() => {
+      const out = this.x.malloc(6 * 8 + 32);
+      try {
+        this.x.wasm_engine_info(this.e, out, out + 48);
+        const v = Array.from(new BigInt64Array(this.x.memory.buffer, out, 6), Number);
+        const backend = cString(this.x, out + 48);
+        return {
+          backend,
+          isa: backend.split('/')[1] ?? '',
+          tp: v[5]!,
+          threadsPerShard: v[4]!,
+          kvBlocksInUse: v[1]!,
+          kvBlockSlots: v[0]!,
+          kvBlockBytes: v[2]!,
+          weightBytesPerShard: [v[3]!],
+        };
+      } finally {
+        this.x.free(out);
+      }
+    });
+  }
+
+  close(): void {
+    if (!this.broken) this.x.engine_free(this.e);
+    this.broken = 'closed';
+  }
+}
+
+// The kernel tables a module runs, best last ("scalar wasm_simd128").
+export function wasmIsas(module: WebAssembly.Module): string[] {
+  const x = new WebAssembly.Instance(module, {}).exports as unknown as Exports;
+  x._initialize();
+  return cString(x, x.engine_cpu_isas()).split(' ');
+}
+
+function put(x: Exports, data: Int32Array | BigInt64Array): number {
+  const p = x.malloc(Math.max(data.byteLength, 1));
+  if (p === 0) throw engineError('out of memory', 'INTERNAL');
+  new Uint8Array(x.memory.buffer, p, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return p;
+}
+
+function putString(x: Exports, s: string): number {
+  const bytes = new TextEncoder().encode(s + '\0');
+  const p = x.malloc(bytes.length);
+  new Uint8Array(x.memory.buffer, p, bytes.length).set(bytes);
+  return p;
+}
+
+function cString(x: Exports, p: number): string {
+  const mem = new Uint8Array(x.memory.buffer);
+  let end = p;
+  while (mem[end] !== 0) end++;
+  return new TextDecoder().decode(mem.subarray(p, end));
+}
+
+function lastError(x: Exports): string {
+  return cString(x, x.engine_last_error());
+}
