@@ -30,6 +30,9 @@
         "native/backend/cpu/quant_avx512.cpp",
         "native/backend/cpu/attention_avx2.cpp",
         "native/backend/cpu/attention_avx512.cpp",
+        "native/backend/cpu/kernels_wasm_simd128.cpp",
+        "native/backend/cpu/quant_wasm_simd128.cpp",
+        "native/backend/cpu/attention_wasm_simd128.cpp",
         "native/backend/cpu/panel_pack.cpp",
         "native/backend/cpu/bandwidth.cpp"
       ],

@@ -94,6 +94,31 @@ describe('sirocco logits', () => {
     }
   });
 
+  // Issue 13: the WASM build gives the native backend's greedy tokens, its logits within the
+  // reference tolerance (the default f16 K/V), on both kernel tables it has.
+  it.each(['mistral-tiny', 'mixtral-tiny'] as const)('--backend wasm on %s gives the native greedy tokens', async (preset) => {
+    const model = await models.make({ preset, seed: 33, dtype: 'f16' });
+    const cases = async (...extra: string[]) => {
+      const args = ['logits', '--model', model, '--prompt', p1.join(','), '--prompt', p2.join(','), '--steps', '6', '--chunk', '7', ...extra];
+      const { code, stdout, stderr } = await sirocco(args);
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+      return Output.parse(JSON.parse(stdout)).cases;
+    };
+    const native = await cases();
+    for (const isa of ['scalar', 'wasm_simd128']) {
+      const wasm = await cases('--backend', 'wasm', '--isa', isa);
+      wasm.forEach((c, i) => {
+        expect(c.generated, isa).toEqual(native[i]!.generated);
+        expectCaseMatchesReference(
+          model,
+          { promptTokens: c.prompt_tokens, generated: c.generated, stepLogits: c.step_logits.map((v) => Float32Array.from(v)), promptLogits: [] },
+          TOLERANCE.f16,
+        );
+      });
+    }
+  });
+
   it('without --prompt-logits prints no prompt_logits and the same greedy tokens', async () => {
     const { code, stdout } = await sirocco(['logits', '--model', dir, '--prompt', p1.join(','), '--steps', '3']);
     expect(code).toBe(0);
@@ -108,7 +133,9 @@ describe('sirocco logits', () => {
     { args: ['--model', 'DIR', '--prompt', '1,a'], error: /comma-separated token ids/ },
     { args: ['--model', 'DIR', '--prompt', '1', '--steps', '0'], error: /--steps expects a positive integer/ },
     { args: ['--model', 'DIR', '--prompt', '1', '--tp', '3'], error: /--tp 3 does not divide num_key_value_heads 4: attention splits by KV-head groups \(possible: 1, 2, 4\)/ },
-    { args: ['--model', 'DIR', '--prompt', '1', '--backend', 'wasm'], error: /--backend wasm is not built yet/ },
+    { args: ['--model', 'DIR', '--prompt', '1', '--backend', 'wasm', '--tp', '2'], error: /--backend wasm runs one shard: drop --tp/ },
+    { args: ['--model', 'DIR', '--prompt', '1', '--backend', 'wasm', '--isa', 'avx2'], error: /unknown ISA 'avx2': this build has scalar, wasm_simd128/ },
+    { args: ['--model', 'DIR', '--prompt', '1', '--backend', 'gpu'], error: /--backend: Invalid option: expected one of "native"\|"wasm"/ },
     { args: ['--model', 'DIR', '--prompt', '1', '--bogus'], error: /Unknown option '--bogus'/ },
     { args: ['--model', 'DIR', '--prompt', '1,512'], error: /token id 512 is outside the model's vocabulary \[0, 512\)/ },
     { args: ['--model', '/nonexistent/model', '--prompt', '1'], error: /config\.json: not found/ },

@@ -170,8 +170,12 @@ async function dequantizedCopy(dir: string): Promise<string> {
   return out;
 }
 
-async function inProcess(dir: string, prompts = PROMPTS, options = GREEDY, isa?: string): Promise<GreedyCase[]> {
-  const engine = await Engine.load(dir, { kvDtype: 'f32', isa }); // f32 K/V: these comparisons are at ~1e-7
+// A kernel table: one of the native engine's, or the WASM build's SIMD128 one.
+type Table = { isa: string; backend?: 'wasm' };
+const WASM_SIMD128: Table = { isa: 'wasm_simd128', backend: 'wasm' };
+
+async function inProcess(dir: string, prompts = PROMPTS, options = GREEDY, table?: Table): Promise<GreedyCase[]> {
+  const engine = await Engine.load(dir, { kvDtype: 'f32', ...table }); // f32 K/V: these comparisons are at ~1e-7
   try {
     return await generateGreedy(engine, prompts, options);
   } finally {
@@ -280,15 +284,16 @@ describe.each(['mixtral-tiny', 'mistral-tiny'] as const)('%s', (preset) => {
     const firsts = Array.from({ length: 12 }, (_, i) => [3 + 41 * i]);
     const all = [...firsts, ...PROMPTS];
     const slow = await viaCli(dirs[to], { SIROCCO_ISA: 'scalar' }, all);
-    const tables = availableIsas().filter((isa) => isa !== 'scalar');
-    expect(tables.length, 'no SIMD kernel table runs on this CPU').toBeGreaterThan(0);
-    for (const isa of tables) {
-      const fast = await inProcess(dirs[to], all, GREEDY, isa);
+    const native = availableIsas().filter((isa) => isa !== 'scalar');
+    expect(native.length, 'no SIMD kernel table runs on this CPU').toBeGreaterThan(0);
+    for (const table of [...native.map((isa) => ({ isa })), WASM_SIMD128]) {
+      const { isa } = table;
+      const fast = await inProcess(dirs[to], all, GREEDY, table);
       // First positions: attention sees one key (weight exactly 1), so in a dense model every
-      // float operation of the tables is the same one and the logits are bit-identical. (In a
-      // MoE the f32 router sums in another order.)
+      // float operation of the native tables is the same one and the logits are bit-identical.
+      // (In a MoE the f32 router sums in another order; WASM rounds each product apart.)
       const first = (cases: GreedyCase[]) => cases.slice(0, firsts.length).map((c) => Array.from(c.promptLogits[0]!));
-      if (preset === 'mistral-tiny') expect(first(slow), isa).toEqual(first(fast));
+      if (preset === 'mistral-tiny' && !table.backend) expect(first(slow), isa).toEqual(first(fast));
       expect(worst(first(slow).map((v, i) => relativeError(v, first(fast)[i]!)))).toBeLessThanOrEqual(TOL.scalar);
       // Whole sequences: the f32 attention and router sum in another order, so flips happen.
       const e = errors(slow.slice(firsts.length), fast.slice(firsts.length));
@@ -297,11 +302,11 @@ describe.each(['mixtral-tiny', 'mistral-tiny'] as const)('%s', (preset) => {
     }
   });
 
-  it.each(FORMATS)('%s: a sequence gives identical logits alone and inside a batch', async (to) => {
+  it.each(FORMATS.flatMap((to) => [{ to, table: undefined }, { to, table: WASM_SIMD128 }]))('$to: a sequence gives identical logits alone and inside a batch ($table.isa)', async ({ to, table }) => {
     const target = prompt(30, 1, VOCAB);
     const options = { steps: 5, chunk: 7, promptLogits: true };
-    const [alone] = await inProcess(dirs[to], [target], options);
-    const batch = await inProcess(dirs[to], [prompt(9, 2, VOCAB), target, prompt(31, 3, VOCAB)], options);
+    const [alone] = await inProcess(dirs[to], [target], options, table);
+    const batch = await inProcess(dirs[to], [prompt(9, 2, VOCAB), target, prompt(31, 3, VOCAB)], options, table);
     const inBatch = batch[1]!;
     expect(inBatch.generated).toEqual(alone!.generated);
     inBatch.stepLogits.forEach((v, k) => expect(Array.from(v)).toEqual(Array.from(alone!.stepLogits[k]!)));

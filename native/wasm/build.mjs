@@ -54,9 +54,12 @@ async function toolchainMissing() {
   } catch {
     return 'clang++ is not installed';
   }
+  try {
+    await run('wasm-ld', ['--version']);
+  } catch {
+    return 'wasm-ld (lld) is not installed';
+  }
   if (!existsSync('/usr/include/wasm32-wasi/c++/v1')) return 'the wasm32-wasi sysroot and libc++ are not installed';
-  if (!existsSync('/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi') && !readdirSync('/usr/lib').some((d) => d.startsWith('llvm-')))
-    return 'the wasm32 compiler runtime is not installed';
   return null;
 }
 
@@ -90,7 +93,8 @@ async function main() {
   let done = 0;
   const compile = async (i) => {
     await run('clang++', [...FLAGS, ...includes, '-c', join(root, files[i]), '-o', objects[i]]);
-    process.stderr.write(`\rwasm build: compiled ${++done}/${files.length}`);
+    done++;
+    if (process.stderr.isTTY) process.stderr.write(`\rwasm build: compiled ${done}/${files.length}`);
   };
   const queue = files.map((_, i) => i);
   const workers = Array.from({ length: 2 }, async () => {
@@ -99,10 +103,10 @@ async function main() {
   await Promise.all(workers);
   const wasm = join(out, 'sirocco.wasm');
   await run('clang++', [...FLAGS, '-mexec-model=reactor', ...objects, '-o', wasm, ...EXPORTS.map((e) => `-Wl,--export=${e}`)]);
-  process.stderr.write(`\rwasm build: ${relative(root, wasm)} (${files.length} sources)\n`);
+  process.stderr.write(`${process.stderr.isTTY ? "\r" : ""}wasm build: ${relative(root, wasm)} (${files.length} sources)\n`);
 }
 
 main().catch((err) => {
-  process.stderr.write(`\nwasm build failed: ${err.stderr || err.message}\n`);
+  process.stderr.write(`\nwasm build failed: ${err.stderr || err.message}\nIs the whole toolchain installed? ${APT}\n`);
   process.exit(1);
 });

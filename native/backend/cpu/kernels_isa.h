@@ -23,6 +23,7 @@
 DECLARE_ISA(scalar)
 DECLARE_ISA(avx2)
 DECLARE_ISA(avx512)
+DECLARE_ISA(wasm_simd128)
 void avx512_pack_act(const act_rows& x, int T, int64_t K, int part, int parts, float* out);  // the one table that packs
 
 // The tables' one exp (Cephes' expf, within 2 ulp): x clamped to [EXP_MIN, EXP_MAX] (a NaN

@@ -46,13 +46,45 @@ static bool has_avx512() {
 }
 #endif
 
+#if defined(__wasm_simd128__)
+static const cpu_kernels WASM_SIMD128 = {
+    "wasm_simd128",
+    wasm_simd128_matmul_panels, NO_PACKING, nullptr,
+    wasm_simd128_quantize_act, wasm_simd128_quant_matmul_panels,
+    wasm_simd128_dot, wasm_simd128_axpy,
+    wasm_simd128_attn_scores, wasm_simd128_attn_values,
+    wasm_simd128_softmax_exp, wasm_simd128_silu_mul,
+    wasm_simd128_widen_row,
+    wasm_simd128_fma_probe, wasm_simd128_int8_probe};
+#endif
+
+// The tables this build holds, best last.
+static const std::vector<const cpu_kernels*>& built() {
+    static const std::vector<const cpu_kernels*> tables{
+        &SCALAR,
+#if defined(__x86_64__)
+        &AVX2, &AVX512,
+#endif
+#if defined(__wasm_simd128__)
+        &WASM_SIMD128,  // a module that loads at all runs SIMD128: it fails validation otherwise
+#endif
+    };
+    return tables;
+}
+
+static bool runs_here(const cpu_kernels* k) {
+#if defined(__x86_64__)
+    if (k == &AVX2) return has_avx2();
+    if (k == &AVX512) return has_avx512();
+#endif
+    return true;
+}
+
 // Best last.
 static std::vector<const cpu_kernels*> available() {
-    std::vector<const cpu_kernels*> out{&SCALAR};
-#if defined(__x86_64__)
-    if (has_avx2()) out.push_back(&AVX2);
-    if (has_avx512()) out.push_back(&AVX512);
-#endif
+    std::vector<const cpu_kernels*> out;
+    for (const cpu_kernels* k : built())
+        if (runs_here(k)) out.push_back(k);
     return out;
 }
 
@@ -67,9 +99,11 @@ const cpu_kernels* cpu_kernels_select(const std::string& isa, std::string* err) 
     if (isa.empty()) return tables.back();
     for (const cpu_kernels* k : tables)
         if (isa == k->isa) return k;
-    if (isa == "scalar" || isa == "avx2" || isa == "avx512")
-        *err = "this CPU cannot run the " + isa + " kernels (it runs: " + cpu_kernels_available() + ")";
-    else
-        *err = "unknown ISA '" + isa + "': expected scalar, avx2 or avx512";
+    std::string names;
+    for (const cpu_kernels* k : built()) {
+        if (isa == k->isa) return *err = "this CPU cannot run the " + isa + " kernels (it runs: " + cpu_kernels_available() + ")", nullptr;
+        names += (names.empty() ? "" : ", ") + std::string(k->isa);
+    }
+    *err = "unknown ISA '" + isa + "': this build has " + names;
     return nullptr;
 }
