@@ -4,8 +4,10 @@
 // the kernels it runs on (FMA for float weights, int8 for Q8_0 / Q4_0).
 //   npm run bench -- [--preset mixtral-mini|mistral-mini] [--dtype f16|bf16|f32|q8_0|q4_0] [--threads N]
 //                    [--prefill 256] [--decode 32] [--batch 1,4,16] [--tp 1,2] [--moe-split columns|experts]
-//                    [--weights-in memory|mmap] [--context N] [--json] [--skip-cold-start]
+//                    [--weights-in memory|mmap] [--context N] [--backend native|wasm] [--json] [--skip-cold-start]
 // --context N: batch-1 decode after an N-token prompt too, against decode after a short one.
+// --backend wasm: the WASM engine (wasm_simd128) beside the native one (AVX2 and the best
+// table this CPU runs) at one thread, each column with its ratio to native AVX2.
 // --json: the table goes to stderr and every figure, with its settings and the machine's
 // bandwidth and FMA peak, to stdout as one JSON document (`npm run -s bench -- --json > run.json`).
 // Cold start: bench/cold_start.ts.
@@ -16,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { Engine } from '../src/engine/engine.ts';
 import { argmax } from '../src/engine/greedy.ts';
-import { nativeAddon } from '../src/engine/native.ts';
+import { availableIsas, nativeAddon, type EngineBackend } from '../src/engine/native.ts';
 import { makeTiny } from '../weights-tools/make_tiny.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
 import { decodeBytesPerToken, kvBytesPerToken, paramCounts } from './roofline.ts';
@@ -38,6 +40,7 @@ const Options = z.object({
   tp: list('1,2'),
   'moe-split': z.enum(['columns', 'experts']).default('columns'),
   context: z.coerce.number().int().positive().optional(),
+  backend: z.enum(['native', 'wasm']).default('native'),
   json: z.boolean().default(false),
 });
 
@@ -54,12 +57,25 @@ const { values } = parseArgs({
     'skip-cold-start': { type: 'boolean' },
     'weights-in': { type: 'string' },
     context: { type: 'string' },
+    backend: { type: 'string' },
     json: { type: 'boolean' },
   },
 });
 const opts = Options.parse(values);
 const log = (s: string) => process.stderr.write(s + '\n');
-const threads = opts.threads || cpus().length;
+// The WASM engine has one thread: it is compared with the native one on one thread too.
+const threads = opts.backend === 'wasm' ? 1 : opts.threads || cpus().length;
+
+// One column of the table: an engine configuration.
+type Column = { tp: number; backend: EngineBackend; isa?: string };
+const nativeIsas = availableIsas();
+const columns: Column[] =
+  opts.backend === 'wasm'
+    ? [
+        ...[...new Set(['avx2', nativeIsas.at(-1)!])].filter((isa) => nativeIsas.includes(isa)).map((isa): Column => ({ tp: 1, backend: 'native', isa })),
+        { tp: 1, backend: 'wasm', isa: 'wasm_simd128' },
+      ]
+    : opts.tp.map((tp) => ({ tp, backend: 'native' }));
 
 const modelDir = (dtype: string) => join('.bench', 'models', `${opts.preset}-${dtype}`);
 const dir = modelDir(opts.dtype);
@@ -75,7 +91,7 @@ if (!existsSync(join(dir, 'config.json'))) {
 
 const now = () => performance.now() / 1000;
 
-type Run = { tp: number; isa: string; threadsPerShard: number; prefill: number; decode: Map<number, number>; contextDecode: number | null; shardBytes: number[] };
+type Run = Column & { isa: string; threadsPerShard: number; prefill: number; decode: Map<number, number>; contextDecode: number | null; shardBytes: number[] };
 
 // Tokens/s of `steps` batch-1 decode steps on `seq`, after one warm-up step.
 async function decodeRate(engine: Engine, seq: number, first: Float32Array, steps: number): Promise<number> {
@@ -85,9 +101,10 @@ async function decodeRate(engine: Engine, seq: number, first: Float32Array, step
   return steps / (now() - t0);
 }
 
-async function measure(tp: number): Promise<{ run: Run; engine: Engine }> {
-  log(`loading ${dir} (weights in ${opts['weights-in']}, --tp ${tp}) …`);
-  const engine = await Engine.load(dir, { threads, weightsIn: opts['weights-in'], tp, moeSplit: opts['moe-split'] });
+async function measure(column: Column): Promise<{ run: Run; engine: Engine }> {
+  const { tp, backend } = column;
+  log(`loading ${dir} (${backend} engine${column.isa ? ` on ${column.isa}` : ''}, weights in ${opts['weights-in']}, --tp ${tp}) …`);
+  const engine = await Engine.load(dir, { backend, isa: column.isa, threads, weightsIn: opts['weights-in'], tp, moeSplit: opts['moe-split'] });
   const info = engine.info();
   const V = engine.config.vocabSize;
   const tokens = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((seed * 7919 + i * 104729) % (V - 3)));
@@ -130,21 +147,21 @@ async function measure(tp: number): Promise<{ run: Run; engine: Engine }> {
     engine.freeSequence(s);
   }
   return {
-    run: { tp, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: opts.prefill / best, decode, contextDecode, shardBytes: info.weightBytesPerShard },
+    run: { ...column, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: opts.prefill / best, decode, contextDecode, shardBytes: info.weightBytesPerShard },
     engine,
   };
 }
 
 const runs: Run[] = [];
 let config: Engine['config'] | undefined;
-for (const tp of opts.tp) {
-  const { run, engine } = await measure(tp);
+for (const column of columns) {
+  const { run, engine } = await measure(column);
   config = engine.config;
   runs.push(run);
   await engine.close();
 }
 const c = config!;
-const isa = runs[0]!.isa;
+const isa = runs[0]!.isa; // the peaks are the first column's table's (a native one)
 log('measuring memory read bandwidth and the FMA and int8 peaks …');
 const bandwidthGBs = nativeAddon().measureBandwidth(1 << 30, threads);
 const peakGflops = nativeAddon().measureFmaPeak(isa, threads);
@@ -164,6 +181,9 @@ const params = paramCounts(c);
 // Prefill: 2 operations per active weight per token (attention over 256 positions adds < 1%),
 // against the FMA peak (float weights) or the int8 peak (quantized).
 const prefillShare = (tps: number) => (100 * tps * 2 * params.active) / (prefillPeak.gops * 1e9);
+// --backend wasm: each column against native AVX2 (the issue's yardstick), else the first.
+const baseline = runs.find((r) => r.backend === 'native' && r.isa === 'avx2') ?? runs[0]!;
+const vsBaseline = (r: Run, f: (r: Run) => number) => (opts.backend === 'wasm' ? ` (${(f(r) / f(baseline)).toFixed(2)}× native ${baseline.isa})` : '');
 
 const cell = (s: string) => s.padEnd(34);
 const row = (label: string, f: (r: Run) => string) => label.padEnd(24) + runs.map((r) => cell(f(r))).join('');
@@ -175,11 +195,16 @@ const lines = [
   `FMA peak (${isa})${' '.repeat(Math.max(1, 13 - isa.length))}${peakGflops.toFixed(0)} GFLOP/s on ${threads} threads (measured now)`,
   `int8 peak (${isa})${' '.repeat(Math.max(1, 12 - isa.length))}${int8PeakGops.toFixed(0)} GOP/s (the ceiling of Q8_0 / Q4_0 prefill)`,
   '',
-  row('', (r) => `--tp ${r.tp} (${r.threadsPerShard} thread${r.threadsPerShard > 1 ? 's' : ''} per shard)`),
-  row(`prefill (${opts.prefill} tokens)`, (r) => `${r.prefill.toFixed(1)} tok/s = ${prefillShare(r.prefill).toFixed(1)}% of ${prefillPeak.kind} peak`),
+  opts.backend === 'wasm'
+    ? row('', (r) => `${r.backend} ${r.isa} (1 thread)`)
+    : row('', (r) => `--tp ${r.tp} (${r.threadsPerShard} thread${r.threadsPerShard > 1 ? 's' : ''} per shard)`),
+  row(`prefill (${opts.prefill} tokens)`, (r) =>
+    r.backend === 'wasm' ? `${r.prefill.toFixed(1)} tok/s${vsBaseline(r, (x) => x.prefill)}` : `${r.prefill.toFixed(1)} tok/s = ${prefillShare(r.prefill).toFixed(1)}% of ${prefillPeak.kind} peak`,
+  ),
   ...opts.batch.map((b) =>
     row(`decode batch ${b}`, (r) => {
       const tps = r.decode.get(b)!;
+      if (r.backend === 'wasm') return `${tps.toFixed(1)} tok/s${vsBaseline(r, (x) => x.decode.get(b)!)}`;
       return `${tps.toFixed(1)} tok/s ` + (b === 1 ? `= ${((100 * tps) / rooflineTps).toFixed(1)}% of roofline` : `(${(tps / r.decode.get(opts.batch[0]!)!).toFixed(2)}× batch ${opts.batch[0]})`);
     }),
   ),
@@ -199,10 +224,12 @@ if (!values['skip-cold-start']) {
 (opts.json ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
 if (opts.json) {
   const report = {
-    settings: { preset: opts.preset, dtype: opts.dtype, threads, weights_in: opts['weights-in'], prefill_tokens: opts.prefill, decode_steps: opts.decode, batches: opts.batch, context: opts.context ?? null, moe_split: c.numExperts > 0 ? opts['moe-split'] : null },
+    settings: { preset: opts.preset, dtype: opts.dtype, backend: opts.backend, threads, weights_in: opts['weights-in'], prefill_tokens: opts.prefill, decode_steps: opts.decode, batches: opts.batch, context: opts.context ?? null, moe_split: c.numExperts > 0 ? opts['moe-split'] : null },
     machine: { cpu: cpus()[0]?.model.trim() ?? null, cpus: cpus().length, node: process.version, isa, bandwidth_gb_s: bandwidthGBs, fma_peak_gflop_s: peakGflops, int8_peak_gop_s: int8PeakGops },
     model: { params_total: params.total, params_active: params.active, weight_bytes_per_token: bytesPerToken, decode_roofline_tok_s: rooflineTps },
     runs: runs.map((r) => ({
+      backend: r.backend,
+      isa: r.isa,
       tp: r.tp,
       threads_per_shard: r.threadsPerShard,
       prefill_tok_s: r.prefill,
@@ -214,6 +241,9 @@ if (opts.json) {
           ? null
           : { context: opts.context, tok_s: r.contextDecode!, kv_bytes_per_token: contextKvBytes, roofline_tok_s: contextRooflineTps, share_of_roofline: r.contextDecode! / contextRooflineTps },
       weight_bytes_per_shard: r.shardBytes,
+      ...(opts.backend === 'wasm'
+        ? { vs_native: { isa: baseline.isa, prefill: r.prefill / baseline.prefill, decode: opts.batch.map((b) => ({ batch: b, ratio: r.decode.get(b)! / baseline.decode.get(b)! })) } }
+        : {}),
     })),
   };
   process.stdout.write(JSON.stringify(report, null, 2) + '\n');

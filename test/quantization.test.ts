@@ -286,7 +286,7 @@ describe.each(['mixtral-tiny', 'mistral-tiny'] as const)('%s', (preset) => {
     const slow = await viaCli(dirs[to], { SIROCCO_ISA: 'scalar' }, all);
     const native = availableIsas().filter((isa) => isa !== 'scalar');
     expect(native.length, 'no SIMD kernel table runs on this CPU').toBeGreaterThan(0);
-    for (const table of [...native.map((isa) => ({ isa })), WASM_SIMD128]) {
+    for (const table of [...native.map((isa): Table => ({ isa })), WASM_SIMD128]) {
       const { isa } = table;
       const fast = await inProcess(dirs[to], all, GREEDY, table);
       // First positions: attention sees one key (weight exactly 1), so in a dense model every

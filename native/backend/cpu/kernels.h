@@ -1,8 +1,10 @@
-// The CPU backend's kernels, one table per instruction set (scalar, AVX2, AVX-512), chosen
-// once when the backend starts — never by a branch inside a kernel. Every table computes the
-// same functions; the matrix kernels with the same float operations in the same order (see
-// cpu_kernels), so their results agree bit for bit across tables. Within a table a token's
-// results never depend on the other tokens of a call (batch invariance).
+// The CPU backend's kernels, one table per instruction set (scalar, AVX2, AVX-512; scalar and
+// SIMD128 in the WASM build), chosen once when the backend starts — never by a branch inside a
+// kernel. Every table computes the same functions; the matrix kernels with the same float
+// operations in the same order (see cpu_kernels), so their results agree bit for bit across
+// tables — except wasm_simd128, which has no fma and rounds each product (its own bits, the
+// same chains). Within a table a token's results never depend on the other tokens of a call
+// (batch invariance).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -56,7 +58,7 @@ struct attn_rows {
 //                   s_b = Σ q_w·q_x over the block (an exact integer, any order),
 // so a token's logits are bit-identical alone or in any batch, and across the tables.
 struct cpu_kernels {
-    const char* isa;  // "scalar", "avx2", "avx512"
+    const char* isa;  // "scalar", "avx2", "avx512", "wasm_simd128"
     void (*matmul_panels)(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np);
     // Calls of at least pack_min_tokens tokens read their activations packed by pack_act: a
     // T-token call's rows of K into out (T·K floats) in the table's own layout, in `parts`
@@ -89,7 +91,7 @@ struct cpu_kernels {
     double (*int8_probe)(int64_t iters, int32_t* sink);
 };
 
-// The table for `isa` ("scalar", "avx2", "avx512"), or the best this CPU runs when isa is
+// The table for `isa` (a name above), or the best this CPU runs when isa is
 // empty. null + *err if the CPU lacks it or the name is unknown.
 const cpu_kernels* cpu_kernels_select(const std::string& isa, std::string* err);
 // "scalar avx2 avx512": the tables this CPU can run, best last.
