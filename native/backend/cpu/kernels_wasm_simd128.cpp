@@ -7,45 +7,42 @@
 #if defined(__wasm_simd128__)
 #include "wasm_simd128_common.h"
 
-// One tile: panels [p0, p0 + MP) (4·MP vectors of 4 rows) against NT tokens, each output one
-// chain along k. 4·MP·NT accumulators and 4·MP weight vectors: V8 has 16 vector registers.
-template <int D, int MP, int NT>
-static void float_tile(float* y, int64_t ldy, const act_rows& x, int t0, const tensor& w, int64_t p0) {
+// One tile: panel p (4 vectors of 4 rows) against NT tokens, each output one chain along k.
+// 4·NT accumulators and 4 weight vectors: V8 has 16 vector registers (two panels a tile for
+// one token spilled, and measured no faster).
+template <int D, int NT>
+static void float_tile(float* y, int64_t ldy, const act_rows& x, int t0, const tensor& w, int64_t p) {
     const int64_t K = w.cols;
     const float* xs[NT];
     for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
-    v128_t acc[4 * MP][NT];
+    v128_t acc[4][NT];
     for (auto& v : acc)
         for (auto& a : v) a = wasm_f32x4_splat(0);
     for (int64_t k = 0; k < K; k++) {
-        v128_t wv[4 * MP];
-        for (int h = 0; h < 2 * MP; h++) load8<D>(w.data, ((p0 + h / 2) * K + k) * PANEL_ROWS + 8 * (h % 2), &wv[2 * h], &wv[2 * h + 1]);
+        v128_t wv[4];
+        for (int h = 0; h < 2; h++) load8<D>(w.data, (p * K + k) * PANEL_ROWS + 8 * h, &wv[2 * h], &wv[2 * h + 1]);
         for (int t = 0; t < NT; t++) {
             const v128_t xb = wasm_f32x4_splat(xs[t][k]);
-            for (int h = 0; h < 4 * MP; h++) acc[h][t] = madd4(wv[h], xb, acc[h][t]);
+            for (int h = 0; h < 4; h++) acc[h][t] = madd4(wv[h], xb, acc[h][t]);
         }
     }
-    for (int h = 0; h < 4 * MP; h++) {
-        const int64_t r = (p0 + h / 4) * PANEL_ROWS + 4 * (h % 4);
+    for (int h = 0; h < 4; h++) {
+        const int64_t r = p * PANEL_ROWS + 4 * h;
         for (int t = 0; r < w.rows && t < NT; t++) store_lanes(y + (t0 + t) * ldy + r, acc[h][t], w.rows - r);
     }
 }
 
-template <int D, int MP, int NT>
-static void float_tokens(float* y, int64_t ldy, const act_rows& x, int t0, int n, const tensor& w, int64_t p0) {
+template <int D, int NT>
+static void float_tokens(float* y, int64_t ldy, const act_rows& x, int t0, int n, const tensor& w, int64_t p) {
     if constexpr (NT > 1)
-        if (n < NT) return float_tokens<D, MP, NT - 1>(y, ldy, x, t0, n, w, p0);
-    float_tile<D, MP, NT>(y, ldy, x, t0, w, p0);
+        if (n < NT) return float_tokens<D, NT - 1>(y, ldy, x, t0, n, w, p);
+    float_tile<D, NT>(y, ldy, x, t0, w, p);
 }
 
-// One token: two panels a tile (8 weight streams); more: one panel against 3 tokens.
 template <int D>
 static void float_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np) {
-    int64_t p = p0;
-    if (T == 1)
-        for (; p + 2 <= p0 + np; p += 2) float_tile<D, 2, 1>(y, ldy, x, 0, w, p);
-    for (; p < p0 + np; p++)
-        for (int t = 0; t < T; t += 3) float_tokens<D, 1, 3>(y, ldy, x, t, std::min(3, T - t), w, p);
+    for (int64_t p = p0; p < p0 + np; p++)
+        for (int t = 0; t < T; t += 3) float_tokens<D, 3>(y, ldy, x, t, std::min(3, T - t), w, p);
 }
 
 void wasm_simd128_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np) {

@@ -12,17 +12,19 @@
 // acc + a·b, rounded twice.
 inline v128_t madd4(v128_t a, v128_t b, v128_t acc) { return wasm_f32x4_add(acc, wasm_f32x4_mul(a, b)); }
 
-// 4 halves (in the low 16 bits of each u32 lane) → f32, exactly: the exponent and mantissa
-// shifted into place are 2⁻¹¹² of the value for normal and subnormal halves alike; Inf/NaN
-// take the all-ones exponent.
-inline v128_t f16x4_to_f32(v128_t h) {
-    const v128_t em = wasm_v128_and(h, wasm_i32x4_splat(0x7FFF));
-    const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
-    const v128_t shifted = wasm_i32x4_shl(em, 13);
-    const v128_t finite = wasm_f32x4_mul(shifted, wasm_f32x4_splat(0x1p112f));
-    const v128_t special = wasm_v128_or(shifted, wasm_i32x4_splat(0x7F800000));
-    return wasm_v128_or(wasm_v128_bitselect(special, finite, wasm_i32x4_gt(em, wasm_i32x4_splat(0x7BFF))), sign);
+// 4 halves, each in the high 16 bits of its u32 lane, → f32, exactly: shifted right by 3 (the
+// sign kept, its copies cleared) the exponent and mantissa sit where f32's do, 2⁻¹¹² of the value
+// for normal and subnormal halves alike; Inf/NaN (exponent all ones) take f32's all-ones one.
+inline v128_t f16_high_to_f32(v128_t t) {
+    const v128_t a = wasm_v128_and(wasm_i32x4_shr(t, 3), wasm_i32x4_splat((int32_t)0x8FFFFFFF));
+    const v128_t f = wasm_f32x4_mul(a, wasm_f32x4_splat(0x1p112f));
+    const v128_t e = wasm_i32x4_splat(0x7C000000);
+    const v128_t special = wasm_i32x4_eq(wasm_v128_and(t, e), e);
+    return wasm_v128_or(f, wasm_v128_and(special, wasm_i32x4_splat(0x7F800000)));
 }
+
+// 4 halves in the low 16 bits of each u32 lane → f32.
+inline v128_t f16x4_to_f32(v128_t h) { return f16_high_to_f32(wasm_i32x4_shl(h, 16)); }
 
 // Elements [i, i + 8) of a float-dtype row as two f32x4.
 template <int D>
@@ -32,12 +34,13 @@ inline void load8(const void* base, int64_t i, v128_t* lo, v128_t* hi) {
         *hi = wasm_v128_load((const float*)base + i + 4);
         return;
     }
-    const v128_t h = wasm_v128_load((const uint16_t*)base + i);
-    const v128_t a = wasm_u32x4_extend_low_u16x8(h), b = wasm_u32x4_extend_high_u16x8(h);
+    // Each half into the high 16 bits of a u32 lane: bf16 is then f32 already.
+    const v128_t h = wasm_v128_load((const uint16_t*)base + i), zero = wasm_i16x8_splat(0);
+    const v128_t a = wasm_i16x8_shuffle(zero, h, 0, 8, 1, 9, 2, 10, 3, 11), b = wasm_i16x8_shuffle(zero, h, 4, 12, 5, 13, 6, 14, 7, 15);
     if constexpr (D == DT_F16) {
-        *lo = f16x4_to_f32(a), *hi = f16x4_to_f32(b);
+        *lo = f16_high_to_f32(a), *hi = f16_high_to_f32(b);
     } else {
-        *lo = wasm_i32x4_shl(a, 16), *hi = wasm_i32x4_shl(b, 16);
+        *lo = a, *hi = b;
     }
 }
 
