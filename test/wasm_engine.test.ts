@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, KvCacheExhausted } from '../src/engine/engine.ts';
 import { generateGreedy, type GreedyCase } from '../src/engine/generate.ts';
-import type { EngineOptions } from '../src/engine/native.ts';
+import { KV_BLOCK_SLOTS, nativeAddon, type EngineOptions } from '../src/engine/native.ts';
 import { availableWasmIsas } from '../src/engine/wasm_load.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
 import { prompt } from './helpers/check_reference.ts';
@@ -28,12 +28,13 @@ async function greedy(dir: string, options: EngineOptions, prompts: number[][]):
 const bits = (cases: GreedyCase[]) => cases.map((c) => ({ ...c, stepLogits: c.stepLogits.map((v) => Array.from(v)), promptLogits: c.promptLogits.map((v) => Array.from(v)) }));
 
 describe('the WASM build', () => {
-  it('has the scalar and SIMD128 kernel tables, SIMD128 the default', async () => {
+  it('has the scalar and SIMD128 kernel tables, SIMD128 the default, and the native K/V block size', async () => {
     expect(await availableWasmIsas()).toEqual(['scalar', 'wasm_simd128']);
     const dir = await models.make({ preset: 'mistral-tiny', seed: 40 });
     const engine = await Engine.load(dir, { backend: 'wasm' });
     try {
-      expect(engine.info()).toMatchObject({ backend: 'cpu/wasm_simd128', isa: 'wasm_simd128', tp: 1, threadsPerShard: 1 });
+      expect(engine.info()).toMatchObject({ backend: 'cpu/wasm_simd128', isa: 'wasm_simd128', tp: 1, threadsPerShard: 1, kvBlockSlots: KV_BLOCK_SLOTS });
+      expect(nativeAddon().kvBlockSlots).toBe(KV_BLOCK_SLOTS);
     } finally {
       await engine.close();
     }

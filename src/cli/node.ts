@@ -11,9 +11,12 @@ import { describeNonFinite, scanNonFinite } from '../weights/finite_scan.ts';
 import { closeServer, listen, onSignals } from './serve.ts';
 
 const USAGE = `usage: sirocco node --model DIR|s3://bucket/prefix|hf:org/name [--port 8081] [--host 127.0.0.1]
-                    [--model-id ID] [--threads N] [--weights-in memory|mmap] [--check-finite] [--tp N]
+                    [--model-id ID] [--backend native|wasm] [--threads N] [--weights-in memory|mmap] [--check-finite] [--tp N]
                     [--moe-split columns|experts] [--kv-dtype f16|f32] [--max-batch-tokens 256]
                     [--max-sequences 16] [--max-queue 256] [--kv-cache-mb 1024] [--drain-timeout 30]
+  --backend B     native (default: the C++ addon) or wasm (the same engine in WebAssembly, one
+                  thread, one shard: for machines without the native build; each step runs on
+                  the node's event loop)
   --weights-in W  memory (default): read the weights into the process — faster decode on
                   most machines, and a model file changed or truncated on disk cannot crash
                   the node; mmap: map the files (instant load, shares the page cache)
@@ -31,6 +34,7 @@ const Options = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(8081),
   host: z.string().default('127.0.0.1'),
   'model-id': z.string().min(1).optional(),
+  backend: z.enum(['native', 'wasm']).default('native'),
   threads: count('threads').optional(),
   'weights-in': z.enum(['mmap', 'memory']).default('memory'),
   'check-finite': z.boolean().default(false),
@@ -53,7 +57,7 @@ export async function runNode(argv: string[]): Promise<number> {
       args: argv,
       options: {
         ...Object.fromEntries(
-          ['model', 'port', 'host', 'model-id', 'threads', 'weights-in', 'tp', 'moe-split', 'kv-dtype', 'max-batch-tokens', 'max-sequences', 'max-queue', 'max-warm-sessions', 'kv-cache-mb', 'drain-timeout'].map((k) => [k, { type: 'string' as const }]),
+          ['model', 'port', 'host', 'model-id', 'backend', 'threads', 'weights-in', 'tp', 'moe-split', 'kv-dtype', 'max-batch-tokens', 'max-sequences', 'max-queue', 'max-warm-sessions', 'kv-cache-mb', 'drain-timeout'].map((k) => [k, { type: 'string' as const }]),
         ),
         'check-finite': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -102,6 +106,7 @@ export async function runNode(argv: string[]): Promise<number> {
     await host.load({
       modelDir: o.model,
       modelId: o['model-id'],
+      backend: o.backend,
       threads: o.threads,
       weightsIn: o['weights-in'],
       tp: o.tp,

@@ -96,9 +96,13 @@ export type MoeSplit = 'columns' | 'experts';
 export type KvDtype = 'f32' | 'f16';
 export const DEFAULT_KV_DTYPE: KvDtype = 'f16';
 
-// Bytes of one K/V cache block (keys and values of every layer for kvBlockSlots positions).
+// Positions per K/V block: engine_kv_block_slots() of both builds (wasm_engine.test.ts checks),
+// known here without loading either.
+export const KV_BLOCK_SLOTS = 16;
+
+// Bytes of one K/V cache block (keys and values of every layer for KV_BLOCK_SLOTS positions).
 export function kvBlockBytes(c: { numLayers: number; numKvHeads: number; headDim: number }, kvDtype: KvDtype = DEFAULT_KV_DTYPE): number {
-  return 2 * c.numLayers * nativeAddon().kvBlockSlots * c.numKvHeads * c.headDim * (kvDtype === 'f16' ? 2 : 4);
+  return 2 * c.numLayers * KV_BLOCK_SLOTS * c.numKvHeads * c.headDim * (kvDtype === 'f16' ? 2 : 4);
 }
 
 // The CPU kernel tables this machine runs, best last.

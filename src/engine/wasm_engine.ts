@@ -162,8 +162,10 @@ export class WasmEngine implements NativeEngine {
     return this.call(() => this.x.engine_seq_truncate(this.e, id, BigInt(length)) === 0);
   }
 
-  // Runs on the calling thread: a host that must stay responsive runs the engine in a worker.
+  // Runs on the calling thread, after letting the host's pending events run: a loop of steps
+  // must not starve I/O (a resolved promise alone would go on without yielding).
   async step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array): Promise<Float32Array> {
+    await yieldToHost();
     return this.call(() => {
       const n = seqIds.length;
       const seqs = new Int32Array(3 * n);
@@ -217,6 +219,10 @@ export function wasmIsas(module: WebAssembly.Module): string[] {
   x._initialize();
   return cString(x, x.engine_cpu_isas()).split(' ');
 }
+
+// The next macrotask: Node's setImmediate, else a zero timeout (edge runtimes, browsers).
+const yieldToHost = (): Promise<void> =>
+  new Promise((resolve) => ((globalThis as { setImmediate?: (f: () => void) => void }).setImmediate ?? ((f) => setTimeout(f, 0)))(resolve));
 
 function put(x: Exports, data: Int32Array | BigInt64Array): number {
   const p = x.malloc(Math.max(data.byteLength, 1));

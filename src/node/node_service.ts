@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { Engine } from '../engine/engine.ts';
 import type { ModelConfig } from '../engine/config.ts';
 import { selfTest } from '../engine/finite_logits.ts';
-import { kvBlockBytes, type KvDtype, type MoeSplit, type WeightsIn } from '../engine/native.ts';
+import { kvBlockBytes, type EngineBackend, type KvDtype, type MoeSplit, type WeightsIn } from '../engine/native.ts';
 import type { ModelInfo } from '../protocol/internal_api.ts';
 import type { PrometheusMeter } from '../telemetry/prometheus.ts';
 import { readTokenizerFiles, Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -20,6 +20,7 @@ import { SessionStore } from './session_store.ts';
 export type NodeServiceOptions = {
   modelDir: string;
   modelId?: string;
+  backend?: EngineBackend;
   threads?: number;
   weightsIn?: WeightsIn;
   tp?: number; // tensor-parallel shards
@@ -81,7 +82,7 @@ export class NodeService {
     let kvMaxBlocks = 0;
     const engineOptions = (config: ModelConfig) => {
       kvMaxBlocks = Math.max(1, Math.floor(options.kvCacheBytes / kvBlockBytes(config, options.kvDtype)));
-      return { threads: options.threads, kvMaxBlocks, weightsIn: options.weightsIn, moeSplit: options.moeSplit, kvDtype: options.kvDtype };
+      return { backend: options.backend, threads: options.threads, kvMaxBlocks, weightsIn: options.weightsIn, moeSplit: options.moeSplit, kvDtype: options.kvDtype };
     };
     const resolveDir = (uri: string) => resolveModelDir(uri, { stats: options.weightsStats });
     const opened = await openEngine(options.modelDir, options.tp ?? 1, engineOptions, resolveDir, { stats: options.weightsStats });
@@ -106,6 +107,7 @@ export class NodeService {
       vocab_size: engine.config.vocabSize,
       tokenizer: files.tokenizer,
       tokenizer_config: files.config,
+      engine: engine.info().backend,
     };
     return new NodeService(engine, tokenizer, sessions, runner, info, options.metrics, kvMaxBlocks);
   }

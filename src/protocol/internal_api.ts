@@ -72,6 +72,7 @@ export const ModelInfo = z.object({
   vocab_size: z.number().int().positive(),
   tokenizer: z.unknown(),
   tokenizer_config: z.unknown().nullable(),
+  engine: z.string().optional(), // the backend and kernel table that run it: "cpu/avx512", "cpu/wasm_simd128"
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 
