@@ -33,6 +33,10 @@ const verbs: Record<string, Verb> = {
     summary: 'run an inference node (internal API for gateways)',
     run: async (argv) => (await import('./node.ts')).runNode(argv),
   },
+  'edge-node': {
+    summary: 'run an edge node: the WASM engine in workerd (the edge runtime), internal API for gateways',
+    run: async (argv) => (await import('./edge_node.ts')).runEdgeNode(argv),
+  },
   gateway: {
     summary: 'run the OpenAI-compatible gateway in front of nodes',
     run: async (argv) => (await import('./gateway.ts')).runGateway(argv),

@@ -59,7 +59,7 @@ export function closeServer(server: ServerType): Promise<void> {
 // is usable — a node when its model is loaded ("ready"), a gateway when it listens. Other
 // stdout lines go to `other`. Rejects if the child exits first.
 export function announcedUrl(child: ChildProcess, verb: string, other: (line: string) => void = () => {}): Promise<string> {
-  const until = verb === 'node' ? 'ready' : 'listening';
+  const until = verb === 'node' || verb === 'edge-node' ? 'ready' : 'listening';
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       let msg: { event?: string; url?: string } | null = null;

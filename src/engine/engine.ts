@@ -42,6 +42,11 @@ export class Engine {
     readonly config: ModelConfig,
   ) {}
 
+  // An engine over a core made elsewhere (an edge worker's WasmEngine).
+  static wrap(core: NativeEngine, config: ModelConfig): Engine {
+    return new Engine(core, config);
+  }
+
   static async load(dir: string, options: EngineOptions = {}): Promise<Engine> {
     const model = await loadModelFiles(dir);
     if (options.backend === 'wasm') return new Engine(await loadWasmEngine(model, wasmOptions(options)), model.config);

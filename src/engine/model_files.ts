@@ -13,10 +13,12 @@ import { readSafetensorsHeader, type Dtype, type SafetensorsTensor } from './saf
 export type TensorLocation = { name: string; file: number; offset: number; dtype: Dtype; shape: number[] };
 
 // Where headers come from: the weight files on disk (default), or elsewhere — a sharded cold
-// start reads them from S3 and never holds the files.
+// start reads them from S3 and never holds the files; an edge worker has them in memory, and
+// its config too (else config.json or params.json is read from the directory).
 export type HeaderSource = {
   exists(path: string): Promise<boolean>;
   read(path: string): Promise<SafetensorsTensor[]>;
+  config?: ModelConfig;
 };
 
 export type LayerTensors = {
@@ -72,7 +74,7 @@ async function weightFiles(dir: string, source: HeaderSource): Promise<{ files: 
 type Layout = { config: ModelConfig; configFile: string; files: string[]; index: Map<string, string> | null; naming: TensorNaming };
 
 async function detectLayout(dir: string, source: HeaderSource): Promise<Layout> {
-  const config = await readModelConfig(dir);
+  const config = source.config ?? (await readModelConfig(dir));
   if (config.ropeLayout === 'interleaved') {
     if (!(await source.exists(join(dir, MISTRAL_WEIGHTS))))
       throw new ModelLoadError(`${dir}: ${MISTRAL_PARAMS} found but no ${MISTRAL_WEIGHTS} (only safetensors checkpoints are supported)`);

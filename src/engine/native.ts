@@ -62,11 +62,9 @@ type Addon = {
   kvBlockSlots: number;
 };
 
-const require = createRequire(import.meta.url);
-
 function loadAddon(): Addon {
   try {
-    return require('../../build/Release/sirocco.node') as Addon;
+    return createRequire(import.meta.url)('../../build/Release/sirocco.node') as Addon;
   } catch (err) {
     throw new Error(
       `the native engine is not built (${(err as Error).message.split('\n')[0]}): run 'npm install' or 'npm run build:native'`,

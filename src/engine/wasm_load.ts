@@ -7,18 +7,19 @@ import { tensorLocations, type ModelFiles } from './model_files.ts';
 import type { NativeSlice } from './native.ts';
 import { WasmEngine, wasmIsas, type WasmEngineOptions } from './wasm_engine.ts';
 
-const MODULE_PATH = fileURLToPath(new URL('../../build/wasm/sirocco.wasm', import.meta.url));
+export const wasmModulePath = () => fileURLToPath(new URL('../../build/wasm/sirocco.wasm', import.meta.url));
 
 let compiled: Promise<WebAssembly.Module> | null = null;
 
 export function wasmModule(): Promise<WebAssembly.Module> {
-  compiled ??= readFile(MODULE_PATH).then(
+  const path = wasmModulePath();
+  compiled ??= readFile(path).then(
     (bytes) => WebAssembly.compile(bytes),
     (err: NodeJS.ErrnoException) => {
       compiled = null;
       throw new Error(
         err.code === 'ENOENT'
-          ? `the WASM engine is not built (${MODULE_PATH} is missing): run 'npm run build:wasm' (it says which Debian packages it needs)`
+          ? `the WASM engine is not built (${path} is missing): run 'npm run build:wasm' (it says which Debian packages it needs)`
           : `cannot read the WASM engine: ${err.message}`,
       );
     },

@@ -9,7 +9,7 @@ import { requestBody } from '../util/request_body.ts';
 import { eventStream } from './event_stream.ts';
 import { GenerateTrace } from './generate_trace.ts';
 import { ResponseFormatError, type TokenMatcher } from './grammar/index.ts';
-import type { NodeHost } from './node_host.ts';
+import type { ServingHost } from './node_host.ts';
 import { RecentGenerations } from './recent_generations.ts';
 
 function secretMatches(given: string | undefined, secret: Buffer): boolean {
@@ -30,7 +30,7 @@ async function jsonBody(c: Context): Promise<unknown> {
 }
 
 /** maxQueue: requests allowed to wait for a batch slot; past it, 503 with Retry-After at once. */
-export function createNodeApp(host: NodeHost, secret: string, options: { maxQueue: number } = { maxQueue: 256 }): Hono {
+export function createNodeApp(host: ServingHost, secret: string, options: { maxQueue: number } = { maxQueue: 256 }): Hono {
   if (secret.length < 16) throw new Error('node secret must be at least 16 characters');
   const secretBytes = Buffer.from(secret);
   const app = new Hono();
@@ -43,7 +43,7 @@ export function createNodeApp(host: NodeHost, secret: string, options: { maxQueu
   app.get('/internal/v1/live', (c) => c.json({ ok: true }));
 
   app.get('/internal/v1/ready', (c) => {
-    const status: ReadyStatus = { ready: host.ready, model: host.service?.info.id ?? null, draining: host.draining };
+    const status: ReadyStatus = { ready: host.ready, model: host.service?.info.id ?? null, draining: host.draining, ...(host.failure ? { error: host.failure } : {}) };
     return c.json(status, host.ready ? 200 : 503);
   });
 

@@ -4,9 +4,19 @@
 import { PrometheusMeter } from '../telemetry/prometheus.ts';
 import { newFetchStats, type FetchStats } from '../weights/fetch_model.ts';
 import { observeWeightsFetch } from '../weights/weights_metrics.ts';
-import { NodeService, type NodeServiceOptions } from './node_service.ts';
+import type { NodeService, NodeServiceOptions } from './node_service.ts';
+import { loadNodeService } from './node_service_load.ts';
 
-export class NodeHost {
+// What the HTTP layer (node_app.ts) reads of a host: a node process's, or an edge worker's.
+export interface ServingHost {
+  readonly metrics: PrometheusMeter;
+  readonly service: NodeService | null;
+  readonly ready: boolean;
+  readonly draining: boolean;
+  readonly failure?: string; // why it will not turn ready
+}
+
+export class NodeHost implements ServingHost {
   readonly metrics = new PrometheusMeter('sirocco-node');
   readonly weights: FetchStats;
   service: NodeService | null = null;
@@ -23,7 +33,7 @@ export class NodeHost {
   }
 
   async load(options: Omit<NodeServiceOptions, 'weightsStats' | 'metrics'>): Promise<NodeService> {
-    this.service = await NodeService.start({ ...options, weightsStats: this.weights, metrics: this.metrics });
+    this.service = await loadNodeService({ ...options, weightsStats: this.weights, metrics: this.metrics });
     return this.service;
   }
 

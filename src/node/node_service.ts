@@ -1,17 +1,14 @@
 // An inference node's moving parts, wired once: engine, tokenizer, warm sessions and the
-// batch runner, plus draining and metrics. Readiness lives in NodeHost (node_host.ts); the
-// HTTP layer (node_app.ts) only translates requests into submit() calls.
-import { resolve } from 'node:path';
+// batch runner, plus draining and metrics. Readiness lives in the host (node_host.ts, or the
+// edge worker); the HTTP layer (node_app.ts) only translates requests into submit() calls.
+// Portable: loading a model from disk, S3 or the Hub is node_service_load.ts's.
 import type { Engine } from '../engine/engine.ts';
-import type { ModelConfig } from '../engine/config.ts';
 import { selfTest } from '../engine/finite_logits.ts';
-import { kvBlockBytes, type EngineBackend, type KvDtype, type MoeSplit, type WeightsIn } from '../engine/native.ts';
+import type { EngineBackend, KvDtype, MoeSplit, WeightsIn } from '../engine/native.ts';
 import type { ModelInfo } from '../protocol/internal_api.ts';
 import type { PrometheusMeter } from '../telemetry/prometheus.ts';
-import { readTokenizerFiles, Tokenizer } from '../tokenizer/tokenizer.ts';
+import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { FetchStats } from '../weights/fetch_model.ts';
-import { modelNameOf, resolveModelDir } from '../weights/model_uri.ts';
-import { openEngine } from '../weights/shard_load.ts';
 import { BatchRunner } from './batch_runner.ts';
 import { ConstrainedDecoding, type TokenMatcher } from './grammar/index.ts';
 import type { GenerationRequest } from './generation.ts';
@@ -33,6 +30,14 @@ export type NodeServiceOptions = {
   weightsStats: FetchStats; // live download counters, reported by NodeHost while start() runs
   metrics: PrometheusMeter; // where the node's instruments go (NodeHost's, so they exist while loading)
 };
+
+// What a service needs beside its engine (NodeServiceOptions once the model is loaded).
+export type ServiceOptions = Pick<NodeServiceOptions, 'maxBatchTokens' | 'maxSequences' | 'maxWarmSessions' | 'metrics'> & {
+  modelId: string;
+  kvMaxBlocks: number; // the engine's K/V pool, in blocks
+};
+
+export type TokenizerFiles = { tokenizer: unknown; config: unknown | null };
 
 export const DEFAULT_NODE_OPTIONS = {
   maxBatchTokens: 256,
@@ -75,41 +80,31 @@ export class NodeService {
     );
   }
 
-  static async start(options: NodeServiceOptions): Promise<NodeService> {
-    // A remote model's bytes are verified before they load (whole files, or each shard's slices
-    // as they arrive): until start() returns there is no service, so the node is never ready
-    // on unverified weights.
-    let kvMaxBlocks = 0;
-    const engineOptions = (config: ModelConfig) => {
-      kvMaxBlocks = Math.max(1, Math.floor(options.kvCacheBytes / kvBlockBytes(config, options.kvDtype)));
-      return { backend: options.backend, threads: options.threads, kvMaxBlocks, weightsIn: options.weightsIn, moeSplit: options.moeSplit, kvDtype: options.kvDtype };
-    };
-    const resolveDir = (uri: string) => resolveModelDir(uri, { stats: options.weightsStats });
-    const opened = await openEngine(options.modelDir, options.tp ?? 1, engineOptions, resolveDir, { stats: options.weightsStats });
-    const engine = opened.engine;
-    const dir = resolve(opened.dir);
-    const files = await readTokenizerFiles(dir);
-    const tokenizer = Tokenizer.fromJson(files.tokenizer, files.config);
+  // The service over a loaded engine; tokenizerFiles are the model's tokenizer.json and
+  // tokenizer_config.json contents. Runs the engine's self-test first: never ready on weights
+  // that answer NaN.
+  static async create(engine: Engine, tokenizerFiles: TokenizerFiles, options: ServiceOptions): Promise<NodeService> {
+    const tokenizer = Tokenizer.fromJson(tokenizerFiles.tokenizer, tokenizerFiles.config);
     if (tokenizer.vocabSize > engine.config.vocabSize)
-      throw new Error(`${dir}: tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${engine.config.vocabSize}`);
-    await selfTest(engine, tokenizer.bosId ?? 0); // never ready on weights that answer NaN
+      throw new Error(`${options.modelId}: tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${engine.config.vocabSize}`);
+    await selfTest(engine, tokenizer.bosId ?? 0);
     const sessions = new SessionStore(engine, {
       maxWarmSessions: options.maxWarmSessions,
-      kvBudgetBlocks: Math.floor(kvMaxBlocks * WARM_SHARE),
+      kvBudgetBlocks: Math.floor(options.kvMaxBlocks * WARM_SHARE),
     });
     const runner = new BatchRunner(engine, tokenizer, sessions, {
       maxTokens: options.maxBatchTokens,
       maxSequences: options.maxSequences,
     });
     const info: ModelInfo = {
-      id: options.modelId ?? modelNameOf(options.modelDir),
+      id: options.modelId,
       max_context: engine.config.maxPositions,
       vocab_size: engine.config.vocabSize,
-      tokenizer: files.tokenizer,
-      tokenizer_config: files.config,
+      tokenizer: tokenizerFiles.tokenizer,
+      tokenizer_config: tokenizerFiles.config,
       engine: engine.info().backend,
     };
-    return new NodeService(engine, tokenizer, sessions, runner, info, options.metrics, kvMaxBlocks);
+    return new NodeService(engine, tokenizer, sessions, runner, info, options.metrics, options.kvMaxBlocks);
   }
 
   // The grammar engine for response_format, made on first use (~150 ms for a 32k vocabulary).

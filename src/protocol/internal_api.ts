@@ -76,7 +76,12 @@ export const ModelInfo = z.object({
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 
-export const ReadyStatus = z.object({ ready: z.boolean(), model: z.string().nullable(), draining: z.boolean() });
+export const ReadyStatus = z.object({
+  ready: z.boolean(),
+  model: z.string().nullable(),
+  draining: z.boolean(),
+  error: z.string().optional(), // why a node is not ready and will not be (a model that failed to load)
+});
 export type ReadyStatus = z.infer<typeof ReadyStatus>;
 
 // GET /internal/v1/generations/:id — what the node generated for a request id (node/recent_generations.ts).

@@ -20,13 +20,16 @@ export type Stack = {
   stop: () => Promise<void>;
 };
 
-export async function startStack(options: { nodes?: number; nodeArgs?: string[]; gatewayArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Stack> {
+// nodeVerb 'edge-node' starts edge nodes (workerd) instead; modelDir: a model made by the caller.
+export async function startStack(
+  options: { nodes?: number; nodeArgs?: string[]; gatewayArgs?: string[]; env?: NodeJS.ProcessEnv; nodeVerb?: 'node' | 'edge-node'; modelDir?: string } = {},
+): Promise<Stack> {
   const models = new TempModels();
-  const modelDir = await models.make({ preset: 'sirocco-default', seed: 1, layers: 2 });
+  const modelDir = options.modelDir ?? (await models.make({ preset: 'sirocco-default', seed: 1, layers: 2 }));
   const dataDir = join(models.root, 'gateway-data');
   const nodes = await Promise.all(
     Array.from({ length: options.nodes ?? 1 }, () =>
-      startSirocco(['node', '--model', modelDir, '--port', '0', '--model-id', 'sirocco-test', ...(options.nodeArgs ?? [])], options.env),
+      startSirocco([options.nodeVerb ?? 'node', '--model', modelDir, '--port', '0', '--model-id', 'sirocco-test', ...(options.nodeArgs ?? [])], options.env),
     ),
   );
   const gateway = await startSirocco([

@@ -1,0 +1,122 @@
+// `sirocco edge-node --model DIR`: the edge node (src/edge/) in workerd, Cloudflare Workers'
+// open-source runtime, on this machine: bundle it, embed the model as bindings, serve, and
+// announce the URL once the model answers (as `sirocco node` does) — a gateway routes to it like
+// to any node.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { ReadyStatus, NODE_SECRET_HEADER } from '../protocol/internal_api.ts';
+import { bundleEdgeNode, writeWorkerdConfig } from '../edge/bundle.ts';
+import { modelNameOf } from '../weights/model_uri.ts';
+import { onSignals } from './serve.ts';
+
+const USAGE = `usage: sirocco edge-node --model DIR [--port 8081] [--host 127.0.0.1] [--model-id ID]
+                         [--kv-cache-mb 16] [--memory-limit-mb 128] [--out DIR]
+Serves the internal node API from workerd (the edge runtime) on the WASM engine, one thread,
+the model (Hugging Face layout, one safetensors file) embedded as bindings.
+  --memory-limit-mb M  the isolate's memory (default 128, a Cloudflare Workers isolate's): a
+                       model that cannot fit is refused with its size (quantize it first:
+                       sirocco weights quantize DIR --to q4_0 --out DIR2)
+  --out DIR            where the bundle and workerd config go (default: a temporary folder)
+The shared secret gateways must send comes from SIROCCO_NODE_SECRET (at least 16 characters).
+`;
+
+const count = (name: string) => z.coerce.number({ error: `--${name} expects a number` }).int().positive();
+const Options = z.object({
+  model: z.string({ error: '--model DIR is required' }).min(1),
+  port: z.coerce.number().int().min(0).max(65535).default(8081),
+  host: z.string().default('127.0.0.1'),
+  'model-id': z.string().min(1).optional(),
+  'kv-cache-mb': count('kv-cache-mb').default(16),
+  'memory-limit-mb': count('memory-limit-mb').default(128),
+  out: z.string().min(1).optional(),
+  secret: z.string({ error: 'set SIROCCO_NODE_SECRET (at least 16 characters)' }).min(16, 'SIROCCO_NODE_SECRET must be at least 16 characters'),
+});
+
+// The workerd package (CommonJS) exports the path of the runtime's binary for this platform.
+const workerdBinary = () => (createRequire(import.meta.url)('workerd') as { default: string }).default;
+
+// workerd needs a concrete port: port 0 asks the system for a free one first.
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function runEdgeNode(argv: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        ...Object.fromEntries(['model', 'port', 'host', 'model-id', 'kv-cache-mb', 'memory-limit-mb', 'out'].map((k) => [k, { type: 'string' as const }])),
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    process.stderr.write(`sirocco edge-node: ${(err as Error).message}\n\n${USAGE}`);
+    return 1;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const parsed = Options.safeParse({ ...values, secret: process.env.SIROCCO_NODE_SECRET });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    process.stderr.write(`sirocco edge-node: ${issue.path[0] === 'secret' ? '' : `--${String(issue.path[0])}: `}${issue.message}\n\n${USAGE}`);
+    return 1;
+  }
+  const o = parsed.data;
+  const out = o.out ?? (await mkdtemp(join(tmpdir(), 'sirocco-edge-')));
+  let config: string;
+  try {
+    const { bundleBytes, wasmBytes } = await bundleEdgeNode(out);
+    process.stderr.write(`edge node bundle: worker.mjs ${(bundleBytes / 1e6).toFixed(2)} MB + sirocco.wasm ${(wasmBytes / 1e6).toFixed(2)} MB in ${out}\n`);
+    const port = o.port === 0 ? await freePort(o.host) : o.port;
+    config = await writeWorkerdConfig(out, { modelDir: o.model, modelId: o['model-id'] ?? modelNameOf(o.model), address: `${o.host}:${port}`, kvCacheMb: o['kv-cache-mb'], memoryLimitMb: o['memory-limit-mb'] });
+    o.port = port;
+  } catch (err) {
+    process.stderr.write(`sirocco edge-node: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const child = spawn(workerdBinary(), ['serve', config], { cwd: out, env: { ...process.env, SIROCCO_NODE_SECRET: o.secret }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const exited = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+  const cleanup = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+    if (!o.out) await rm(out, { recursive: true, force: true });
+  };
+  onSignals(async () => {
+    await cleanup();
+    return 0;
+  });
+  // Ready once the worker has loaded the model (its first request loads it).
+  const url = `http://${o.host}:${o.port}`;
+  for (const started = Date.now(); Date.now() - started < 120_000; await new Promise((r) => setTimeout(r, 100))) {
+    if (child.exitCode !== null) break;
+    const res = await fetch(`${url}/internal/v1/ready`, { headers: { [NODE_SECRET_HEADER]: o.secret } }).catch(() => null);
+    if (!res) continue;
+    const status = ReadyStatus.parse(await res.json());
+    if (status.ready) {
+      process.stdout.write(JSON.stringify({ event: 'ready', service: 'node', url }) + '\n');
+      const code = await exited;
+      await cleanup();
+      return code;
+    }
+    process.stderr.write(`sirocco edge-node: the edge node did not become ready: ${status.error ?? 'unknown reason (see the log above)'}\n`);
+    break;
+  }
+  await cleanup();
+  return 1;
+}

@@ -1,0 +1,114 @@
+// Builds the edge node for workerd: esbuild bundles edge_worker.ts into one ES module beside
+// the engine's .wasm, and a workerd config embeds them with the model's files as bindings.
+import { copyFile, link, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
+import { join, resolve } from 'node:path';
+import { build, type Plugin } from 'esbuild';
+import { wasmModulePath } from '../engine/wasm_load.ts';
+
+const ENTRY = new URL('./edge_worker.ts', import.meta.url).pathname;
+
+// Node's built-in modules stay imports (workerd provides them, as `node:` modules); those that
+// bundled CommonJS code require() get a require() that answers them from those imports, as
+// an ES module has no require of its own.
+function nodeBuiltins(required: Set<string>): Plugin {
+  const names = new Set(builtinModules);
+  return {
+    name: 'node-builtins',
+    setup(b) {
+      b.onResolve({ filter: /^[a-z_/]+$|^node:/ }, (args) => {
+        const name = args.path.replace(/^node:/, '');
+        if (!names.has(name)) return undefined;
+        if (args.kind === 'require-call') required.add(name);
+        return { path: `node:${name}`, external: true };
+      });
+    },
+  };
+}
+
+function requireShim(required: Set<string>): string {
+  const names = [...required].sort();
+  const imports = names.map((n, i) => `import * as __node${i} from 'node:${n}';`).join('\n');
+  const table = names.map((n, i) => `${JSON.stringify(n)}: __node${i}`).join(', ');
+  return `${imports}\nconst __nodeModules = { ${table} };\n` +
+    `const require = (name) => { const m = __nodeModules[name.replace(/^node:/, '')]; if (!m) throw new Error('the edge bundle cannot require ' + name); return m.default ?? m; };\n`;
+}
+
+// worker.mjs and sirocco.wasm into outDir; returns their sizes in bytes.
+export async function bundleEdgeNode(outDir: string): Promise<{ bundleBytes: number; wasmBytes: number }> {
+  await mkdir(outDir, { recursive: true });
+  const required = new Set<string>();
+  const result = await build({
+    entryPoints: [ENTRY],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    mainFields: ['module', 'main'],
+    conditions: ['workerd', 'worker', 'browser'],
+    external: ['./sirocco.wasm'],
+    plugins: [nodeBuiltins(required)],
+    minify: true,
+    logLevel: 'error',
+  });
+  await writeFile(join(outDir, 'worker.mjs'), requireShim(required) + result.outputFiles[0]!.text);
+  try {
+    await copyFile(wasmModulePath(), join(outDir, 'sirocco.wasm'));
+  } catch {
+    throw new Error(`the WASM engine is not built (${wasmModulePath()}): run 'npm run build:wasm'`);
+  }
+  return { bundleBytes: (await stat(join(outDir, 'worker.mjs'))).size, wasmBytes: (await stat(join(outDir, 'sirocco.wasm'))).size };
+}
+
+export type EdgeConfig = { modelDir: string; modelId: string; address: string; kvCacheMb: number; memoryLimitMb: number };
+
+const quote = (s: string) => JSON.stringify(s);
+
+// The model's files beside the config (workerd embeds files below the config's folder only):
+// hard links where the file system allows, else copies.
+async function placeModel(modelDir: string, outDir: string): Promise<string[]> {
+  await mkdir(join(outDir, 'model'), { recursive: true });
+  const placed: string[] = [];
+  for (const f of MODEL_FILES) {
+    const from = resolve(modelDir, f), to = join(outDir, 'model', f);
+    if (!(await stat(from).then(() => true, () => false))) continue;
+    await rm(to, { force: true });
+    await link(from, to).catch(() => copyFile(from, to));
+    placed.push(f);
+  }
+  return placed;
+}
+const MODEL_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
+
+// config.capnp for `workerd serve`: the bundle, the engine and the model as bindings.
+export async function writeWorkerdConfig(outDir: string, c: EdgeConfig): Promise<string> {
+  const placed = await placeModel(c.modelDir, outDir);
+  for (const f of MODEL_FILES.slice(0, 3))
+    if (!placed.includes(f)) throw new Error(`${c.modelDir}: no ${f}: the edge node serves a Hugging Face layout model in one safetensors file`);
+  const model = (f: string) => quote(`model/${f}`);
+  const hasTokenizerConfig = placed.includes('tokenizer_config.json');
+  const text = `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [ (name = "edge-node", worker = .node) ],
+  sockets = [ (name = "http", address = ${quote(c.address)}, http = (), service = "edge-node") ],
+);
+const node :Workerd.Worker = (
+  modules = [ (name = "worker", esModule = embed "worker.mjs"), (name = "sirocco.wasm", wasm = embed "sirocco.wasm") ],
+  bindings = [
+    (name = "SIROCCO_NODE_SECRET", fromEnvironment = "SIROCCO_NODE_SECRET"),
+    (name = "MODEL_ID", text = ${quote(c.modelId)}),
+    (name = "MODEL_CONFIG", text = embed ${model('config.json')}),
+    (name = "MODEL_WEIGHTS", data = embed ${model('model.safetensors')}),
+    (name = "MODEL_TOKENIZER", text = embed ${model('tokenizer.json')}),
+    ${hasTokenizerConfig ? `(name = "MODEL_TOKENIZER_CONFIG", text = embed ${model('tokenizer_config.json')}),` : ''}
+    (name = "KV_CACHE_MB", text = ${quote(String(c.kvCacheMb))}),
+    (name = "MEMORY_LIMIT_MB", text = ${quote(String(c.memoryLimitMb))}),
+  ],
+  compatibilityDate = "2026-11-01",
+);
+`;
+  const path = join(outDir, 'config.capnp');
+  await writeFile(path, text);
+  return path;
+}

@@ -1,0 +1,79 @@
+// The edge node (issue 13): the WASM engine in workerd, Cloudflare Workers' runtime, bundled by
+// esbuild into one ES module, the model embedded as bindings. Behind a real gateway it streams a
+// chat completion through the official openai client — the tokens a native node gives — and a
+// model that cannot fit the isolate's 128 MB is refused with its size and the limit.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelInfo } from '../src/protocol/internal_api.ts';
+import { quantizeModel } from '../weights-tools/quantize.ts';
+import { TempModels } from './helpers/models.ts';
+import { NODE_SECRET } from './helpers/servers.ts';
+import { startStack, type Stack } from './helpers/stack.ts';
+
+const run = promisify(execFile);
+const models = new TempModels();
+let modelDir: string;
+let edge: Stack;
+let native: Stack;
+
+beforeAll(async () => {
+  modelDir = join(models.root, 'default-q4_0');
+  await quantizeModel({ source: await models.make({ preset: 'sirocco-default', seed: 1, layers: 2 }), to: 'q4_0', out: modelDir, quiet: true });
+  [edge, native] = await Promise.all([startStack({ nodeVerb: 'edge-node', modelDir }), startStack({ modelDir })]);
+});
+afterAll(async () => {
+  await Promise.all([edge?.stop(), native?.stop()]);
+  models.cleanup();
+});
+
+async function streamed(stack: Stack): Promise<{ text: string; completionTokens: number }> {
+  const client = new OpenAI({ baseURL: `${stack.gateway.url}/v1`, apiKey: await stack.createKey('tests'), maxRetries: 0 });
+  const stream = await client.chat.completions.create({
+    model: stack.modelId,
+    messages: [{ role: 'user', content: 'What does the wind carry?' }],
+    max_tokens: 20,
+    temperature: 0,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  let text = '';
+  let completionTokens = 0;
+  for await (const chunk of stream) {
+    text += chunk.choices[0]?.delta.content ?? '';
+    completionTokens = chunk.usage?.completion_tokens ?? completionTokens;
+  }
+  return { text, completionTokens };
+}
+
+describe('sirocco edge-node', () => {
+  it('reports its bundle size and serves the model on the WASM engine', async () => {
+    expect(edge.nodes[0]!.stderr.join('\n')).toMatch(/edge node bundle: worker\.mjs \d+\.\d\d MB \+ sirocco\.wasm \d+\.\d\d MB/);
+    const res = await fetch(`${edge.nodes[0]!.url}/internal/v1/model`, { headers: { 'x-sirocco-node-secret': NODE_SECRET } });
+    expect(ModelInfo.parse(await res.json())).toMatchObject({ id: 'sirocco-test', engine: 'cpu/wasm_simd128' });
+  });
+
+  it('refuses a request without the shared secret', async () => {
+    const res = await fetch(`${edge.nodes[0]!.url}/internal/v1/ready`);
+    expect(res.status).toBe(401);
+  });
+
+  it("streams a greedy chat completion through a real gateway: a native node's tokens", async () => {
+    const [fromEdge, fromNative] = await Promise.all([streamed(edge), streamed(native)]);
+    expect(fromEdge.completionTokens).toBe(20);
+    expect(fromEdge.text.length).toBeGreaterThan(0);
+    expect(fromEdge).toEqual(fromNative);
+  });
+
+  it('refuses a model that cannot fit the isolate, with its size and the limit', async () => {
+    const big = await models.make({ preset: 'sirocco-default', seed: 2, layers: 2, dtype: 'bf16' });
+    const err = await run(process.execPath, ['bin/sirocco.js', 'edge-node', '--model', big, '--port', '0'], { env: { ...process.env, SIROCCO_NODE_SECRET: NODE_SECRET } }).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(err?.code).toBe(1);
+    expect(err?.stderr).toMatch(/the edge node did not become ready: cannot load .*: the model needs about \d+\.\d MB here \(weights \d+\.\d MB.*\) but the edge isolate has 128\.0 MB: quantize it/);
+  });
+});
