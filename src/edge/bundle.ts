@@ -26,6 +26,18 @@ function nodeBuiltins(required: Set<string>): Plugin {
   };
 }
 
+// Modules an edge node never runs, left out: the built-in Mistral vocabularies for model
+// directories without tokenizer.json (the edge node is given tokenizer.json), 0.6 MB of the bundle.
+const LEFT_OUT = /\/tokenizer\/mistral_v[13]_tokenizer\.ts$/;
+function leaveOut(): Plugin {
+  return {
+    name: 'leave-out',
+    setup(b) {
+      b.onLoad({ filter: LEFT_OUT }, (args) => ({ contents: `throw new Error(${JSON.stringify(`${args.path} is not in the edge bundle`)});`, loader: 'js' }));
+    },
+  };
+}
+
 function requireShim(required: Set<string>): string {
   const names = [...required].sort();
   const imports = names.map((n, i) => `import * as __node${i} from 'node:${n}';`).join('\n');
@@ -48,7 +60,7 @@ export async function bundleEdgeNode(outDir: string): Promise<{ bundleBytes: num
     mainFields: ['module', 'main'],
     conditions: ['workerd', 'worker', 'browser'],
     external: ['./sirocco.wasm'],
-    plugins: [nodeBuiltins(required)],
+    plugins: [nodeBuiltins(required), leaveOut()],
     minify: true,
     logLevel: 'error',
   });
