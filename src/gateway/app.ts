@@ -16,6 +16,7 @@ import type { KeyRecord } from './keys/key_store.ts';
 import type { Endpoint } from './ledger/usage_record.ts';
 import { modelCard } from './model_cards.ts';
 import type { ServedModel } from './node_pool.ts';
+import { playgroundHtml } from './playground/playground.ts';
 import { recordRejection } from './rejections.ts';
 import { servedModel } from './served_model.ts';
 import { invalidRequest, OpenAIError, sendError } from './openai_error.ts';
@@ -64,6 +65,8 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     return { ok: true, ready: models.length > 0, models };
   };
   app.get('/health', (c) => c.json(readiness()));
+  // The playground: a page that calls this API with the key its user pastes (no key to load it).
+  app.get('/', (c) => c.html(playgroundHtml()));
   app.get('/ready', (c) => {
     const r = readiness();
     return c.json(r, r.ready ? 200 : 503);
