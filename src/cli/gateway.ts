@@ -23,6 +23,7 @@ const USAGE = `usage: sirocco gateway (--nodes URL[,URL…] | --discover ec2:TAG
                        [--port 8080] [--host 127.0.0.1] [--data DIR] [--store postgres://…] [--prices FILE]
                        [--health-interval-ms 1000] [--connect-timeout-ms 10000] [--node-idle-timeout-ms 30000] [--strict-params]
                        [--request-timeout-ms 600000] [--cors-origins https://app.example,…|*] [--reconcile-after-ms 30000]
+                       [--playground-model DIR]
 --discover lists the running EC2 instances with that tag every 15 s and uses their private
 addresses as nodes (port 8081 unless given; region from AWS_REGION).
 Nodes are called with the secret in SIROCCO_NODE_SECRET. API keys, the usage ledger and the
@@ -40,6 +41,8 @@ their first token, else end with an in-band error); --request-timeout-ms a whole
 (then 504 request_timeout, or an in-band error once streaming). A node the gateway ejects
 (failed health check or request) has its requests cancelled, as a hung one's.
 --cors-origins lets browsers on those origins call the API (CORS headers; default none).
+--playground-model DIR: a small model (Hugging Face layout, one safetensors file, e.g. a q4_0
+  one) the playground at GET / can download, with a key, and run in the browser (WASM).
 Every admitted request is journaled, so one this gateway cannot finish (killed, crashed) is
 still billed once: at its next start (embedded store), or by any replica once this one has
 been silent --reconcile-after-ms (PostgreSQL), with the tokens its node reports generating.
@@ -62,6 +65,7 @@ const Options = z.object({
   'node-idle-timeout-ms': z.coerce.number().int().positive().default(30_000),
   'reconcile-after-ms': z.coerce.number().int().min(1000).default(30_000),
   'request-timeout-ms': z.coerce.number().int().positive().default(600_000),
+  'playground-model': z.string().min(1).optional(),
   'cors-origins': z
     .string()
     .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
@@ -82,7 +86,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     values = parseArgs({
       args: argv,
       options: {
-        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'store', 'prices', 'health-interval-ms', 'connect-timeout-ms', 'node-idle-timeout-ms', 'cors-origins', 'reconcile-after-ms', 'request-timeout-ms'].map((k) => [k, { type: 'string' as const }])),
+        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'store', 'prices', 'health-interval-ms', 'connect-timeout-ms', 'node-idle-timeout-ms', 'cors-origins', 'reconcile-after-ms', 'request-timeout-ms', 'playground-model'].map((k) => [k, { type: 'string' as const }])),
         'strict-params': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -131,6 +135,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     strictParams: values['strict-params'] ?? false,
     corsOrigins: o['cors-origins'],
     prices,
+    playgroundModel: o['playground-model'] ?? null,
   };
   await pool.start();
   const discovery = o.discover

@@ -46,6 +46,40 @@ function requireShim(required: Set<string>): string {
     `const require = (name) => { const m = __nodeModules[name.replace(/^node:/, '')]; if (!m) throw new Error('the edge bundle cannot require ' + name); return m.default ?? m; };\n`;
 }
 
+// The playground's in-browser worker (browser_worker.ts) as one script. Node's modules the
+// shared code imports, but never calls in a browser, are empty there — but for path joining,
+// which model_files.ts does on the names it is given.
+const NODE_STUB = 'node-stub';
+const PATH_SHIM = `const join = (...p) => p.filter(Boolean).join('/').replace(/\\/+/g, '/');
+module.exports = { join, resolve: join, basename: (p) => p.split('/').pop(), dirname: (p) => p.split('/').slice(0, -1).join('/') || '.', relative: (a, b) => b, sep: '/' };`;
+function nodeStubs(): Plugin {
+  const names = new Set(builtinModules);
+  return {
+    name: 'node-stubs',
+    setup(b) {
+      b.onResolve({ filter: /^[a-z_/]+$|^node:/ }, (args) => (names.has(args.path.replace(/^node:/, '')) ? { path: args.path.replace(/^node:/, ''), namespace: NODE_STUB } : undefined));
+      b.onLoad({ filter: /.*/, namespace: NODE_STUB }, (args) => ({ contents: args.path === 'path' ? PATH_SHIM : 'module.exports = {};', loader: 'js' }));
+    },
+  };
+}
+
+export async function bundleBrowserWorker(): Promise<string> {
+  const result = await build({
+    entryPoints: [new URL('./browser_worker.ts', import.meta.url).pathname],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    plugins: [nodeStubs(), leaveOut()],
+    // What the shared code reads of Node's process (the log's stderr, the environment).
+    banner: { js: 'globalThis.process ??= { env: {}, stderr: { write: (s) => console.error(s) }, stdout: { write: (s) => console.log(s) } };' },
+    minify: true,
+    logLevel: 'error',
+  });
+  return result.outputFiles[0]!.text;
+}
+
 // worker.mjs and sirocco.wasm into outDir; returns their sizes in bytes.
 export async function bundleEdgeNode(outDir: string): Promise<{ bundleBytes: number; wasmBytes: number }> {
   await mkdir(outDir, { recursive: true });

@@ -31,7 +31,7 @@ export async function loadEdgeModel(bytes: EdgeModelBytes, module: WebAssembly.M
   const weights = new Uint8Array(bytes.weights);
   if (weights.length < 8) throw new ModelLoadError('model.safetensors: shorter than its 8-byte header length');
   const headerLength = Number(new DataView(bytes.weights).getBigUint64(0, true));
-  const tensors = parseSafetensorsHeader('model.safetensors', Buffer.from(weights.subarray(0, Math.min(weights.length, 8 + headerLength))), weights.length);
+  const tensors = parseSafetensorsHeader('model.safetensors', weights.subarray(0, Math.min(weights.length, 8 + headerLength)), weights.length);
   const model = await loadModelFiles('model', { exists: async (p) => p === 'model/model.safetensors', read: async () => tensors, config });
 
   // The binding's bytes and the engine's copy of them live in the isolate together.

@@ -53,7 +53,7 @@ const LOCAL: HeaderSource = { exists, read: readSafetensorsHeader };
 
 async function weightFiles(dir: string, source: HeaderSource): Promise<{ files: string[]; index: Map<string, string> | null }> {
   const indexPath = join(dir, INDEX_FILE);
-  if (await exists(indexPath)) {
+  if (await source.exists(indexPath)) {
     let parsed;
     try {
       parsed = ShardIndex.safeParse(JSON.parse(await readFile(indexPath, 'utf8')));

@@ -56,12 +56,13 @@ export function tensorByteSize(shape: readonly number[], dtype: Dtype): number |
   return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : null;
 }
 
-export function parseSafetensorsHeader(path: string, prefix: Buffer, fileSize: number): SafetensorsTensor[] {
+// prefix: the file's first bytes, the whole header at least (a Buffer or any Uint8Array).
+export function parseSafetensorsHeader(path: string, prefix: Uint8Array, fileSize: number): SafetensorsTensor[] {
   function fail(message: string): never {
     throw new ModelLoadError(`${path}: ${message}`);
   }
   if (fileSize < 8) fail(`truncated: ${fileSize} bytes, shorter than the 8-byte header length`);
-  const headerLength = prefix.readBigUInt64LE(0);
+  const headerLength = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength).getBigUint64(0, true);
   if (headerLength > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   const dataStart = 8 + Number(headerLength);
   if (dataStart > fileSize) fail(`header length ${headerLength} is longer than the file (${fileSize} bytes)`);
@@ -69,7 +70,7 @@ export function parseSafetensorsHeader(path: string, prefix: Buffer, fileSize: n
 
   let json: unknown;
   try {
-    json = JSON.parse(prefix.subarray(8, dataStart).toString('utf8'));
+    json = JSON.parse(new TextDecoder().decode(prefix.subarray(8, dataStart)));
   } catch (err) {
     fail(`header is not valid JSON (${(err as Error).message})`);
   }

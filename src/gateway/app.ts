@@ -17,6 +17,7 @@ import type { Endpoint } from './ledger/usage_record.ts';
 import { modelCard } from './model_cards.ts';
 import type { ServedModel } from './node_pool.ts';
 import { playgroundHtml } from './playground/playground.ts';
+import { playgroundRoutes } from './playground/playground_routes.ts';
 import { recordRejection } from './rejections.ts';
 import { servedModel } from './served_model.ts';
 import { invalidRequest, OpenAIError, sendError } from './openai_error.ts';
@@ -90,6 +91,9 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   app.use('/metrics', requireKey);
   app.use('/tokenize', requireKey);
   app.use('/detokenize', requireKey);
+  app.use('/playground/model', requireKey);
+  app.use('/playground/model/*', requireKey);
+  app.route('/', playgroundRoutes(deps));
   app.route('/', tokenizeRoutes(deps));
 
   app.route('/', adminRoutes(deps));

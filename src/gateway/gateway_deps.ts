@@ -18,8 +18,9 @@ export type GatewayDeps = {
   nodeIdleTimeoutMs: number; // a node stream silent this long (no token, no heartbeat) is abandoned
   requestTimeoutMs: number; // a completion running longer is stopped (504, or an in-band error)
   strictParams: boolean; // unknown request fields: 400 (true) or ignored and logged (false)
-  corsOrigins: string[];
-  prices: Prices; // per model; every usage record carries its cost // origins browsers may call from ('*' for any); empty = no CORS headers
+  corsOrigins: string[]; // origins browsers may call from ('*' for any); empty = no CORS headers
+  prices: Prices; // per model; every usage record carries its cost
+  playgroundModel: string | null; // a small model directory the playground runs in the browser (--playground-model)
 };
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;

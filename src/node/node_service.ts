@@ -2,11 +2,11 @@
 // batch runner, plus draining and metrics. Readiness lives in the host (node_host.ts, or the
 // edge worker); the HTTP layer (node_app.ts) only translates requests into submit() calls.
 // Portable: loading a model from disk, S3 or the Hub is node_service_load.ts's.
+import type { Meter } from '@opentelemetry/api';
 import type { Engine } from '../engine/engine.ts';
 import { selfTest } from '../engine/finite_logits.ts';
 import type { EngineBackend, KvDtype, MoeSplit, WeightsIn } from '../engine/native.ts';
 import type { ModelInfo } from '../protocol/internal_api.ts';
-import type { PrometheusMeter } from '../telemetry/prometheus.ts';
 import { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { FetchStats } from '../weights/fetch_model.ts';
 import { BatchRunner } from './batch_runner.ts';
@@ -28,7 +28,7 @@ export type NodeServiceOptions = {
   maxWarmSessions: number;
   kvCacheBytes: number; // K/V memory for running and warm sequences together
   weightsStats: FetchStats; // live download counters, reported by NodeHost while start() runs
-  metrics: PrometheusMeter; // where the node's instruments go (NodeHost's, so they exist while loading)
+  metrics: { meter: Meter }; // where the node's instruments go (NodeHost's, so they exist while loading)
 };
 
 // What a service needs beside its engine (NodeServiceOptions once the model is loaded).
@@ -57,7 +57,7 @@ export class NodeService {
     readonly sessions: SessionStore,
     readonly runner: BatchRunner,
     readonly info: ModelInfo,
-    readonly metrics: PrometheusMeter,
+    readonly metrics: { meter: Meter },
     kvMaxBlocks: number,
   ) {
     const m = this.metrics.meter;

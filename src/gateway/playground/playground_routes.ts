@@ -1,0 +1,46 @@
+// What the playground's in-browser mode downloads from the gateway: its worker script (bundled
+// on first use), the WASM engine, and the small model of --playground-model (with a key).
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { Hono } from 'hono';
+import { bundleBrowserWorker } from '../../edge/bundle.ts';
+import { wasmModulePath } from '../../engine/wasm_load.ts';
+import type { GatewayDeps } from '../gateway_deps.ts';
+import { OpenAIError } from '../openai_error.ts';
+
+const MODEL_FILES = new Set(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+
+export function playgroundRoutes(deps: Pick<GatewayDeps, 'playgroundModel'>): Hono {
+  const app = new Hono();
+  let worker: Promise<string> | null = null;
+  app.get('/playground/browser.js', async (c) => {
+    worker ??= bundleBrowserWorker().catch((err: Error) => {
+      worker = null;
+      throw err;
+    });
+    return c.body(await worker, 200, { 'content-type': 'text/javascript; charset=utf-8' });
+  });
+  app.get('/playground/sirocco.wasm', async (c) => {
+    const bytes = await readFile(wasmModulePath()).catch(() => {
+      throw new OpenAIError(503, 'the WASM engine is not built on this gateway: run npm run build:wasm', 'server_error');
+    });
+    return c.body(bytes, 200, { 'content-type': 'application/wasm' });
+  });
+
+  const model = () => {
+    if (!deps.playgroundModel) throw new OpenAIError(404, 'this gateway has no model for the browser: start it with --playground-model DIR', 'not_found_error');
+    return deps.playgroundModel;
+  };
+  app.get('/playground/model', (c) => c.json({ id: basename(model()) }));
+  app.get('/playground/model/:file', async (c) => {
+    const file = c.req.param('file');
+    if (!MODEL_FILES.has(file)) throw new OpenAIError(404, `no model file ${file}: ${[...MODEL_FILES].join(', ')}`, 'not_found_error');
+    const path = join(model(), file);
+    const size = await stat(path).then((s) => s.size, () => null);
+    if (size === null) throw new OpenAIError(404, `the browser model has no ${file}`, 'not_found_error');
+    return c.body(Readable.toWeb(createReadStream(path)) as ReadableStream, 200, { 'content-length': String(size), 'content-type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
+  });
+  return app;
+}
