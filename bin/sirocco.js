@@ -5,4 +5,5 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const { toolVerbs } = await import('../weights-tools/cli_verbs.ts');
+process.exitCode = await main(process.argv.slice(2), toolVerbs);

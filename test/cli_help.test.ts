@@ -1,8 +1,9 @@
 // The CLI's manners: every verb (and sub-verb) answers --help with its usage on stdout and exit
 // 0, `sirocco --version` names the version, an unknown verb is exit 1 with the list, and the
 // embedded store's default folder does not depend on the working directory, and AWS errors say
-// which variable to set.
+// which variable to set. And src/ never imports weights-tools/ (the edge bundle takes src/ only).
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,7 +14,7 @@ import { describeS3Error } from '../src/weights/s3_errors.ts';
 const run = promisify(execFile);
 const sirocco = (...args: string[]) => run(process.execPath, ['bin/sirocco.js', ...args], { encoding: 'utf8' });
 
-const verbs = ['make-tiny', 'serve', 'start', 'make-default-model', 'node', 'gateway', 'weights', 'weights push', 'weights pull', 'weights verify', 'weights quantize', 'keys', 'usage', 'logits'];
+const verbs = ['make-tiny', 'serve', 'start', 'make-default-model', 'node', 'edge-node', 'gateway', 'weights', 'weights push', 'weights pull', 'weights verify', 'weights quantize', 'keys', 'usage', 'logits'];
 
 describe('sirocco CLI', () => {
   it.each(verbs)('%s --help prints usage and exits 0', async (verb) => {
@@ -30,6 +31,13 @@ describe('sirocco CLI', () => {
     expect(failure?.code).toBe(1);
     expect(failure?.stderr).toContain("unknown verb 'frobnicate'");
     expect(failure?.stderr).toContain('serve');
+  });
+
+  it('no module of src/ imports weights-tools/', () => {
+    const files = (readdirSync('src', { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(100);
+    const offenders = files.filter((f) => /from '[^']*weights-tools\/|import\('[^']*weights-tools\//.test(readFileSync(join('src', f), 'utf8')));
+    expect(offenders).toEqual([]);
   });
 
   it('the data dir is --data, else $SIROCCO_DATA_DIR, else ~/.sirocco, wherever the command runs', () => {

@@ -2,13 +2,11 @@ import { createRequire } from 'node:module';
 
 // `sirocco <verb>`: one CLI for every tool. Each verb lives in its own module and is loaded
 // only when asked for, so `sirocco make-tiny` does not load the native engine.
-type Verb = { summary: string; run: (argv: string[]) => Promise<number> };
+// The weights tools' verbs (make-tiny, weights) come from bin/sirocco.js: src/ never imports
+// weights-tools/.
+export type Verb = { summary: string; run: (argv: string[]) => Promise<number> };
 
-const verbs: Record<string, Verb> = {
-  'make-tiny': {
-    summary: 'write a deterministic random-weight model in Hugging Face layout',
-    run: async (argv) => (await import('../../weights-tools/make_tiny_cli.ts')).runMakeTiny(argv),
-  },
+const ownVerbs: Record<string, Verb> = {
   serve: {
     summary: 'serve a model in one command: a node and a gateway, a key and a curl',
     run: async (argv) => (await import('./start.ts')).runServe(argv, 'serve'),
@@ -41,10 +39,6 @@ const verbs: Record<string, Verb> = {
     summary: 'run the OpenAI-compatible gateway in front of nodes',
     run: async (argv) => (await import('./gateway.ts')).runGateway(argv),
   },
-  weights: {
-    summary: 'push, pull, verify or quantize model weights',
-    run: async (argv) => (await import('./weights.ts')).runWeights(argv),
-  },
   keys: {
     summary: 'create, list or revoke gateway API keys',
     run: async (argv) => (await import('../gateway/cli/keys_cli.ts')).runKeys(argv),
@@ -59,12 +53,13 @@ const verbs: Record<string, Verb> = {
   },
 };
 
-function usage(): string {
+function usage(verbs: Record<string, Verb>): string {
   const lines = Object.entries(verbs).map(([name, v]) => `  ${name.padEnd(12)} ${v.summary}`);
   return `usage: sirocco <verb> [options]\n\nverbs:\n${lines.join('\n')}\n\nRun 'sirocco <verb> --help' for a verb's options.\n`;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], toolVerbs: Record<string, Verb> = {}): Promise<number> {
+  const verbs = { ...toolVerbs, ...ownVerbs };
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-v') {
     const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -72,12 +67,12 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === undefined || name === '--help' || name === '-h') {
-    process.stdout.write(usage());
+    process.stdout.write(usage(verbs));
     return name === undefined ? 1 : 0;
   }
   const verb = verbs[name];
   if (!verb) {
-    process.stderr.write(`sirocco: unknown verb '${name}'\n\n${usage()}`);
+    process.stderr.write(`sirocco: unknown verb '${name}'\n\n${usage(verbs)}`);
     return 1;
   }
   try {

@@ -2,19 +2,19 @@
 const subverbs: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
   push: {
     summary: 'upload a model directory to s3://bucket/prefix with a manifest (written last)',
-    run: async (argv) => (await import('../../weights-tools/storage_cli.ts')).runPush(argv),
+    run: async (argv) => (await import('./storage_cli.ts')).runPush(argv),
   },
   pull: {
     summary: 'download a model (s3://…) into a directory, verifying every checksum',
-    run: async (argv) => (await import('../../weights-tools/storage_cli.ts')).runPull(argv),
+    run: async (argv) => (await import('./storage_cli.ts')).runPull(argv),
   },
   verify: {
     summary: 'check a stored model against its manifest checksums',
-    run: async (argv) => (await import('../../weights-tools/storage_cli.ts')).runVerify(argv),
+    run: async (argv) => (await import('./storage_cli.ts')).runVerify(argv),
   },
   quantize: {
     summary: 'write a q8_0 or q4_0 copy of a model',
-    run: async (argv) => (await import('../../weights-tools/quantize_cli.ts')).runQuantize(argv),
+    run: async (argv) => (await import('./quantize_cli.ts')).runQuantize(argv),
   },
 };
 
