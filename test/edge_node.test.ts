@@ -1,8 +1,11 @@
 // The edge node (issue 13): the WASM engine in workerd, Cloudflare Workers' runtime, bundled by
-// esbuild into one ES module, the model embedded as bindings. Behind a real gateway it streams a
-// chat completion through the official openai client — the tokens a native node gives — and a
-// model that cannot fit the isolate's 128 MB is refused with its size and the limit.
+// esbuild into one ES module, the model embedded as bindings or fetched from S3 (s3rver) and
+// verified. Behind a real gateway it streams a chat completion through the official openai
+// client — the tokens a native node gives — and a model that cannot fit the isolate's 128 MB is
+// refused with its size and the limit, a tampered one with the chunk that does not match.
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import OpenAI from 'openai';
@@ -10,7 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelInfo } from '../src/protocol/internal_api.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
 import { TempModels } from './helpers/models.ts';
-import { NODE_SECRET } from './helpers/servers.ts';
+import { startLocalS3 } from './helpers/s3rver.ts';
+import { NODE_SECRET, startSirocco } from './helpers/servers.ts';
+import { s3ClientFromEnv } from '../src/weights/s3_location.ts';
 import { startStack, type Stack } from './helpers/stack.ts';
 
 const run = promisify(execFile);
@@ -75,5 +80,44 @@ describe('sirocco edge-node', () => {
     );
     expect(err?.code).toBe(1);
     expect(err?.stderr).toMatch(/the edge node did not become ready: cannot load .*: the model needs about \d+\.\d MB here \(weights \d+\.\d MB.*\) but the edge isolate has 128\.0 MB: quantize it/);
+  });
+});
+
+// The internal API's greedy tokens for one prompt, straight from a node.
+async function greedyTokens(nodeUrl: string): Promise<number[]> {
+  const res = await fetch(`${nodeUrl}/internal/v1/generate`, {
+    method: 'POST',
+    headers: { 'x-sirocco-node-secret': NODE_SECRET, 'content-type': 'application/json' },
+    body: JSON.stringify({ request_id: 'r', tenant: 't', session_key: null, prompt_tokens: [1, 22, 333, 4444], max_tokens: 12, temperature: 0, top_p: 1, top_k: 0, seed: null, stop: [], logprobs: false, top_logprobs: 0 }),
+  });
+  expect(res.status).toBe(200);
+  return [...(await res.text()).matchAll(/^data: (\{"token".*)$/gm)].map((m) => (JSON.parse(m[1]!) as { token: number }).token);
+}
+
+describe('sirocco edge-node --model s3://…', () => {
+  it('fetches the pushed model, verifies it and serves it; refuses a tampered copy, naming the bytes', async () => {
+    const s3 = await startLocalS3(['models']);
+    try {
+      await run(process.execPath, ['bin/sirocco.js', 'weights', 'push', modelDir, 's3://models/edge-q4'], { env: { ...process.env, ...s3.env } });
+      const fromS3 = await startSirocco(['edge-node', '--model', 's3://models/edge-q4', '--port', '0'], s3.env);
+      try {
+        expect(await greedyTokens(fromS3.url)).toEqual(await greedyTokens(edge.nodes[0]!.url));
+      } finally {
+        await fromS3.stop();
+      }
+      // The weights object replaced behind the manifest's back.
+      s3.useEnv();
+      const weights = await readFile(join(modelDir, 'model.safetensors'));
+      weights[weights.length - 5]! ^= 0xff;
+      await s3ClientFromEnv().send(new PutObjectCommand({ Bucket: 'models', Key: 'edge-q4/model.safetensors', Body: weights }));
+      const err = await run(process.execPath, ['bin/sirocco.js', 'edge-node', '--model', 's3://models/edge-q4', '--port', '0'], { env: { ...process.env, ...s3.env, SIROCCO_NODE_SECRET: NODE_SECRET } }).then(
+        () => null,
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(err?.code).toBe(1);
+      expect(err?.stderr).toMatch(/did not become ready: cannot load .*s3:\/\/models\/edge-q4\/model\.safetensors: bytes \[0, \+\d+\) do not match the manifest/);
+    } finally {
+      await s3.close();
+    }
   });
 });

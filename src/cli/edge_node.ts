@@ -15,10 +15,12 @@ import { bundleEdgeNode, writeWorkerdConfig } from '../edge/bundle.ts';
 import { modelNameOf } from '../weights/model_uri.ts';
 import { onSignals } from './serve.ts';
 
-const USAGE = `usage: sirocco edge-node --model DIR [--port 8081] [--host 127.0.0.1] [--model-id ID]
+const USAGE = `usage: sirocco edge-node --model DIR|s3://bucket/prefix [--port 8081] [--host 127.0.0.1] [--model-id ID]
                          [--kv-cache-mb 16] [--memory-limit-mb 128] [--out DIR]
-Serves the internal node API from workerd (the edge runtime) on the WASM engine, one thread,
-the model (Hugging Face layout, one safetensors file) embedded as bindings.
+Serves the internal node API from workerd (the edge runtime) on the WASM engine, one thread.
+The model (Hugging Face layout, one safetensors file) is embedded as bindings, or fetched by the
+worker from S3 as \`sirocco weights push\` stored it (every chunk checked against the manifest),
+with AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the environment.
   --memory-limit-mb M  the isolate's memory (default 128, a Cloudflare Workers isolate's): a
                        model that cannot fit is refused with its size (quantize it first:
                        sirocco weights quantize DIR --to q4_0 --out DIR2)
@@ -84,7 +86,7 @@ export async function runEdgeNode(argv: string[]): Promise<number> {
     const { bundleBytes, wasmBytes } = await bundleEdgeNode(out);
     process.stderr.write(`edge node bundle: worker.mjs ${(bundleBytes / 1e6).toFixed(2)} MB + sirocco.wasm ${(wasmBytes / 1e6).toFixed(2)} MB in ${out}\n`);
     const port = o.port === 0 ? await freePort(o.host) : o.port;
-    config = await writeWorkerdConfig(out, { modelDir: o.model, modelId: o['model-id'] ?? modelNameOf(o.model), address: `${o.host}:${port}`, kvCacheMb: o['kv-cache-mb'], memoryLimitMb: o['memory-limit-mb'] });
+    config = await writeWorkerdConfig(out, { model: o.model, modelId: o['model-id'] ?? modelNameOf(o.model), address: `${o.host}:${port}`, kvCacheMb: o['kv-cache-mb'], memoryLimitMb: o['memory-limit-mb'] });
     o.port = port;
   } catch (err) {
     process.stderr.write(`sirocco edge-node: ${(err as Error).message}\n`);

@@ -5,6 +5,7 @@ import { builtinModules } from 'node:module';
 import { join, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { wasmModulePath } from '../engine/wasm_load.ts';
+import { isS3Uri } from '../weights/s3_location.ts';
 
 const ENTRY = new URL('./edge_worker.ts', import.meta.url).pathname;
 
@@ -89,13 +90,14 @@ export async function bundleEdgeNode(outDir: string): Promise<{ bundleBytes: num
     bundle: true,
     write: false,
     format: 'esm',
-    platform: 'neutral',
+    // Packages' browser builds (fetch, Web Crypto: what an isolate has) — the browser field of
+    // package.json too, which the AWS SDK maps its runtime config through.
+    platform: 'browser',
     target: 'es2022',
-    mainFields: ['module', 'main'],
     conditions: ['workerd', 'worker', 'browser'],
     external: ['./sirocco.wasm'],
     plugins: [nodeBuiltins(required), leaveOut()],
-    minify: true,
+    minify: process.env.SIROCCO_EDGE_DEBUG !== '1', // =1: a readable bundle, for the runtime's stack traces
     logLevel: 'error',
   });
   await writeFile(join(outDir, 'worker.mjs'), requireShim(required) + result.outputFiles[0]!.text);
@@ -107,7 +109,9 @@ export async function bundleEdgeNode(outDir: string): Promise<{ bundleBytes: num
   return { bundleBytes: (await stat(join(outDir, 'worker.mjs'))).size, wasmBytes: (await stat(join(outDir, 'sirocco.wasm'))).size };
 }
 
-export type EdgeConfig = { modelDir: string; modelId: string; address: string; kvCacheMb: number; memoryLimitMb: number };
+// model: a local directory (embedded as bindings) or s3://bucket/prefix (fetched by the worker,
+// with the AWS_* settings of this environment).
+export type EdgeConfig = { model: string; modelId: string; address: string; kvCacheMb: number; memoryLimitMb: number };
 
 const quote = (s: string) => JSON.stringify(s);
 
@@ -127,16 +131,30 @@ async function placeModel(modelDir: string, outDir: string): Promise<string[]> {
 }
 const MODEL_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'];
 
-// config.capnp for `workerd serve`: the bundle, the engine and the model as bindings.
-export async function writeWorkerdConfig(outDir: string, c: EdgeConfig): Promise<string> {
-  const placed = await placeModel(c.modelDir, outDir);
+async function modelBindings(c: EdgeConfig, outDir: string): Promise<string[]> {
+  if (isS3Uri(c.model)) {
+    const aws = ['AWS_ENDPOINT_URL', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
+    return [`(name = "MODEL_URI", text = ${quote(c.model)})`, ...aws.map((v) => `(name = "${v}", fromEnvironment = "${v}")`)];
+  }
+  const placed = await placeModel(c.model, outDir);
   for (const f of MODEL_FILES.slice(0, 3))
-    if (!placed.includes(f)) throw new Error(`${c.modelDir}: no ${f}: the edge node serves a Hugging Face layout model in one safetensors file`);
+    if (!placed.includes(f)) throw new Error(`${c.model}: no ${f}: the edge node serves a Hugging Face layout model in one safetensors file`);
   const model = (f: string) => quote(`model/${f}`);
-  const hasTokenizerConfig = placed.includes('tokenizer_config.json');
+  return [
+    `(name = "MODEL_CONFIG", text = embed ${model('config.json')})`,
+    `(name = "MODEL_WEIGHTS", data = embed ${model('model.safetensors')})`,
+    `(name = "MODEL_TOKENIZER", text = embed ${model('tokenizer.json')})`,
+    ...(placed.includes('tokenizer_config.json') ? [`(name = "MODEL_TOKENIZER_CONFIG", text = embed ${model('tokenizer_config.json')})`] : []),
+  ];
+}
+
+// config.capnp for `workerd serve`: the bundle, the engine and where the model comes from.
+export async function writeWorkerdConfig(outDir: string, c: EdgeConfig): Promise<string> {
+  const bindings = await modelBindings(c, outDir);
   const text = `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [ (name = "edge-node", worker = .node) ],
+  # The worker reaches only its S3 endpoint, which may be on this host or network (MinIO, s3rver).
+  services = [ (name = "edge-node", worker = .node), (name = "network", network = (allow = ["public", "private", "local"])) ],
   sockets = [ (name = "http", address = ${quote(c.address)}, http = (), service = "edge-node") ],
 );
 const node :Workerd.Worker = (
@@ -144,14 +162,12 @@ const node :Workerd.Worker = (
   bindings = [
     (name = "SIROCCO_NODE_SECRET", fromEnvironment = "SIROCCO_NODE_SECRET"),
     (name = "MODEL_ID", text = ${quote(c.modelId)}),
-    (name = "MODEL_CONFIG", text = embed ${model('config.json')}),
-    (name = "MODEL_WEIGHTS", data = embed ${model('model.safetensors')}),
-    (name = "MODEL_TOKENIZER", text = embed ${model('tokenizer.json')}),
-    ${hasTokenizerConfig ? `(name = "MODEL_TOKENIZER_CONFIG", text = embed ${model('tokenizer_config.json')}),` : ''}
+    ${bindings.join(',\n    ')},
     (name = "KV_CACHE_MB", text = ${quote(String(c.kvCacheMb))}),
     (name = "MEMORY_LIMIT_MB", text = ${quote(String(c.memoryLimitMb))}),
   ],
   compatibilityDate = "2026-11-01",
+  globalOutbound = "network",
 );
 `;
   const path = join(outDir, 'config.capnp');
