@@ -215,6 +215,7 @@ describe('impossible splits are refused at start with the numbers', () => {
   });
 
   it('an ISA this CPU lacks, or an unknown one, is refused', async () => {
-    expect(await refused({ isa: 'neon' })).toMatch(/unknown ISA 'neon': expected scalar, avx2 or avx512/);
+    expect(await refused({ isa: 'neon' })).toMatch(/unknown ISA 'neon': this build has scalar, avx2, avx512$/);
+    expect(await refused({ isa: 'wasm_simd128' })).toMatch(/unknown ISA 'wasm_simd128': this build has scalar, avx2, avx512$/);
   });
 });

@@ -103,8 +103,10 @@ export async function runEdgeNode(argv: string[]): Promise<number> {
     await cleanup();
     return 0;
   });
-  // Ready once the worker has loaded the model (its first request loads it).
+  // Ready once the worker has loaded the model (its first request starts the load); a load that
+  // failed says why in readiness. Two minutes at most.
   const url = `http://${o.host}:${o.port}`;
+  let failure = 'not ready after 2 minutes';
   for (const started = Date.now(); Date.now() - started < 120_000; await new Promise((r) => setTimeout(r, 100))) {
     if (child.exitCode !== null) break;
     const res = await fetch(`${url}/internal/v1/ready`, { headers: { [NODE_SECRET_HEADER]: o.secret } }).catch(() => null);
@@ -116,9 +118,13 @@ export async function runEdgeNode(argv: string[]): Promise<number> {
       await cleanup();
       return code;
     }
-    process.stderr.write(`sirocco edge-node: the edge node did not become ready: ${status.error ?? 'unknown reason (see the log above)'}\n`);
-    break;
+    if (status.error) {
+      failure = status.error;
+      break;
+    }
   }
+  if (child.exitCode !== null) failure = `workerd exited with code ${child.exitCode} (see the log above)`;
+  process.stderr.write(`sirocco edge-node: the edge node did not become ready: ${failure}\n`);
   await cleanup();
   return 1;
 }

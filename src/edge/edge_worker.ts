@@ -3,7 +3,7 @@
 // with streaming, live, ready, model, metrics, the shared secret) on the WASM engine, one
 // thread, so a gateway routes to it like to any node. The model comes from S3-compatible
 // storage (MODEL_URI, verified chunk by chunk) or from bindings; it loads on the first request
-// (a worker cannot wait at startup), which readiness reports.
+// (a worker cannot wait at startup) and readiness reports it.
 import { Hono } from 'hono';
 import { createNodeApp } from '../node/node_app.ts';
 import type { ServingHost } from '../node/node_host.ts';
@@ -72,10 +72,12 @@ function start(env: EdgeEnv) {
 
 export default {
   async fetch(request: Request, env: EdgeEnv, ctx: { waitUntil(p: Promise<unknown>): void }): Promise<Response> {
-    started ??= start(env);
-    // The first requests wait for the model; one that failed to load leaves the node unready
-    // (its message in the worker's log).
-    await started.loading;
+    if (!started) {
+      started = start(env);
+      // The load outlives the request that began it; until it ends the node answers as a
+      // loading node does (not ready, 503), and after a failure says why in readiness.
+      ctx.waitUntil(started.loading);
+    }
     return started.app.fetch(request, env, ctx as never);
   },
 };
