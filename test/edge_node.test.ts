@@ -5,18 +5,20 @@
 // refused with its size and the limit, a tampered one with the chunk that does not match.
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import OpenAI from 'openai';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelInfo } from '../src/protocol/internal_api.ts';
+import { s3ClientFromEnv } from '../src/weights/s3_location.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
 import { TempModels } from './helpers/models.ts';
 import { startLocalS3 } from './helpers/s3rver.ts';
 import { NODE_SECRET, startSirocco } from './helpers/servers.ts';
-import { s3ClientFromEnv } from '../src/weights/s3_location.ts';
 import { startStack, type Stack } from './helpers/stack.ts';
+import { streamedChat } from './helpers/streamed_chat.ts';
+
+const PROMPT = 'What does the wind carry?';
 
 const run = promisify(execFile);
 const models = new TempModels();
@@ -34,25 +36,6 @@ afterAll(async () => {
   models.cleanup();
 });
 
-async function streamed(stack: Stack): Promise<{ text: string; completionTokens: number }> {
-  const client = new OpenAI({ baseURL: `${stack.gateway.url}/v1`, apiKey: await stack.createKey('tests'), maxRetries: 0 });
-  const stream = await client.chat.completions.create({
-    model: stack.modelId,
-    messages: [{ role: 'user', content: 'What does the wind carry?' }],
-    max_tokens: 20,
-    temperature: 0,
-    stream: true,
-    stream_options: { include_usage: true },
-  });
-  let text = '';
-  let completionTokens = 0;
-  for await (const chunk of stream) {
-    text += chunk.choices[0]?.delta.content ?? '';
-    completionTokens = chunk.usage?.completion_tokens ?? completionTokens;
-  }
-  return { text, completionTokens };
-}
-
 describe('sirocco edge-node', () => {
   it('reports its bundle size and serves the model on the WASM engine', async () => {
     expect(edge.nodes[0]!.stderr.join('\n')).toMatch(/edge node bundle: worker\.mjs \d+\.\d\d MB \+ sirocco\.wasm \d+\.\d\d MB/);
@@ -66,7 +49,7 @@ describe('sirocco edge-node', () => {
   });
 
   it("streams a greedy chat completion through a real gateway: a native node's tokens", async () => {
-    const [fromEdge, fromNative] = await Promise.all([streamed(edge), streamed(native)]);
+    const [fromEdge, fromNative] = await Promise.all([streamedChat(edge, PROMPT, 20), streamedChat(native, PROMPT, 20)]);
     expect(fromEdge.completionTokens).toBe(20);
     expect(fromEdge.text.length).toBeGreaterThan(0);
     expect(fromEdge).toEqual(fromNative);

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { ReadyStatus, NODE_SECRET_HEADER } from '../protocol/internal_api.ts';
 import { bundleEdgeNode, writeWorkerdConfig } from '../edge/bundle.ts';
 import { modelNameOf } from '../weights/model_uri.ts';
+import { NodeOptions, positiveCount } from './node_options.ts';
 import { onSignals } from './serve.ts';
 
 const USAGE = `usage: sirocco edge-node --model DIR|s3://bucket/prefix [--port 8081] [--host 127.0.0.1] [--model-id ID]
@@ -28,16 +29,10 @@ with AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY f
 The shared secret gateways must send comes from SIROCCO_NODE_SECRET (at least 16 characters).
 `;
 
-const count = (name: string) => z.coerce.number({ error: `--${name} expects a number` }).int().positive();
-const Options = z.object({
-  model: z.string({ error: '--model DIR is required' }).min(1),
-  port: z.coerce.number().int().min(0).max(65535).default(8081),
-  host: z.string().default('127.0.0.1'),
-  'model-id': z.string().min(1).optional(),
-  'kv-cache-mb': count('kv-cache-mb').default(16),
-  'memory-limit-mb': count('memory-limit-mb').default(128),
+const Options = NodeOptions.extend({
+  'kv-cache-mb': positiveCount('kv-cache-mb').default(16),
+  'memory-limit-mb': positiveCount('memory-limit-mb').default(128),
   out: z.string().min(1).optional(),
-  secret: z.string({ error: 'set SIROCCO_NODE_SECRET (at least 16 characters)' }).min(16, 'SIROCCO_NODE_SECRET must be at least 16 characters'),
 });
 
 // The workerd package (CommonJS) exports the path of the runtime's binary for this platform.

@@ -8,6 +8,7 @@ import { DEFAULT_NODE_OPTIONS } from '../node/node_service.ts';
 import { log } from '../telemetry/log.ts';
 import { startTracing } from '../telemetry/tracing.ts';
 import { describeNonFinite, scanNonFinite } from '../weights/finite_scan.ts';
+import { NodeOptions, positiveCount } from './node_options.ts';
 import { closeServer, listen, onSignals } from './serve.ts';
 
 const USAGE = `usage: sirocco node --model DIR|s3://bucket/prefix|hf:org/name [--port 8081] [--host 127.0.0.1]
@@ -28,12 +29,8 @@ const USAGE = `usage: sirocco node --model DIR|s3://bucket/prefix|hf:org/name [-
 The shared secret gateways must send comes from SIROCCO_NODE_SECRET (at least 16 characters).
 `;
 
-const count = (name: string) => z.coerce.number({ error: `--${name} expects a number` }).int().positive();
-const Options = z.object({
-  model: z.string({ error: '--model DIR is required' }).min(1),
-  port: z.coerce.number().int().min(0).max(65535).default(8081),
-  host: z.string().default('127.0.0.1'),
-  'model-id': z.string().min(1).optional(),
+const count = positiveCount;
+const Options = NodeOptions.extend({
   backend: z.enum(['native', 'wasm']).default('native'),
   threads: count('threads').optional(),
   'weights-in': z.enum(['mmap', 'memory']).default('memory'),
@@ -47,7 +44,6 @@ const Options = z.object({
   'max-warm-sessions': z.coerce.number().int().min(0).default(DEFAULT_NODE_OPTIONS.maxWarmSessions),
   'kv-cache-mb': count('kv-cache-mb').default(DEFAULT_NODE_OPTIONS.kvCacheBytes / 2 ** 20),
   'drain-timeout': z.coerce.number().positive().default(30),
-  secret: z.string({ error: 'set SIROCCO_NODE_SECRET (at least 16 characters)' }).min(16, 'SIROCCO_NODE_SECRET must be at least 16 characters'),
 });
 
 export async function runNode(argv: string[]): Promise<number> {
