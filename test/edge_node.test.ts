@@ -4,7 +4,7 @@
 // client — the tokens a native node gives — and a model that cannot fit the isolate's 128 MB is
 // refused with its size and the limit, a tampered one with the chunk that does not match.
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -66,12 +66,13 @@ describe('sirocco edge-node', () => {
   });
 });
 
-// The internal API's greedy tokens for one prompt, straight from a node.
+// One greedy internal generate call, and its tokens straight from a node.
+const GENERATE = { request_id: 'r', tenant: 't', session_key: null, prompt_tokens: [1, 22, 333, 4444], max_tokens: 12, temperature: 0, top_p: 1, top_k: 0, seed: null, stop: [], logprobs: false, top_logprobs: 0 };
 async function greedyTokens(nodeUrl: string): Promise<number[]> {
   const res = await fetch(`${nodeUrl}/internal/v1/generate`, {
     method: 'POST',
     headers: { 'x-sirocco-node-secret': NODE_SECRET, 'content-type': 'application/json' },
-    body: JSON.stringify({ request_id: 'r', tenant: 't', session_key: null, prompt_tokens: [1, 22, 333, 4444], max_tokens: 12, temperature: 0, top_p: 1, top_k: 0, seed: null, stop: [], logprobs: false, top_logprobs: 0 }),
+    body: JSON.stringify(GENERATE),
   });
   expect(res.status).toBe(200);
   return [...(await res.text()).matchAll(/^data: (\{"token".*)$/gm)].map((m) => (JSON.parse(m[1]!) as { token: number }).token);
@@ -99,6 +100,57 @@ describe('sirocco edge-node --model s3://…', () => {
       );
       expect(err?.code).toBe(1);
       expect(err?.stderr).toMatch(/did not become ready: cannot load .*s3:\/\/models\/edge-q4\/model\.safetensors: bytes \[0, \+\d+\) do not match the manifest/);
+    } finally {
+      await s3.close();
+    }
+  });
+});
+
+// AWS Lambda's streaming interface as its Node runtime hands it to a handler (the runtime itself
+// cannot run here): enough to call the package's handler with a function URL's event.
+const LAMBDA_RUNTIME = `
+import { Writable } from 'node:stream';
+globalThis.awslambda = {
+  streamifyResponse: (f) => f,
+  HttpResponseStream: { from: (stream, meta) => Object.assign(stream, { meta }) },
+};
+const { handler } = await import('./index.mjs');
+const [method, path, body] = JSON.parse(process.argv[2]);
+const chunks = [];
+const out = new Writable({ write(c, _e, cb) { chunks.push(c); cb(); } });
+const finished = new Promise((r) => out.on('finish', r));
+const host = 'abc.lambda-url.us-east-1.on.aws';
+await handler({
+  version: '2.0', rawPath: path, rawQueryString: '', body, isBase64Encoded: false,
+  headers: { host, 'content-type': 'application/json', 'x-sirocco-node-secret': process.env.SIROCCO_NODE_SECRET },
+  requestContext: { domainName: host, http: { method, path, sourceIp: '203.0.113.1' } },
+}, out, {});
+await finished;
+process.stdout.write(JSON.stringify({ status: out.meta.statusCode, body: Buffer.concat(chunks).toString() }));
+`;
+
+describe('sirocco edge-node --lambda-package', () => {
+  it('packages a handler that loads the model from S3 at init and streams generate to a function URL', async () => {
+    const dir = join(models.root, 'lambda');
+    const { stdout } = await run(process.execPath, ['bin/sirocco.js', 'edge-node', '--lambda-package', join(dir, 'edge.zip')]);
+    expect(stdout).toMatch(/edge\.zip: the edge node for AWS Lambda, \d+\.\d\d MB/);
+    await run('unzip', ['-q', join(dir, 'edge.zip'), '-d', join(dir, 'task')]);
+    await writeFile(join(dir, 'task', 'runtime.mjs'), LAMBDA_RUNTIME);
+    const s3 = await startLocalS3(['models']);
+    try {
+      await run(process.execPath, ['bin/sirocco.js', 'weights', 'push', modelDir, 's3://models/lambda-q4'], { env: { ...process.env, ...s3.env } });
+      const env = { ...process.env, ...s3.env, MODEL_URI: 's3://models/lambda-q4', MODEL_ID: 'sirocco-test', SIROCCO_NODE_SECRET: NODE_SECRET, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024' };
+      const invoke = async (method: string, path: string, body?: object) => {
+        const r = await run(process.execPath, ['runtime.mjs', JSON.stringify([method, path, body ? JSON.stringify(body) : undefined])], { cwd: join(dir, 'task'), env });
+        return JSON.parse(r.stdout) as { status: number; body: string };
+      };
+      const ready = await invoke('GET', '/internal/v1/ready');
+      expect(ready.status).toBe(200);
+      expect(JSON.parse(ready.body)).toMatchObject({ ready: true, model: 'sirocco-test' });
+      const generated = await invoke('POST', '/internal/v1/generate', GENERATE);
+      expect(generated.status).toBe(200);
+      const tokens = [...generated.body.matchAll(/^data: (\{"token".*)$/gm)].map((m) => (JSON.parse(m[1]!) as { token: number }).token);
+      expect(tokens).toEqual(await greedyTokens(edge.nodes[0]!.url));
     } finally {
       await s3.close();
     }

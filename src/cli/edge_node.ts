@@ -11,13 +11,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ReadyStatus, NODE_SECRET_HEADER } from '../protocol/internal_api.ts';
-import { bundleEdgeNode, writeWorkerdConfig } from '../edge/bundle.ts';
+import { bundleEdgeNode, packageLambda, writeWorkerdConfig } from '../edge/bundle.ts';
 import { modelNameOf } from '../weights/model_uri.ts';
 import { NodeOptions, positiveCount } from './node_options.ts';
 import { onSignals } from './serve.ts';
 
 const USAGE = `usage: sirocco edge-node --model DIR|s3://bucket/prefix [--port 8081] [--host 127.0.0.1] [--model-id ID]
                          [--kv-cache-mb 16] [--memory-limit-mb 128] [--out DIR]
+       sirocco edge-node --lambda-package FILE.zip
 Serves the internal node API from workerd (the edge runtime) on the WASM engine, one thread.
 The model (Hugging Face layout, one safetensors file) is embedded as bindings, or fetched by the
 worker from S3 as \`sirocco weights push\` stored it (every chunk checked against the manifest),
@@ -26,6 +27,8 @@ with AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY f
                        model that cannot fit is refused with its size (quantize it first:
                        sirocco weights quantize DIR --to q4_0 --out DIR2)
   --out DIR            where the bundle and workerd config go (default: a temporary folder)
+  --lambda-package F   write the AWS Lambda package of the edge node (infra/modules/edge_lambda)
+                       to F and exit
 The shared secret gateways must send comes from SIROCCO_NODE_SECRET (at least 16 characters).
 `;
 
@@ -56,7 +59,7 @@ export async function runEdgeNode(argv: string[]): Promise<number> {
     values = parseArgs({
       args: argv,
       options: {
-        ...Object.fromEntries(['model', 'port', 'host', 'model-id', 'kv-cache-mb', 'memory-limit-mb', 'out'].map((k) => [k, { type: 'string' as const }])),
+        ...Object.fromEntries(['model', 'port', 'host', 'model-id', 'kv-cache-mb', 'memory-limit-mb', 'out', 'lambda-package'].map((k) => [k, { type: 'string' as const }])),
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -67,6 +70,17 @@ export async function runEdgeNode(argv: string[]): Promise<number> {
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
+  }
+  const lambdaPackage = (values as Record<string, string | undefined>)['lambda-package'];
+  if (lambdaPackage) {
+    try {
+      const bytes = await packageLambda(lambdaPackage);
+      process.stdout.write(`${lambdaPackage}: the edge node for AWS Lambda, ${(bytes / 1e6).toFixed(2)} MB\n`);
+      return 0;
+    } catch (err) {
+      process.stderr.write(`sirocco edge-node: ${(err as Error).message}\n`);
+      return 1;
+    }
   }
   const parsed = Options.safeParse({ ...values, secret: process.env.SIROCCO_NODE_SECRET });
   if (!parsed.success) {

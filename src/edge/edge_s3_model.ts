@@ -8,7 +8,12 @@ import { MANIFEST_FILE, parseManifest, type ManifestFile } from '../weights/mani
 import { formatS3Uri, objectKey, parseS3Uri, type S3Location } from '../weights/s3_location.ts';
 import type { EdgeModelBytes } from './edge_model.ts';
 
-export type S3Settings = { uri: string; endpoint?: string; region?: string; accessKeyId: string; secretAccessKey: string };
+export type S3Settings = {
+  uri: string;
+  endpoint?: string;
+  region?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }; // else the SDK's default chain
+};
 export type EdgeModelFiles = EdgeModelBytes & { tokenizer: string; tokenizerConfig: string | null };
 
 const hex = (digest: ArrayBuffer) => [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
@@ -39,7 +44,7 @@ export async function fetchEdgeModel(s: S3Settings): Promise<EdgeModelFiles> {
   const at = parseS3Uri(s.uri);
   const client = new S3Client({
     region: s.region ?? 'us-east-1',
-    credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
+    ...(s.credentials ? { credentials: s.credentials } : {}),
     ...(s.endpoint ? { endpoint: s.endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
   });
   const manifest = parseManifest(new TextDecoder().decode(await get(client, at, MANIFEST_FILE)), formatS3Uri(at, MANIFEST_FILE));

@@ -81,3 +81,9 @@ mock_resource "aws_db_instance" {
     }]
   }
 }
+
+mock_resource "aws_cloudwatch_log_group" {
+  defaults = {
+    arn = "arn:aws:logs:xx-test-1:123456789012:log-group:/aws/lambda/sirocco-edge"
+  }
+}

@@ -1,0 +1,74 @@
+variable "name" {
+  description = "Name of the function and prefix of its role and log group."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9-]{1,40}$", var.name))
+    error_message = "name must be 1-40 letters, digits or hyphens."
+  }
+}
+
+variable "package_path" {
+  description = "The Lambda package: the zip `sirocco edge-node --lambda-package FILE.zip` writes."
+  type        = string
+}
+
+variable "model_uri" {
+  description = "s3://bucket/prefix of the model as `sirocco weights push` stored it (small, quantized: it loads into the function's memory)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[A-Za-z0-9._/-]+$", var.model_uri))
+    error_message = "model_uri must be s3://bucket/prefix."
+  }
+}
+
+variable "model_id" {
+  description = "The id the function serves the model as (gateways route requests for it)."
+  type        = string
+}
+
+variable "node_secret" {
+  description = "The shared secret gateways send (SIROCCO_NODE_SECRET, at least 16 characters)."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.node_secret) >= 16
+    error_message = "node_secret must be at least 16 characters."
+  }
+}
+
+variable "memory_mb" {
+  description = "The function's memory (MB): also the engine's budget for weights, K/V and the rest."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = var.memory_mb >= 256 && var.memory_mb <= 10240
+    error_message = "memory_mb must be 256-10240."
+  }
+}
+
+variable "kv_cache_mb" {
+  description = "K/V cache memory for the sequences the function decodes at once."
+  type        = number
+  default     = 64
+}
+
+variable "timeout_seconds" {
+  description = "Longest a request may run (a streamed completion included); Lambda allows 900."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.timeout_seconds >= 10 && var.timeout_seconds <= 900
+    error_message = "timeout_seconds must be 10-900."
+  }
+}
+
+variable "log_retention_days" {
+  description = "How long CloudWatch keeps the function's logs."
+  type        = number
+  default     = 30
+}

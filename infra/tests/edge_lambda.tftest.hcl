@@ -1,0 +1,75 @@
+# The edge node as a Lambda function on its own: a streaming function URL, the Node runtime the
+# package is built for, the model read from its prefix only, and variables that refuse
+# configurations that cannot work.
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+  # Mocked values already at plan time, so every run can be a (cheap) plan.
+  override_during = plan
+}
+
+variables {
+  name = "sirocco-edge"
+  # Any file stands in for the package at plan time (its hash is all Terraform reads).
+  package_path = "tests/mocks/aws.tfmock.hcl"
+  model_uri    = "s3://sirocco-weights-test/models/default-q4_0"
+  model_id     = "sirocco-default"
+  node_secret  = "test-node-secret-0123456789"
+}
+
+run "a_streaming_function_url_over_the_package_reading_only_the_model_prefix" {
+  command = plan
+
+  module {
+    source = "./modules/edge_lambda"
+  }
+
+  assert {
+    condition     = aws_lambda_function_url.this.invoke_mode == "RESPONSE_STREAM"
+    error_message = "The function URL must stream responses: the internal API answers generate with server-sent events."
+  }
+  assert {
+    condition     = aws_lambda_function.this.runtime == "nodejs20.x" && aws_lambda_function.this.handler == "index.handler"
+    error_message = "The function must run the package's index.handler on Node 20, what `sirocco edge-node --lambda-package` builds for."
+  }
+  assert {
+    condition     = aws_lambda_function.this.source_code_hash == filebase64sha256("tests/mocks/aws.tfmock.hcl")
+    error_message = "A new package must deploy: the function tracks the package's hash."
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables.MODEL_URI == "s3://sirocco-weights-test/models/default-q4_0" && aws_lambda_function.this.environment[0].variables.MODEL_ID == "sirocco-default"
+    error_message = "The function must be told its model and the id it serves it as."
+  }
+  assert {
+    condition     = aws_lambda_function.this.memory_size == 1024 && aws_lambda_function.this.timeout == 300
+    error_message = "Defaults: 1 GB (the engine's budget) and 5 minutes a request."
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.this.policy).Statement[0].Resource == "arn:aws:s3:::sirocco-weights-test/models/default-q4_0/*"
+    error_message = "The function may read the model's prefix only."
+  }
+  assert {
+    condition     = length([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Action == "*" || s.Resource == "*"]) == 0
+    error_message = "No statement may grant every action or every resource."
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role.this.assume_role_policy).Statement[0].Principal.Service == "lambda.amazonaws.com"
+    error_message = "Only Lambda may assume the function's role."
+  }
+}
+
+run "refuses_a_model_that_is_not_an_s3_prefix_and_a_short_secret" {
+  command = plan
+
+  module {
+    source = "./modules/edge_lambda"
+  }
+
+  variables {
+    model_uri   = "https://example.com/model"
+    node_secret = "short"
+    memory_mb   = 128
+  }
+
+  expect_failures = [var.model_uri, var.node_secret, var.memory_mb]
+}
