@@ -102,9 +102,20 @@ export async function runEdgeNode(argv: string[]): Promise<number> {
     return 1;
   }
   const child = spawn(workerdBinary(), ['serve', config], { cwd: out, env: { ...process.env, SIROCCO_NODE_SECRET: o.secret }, stdio: ['ignore', 'inherit', 'inherit'] });
-  const exited = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+  let ended: string | null = null; // why workerd is gone
+  const exited = new Promise<number>((resolve) => {
+    child.once('exit', (code) => {
+      ended ??= `workerd exited with code ${code} (see the log above)`;
+      resolve(code ?? 1);
+    });
+    // No binary for this platform (workerd ships linux/darwin/windows x64 and arm64 builds).
+    child.once('error', (err) => {
+      ended = `cannot start workerd: ${err.message}`;
+      resolve(1);
+    });
+  });
   const cleanup = async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
+    if (ended === null) child.kill('SIGTERM');
     await exited;
     if (!o.out) await rm(out, { recursive: true, force: true });
   };
@@ -117,7 +128,7 @@ export async function runEdgeNode(argv: string[]): Promise<number> {
   const url = `http://${o.host}:${o.port}`;
   let failure = 'not ready after 2 minutes';
   for (const started = Date.now(); Date.now() - started < 120_000; await new Promise((r) => setTimeout(r, 100))) {
-    if (child.exitCode !== null) break;
+    if (ended !== null) break;
     const res = await fetch(`${url}/internal/v1/ready`, { headers: { [NODE_SECRET_HEADER]: o.secret } }).catch(() => null);
     if (!res) continue;
     const status = ReadyStatus.parse(await res.json());
@@ -132,7 +143,7 @@ export async function runEdgeNode(argv: string[]): Promise<number> {
       break;
     }
   }
-  if (child.exitCode !== null) failure = `workerd exited with code ${child.exitCode} (see the log above)`;
+  if (ended !== null) failure = ended;
   process.stderr.write(`sirocco edge-node: the edge node did not become ready: ${failure}\n`);
   await cleanup();
   return 1;
