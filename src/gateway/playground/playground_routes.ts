@@ -5,7 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
-import { bundleBrowserWorker } from '../../edge/bundle.ts';
+import { bundleBrowserWorker } from '../../edge/bundle_browser.ts';
 import { wasmModulePath } from '../../engine/wasm_load.ts';
 import type { GatewayDeps } from '../gateway_deps.ts';
 import { OpenAIError } from '../openai_error.ts';
