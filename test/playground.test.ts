@@ -83,6 +83,7 @@ it('runs the model in the browser: the same answer, computed by the WASM engine 
   const page = await openPlayground(key);
   const served = await stack.nodeMetric(stack.nodes[0]!, 'sirocco_node_generated_tokens_total');
   await page.check('input[name=mode][value=browser]');
+  await page.waitForFunction(() => (document.getElementById('model') as HTMLSelectElement).value === 'default-q4_0');
   const { output, stats } = await answer(page, 'playground-browser.png');
   const expected = await expectedAnswer(key);
   expect(output).toBe(expected.choices[0]!.message.content);
