@@ -1,12 +1,12 @@
 // The edge node for AWS Lambda (infra/modules/edge_lambda): lambda_handler.ts bundled for Node
 // beside the engine, zipped.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { wasmModulePath } from '../engine/wasm_load.ts';
+import { wasmModuleBytes } from '../engine/wasm_load.ts';
 import { leaveOut } from './bundle_plugins.ts';
 
 // The Lambda package (infra/modules/edge_lambda): index.mjs (lambda_handler.ts for Node) and
@@ -27,9 +27,7 @@ export async function packageLambda(zipPath: string): Promise<number> {
       minify: true,
       logLevel: 'error',
     });
-    await copyFile(wasmModulePath(), join(dir, 'sirocco.wasm')).catch(() => {
-      throw new Error(`the WASM engine is not built (${wasmModulePath()}): run 'npm run build:wasm'`);
-    });
+    await writeFile(join(dir, 'sirocco.wasm'), await wasmModuleBytes());
     const out = resolve(zipPath);
     await mkdir(dirname(out), { recursive: true });
     await rm(out, { force: true });

@@ -3,7 +3,7 @@
 import { copyFile, link, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
-import { wasmModulePath } from '../engine/wasm_load.ts';
+import { wasmModuleBytes } from '../engine/wasm_load.ts';
 import { isS3Uri } from '../weights/s3_location.ts';
 import { leaveOut, nodeBuiltins, requireShim } from './bundle_plugins.ts';
 
@@ -29,11 +29,7 @@ export async function bundleEdgeNode(outDir: string): Promise<{ bundleBytes: num
     logLevel: 'error',
   });
   await writeFile(join(outDir, 'worker.mjs'), requireShim(required) + result.outputFiles[0]!.text);
-  try {
-    await copyFile(wasmModulePath(), join(outDir, 'sirocco.wasm'));
-  } catch {
-    throw new Error(`the WASM engine is not built (${wasmModulePath()}): run 'npm run build:wasm'`);
-  }
+  await writeFile(join(outDir, 'sirocco.wasm'), await wasmModuleBytes());
   return { bundleBytes: (await stat(join(outDir, 'worker.mjs'))).size, wasmBytes: (await stat(join(outDir, 'sirocco.wasm'))).size };
 }
 

@@ -35,8 +35,9 @@ export async function loadEdgeModel(bytes: EdgeModelBytes, module: WebAssembly.M
   const model = await loadModelFiles('model', { exists: async (p) => p === 'model/model.safetensors', read: async () => tensors, config });
 
   // The binding's bytes and the engine's copy of them live in the isolate together.
-  const kvMaxBlocks = Math.max(1, Math.floor(options.kvCacheBytes / kvBlockBytes(config, options.kvDtype)));
-  const need = 2 * weights.length + kvMaxBlocks * kvBlockBytes(config, options.kvDtype) + OVERHEAD_BYTES;
+  const blockBytes = kvBlockBytes(config, options.kvDtype);
+  const kvMaxBlocks = Math.max(1, Math.floor(options.kvCacheBytes / blockBytes));
+  const need = 2 * weights.length + kvMaxBlocks * blockBytes + OVERHEAD_BYTES;
   if (need > options.memoryLimitBytes)
     throw new ModelLoadError(
       `the model needs about ${mb(need)} here (weights ${mb(weights.length)}, twice: the binding and the engine's copy; ` +
@@ -45,16 +46,6 @@ export async function loadEdgeModel(bytes: EdgeModelBytes, module: WebAssembly.M
     );
 
   const core = WasmEngine.create(module, model, { kvDtype: options.kvDtype, kvMaxBlocks });
-  try {
-    for (const [index, slice] of core.loadPlan().entries()) {
-      const rowBytes = slice.bytes / (slice.rows[1] - slice.rows[0]);
-      const at = slice.offset + slice.rows[0] * rowBytes;
-      core.loadSlice(index, weights.subarray(at, at + slice.bytes));
-    }
-    core.finishLoad();
-  } catch (err) {
-    core.close();
-    throw err;
-  }
+  await core.loadAll((_file, start, bytes) => weights.subarray(start, start + bytes));
   return { engine: Engine.wrap(core, config), kvMaxBlocks };
 }

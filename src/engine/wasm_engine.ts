@@ -4,7 +4,7 @@
 // engine: single-threaded, and a trap (out of memory, a bug) discards only that instance.
 import type { ModelConfig } from './config.ts';
 import type { LayerTensors, ModelFiles, TensorLocation } from './model_files.ts';
-import type { KvDtype, NativeEngine, NativeEngineInfo, NativeErrorCode, NativeSlice } from './native.ts';
+import { DEFAULT_KV_DTYPE, type KvDtype, type NativeEngine, type NativeEngineInfo, type NativeErrorCode, type NativeSlice } from './native.ts';
 
 type Exports = {
   memory: WebAssembly.Memory;
@@ -84,7 +84,7 @@ export class WasmEngine implements NativeEngine {
     const out = x.malloc(4);
     try {
       const status = x.wasm_engine_create(config, c.rmsEps, c.ropeTheta, refsPtr, refs.length / 5, isa,
-        (options.kvDtype ?? 'f16') === 'f16' ? 1 : 0, BigInt(options.kvMaxBlocks ?? 0), out);
+        (options.kvDtype ?? DEFAULT_KV_DTYPE) === 'f16' ? 1 : 0, BigInt(options.kvMaxBlocks ?? 0), out);
       if (status !== 0) throw engineError(lastError(x), STATUS[status] ?? 'INTERNAL');
       return new WasmEngine(x, new Int32Array(x.memory.buffer, out, 1)[0]!, c.vocabSize);
     } finally {
@@ -136,6 +136,22 @@ export class WasmEngine implements NativeEngine {
         this.x.free(p);
       }
     });
+  }
+
+  // Loads the whole plan and finishes: each slice is whole rows of its stored tensor (one shard
+  // splits no columns), bytes [start, start + bytes) of its file, which read() returns. The
+  // engine is closed if any slice fails.
+  async loadAll(read: (file: number, start: number, bytes: number) => Uint8Array | Promise<Uint8Array>): Promise<void> {
+    try {
+      for (const [index, slice] of this.loadPlan().entries()) {
+        const start = slice.offset + slice.rows[0] * (slice.bytes / (slice.rows[1] - slice.rows[0]));
+        this.loadSlice(index, await read(slice.file, start, slice.bytes));
+      }
+      this.finishLoad();
+    } catch (err) {
+      this.close();
+      throw err;
+    }
   }
 
   finishLoad(): void {

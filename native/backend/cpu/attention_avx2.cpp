@@ -6,6 +6,7 @@
 #include "kernels_isa.h"
 
 #if defined(__x86_64__)
+#include "attention_prefetch.h"
 #include "avx2_common.h"
 
 // Elements [d, d + 8) of a row, f16 or f32, as f32; past D (a tail) they read as 0.
@@ -26,12 +27,6 @@ AVX2_FN static inline __m256 load_q8(const float* q, int D, int d) {
     return _mm256_load_ps(part);
 }
 
-// Rows this many keys ahead are fetched while the current ones are scored, and the current
-// ones' values with them (attention_avx512.cpp says why).
-static const int PREFETCH_ROWS = 16;
-AVX2_FN static inline void prefetch_row(const void* row, int bytes) {
-    for (int b = 0; b < bytes; b += 64) _mm_prefetch((const char*)row + b, _MM_HINT_T0);
-}
 
 // The sums of 8 vectors, lane i = Σ a[i], each summed as hsum does (lanes i and i+4, then
 // i+2, i+1).
@@ -55,10 +50,7 @@ AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D, const a
     for (int j = 0; j < n; j += K) {
         const void* key[K];
         for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
-        for (int c = j; c < std::min(j + K, n); c++) {
-            if (c + PREFETCH_ROWS < n) prefetch_row(rows.keys[c + PREFETCH_ROWS], row_bytes);
-            prefetch_row(rows.values[c], row_bytes);
-        }
+        prefetch_for_keys(rows, j, std::min(j + K, n), row_bytes);
         __m256 acc[8];
         for (int a = 0; a < 8; a++) acc[a] = _mm256_setzero_ps();
         for (int d = 0; d < D; d += 8) {

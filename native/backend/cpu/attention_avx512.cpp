@@ -5,20 +5,13 @@
 #include "kernels_isa.h"
 
 #if defined(__x86_64__)
+#include "attention_prefetch.h"
 #include "avx512_common.h"
 
 // Elements [d, d + 16) of a row (those below D), f16 or f32, as f32.
 AVX512_FN static inline __m512 load_row(const void* row, bool f16, int d, __mmask16 m) {
     if (f16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t*)row + d));
     return _mm512_maskz_loadu_ps(m, (const float*)row + d);
-}
-
-// Keys this many ahead are fetched while the current ones are scored, and the current ones'
-// values with them: cache slots come in runs of KV_BLOCK_SLOTS rows, too short for the
-// hardware prefetcher to find the stream.
-static const int PREFETCH_ROWS = 16;
-AVX512_FN static inline void prefetch_row(const void* row, int bytes) {
-    for (int b = 0; b < bytes; b += 64) _mm_prefetch((const char*)row + b, _MM_HINT_T0);
 }
 
 // The sums of 16 vectors, lane i = Σ a[i], each summed in the order of _mm512_reduce_add_ps
@@ -57,10 +50,7 @@ AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D, const
     for (int j = 0; j < n; j += K) {
         const void* key[K];
         for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
-        for (int c = j; c < std::min(j + K, n); c++) {
-            if (c + PREFETCH_ROWS < n) prefetch_row(rows.keys[c + PREFETCH_ROWS], row_bytes);
-            prefetch_row(rows.values[c], row_bytes);
-        }
+        prefetch_for_keys(rows, j, std::min(j + K, n), row_bytes);
         __m512 acc[16];
         for (int a = 0; a < 16; a++) acc[a] = _mm512_setzero_ps();
         for (int d = 0; d < D16; d += 16) scores_slice<G, K, F16>(acc, q, D, key, d, 0xFFFF);

@@ -54,7 +54,7 @@ static const cpu_kernels WASM_SIMD128 = {
     wasm_simd128_dot, wasm_simd128_axpy,
     wasm_simd128_attn_scores, wasm_simd128_attn_values,
     wasm_simd128_softmax_exp, wasm_simd128_silu_mul,
-    wasm_simd128_widen_row,
+    scalar_widen_row,  // an embedding row a token: not worth a SIMD copy here
     wasm_simd128_fma_probe, wasm_simd128_int8_probe};
 #endif
 

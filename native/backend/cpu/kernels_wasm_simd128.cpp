@@ -54,8 +54,6 @@ void wasm_simd128_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T,
     }
 }
 
-void wasm_simd128_widen_row(const tensor& w, int64_t row, float* dst) { tensor_row_to_f32(w, row, dst); }
-
 float wasm_simd128_dot(const float* a, const float* b, int n) {
     v128_t acc0 = wasm_f32x4_splat(0), acc1 = wasm_f32x4_splat(0);
     int k = 0;

@@ -1,12 +1,12 @@
 // What the playground's in-browser mode downloads from the gateway: its worker script (bundled
 // on first use), the WASM engine, and the small model of --playground-model (with a key).
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { bundleBrowserWorker } from '../../edge/bundle_browser.ts';
-import { wasmModulePath } from '../../engine/wasm_load.ts';
+import { wasmModuleBytes } from '../../engine/wasm_load.ts';
 import type { GatewayDeps } from '../gateway_deps.ts';
 import { OpenAIError } from '../openai_error.ts';
 
@@ -23,7 +23,7 @@ export function playgroundRoutes(deps: Pick<GatewayDeps, 'playgroundModel'>): Ho
     return c.body(await worker, 200, { 'content-type': 'text/javascript; charset=utf-8' });
   });
   app.get('/playground/sirocco.wasm', async (c) => {
-    const bytes = await readFile(wasmModulePath()).catch(() => {
+    const bytes = await wasmModuleBytes().catch(() => {
       throw new OpenAIError(503, 'the WASM engine is not built on this gateway: run npm run build:wasm', 'server_error');
     });
     return c.body(bytes, 200, { 'content-type': 'application/wasm' });
