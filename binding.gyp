@@ -32,6 +32,7 @@
         "native/backend/cpu/attention_avx512.cpp",
         "native/backend/cpu/kernels_wasm_simd128.cpp",
         "native/backend/cpu/quant_wasm_simd128.cpp",
+        "native/backend/cpu/quant_wasm_relaxed_simd.cpp",
         "native/backend/cpu/attention_wasm_simd128.cpp",
         "native/backend/cpu/panel_pack.cpp",
         "native/backend/cpu/bandwidth.cpp"

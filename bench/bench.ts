@@ -6,8 +6,10 @@
 //                    [--prefill 256] [--decode 32] [--batch 1,4,16] [--tp 1,2] [--moe-split columns|experts]
 //                    [--weights-in memory|mmap] [--context N] [--backend native|wasm] [--json] [--skip-cold-start]
 // --context N: batch-1 decode after an N-token prompt too, against decode after a short one.
-// --backend wasm: the WASM engine (wasm_simd128) beside the native one (AVX2 and the best
-// table this CPU runs) at one thread, each column with its ratio to native AVX2.
+// --backend wasm: the WASM engine beside the native one (AVX2 and the best table this CPU runs)
+// at one thread, each column with its ratio to native AVX2: wasm_simd128 in Node, and in
+// Chromium (browser_wasm.ts) wasm_simd128 and wasm_relaxed_simd — relaxed SIMD, which Node 20
+// lacks (Node 22 has it: then it runs in Node too).
 // --json: the table goes to stderr and every figure, with its settings and the machine's
 // bandwidth and FMA peak, to stdout as one JSON document (`npm run -s bench -- --json > run.json`).
 // Cold start: bench/cold_start.ts.
@@ -17,10 +19,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { Engine } from '../src/engine/engine.ts';
-import { argmax } from '../src/engine/greedy.ts';
 import { availableIsas, nativeAddon, type EngineBackend } from '../src/engine/native.ts';
+import { hostWasmModule, wasmModuleBuilt } from '../src/engine/wasm_load.ts';
 import { makeTiny } from '../weights-tools/make_tiny.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
+import { BrowserWasm, CHROMIUM } from './browser_wasm.ts';
+import { measureEngine } from './engine_timings.ts';
 import { decodeBytesPerToken, kvBytesPerToken, paramCounts } from './roofline.ts';
 
 const list = (fallback: string) =>
@@ -66,14 +70,25 @@ const log = (s: string) => process.stderr.write(s + '\n');
 // The WASM engine has one thread: it is compared with the native one on one thread too.
 const threads = opts.backend === 'wasm' ? 1 : opts.threads || cpus().length;
 
-// One column of the table: an engine configuration.
-type Column = { tp: number; backend: EngineBackend; isa?: string };
+// One column of the table: an engine configuration, and where the WASM engine runs.
+type Column = { tp: number; backend: EngineBackend; isa?: string; host?: 'chromium' };
 const nativeIsas = availableIsas();
+function wasmColumns(): Column[] {
+  const columns: Column[] = [{ tp: 1, backend: 'wasm', isa: 'wasm_simd128' }];
+  if (hostWasmModule() === 'sirocco-relaxed.wasm') columns.push({ tp: 1, backend: 'wasm', isa: 'wasm_relaxed_simd' });
+  if (!existsSync(CHROMIUM)) log(`(no Chromium at ${CHROMIUM}: apt-get install -y chromium, for the columns of the WASM engine in a browser)`);
+  else {
+    columns.push({ tp: 1, backend: 'wasm', isa: 'wasm_simd128', host: 'chromium' });
+    if (wasmModuleBuilt('sirocco-relaxed.wasm')) columns.push({ tp: 1, backend: 'wasm', isa: 'wasm_relaxed_simd', host: 'chromium' });
+    else log('(build/wasm/sirocco-relaxed.wasm is not built — it needs clang 16 or later: npm run build:wasm says which packages)');
+  }
+  return columns;
+}
 const columns: Column[] =
   opts.backend === 'wasm'
     ? [
         ...[...new Set(['avx2', nativeIsas.at(-1)!])].filter((isa) => nativeIsas.includes(isa)).map((isa): Column => ({ tp: 1, backend: 'native', isa })),
-        { tp: 1, backend: 'wasm', isa: 'wasm_simd128' },
+        ...wasmColumns(),
       ]
     : opts.tp.map((tp) => ({ tp, backend: 'native' }));
 
@@ -89,76 +104,49 @@ if (!existsSync(join(dir, 'config.json'))) {
   if (generated !== opts.dtype) await quantizeModel({ source: modelDir(generated), to: opts.dtype as 'q8_0' | 'q4_0', out: dir });
 }
 
-const now = () => performance.now() / 1000;
-
 type Run = Column & { isa: string; threadsPerShard: number; prefill: number; decode: Map<number, number>; contextDecode: number | null; shardBytes: number[] };
 
-// Tokens/s of `steps` batch-1 decode steps on `seq`, after one warm-up step.
-async function decodeRate(engine: Engine, seq: number, first: Float32Array, steps: number): Promise<number> {
-  let [[row]] = await engine.step([{ sequence: seq, tokens: [argmax(first)] }]);
-  const t0 = now();
-  for (let k = 0; k < steps; k++) [[row]] = await engine.step([{ sequence: seq, tokens: [argmax(row!)] }]);
-  return steps / (now() - t0);
-}
+const timingOptions = { prefill: opts.prefill, decode: opts.decode, batch: opts.batch, context: opts.context };
+const progress = (line: string) => {
+  if (process.stderr.isTTY) process.stderr.write(`\r${line}`);
+};
 
-async function measure(column: Column): Promise<{ run: Run; engine: Engine }> {
+// config: the model's, from the engines in Node (the first column always runs there).
+async function measure(column: Column): Promise<{ run: Run; config?: Engine['config'] }> {
   const { tp, backend } = column;
-  log(`loading ${dir} (${backend} engine${column.isa ? ` on ${column.isa}` : ''}, weights in ${opts['weights-in']}, --tp ${tp}) …`);
-  const engine = await Engine.load(dir, { backend, isa: column.isa, threads, weightsIn: opts['weights-in'], tp, moeSplit: opts['moe-split'] });
-  const info = engine.info();
-  const V = engine.config.vocabSize;
-  const tokens = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((seed * 7919 + i * 104729) % (V - 3)));
-
-  // Prefill: one sequence, the whole prompt in one step; best of 3 after a warm-up.
-  log(`  prefill ${opts.prefill} tokens …`);
-  let best = Infinity;
-  for (let rep = 0; rep < 4; rep++) {
-    const s = engine.createSequence();
-    const t0 = now();
-    await engine.step([{ sequence: s, tokens: tokens(opts.prefill, rep) }]);
-    if (rep > 0) best = Math.min(best, now() - t0);
-    engine.freeSequence(s);
-  }
-  // Decode: `batch` sequences with a short prompt each, then `decode` steps of one token each.
-  const decode = new Map<number, number>();
-  for (const batch of opts.batch) {
-    log(`  decode ${opts.decode} steps × batch ${batch} …`);
-    const seqs = Array.from({ length: batch }, () => engine.createSequence());
-    let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(16, i + 1) })));
-    await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] }))); // warm-up
-    const t0 = now();
-    for (let k = 0; k < opts.decode; k++) {
-      rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] })));
-      if (process.stderr.isTTY) process.stderr.write(`\r  batch ${batch}: step ${k + 1}/${opts.decode}`);
+  log(`loading ${dir} (${backend} engine${column.isa ? ` on ${column.isa}` : ''}${column.host ? ` in ${column.host}` : ''}, weights in ${opts['weights-in']}, --tp ${tp}) …`);
+  if (column.host === 'chromium') {
+    const browser = await BrowserWasm.launch();
+    try {
+      const wasm = column.isa === 'wasm_relaxed_simd' ? 'sirocco-relaxed.wasm' : 'sirocco.wasm';
+      const info = await browser.load(dir, wasm, { isa: column.isa });
+      log(`  prefill, decode${opts.context === undefined ? '' : ' and long-context decode'} in the page …`);
+      const t = await browser.measure(timingOptions);
+      return { run: { ...column, isa: info.isa, threadsPerShard: 1, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, shardBytes: info.weightBytesPerShard } };
+    } finally {
+      await browser.close();
     }
-    decode.set(batch, (batch * opts.decode) / (now() - t0));
+  }
+  const engine = await Engine.load(dir, { backend, isa: column.isa, threads, weightsIn: opts['weights-in'], tp, moeSplit: opts['moe-split'] });
+  try {
+    const info = engine.info();
+    const t = await measureEngine(engine, timingOptions, log, progress);
     if (process.stderr.isTTY) process.stderr.write('\n');
-    for (const s of seqs) engine.freeSequence(s);
+    return {
+      run: { ...column, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, shardBytes: info.weightBytesPerShard },
+      config: engine.config,
+    };
+  } finally {
+    await engine.close();
   }
-  // Long context: the prompt fed in chunks (as the node's scheduler does), then batch-1 decode.
-  let contextDecode: number | null = null;
-  if (opts.context !== undefined) {
-    log(`  decode ${opts.decode} steps after a ${opts.context}-token prompt …`);
-    const s = engine.createSequence();
-    const prompt = tokens(opts.context, 99);
-    let last: Float32Array | undefined;
-    for (let at = 0; at < prompt.length; at += 512) [[last]] = await engine.step([{ sequence: s, tokens: prompt.slice(at, at + 512) }]);
-    contextDecode = await decodeRate(engine, s, last!, opts.decode);
-    engine.freeSequence(s);
-  }
-  return {
-    run: { ...column, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: opts.prefill / best, decode, contextDecode, shardBytes: info.weightBytesPerShard },
-    engine,
-  };
 }
 
 const runs: Run[] = [];
 let config: Engine['config'] | undefined;
 for (const column of columns) {
-  const { run, engine } = await measure(column);
-  config = engine.config;
-  runs.push(run);
-  await engine.close();
+  const m = await measure(column);
+  config ??= m.config;
+  runs.push(m.run);
 }
 const c = config!;
 const isa = runs[0]!.isa; // the peaks are the first column's table's (a native one)
@@ -199,7 +187,7 @@ const lines = [
   `int8 peak (${isa})${' '.repeat(Math.max(1, 12 - isa.length))}${int8PeakGops.toFixed(0)} GOP/s (the ceiling of Q8_0 / Q4_0 prefill)`,
   '',
   opts.backend === 'wasm'
-    ? row('', (r) => `${r.backend} ${r.isa} (1 thread)`)
+    ? row('', (r) => `${r.backend} ${r.isa} (${r.host ?? '1 thread'})`)
     : row('', (r) => `--tp ${r.tp} (${r.threadsPerShard} thread${r.threadsPerShard > 1 ? 's' : ''} per shard)`),
   row(`prefill (${opts.prefill} tokens)`, (r) =>
     comparedOnly(r) ? `${r.prefill.toFixed(1)} tok/s${vsBaseline(r, (x) => x.prefill)}` : `${r.prefill.toFixed(1)} tok/s = ${prefillShare(r.prefill).toFixed(1)}% of ${prefillPeak.kind} peak`,

@@ -87,7 +87,7 @@ it('runs the model in the browser: the same answer, computed by the WASM engine 
   const { output, stats } = await answer(page, 'playground-browser.png');
   const expected = await expectedAnswer(key);
   expect(output).toBe(expected.choices[0]!.message.content);
-  expect(stats).toMatch(new RegExp(`^in this browser \\(default-q4_0, cpu/wasm_simd128\\) · ${expected.usage!.prompt_tokens} prompt tokens · 24 completion tokens · `));
+  expect(stats).toMatch(new RegExp(`^in this browser \\(default-q4_0, cpu/wasm_relaxed_simd\\) · ${expected.usage!.prompt_tokens} prompt tokens · 24 completion tokens · `));
   // The browser's tokens cost the node nothing: only the API's 24 reached it.
   expect(await stack.nodeMetric(stack.nodes[0]!, 'sirocco_node_generated_tokens_total')).toBe(served + 24);
 });

@@ -40,6 +40,7 @@ import { writeSafetensorsStreaming } from '../weights-tools/quantize_safetensors
 import { prompt } from './helpers/check_reference.ts';
 import { TempModels } from './helpers/models.ts';
 import { quantizedReference } from './helpers/quantized_reference.ts';
+import { enableRelaxedSimd } from './helpers/relaxed_simd.ts';
 import { relativeError } from './reference/compare.ts';
 
 const run = promisify(execFile);
@@ -170,9 +171,12 @@ async function dequantizedCopy(dir: string): Promise<string> {
   return out;
 }
 
-// A kernel table: one of the native engine's, or the WASM build's SIMD128 one.
+// A kernel table: one of the native engine's, or the WASM build's SIMD128 and relaxed-SIMD
+// ones (the latter's Q4_0 kernel is its own: test/helpers/relaxed_simd.ts turns it on here).
 type Table = { isa: string; backend?: 'wasm' };
 const WASM_SIMD128: Table = { isa: 'wasm_simd128', backend: 'wasm' };
+const WASM_RELAXED: Table = { isa: 'wasm_relaxed_simd', backend: 'wasm' };
+enableRelaxedSimd();
 
 async function inProcess(dir: string, prompts = PROMPTS, options = GREEDY, table?: Table): Promise<GreedyCase[]> {
   const engine = await Engine.load(dir, { kvDtype: 'f32', ...table }); // f32 K/V: these comparisons are at ~1e-7
@@ -286,7 +290,7 @@ describe.each(['mixtral-tiny', 'mistral-tiny'] as const)('%s', (preset) => {
     const slow = await viaCli(dirs[to], { SIROCCO_ISA: 'scalar' }, all);
     const native = availableIsas().filter((isa) => isa !== 'scalar');
     expect(native.length, 'no SIMD kernel table runs on this CPU').toBeGreaterThan(0);
-    for (const table of [...native.map((isa): Table => ({ isa })), WASM_SIMD128]) {
+    for (const table of [...native.map((isa): Table => ({ isa })), WASM_SIMD128, WASM_RELAXED]) {
       const { isa } = table;
       const fast = await inProcess(dirs[to], all, GREEDY, table);
       // First positions: attention sees one key (weight exactly 1), so in a dense model every
@@ -302,7 +306,7 @@ describe.each(['mixtral-tiny', 'mistral-tiny'] as const)('%s', (preset) => {
     }
   });
 
-  it.each(FORMATS.flatMap((to) => [{ to, table: undefined }, { to, table: WASM_SIMD128 }]))('$to: a sequence gives identical logits alone and inside a batch ($table.isa)', async ({ to, table }) => {
+  it.each(FORMATS.flatMap((to) => [{ to, table: undefined }, { to, table: WASM_SIMD128 }, { to, table: WASM_RELAXED }]))('$to: a sequence gives identical logits alone and inside a batch ($table.isa)', async ({ to, table }) => {
     const target = prompt(30, 1, VOCAB);
     const options = { steps: 5, chunk: 7, promptLogits: true };
     const [alone] = await inProcess(dirs[to], [target], options, table);

@@ -29,8 +29,8 @@ run "a_streaming_function_url_over_the_package_reading_only_the_model_prefix" {
     error_message = "The function URL must stream responses: the internal API answers generate with server-sent events."
   }
   assert {
-    condition     = aws_lambda_function.this.runtime == "nodejs20.x" && aws_lambda_function.this.handler == "index.handler"
-    error_message = "The function must run the package's index.handler on Node 20, what `sirocco edge-node --lambda-package` builds for."
+    condition     = aws_lambda_function.this.runtime == "nodejs22.x" && aws_lambda_function.this.handler == "index.handler"
+    error_message = "The function must run the package's index.handler on Node 22 (whose V8 runs the relaxed-SIMD engine), what `sirocco edge-node --lambda-package` builds for."
   }
   assert {
     condition     = aws_lambda_function.this.source_code_hash == filebase64sha256("tests/mocks/aws.tfmock.hcl")

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// Builds the engine to WebAssembly: build/wasm/sirocco.wasm, a WASI reactor with SIMD128.
+// Builds the engine to WebAssembly: build/wasm/sirocco.wasm, a WASI reactor with SIMD128, and
+// build/wasm/sirocco-relaxed.wasm, the same with relaxed SIMD too (the wasm_relaxed_simd table),
+// for the hosts that have it (src/engine/wasm_relaxed_probe.ts picks one).
 // The sources are binding.gyp's, less the Node binding and what needs threads, mmap or x86
 // (native/wasm/ holds their single-threaded stand-ins), so a new engine file is built here too.
-// Toolchain: Debian's clang, lld and wasi sysroot (../../README.md, MACHINE-NOTES). Without it
-// this prints what to install and, with --if-toolchain (npm install), exits 0: the native
+// Toolchain: Debian's clang 19, lld and wasi sysroot (../../README.md, MACHINE-NOTES). Without
+// it this prints what to install and, with --if-toolchain (npm install), exits 0: the native
 // engine does not need it.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -14,11 +16,14 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const out = join(root, 'build', 'wasm');
-const APT = 'apt-get install -y clang lld wasi-libc libclang-rt-dev-wasm32 libc++-14-dev-wasm32 libc++abi-14-dev-wasm32';
+const APT = 'apt-get install -y clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32 libc++-19-dev-wasm32 libc++abi-19-dev-wasm32';
+// clang 16 fixed relaxed SIMD's opcodes; Debian 12 has 19 (and 14, too old for them).
+const COMPILERS = ['clang++-19', 'clang++'];
 
 if (process.argv.includes('--help')) {
   process.stdout.write(`usage: node native/wasm/build.mjs [--if-toolchain]
-Builds build/wasm/sirocco.wasm (the engine for --backend wasm) with clang's wasm32-wasi target.
+Builds build/wasm/sirocco.wasm and sirocco-relaxed.wasm (the engine for --backend wasm, without
+and with relaxed SIMD) with clang's wasm32-wasi target.
   --if-toolchain   without the toolchain, say so and exit 0 (npm install uses this)
 Toolchain (Debian): ${APT}
 `);
@@ -36,6 +41,9 @@ const NATIVE_ONLY = new Set([
   'native/backend/cpu/weight_arena.cpp',
 ]);
 const X86_KERNELS = /_(avx2|avx512)\.cpp$/;
+// Compiled again, with -mrelaxed-simd, for sirocco-relaxed.wasm: the relaxed kernels and the
+// file that lists the tables (it adds theirs when __wasm_relaxed_simd__ is defined).
+const RELAXED = /_wasm_relaxed_simd\.cpp$|\/kernels_select\.cpp$/;
 
 // The engine_api.h calls the JS side uses, and the flat ones of wasm_api.cpp.
 const EXPORTS = [
@@ -48,24 +56,34 @@ const EXPORTS = [
 const FLAGS = ['--target=wasm32-wasi', '--sysroot=/usr', '-O3', '-msimd128', '-fno-exceptions', '-std=c++17',
   '-ffp-contract=off', '-fno-math-errno', '-Wall', '-Wextra', '-Wno-unused-parameter'];
 
-async function toolchainMissing() {
-  try {
-    await run('clang++', ['--version']);
-  } catch {
-    return 'clang++ is not installed';
+// The first compiler that builds and links a C++ program for wasm32-wasi, and whether it has
+// relaxed SIMD; or why none does (the last one's first words).
+async function findCompiler() {
+  const dir = join(out, 'probe');
+  mkdirSync(dir, { recursive: true });
+  const probe = async (cxx, name, code, flags) => {
+    writeFileSync(join(dir, `${name}.cpp`), code);
+    await run(cxx, [...FLAGS, ...flags, join(dir, `${name}.cpp`), '-o', join(dir, `${name}.wasm`)]);
+  };
+  let why = '';
+  for (const cxx of COMPILERS) {
+    try {
+      await probe(cxx, 'cxx', '#include <vector>\nint main() { std::vector<int> v{0}; return v[0]; }\n', []);
+    } catch (err) {
+      why = err.code === 'ENOENT' ? `${cxx} is not installed` : `${cxx} cannot build for wasm32-wasi: ${String(err.stderr).split('\n')[0]}`;
+      continue;
+    }
+    const relaxed = await probe(cxx, 'relaxed', '#include <wasm_simd128.h>\nint main() { v128_t v = wasm_i32x4_splat(1);\n' +
+      '  return wasm_i32x4_extract_lane(wasm_i32x4_relaxed_dot_i8x16_i7x16_add(v, v, v), 0); }\n', ['-mrelaxed-simd']).then(() => true, () => false);
+    return { cxx, relaxed };
   }
-  try {
-    await run('wasm-ld', ['--version']);
-  } catch {
-    return 'wasm-ld (lld) is not installed';
-  }
-  if (!existsSync('/usr/include/wasm32-wasi/c++/v1')) return 'the wasm32-wasi sysroot and libc++ are not installed';
-  return null;
+  return { why };
 }
 
 function sources() {
   const gyp = JSON.parse(readFileSync(join(root, 'binding.gyp'), 'utf8'));
   const native = gyp.targets[0].sources.filter((s) => !NATIVE_ONLY.has(s) && !X86_KERNELS.test(s));
+  // (binding.gyp lists the relaxed kernels too: the x86 build compiles them to nothing)
   const wasm = readdirSync(join(root, 'native', 'wasm')).filter((f) => f.endsWith('.cpp')).map((f) => `native/wasm/${f}`);
   return [...native, ...wasm];
 }
@@ -80,30 +98,50 @@ function includeDirs() {
   return dirs.map((d) => `-I${join(root, d)}`);
 }
 
+const objectPath = (dir, file) => join(out, dir, file.replaceAll('/', '_').replace(/\.cpp$/, '.o'));
+
+// Compiles files[i] to objects[i], two at a time.
+async function compileAll(cxx, files, objects, flags, label) {
+  const includes = includeDirs();
+  let done = 0;
+  const queue = files.map((_, i) => i);
+  const worker = async () => {
+    for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+      await run(cxx, [...FLAGS, ...flags, ...includes, '-c', join(root, files[i]), '-o', objects[i]]);
+      done++;
+      if (process.stderr.isTTY) process.stderr.write(`\rwasm build: ${label} ${done}/${files.length}`);
+    }
+  };
+  await Promise.all([worker(), worker()]);
+}
+
+async function link(cxx, objects, wasm) {
+  await run(cxx, [...FLAGS, '-mexec-model=reactor', ...objects, '-o', wasm, ...EXPORTS.map((e) => `-Wl,--export=${e}`)]);
+  process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}wasm build: ${relative(root, wasm)}\n`);
+}
+
 async function main() {
-  const missing = await toolchainMissing();
-  if (missing) {
-    process.stderr.write(`wasm build: ${missing}; the WASM engine (--backend wasm) is not built. To build it: ${APT} && npm run build:wasm\n`);
+  const { cxx, relaxed, why } = await findCompiler();
+  if (!cxx) {
+    process.stderr.write(`wasm build: ${why}; the WASM engine (--backend wasm) is not built. To build it: ${APT} && npm run build:wasm\n`);
     process.exit(process.argv.includes('--if-toolchain') ? 0 : 1);
   }
-  mkdirSync(join(out, 'obj'), { recursive: true });
+  for (const dir of ['obj', 'obj-relaxed']) mkdirSync(join(out, dir), { recursive: true });
   const files = sources();
-  const includes = includeDirs();
-  const objects = files.map((f) => join(out, 'obj', f.replaceAll('/', '_').replace(/\.cpp$/, '.o')));
-  let done = 0;
-  const compile = async (i) => {
-    await run('clang++', [...FLAGS, ...includes, '-c', join(root, files[i]), '-o', objects[i]]);
-    done++;
-    if (process.stderr.isTTY) process.stderr.write(`\rwasm build: compiled ${done}/${files.length}`);
-  };
-  const queue = files.map((_, i) => i);
-  const workers = Array.from({ length: 2 }, async () => {
-    for (let i = queue.shift(); i !== undefined; i = queue.shift()) await compile(i);
-  });
-  await Promise.all(workers);
-  const wasm = join(out, 'sirocco.wasm');
-  await run('clang++', [...FLAGS, '-mexec-model=reactor', ...objects, '-o', wasm, ...EXPORTS.map((e) => `-Wl,--export=${e}`)]);
-  process.stderr.write(`${process.stderr.isTTY ? "\r" : ""}wasm build: ${relative(root, wasm)} (${files.length} sources)\n`);
+  const base = files.filter((f) => !/_wasm_relaxed_simd\.cpp$/.test(f));
+  const objects = base.map((f) => objectPath('obj', f));
+  await compileAll(cxx, base, objects, [], 'compiled');
+  await link(cxx, objects, join(out, 'sirocco.wasm'));
+  const relaxedWasm = join(out, 'sirocco-relaxed.wasm');
+  if (!relaxed) {
+    rmSync(relaxedWasm, { force: true });
+    process.stderr.write(`wasm build: ${cxx} has no relaxed SIMD, so no sirocco-relaxed.wasm (clang 16 or later has: ${APT})\n`);
+    return;
+  }
+  const again = files.filter((f) => RELAXED.test(f));
+  const relaxedObjects = again.map((f) => objectPath('obj-relaxed', f));
+  await compileAll(cxx, again, relaxedObjects, ['-mrelaxed-simd'], 'compiled with relaxed SIMD');
+  await link(cxx, [...objects.filter((_, i) => !RELAXED.test(base[i])), ...relaxedObjects], relaxedWasm);
 }
 
 main().catch((err) => {

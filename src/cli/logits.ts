@@ -21,7 +21,8 @@ Prints {"compute_dtype","cases":[{"prompt_tokens","generated","logits_last","ste
   --moe-split S     MoE under --tp: 'columns' (default: every expert split) or 'experts' (whole experts per shard)
   --kv-dtype D      K/V cache storage (default f16)
   --isa I           force a kernel table (default: SIROCCO_ISA, else the best this CPU runs;
-                    with --backend wasm: scalar or wasm_simd128, default the best the module has)
+                    with --backend wasm: scalar, wasm_simd128 or, where the runtime has relaxed
+                    SIMD (Node 22+), wasm_relaxed_simd; default the best of those)
   --backend B       native (default: the C++ addon) or wasm (the same engine in WebAssembly:
                     one thread, one shard; build it with 'npm run build:wasm')
 `;
@@ -46,7 +47,7 @@ const Options = z.object({
   tp: intFlag('tp').default(1),
   'moe-split': z.enum(['columns', 'experts']).default('columns'),
   'kv-dtype': z.enum(['f32', 'f16']).default(DEFAULT_KV_DTYPE),
-  isa: z.enum(['scalar', 'avx2', 'avx512', 'wasm_simd128']).optional(),
+  isa: z.enum(['scalar', 'avx2', 'avx512', 'wasm_simd128', 'wasm_relaxed_simd']).optional(),
   backend: z.enum(['native', 'wasm']).default('native'),
   'prompt-logits': z.boolean().default(false),
 });

@@ -7,6 +7,7 @@
 import { DEFAULT_NODE_OPTIONS, NodeService } from '../node/node_service.ts';
 import { createNoopMeter } from '@opentelemetry/api';
 import type { ChatMessage } from '../tokenizer/tokenizer.ts';
+import { hostHasRelaxedDot } from '../engine/wasm_relaxed_probe.ts';
 import { loadEdgeModel } from './edge_model.ts';
 
 type Message = { type: 'load'; key: string } | { type: 'generate'; messages: ChatMessage[]; maxTokens: number; temperature: number };
@@ -23,12 +24,21 @@ async function fetchOk(path: string, key: string): Promise<Response> {
   return res;
 }
 
+// The relaxed-SIMD engine where this browser runs it right and the gateway has it built.
+async function engineModule(key: string): Promise<WebAssembly.Module> {
+  if (hostHasRelaxedDot()) {
+    const relaxed = await fetchOk('/playground/sirocco-relaxed.wasm', key).catch(() => null);
+    if (relaxed) return WebAssembly.compileStreaming(relaxed);
+  }
+  return WebAssembly.compileStreaming(fetchOk('/playground/sirocco.wasm', key));
+}
+
 async function load(key: string): Promise<void> {
   const started = performance.now();
   const model = (await (await fetchOk('/playground/model', key)).json()) as { id: string };
   const file = (name: string) => fetchOk(`/playground/model/${name}`, key);
   const [module, config, weights, tokenizer, tokenizerConfig] = await Promise.all([
-    WebAssembly.compileStreaming(fetchOk('/playground/sirocco.wasm', key)),
+    engineModule(key),
     file('config.json').then((r) => r.text()),
     file('model.safetensors').then((r) => r.arrayBuffer()),
     file('tokenizer.json').then((r) => r.json() as Promise<unknown>),

@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { wasmModuleBytes } from '../engine/wasm_load.ts';
+import { WASM_MODULES, wasmModuleBuilt, wasmModuleBytes } from '../engine/wasm_load.ts';
 import { leaveOut } from './bundle_plugins.ts';
 
 // The Lambda package (infra/modules/edge_lambda): index.mjs (lambda_handler.ts for Node) and
-// sirocco.wasm, zipped with Debian's zip into zipPath. Returns the zip's size in bytes.
+// the engine's modules that are built (the handler picks one), zipped with Debian's zip into
+// zipPath. Returns the zip's size in bytes.
 export async function packageLambda(zipPath: string): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'sirocco-lambda-'));
   try {
@@ -27,11 +28,12 @@ export async function packageLambda(zipPath: string): Promise<number> {
       minify: true,
       logLevel: 'error',
     });
-    await writeFile(join(dir, 'sirocco.wasm'), await wasmModuleBytes());
+    const modules = WASM_MODULES.filter((m, i) => i === 0 || wasmModuleBuilt(m)); // sirocco.wasm, or a clear error
+    for (const m of modules) await writeFile(join(dir, m), await wasmModuleBytes(m));
     const out = resolve(zipPath);
     await mkdir(dirname(out), { recursive: true });
     await rm(out, { force: true });
-    await promisify(execFile)('zip', ['-q', '-j', '-X', out, join(dir, 'index.mjs'), join(dir, 'sirocco.wasm')]).catch((err: NodeJS.ErrnoException) => {
+    await promisify(execFile)('zip', ['-q', '-j', '-X', out, join(dir, 'index.mjs'), ...modules.map((m) => join(dir, m))]).catch((err: NodeJS.ErrnoException) => {
       throw new Error(err.code === 'ENOENT' ? 'zip is not installed: apt-get install -y zip' : `zip failed: ${err.message}`);
     });
     return (await stat(out)).size;

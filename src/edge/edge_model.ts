@@ -18,6 +18,7 @@ export type EdgeModelOptions = {
   memoryLimitBytes: number; // the isolate's (Cloudflare Workers: 128 MB)
   kvCacheBytes: number;
   kvDtype?: KvDtype;
+  isa?: string; // the kernel table; default: the module's best
 };
 
 const MB = 2 ** 20;
@@ -45,7 +46,7 @@ export async function loadEdgeModel(bytes: EdgeModelBytes, module: WebAssembly.M
         `quantize it (sirocco weights quantize --to q4_0) or serve it from a node`,
     );
 
-  const core = WasmEngine.create(module, model, { kvDtype: options.kvDtype, kvMaxBlocks });
+  const core = WasmEngine.create(module, model, { isa: options.isa, kvDtype: options.kvDtype, kvMaxBlocks });
   await core.loadAll((_file, start, bytes) => weights.subarray(start, start + bytes));
   return { engine: Engine.wrap(core, config), kvMaxBlocks };
 }

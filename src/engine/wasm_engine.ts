@@ -4,6 +4,7 @@
 // engine: single-threaded, and a trap (out of memory, a bug) discards only that instance.
 import type { ModelConfig } from './config.ts';
 import type { LayerTensors, ModelFiles, TensorLocation } from './model_files.ts';
+import { yieldToHost } from './yield_to_host.ts';
 import { DEFAULT_KV_DTYPE, type KvDtype, type NativeEngine, type NativeEngineInfo, type NativeErrorCode, type NativeSlice } from './native.ts';
 
 type Exports = {
@@ -33,7 +34,7 @@ const STATUS: Record<number, NativeErrorCode> = { 1: 'BAD_INPUT', 2: 'KV_EXHAUST
 const DTYPES = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0'];
 
 export type WasmEngineOptions = {
-  isa?: string; // 'scalar' | 'wasm_simd128'; default: the best the module has
+  isa?: string; // 'scalar' | 'wasm_simd128' | 'wasm_relaxed_simd' (sirocco-relaxed.wasm); default: the best the module has
   kvDtype?: KvDtype;
   kvMaxBlocks?: number;
 };
@@ -179,7 +180,7 @@ export class WasmEngine implements NativeEngine {
   }
 
   // Runs on the calling thread, after letting the host's pending events run: a loop of steps
-  // must not starve I/O (a resolved promise alone would go on without yielding).
+  // must not starve I/O.
   async step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array): Promise<Float32Array> {
     await yieldToHost();
     return this.call(() => {
@@ -235,10 +236,6 @@ export function wasmIsas(module: WebAssembly.Module): string[] {
   x._initialize();
   return cString(x, x.engine_cpu_isas()).split(' ');
 }
-
-// The next macrotask: Node's setImmediate, else a zero timeout (edge runtimes, browsers).
-const yieldToHost = (): Promise<void> =>
-  new Promise((resolve) => ((globalThis as { setImmediate?: (f: () => void) => void }).setImmediate ?? ((f) => setTimeout(f, 0)))(resolve));
 
 function put(x: Exports, data: Int32Array | BigInt64Array): number {
   const p = x.malloc(Math.max(data.byteLength, 1));

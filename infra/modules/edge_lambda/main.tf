@@ -22,7 +22,7 @@ resource "aws_lambda_function" "this" {
   role             = aws_iam_role.this.arn
   filename         = var.package_path
   source_code_hash = filebase64sha256(var.package_path)
-  runtime          = "nodejs20.x"
+  runtime          = "nodejs22.x"
   handler          = "index.handler"
   architectures    = ["x86_64"]
   memory_size      = var.memory_mb

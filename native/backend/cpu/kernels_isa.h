@@ -24,6 +24,9 @@ DECLARE_ISA(scalar)
 DECLARE_ISA(avx2)
 DECLARE_ISA(avx512)
 DECLARE_ISA(wasm_simd128)
+// Relaxed SIMD: wasm_simd128's table with these in place (quant_wasm_relaxed_simd.cpp).
+void wasm_relaxed_simd_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0, int np);
+double wasm_relaxed_simd_int8_probe(int64_t iters, int32_t* sink);
 void avx512_pack_act(const act_rows& x, int T, int64_t K, int part, int parts, float* out);  // the one table that packs
 
 // The tables' one exp (Cephes' expf, within 2 ulp): x clamped to [EXP_MIN, EXP_MAX] (a NaN

@@ -57,6 +57,18 @@ static const cpu_kernels WASM_SIMD128 = {
     scalar_widen_row,  // an embedding row a token: not worth a SIMD copy here
     wasm_simd128_fma_probe, wasm_simd128_int8_probe};
 #endif
+#if defined(__wasm_relaxed_simd__)
+// Q4_0 by relaxed dots: wasm_simd128's bits (quant_wasm_relaxed_simd.cpp).
+static const cpu_kernels WASM_RELAXED_SIMD = {
+    "wasm_relaxed_simd",
+    wasm_simd128_matmul_panels, NO_PACKING, nullptr,
+    wasm_simd128_quantize_act, wasm_relaxed_simd_quant_matmul_panels,
+    wasm_simd128_dot, wasm_simd128_axpy,
+    wasm_simd128_attn_scores, wasm_simd128_attn_values,
+    wasm_simd128_softmax_exp, wasm_simd128_silu_mul,
+    scalar_widen_row,
+    wasm_simd128_fma_probe, wasm_relaxed_simd_int8_probe};
+#endif
 
 // The tables this build holds, best last.
 static const std::vector<const cpu_kernels*>& built() {
@@ -67,6 +79,9 @@ static const std::vector<const cpu_kernels*>& built() {
 #endif
 #if defined(__wasm_simd128__)
         &WASM_SIMD128,  // a module that loads at all runs SIMD128: it fails validation otherwise
+#endif
+#if defined(__wasm_relaxed_simd__)
+        &WASM_RELAXED_SIMD,  // likewise; src/engine/wasm_relaxed_probe.ts checks a host's dots first
 #endif
     };
     return tables;

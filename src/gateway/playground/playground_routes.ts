@@ -1,12 +1,13 @@
 // What the playground's in-browser mode downloads from the gateway: its worker script (bundled
-// on first use), the WASM engine, and the small model of --playground-model (with a key).
+// on first use), the WASM engine (sirocco.wasm, or sirocco-relaxed.wasm for browsers with
+// relaxed SIMD), and the small model of --playground-model (with a key).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import { bundleBrowserWorker } from '../../edge/bundle_browser.ts';
-import { wasmModuleBytes } from '../../engine/wasm_load.ts';
+import { WASM_MODULES, wasmModuleBytes, type WasmModuleName } from '../../engine/wasm_load.ts';
 import type { GatewayDeps } from '../gateway_deps.ts';
 import { OpenAIError } from '../openai_error.ts';
 
@@ -22,9 +23,11 @@ export function playgroundRoutes(deps: Pick<GatewayDeps, 'playgroundModel'>): Ho
     });
     return c.body(await worker, 200, { 'content-type': 'text/javascript; charset=utf-8' });
   });
-  app.get('/playground/sirocco.wasm', async (c) => {
-    const bytes = await wasmModuleBytes().catch(() => {
-      throw new OpenAIError(503, 'the WASM engine is not built on this gateway: run npm run build:wasm', 'server_error');
+  app.get('/playground/:module{sirocco[a-z-]*\\.wasm}', async (c) => {
+    const name = c.req.param('module') as WasmModuleName;
+    if (!WASM_MODULES.includes(name)) throw new OpenAIError(404, `no WASM module ${name}: ${WASM_MODULES.join(', ')}`, 'not_found_error');
+    const bytes = await wasmModuleBytes(name).catch(() => {
+      throw new OpenAIError(404, `${name} is not built on this gateway: run npm run build:wasm`, 'not_found_error');
     });
     return c.body(bytes, 200, { 'content-type': 'application/wasm' });
   });
