@@ -10,26 +10,35 @@
 #include "quant_wasm_panel.h"
 
 struct RelaxedSums {
-    static void q8(const uint8_t* q, const block_q8_act& x, v128_t s[4]) { Simd128Sums::q8(q, x, s); }
+    template <int NT>
+    static void q8(const uint8_t* q, const block_q8_act* const x[NT], v128_t s[NT][4]) { Simd128Sums::q8<NT>(q, x, s); }
     // Nibbles n as they are: Σ (n − 8)·x = Σ n·x − 8·Σ x. A 16-byte load holds rows 4h … 4h + 3,
     // 4 bytes each: low nibbles for activations 4j …, high ones for 16 + 4j … The i16 dot adds
     // 2 products (|n·x| ≤ 15·127); a row's 2 lanes add 8 of those (≤ 30480), so no i16 sum
     // can overflow — nor saturate, on hosts whose dot does — before they widen, once a block.
     // (The i32 dot-add widens every time: half the speed in Chromium.)
-    static void q4(const uint8_t* q, const block_q8_act& x, v128_t s[4]) {
+    template <int NT>
+    static void q4(const uint8_t* q, const block_q8_act* const x[NT], v128_t s[NT][4]) {
         const v128_t low4 = wasm_i8x16_splat(0x0F);
-        v128_t s16[4];
-        for (auto& v : s16) v = wasm_i16x8_splat(0);
+        v128_t s16[NT][4];
+        for (auto& a : s16)
+            for (auto& v : a) v = wasm_i16x8_splat(0);
         for (int j = 0; j < 4; j++) {
-            const v128_t xl = wasm_i32x4_splat(act_group(x, j)), xh = wasm_i32x4_splat(act_group(x, j + 4));
+            v128_t xl[NT], xh[NT];
+            for (int t = 0; t < NT; t++) xl[t] = wasm_i32x4_splat(act_group(*x[t], j)), xh[t] = wasm_i32x4_splat(act_group(*x[t], j + 4));
             for (int h = 0; h < 4; h++) {
                 const v128_t v = wasm_v128_load(q + j * 64 + h * 16);
-                s16[h] = wasm_i16x8_add(s16[h], wasm_i16x8_relaxed_dot_i8x16_i7x16(xl, wasm_v128_and(v, low4)));
-                s16[h] = wasm_i16x8_add(s16[h], wasm_i16x8_relaxed_dot_i8x16_i7x16(xh, wasm_v128_and(wasm_u16x8_shr(v, 4), low4)));
+                const v128_t nl = wasm_v128_and(v, low4), nh = wasm_v128_and(wasm_u16x8_shr(v, 4), low4);
+                for (int t = 0; t < NT; t++) {
+                    s16[t][h] = wasm_i16x8_add(s16[t][h], wasm_i16x8_relaxed_dot_i8x16_i7x16(xl[t], nl));
+                    s16[t][h] = wasm_i16x8_add(s16[t][h], wasm_i16x8_relaxed_dot_i8x16_i7x16(xh[t], nh));
+                }
             }
         }
-        const v128_t offset = wasm_i32x4_splat(-8 * x.sum);
-        for (int h = 0; h < 4; h++) s[h] = wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(s16[h]), offset);
+        for (int t = 0; t < NT; t++) {
+            const v128_t offset = wasm_i32x4_splat(-8 * x[t]->sum);
+            for (int h = 0; h < 4; h++) s[t][h] = wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(s16[t][h]), offset);
+        }
     }
 };
 
