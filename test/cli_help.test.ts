@@ -14,7 +14,7 @@ import { describeS3Error } from '../src/weights/s3_errors.ts';
 const run = promisify(execFile);
 const sirocco = (...args: string[]) => run(process.execPath, ['bin/sirocco.js', ...args], { encoding: 'utf8' });
 
-const verbs = ['make-tiny', 'serve', 'start', 'make-default-model', 'node', 'edge-node', 'gateway', 'weights', 'weights push', 'weights pull', 'weights verify', 'weights quantize', 'keys', 'usage', 'logits'];
+const verbs = ['make-tiny', 'serve', 'start', 'make-default-model', 'node', 'edge-node', 'gateway', 'weights', 'weights push', 'weights pull', 'weights verify', 'weights quantize', 'keys', 'usage', 'batch', 'logits'];
 
 describe('sirocco CLI', () => {
   it.each(verbs)('%s --help prints usage and exits 0', async (verb) => {

@@ -47,6 +47,10 @@ const ownVerbs: Record<string, Verb> = {
     summary: 'summarise the usage ledger (tokens and requests per key and model)',
     run: async (argv) => (await import('../gateway/cli/usage_cli.ts')).runUsage(argv),
   },
+  batch: {
+    summary: 'run an OpenAI Batch input file (JSONL) through a model: resumable, in input order',
+    run: async (argv) => (await import('./batch.ts')).runBatchCli(argv),
+  },
   logits: {
     summary: 'run the engine on token ids and print greedy tokens and logits as JSON',
     run: async (argv) => (await import('./logits.ts')).runLogits(argv),
