@@ -13,7 +13,22 @@ export type BatchRunOptions = {
   send: Send;
   write: (lines: OutputLine[]) => Promise<void>;
   progress?: (p: BatchProgress) => void;
+  stop?: () => boolean; // true: send nothing more (a cancelled job); what is in flight finishes
 };
+
+// One request's answer as an output line holds it, retrying an overloaded answer (429, 503)
+// after its Retry-After (up to 20 times): a batch waits its turn rather than failing lines.
+export async function answerWithRetry(post: () => Promise<Response>): Promise<Awaited<ReturnType<Send>>> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await post();
+    const body = (await res.json().catch(() => null)) as unknown;
+    if ((res.status === 429 || res.status === 503) && attempt < 20) {
+      await new Promise((r) => setTimeout(r, 1000 * Math.min(30, Number(res.headers.get('retry-after')) || 1)));
+      continue;
+    }
+    return { status: res.status, requestId: res.headers.get('x-request-id'), body };
+  }
+}
 
 const promptKey = (r: BatchRequest) => JSON.stringify(r.body.messages ?? r.body.prompt ?? '');
 
@@ -65,7 +80,7 @@ export async function runBatch(lines: ParsedLine[], o: BatchRunOptions): Promise
     return queue.shift();
   };
   const worker = async () => {
-    for (let item = next(); item; item = next()) {
+    for (let item = o.stop?.() ? undefined : next(); item; item = o.stop?.() ? undefined : next()) {
       const { request, index } = item;
       const res = await o.send(request).catch((err: Error) => ({ error: err.message }));
       finish(

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseBatchInput } from '../batch/batch_lines.ts';
 import { BatchOutput } from '../batch/batch_output.ts';
-import { runBatch, type BatchProgress, type Send } from '../batch/batch_runner.ts';
+import { answerWithRetry, runBatch, type BatchProgress, type Send } from '../batch/batch_runner.ts';
 import { modelIdOf, servedCard, spawnService } from './start.ts';
 
 const CLI = resolve(fileURLToPath(import.meta.url), '../../../bin/sirocco.js');
@@ -51,24 +51,14 @@ function progressLine(p: BatchProgress, already: number): string {
   return `[${'='.repeat(filled).padEnd(width)}] ${p.done + already}/${p.total + already} lines · ${rate.toFixed(1)} tok/s · ${etaText}`;
 }
 
-// POSTs a request to the gateway; an overloaded answer (429, 503) is retried after its Retry-After.
-function sender(gatewayUrl: string, apiKey: string): Send {
-  return async (request) => {
-    for (let attempt = 0; ; attempt++) {
-      const res = await fetch(`${gatewayUrl}${request.url}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify(request.body),
-      });
-      const body = (await res.json().catch(() => null)) as unknown;
-      if ((res.status === 429 || res.status === 503) && attempt < 20) {
-        await new Promise((r) => setTimeout(r, 1000 * Math.min(30, Number(res.headers.get('retry-after')) || 1)));
-        continue;
-      }
-      return { status: res.status, requestId: res.headers.get('x-request-id'), body };
-    }
-  };
-}
+const sender = (gatewayUrl: string, apiKey: string): Send => (request) =>
+  answerWithRetry(() =>
+    fetch(`${gatewayUrl}${request.url}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(request.body),
+    }),
+  );
 
 export async function runBatchCli(argv: string[]): Promise<number> {
   let options: z.infer<typeof Options>;

@@ -4,6 +4,9 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { startReconciler } from '../gateway/admission_reconciler.ts';
 import { createGatewayApp } from '../gateway/app.ts';
+import { BatchJobs } from '../gateway/batches/batch_jobs.ts';
+import { BatchWorker, sendThrough } from '../gateway/batches/batch_worker.ts';
+import { FileObjects } from '../gateway/batches/file_objects.ts';
 import { Billing } from '../gateway/billing.ts';
 import { DiscoverSpec, DISCOVERY_INTERVAL_MS } from '../gateway/discovery/discover_spec.ts';
 import { Ec2TagDiscovery } from '../gateway/discovery/ec2_tag_discovery.ts';
@@ -23,7 +26,7 @@ const USAGE = `usage: sirocco gateway (--nodes URL[,URL…] | --discover ec2:TAG
                        [--port 8080] [--host 127.0.0.1] [--data DIR] [--store postgres://…] [--prices FILE]
                        [--health-interval-ms 1000] [--connect-timeout-ms 10000] [--node-idle-timeout-ms 30000] [--strict-params]
                        [--request-timeout-ms 600000] [--cors-origins https://app.example,…|*] [--reconcile-after-ms 30000]
-                       [--playground-model DIR]
+                       [--playground-model DIR] [--batch-concurrency 16]
 --discover lists the running EC2 instances with that tag every 15 s and uses their private
 addresses as nodes (port 8081 unless given; region from AWS_REGION).
 Nodes are called with the secret in SIROCCO_NODE_SECRET. API keys, the usage ledger and the
@@ -43,6 +46,8 @@ their first token, else end with an in-band error); --request-timeout-ms a whole
 --cors-origins lets browsers on those origins call the API (CORS headers; default none).
 --playground-model DIR: a small model (Hugging Face layout, one safetensors file, e.g. a q4_0
   one) the playground at GET / can download, with a key, and run in the browser (WASM).
+--batch-concurrency N: the Batch API's jobs (/v1/files, /v1/batches) run one at a time, N of
+  a job's requests at once (default 16, a node's sequences); their files and jobs live in --data.
 Every admitted request is journaled, so one this gateway cannot finish (killed, crashed) is
 still billed once: at its next start (embedded store), or by any replica once this one has
 been silent --reconcile-after-ms (PostgreSQL), with the tokens its node reports generating.
@@ -66,6 +71,7 @@ const Options = z.object({
   'reconcile-after-ms': z.coerce.number().int().min(1000).default(30_000),
   'request-timeout-ms': z.coerce.number().int().positive().default(600_000),
   'playground-model': z.string().min(1).optional(),
+  'batch-concurrency': z.coerce.number().int().positive().max(1024).default(16),
   'cors-origins': z
     .string()
     .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
@@ -86,7 +92,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     values = parseArgs({
       args: argv,
       options: {
-        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'store', 'prices', 'health-interval-ms', 'connect-timeout-ms', 'node-idle-timeout-ms', 'cors-origins', 'reconcile-after-ms', 'request-timeout-ms', 'playground-model'].map((k) => [k, { type: 'string' as const }])),
+        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'store', 'prices', 'health-interval-ms', 'connect-timeout-ms', 'node-idle-timeout-ms', 'cors-origins', 'reconcile-after-ms', 'request-timeout-ms', 'playground-model', 'batch-concurrency'].map((k) => [k, { type: 'string' as const }])),
         'strict-params': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -122,6 +128,11 @@ export async function runGateway(argv: string[]): Promise<number> {
   const metrics = new GatewayMetrics();
   const billing = new Billing(store.ledger, await store.openAdmissions({ owner, staleMs: o['reconcile-after-ms'] }), metrics);
   const envKey = process.env[API_KEY_ENV];
+  // The Batch API's jobs run through this gateway's own routes (created below).
+  let app: ReturnType<typeof createGatewayApp> | null = null;
+  const batchToken = randomHex(16);
+  const [files, jobs] = await Promise.all([FileObjects.open(o.data), BatchJobs.open(o.data)]);
+  const worker = new BatchWorker(jobs, files, sendThrough(() => app!, batchToken), o['batch-concurrency']);
   const deps = {
     pool,
     keys: envKey ? new EnvKeyStore(store.keys, envKey) : store.keys,
@@ -136,6 +147,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     corsOrigins: o['cors-origins'],
     prices,
     playgroundModel: o['playground-model'] ?? null,
+    batches: { files, jobs, worker, token: batchToken },
   };
   await pool.start();
   const discovery = o.discover
@@ -154,10 +166,13 @@ export async function runGateway(argv: string[]): Promise<number> {
   // Bills what a previous run (or a dead replica) left open, asking the nodes what they generated.
   const reconciler = startReconciler(billing, pool, prices, Math.max(1000, o['reconcile-after-ms'] / 2));
   const stopTracing = await startTracing('sirocco-gateway');
-  const { server } = await listen(createGatewayApp(deps), o.host, o.port, 'gateway');
+  app = createGatewayApp(deps);
+  const { server } = await listen(app, o.host, o.port, 'gateway');
+  worker.start();
   onSignals(async (signal) => {
     log('info', 'gateway stopping', { signal });
     discovery?.stop();
+    await worker.stop(); // its job resumes at the next start
     pool.stop();
     await closeServer(server);
     reconciler.stop();

@@ -2,10 +2,13 @@
 // /v1/responses (stateless), /tokenize and /detokenize (tokenize_routes.ts), usage, admin and
 // /metrics (admin_routes.ts), /health and /ready. Every request is authenticated, validated and
 // rate-limited here, so nothing invalid reaches a node; errors use the OpenAI error object.
+import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { log } from '../telemetry/log.ts';
+import { batchRoutes } from './batches/batch_routes.ts';
+import { BATCH_KEY_HEADER, BATCH_TOKEN_HEADER } from './batches/batch_worker.ts';
 import { context, REQUEST_ID_ATTRIBUTE, trace, tracer } from '../telemetry/tracing.ts';
 import { adminRoutes } from './admin_routes.ts';
 import { bodyLimit, type BodyVariables } from './body_limit.ts';
@@ -32,6 +35,7 @@ import { randomHex } from '../util/random_hex.ts';
 
 type Env = { Variables: { key: KeyRecord } & BodyVariables };
 
+const safeEqual = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 const unauthorized = (message: string) => new OpenAIError(401, message, 'authentication_error', null, 'invalid_api_key');
 // A refusal of the rate limiter; promptTokens is null when it came before the prompt was counted.
 const rateLimited = (r: Extract<RateLimitDecision, { allowed: false }>, promptTokens: number | null) =>
@@ -80,6 +84,15 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       log('warn', 'request rejected', { route: c.req.path.slice(0, 64), status: 401, reason: 'invalid_api_key' });
       return unauthorized(message);
     };
+    // A batch job's line, from this gateway's worker: as the key that created the job.
+    const token = c.req.header(BATCH_TOKEN_HEADER);
+    if (token !== undefined) {
+      const keyId = c.req.header(BATCH_KEY_HEADER);
+      const key = safeEqual(token, deps.batches.token) ? (await deps.keys.list()).find((k) => k.id === keyId && k.revoked_at === null) : undefined;
+      if (!key) throw refuse('The batch job\'s key is unknown or revoked.');
+      c.set('key', key);
+      return next();
+    }
     const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
     if (!match) throw refuse('You did not provide an API key: send it as "Authorization: Bearer sk-...".');
     const key = await deps.keys.verify(match[1]!);
@@ -94,6 +107,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   app.use('/playground/model', requireKey);
   app.use('/playground/model/*', requireKey);
   app.route('/', playgroundRoutes(deps));
+  app.route('/', batchRoutes(deps.batches.files, deps.batches.jobs, deps.batches.worker));
   app.route('/', tokenizeRoutes(deps));
 
   app.route('/', adminRoutes(deps));

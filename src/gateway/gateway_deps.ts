@@ -1,4 +1,7 @@
 // What the gateway's routes share: nodes, keys, limits, the usage ledger and metrics.
+import type { BatchJobs } from './batches/batch_jobs.ts';
+import type { BatchWorker } from './batches/batch_worker.ts';
+import type { FileObjects } from './batches/file_objects.ts';
 import type { Billing } from './billing.ts';
 import type { KeyStore } from './keys/key_store.ts';
 import type { UsageLedger } from './ledger/usage_ledger.ts';
@@ -21,6 +24,9 @@ export type GatewayDeps = {
   corsOrigins: string[]; // origins browsers may call from ('*' for any); empty = no CORS headers
   prices: Prices; // per model; every usage record carries its cost
   playgroundModel: string | null; // a small model directory the playground runs in the browser (--playground-model)
+  // /v1/files and /v1/batches: their stores, the worker that runs the jobs, and the token its
+  // requests to this gateway carry (batch_worker.ts)
+  batches: { files: FileObjects; jobs: BatchJobs; worker: BatchWorker; token: string };
 };
 
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;

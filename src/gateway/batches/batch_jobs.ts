@@ -1,0 +1,121 @@
+// /v1/batches' jobs, one JSON file each in the data directory (replaced atomically), so a
+// gateway that restarts finds them and resumes those not finished (batch_worker.ts).
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomic } from '../keys/atomic_write.ts';
+
+export const BATCH_ENDPOINTS = ['/v1/chat/completions', '/v1/completions'] as const;
+const Status = z.enum(['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled']);
+const at = z.number().int().nullable();
+const BatchRecord = z.object({
+  id: z.string(),
+  object: z.literal('batch'),
+  endpoint: z.enum(BATCH_ENDPOINTS),
+  errors: z.object({ object: z.literal('list'), data: z.array(z.object({ code: z.string(), message: z.string(), line: z.number().nullable(), param: z.string().nullable() })) }).nullable(),
+  input_file_id: z.string(),
+  completion_window: z.literal('24h'),
+  status: Status,
+  output_file_id: z.string().nullable(),
+  error_file_id: z.string().nullable(),
+  created_at: z.number().int(),
+  in_progress_at: at,
+  expires_at: at,
+  finalizing_at: at,
+  completed_at: at,
+  failed_at: at,
+  expired_at: at,
+  cancelling_at: at,
+  cancelled_at: at,
+  request_counts: z.object({ total: z.number().int(), completed: z.number().int(), failed: z.number().int() }),
+  metadata: z.record(z.string(), z.string()).nullable(),
+  owner: z.string(), // key id: never shown
+});
+export type BatchRecord = z.infer<typeof BatchRecord>;
+export const batchView = ({ owner: _owner, ...shown }: BatchRecord) => shown;
+export const UNFINISHED: BatchRecord['status'][] = ['validating', 'in_progress', 'finalizing', 'cancelling'];
+
+const now = () => Math.floor(Date.now() / 1000);
+
+export class BatchJobs {
+  private readonly updating = new Map<string, Promise<unknown>>(); // per job: one change at a time
+
+  private constructor(private readonly dir: string) {}
+
+  static async open(dataDir: string): Promise<BatchJobs> {
+    const dir = join(dataDir, 'batches');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    return new BatchJobs(dir);
+  }
+
+  // Where the worker keeps a job's output lines while it runs (batch_output.ts resumes it).
+  workPath(id: string): string {
+    return join(this.dir, `${id}.work.jsonl`);
+  }
+
+  async create(owner: string, r: { endpoint: BatchRecord['endpoint']; input_file_id: string; metadata: Record<string, string> | null }): Promise<BatchRecord> {
+    const created = now();
+    const record: BatchRecord = {
+      id: `batch_${randomBytes(12).toString('hex')}`,
+      object: 'batch',
+      ...r,
+      errors: null,
+      completion_window: '24h',
+      status: 'validating',
+      output_file_id: null,
+      error_file_id: null,
+      created_at: created,
+      in_progress_at: null,
+      expires_at: created + 24 * 3600,
+      finalizing_at: null,
+      completed_at: null,
+      failed_at: null,
+      expired_at: null,
+      cancelling_at: null,
+      cancelled_at: null,
+      request_counts: { total: 0, completed: 0, failed: 0 },
+      owner,
+    };
+    await this.save(record);
+    return record;
+  }
+
+  save(record: BatchRecord): Promise<void> {
+    return writeFileAtomic(join(this.dir, `${record.id}.json`), JSON.stringify(record));
+  }
+
+  async read(id: string): Promise<BatchRecord | null> {
+    if (!/^batch_[0-9a-f]{24}$/.test(id)) return null;
+    const text = await readFile(join(this.dir, `${id}.json`), 'utf8').catch(() => null);
+    return text === null ? null : BatchRecord.parse(JSON.parse(text));
+  }
+
+  // The key's job, or null (another key's is as absent as a missing one).
+  async get(owner: string, id: string): Promise<BatchRecord | null> {
+    const r = await this.read(id);
+    return r?.owner === owner ? r : null;
+  }
+
+  // Newest first; owner null: every key's (the worker).
+  async list(owner: string | null): Promise<BatchRecord[]> {
+    const names = (await readdir(this.dir)).filter((n) => /^batch_[0-9a-f]{24}\.json$/.test(n));
+    const records = await Promise.all(names.map(async (n) => BatchRecord.parse(JSON.parse(await readFile(join(this.dir, n), 'utf8')))));
+    return records.filter((r) => owner === null || r.owner === owner).sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? 1 : -1));
+  }
+
+  // Applies `change` to the stored job and saves it, one change at a time per job (this
+  // gateway's routes and worker both change jobs).
+  update(id: string, change: (r: BatchRecord) => void): Promise<BatchRecord> {
+    const run = async () => {
+      const r = await this.read(id);
+      if (!r) throw new Error(`no batch ${id}`);
+      change(r);
+      await this.save(r);
+      return r;
+    };
+    const next = (this.updating.get(id) ?? Promise.resolve()).then(run, run);
+    this.updating.set(id, next.catch(() => {}));
+    return next;
+  }
+}

@@ -1,0 +1,152 @@
+// Runs /v1/batches jobs, oldest first, one at a time, each line through this gateway's own
+// completion routes as the key that created the job (so it is validated, rate-limited and
+// billed like any request of that key). A job's output lines go to a work file as they are
+// written (in input order), so a gateway restarted mid-job skips what is there; at the end
+// they split into the output file (2xx responses) and the error file (the rest).
+import { readFile, rm } from 'node:fs/promises';
+import { parseBatchInput, type BatchRequest, type OutputLine } from '../../batch/batch_lines.ts';
+import { BatchOutput } from '../../batch/batch_output.ts';
+import { answerWithRetry, runBatch } from '../../batch/batch_runner.ts';
+import { log } from '../../telemetry/log.ts';
+import { UNFINISHED, type BatchJobs, type BatchRecord } from './batch_jobs.ts';
+import type { FileObjects } from './file_objects.ts';
+
+// One line through the gateway's routes as the key `owner`.
+export type SendAs = (owner: string, request: BatchRequest) => Promise<{ status: number; requestId: string | null; body: unknown }>;
+
+// How the worker's requests authenticate: a token only this process knows, and the job's key.
+export const BATCH_TOKEN_HEADER = 'x-sirocco-batch-token';
+export const BATCH_KEY_HEADER = 'x-sirocco-batch-key';
+
+// SendAs through a gateway app in this process (Hono's app.request: no socket).
+export const sendThrough =
+  (app: () => { request: (path: string, init: RequestInit) => Response | Promise<Response> }, token: string): SendAs =>
+  (owner, request) =>
+    answerWithRetry(async () =>
+      app().request(request.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [BATCH_TOKEN_HEADER]: token, [BATCH_KEY_HEADER]: owner },
+        body: JSON.stringify(request.body),
+      }),
+    );
+
+const now = () => Math.floor(Date.now() / 1000);
+const succeeded = (l: OutputLine) => l.response !== null && l.response.status_code >= 200 && l.response.status_code < 300;
+
+export class BatchWorker {
+  private stopped = false;
+  private wake: (() => void) | null = null;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly jobs: BatchJobs,
+    private readonly files: FileObjects,
+    private readonly send: SendAs,
+    private readonly concurrency: number,
+  ) {}
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  // A job was created or cancelled: look again now.
+  poke(): void {
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.poke();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const job = (await this.jobs.list(null)).reverse().find((j) => UNFINISHED.includes(j.status));
+      if (!job) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, 5000).unref();
+        });
+        this.wake = null;
+        continue;
+      }
+      await this.run(job).catch(async (err: Error) => {
+        log('error', 'batch failed', { batch: job.id, error: err.message });
+        await this.jobs.update(job.id, (r) => {
+          r.status = 'failed';
+          r.failed_at = now();
+          r.errors = { object: 'list', data: [{ code: 'internal_error', message: err.message, line: null, param: null }] };
+        });
+      });
+    }
+  }
+
+  private async run(job: BatchRecord): Promise<void> {
+    const input = await this.files.get(job.owner, job.input_file_id);
+    if (!input) throw new Error(`the input file ${job.input_file_id} is gone`);
+    const lines = parseBatchInput(await readFile(this.files.pathOf(input.id), 'utf8'));
+    const wrongUrl = lines.find((l) => l.ok && l.request.url !== job.endpoint);
+    if (wrongUrl?.ok) {
+      await this.jobs.update(job.id, (r) => {
+        r.status = 'failed';
+        r.failed_at = now();
+        r.errors = { object: 'list', data: [{ code: 'invalid_url', message: `line ${wrongUrl.request.line}: url ${wrongUrl.request.url} is not the batch's endpoint ${job.endpoint}`, line: wrongUrl.request.line, param: 'url' }] };
+      });
+      return;
+    }
+    const output = await BatchOutput.open(this.jobs.workPath(job.id));
+    try {
+      const todo = lines.filter((l) => !output.written.has(l.ok ? l.request.id : l.output.id));
+      const counts = { total: lines.length, completed: 0, failed: 0 };
+      for (const l of await this.workLines(job.id)) counts[succeeded(l) ? 'completed' : 'failed']++;
+      await this.jobs.update(job.id, (r) => {
+        if (r.status === 'validating') (r.status = 'in_progress'), (r.in_progress_at = now());
+        r.request_counts = { ...counts };
+      });
+      let cancelled = (await this.jobs.read(job.id))!.status === 'cancelling';
+      await runBatch(todo, {
+        concurrency: this.concurrency,
+        order: 'input',
+        send: (request) => this.send(job.owner, request),
+        write: async (written) => {
+          await output.write(written);
+          for (const l of written) counts[succeeded(l) ? 'completed' : 'failed']++;
+          const r = await this.jobs.update(job.id, (r) => (r.request_counts = { ...counts }));
+          cancelled ||= r.status === 'cancelling';
+        },
+        stop: () => cancelled || this.stopped,
+      });
+      if (this.stopped && !cancelled) return; // resumed at the next start
+    } finally {
+      await output.close();
+    }
+    await this.finish(job.id);
+  }
+
+  private async workLines(id: string): Promise<OutputLine[]> {
+    const text = await readFile(this.jobs.workPath(id), 'utf8').catch(() => '');
+    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as OutputLine);
+  }
+
+  // The work file → the output and error files; the job completed (or cancelled).
+  private async finish(id: string): Promise<void> {
+    const job = (await this.jobs.read(id))!;
+    const lines = await this.workLines(id);
+    await this.jobs.update(id, (r) => (r.status = r.status === 'cancelling' ? 'cancelling' : 'finalizing', r.finalizing_at = now()));
+    const text = (ls: OutputLine[]) => ls.map((l) => JSON.stringify(l) + '\n').join('');
+    const ok = lines.filter(succeeded);
+    const bad = lines.filter((l) => !succeeded(l));
+    const out = ok.length ? await this.files.create(job.owner, `${id}_output.jsonl`, 'batch_output', text(ok)) : null;
+    const err = bad.length ? await this.files.create(job.owner, `${id}_error.jsonl`, 'batch_output', text(bad)) : null;
+    await this.jobs.update(id, (r) => {
+      r.output_file_id = out?.id ?? null;
+      r.error_file_id = err?.id ?? null;
+      r.request_counts = { total: r.request_counts.total, completed: ok.length, failed: bad.length };
+      if (r.status === 'cancelling') (r.status = 'cancelled'), (r.cancelled_at = now());
+      else (r.status = 'completed'), (r.completed_at = now());
+    });
+    await rm(this.jobs.workPath(id), { force: true });
+    log('info', 'batch done', { batch: id, completed: ok.length, failed: bad.length });
+  }
+}

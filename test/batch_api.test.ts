@@ -1,0 +1,95 @@
+// The Batch API (/v1/files, /v1/batches) with the official openai SDK against a real gateway and
+// node: upload, create, poll, download — the greedy texts `sirocco batch` gives for the same
+// file; failed lines in the error file; each key sees its own; a cancel stops a job.
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import OpenAI, { toFile } from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from './helpers/stack.ts';
+
+const run = promisify(execFile);
+let stack: Stack;
+let client: OpenAI;
+beforeAll(async () => {
+  stack = await startStack();
+  client = new OpenAI({ baseURL: `${stack.gateway.url}/v1`, apiKey: await stack.createKey('batch-api') });
+});
+afterAll(() => stack?.stop());
+
+type Line = { id: string; custom_id: string | null; response: { status_code: number; body: any } | null; error: unknown };
+const parseLines = (text: string): Line[] => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+
+function inputFile(n: number, maxTokens: number): string {
+  const lines = Array.from({ length: n }, (_, i) =>
+    JSON.stringify({ custom_id: `q${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'sirocco-test', messages: [{ role: 'user', content: `Question ${i % 7}?` }], max_tokens: maxTokens, temperature: 0 } }),
+  );
+  lines.push(JSON.stringify({ custom_id: 'wrong-model', method: 'POST', url: '/v1/chat/completions', body: { model: 'nope', messages: [{ role: 'user', content: 'Hi' }] } }));
+  return lines.join('\n') + '\n';
+}
+
+async function waitFor(id: string, c = client, done = ['completed', 'failed', 'cancelled', 'expired']) {
+  for (let i = 0; i < 600; i++) {
+    const b = await c.batches.retrieve(id);
+    if (done.includes(b.status)) return b;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`batch ${id} did not finish`);
+}
+
+describe('the Batch API', () => {
+  it('runs an uploaded file: the output file holds what sirocco batch writes, failures the error file', async () => {
+    const text = inputFile(20, 8);
+    const file = await client.files.create({ file: await toFile(Buffer.from(text), 'input.jsonl'), purpose: 'batch' });
+    expect(file).toMatchObject({ object: 'file', purpose: 'batch', filename: 'input.jsonl', bytes: Buffer.byteLength(text) });
+    const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { run: 'test' } });
+    expect(created).toMatchObject({ object: 'batch', status: 'validating', input_file_id: file.id, metadata: { run: 'test' } });
+
+    const done = await waitFor(created.id);
+    expect(done).toMatchObject({ status: 'completed', request_counts: { total: 21, completed: 20, failed: 1 } });
+    const output = parseLines(await (await client.files.content(done.output_file_id!)).text());
+    const errors = parseLines(await (await client.files.content(done.error_file_id!)).text());
+    expect(output.map((l) => l.custom_id)).toEqual(Array.from({ length: 20 }, (_, i) => `q${i}`));
+    expect(errors).toEqual([expect.objectContaining({ custom_id: 'wrong-model', response: expect.objectContaining({ status_code: 404 }) })]);
+
+    // The same file through `sirocco batch`: the same greedy texts, line for line.
+    const dir = stack.models.root;
+    writeFileSync(join(dir, 'api-in.jsonl'), text);
+    await run(process.execPath, ['bin/sirocco.js', 'batch', '--model', stack.modelDir, '--model-id', 'sirocco-test', join(dir, 'api-in.jsonl'), join(dir, 'api-out.jsonl')]);
+    const cli = parseLines(readFileSync(join(dir, 'api-out.jsonl'), 'utf8'));
+    const content = (l: Line) => l.response!.body.choices[0].message.content;
+    expect(output.map(content)).toEqual(cli.slice(0, 20).map(content));
+    expect(output.map((l) => l.id)).toEqual(cli.slice(0, 20).map((l) => l.id));
+  });
+
+  it('shows each key its own files and batches only', async () => {
+    const other = new OpenAI({ baseURL: `${stack.gateway.url}/v1`, apiKey: await stack.createKey('batch-other') });
+    const file = await client.files.create({ file: await toFile(Buffer.from(inputFile(1, 2)), 'mine.jsonl'), purpose: 'batch' });
+    const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    await expect(other.files.retrieve(file.id)).rejects.toMatchObject({ status: 404 });
+    await expect(other.batches.retrieve(batch.id)).rejects.toMatchObject({ status: 404 });
+    await expect(other.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })).rejects.toMatchObject({ status: 404 });
+    expect((await other.files.list()).data).toEqual([]);
+    expect((await client.batches.list()).data.map((b) => b.id)).toContain(batch.id);
+    await waitFor(batch.id);
+  });
+
+  it('refuses a batch of the wrong endpoint or window, naming the field', async () => {
+    const file = await client.files.create({ file: await toFile(Buffer.from(inputFile(1, 2)), 'x.jsonl'), purpose: 'batch' });
+    await expect(client.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' })).rejects.toMatchObject({ status: 400, param: 'endpoint' });
+    await expect(client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '1h' as '24h' })).rejects.toMatchObject({ status: 400, param: 'completion_window' });
+  });
+
+  it('cancels a running batch: it stops, and what ran is in its output file', async () => {
+    const file = await client.files.create({ file: await toFile(Buffer.from(inputFile(80, 24)), 'long.jsonl'), purpose: 'batch' });
+    const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    await waitFor(batch.id, client, ['in_progress']);
+    const cancelling = await client.batches.cancel(batch.id);
+    expect(['cancelling', 'cancelled']).toContain(cancelling.status);
+    const done = await waitFor(batch.id);
+    expect(done.status).toBe('cancelled');
+    expect(done.request_counts!.completed).toBeLessThan(80);
+    if (done.output_file_id) expect(parseLines(await (await client.files.content(done.output_file_id)).text())).toHaveLength(done.request_counts!.completed);
+  });
+});
