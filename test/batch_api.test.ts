@@ -93,3 +93,34 @@ describe('the Batch API', () => {
     if (done.output_file_id) expect(parseLines(await (await client.files.content(done.output_file_id)).text())).toHaveLength(done.request_counts!.completed);
   });
 });
+
+describe('a batch beside interactive requests', () => {
+  let busy: Stack;
+  beforeAll(async () => {
+    // Two sequences: a batch holds one (the node keeps the last quarter, at least one, for
+    // interactive requests), and the gateway keeps 8 of its lines at the node (6 queued).
+    busy = await startStack({ nodeArgs: ['--max-sequences', '2'], gatewayArgs: ['--batch-concurrency', '8'] });
+  });
+  afterAll(() => busy?.stop());
+
+  it('serves interactive requests first: one sent mid-batch passes the batch lines queued before it', async () => {
+    const api = new OpenAI({ baseURL: `${busy.gateway.url}/v1`, apiKey: await busy.createKey('mixed') });
+    const file = await api.files.create({ file: await toFile(Buffer.from(inputFile(40, 48)), 'mixed.jsonl'), purpose: 'batch' });
+    const batch = await api.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    for (let i = 0; i < 600 && ((await api.batches.retrieve(batch.id)).request_counts?.completed ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    const generated = () => busy.nodeMetric(busy.nodes[0]!, 'sirocco_node_generated_tokens_total');
+    for (let k = 0; k < 3; k++) {
+      const before = await generated();
+      const answer = await api.chat.completions.create({ model: 'sirocco-test', messages: [{ role: 'user', content: `Now ${k}` }], max_tokens: 8, temperature: 0 });
+      expect(answer.usage!.completion_tokens).toBe(8);
+      const batchTokens = (await generated()) - before - 8;
+      expect((await api.batches.retrieve(batch.id)).status).toBe('in_progress');
+      // First come, first served, it would wait behind the 6 lines of 48 tokens queued at the
+      // node, while both sequences generate some 300 tokens of them; served first, the batch's
+      // one sequence makes a token per step of its 8 (and a few while the answer travels).
+      expect(batchTokens, `batch tokens while interactive request ${k} ran`).toBeLessThanOrEqual(40);
+    }
+    await api.batches.cancel(batch.id);
+    expect((await waitFor(batch.id, api)).status).toBe('cancelled');
+  });
+});

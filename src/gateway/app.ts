@@ -25,7 +25,7 @@ import { recordRejection } from './rejections.ts';
 import { servedModel } from './served_model.ts';
 import { invalidRequest, OpenAIError, sendError } from './openai_error.ts';
 import { ChatCompletionRequest, CompletionRequest } from './openai_requests.ts';
-import { planChat, planCompletion, type RequestPlan } from './request_plan.ts';
+import { planChat, planCompletion, type Priority, type RequestIds, type RequestPlan } from './request_plan.ts';
 import type { RateLimitDecision } from './rate_limit.ts';
 import { parseJson, validate } from './request_validation.ts';
 import { chatFormat, completionFormat, type FormatCommon, type ResponseFormat } from './response_format.ts';
@@ -33,7 +33,8 @@ import { asResponsesError, chatRequestOf, ResponsesRequest, responsesFormat } fr
 import { tokenizeRoutes } from './tokenize_routes.ts';
 import { randomHex } from '../util/random_hex.ts';
 
-type Env = { Variables: { key: KeyRecord } & BodyVariables };
+// priority: batch for a Batch API job's lines (the worker's token), else interactive.
+type Env = { Variables: { key: KeyRecord; priority: Priority } & BodyVariables };
 
 const safeEqual = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 const unauthorized = (message: string) => new OpenAIError(401, message, 'authentication_error', null, 'invalid_api_key');
@@ -91,6 +92,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       const key = safeEqual(token, deps.batches.token) ? (await deps.keys.list()).find((k) => k.id === keyId && k.revoked_at === null) : undefined;
       if (!key) throw refuse('The batch job\'s key is unknown or revoked.');
       c.set('key', key);
+      c.set('priority', 'batch');
       return next();
     }
     const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
@@ -139,7 +141,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     requestId: string,
     endpoint: Endpoint,
     req: ChatCompletionRequest | CompletionRequest,
-    planOf: (model: ServedModel, ids: { requestId: string; tenant: string; sessionHeader: string | undefined }) => Promise<RequestPlan>,
+    planOf: (model: ServedModel, ids: RequestIds) => Promise<RequestPlan>,
     formatOf: (common: FormatCommon, plan: RequestPlan) => ResponseFormat,
   ): Promise<Response> => {
     const key = c.get('key');
@@ -148,7 +150,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     // Checked here: the node would refuse it, and its refusal is no answer for a client.
     if (sessionHeader !== undefined && !/^[\x21-\x7e]{1,256}$/.test(sessionHeader))
       throw invalidRequest('x-session-id must be 1-256 visible ASCII characters (no spaces)', 'x-session-id');
-    const ids = { requestId, tenant: key.id, sessionHeader };
+    const ids: RequestIds = { requestId, tenant: key.id, sessionHeader, priority: c.get('priority') ?? 'interactive' };
     // Admission before work: a key out of requests or tokens is refused before its prompt is
     // tokenized (a throttled client sending 400 kB prompts costs a counter read each).
     const spent = await deps.limiter.precheck(key.id, key.limits);

@@ -19,6 +19,10 @@ export const MISTRAL_SAFE_PROMPT =
   'Always assist with care, respect, and truth. Respond with utmost utility yet securely. Avoid harmful, unethical, ' +
   'prejudiced, or negative content. Ensure replies promote fairness and positivity.';
 
+export type Priority = GenerateBody['priority'];
+// Who asks: the request, its key (tenant), its x-session-id, and its priority (batch_worker.ts).
+export type RequestIds = { requestId: string; tenant: string; sessionHeader: string | undefined; priority: Priority };
+
 export type RequestPlan = {
   promptTokens: number[];
   maxTokens: number;
@@ -46,7 +50,7 @@ function plan(
   promptTokens: number[],
   requestedMax: number | null | undefined,
   logprobs: { on: boolean; top: number },
-  ids: { requestId: string; tenant: string; sessionKey: string },
+  ids: { requestId: string; tenant: string; sessionKey: string; priority: Priority },
   responseFormat: unknown = null,
   tools: ToolPlan | null = null,
 ): RequestPlan {
@@ -80,6 +84,7 @@ function plan(
     request_id: n === 1 ? ids.requestId : `${ids.requestId}.${i}`,
     tenant: ids.tenant,
     session_key: ids.sessionKey,
+    priority: ids.priority,
     prompt_tokens: promptTokens,
     max_tokens: maxTokens,
     ...sampling,
@@ -158,7 +163,7 @@ function overloaded(err: unknown): unknown {
 export async function planChat(
   req: ChatCompletionRequest,
   model: ServedModel,
-  ids: { requestId: string; tenant: string; sessionHeader: string | undefined },
+  ids: RequestIds,
 ): Promise<RequestPlan> {
   if (req.top_logprobs != null && !req.logprobs) throw invalidRequest('top_logprobs requires logprobs: true', 'top_logprobs');
   const { messages, tools, promptTokens } = await chatPromptOf(req, model);
@@ -180,7 +185,7 @@ export async function planChat(
 export async function planCompletion(
   req: CompletionRequest,
   model: ServedModel,
-  ids: { requestId: string; tenant: string; sessionHeader: string | undefined },
+  ids: RequestIds,
 ): Promise<RequestPlan> {
   const prompt = Array.isArray(req.prompt) && typeof req.prompt[0] === 'string' ? (req.prompt[0] as string) : req.prompt;
   let promptTokens: number[];

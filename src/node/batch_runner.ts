@@ -2,6 +2,10 @@
 // they finish, abort or fail. Each loop: admit, plan (scheduler.ts), one engine step,
 // sample and stream, release. Everything that touches the engine happens here, between
 // steps, so sequences are never changed while a step runs.
+// Batch-priority requests (Batch API lines) come after interactive ones: admitted only when
+// no interactive request waits, never into the last quarter of the sequences (kept for
+// interactive requests that arrive while a batch fills the node), and planned after them in
+// every step.
 import { KvCacheExhausted, type Engine } from '../engine/engine.ts';
 import { firstNonFinite, nonFiniteLogitsError } from '../engine/finite_logits.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -55,9 +59,20 @@ export class BatchRunner {
     }
   }
 
+  // The next request to admit: the first interactive one waiting, else the first batch one
+  // while batch requests hold fewer than their share of the sequences.
+  private nextWaiting(): Generation | undefined {
+    const interactive = this.waiting.findIndex((g) => g.request.priority !== 'batch');
+    if (interactive >= 0) return this.waiting.splice(interactive, 1)[0];
+    const batchShare = Math.max(1, this.budget.maxSequences - Math.max(1, Math.floor(this.budget.maxSequences / 4)));
+    if (this.running.filter((g) => g.request.priority === 'batch').length >= batchShare) return undefined;
+    return this.waiting.shift();
+  }
+
   private admit(): void {
     while (this.waiting.length > 0 && this.running.length < this.budget.maxSequences) {
-      const g = this.waiting.shift()!;
+      const g = this.nextWaiting();
+      if (!g) break;
       if (g.aborted) {
         g.request.listener.onDone({ finishReason: 'abort', tail: '', usage: g.usage });
         continue;
@@ -89,8 +104,10 @@ export class BatchRunner {
   }
 
   private async step(): Promise<void> {
-    // Least recently scheduled first, so no sequence starves when the batch is full.
-    const order = [...this.running].sort((a, b) => a.lastScheduled - b.lastScheduled);
+    // Interactive first; then least recently scheduled first, so no sequence starves when the
+    // batch is full.
+    const rank = (g: Generation) => (g.request.priority === 'batch' ? 1 : 0);
+    const order = [...this.running].sort((a, b) => rank(a) - rank(b) || a.lastScheduled - b.lastScheduled);
     const plan = planStep(order.map((g, id) => ({ id, promptRemaining: g.promptRemaining })), this.budget);
     const chosen = plan.map((p) => ({ g: order[p.id]!, n: p.tokens }));
     const inputs = chosen.map(({ g, n }) => ({

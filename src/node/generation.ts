@@ -39,7 +39,9 @@ export type GenerationRequest = {
   listener: GenerationListener;
   grammar?: TokenMatcher | null; // response_format: masks every token (src/node/grammar/)
   grammarTrigger?: number | null; // the grammar masks only the tokens after this one
+  priority?: Priority; // default interactive
 };
+export type Priority = 'interactive' | 'batch';
 
 export class Generation {
   readonly random: SeededRandom;

@@ -92,6 +92,7 @@ export function createNodeApp(host: ServingHost, secret: string, options: { maxQ
         grammarTrigger: body.grammar_trigger_token,
         tenant: body.tenant,
         sessionKey: body.session_key,
+        priority: body.priority,
         prompt: body.prompt_tokens,
         params: {
           maxTokens: body.max_tokens,

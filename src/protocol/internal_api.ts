@@ -37,6 +37,8 @@ export const GenerateBody = z.object({
   // The grammar starts after this token is sampled (tool_choice auto: [TOOL_CALLS]); null =
   // from the first token.
   grammar_trigger_token: z.number().int().nonnegative().nullable().default(null),
+  // batch: a Batch API line — admitted and scheduled after interactive requests (batch_runner.ts).
+  priority: z.enum(['interactive', 'batch']).default('interactive'),
 });
 export type GenerateBody = z.infer<typeof GenerateBody>;
 
