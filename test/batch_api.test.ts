@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSirocco } from './helpers/servers.ts';
 import { startStack, type Stack } from './helpers/stack.ts';
 
 const run = promisify(execFile);
@@ -122,5 +123,38 @@ describe('a batch beside interactive requests', () => {
     }
     await api.batches.cancel(batch.id);
     expect((await waitFor(batch.id, api)).status).toBe('cancelled');
+  });
+});
+
+describe('a gateway killed mid-batch', () => {
+  let own: Stack;
+  beforeAll(async () => {
+    own = await startStack({ gatewayArgs: ['--batch-concurrency', '4'] });
+  });
+  afterAll(() => own?.stop());
+
+  it('resumes the job when started again: every line once, in order', async () => {
+    const key = await own.createKey('resume');
+    const api = new OpenAI({ baseURL: `${own.gateway.url}/v1`, apiKey: key });
+    const file = await api.files.create({ file: await toFile(Buffer.from(inputFile(40, 24)), 'resume.jsonl'), purpose: 'batch' });
+    const batch = await api.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    for (let i = 0; i < 600 && ((await api.batches.retrieve(batch.id)).request_counts?.completed ?? 0) < 5; i++) await new Promise((r) => setTimeout(r, 50));
+    await own.gateway.stop('SIGKILL');
+
+    const gateway = await startSirocco(['gateway', '--nodes', own.nodes[0]!.url, '--port', '0', '--data', own.dataDir, '--health-interval-ms', '200', '--batch-concurrency', '4']);
+    try {
+      const again = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key });
+      const done = await waitFor(batch.id, again);
+      expect(done).toMatchObject({ status: 'completed', request_counts: { total: 41, completed: 40, failed: 1 } });
+      const output = parseLines(await (await again.files.content(done.output_file_id!)).text());
+      expect(output.map((l) => l.custom_id)).toEqual(Array.from({ length: 40 }, (_, i) => `q${i}`));
+      expect(new Set(output.map((l) => l.id)).size).toBe(40);
+      for (const l of output.slice(0, 3)) {
+        const direct = await again.chat.completions.create({ model: 'sirocco-test', messages: [{ role: 'user', content: `Question ${Number(l.custom_id!.slice(1)) % 7}?` }], max_tokens: 24, temperature: 0 });
+        expect(l.response!.body.choices[0].message.content).toBe(direct.choices[0]!.message.content);
+      }
+    } finally {
+      await gateway.stop();
+    }
   });
 });
