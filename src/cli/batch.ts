@@ -120,19 +120,23 @@ export async function runBatchCli(argv: string[]): Promise<number> {
 
     const tty = process.stderr.isTTY;
     let lastReport = 0;
+    let last: BatchProgress | null = null;
     await runBatch(todo, {
       concurrency: options['max-sequences'],
       order: options.order,
       send: sender(gateway.url, apiKey),
       write: (l) => output.write(l),
       progress: (p) => {
+        last = p;
         const now = performance.now();
         if (tty) process.stderr.write(`\r${progressLine(p, already)}`);
         else if (now - lastReport > 10_000 || p.done === p.total) process.stderr.write(`${progressLine(p, already)}\n`), (lastReport = now);
       },
     });
     if (tty) process.stderr.write('\n');
-    process.stderr.write(`sirocco batch: ${lines.length} lines in ${outPath}\n`);
+    const p = last as BatchProgress | null;
+    const rate = p && p.elapsedSeconds > 0 ? `: ${(p.done / p.elapsedSeconds).toFixed(1)} requests/s, ${(p.completionTokens / p.elapsedSeconds).toFixed(1)} completion tokens/s` : '';
+    process.stderr.write(`sirocco batch: ${lines.length} lines in ${outPath}${rate}\n`);
     return 0;
   } finally {
     stopAll();
