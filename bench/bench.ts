@@ -66,7 +66,17 @@ const { values } = parseArgs({
   },
 });
 const opts = Options.parse(values);
-const log = (s: string) => process.stderr.write(s + '\n');
+// A progress line (a TTY's, redrawn in place) ends before the next log line.
+let progressShown = false;
+const log = (s: string) => {
+  process.stderr.write((progressShown ? '\n' : '') + s + '\n');
+  progressShown = false;
+};
+const progress = (line: string) => {
+  if (!process.stderr.isTTY) return;
+  process.stderr.write(`\r${line}`);
+  progressShown = true;
+};
 // The WASM engine has one thread: it is compared with the native one on one thread too.
 const threads = opts.backend === 'wasm' ? 1 : opts.threads || cpus().length;
 
@@ -107,9 +117,6 @@ if (!existsSync(join(dir, 'config.json'))) {
 type Run = Column & { isa: string; threadsPerShard: number; prefill: number; decode: Map<number, number>; contextDecode: number | null; shardBytes: number[] };
 
 const timingOptions = { prefill: opts.prefill, decode: opts.decode, batch: opts.batch, context: opts.context };
-const progress = (line: string) => {
-  if (process.stderr.isTTY) process.stderr.write(`\r${line}`);
-};
 
 // config: the model's, from the engines in Node (the first column always runs there).
 async function measure(column: Column): Promise<{ run: Run; config?: Engine['config'] }> {
@@ -131,7 +138,6 @@ async function measure(column: Column): Promise<{ run: Run; config?: Engine['con
   try {
     const info = engine.info();
     const t = await measureEngine(engine, timingOptions, log, progress);
-    if (process.stderr.isTTY) process.stderr.write('\n');
     return {
       run: { ...column, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, shardBytes: info.weightBytesPerShard },
       config: engine.config,

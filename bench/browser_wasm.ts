@@ -3,13 +3,12 @@
 // and the tests check its logits against Node's. A local server hands the page the engine's
 // modules (/wasm/NAME) and model directories (/model/N/FILE); browser_wasm_entry.ts, bundled
 // by esbuild, runs them.
-import { build } from 'esbuild';
 import { createReadStream, existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { leaveOut, nodeStubs } from '../src/edge/bundle_plugins.ts';
+import { bundleForBrowser } from '../src/edge/bundle_browser.ts';
 import type { GreedyCase, GreedyOptions } from '../src/engine/generate.ts';
 import type { KvDtype } from '../src/engine/native.ts';
 import { wasmModuleBytes, type WasmModuleName } from '../src/engine/wasm_load.ts';
@@ -18,21 +17,6 @@ import type { TimingOptions, Timings } from './engine_timings.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const MODEL_FILES = new Set(['config.json', 'model.safetensors']);
-
-async function bundleEntry(): Promise<string> {
-  const result = await build({
-    entryPoints: [new URL('./browser_wasm_entry.ts', import.meta.url).pathname],
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    plugins: [nodeStubs(), leaveOut()],
-    banner: { js: 'globalThis.process ??= { env: {}, stderr: { write: (s) => console.error(s) }, stdout: { write: (s) => console.log(s) } };' },
-    logLevel: 'error',
-  });
-  return result.outputFiles[0]!.text;
-}
 
 export class BrowserWasm {
   private readonly models: string[] = [];
@@ -45,7 +29,7 @@ export class BrowserWasm {
 
   static async launch(): Promise<BrowserWasm> {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
-    const script = await bundleEntry();
+    const script = await bundleForBrowser(new URL('./browser_wasm_entry.ts', import.meta.url).pathname, { minify: false });
     let harness: BrowserWasm | undefined; // the server answers model requests once it exists
     const server = createServer(async (req, res) => {
       const url = req.url ?? '/';
