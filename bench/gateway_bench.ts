@@ -90,7 +90,7 @@ function summary(samples: Sample[]) {
 let sequence = 0;
 const usageRecord = (): UsageRecord => {
   const now = new Date().toISOString();
-  return { request_id: `bench-${process.pid}-${++sequence}`, key_id: 'key_bench', model: 'bench', endpoint: 'completions', status: 'ok', prompt_tokens: 5, cached_tokens: 0, completion_tokens: 1, n: 1, node: 'http://127.0.0.1:1', started_at: now, finished_at: now, error: null, cost: null };
+  return { request_id: `bench-${process.pid}-${++sequence}`, key_id: 'key_bench', model: 'bench', endpoint: 'completions', status: 'ok', prompt_tokens: 5, cached_tokens: 0, completion_tokens: 1, n: 1, node: 'http://127.0.0.1:1', started_at: now, finished_at: now, error: null, cost: null, batch_id: null };
 };
 
 async function ledgerCost(where: { dataDir: string; databaseUrl: string | null }): Promise<string> {

@@ -18,7 +18,7 @@ async function tempDir(): Promise<string> {
 let seq = 0;
 const rec = (): UsageRecord => {
   const at = new Date().toISOString();
-  return { request_id: `req_${++seq}`, key_id: 'key_aaaaaaaaaaaa', model: 'm', endpoint: 'completions', status: 'interrupted', prompt_tokens: 3, cached_tokens: 0, completion_tokens: 0, n: 1, node: null, started_at: at, finished_at: at, error: null, cost: null };
+  return { request_id: `req_${++seq}`, key_id: 'key_aaaaaaaaaaaa', model: 'm', endpoint: 'completions', status: 'interrupted', prompt_tokens: 3, cached_tokens: 0, completion_tokens: 0, n: 1, node: null, started_at: at, finished_at: at, error: null, cost: null, batch_id: null };
 };
 
 it('rewrites itself with only the open admissions once enough are closed', async () => {

@@ -1,6 +1,8 @@
 // The Batch API (/v1/files, /v1/batches) with the official openai SDK against a real gateway and
 // node: upload, create, poll, download — the greedy texts `sirocco batch` gives for the same
-// file; failed lines in the error file; each key sees its own; a cancel stops a job.
+// file; failed lines in the error file; usage billed to the key, marked with the job; each key
+// sees its own; a cancel stops a job; batch lines yield to interactive requests; a gateway
+// killed mid-job resumes it.
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -62,6 +64,13 @@ describe('the Batch API', () => {
     const content = (l: Line) => l.response!.body.choices[0].message.content;
     expect(output.map(content)).toEqual(cli.slice(0, 20).map(content));
     expect(output.map((l) => l.id)).toEqual(cli.slice(0, 20).map((l) => l.id));
+
+    // Billed to the key like any request, each record marked with the job.
+    const usage = readFileSync(join(stack.dataDir, 'usage.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { request_id: string; status: string; batch_id: string | null; completion_tokens: number });
+    const lines = usage.filter((r) => r.batch_id === created.id);
+    expect(lines.filter((r) => r.status === 'ok').map((r) => r.request_id).sort()).toEqual(output.map((l) => l.response!.body.id).sort());
+    expect(lines.filter((r) => r.status === 'rejected')).toHaveLength(1);
+    expect(lines.reduce((s, r) => s + r.completion_tokens, 0)).toBe(output.reduce((s, l) => s + l.response!.body.usage.completion_tokens, 0));
   });
 
   it('shows each key its own files and batches only', async () => {

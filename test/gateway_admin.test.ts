@@ -69,7 +69,7 @@ describe('usage over HTTP', () => {
     }
     const csv = await (await get('/v1/admin/usage?format=csv', admin)).text();
     const lines = csv.trim().split('\n');
-    expect(lines[0]).toBe('request_id,key_id,model,endpoint,status,prompt_tokens,cached_tokens,completion_tokens,n,node,started_at,finished_at,error,cost');
+    expect(lines[0]).toBe('request_id,key_id,model,endpoint,status,prompt_tokens,cached_tokens,completion_tokens,n,node,started_at,finished_at,error,cost,batch_id');
     expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(records.map((r) => r.request_id));
   });
 });

@@ -50,6 +50,7 @@ function rec(over: Partial<UsageRecord> = {}): UsageRecord {
     finished_at: '2026-11-24T10:00:01.000Z',
     error: null,
     cost: null,
+    batch_id: null,
     ...over,
   };
 }

@@ -44,6 +44,7 @@ const record = (over: Partial<UsageRecord> = {}): UsageRecord => ({
   finished_at: new Date(Date.UTC(2026, 11, 1, 0, 1, sequence)).toISOString(),
   error: null,
   cost: null,
+  batch_id: null,
   ...over,
 });
 

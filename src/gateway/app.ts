@@ -8,7 +8,7 @@ import { cors } from 'hono/cors';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { log } from '../telemetry/log.ts';
 import { batchRoutes } from './batches/batch_routes.ts';
-import { BATCH_KEY_HEADER, BATCH_TOKEN_HEADER } from './batches/batch_worker.ts';
+import { BATCH_ID_HEADER, BATCH_KEY_HEADER, BATCH_TOKEN_HEADER } from './batches/batch_worker.ts';
 import { context, REQUEST_ID_ATTRIBUTE, trace, tracer } from '../telemetry/tracing.ts';
 import { adminRoutes } from './admin_routes.ts';
 import { bodyLimit, type BodyVariables } from './body_limit.ts';
@@ -33,8 +33,8 @@ import { asResponsesError, chatRequestOf, ResponsesRequest, responsesFormat } fr
 import { tokenizeRoutes } from './tokenize_routes.ts';
 import { randomHex } from '../util/random_hex.ts';
 
-// priority: batch for a Batch API job's lines (the worker's token), else interactive.
-type Env = { Variables: { key: KeyRecord; priority: Priority } & BodyVariables };
+// A Batch API job's lines (the worker's token): batch priority, billed with the job's id.
+type Env = { Variables: { key: KeyRecord; priority: Priority; batchId: string } & BodyVariables };
 
 const safeEqual = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 const unauthorized = (message: string) => new OpenAIError(401, message, 'authentication_error', null, 'invalid_api_key');
@@ -93,6 +93,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       if (!key) throw refuse('The batch job\'s key is unknown or revoked.');
       c.set('key', key);
       c.set('priority', 'batch');
+      c.set('batchId', c.req.header(BATCH_ID_HEADER) ?? '');
       return next();
     }
     const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
@@ -177,7 +178,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       usageOnFinish: !plan.includeUsage && plan.n === 1,
       toolCalls: plan.toolCalls,
     };
-    const job = admit(deps, { requestId, endpoint, keyId: key.id, keyLimits: key.limits, model: req.model, plan, format: formatOf(common, plan), span: trace.getActiveSpan() ?? null });
+    const job = admit(deps, { requestId, endpoint, keyId: key.id, keyLimits: key.limits, model: req.model, batchId: c.get('batchId') ?? null, plan, format: formatOf(common, plan), span: trace.getActiveSpan() ?? null });
     return plan.stream ? respondStream(c, deps, job) : respondWhole(c, deps, job);
   };
 
@@ -198,7 +199,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
         span.end();
         if (!(err instanceof OpenAIError)) throw err;
         const model = typeof (body as { model?: unknown } | null)?.model === 'string' ? (body as { model: string }).model : '';
-        await recordRejection(deps, { requestId, keyId: c.get('key').id, endpoint, model, startedAt, error: err });
+        await recordRejection(deps, { requestId, keyId: c.get('key').id, endpoint, model, startedAt, error: err, batchId: c.get('batchId') ?? null });
         throw err;
       }
     });

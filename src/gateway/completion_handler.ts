@@ -23,6 +23,7 @@ export type CompletionJob = {
   keyId: string;
   keyLimits: RateLimits;
   model: string;
+  batchId: string | null; // a Batch API job's line: its job
   span: Span | null; // the request's trace span, ended with its record
   plan: RequestPlan;
   format: ResponseFormat;
@@ -79,6 +80,7 @@ function recordOf(
     finished_at: new Date().toISOString(),
     error: o.error,
     cost: costOf(deps.prices, job.model, tokens),
+    batch_id: job.batchId,
   };
 }
 

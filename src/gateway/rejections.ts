@@ -8,7 +8,7 @@ import type { Endpoint } from './ledger/usage_record.ts';
 import type { OpenAIError } from './openai_error.ts';
 import { costOf } from './pricing.ts';
 
-export type Rejection = { requestId: string; keyId: string; endpoint: Endpoint; model: string; startedAt: Date; error: OpenAIError };
+export type Rejection = { requestId: string; keyId: string; endpoint: Endpoint; model: string; startedAt: Date; error: OpenAIError; batchId: string | null };
 
 export const reasonOf = (error: OpenAIError) => error.code ?? error.type;
 
@@ -33,6 +33,7 @@ export async function recordRejection(deps: GatewayDeps, r: Rejection): Promise<
       finished_at: new Date().toISOString(),
       error: `${r.error.status} ${reason}: ${r.error.message}`.slice(0, 1000),
       cost: costOf(deps.prices, r.model, { prompt_tokens: 0, cached_tokens: 0, completion_tokens: 0 }),
+      batch_id: r.batchId,
     });
   } catch (err) {
     // The client still gets its error; the missing record is logged, not turned into a 500.

@@ -11,21 +11,23 @@ import { log } from '../../telemetry/log.ts';
 import { UNFINISHED, type BatchJobs, type BatchRecord } from './batch_jobs.ts';
 import type { FileObjects } from './file_objects.ts';
 
-// One line through the gateway's routes as the key `owner`.
-export type SendAs = (owner: string, request: BatchRequest) => Promise<{ status: number; requestId: string | null; body: unknown }>;
+// One line of job `batchId` through the gateway's routes as the key `owner`.
+export type SendAs = (owner: string, batchId: string, request: BatchRequest) => Promise<{ status: number; requestId: string | null; body: unknown }>;
 
-// How the worker's requests authenticate: a token only this process knows, and the job's key.
+// How the worker's requests authenticate: a token only this process knows, and the job's key
+// (and its id, for the usage records).
 export const BATCH_TOKEN_HEADER = 'x-sirocco-batch-token';
 export const BATCH_KEY_HEADER = 'x-sirocco-batch-key';
+export const BATCH_ID_HEADER = 'x-sirocco-batch-id';
 
 // SendAs through a gateway app in this process (Hono's app.request: no socket).
 export const sendThrough =
   (app: () => { request: (path: string, init: RequestInit) => Response | Promise<Response> }, token: string): SendAs =>
-  (owner, request) =>
+  (owner, batchId, request) =>
     answerWithRetry(async () =>
       app().request(request.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [BATCH_TOKEN_HEADER]: token, [BATCH_KEY_HEADER]: owner },
+        headers: { 'content-type': 'application/json', [BATCH_TOKEN_HEADER]: token, [BATCH_KEY_HEADER]: owner, [BATCH_ID_HEADER]: batchId },
         body: JSON.stringify(request.body),
       }),
     );
@@ -108,7 +110,7 @@ export class BatchWorker {
       await runBatch(todo, {
         concurrency: this.concurrency,
         order: 'input',
-        send: (request) => this.send(job.owner, request),
+        send: (request) => this.send(job.owner, job.id, request),
         write: async (written) => {
           await output.write(written);
           for (const l of written) counts[succeeded(l) ? 'completed' : 'failed']++;

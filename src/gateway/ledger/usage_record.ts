@@ -31,6 +31,8 @@ export const UsageRecordSchema = z
     // US dollars from the gateway's prices (pricing.ts); null without a price for the model
     // (and in records written before prices existed).
     cost: z.number().nonnegative().nullable().default(null),
+    // The Batch API job the request was a line of (batch_worker.ts); null for the rest.
+    batch_id: z.string().max(200).nullable().default(null),
   })
   .refine((r) => r.cached_tokens <= r.prompt_tokens, { message: 'cached_tokens exceeds prompt_tokens', path: ['cached_tokens'] });
 export type UsageRecord = z.infer<typeof UsageRecordSchema>;

@@ -86,6 +86,8 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX sirocco_admissions_by_opened ON sirocco_admissions (opened_at);
    CREATE TABLE sirocco_gateways (id text PRIMARY KEY, seen_at timestamptz NOT NULL);`,
+  // 5: the Batch API job of a record (null: not a batch line).
+  `ALTER TABLE sirocco_usage ADD COLUMN batch_id text;`,
 ];
 
 export async function ensureSchema(pool: pg.Pool): Promise<void> {
