@@ -5,6 +5,7 @@
 // killed mid-job resumes it.
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import OpenAI, { toFile } from 'openai';
@@ -83,6 +84,20 @@ describe('the Batch API', () => {
     expect((await other.files.list()).data).toEqual([]);
     expect((await client.batches.list()).data.map((b) => b.id)).toContain(batch.id);
     await waitFor(batch.id);
+  });
+
+  it('refuses an upload past 200 MB by its declared size, before reading it', async () => {
+    const key = await stack.createKey('big-upload');
+    const { port } = new URL(stack.gateway.url);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/v1/files', method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'multipart/form-data; boundary=x', 'content-length': String(300 * 2 ** 20) } }, (res) => {
+        resolve(res.statusCode!);
+        req.destroy();
+      });
+      req.on('error', reject);
+      req.write('--x\r\n'); // and nothing more: the answer must not wait for the rest
+    });
+    expect(status).toBe(413);
   });
 
   it('refuses a batch of the wrong endpoint or window, naming the field', async () => {

@@ -36,6 +36,10 @@ export function batchRoutes(files: FileObjects, jobs: BatchJobs, worker: BatchWo
   const owner = (c: Context<Env>) => c.get('key').id;
 
   app.post('/v1/files', async (c) => {
+    // Refused by its declared size before a byte is read: the form is parsed in memory.
+    const declared = Number(c.req.header('content-length'));
+    if (!Number.isFinite(declared)) throw new OpenAIError(411, 'Send the upload with a Content-Length.', 'invalid_request_error');
+    if (declared > MAX_FILE_BYTES + 64 * 1024) throw new OpenAIError(413, `The upload is ${declared} bytes; a file may have ${MAX_FILE_BYTES}.`, 'invalid_request_error', 'file');
     const form = await c.req.parseBody().catch(() => {
       throw invalidRequest('Send the file as multipart/form-data with the fields file and purpose.');
     });
