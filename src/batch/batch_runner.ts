@@ -92,5 +92,9 @@ export async function runBatch(lines: ParsedLine[], o: BatchRunOptions): Promise
     }
   };
   await Promise.all(Array.from({ length: o.concurrency }, worker));
+  // Stopped early: lines finished past the first unsent one are written all the same (out of
+  // input order, as OpenAI's output files may be), not thrown away after being paid for.
+  const left = [...ready.entries()].sort(([a], [b]) => a - b).map(([, l]) => l);
+  if (left.length > 0) writing = writing.then(() => o.write(left));
   await writing;
 }

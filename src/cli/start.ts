@@ -60,14 +60,14 @@ export function modelIdOf(model: string): string {
 // Each child reads its stdin from us and stops when it ends: a launcher killed with -9 takes
 // its node and gateway with it (serve.ts, EXIT_WITH_PARENT_ENV). quiet: the child's stderr is
 // kept (its last lines, for an error message) instead of shown.
-export async function spawnService(args: string[], env: NodeJS.ProcessEnv, quiet = false): Promise<{ child: ChildProcess; url: string; stderrTail: () => string }> {
+export async function spawnService(args: string[], env: NodeJS.ProcessEnv, quiet = false): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...env, [EXIT_WITH_PARENT_ENV]: '1' }, stdio: ['pipe', 'pipe', quiet ? 'pipe' : 'inherit'] });
   let tail = '';
   child.stderr?.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-4000)));
   const url = await announcedUrl(child, args[0]!, (line) => process.stdout.write(line + '\n')).catch((err: Error) => {
     throw new Error(quiet && tail ? `${err.message}:\n${tail}` : err.message);
   });
-  return { child, url, stderrTail: () => tail };
+  return { child, url };
 }
 
 // Waits until the gateway lists the model, so the printed curl works at once; returns its card.

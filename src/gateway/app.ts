@@ -7,10 +7,10 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { log } from '../telemetry/log.ts';
-import { batchRoutes } from './batches/batch_routes.ts';
-import { BATCH_ID_HEADER, BATCH_KEY_HEADER, BATCH_TOKEN_HEADER } from './batches/batch_worker.ts';
 import { context, REQUEST_ID_ATTRIBUTE, trace, tracer } from '../telemetry/tracing.ts';
 import { adminRoutes } from './admin_routes.ts';
+import { batchRoutes } from './batches/batch_routes.ts';
+import { BATCH_ID_HEADER, BATCH_KEY_HEADER, BATCH_TOKEN_HEADER } from './batches/batch_worker.ts';
 import { bodyLimit, type BodyVariables } from './body_limit.ts';
 import { admit, respondStream, respondWhole } from './completion_handler.ts';
 import { MAX_BODY_BYTES, MAX_DRAIN_BYTES, type GatewayDeps } from './gateway_deps.ts';
@@ -93,7 +93,8 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       if (!key) throw refuse('The batch job\'s key is unknown or revoked.');
       c.set('key', key);
       c.set('priority', 'batch');
-      c.set('batchId', c.req.header(BATCH_ID_HEADER) ?? '');
+      const batchId = c.req.header(BATCH_ID_HEADER);
+      if (batchId) c.set('batchId', batchId);
       return next();
     }
     const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
