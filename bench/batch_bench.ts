@@ -2,7 +2,8 @@
 // N greedy chat requests runs through `sirocco batch` and through /v1/batches of a node and
 // gateway (`sirocco serve`), whose outputs must agree line for line; the same node serves
 // interactive requests one at a time and C at once (clients throttling themselves). Prints
-// each as requests/s, completion tokens/s and total (prompt + completion) tokens/s.
+// each as requests/s, completion tokens/s and total (prompt + completion) tokens/s; then the
+// time to first token of streamed interactive requests, idle and while a batch job runs.
 //   npm run bench:batch -- [--model DIR] [--lines 1000] [--max-tokens 16] [--concurrency 16]
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,6 +46,7 @@ type Line = { custom_id: string; response: { status_code: number; body: { choice
 const lines = (text: string) => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
 type Rate = { label: string; requests: number; prompt: number; completion: number; seconds: number };
 const rates: Rate[] = [];
+const ttft = { idle: [] as number[], batch: [] as number[], batchStatus: '' };
 const rateOf = (label: string, ls: Line[], seconds: number): Rate => ({
   label,
   requests: ls.length,
@@ -103,11 +105,36 @@ try {
   log('interactive requests …');
   rates.push(await interactive(1, Math.min(o.lines, 64)));
   rates.push(await interactive(o.concurrency, Math.min(o.lines, 256)));
+
+  // 4. Time to first token of streamed interactive requests, one at a time: idle, then while a
+  // batch job runs (its lines yield to them: batch priority on the node).
+  const ttfts = async (n: number) => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const start = performance.now();
+      const stream = await client.chat.completions.create({ ...(body(1000 + i) as OpenAI.ChatCompletionCreateParamsNonStreaming), stream: true });
+      for await (const chunk of stream) {
+        if (chunk.choices[0]?.delta?.content === undefined) continue;
+        out.push(performance.now() - start);
+        break;
+      }
+      for await (const _ of stream); // the rest, so the next request starts alone
+    }
+    return out.sort((a, b) => a - b);
+  };
+  log('time to first token, idle and beside a batch …');
+  ttft.idle = await ttfts(32);
+  const busy = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+  while ((await client.batches.retrieve(busy.id)).status !== 'in_progress') await new Promise((r) => setTimeout(r, 50));
+  ttft.batch = await ttfts(32);
+  ttft.batchStatus = (await client.batches.retrieve(busy.id)).status;
+  await client.batches.cancel(busy.id);
 } finally {
   for (const c of [gateway.child, node.child]) c.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 }
 
+const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1);
 const best = rates.at(-1)!; // the node's best interactive throughput: as many at once as it decodes
 const cell = (s: string, w: number) => s.padEnd(w);
 process.stdout.write(
@@ -122,5 +149,8 @@ process.stdout.write(
       cell(((r.prompt + r.completion) / r.seconds).toFixed(1), 13) +
       `${((r.prompt + r.completion) / r.seconds / ((best.prompt + best.completion) / best.seconds)).toFixed(2)}×`,
     ),
+    '',
+    `time to first token, streamed, one at a time (p50 / p90 of 32): idle ${pct(ttft.idle, 0.5)} / ${pct(ttft.idle, 0.9)} ms; ` +
+      `beside a batch job (still ${ttft.batchStatus} at the end) ${pct(ttft.batch, 0.5)} / ${pct(ttft.batch, 0.9)} ms`,
   ].join('\n') + '\n',
 );

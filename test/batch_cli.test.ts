@@ -1,7 +1,8 @@
 // `sirocco batch` (issue 14): an OpenAI Batch input file through a node and gateway of its own.
 // Output lines in input order, one per input line; lines that cannot be sent become error lines
 // naming their line numbers; greedy responses equal the API's for the same requests; killed
-// with -9 mid-run and started again, it completes the file with no line lost or repeated.
+// with -9 (or Ctrl+C) mid-run and started again, it completes the file with no line lost or
+// repeated.
 import { execFile, spawn } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -106,6 +107,27 @@ describe('sirocco batch', () => {
     const texts = new Map(readOutput(whole).map((o) => [o.custom_id, text(o)]));
     expect(texts.size).toBe(48);
     for (const o of out) expect(text(o), o.custom_id!).toBe(texts.get(o.custom_id));
+  });
+
+  it('interrupted (Ctrl+C), stops at once without writing its lines in flight as failures, and resumes', async () => {
+    const dir = stack.models.root;
+    const input = join(dir, 'sigint.jsonl');
+    writeFileSync(input, requests(32, 24).map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const output = join(dir, 'sigint.out.jsonl');
+    const child = spawn(process.execPath, batchArgs(input, output), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const lineCount = () => { try { return readFileSync(output, 'utf8').split('\n').length - 1; } catch { return 0; } };
+    for (let i = 0; i < 600 && lineCount() < 4; i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    const code = await new Promise((r) => child.once('exit', r));
+    expect(code).toBe(130);
+    expect(stderr).toContain('run the same command to resume');
+    const partial = readOutput(output);
+    expect(partial.length).toBeLessThan(32);
+    expect(partial.every((o) => o.error === null && o.response!.status_code === 200)).toBe(true);
+    await run(process.execPath, batchArgs(input, output));
+    expect(readOutput(output).map((o) => o.custom_id)).toEqual(requests(32, 24).map((r) => r.custom_id));
   });
 
   it('refuses a call without its two files, saying what it takes', async () => {

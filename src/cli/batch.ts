@@ -106,8 +106,16 @@ export async function runBatchCli(argv: string[]): Promise<number> {
   const env = { ...process.env, SIROCCO_NODE_SECRET: randomBytes(24).toString('hex'), SIROCCO_API_KEY: '' };
   const children: ChildProcess[] = [];
   const stopAll = () => children.forEach((c) => c.exitCode === null && c.kill('SIGTERM'));
-  process.once('SIGINT', stopAll);
-  process.once('SIGTERM', stopAll);
+  // Interrupted: leave at once, as a kill would — the lines in flight are not written (they
+  // would be written as failures once the node stops) and run again on resume.
+  const interrupted = (signal: string) => {
+    stopAll();
+    rmSync(dataDir, { recursive: true, force: true });
+    process.stderr.write(`\nsirocco batch: ${signal}: ${outPath} holds the lines done so far; run the same command to resume\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', () => interrupted('interrupted'));
+  process.once('SIGTERM', () => interrupted('terminated'));
   try {
     process.stderr.write(`sirocco batch: starting a node on ${options.model} …\n`);
     const apiKey = execFileSync(process.execPath, [CLI, 'keys', 'create', '--name', 'batch', '--data', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
