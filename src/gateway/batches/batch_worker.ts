@@ -64,7 +64,11 @@ export class BatchWorker {
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
-      const job = (await this.jobs.list(null)).reverse().find((j) => UNFINISHED.includes(j.status));
+      // (A job file that cannot be read is logged, not a crash: the gateway serves on.)
+      const job = await this.jobs.list(null).then(
+        (all) => all.reverse().find((j) => UNFINISHED.includes(j.status)),
+        (err: Error) => void log('error', 'cannot read the batch jobs', { error: err.message }),
+      );
       if (!job) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
