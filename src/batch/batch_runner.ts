@@ -62,20 +62,17 @@ export async function runBatch(lines: ParsedLine[], o: BatchRunOptions): Promise
   // The next request to send: the queue refills a window at a time, as it runs out, so the
   // workers never wait for a window's last requests to finish.
   const window = Math.max(16, 2 * o.concurrency);
-  const queue: { request: BatchRequest; index: number }[] = [];
+  const queue: { request: BatchRequest; index: number; key: string }[] = [];
   let loaded = 0;
   const next = () => {
     while (queue.length === 0 && loaded < lines.length) {
       const slice = lines.slice(loaded, loaded + window).map((line, i) => ({ line, index: loaded + i }));
       loaded += slice.length;
       for (const { line, index } of slice) {
-        if (line.ok) queue.push({ request: line.request, index });
+        if (line.ok) queue.push({ request: line.request, index, key: promptKey(line.request) });
         else finish(index, line.output);
       }
-      queue.sort((a, b) => {
-        const [ka, kb] = [promptKey(a.request), promptKey(b.request)];
-        return ka < kb ? -1 : ka > kb ? 1 : a.index - b.index;
-      });
+      queue.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.index - b.index));
     }
     return queue.shift();
   };

@@ -17,8 +17,7 @@ const wasmModulePath = (name: WasmModuleName) => fileURLToPath(new URL(`../../bu
 export const wasmModuleBuilt = (name: WasmModuleName): boolean => existsSync(wasmModulePath(name));
 
 // The module this process runs: the relaxed one where it is built and the host runs it right.
-export const hostWasmModule = (): WasmModuleName =>
-  wasmModuleBuilt('sirocco-relaxed.wasm') && hostHasRelaxedDot() ? 'sirocco-relaxed.wasm' : 'sirocco.wasm';
+export const hostWasmModule = (): WasmModuleName => (relaxedMissing() === null ? 'sirocco-relaxed.wasm' : 'sirocco.wasm');
 
 const bytes = new Map<WasmModuleName, Promise<Buffer<ArrayBuffer>>>();
 const compiled = new Map<WasmModuleName, Promise<WebAssembly.Module>>();

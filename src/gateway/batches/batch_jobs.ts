@@ -1,10 +1,9 @@
 // /v1/batches' jobs, one JSON file each in the data directory (replaced atomically), so a
 // gateway that restarts finds them and resumes those not finished (batch_worker.ts).
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../keys/atomic_write.ts';
+import { RecordFolder } from './record_folder.ts';
 
 export const BATCH_ENDPOINTS = ['/v1/chat/completions', '/v1/completions'] as const;
 const Status = z.enum(['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled']);
@@ -41,17 +40,15 @@ const now = () => Math.floor(Date.now() / 1000);
 export class BatchJobs {
   private readonly updating = new Map<string, Promise<unknown>>(); // per job: one change at a time
 
-  private constructor(private readonly dir: string) {}
+  private constructor(private readonly records: RecordFolder<BatchRecord>) {}
 
   static async open(dataDir: string): Promise<BatchJobs> {
-    const dir = join(dataDir, 'batches');
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    return new BatchJobs(dir);
+    return new BatchJobs(await RecordFolder.open(join(dataDir, 'batches'), /^batch_[0-9a-f]{24}$/, BatchRecord));
   }
 
   // Where the worker keeps a job's output lines while it runs (batch_output.ts resumes it).
   workPath(id: string): string {
-    return join(this.dir, `${id}.work.jsonl`);
+    return join(this.records.dir, `${id}.work.jsonl`);
   }
 
   async create(owner: string, r: { endpoint: BatchRecord['endpoint']; input_file_id: string; metadata: Record<string, string> | null }): Promise<BatchRecord> {
@@ -82,26 +79,20 @@ export class BatchJobs {
   }
 
   save(record: BatchRecord): Promise<void> {
-    return writeFileAtomic(join(this.dir, `${record.id}.json`), JSON.stringify(record));
+    return this.records.save(record);
   }
 
-  async read(id: string): Promise<BatchRecord | null> {
-    if (!/^batch_[0-9a-f]{24}$/.test(id)) return null;
-    const text = await readFile(join(this.dir, `${id}.json`), 'utf8').catch(() => null);
-    return text === null ? null : BatchRecord.parse(JSON.parse(text));
+  read(id: string): Promise<BatchRecord | null> {
+    return this.records.read(id);
   }
 
-  // The key's job, or null (another key's is as absent as a missing one).
-  async get(owner: string, id: string): Promise<BatchRecord | null> {
-    const r = await this.read(id);
-    return r?.owner === owner ? r : null;
+  get(owner: string, id: string): Promise<BatchRecord | null> {
+    return this.records.get(owner, id);
   }
 
   // Newest first; owner null: every key's (the worker).
-  async list(owner: string | null): Promise<BatchRecord[]> {
-    const names = (await readdir(this.dir)).filter((n) => /^batch_[0-9a-f]{24}\.json$/.test(n));
-    const records = await Promise.all(names.map(async (n) => BatchRecord.parse(JSON.parse(await readFile(join(this.dir, n), 'utf8')))));
-    return records.filter((r) => owner === null || r.owner === owner).sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? 1 : -1));
+  list(owner: string | null): Promise<BatchRecord[]> {
+    return this.records.list(owner);
   }
 
   // Applies `change` to the stored job and saves it, one change at a time per job (this

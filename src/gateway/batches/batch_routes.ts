@@ -2,6 +2,7 @@
 // unchanged: /v1/files (upload, list, retrieve, content, delete) and /v1/batches (create,
 // list, retrieve, cancel). Each key sees its own files and jobs only; the jobs run in the
 // gateway's BatchWorker.
+import { readFile } from 'node:fs/promises';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { KeyRecord } from '../keys/key_store.ts';
@@ -60,7 +61,6 @@ export function batchRoutes(files: FileObjects, jobs: BatchJobs, worker: BatchWo
   app.get('/v1/files/:id/content', async (c) => {
     const record = await files.get(owner(c), c.req.param('id'));
     if (!record) throw notFound('file', c.req.param('id'));
-    const { readFile } = await import('node:fs/promises');
     return c.body(await readFile(files.pathOf(record.id)), 200, { 'content-type': 'application/octet-stream' });
   });
   app.delete('/v1/files/:id', async (c) => {

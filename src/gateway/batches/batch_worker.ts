@@ -106,11 +106,11 @@ export class BatchWorker {
       const todo = lines.filter((l) => !output.written.has(l.ok ? l.request.id : l.output.id));
       const counts = { total: lines.length, completed: 0, failed: 0 };
       for (const l of await this.workLines(job.id)) counts[succeeded(l) ? 'completed' : 'failed']++;
-      await this.jobs.update(job.id, (r) => {
+      const started = await this.jobs.update(job.id, (r) => {
         if (r.status === 'validating') (r.status = 'in_progress'), (r.in_progress_at = now());
         r.request_counts = { ...counts };
       });
-      let cancelled = (await this.jobs.read(job.id))!.status === 'cancelling';
+      let cancelled = started.status === 'cancelling';
       await runBatch(todo, {
         concurrency: this.concurrency,
         order: 'input',
