@@ -6,7 +6,6 @@
 #include "kernels_isa.h"
 
 #if defined(__x86_64__)
-#include "attention_prefetch.h"
 #include "avx2_common.h"
 
 // Elements [d, d + 8) of a row, f16 or f32, as f32; past D (a tail) they read as 0.
@@ -46,11 +45,10 @@ AVX2_FN static inline __m256 reduce8(const __m256* a) {
 template <int G, bool F16>
 AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D, const attn_rows& rows, float scale) {
     constexpr int K = 8 / G;
-    const int n = rows.n, row_bytes = D * (F16 ? 2 : 4);
+    const int n = rows.n;
     for (int j = 0; j < n; j += K) {
         const void* key[K];
         for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
-        prefetch_for_keys(rows, j, std::min(j + K, n), row_bytes);
         __m256 acc[8];
         for (int a = 0; a < 8; a++) acc[a] = _mm256_setzero_ps();
         for (int d = 0; d < D; d += 8) {

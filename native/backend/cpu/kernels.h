@@ -71,8 +71,7 @@ struct cpu_kernels {
     float (*dot)(const float* a, const float* b, int n);
     void (*axpy)(float* y, float a, const float* x, int n);  // y += a·x
     // Attention for the G query heads of one KV head against n keys and values:
-    //   scores  s[r·lds + j] = scale · (q row r · key j), fetching the values on the way (the
-    //           next call reads them, and a block's runs are too short for the prefetcher);
+    //   scores  s[r·lds + j] = scale · (q row r · key j);
     //   values  o[r·D + d] += Σ_j w[r·ldw + j] · value_j[d], j in order.
     void (*attn_scores)(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale);
     void (*attn_values)(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows);
