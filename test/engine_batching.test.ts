@@ -143,6 +143,35 @@ describe('batching', () => {
     }
   });
 
+  // The CPU backend stores K/V in chunks of 32 blocks (native/backend/cpu/cpu_backend.cpp): a
+  // sequence whose blocks alternate with another's, cross chunks, and reuse a freed sequence's
+  // blocks must compute exactly what it computes with a pool to itself; a chunk never takes the
+  // pool past kvMaxBlocks.
+  it('logits do not depend on where in the K/V pool the blocks of a sequence lie', async () => {
+    const dir = await models.make({ preset: 'mistral-tiny', seed: 2, window: null });
+    const tokens = prompt(900, 6, 512);
+    const lastLogits = async (e: Engine, s: number, from: number, to: number) => {
+      let last: Float32Array | undefined;
+      for (let at = from; at < to; at += 16) [[last]] = (await e.step([{ sequence: s, tokens: tokens.slice(at, Math.min(to, at + 16)) }])) as [[Float32Array]];
+      return Array.from(last!);
+    };
+    const alone = await Engine.load(dir, { kvMaxBlocks: 57 });
+    const shared = await Engine.load(dir);
+    try {
+      const expected = await lastLogits(alone, alone.createSequence(), 0, tokens.length); // 57 blocks: chunks of 32 and 25
+      await expect(alone.step([{ sequence: alone.createSequence(), tokens: [5] }])).rejects.toBeInstanceOf(KvCacheExhausted);
+      const [a, b] = [shared.createSequence(), shared.createSequence()];
+      for (let at = 0; at < 560; at += 16) {
+        await lastLogits(shared, a, at, at + 16); // a and b take blocks in turn
+        await shared.step([{ sequence: b, tokens: tokens.slice(at, at + 16) }]);
+      }
+      shared.freeSequence(b); // a continues in b's blocks
+      expect(await lastLogits(shared, a, 560, tokens.length)).toEqual(expected);
+    } finally {
+      await Promise.all([alone.close(), shared.close()]);
+    }
+  });
+
   it('freed sequence ids are reused, and a reused id starts empty', async () => {
     const a = engine.createSequence();
     await engine.step([{ sequence: a, tokens: prompt(20, 3, 512) }]);

@@ -29,6 +29,7 @@ struct backend_config {
     int n_threads;       // threads this shard computes with (the calling thread counts as one)
     std::string isa;     // CPU: kernel table to force ("scalar", "avx2", "avx512"), "" = best
     kv_dtype_t kv_dtype;
+    int64_t kv_max_blocks;  // the K/V pool's limit in blocks (engine_options), 0 = none
 };
 
 // A tensor's bytes in host memory, as a slice of a stored one: `rows` rows, `src_row_stride`

@@ -82,7 +82,8 @@ static bool create_shards(engine* e, const engine_model_spec* spec, const std::v
                                  e->cfg.head_dim, e->cfg.n_layers, e->cfg.rope_interleaved != 0, e->cfg.rope_theta},
                                 per_shard,
                                 options.isa ? options.isa : "",
-                                (kv_dtype_t)options.kv_dtype};
+                                (kv_dtype_t)options.kv_dtype,
+                                options.kv_max_blocks};
         sh.be = backend_create(options.backend ? options.backend : "cpu", bc, err);
         if (!sh.be) return false;
         e->shards.push_back(std::move(sh));

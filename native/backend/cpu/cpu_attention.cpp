@@ -11,11 +11,11 @@
 static const int KEY_BLOCK = 512;  // keys per work item
 
 // Reads one byte of each cache line of n rows, so the kernels that follow find them in L2. A
-// work item's cached rows lie in runs of KV_BLOCK_SLOTS scattered over the pool: the kernels'
-// own loads, queued behind their arithmetic, keep too few misses in flight, and software
-// prefetches of these runs were mostly gone before use. Measured on one thread, 4,096 f16 keys
-// × 16 layers × 4 KV heads of 128: the value pass took 10 ms after prefetching every row and
-// 1.5 ms after this loop, which itself streams them at ~20 GB/s.
+// work item's cached rows lie in runs (a chunk's plane, cpu_backend.cpp) spread over the pool:
+// the kernels' own loads, queued behind their arithmetic, keep too few misses in flight, and
+// software prefetches of these rows were mostly gone before use. Measured on one thread, 4,096
+// f16 keys × 16 layers × 4 KV heads of 128: the value pass took 10 ms after prefetching every
+// row and 1.5 ms after this loop, which itself streams them at ~20 GB/s.
 static void touch_rows(const void* const* rows, int n, int row_bytes) {
     unsigned char sink = 0;
     for (int j = 0; j < n; j++)

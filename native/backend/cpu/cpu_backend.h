@@ -63,8 +63,13 @@ class cpu_backend final : public backend {
     thread_pool* pool_;
     weight_arena arena_;
     uint64_t weight_bytes_ = 0;                   // the weights' own bytes, owned or in place (no padding)
-    weight_arena kv_arena_;                       // the K/V blocks' memory (huge pages)
-    std::vector<void*> kv_blocks_;                // block id → (2, n_layers, n_kv_heads, SLOTS, head_dim)
+    weight_arena kv_arena_;                       // the K/V chunks' memory (huge pages)
+    // Where block b lives: block `index` of a chunk of n blocks (cpu_backend.cpp, kv_grow).
+    struct kv_block_home {
+        char* chunk;
+        int64_t index, n;
+    };
+    std::vector<kv_block_home> kv_blocks_;        // by block id
     std::vector<std::vector<float>> scratch_;     // by slot
     std::vector<block_q8_act> qa_[2];             // quantized activations (rows, nb)
     std::vector<float> packed_;                   // activations packed for the float kernels
