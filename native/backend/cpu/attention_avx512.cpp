@@ -52,6 +52,7 @@ template <int G, bool F16>
 AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D, const attn_rows& rows, float scale) {
     constexpr int K = 16 / G;
     const int n = rows.n, D16 = D / 16 * 16;
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int j = 0; j < n; j += K) {
         const void* key[K];
         for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
@@ -59,11 +60,10 @@ AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D, const
         for (int a = 0; a < 16; a++) acc[a] = _mm512_setzero_ps();
         for (int d = 0; d < D16; d += 16) scores_slice<G, K, F16>(acc, q, D, key, d, 0xFFFF);
         if (D16 < D) scores_slice<G, K, F16>(acc, q, D, key, D16, tail_mask(D, D16));
-        alignas(64) float sum[16];
-        _mm512_store_ps(sum, _mm512_mul_ps(_mm512_set1_ps(scale), reduce16(acc)));
-        const int valid = std::min(K, n - j);
-        for (int r = 0; r < G; r++)
-            for (int c = 0; c < valid; c++) s[r * lds + j + c] = sum[r * K + c];
+        const __m512 sum = _mm512_mul_ps(_mm512_set1_ps(scale), reduce16(acc));
+        const __mmask16 valid = (__mmask16)((1u << std::min(K, n - j)) - 1);
+        for (int r = 0; r < G; r++)  // head r's K scores, lanes r·K.., to s[r·lds + j..]
+            _mm512_mask_storeu_ps(s + r * lds + j, valid, _mm512_permutexvar_ps(_mm512_add_epi32(_mm512_set1_epi32(r * K), lane), sum));
     }
 }
 
