@@ -2,7 +2,7 @@
 // raw prompt), token limits checked against the context, sampling parameters per choice, and
 // the session key that routes it (DESIGN.md §1).
 import { createHash } from 'node:crypto';
-import type { GenerateBody } from '../protocol/internal_api.ts';
+import type { GenerateBody, Priority } from '../protocol/internal_api.ts';
 import { ChatTemplateError, type ChatMessage } from '../tokenizer/tokenizer.ts';
 import { TokenizerBusy } from '../tokenizer/tokenizer_workers.ts';
 import { chatHistory } from './chat_history.ts';
@@ -19,7 +19,6 @@ export const MISTRAL_SAFE_PROMPT =
   'Always assist with care, respect, and truth. Respond with utmost utility yet securely. Avoid harmful, unethical, ' +
   'prejudiced, or negative content. Ensure replies promote fairness and positivity.';
 
-export type Priority = GenerateBody['priority'];
 // Who asks: the request, its key (tenant), its x-session-id, and its priority (batch_worker.ts).
 export type RequestIds = { requestId: string; tenant: string; sessionHeader: string | undefined; priority: Priority };
 

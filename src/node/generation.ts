@@ -3,6 +3,7 @@
 // emitted piece is final (nothing is ever taken back).
 import { StopMatcher } from '../tokenizer/stop_sequences.ts';
 import { TextStream } from '../tokenizer/text_stream.ts';
+import type { Priority } from '../protocol/internal_api.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { TokenMatcher } from './grammar/index.ts';
 import { LogitRules, type LogitRuleParams } from './logit_rules.ts';
@@ -41,7 +42,6 @@ export type GenerationRequest = {
   grammarTrigger?: number | null; // the grammar masks only the tokens after this one
   priority?: Priority; // default interactive
 };
-export type Priority = 'interactive' | 'batch';
 
 export class Generation {
   readonly random: SeededRandom;

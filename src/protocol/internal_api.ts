@@ -41,6 +41,7 @@ export const GenerateBody = z.object({
   priority: z.enum(['interactive', 'batch']).default('interactive'),
 });
 export type GenerateBody = z.infer<typeof GenerateBody>;
+export type Priority = GenerateBody['priority'];
 
 export const TokenLogprob = z.object({ token: z.number().int(), logprob: z.number() });
 

@@ -66,10 +66,10 @@ uint64_t cpu_backend::kv_block_bytes() const {
 static const int64_t KV_CHUNK_BLOCKS = 32;
 
 bool cpu_backend::kv_grow(int64_t n_blocks) {
-    const int64_t have = (int64_t)kv_blocks_.size();
-    if (have >= n_blocks) return true;
-    int64_t n = std::max(n_blocks - have, KV_CHUNK_BLOCKS);
-    if (cfg_.kv_max_blocks > 0) n = std::max(n_blocks - have, std::min(n, cfg_.kv_max_blocks - have));
+    const int64_t have = (int64_t)kv_blocks_.size(), need = n_blocks - have;
+    if (need <= 0) return true;
+    int64_t n = std::max(need, KV_CHUNK_BLOCKS);
+    if (cfg_.kv_max_blocks > 0) n = std::clamp(cfg_.kv_max_blocks - have, need, n);
     char* chunk = (char*)weight_arena_alloc(&kv_arena_, (size_t)(n * kv_block_bytes()));
     if (!chunk) return false;
     for (int64_t i = 0; i < n; i++) kv_blocks_.push_back({chunk, i, n});
