@@ -1,12 +1,12 @@
 // `sirocco gateway --nodes URL[,URL…] | --discover ec2:KEY=VALUE[:PORT]`: the OpenAI-compatible front door.
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { startReconciler } from '../gateway/admission_reconciler.ts';
 import { createGatewayApp } from '../gateway/app.ts';
-import { BatchJobs } from '../gateway/batches/batch_jobs.ts';
 import { BatchWorker, sendThrough } from '../gateway/batches/batch_worker.ts';
-import { FileObjects } from '../gateway/batches/file_objects.ts';
+import { openFileBlobs } from '../gateway/batches/file_blobs.ts';
 import { Billing } from '../gateway/billing.ts';
 import { DiscoverSpec, DISCOVERY_INTERVAL_MS } from '../gateway/discovery/discover_spec.ts';
 import { Ec2TagDiscovery } from '../gateway/discovery/ec2_tag_discovery.ts';
@@ -26,7 +26,7 @@ const USAGE = `usage: sirocco gateway (--nodes URL[,URL…] | --discover ec2:TAG
                        [--port 8080] [--host 127.0.0.1] [--data DIR] [--store postgres://…] [--prices FILE]
                        [--health-interval-ms 1000] [--connect-timeout-ms 10000] [--node-idle-timeout-ms 30000] [--strict-params]
                        [--request-timeout-ms 600000] [--cors-origins https://app.example,…|*] [--reconcile-after-ms 30000]
-                       [--playground-model DIR] [--batch-concurrency 16]
+                       [--playground-model DIR] [--batch-concurrency 16] [--files DIR|s3://bucket/prefix]
 --discover lists the running EC2 instances with that tag every 15 s and uses their private
 addresses as nodes (port 8081 unless given; region from AWS_REGION).
 Nodes are called with the secret in SIROCCO_NODE_SECRET. API keys, the usage ledger and the
@@ -47,7 +47,11 @@ their first token, else end with an in-band error); --request-timeout-ms a whole
 --playground-model DIR: a small model (Hugging Face layout, one safetensors file, e.g. a q4_0
   one) the playground at GET / can download, with a key, and run in the browser (WASM).
 --batch-concurrency N: the Batch API's jobs (/v1/files, /v1/batches) run one at a time, N of
-  a job's requests at once (default 16, a node's sequences); their files and jobs live in --data.
+  a job's requests at once (default 16, a node's sequences). Jobs and file records live in the
+  store (replicas share them: each job runs on one replica, and another resumes it once that
+  one has been silent --reconcile-after-ms); the files' bytes in --files (or $SIROCCO_FILES):
+  a folder (default: files/ in --data, one machine) or s3://bucket/prefix (AWS environment),
+  which replicas on several machines need.
 Every admitted request is journaled, so one this gateway cannot finish (killed, crashed) is
 still billed once: at its next start (embedded store), or by any replica once this one has
 been silent --reconcile-after-ms (PostgreSQL), with the tokens its node reports generating.
@@ -72,6 +76,7 @@ const Options = z.object({
   'request-timeout-ms': z.coerce.number().int().positive().default(600_000),
   'playground-model': z.string().min(1).optional(),
   'batch-concurrency': z.coerce.number().int().positive().max(1024).default(16),
+  files: z.string().min(1).optional(),
   'cors-origins': z
     .string()
     .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
@@ -92,7 +97,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     values = parseArgs({
       args: argv,
       options: {
-        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'store', 'prices', 'health-interval-ms', 'connect-timeout-ms', 'node-idle-timeout-ms', 'cors-origins', 'reconcile-after-ms', 'request-timeout-ms', 'playground-model', 'batch-concurrency'].map((k) => [k, { type: 'string' as const }])),
+        ...Object.fromEntries(['nodes', 'discover', 'port', 'host', 'data', 'store', 'prices', 'health-interval-ms', 'connect-timeout-ms', 'node-idle-timeout-ms', 'cors-origins', 'reconcile-after-ms', 'request-timeout-ms', 'playground-model', 'batch-concurrency', 'files'].map((k) => [k, { type: 'string' as const }])),
         'strict-params': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -114,16 +119,18 @@ export async function runGateway(argv: string[]): Promise<number> {
   const o = parsed.data;
   const pool = new NodePool({ urls: o.nodes ?? [], secret: o.secret, healthIntervalMs: o['health-interval-ms'], requestTimeoutMs: 5000 });
   let store;
+  let blobs;
   let prices = {};
   try {
     const pricesFile = o.prices ?? process.env.SIROCCO_PRICES;
     if (pricesFile) prices = loadPrices(pricesFile);
+    blobs = openFileBlobs(o.files ?? (process.env.SIROCCO_FILES || join(o.data, 'files')));
     store = await openStore({ dataDir: o.data, databaseUrl: databaseUrl(o.store) });
   } catch (err) {
     process.stderr.write(`sirocco gateway: ${(err as Error).message}\n`);
     return 1;
   }
-  log('info', 'gateway store', { store: store.description });
+  log('info', 'gateway store', { store: store.description, files: blobs.description });
   const owner = `gw-${hostname()}-${process.pid}-${randomHex(4)}`;
   const metrics = new GatewayMetrics();
   const billing = new Billing(store.ledger, await store.openAdmissions({ owner, staleMs: o['reconcile-after-ms'] }), metrics);
@@ -131,8 +138,8 @@ export async function runGateway(argv: string[]): Promise<number> {
   // The Batch API's jobs run through this gateway's own routes (created below).
   let app: ReturnType<typeof createGatewayApp> | null = null;
   const batchToken = randomHex(16);
-  const [files, jobs] = await Promise.all([FileObjects.open(o.data), BatchJobs.open(o.data)]);
-  const worker = new BatchWorker(jobs, files, sendThrough(() => app!, batchToken), o['batch-concurrency']);
+  const { files, jobs } = await store.openBatches({ blobs, staleMs: o['reconcile-after-ms'] });
+  const worker = new BatchWorker(jobs, files, sendThrough(() => app!, batchToken), o['batch-concurrency'], owner);
   const deps = {
     pool,
     keys: envKey ? new EnvKeyStore(store.keys, envKey) : store.keys,

@@ -10,7 +10,7 @@ import { log } from '../telemetry/log.ts';
 import { context, REQUEST_ID_ATTRIBUTE, trace, tracer } from '../telemetry/tracing.ts';
 import { adminRoutes } from './admin_routes.ts';
 import { batchRoutes } from './batches/batch_routes.ts';
-import { BATCH_ID_HEADER, BATCH_KEY_HEADER, BATCH_TOKEN_HEADER } from './batches/batch_worker.ts';
+import { BATCH_ID_HEADER, BATCH_KEY_HEADER, BATCH_LINE_HEADER, BATCH_TOKEN_HEADER, lineRequestSuffix } from './batches/batch_worker.ts';
 import { bodyLimit, type BodyVariables } from './body_limit.ts';
 import { admit, respondStream, respondWhole } from './completion_handler.ts';
 import { MAX_BODY_BYTES, MAX_DRAIN_BYTES, type GatewayDeps } from './gateway_deps.ts';
@@ -34,8 +34,9 @@ import { asResponsesError, chatRequestOf, ResponsesRequest, responsesFormat } fr
 import { tokenizeRoutes } from './tokenize_routes.ts';
 import { randomHex } from '../util/random_hex.ts';
 
-// A Batch API job's lines (the worker's token): batch priority, billed with the job's id.
-type Env = { Variables: { key: KeyRecord; priority: Priority; batchId: string } & BodyVariables };
+// A Batch API job's lines (the worker's token): batch priority, billed with the job's id, and
+// a request id of the line's own (requestSuffix), so a line run twice is billed once.
+type Env = { Variables: { key: KeyRecord; priority: Priority; batchId: string; requestSuffix: string } & BodyVariables };
 
 const safeEqual = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 const unauthorized = (message: string) => new OpenAIError(401, message, 'authentication_error', null, 'invalid_api_key');
@@ -95,7 +96,9 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       c.set('key', key);
       c.set('priority', 'batch');
       const batchId = c.req.header(BATCH_ID_HEADER);
+      const line = c.req.header(BATCH_LINE_HEADER);
       if (batchId) c.set('batchId', batchId);
+      if (batchId && line) c.set('requestSuffix', lineRequestSuffix(batchId, line));
       return next();
     }
     const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
@@ -190,7 +193,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   const completionRoute = (route: string, endpoint: Endpoint, handle: (c: Context<Env>, requestId: string, body: unknown) => Promise<Response>) =>
     app.post(route, limitCompletionBody, async (c) => {
       const startedAt = new Date();
-      const requestId = `${PREFIX[endpoint]}${randomHex(12)}`;
+      const requestId = `${PREFIX[endpoint]}${c.get('requestSuffix') ?? randomHex(12)}`;
       const span = tracer().startSpan(`POST ${route}`, { kind: SpanKind.SERVER, attributes: { [REQUEST_ID_ATTRIBUTE]: requestId, 'sirocco.key_id': c.get('key').id } });
       let body: unknown = null;
       try {

@@ -1,14 +1,17 @@
-// /v1/batches' jobs, one JSON file each in the data directory (replaced atomically), so a
-// gateway that restarts finds them and resumes those not finished (batch_worker.ts).
+// /v1/batches' jobs: their records in the gateway's store (a folder or PostgreSQL), the output
+// lines of a running job beside them (job_lines.ts), and which gateway runs which job
+// (JobClaims), so a gateway that restarts — or another replica, once the one running a job
+// has died — resumes the jobs not finished (batch_worker.ts).
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { z } from 'zod';
-import { RecordFolder } from './record_folder.ts';
+import type { JobLines } from './job_lines.ts';
+import { ownedBy, type RecordTable } from './record_table.ts';
 
 export const BATCH_ENDPOINTS = ['/v1/chat/completions', '/v1/completions'] as const;
 const Status = z.enum(['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled']);
 const at = z.number().int().nullable();
-const BatchRecord = z.object({
+export const BATCH_ID = /^batch_[0-9a-f]{24}$/;
+export const BatchRecord = z.object({
   id: z.string(),
   object: z.literal('batch'),
   endpoint: z.enum(BATCH_ENDPOINTS),
@@ -37,19 +40,29 @@ export const UNFINISHED: BatchRecord['status'][] = ['validating', 'in_progress',
 
 const now = () => Math.floor(Date.now() / 1000);
 
+/** Which gateway runs which unfinished job. */
+export interface JobClaims {
+  /**
+   * The oldest unfinished job that no live gateway but `replica` runs, now claimed by `replica`
+   * (until it stops, or goes silent long enough to count as dead), or null.
+   */
+  claim(replica: string): Promise<string | null>;
+  /** `replica` stops: its jobs are free for the others at once. */
+  release(replica: string): Promise<void>;
+}
+
+/** One gateway per store (the embedded one): every unfinished job is this gateway's. */
+export const soleClaims = (records: RecordTable<BatchRecord>): JobClaims => ({
+  claim: async () => (await records.list(null)).reverse().find((j) => UNFINISHED.includes(j.status))?.id ?? null,
+  release: async () => {},
+});
+
 export class BatchJobs {
-  private readonly updating = new Map<string, Promise<unknown>>(); // per job: one change at a time
-
-  private constructor(private readonly records: RecordFolder<BatchRecord>) {}
-
-  static async open(dataDir: string): Promise<BatchJobs> {
-    return new BatchJobs(await RecordFolder.open(join(dataDir, 'batches'), /^batch_[0-9a-f]{24}$/, BatchRecord));
-  }
-
-  // Where the worker keeps a job's output lines while it runs (batch_output.ts resumes it).
-  workPath(id: string): string {
-    return join(this.records.dir, `${id}.work.jsonl`);
-  }
+  constructor(
+    private readonly records: RecordTable<BatchRecord>,
+    readonly lines: JobLines,
+    readonly claims: JobClaims,
+  ) {}
 
   async create(owner: string, r: { endpoint: BatchRecord['endpoint']; input_file_id: string; metadata: Record<string, string> | null }): Promise<BatchRecord> {
     const created = now();
@@ -74,12 +87,8 @@ export class BatchJobs {
       request_counts: { total: 0, completed: 0, failed: 0 },
       owner,
     };
-    await this.save(record);
+    await this.records.save(record);
     return record;
-  }
-
-  save(record: BatchRecord): Promise<void> {
-    return this.records.save(record);
   }
 
   read(id: string): Promise<BatchRecord | null> {
@@ -87,26 +96,16 @@ export class BatchJobs {
   }
 
   get(owner: string, id: string): Promise<BatchRecord | null> {
-    return this.records.get(owner, id);
+    return ownedBy(this.records, owner, id);
   }
 
-  // Newest first; owner null: every key's (the worker).
+  // Newest first; owner null: every key's.
   list(owner: string | null): Promise<BatchRecord[]> {
     return this.records.list(owner);
   }
 
-  // Applies `change` to the stored job and saves it, one change at a time per job (this
-  // gateway's routes and worker both change jobs).
+  // Applies `change` to the stored job, one change at a time (routes and workers, of any replica, change jobs).
   update(id: string, change: (r: BatchRecord) => void): Promise<BatchRecord> {
-    const run = async () => {
-      const r = await this.read(id);
-      if (!r) throw new Error(`no batch ${id}`);
-      change(r);
-      await this.save(r);
-      return r;
-    };
-    const next = (this.updating.get(id) ?? Promise.resolve()).then(run, run);
-    this.updating.set(id, next.catch(() => {}));
-    return next;
+    return this.records.update(id, change);
   }
 }

@@ -2,7 +2,6 @@
 // unchanged: /v1/files (upload, list, retrieve, content, delete) and /v1/batches (create,
 // list, retrieve, cancel). Each key sees its own files and jobs only; the jobs run in the
 // gateway's BatchWorker.
-import { readFile } from 'node:fs/promises';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { KeyRecord } from '../keys/key_store.ts';
@@ -61,7 +60,7 @@ export function batchRoutes(files: FileObjects, jobs: BatchJobs, worker: BatchWo
   app.get('/v1/files/:id/content', async (c) => {
     const record = await files.get(owner(c), c.req.param('id'));
     if (!record) throw notFound('file', c.req.param('id'));
-    return c.body(await readFile(files.pathOf(record.id)), 200, { 'content-type': 'application/octet-stream' });
+    return c.body(await files.content(record.id), 200, { 'content-type': 'application/octet-stream' });
   });
   app.delete('/v1/files/:id', async (c) => {
     const id = c.req.param('id');

@@ -1,14 +1,17 @@
 // Runs /v1/batches jobs, oldest first, one at a time, each line through this gateway's own
 // completion routes as the key that created the job (so it is validated, rate-limited and
-// billed like any request of that key). A job's output lines go to a work file as they are
-// written (in input order), so a gateway restarted mid-job skips what is there; at the end
-// they split into the output file (2xx responses) and the error file (the rest).
-import { readFile, rm } from 'node:fs/promises';
+// billed like any request of that key). A job is claimed first (JobClaims): replicas on one
+// store never run the same job, and one that dies leaves its job to the others. A job's
+// output lines are stored as they are written (in input order, job_lines.ts), so whoever runs
+// it next skips what is there; at the end they split into the output file (2xx responses) and
+// the error file (the rest). A line's request id derives from the job and the line, so a line
+// that was running when its gateway died, run again, is billed once (the ledger keeps one
+// record per request id).
+import { createHash } from 'node:crypto';
 import { parseBatchInput, type BatchRequest, type OutputLine } from '../../batch/batch_lines.ts';
-import { BatchOutput } from '../../batch/batch_output.ts';
 import { answerWithRetry, runBatch } from '../../batch/batch_runner.ts';
 import { log } from '../../telemetry/log.ts';
-import { UNFINISHED, type BatchJobs, type BatchRecord } from './batch_jobs.ts';
+import type { BatchJobs, BatchRecord } from './batch_jobs.ts';
 import type { FileObjects } from './file_objects.ts';
 
 // One line of job `batchId` through the gateway's routes as the key `owner`.
@@ -19,6 +22,10 @@ export type SendAs = (owner: string, batchId: string, request: BatchRequest) => 
 export const BATCH_TOKEN_HEADER = 'x-sirocco-batch-token';
 export const BATCH_KEY_HEADER = 'x-sirocco-batch-key';
 export const BATCH_ID_HEADER = 'x-sirocco-batch-id';
+export const BATCH_LINE_HEADER = 'x-sirocco-batch-line'; // the line's output id
+
+// The request id's random part for a job's line: the same each time the line runs.
+export const lineRequestSuffix = (batchId: string, outputId: string) => createHash('sha256').update(`${batchId}\n${outputId}`).digest('hex').slice(0, 24);
 
 // SendAs through a gateway app in this process (Hono's app.request: no socket).
 export const sendThrough =
@@ -27,7 +34,7 @@ export const sendThrough =
     answerWithRetry(async () =>
       app().request(request.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [BATCH_TOKEN_HEADER]: token, [BATCH_KEY_HEADER]: owner, [BATCH_ID_HEADER]: batchId },
+        headers: { 'content-type': 'application/json', [BATCH_TOKEN_HEADER]: token, [BATCH_KEY_HEADER]: owner, [BATCH_ID_HEADER]: batchId, [BATCH_LINE_HEADER]: request.id },
         body: JSON.stringify(request.body),
       }),
     );
@@ -45,6 +52,7 @@ export class BatchWorker {
     private readonly files: FileObjects,
     private readonly send: SendAs,
     private readonly concurrency: number,
+    private readonly replica: string, // this gateway's name in the store's claims
   ) {}
 
   start(): void {
@@ -64,9 +72,9 @@ export class BatchWorker {
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
-      // (A job file that cannot be read is logged, not a crash: the gateway serves on.)
-      const job = await this.jobs.list(null).then(
-        (all) => all.reverse().find((j) => UNFINISHED.includes(j.status)),
+      // (A store that cannot be read is logged, not a crash: the gateway serves on.)
+      const job = await this.jobs.claims.claim(this.replica).then(
+        async (id) => (id === null ? null : await this.jobs.read(id)),
         (err: Error) => void log('error', 'cannot read the batch jobs', { error: err.message }),
       );
       if (!job) {
@@ -86,12 +94,13 @@ export class BatchWorker {
         });
       });
     }
+    await this.jobs.claims.release(this.replica).catch(() => undefined); // else free once this gateway counts as dead
   }
 
   private async run(job: BatchRecord): Promise<void> {
     const input = await this.files.get(job.owner, job.input_file_id);
     if (!input) throw new Error(`the input file ${job.input_file_id} is gone`);
-    const lines = parseBatchInput(await readFile(this.files.pathOf(input.id), 'utf8'));
+    const lines = parseBatchInput(new TextDecoder().decode(await this.files.content(input.id)));
     const wrongUrl = lines.find((l) => l.ok && l.request.url !== job.endpoint);
     if (wrongUrl?.ok) {
       await this.jobs.update(job.id, (r) => {
@@ -101,44 +110,36 @@ export class BatchWorker {
       });
       return;
     }
-    const output = await BatchOutput.open(this.jobs.workPath(job.id));
-    try {
-      const todo = lines.filter((l) => !output.written.has(l.ok ? l.request.id : l.output.id));
-      const counts = { total: lines.length, completed: 0, failed: 0 };
-      for (const l of await this.workLines(job.id)) counts[succeeded(l) ? 'completed' : 'failed']++;
-      const started = await this.jobs.update(job.id, (r) => {
-        if (r.status === 'validating') (r.status = 'in_progress'), (r.in_progress_at = now());
-        r.request_counts = { ...counts };
-      });
-      let cancelled = started.status === 'cancelling';
-      await runBatch(todo, {
-        concurrency: this.concurrency,
-        order: 'input',
-        send: (request) => this.send(job.owner, job.id, request),
-        write: async (written) => {
-          await output.write(written);
-          for (const l of written) counts[succeeded(l) ? 'completed' : 'failed']++;
-          const r = await this.jobs.update(job.id, (r) => (r.request_counts = { ...counts }));
-          cancelled ||= r.status === 'cancelling';
-        },
-        stop: () => cancelled || this.stopped,
-      });
-      if (this.stopped && !cancelled) return; // resumed at the next start
-    } finally {
-      await output.close();
-    }
+    const written = await this.jobs.lines.read(job.id);
+    const done = new Set(written.map((l) => l.id));
+    const todo = lines.filter((l) => !done.has(l.ok ? l.request.id : l.output.id));
+    const counts = { total: lines.length, completed: 0, failed: 0 };
+    for (const l of written) counts[succeeded(l) ? 'completed' : 'failed']++;
+    const started = await this.jobs.update(job.id, (r) => {
+      if (r.status === 'validating') (r.status = 'in_progress'), (r.in_progress_at = now());
+      r.request_counts = { ...counts };
+    });
+    let cancelled = started.status === 'cancelling';
+    await runBatch(todo, {
+      concurrency: this.concurrency,
+      order: 'input',
+      send: (request) => this.send(job.owner, job.id, request),
+      write: async (fresh) => {
+        await this.jobs.lines.append(job.id, fresh);
+        for (const l of fresh) counts[succeeded(l) ? 'completed' : 'failed']++;
+        const r = await this.jobs.update(job.id, (r) => (r.request_counts = { ...counts }));
+        cancelled ||= r.status === 'cancelling';
+      },
+      stop: () => cancelled || this.stopped,
+    });
+    if (this.stopped && !cancelled) return; // resumed at the next start, or by another replica
     await this.finish(job.id);
   }
 
-  private async workLines(id: string): Promise<OutputLine[]> {
-    const text = await readFile(this.jobs.workPath(id), 'utf8').catch(() => '');
-    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as OutputLine);
-  }
-
-  // The work file → the output and error files; the job completed (or cancelled).
+  // The stored lines → the output and error files; the job completed (or cancelled).
   private async finish(id: string): Promise<void> {
     const job = (await this.jobs.read(id))!;
-    const lines = await this.workLines(id);
+    const lines = await this.jobs.lines.read(id);
     await this.jobs.update(id, (r) => (r.status = r.status === 'cancelling' ? 'cancelling' : 'finalizing', r.finalizing_at = now()));
     const text = (ls: OutputLine[]) => ls.map((l) => JSON.stringify(l) + '\n').join('');
     const ok = lines.filter(succeeded);
@@ -152,7 +153,7 @@ export class BatchWorker {
       if (r.status === 'cancelling') (r.status = 'cancelled'), (r.cancelled_at = now());
       else (r.status = 'completed'), (r.completed_at = now());
     });
-    await rm(this.jobs.workPath(id), { force: true });
+    await this.jobs.lines.drop(id);
     log('info', 'batch done', { batch: id, completed: ok.length, failed: bad.length });
   }
 }

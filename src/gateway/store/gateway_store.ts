@@ -1,10 +1,18 @@
-// Where a gateway's shared state lives — API keys, the usage ledger, rate-limit counters — and
+// Where a gateway's shared state lives — API keys, the usage ledger, rate-limit counters, the
+// Batch API's files and jobs — and
 // how every process that reads or writes it (gateway, `sirocco keys`, `sirocco usage`) picks it
 // the same way: --store URL, else $SIROCCO_DATABASE_URL, else the data directory.
-//   embedded (default): keys.json + secret + usage.jsonl in the data dir, limits in memory:
-//     one machine, no server to run (file writes are atomic, ledger appends fsynced);
+//   embedded (default): keys.json + secret + usage.jsonl in the data dir, limits in memory,
+//     files/ and batches/ folders: one machine, no server to run (file writes are atomic,
+//     ledger appends fsynced);
 //   postgres://…: one PostgreSQL for any number of replicas; migrations run at open.
+import { join } from 'node:path';
 import pg from 'pg';
+import { BatchJobs, BATCH_ID, BatchRecord, soleClaims } from '../batches/batch_jobs.ts';
+import type { FileBlobs } from '../batches/file_blobs.ts';
+import { FILE_ID, FileObjects, FileRecord } from '../batches/file_objects.ts';
+import { FolderJobLines } from '../batches/job_lines.ts';
+import { RecordFolder } from '../batches/record_folder.ts';
 import { FileKeyStore } from '../keys/file_key_store.ts';
 import type { KeyStore } from '../keys/key_store.ts';
 import { loadServerSecret } from '../keys/server_secret.ts';
@@ -14,8 +22,10 @@ import { FileAdmissionJournal } from '../ledger/file_admission_journal.ts';
 import type { UsageLedger } from '../ledger/usage_ledger.ts';
 import type { LimitCounters } from './limit_counters.ts';
 import { PostgresAdmissionJournal } from './postgres_admission_journal.ts';
+import { PostgresJobClaims, PostgresJobLines } from './postgres_batch_tables.ts';
 import { PostgresKeyStore } from './postgres_key_store.ts';
 import { PostgresLimitCounters } from './postgres_limit_counters.ts';
+import { PostgresRecordTable } from './postgres_record_table.ts';
 import { ensureSchema } from './postgres_schema.ts';
 import { PostgresUsageLedger } from './postgres_usage_ledger.ts';
 
@@ -32,6 +42,11 @@ export type GatewayStore = {
    * replicas silent for `staleMs` have their admissions reconciled by the others.
    */
   openAdmissions(options: { owner: string; staleMs: number }): Promise<AdmissionJournal>;
+  /**
+   * /v1/files' records (their bytes in `blobs`) and /v1/batches' jobs. A replica that runs a
+   * job holds it while it heartbeats (openAdmissions); silent for `staleMs`, it counts as dead.
+   */
+  openBatches(options: { blobs: FileBlobs; staleMs: number }): Promise<{ files: FileObjects; jobs: BatchJobs }>;
   /** What it is, without credentials: "embedded /path" or "postgres host:port/db". */
   description: string;
   close(): Promise<void>;
@@ -67,6 +82,11 @@ export async function openStore(options: { dataDir: string; databaseUrl: string 
       counters: null,
       description: `embedded ${options.dataDir}`,
       openAdmissions: async () => (journal = await FileAdmissionJournal.open(options.dataDir)),
+      openBatches: async ({ blobs }) => {
+        const batches = join(options.dataDir, 'batches');
+        const [files, jobs] = await Promise.all([RecordFolder.open(join(options.dataDir, 'files'), FILE_ID, FileRecord), RecordFolder.open(batches, BATCH_ID, BatchRecord)]);
+        return { files: new FileObjects(files, blobs), jobs: new BatchJobs(jobs, new FolderJobLines(batches), soleClaims(jobs)) };
+      },
       close: async () => {
         await journal?.closeJournal();
         await ledger.close();
@@ -89,6 +109,10 @@ export async function openStore(options: { dataDir: string; databaseUrl: string 
       counters: new PostgresLimitCounters(pool),
       description,
       openAdmissions: async ({ owner, staleMs }) => (journal = new PostgresAdmissionJournal(connectionString, owner, staleMs)),
+      openBatches: async ({ blobs, staleMs }) => ({
+        files: new FileObjects(new PostgresRecordTable(pool, 'sirocco_files', FileRecord), blobs),
+        jobs: new BatchJobs(new PostgresRecordTable(pool, 'sirocco_batches', BatchRecord), new PostgresJobLines(pool), new PostgresJobClaims(pool, staleMs)),
+      }),
       close: async () => {
         await journal?.closeJournal();
         await pool.end();

@@ -88,6 +88,30 @@ const MIGRATIONS: string[] = [
    CREATE TABLE sirocco_gateways (id text PRIMARY KEY, seen_at timestamptz NOT NULL);`,
   // 5: the Batch API job of a record (null: not a batch line).
   `ALTER TABLE sirocco_usage ADD COLUMN batch_id text;`,
+  // 6: the Batch API's files (metadata: the bytes are in S3 or a folder) and jobs, the output
+  // lines of running jobs, and which replica runs which job.
+  `CREATE TABLE sirocco_files (
+     id text PRIMARY KEY,
+     owner text NOT NULL,
+     created_at bigint NOT NULL,
+     record jsonb NOT NULL
+   );
+   CREATE INDEX sirocco_files_by_owner ON sirocco_files (owner, created_at);
+   CREATE TABLE sirocco_batches (
+     id text PRIMARY KEY,
+     owner text NOT NULL,
+     created_at bigint NOT NULL,
+     record jsonb NOT NULL,
+     claimed_by text
+   );
+   CREATE INDEX sirocco_batches_by_owner ON sirocco_batches (owner, created_at);
+   CREATE TABLE sirocco_batch_lines (
+     batch_id text NOT NULL,
+     output_id text NOT NULL,
+     seq bigserial NOT NULL,
+     line jsonb NOT NULL,
+     PRIMARY KEY (batch_id, output_id)
+   );`,
 ];
 
 export async function ensureSchema(pool: pg.Pool): Promise<void> {
