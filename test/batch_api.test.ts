@@ -2,7 +2,7 @@
 // node: upload, create, poll, download — the greedy texts `sirocco batch` gives for the same
 // file; failed lines in the error file; usage billed to the key, marked with the job; each key
 // sees its own; a cancel stops a job; batch lines yield to interactive requests; a gateway
-// killed mid-job resumes it.
+// killed mid-job resumes it, billing each line once.
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -173,6 +173,11 @@ describe('a gateway killed mid-batch', () => {
       const output = parseLines(await (await again.files.content(done.output_file_id!)).text());
       expect(output.map((l) => l.custom_id)).toEqual(Array.from({ length: 40 }, (_, i) => `q${i}`));
       expect(new Set(output.map((l) => l.id)).size).toBe(40);
+      // Billed once a line, though the lines in flight at the kill ran twice (their request id is the line's).
+      const billed = readFileSync(join(own.dataDir, 'usage.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { request_id: string; batch_id: string | null }).filter((r) => r.batch_id === batch.id);
+      expect(billed).toHaveLength(41);
+      expect(new Set(billed.map((r) => r.request_id)).size).toBe(41);
+      for (const l of output) expect(billed.map((r) => r.request_id)).toContain(l.response!.body.id);
       for (const l of output.slice(0, 3)) {
         const direct = await again.chat.completions.create({ model: 'sirocco-test', messages: [{ role: 'user', content: `Question ${Number(l.custom_id!.slice(1)) % 7}?` }], max_tokens: 24, temperature: 0 });
         expect(l.response!.body.choices[0].message.content).toBe(direct.choices[0]!.message.content);
