@@ -1,4 +1,5 @@
-// One conformance suite for the gateway's store (API keys, usage ledger, rate-limit counters),
+// One conformance suite for the gateway's store (API keys, usage ledger, rate-limit counters,
+// the Batch API's files and jobs),
 // run on both implementations: the embedded one (files in a data dir, counters in memory) and
 // PostgreSQL (a real server started for this file). Two instances on the same state stand for
 // two processes; the last block holds only for a store several replicas write at once.
@@ -6,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openFileBlobs } from '../src/gateway/batches/file_blobs.ts';
 import { reconcileAdmissions } from '../src/gateway/ledger/admission_journal.ts';
 import type { UsageRecord } from '../src/gateway/ledger/usage_record.ts';
 import { openStore, type GatewayStore } from '../src/gateway/store/gateway_store.ts';
@@ -88,6 +90,8 @@ describe.each(kinds)('$name store', (kind) => {
     const listed = await store.keys.list();
     expect(listed[0]!.revoked_at).not.toBeNull();
     expect(listed[1]!.revoked_at).toBeNull();
+    expect(await store.keys.get(r.id)).toEqual(listed[0]);
+    expect(await store.keys.get('key_000000000000')).toBeNull();
     await expect(store.keys.create('')).rejects.toThrow();
   });
 
@@ -98,6 +102,34 @@ describe.each(kinds)('$name store', (kind) => {
     await b.keys.revoke(r.id);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(await a.keys.verify(key)).toBeNull();
+  });
+
+  it("batches: files and jobs seen by every process, a key's own only; changes to a job never lost; a job's lines written once, in order", async () => {
+    const [a, b] = await open(`${kind.name}_batches`);
+    const blobs = openFileBlobs(join(tmp, `${kind.name}_blobs`));
+    const [x, y] = await Promise.all([a, b].map((s) => s.openBatches({ blobs, staleMs: 1000 })));
+    const file = await x!.files.create('key_a', 'in.jsonl', 'batch', 'hello');
+    expect(await y!.files.get('key_a', file.id)).toEqual(file);
+    expect(await y!.files.get('key_b', file.id)).toBeNull();
+    expect(new TextDecoder().decode(await y!.files.content(file.id))).toBe('hello');
+    const job = await x!.jobs.create('key_a', { endpoint: '/v1/chat/completions', input_file_id: file.id, metadata: null });
+    expect((await y!.jobs.list('key_a')).map((j) => j.id)).toEqual([job.id]);
+    expect(await y!.jobs.list('key_b')).toEqual([]);
+
+    // Changes at once (from both processes where replicas share the store; one gateway a data dir otherwise).
+    const writers = kind.name === 'postgres' ? [x!, y!] : [x!];
+    await Promise.all(Array.from({ length: 20 }, (_, i) => writers[i % writers.length]!.jobs.update(job.id, (r) => void r.request_counts.completed++)));
+    expect((await y!.jobs.read(job.id))!.request_counts.completed).toBe(20);
+
+    const line = (n: number) => ({ id: `batch_req_${n}`, custom_id: `c${n}`, response: null, error: { code: 'x', message: `line ${n}` } });
+    await x!.jobs.lines.append(job.id, [line(1), line(2)]);
+    await x!.jobs.lines.append(job.id, [line(2), line(3)]);
+    expect((await x!.jobs.lines.read(job.id)).map((l) => l.custom_id)).toEqual(['c1', 'c2', 'c3']);
+    await x!.jobs.lines.drop(job.id);
+    expect(await x!.jobs.lines.read(job.id)).toEqual([]);
+    expect(await x!.files.delete('key_b', file.id)).toBe(false);
+    expect(await x!.files.delete('key_a', file.id)).toBe(true);
+    expect(await y!.files.get('key_a', file.id)).toBeNull();
   });
 
   it('ledger: one record per request id, in append order, filtered by key and time', async () => {

@@ -91,8 +91,8 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     const token = c.req.header(BATCH_TOKEN_HEADER);
     if (token !== undefined) {
       const keyId = c.req.header(BATCH_KEY_HEADER);
-      const key = safeEqual(token, deps.batches.token) ? (await deps.keys.list()).find((k) => k.id === keyId && k.revoked_at === null) : undefined;
-      if (!key) throw refuse('The batch job\'s key is unknown or revoked.');
+      const key = safeEqual(token, deps.batches.token) && keyId ? await deps.keys.get(keyId) : null;
+      if (!key || key.revoked_at !== null) throw refuse('The batch job\'s key is unknown or revoked.');
       c.set('key', key);
       c.set('priority', 'batch');
       const batchId = c.req.header(BATCH_ID_HEADER);

@@ -36,10 +36,10 @@ export class FolderJobLines implements JobLines {
     return output;
   }
 
+  // Whole lines only: a torn last one is not a line (the next append cuts it off).
   async read(batchId: string): Promise<OutputLine[]> {
-    await this.output(batchId);
-    const text = await readFile(this.path(batchId), 'utf8');
-    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as OutputLine);
+    const text = await readFile(this.path(batchId), 'utf8').catch(() => '');
+    return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l) as OutputLine);
   }
 
   async append(batchId: string, lines: OutputLine[]): Promise<void> {

@@ -45,4 +45,8 @@ export class EnvKeyStore implements KeyStore {
   async list(): Promise<KeyRecord[]> {
     return [this.record, ...(await this.inner.list())];
   }
+
+  async get(id: string): Promise<KeyRecord | null> {
+    return id === this.record.id ? this.record : this.inner.get(id);
+  }
 }

@@ -134,6 +134,11 @@ export class FileKeyStore implements KeyStore {
     return this.table.records();
   }
 
+  async get(id: string): Promise<KeyRecord | null> {
+    await this.refresh(false);
+    return this.table.get(id);
+  }
+
   // Install a snapshot read from disk. Throws (keeping the old state) if another secret wrote it.
   private adopt(snap: Snapshot): void {
     if (snap.secretCheck !== null && snap.secretCheck !== this.secretCheck) {

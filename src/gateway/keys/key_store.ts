@@ -48,4 +48,6 @@ export interface KeyStore {
   revoke(id: string): Promise<boolean>;
   /** Every record, revoked ones included, oldest first. */
   list(): Promise<KeyRecord[]>;
+  /** The record with this id, revoked or not, or null. */
+  get(id: string): Promise<KeyRecord | null>;
 }

@@ -35,4 +35,8 @@ export class MemoryKeyStore implements KeyStore {
   async list(): Promise<KeyRecord[]> {
     return this.table.records();
   }
+
+  async get(id: string): Promise<KeyRecord | null> {
+    return this.table.get(id);
+  }
 }

@@ -99,4 +99,9 @@ export class PostgresKeyStore implements KeyStore {
     const { rows } = await this.pool.query<KeyRow>('SELECT * FROM sirocco_api_keys ORDER BY created_at, id');
     return rows.map(recordOf);
   }
+
+  async get(id: string): Promise<KeyRecord | null> {
+    const { rows } = await this.pool.query<KeyRow>('SELECT * FROM sirocco_api_keys WHERE id = $1', [id]);
+    return rows[0] ? recordOf(rows[0]) : null;
+  }
 }
