@@ -217,6 +217,11 @@ describe('FileUsageLedger on disk', () => {
 });
 
 describe('summarizeUsage', () => {
+  it("keeps a batch job's lines apart from interactive requests of the same key and model", () => {
+    const s = summarizeUsage([rec({ key_id: 'key_a', batch_id: 'batch_1' }), rec({ key_id: 'key_a' }), rec({ key_id: 'key_a', batch_id: 'batch_2', completion_tokens: 7 })]);
+    expect(s.rows.map((r) => [r.kind, r.requests, r.completion_tokens])).toEqual([['interactive', 1, 5], ['batch', 2, 12]]);
+  });
+
   it('totals per (key, model) and overall, by status', () => {
     const s = summarizeUsage([
       rec({ key_id: 'key_b', model: 'm1' }),
@@ -259,6 +264,7 @@ describe('sirocco usage', () => {
     await ledger.append(rec({ key_id: 'key_a', started_at: '2026-11-24T11:00:00.000Z' }));
     await ledger.append(rec({ key_id: 'key_a', status: 'failed', completion_tokens: 0, started_at: '2026-11-24T11:30:00.000Z' }));
     await ledger.append(rec({ key_id: 'key_b', model: 'other', started_at: '2026-11-20T00:00:00.000Z' }));
+    await ledger.append(rec({ key_id: 'key_a', batch_id: 'batch_000000000000000000000001', started_at: '2026-11-24T11:40:00.000Z' }));
     await ledger.close();
     return dir;
   }
@@ -268,10 +274,11 @@ describe('sirocco usage', () => {
     const env = { ...process.env, SIROCCO_DATA_DIR: dir };
     const { stdout } = await promisify(execFile)('node', ['bin/sirocco.js', 'usage'], { env });
     const lines = stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^KEY\s+MODEL\s+REQUESTS\s+OK\s+ABORTED\s+FAILED\s+REJECTED\s+INTERRUPTED\s+PROMPT\s+CACHED\s+COMPLETION\s+TOTAL\s+COST$/);
-    expect(lines[1]!.split(/\s+/)).toEqual(['key_a', 'mistral-tiny', '2', '1', '0', '1', '0', '0', '20', '8', '5', '25', '$0.000000']);
-    expect(lines[2]!.split(/\s+/)).toEqual(['key_b', 'other', '1', '1', '0', '0', '0', '0', '10', '4', '5', '15', '$0.000000']);
-    expect(lines[3]!.split(/\s+/)).toEqual(['TOTAL', '3', '2', '0', '1', '0', '0', '30', '12', '10', '40', '$0.000000']);
+    expect(lines[0]).toMatch(/^KEY\s+MODEL\s+KIND\s+REQUESTS\s+OK\s+ABORTED\s+FAILED\s+REJECTED\s+INTERRUPTED\s+PROMPT\s+CACHED\s+COMPLETION\s+TOTAL\s+COST$/);
+    expect(lines[1]!.split(/\s+/)).toEqual(['key_a', 'mistral-tiny', 'interactive', '2', '1', '0', '1', '0', '0', '20', '8', '5', '25', '$0.000000']);
+    expect(lines[2]!.split(/\s+/)).toEqual(['key_a', 'mistral-tiny', 'batch', '1', '1', '0', '0', '0', '0', '10', '4', '5', '15', '$0.000000']);
+    expect(lines[3]!.split(/\s+/)).toEqual(['key_b', 'other', 'interactive', '1', '1', '0', '0', '0', '0', '10', '4', '5', '15', '$0.000000']);
+    expect(lines[4]!.split(/\s+/)).toEqual(['TOTAL', '4', '3', '0', '1', '0', '0', '40', '16', '15', '55', '$0.000000']);
   });
 
   describe('in process', () => {
@@ -289,9 +296,17 @@ describe('sirocco usage', () => {
       const dir = await seed();
       expect(await runUsage(['--data', dir, '--json', '--key', 'key_a', '--since', '45m'], now)).toBe(0);
       const result = JSON.parse(out);
-      expect(result.filter).toEqual({ key_id: 'key_a', since: '2026-11-24T11:15:00.000Z' });
-      expect(result.rows).toHaveLength(1);
-      expect(result.totals).toMatchObject({ requests: 1, by_status: { failed: 1 } });
+      expect(result.filter).toEqual({ key_id: 'key_a', batch_id: null, since: '2026-11-24T11:15:00.000Z' });
+      expect(result.rows.map((r: { kind: string; requests: number }) => [r.kind, r.requests])).toEqual([['interactive', 1], ['batch', 1]]);
+      expect(result.totals).toMatchObject({ requests: 2, by_status: { ok: 1, failed: 1 } });
+    });
+
+    it("filters one batch job's lines", async () => {
+      const dir = await seed();
+      expect(await runUsage(['--data', dir, '--json', '--batch', 'batch_000000000000000000000001'], now)).toBe(0);
+      const result = JSON.parse(out);
+      expect(result.rows.map((r: { key_id: string; kind: string }) => [r.key_id, r.kind])).toEqual([['key_a', 'batch']]);
+      expect(result.totals).toMatchObject({ requests: 1, completion_tokens: 5 });
     });
 
     it('says so when nothing matches, and exits 1 on bad input', async () => {

@@ -1,4 +1,5 @@
-// `sirocco usage`: totals from the usage ledger per key and model, as a table or JSON. Reads
+// `sirocco usage`: totals from the usage ledger per key, model and kind (interactive or a
+// Batch API job's), as a table or JSON. Reads
 // the store's ledger without modifying it (usage.jsonl, or PostgreSQL with --store /
 // $SIROCCO_DATABASE_URL), so it is safe to run beside live gateways.
 import { join } from 'node:path';
@@ -10,11 +11,13 @@ import { databaseUrl, openStore } from '../store/gateway_store.ts';
 import { describeIssue, formatTable } from './cli_support.ts';
 import { resolveDataDir } from './data_dir.ts';
 
-const USAGE = `usage: sirocco usage [--key ID] [--since T] [--json] [--data DIR | --store URL]
+const USAGE = `usage: sirocco usage [--key ID] [--batch ID] [--since T] [--json] [--data DIR | --store URL]
 
-Requests and tokens per key and model, from DIR/usage.jsonl or the PostgreSQL store.
+Requests and tokens per key, model and kind (interactive, or batch: lines of /v1/batches
+jobs), from DIR/usage.jsonl or the PostgreSQL store.
 
   --key ID      only this key
+  --batch ID    only the lines of this batch job (batch_…)
   --since T     only requests started since T: a duration back from now (30m, 24h, 7d, 2w)
                 or an ISO date/time (2026-11-24 is UTC midnight; add Z or an offset to a time)
   --json        print JSON instead of a table
@@ -36,6 +39,7 @@ export function parseSince(text: string, now: Date): Date | null {
 
 const Args = z.strictObject({
   key: z.string().min(1, 'expects a key id').optional(),
+  batch: z.string().min(1, 'expects a batch id').optional(),
   since: z.string().optional(),
   json: z.boolean().optional(),
   data: z.string().min(1, 'expects a directory').optional(),
@@ -59,6 +63,7 @@ export async function runUsage(argv: string[], now: Date = new Date()): Promise<
       args: argv,
       options: {
         key: { type: 'string' },
+        batch: { type: 'string' },
         since: { type: 'string' },
         json: { type: 'boolean' },
         data: { type: 'string' },
@@ -89,20 +94,20 @@ export async function runUsage(argv: string[], now: Date = new Date()): Promise<
     const store = await openStore({ dataDir: dir, databaseUrl: url });
     records = await store.ledger.read(filter).finally(() => store.close());
   }
-  const summary = summarizeUsage(records);
+  const summary = summarizeUsage(args.data.batch === undefined ? records : records.filter((r) => r.batch_id === args.data.batch));
   if (args.data.json) {
-    const filter = { key_id: args.data.key ?? null, since: since?.toISOString() ?? null };
+    const filter = { key_id: args.data.key ?? null, batch_id: args.data.batch ?? null, since: since?.toISOString() ?? null };
     process.stdout.write(JSON.stringify({ filter, ...summary }, null, 2) + '\n');
     return 0;
   }
   if (summary.rows.length === 0) {
     const file = url === null ? join(dir, USAGE_FILE) : 'the database';
-    process.stderr.write(args.data.key || since ? `no requests in ${file} match the filter\n` : `no requests recorded in ${file}\n`);
+    process.stderr.write(args.data.key || args.data.batch || since ? `no requests in ${file} match the filter\n` : `no requests recorded in ${file}\n`);
     return 0;
   }
-  const headers = ['KEY', 'MODEL', 'REQUESTS', 'OK', 'ABORTED', 'FAILED', 'REJECTED', 'INTERRUPTED', 'PROMPT', 'CACHED', 'COMPLETION', 'TOTAL', 'COST'];
-  const rows = summary.rows.map((r) => [r.key_id, r.model, ...cells(r)]);
-  rows.push(['TOTAL', '', ...cells(summary.totals)]);
-  process.stdout.write(formatTable(headers, rows, new Set(headers.map((_, i) => i).filter((i) => i >= 2))));
+  const headers = ['KEY', 'MODEL', 'KIND', 'REQUESTS', 'OK', 'ABORTED', 'FAILED', 'REJECTED', 'INTERRUPTED', 'PROMPT', 'CACHED', 'COMPLETION', 'TOTAL', 'COST'];
+  const rows = summary.rows.map((r) => [r.key_id, r.model, r.kind, ...cells(r)]);
+  rows.push(['TOTAL', '', '', ...cells(summary.totals)]);
+  process.stdout.write(formatTable(headers, rows, new Set(headers.map((_, i) => i).filter((i) => i >= 3))));
   return 0;
 }

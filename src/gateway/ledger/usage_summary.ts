@@ -1,4 +1,5 @@
-// Usage totals per (key, model), for `sirocco usage` and for billing exports.
+// Usage totals per (key, model, kind), for `sirocco usage` and for billing exports: a Batch
+// API job's lines (batch_id set) apart from interactive requests, as providers price them.
 import { USAGE_STATUSES, type UsageRecord, type UsageStatus } from './usage_record.ts';
 
 export type UsageTotals = {
@@ -13,10 +14,11 @@ export type UsageTotals = {
   cost: number;
 };
 
-export type UsageSummaryRow = { key_id: string; model: string } & UsageTotals;
+export type UsageKind = 'interactive' | 'batch';
+export type UsageSummaryRow = { key_id: string; model: string; kind: UsageKind } & UsageTotals;
 
 export type UsageSummary = {
-  /** One row per (key_id, model), sorted by key_id then model. */
+  /** One row per (key_id, model, kind), sorted by key_id, model, then kind. */
   rows: UsageSummaryRow[];
   totals: UsageTotals;
 };
@@ -40,15 +42,15 @@ export function summarizeUsage(records: Iterable<UsageRecord>): UsageSummary {
   const groups = new Map<string, UsageSummaryRow>();
   const totals = emptyTotals();
   for (const r of records) {
-    // JSON of the pair: no separator character can make two different pairs collide.
-    const group = JSON.stringify([r.key_id, r.model]);
+    const kind: UsageKind = r.batch_id === null ? 'interactive' : 'batch';
+    // JSON of the triple: no separator character can make two different ones collide.
+    const group = JSON.stringify([r.key_id, r.model, kind]);
     let row = groups.get(group);
-    if (!row) groups.set(group, (row = { key_id: r.key_id, model: r.model, ...emptyTotals() }));
+    if (!row) groups.set(group, (row = { key_id: r.key_id, model: r.model, kind, ...emptyTotals() }));
     add(row, r);
     add(totals, r);
   }
-  const rows = [...groups.values()].sort((a, b) =>
-    a.key_id === b.key_id ? (a.model < b.model ? -1 : a.model > b.model ? 1 : 0) : a.key_id < b.key_id ? -1 : 1,
-  );
+  const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const rows = [...groups.values()].sort((a, b) => order(a.key_id, b.key_id) || order(a.model, b.model) || order(b.kind, a.kind));
   return { rows, totals };
 }
