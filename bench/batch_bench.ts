@@ -127,7 +127,10 @@ try {
   ttft.batchStatus = (await client.batches.retrieve(busy.id)).status;
   await client.batches.cancel(busy.id);
 } finally {
-  for (const c of [gateway.child, node.child]) c.kill('SIGTERM');
+  // Each stopped (the gateway's worker writes its job's last lines as it stops), then the folder removed.
+  await Promise.all(
+    [gateway.child, node.child].map((c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(null) : (c.once('exit', resolve), c.kill('SIGTERM'))))),
+  );
   rmSync(dir, { recursive: true, force: true });
 }
 

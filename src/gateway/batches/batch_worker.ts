@@ -8,7 +8,7 @@
 // that was running when its gateway died, run again, is billed once (the ledger keeps one
 // record per request id).
 import { createHash } from 'node:crypto';
-import { parseBatchInput, type BatchRequest, type OutputLine } from '../../batch/batch_lines.ts';
+import { parseBatchInput, type BatchRequest, type OutputLine, type ParsedLine } from '../../batch/batch_lines.ts';
 import { answerWithRetry, runBatch } from '../../batch/batch_runner.ts';
 import { log } from '../../telemetry/log.ts';
 import type { BatchJobs, BatchRecord } from './batch_jobs.ts';
@@ -120,6 +120,8 @@ export class BatchWorker {
       r.request_counts = { ...counts };
     });
     let cancelled = started.status === 'cancelling';
+    let expiresAt = started.expires_at;
+    const expired = () => expiresAt !== null && now() >= expiresAt;
     await runBatch(todo, {
       concurrency: this.concurrency,
       order: 'input',
@@ -129,17 +131,27 @@ export class BatchWorker {
         for (const l of fresh) counts[succeeded(l) ? 'completed' : 'failed']++;
         const r = await this.jobs.update(job.id, (r) => (r.request_counts = { ...counts }));
         cancelled ||= r.status === 'cancelling';
+        expiresAt = r.expires_at;
       },
-      stop: () => cancelled || this.stopped,
+      stop: () => cancelled || expired() || this.stopped,
     });
-    if (this.stopped && !cancelled) return; // resumed at the next start, or by another replica
-    await this.finish(job.id);
+    if (this.stopped && !cancelled && !expired()) return; // resumed at the next start, or by another replica
+    await this.finish(job.id, !cancelled && expired() ? lines : null);
   }
 
-  // The stored lines → the output and error files; the job completed (or cancelled).
-  private async finish(id: string): Promise<void> {
+  // The stored lines → the output and error files; the job completed (or cancelled). Past its
+  // completion window (`expiring`: the input's lines), the lines that never ran go to the error
+  // file as OpenAI's do (batch_expired) and the job is expired.
+  private async finish(id: string, expiring: ParsedLine[] | null): Promise<void> {
     const job = (await this.jobs.read(id))!;
     const lines = await this.jobs.lines.read(id);
+    if (expiring) {
+      const ran = new Set(lines.map((l) => l.id));
+      for (const l of expiring) {
+        if (ran.has(l.ok ? l.request.id : l.output.id)) continue;
+        lines.push(l.ok ? { id: l.request.id, custom_id: l.request.customId, response: null, error: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' } } : l.output);
+      }
+    }
     await this.jobs.update(id, (r) => (r.status = r.status === 'cancelling' ? 'cancelling' : 'finalizing', r.finalizing_at = now()));
     const text = (ls: OutputLine[]) => ls.map((l) => JSON.stringify(l) + '\n').join('');
     const ok = lines.filter(succeeded);
@@ -151,6 +163,7 @@ export class BatchWorker {
       r.error_file_id = err?.id ?? null;
       r.request_counts = { total: r.request_counts.total, completed: ok.length, failed: bad.length };
       if (r.status === 'cancelling') (r.status = 'cancelled'), (r.cancelled_at = now());
+      else if (expiring) (r.status = 'expired'), (r.expired_at = now());
       else (r.status = 'completed'), (r.completed_at = now());
     });
     await this.jobs.lines.drop(id);
