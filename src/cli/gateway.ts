@@ -131,6 +131,8 @@ export async function runGateway(argv: string[]): Promise<number> {
     return 1;
   }
   log('info', 'gateway store', { store: store.description, files: blobs.description });
+  if (store.shared && blobs.local)
+    log('warn', 'the Batch API files are in a local folder while replicas share the store: replicas on other machines cannot read them; give --files s3://bucket/prefix', { files: blobs.description });
   const owner = `gw-${hostname()}-${process.pid}-${randomHex(4)}`;
   const metrics = new GatewayMetrics();
   const billing = new Billing(store.ledger, await store.openAdmissions({ owner, staleMs: o['reconcile-after-ms'] }), metrics);

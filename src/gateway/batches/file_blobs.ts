@@ -12,9 +12,13 @@ export interface FileBlobs {
   remove(id: string): Promise<void>;
   /** Where the bytes are, for the logs: "folder /path" or "s3://bucket/prefix". */
   readonly description: string;
+  /** On this machine only. */
+  readonly local: boolean;
 }
 
 class FolderBlobs implements FileBlobs {
+  readonly local = true;
+
   constructor(private readonly dir: string) {}
 
   get description() {
@@ -36,6 +40,8 @@ class FolderBlobs implements FileBlobs {
 }
 
 class S3Blobs implements FileBlobs {
+  readonly local = false;
+
   constructor(
     private readonly client: S3Client,
     private readonly at: S3Location,

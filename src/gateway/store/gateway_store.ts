@@ -47,6 +47,8 @@ export type GatewayStore = {
    * job holds it while it heartbeats (openAdmissions); silent for `staleMs`, it counts as dead.
    */
   openBatches(options: { blobs: FileBlobs; staleMs: number }): Promise<{ files: FileObjects; jobs: BatchJobs }>;
+  /** Replicas may share it (PostgreSQL); the embedded store is one gateway's. */
+  shared: boolean;
   /** What it is, without credentials: "embedded /path" or "postgres host:port/db". */
   description: string;
   close(): Promise<void>;
@@ -80,6 +82,7 @@ export async function openStore(options: { dataDir: string; databaseUrl: string 
       keys,
       ledger,
       counters: null,
+      shared: false,
       description: `embedded ${options.dataDir}`,
       openAdmissions: async () => (journal = await FileAdmissionJournal.open(options.dataDir)),
       openBatches: async ({ blobs }) => {
@@ -107,6 +110,7 @@ export async function openStore(options: { dataDir: string; databaseUrl: string 
       keys,
       ledger: new PostgresUsageLedger(pool),
       counters: new PostgresLimitCounters(pool),
+      shared: true,
       description,
       openAdmissions: async ({ owner, staleMs }) => (journal = new PostgresAdmissionJournal(connectionString, owner, staleMs)),
       openBatches: async ({ blobs, staleMs }) => ({
