@@ -122,17 +122,19 @@ describe('the Batch API', () => {
 describe('a batch beside interactive requests', () => {
   let busy: Stack;
   beforeAll(async () => {
-    // Two sequences: a batch holds one (the node keeps the last quarter, at least one, for
-    // interactive requests), and the gateway keeps 8 of its lines at the node (6 queued).
+    // Two sequences, both a batch's until an interactive request takes one back (the batch
+    // line admitted last gives it up, and resumes later); the gateway keeps 8 of its lines at
+    // the node (6 queued).
     busy = await startStack({ nodeArgs: ['--max-sequences', '2'], gatewayArgs: ['--batch-concurrency', '8'] });
   });
   afterAll(() => busy?.stop());
 
-  it('serves interactive requests first: one sent mid-batch passes the batch lines queued before it', async () => {
+  it('serves interactive requests first: one sent mid-batch passes the batch lines queued before it and takes a running one\'s sequence', async () => {
     const api = new OpenAI({ baseURL: `${busy.gateway.url}/v1`, apiKey: await busy.createKey('mixed') });
     const file = await api.files.create({ file: await toFile(Buffer.from(inputFile(40, 48)), 'mixed.jsonl'), purpose: 'batch' });
     const batch = await api.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
     for (let i = 0; i < 600 && ((await api.batches.retrieve(batch.id)).request_counts?.completed ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await busy.nodeMetric(busy.nodes[0]!, 'sirocco_node_running_requests')).toBe(2); // the batch fills the node
     const generated = () => busy.nodeMetric(busy.nodes[0]!, 'sirocco_node_generated_tokens_total');
     for (let k = 0; k < 3; k++) {
       const before = await generated();
@@ -142,11 +144,22 @@ describe('a batch beside interactive requests', () => {
       expect((await api.batches.retrieve(batch.id)).status).toBe('in_progress');
       // First come, first served, it would wait behind the 6 lines of 48 tokens queued at the
       // node, while both sequences generate some 300 tokens of them; served first, the batch's
-      // one sequence makes a token per step of its 8 (and a few while the answer travels).
+      // other sequence makes a token per step of its 8 (and a few while the answer travels).
       expect(batchTokens, `batch tokens while interactive request ${k} ran`).toBeLessThanOrEqual(40);
     }
+    expect(await busy.nodeMetric(busy.nodes[0]!, 'sirocco_node_preemptions_total')).toBeGreaterThanOrEqual(3);
     await api.batches.cancel(batch.id);
-    expect((await waitFor(batch.id, api)).status).toBe('cancelled');
+    const done = await waitFor(batch.id, api);
+    expect(done.status).toBe('cancelled');
+    // Lines that gave their sequence back and resumed answer as if never stopped (greedy).
+    const output = parseLines(await (await api.files.content(done.output_file_id!)).text());
+    expect(output.length).toBeGreaterThan(3);
+    const direct = new Map<number, string>();
+    for (const l of output) {
+      const q = Number(l.custom_id!.slice(1)) % 7;
+      if (!direct.has(q)) direct.set(q, (await api.chat.completions.create({ model: 'sirocco-test', messages: [{ role: 'user', content: `Question ${q}?` }], max_tokens: 48, temperature: 0 })).choices[0]!.message.content!);
+      expect(l.response!.body.choices[0].message.content, l.custom_id!).toBe(direct.get(q));
+    }
   });
 });
 

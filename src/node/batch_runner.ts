@@ -3,9 +3,10 @@
 // sample and stream, release. Everything that touches the engine happens here, between
 // steps, so sequences are never changed while a step runs.
 // Batch-priority requests (Batch API lines) come after interactive ones: admitted only when
-// no interactive request waits, never into the last quarter of the sequences (kept for
-// interactive requests that arrive while a batch fills the node), and planned after them in
-// every step.
+// no interactive request waits, and planned after them in every step. They may fill every
+// sequence; an interactive request that finds none free takes one back from the batch line
+// admitted last, which waits again at the front of the batch lines and, readmitted, prefills
+// its prompt and tokens so far (recompute preemption, as vLLM's priority scheduling does).
 import { KvCacheExhausted, type Engine } from '../engine/engine.ts';
 import { firstNonFinite, nonFiniteLogitsError } from '../engine/finite_logits.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -14,7 +15,7 @@ import { sample } from './sampler.ts';
 import { planStep, type StepBudget } from './scheduler.ts';
 import type { SessionStore } from './session_store.ts';
 
-export type RunnerStats = { running: number; waiting: number; steps: number; generatedTokens: number };
+export type RunnerStats = { running: number; waiting: number; steps: number; generatedTokens: number; preemptions: number };
 
 export class BatchRunner {
   private readonly waiting: Generation[] = [];
@@ -22,6 +23,7 @@ export class BatchRunner {
   private loop: Promise<void> | null = null;
   private steps = 0;
   private generatedTokens = 0;
+  private preemptions = 0;
 
   constructor(
     private readonly engine: Engine,
@@ -42,7 +44,7 @@ export class BatchRunner {
   }
 
   stats(): RunnerStats {
-    return { running: this.running.length, waiting: this.waiting.length, steps: this.steps, generatedTokens: this.generatedTokens };
+    return { running: this.running.length, waiting: this.waiting.length, steps: this.steps, generatedTokens: this.generatedTokens, preemptions: this.preemptions };
   }
 
   // Resolves when no request is waiting or running.
@@ -59,17 +61,30 @@ export class BatchRunner {
     }
   }
 
-  // The next request to admit: the first interactive one waiting, else the first batch one
-  // while batch requests hold fewer than their share of the sequences.
+  // The next request to admit: the first interactive one waiting, else the first batch one.
   private nextWaiting(): Generation | undefined {
     const interactive = this.waiting.findIndex((g) => g.request.priority !== 'batch');
-    if (interactive >= 0) return this.waiting.splice(interactive, 1)[0];
-    const batchShare = Math.max(1, this.budget.maxSequences - Math.max(1, Math.floor(this.budget.maxSequences / 4)));
-    if (this.running.filter((g) => g.request.priority === 'batch').length >= batchShare) return undefined;
-    return this.waiting.shift();
+    return interactive >= 0 ? this.waiting.splice(interactive, 1)[0] : this.waiting.shift();
+  }
+
+  // Every sequence busy and an interactive request waiting: the batch lines admitted last give
+  // theirs back, one for each such request (none if no batch line runs).
+  private preemptForInteractive(): void {
+    let wanted = this.waiting.filter((g) => g.request.priority !== 'batch' && !g.aborted).length - (this.budget.maxSequences - this.running.length);
+    for (let i = this.running.length - 1; i >= 0 && wanted > 0; i--) {
+      const g = this.running[i]!;
+      if (g.request.priority !== 'batch') continue;
+      this.running.splice(i, 1);
+      this.sessions.release({ ...g.lease!, key: null }, []); // recomputed when it resumes
+      g.preempted();
+      this.waiting.unshift(g);
+      this.preemptions++;
+      wanted--;
+    }
   }
 
   private admit(): void {
+    this.preemptForInteractive();
     while (this.waiting.length > 0 && this.running.length < this.budget.maxSequences) {
       const g = this.nextWaiting();
       if (!g) break;
@@ -77,12 +92,15 @@ export class BatchRunner {
         g.request.listener.onDone({ finishReason: 'abort', tail: '', usage: g.usage });
         continue;
       }
-      const { tenant, sessionKey, prompt } = g.request;
-      g.lease = this.sessions.acquire(tenant, sessionKey, prompt);
+      const { tenant, sessionKey } = g.request;
+      g.lease = this.sessions.acquire(tenant, sessionKey, g.prefix);
       g.fed = g.lease.reused;
-      g.cached = prompt.slice(0, g.fed);
+      g.cached = g.prefix.slice(0, g.fed);
       this.running.push(g);
-      this.onAdmitted((performance.now() - g.submittedAt) / 1000);
+      if (g.reusedAtAdmission === null) {
+        g.reusedAtAdmission = g.lease.reused;
+        this.onAdmitted((performance.now() - g.submittedAt) / 1000);
+      }
     }
   }
 
@@ -112,7 +130,7 @@ export class BatchRunner {
     const chosen = plan.map((p) => ({ g: order[p.id]!, n: p.tokens }));
     const inputs = chosen.map(({ g, n }) => ({
       sequence: g.lease!.seq,
-      tokens: g.promptRemaining > 0 ? g.request.prompt.slice(g.fed, g.fed + n) : [g.generated.at(-1)!],
+      tokens: g.promptRemaining > 0 ? g.prefix.slice(g.fed, g.fed + n) : [g.generated.at(-1)!],
     }));
     let rows;
     try {

@@ -48,8 +48,16 @@ export class Generation {
   readonly rules: LogitRules;
   readonly generated: number[] = [];
   cached: number[] = []; // tokens now in the engine's cache for this sequence
-  fed = 0; // prompt tokens in the cache
+  /**
+   * What the cache must hold before the next token is sampled: the prompt — or, after the
+   * sequence was taken back for an interactive request (BatchRunner), the prompt and every
+   * token generated so far, prefilled again when it resumes.
+   */
+  prefix: number[];
+  fed = 0; // tokens of the prefix in the cache
   lease: Lease | null = null;
+  /** Prompt tokens found in a warm session at the first admission (what usage reports). */
+  reusedAtAdmission: number | null = null;
   aborted = false;
   lastScheduled = 0;
   /** performance.now() at submit: the queue time ends when the runner admits it. */
@@ -75,18 +83,29 @@ export class Generation {
     this.text = new TextStream(tokenizer, { skipSpecialTokens: true });
     this.stops = new StopMatcher(request.params.stop);
     this.grammarActive = (request.grammarTrigger ?? null) === null;
+    this.prefix = request.prompt;
   }
 
   get promptRemaining(): number {
-    return this.request.prompt.length - this.fed;
+    return this.prefix.length - this.fed;
   }
 
   get usage(): Usage {
     return {
       promptTokens: this.request.prompt.length,
-      cachedTokens: this.lease?.reused ?? 0,
+      cachedTokens: this.reusedAtAdmission ?? 0,
       completionTokens: this.generated.length,
     };
+  }
+
+  // Its sequence was given back: when admitted again, it prefills the prompt and what it has
+  // generated, then samples on as if never stopped (logits do not depend on how tokens were
+  // batched or chunked, so a greedy line gives the same tokens; its sampler keeps its state).
+  preempted(): void {
+    this.prefix = [...this.request.prompt, ...this.generated];
+    this.fed = 0;
+    this.cached = [];
+    this.lease = null;
   }
 
   // Records a sampled token; returns why generation ends, or null to go on.

@@ -78,6 +78,9 @@ export class NodeService {
     m.createObservableCounter('sirocco_node_generated_tokens_total').addCallback((o) =>
       o.observe(runner.stats().generatedTokens),
     );
+    m.createObservableCounter('sirocco_node_preemptions_total', { description: 'Batch lines that gave their sequence to an interactive request' }).addCallback((o) =>
+      o.observe(runner.stats().preemptions),
+    );
   }
 
   // The service over a loaded engine; tokenizerFiles are the model's tokenizer.json and
