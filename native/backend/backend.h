@@ -55,6 +55,13 @@ struct moe_experts {
     const tensor* w2;  // (n_experts) each (hidden, inter_local)
 };
 
+// One matmul of a matmuls() call: y (T, ldy) columns [0, w->rows) = x @ w->T.
+struct matmul_out {
+    float* y;
+    int64_t ldy;
+    const tensor* w;
+};
+
 class backend {
    public:
     virtual ~backend() = default;
@@ -82,6 +89,9 @@ class backend {
     virtual void rmsnorm(float* y, const float* x, const int32_t* rows, int n_rows, const tensor& w, float eps) = 0;
     // y (T, ldy) columns [0, w.rows) = x (T, w.cols) @ w.T.
     virtual void matmul(float* y, int64_t ldy, const float* x, int T, const tensor& w) = 0;
+    // Several matmuls of the same x (T, K), every w K wide (Q, K and V; gate and up): as many
+    // matmul calls would give, bit for bit; a backend may run them as one pass.
+    virtual void matmuls(const float* x, int T, const matmul_out* outs, int n) = 0;
     virtual void rope(float* x, int n_heads, const step_batch& b) = 0;  // x (T, n_heads·head_dim), in place
     // out (T, n_heads·D): each query over the cached keys before its chunk and the chunk's own
     // k/v (T, n_kv_heads·D), under the window rule. false if a slot holds the wrong position.

@@ -32,9 +32,8 @@ bool engine_shard_forward(engine* e, int rank, float* logits) {
     for (int l = 0; l < c.n_layers; l++) {
         const layer_weights& lw = sh.w.layers[l];
         be->rmsnorm(xn, x, nullptr, T, lw.attn_norm, c.rms_eps);
-        be->matmul(q, Hl * D, xn, T, lw.wq);
-        be->matmul(k, KVl * D, xn, T, lw.wk);
-        be->matmul(v, KVl * D, xn, T, lw.wv);
+        const matmul_out qkv[] = {{q, Hl * D, &lw.wq}, {k, KVl * D, &lw.wk}, {v, KVl * D, &lw.wv}};
+        be->matmuls(xn, T, qkv, 3);
         be->rope(q, Hl, b);
         be->rope(k, KVl, b);
         sh.ok &= be->attention(att, l, q, k, v, b);
@@ -52,8 +51,8 @@ bool engine_shard_forward(engine* e, int rank, float* logits) {
         } else {
             float* gate = be->scratch(S_GATE, (size_t)T * inter);
             float* up = be->scratch(S_UP, (size_t)T * inter);
-            be->matmul(gate, inter, xn, T, lw.w1);
-            be->matmul(up, inter, xn, T, lw.w3);
+            const matmul_out gate_up[] = {{gate, inter, &lw.w1}, {up, inter, &lw.w3}};
+            be->matmuls(xn, T, gate_up, 2);
             be->swiglu(gate, up, (size_t)T * inter);
             be->matmul(tmp, hidden, gate, T, lw.w2);
         }

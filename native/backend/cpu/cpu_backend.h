@@ -27,6 +27,7 @@ class cpu_backend final : public backend {
     void embed(float* x, const tensor& table, int64_t first_row, const step_batch& b) override;
     void rmsnorm(float* y, const float* x, const int32_t* rows, int n_rows, const tensor& w, float eps) override;
     void matmul(float* y, int64_t ldy, const float* x, int T, const tensor& w) override;
+    void matmuls(const float* x, int T, const matmul_out* outs, int n) override;
     void rope(float* x, int n_heads, const step_batch& b) override;
     bool attention(float* out, int layer, const float* q, const float* k, const float* v, const step_batch& b) override;
     void kv_write(int layer, const float* k, const float* v, const step_batch& b) override;
@@ -37,8 +38,9 @@ class cpu_backend final : public backend {
     void logits(float* host_logits, int64_t ld, int64_t col0, const float* x, int rows, const tensor& w) override;
 
    private:
-    // y (T, ldy) = activation rows x @ w.T for every row of w, on the pool (cpu_matmul.cpp).
-    void matmul_rows(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w);
+    // Each out's y (T, ldy) = activation rows x @ w.T for every row of its w, on the pool in
+    // one parallel region over all their work items (cpu_matmul.cpp).
+    void matmul_rows(const act_rows& x, int T, const matmul_out* outs, int n);
     // Quantizes T activation rows (n each) into qa_[buf] (cpu_matmul.cpp).
     qact_rows quantize_rows(const act_rows& x, int T, int64_t n, int buf);
     // How matmul and moe split the work: work items of PANEL_GROUP panels (64 rows; 2 decoded
@@ -92,6 +94,12 @@ class cpu_backend final : public backend {
         int np;
     };
     std::vector<moe_work_item> moe_items_;
+    struct matmul_work_item {
+        int out;     // of the matmuls() call
+        int64_t p0;  // panels [p0, p0 + np) of its matrix
+        int np;
+    };
+    std::vector<matmul_work_item> matmul_items_;
     std::vector<int32_t> route_choice_;           // (T, k)
     std::vector<float> route_weight_;             // (T, k)
 };

@@ -1,5 +1,6 @@
 // Matrix multiply on the pool: y = x @ W.T with W packed in panels of 16 rows
-// (panel_layout.h). Work items are groups of PANEL_GROUP panels; tokens go through in blocks.
+// (panel_layout.h). Work items are groups of PANEL_GROUP panels — of every matrix of a
+// matmuls() call, in one parallel region — and tokens go through in blocks.
 // Each output is one chain of operations whatever the batch (kernels.h), so a token's outputs
 // never depend on the others.
 #include <algorithm>
@@ -35,34 +36,45 @@ void cpu_backend::matmul_panels(float* y, int64_t ldy, const act_rows& x, const 
     else k_->matmul_panels(y, ldy, x, T, w, p0, np);
 }
 
-void cpu_backend::matmul_rows(float* y, int64_t ldy, const act_rows& x, int n_tokens, const tensor& w) {
-    const int64_t panels = panel_count(w.rows);
-    const int n_items = (int)((panels + PANEL_GROUP - 1) / PANEL_GROUP);
-    const int grain = thread_pool_grain(pool_, n_items, 8);
-    const bool quant = dtype_is_quant(w.dtype);
+void cpu_backend::matmul_rows(const act_rows& x, int n_tokens, const matmul_out* outs, int n) {
+    const int64_t K = outs[0].w->cols;
+    std::vector<matmul_work_item>& items = matmul_items_;
+    items.clear();
+    bool quant = false, floats = false;
+    for (int i = 0; i < n; i++) {
+        const int64_t panels = panel_count(outs[i].w->rows);
+        for (int64_t p0 = 0; p0 < panels; p0 += PANEL_GROUP) items.push_back({i, p0, (int)std::min<int64_t>(PANEL_GROUP, panels - p0)});
+        (dtype_is_quant(outs[i].w->dtype) ? quant : floats) = true;
+    }
+    const int grain = thread_pool_grain(pool_, (int)items.size(), 8);
     for (int t0 = 0; t0 < n_tokens; t0 += TOKEN_BLOCK) {
         const int T = std::min(TOKEN_BLOCK, n_tokens - t0);
         act_rows block = x.from(t0);
-        const qact_rows q = quant ? quantize_rows(block, T, w.cols, 0) : qact_rows{};
-        if (!quant) {
-            if (packed_.size() < (size_t)(T * w.cols)) packed_.resize((size_t)(T * w.cols));
-            block = pack_rows(block, T, w.cols, packed_.data());
+        const qact_rows q = quant ? quantize_rows(block, T, K, 0) : qact_rows{};
+        if (floats) {
+            if (packed_.size() < (size_t)(T * K)) packed_.resize((size_t)(T * K));
+            block = pack_rows(block, T, K, packed_.data());
         }
-        float* yb = y + (int64_t)t0 * ldy;
-        thread_pool_for(pool_, n_items, grain, [&](int begin, int end, int) {
-            for (int item = begin; item < end; item++) {
-                const int64_t p0 = (int64_t)item * PANEL_GROUP;
-                matmul_panels(yb, ldy, block, q, T, w, p0, (int)std::min<int64_t>(PANEL_GROUP, panels - p0));
+        thread_pool_for(pool_, (int)items.size(), grain, [&](int begin, int end, int) {
+            for (int i = begin; i < end; i++) {
+                const matmul_work_item& it = items[i];
+                const matmul_out& o = outs[it.out];
+                matmul_panels(o.y + (int64_t)t0 * o.ldy, o.ldy, block, q, T, *o.w, it.p0, it.np);
             }
         });
     }
 }
 
 void cpu_backend::matmul(float* y, int64_t ldy, const float* x, int T, const tensor& w) {
-    matmul_rows(y, ldy, act_rows{x, w.cols, nullptr}, T, w);
+    const matmul_out out{y, ldy, &w};
+    matmul_rows(act_rows{x, w.cols, nullptr}, T, &out, 1);
+}
+
+void cpu_backend::matmuls(const float* x, int T, const matmul_out* outs, int n) {
+    matmul_rows(act_rows{x, outs[0].w->cols, nullptr}, T, outs, n);
 }
 
 // Host memory is this backend's memory: the logits are written in place.
 void cpu_backend::logits(float* host_logits, int64_t ld, int64_t col0, const float* x, int rows, const tensor& w) {
-    matmul_rows(host_logits + col0, ld, act_rows{x, w.cols, nullptr}, rows, w);
+    matmul(host_logits + col0, ld, x, rows, w);
 }
