@@ -15,6 +15,7 @@ import { quantizeModel } from '../weights-tools/quantize.ts';
 import { TempModels } from './helpers/models.ts';
 import { startLocalS3 } from './helpers/s3rver.ts';
 import { NODE_SECRET, startSirocco } from './helpers/servers.ts';
+import { startSsmParameters } from './helpers/ssm_parameters.ts';
 import { startStack, type Stack } from './helpers/stack.ts';
 import { streamedChat } from './helpers/streamed_chat.ts';
 
@@ -124,7 +125,7 @@ const finished = new Promise((r) => out.on('finish', r));
 const host = 'abc.lambda-url.us-east-1.on.aws';
 await handler({
   version: '2.0', rawPath: path, rawQueryString: '', body, isBase64Encoded: false,
-  headers: { host, 'content-type': 'application/json', 'x-sirocco-node-secret': process.env.SIROCCO_NODE_SECRET },
+  headers: { host, 'content-type': 'application/json', 'x-sirocco-node-secret': process.env.CALLER_SECRET },
   requestContext: { domainName: host, http: { method, path, sourceIp: '203.0.113.1' } },
 }, out, {});
 await finished;
@@ -132,29 +133,34 @@ process.stdout.write(JSON.stringify({ status: out.meta.statusCode, body: Buffer.
 `;
 
 describe('sirocco edge-node --lambda-package', () => {
-  it('packages a handler that loads the model from S3 at init and streams generate to a function URL', async () => {
+  it('packages a handler that loads the model from S3 and its secret from SSM at init, and streams generate to a function URL', async () => {
     const dir = join(models.root, 'lambda');
     const { stdout } = await run(process.execPath, ['bin/sirocco.js', 'edge-node', '--lambda-package', join(dir, 'edge.zip')]);
     expect(stdout).toMatch(/edge\.zip: the edge node for AWS Lambda, \d+\.\d\d MB/);
     await run('unzip', ['-q', join(dir, 'edge.zip'), '-d', join(dir, 'task')]);
     await writeFile(join(dir, 'task', 'runtime.mjs'), LAMBDA_RUNTIME);
     const s3 = await startLocalS3(['models']);
+    const ssm = await startSsmParameters({ '/sirocco-edge/node-secret': NODE_SECRET });
     try {
       await run(process.execPath, ['bin/sirocco.js', 'weights', 'push', modelDir, 's3://models/lambda-q4'], { env: { ...process.env, ...s3.env } });
-      const env = { ...process.env, ...s3.env, MODEL_URI: 's3://models/lambda-q4', MODEL_ID: 'sirocco-test', SIROCCO_NODE_SECRET: NODE_SECRET, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024' };
-      const invoke = async (method: string, path: string, body?: object) => {
-        const r = await run(process.execPath, ['runtime.mjs', JSON.stringify([method, path, body ? JSON.stringify(body) : undefined])], { cwd: join(dir, 'task'), env });
+      // As infra/modules/edge_lambda configures it: where the secret is, not the secret.
+      const { SIROCCO_NODE_SECRET: _unset, ...parent } = process.env;
+      const env = { ...parent, ...s3.env, AWS_ENDPOINT_URL_SSM: ssm.endpoint, MODEL_URI: 's3://models/lambda-q4', MODEL_ID: 'sirocco-test', SIROCCO_NODE_SECRET_PARAMETER: '/sirocco-edge/node-secret', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024' };
+      const invoke = async (method: string, path: string, body?: object, callerSecret = NODE_SECRET) => {
+        const r = await run(process.execPath, ['runtime.mjs', JSON.stringify([method, path, body ? JSON.stringify(body) : undefined])], { cwd: join(dir, 'task'), env: { ...env, CALLER_SECRET: callerSecret } });
         return JSON.parse(r.stdout) as { status: number; body: string };
       };
       const ready = await invoke('GET', '/internal/v1/ready');
       expect(ready.status).toBe(200);
+      expect(ssm.reads).toContain('/sirocco-edge/node-secret');
+      expect((await invoke('GET', '/internal/v1/ready', undefined, 'another-secret-0123456789')).status).toBe(401);
       expect(JSON.parse(ready.body)).toMatchObject({ ready: true, model: 'sirocco-test' });
       const generated = await invoke('POST', '/internal/v1/generate', GENERATE);
       expect(generated.status).toBe(200);
       const tokens = [...generated.body.matchAll(/^data: (\{"token".*)$/gm)].map((m) => (JSON.parse(m[1]!) as { token: number }).token);
       expect(tokens).toEqual(await greedyTokens(edge.nodes[0]!.url));
     } finally {
-      await s3.close();
+      await Promise.all([s3.close(), ssm.close()]);
     }
   });
 });

@@ -14,7 +14,10 @@ variables {
   package_path = "tests/mocks/aws.tfmock.hcl"
   model_uri    = "s3://sirocco-weights-test/models/default-q4_0"
   model_id     = "sirocco-default"
-  node_secret  = "test-node-secret-0123456789"
+  node_secret_parameter = {
+    name = "/sirocco-edge/node-secret"
+    arn  = "arn:aws:ssm:us-east-1:123456789012:parameter/sirocco-edge/node-secret"
+  }
 }
 
 run "a_streaming_function_url_over_the_package_reading_only_the_model_prefix" {
@@ -49,6 +52,14 @@ run "a_streaming_function_url_over_the_package_reading_only_the_model_prefix" {
     error_message = "The function may read the model's prefix only."
   }
   assert {
+    condition     = aws_lambda_function.this.environment[0].variables.SIROCCO_NODE_SECRET_PARAMETER == "/sirocco-edge/node-secret" && !contains(keys(aws_lambda_function.this.environment[0].variables), "SIROCCO_NODE_SECRET")
+    error_message = "The function must be told where the node secret is, never the secret itself (the configuration is readable by anyone who may read the function)."
+  }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "ReadNodeSecret"]).Resource == "arn:aws:ssm:us-east-1:123456789012:parameter/sirocco-edge/node-secret" && one([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "ReadNodeSecret"]).Action == "ssm:GetParameter"
+    error_message = "The function may read its node secret's parameter, and no other."
+  }
+  assert {
     condition     = length([for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Action == "*" || s.Resource == "*"]) == 0
     error_message = "No statement may grant every action or every resource."
   }
@@ -58,7 +69,7 @@ run "a_streaming_function_url_over_the_package_reading_only_the_model_prefix" {
   }
 }
 
-run "refuses_a_model_that_is_not_an_s3_prefix_and_a_short_secret" {
+run "refuses_a_model_that_is_not_an_s3_prefix_and_a_parameter_arn_of_another_name" {
   command = plan
 
   module {
@@ -66,10 +77,10 @@ run "refuses_a_model_that_is_not_an_s3_prefix_and_a_short_secret" {
   }
 
   variables {
-    model_uri   = "https://example.com/model"
-    node_secret = "short"
-    memory_mb   = 128
+    model_uri             = "https://example.com/model"
+    node_secret_parameter = { name = "/sirocco-edge/node-secret", arn = "arn:aws:ssm:us-east-1:123456789012:parameter/other" }
+    memory_mb             = 128
   }
 
-  expect_failures = [var.model_uri, var.node_secret, var.memory_mb]
+  expect_failures = [var.model_uri, var.node_secret_parameter, var.memory_mb]
 }

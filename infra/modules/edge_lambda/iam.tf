@@ -20,6 +20,12 @@ resource "aws_iam_role_policy" "this" {
         Resource = "arn:${data.aws_partition.current.partition}:s3:::${local.model_bucket}/${local.model_prefix}/*"
       },
       {
+        Sid      = "ReadNodeSecret"
+        Effect   = "Allow"
+        Action   = "ssm:GetParameter"
+        Resource = var.node_secret_parameter.arn
+      },
+      {
         Sid      = "WriteLogs"
         Effect   = "Allow"
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]

@@ -1,8 +1,9 @@
 # The edge node as a serverless function: AWS Lambda behind a function URL, scaling to zero by
 # nature. The package is `sirocco edge-node --lambda-package` (the WASM engine and the internal
 # node API); the model comes from S3 at the function's init, verified chunk by chunk against its
-# manifest, with this role's credentials. Gateways reach it at function_url with the node secret
-# (the URL itself is public: the secret is the lock, as on any node).
+# manifest, with this role's credentials, and the node secret from its SSM parameter. Gateways
+# reach it at function_url with the node secret (the URL itself is public: the secret is the
+# lock, as on any node).
 
 data "aws_partition" "current" {}
 
@@ -30,10 +31,10 @@ resource "aws_lambda_function" "this" {
 
   environment {
     variables = {
-      MODEL_URI           = var.model_uri
-      MODEL_ID            = var.model_id
-      KV_CACHE_MB         = tostring(var.kv_cache_mb)
-      SIROCCO_NODE_SECRET = var.node_secret
+      MODEL_URI                     = var.model_uri
+      MODEL_ID                      = var.model_id
+      KV_CACHE_MB                   = tostring(var.kv_cache_mb)
+      SIROCCO_NODE_SECRET_PARAMETER = var.node_secret_parameter.name
     }
   }
 

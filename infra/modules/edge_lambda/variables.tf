@@ -28,14 +28,13 @@ variable "model_id" {
   type        = string
 }
 
-variable "node_secret" {
-  description = "The shared secret gateways send (SIROCCO_NODE_SECRET, at least 16 characters)."
-  type        = string
-  sensitive   = true
+variable "node_secret_parameter" {
+  description = "Name and ARN of the SSM SecureString holding SIROCCO_NODE_SECRET, the secret gateways send (the secrets module's node_secret_parameter). The function reads it at init: the value is in neither the Terraform state nor the function's configuration."
+  type        = object({ name = string, arn = string })
 
   validation {
-    condition     = length(var.node_secret) >= 16
-    error_message = "node_secret must be at least 16 characters."
+    condition     = can(regex("^arn:aws[a-z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/", var.node_secret_parameter.arn)) && endswith(var.node_secret_parameter.arn, ":parameter/${trimprefix(var.node_secret_parameter.name, "/")}")
+    error_message = "node_secret_parameter needs an SSM parameter's name and its ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)."
   }
 }
 
