@@ -14,7 +14,7 @@ import { s3ClientFromEnv } from '../src/weights/s3_location.ts';
 import { TempModels } from './helpers/models.ts';
 import { startPostgres, type TestPostgres } from './helpers/postgres.ts';
 import { startLocalS3, type LocalS3 } from './helpers/s3rver.ts';
-import { startSirocco, type Server } from './helpers/servers.ts';
+import { startSirocco, waitForModel, type Server } from './helpers/servers.ts';
 
 const run = promisify(execFile);
 const MODEL = 'sirocco-test';
@@ -37,15 +37,6 @@ const startReplica = () =>
     gatewayEnv,
   );
 
-async function waitForModel(gateway: Server): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const health = (await (await fetch(`${gateway.url}/health`)).json()) as { models: string[] };
-    if (health.models.includes(MODEL)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the gateway never saw the node');
-}
-
 beforeAll(async () => {
   [postgres, s3] = await Promise.all([startPostgres(), startLocalS3([BUCKET])]);
   s3.useEnv(); // for this file's own S3 client
@@ -54,7 +45,7 @@ beforeAll(async () => {
   const dir = await models.make({ preset: 'sirocco-default', seed: 1, layers: 2 });
   node = await startSirocco(['node', '--model', dir, '--port', '0', '--model-id', MODEL]);
   replicas = await Promise.all([startReplica(), startReplica()]);
-  for (const r of replicas) await waitForModel(r);
+  for (const r of replicas) await waitForModel(r, MODEL);
   db = new pg.Pool({ connectionString: postgres.url });
   key = (await run(process.execPath, ['bin/sirocco.js', 'keys', 'create', '--name', 'batches'], { env: { ...process.env, SIROCCO_DATABASE_URL: postgres.url } })).stdout.trim();
 }, 120_000);

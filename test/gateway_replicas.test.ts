@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TempModels } from './helpers/models.ts';
 import { startPostgres, type TestPostgres } from './helpers/postgres.ts';
-import { startSirocco, type Server } from './helpers/servers.ts';
+import { startSirocco, waitForModel, type Server } from './helpers/servers.ts';
 
 const run = promisify(execFile);
 
@@ -30,7 +30,7 @@ beforeAll(async () => {
   node = await startSirocco(['node', '--model', dir, '--port', '0', '--model-id', MODEL]);
   replicas = await Promise.all([startReplica(), startReplica()]);
   db = new pg.Pool({ connectionString: postgres.url });
-  for (const r of replicas) await waitForModel(r);
+  for (const r of replicas) await waitForModel(r, MODEL);
 }, 120_000);
 afterAll(async () => {
   await db?.end();
@@ -38,15 +38,6 @@ afterAll(async () => {
   await postgres?.stop();
   models?.cleanup();
 });
-
-async function waitForModel(gateway: Server): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const health = (await (await fetch(`${gateway.url}/health`)).json()) as { models: string[] };
-    if (health.models.includes(MODEL)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the gateway never saw the node');
-}
 
 /** `sirocco keys …` against the database (no data dir involved). */
 async function keys(...args: string[]): Promise<string> {
@@ -122,6 +113,6 @@ describe('two gateway replicas on one PostgreSQL', () => {
     for (const requestId of finished) expect(recorded).toContain(requestId);
     expect(finished.length).toBeGreaterThan(0);
     replicas[0] = await startReplica(); // for any later test
-    await waitForModel(replicas[0]);
+    await waitForModel(replicas[0], MODEL);
   });
 });

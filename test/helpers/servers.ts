@@ -33,3 +33,13 @@ export function startSirocco(args: string[], env: NodeJS.ProcessEnv = {}, timeou
     },
   );
 }
+
+/** Waits until the gateway's health checks have seen a node serving `model`. */
+export async function waitForModel(gateway: Server, model: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const health = (await (await fetch(`${gateway.url}/health`)).json()) as { models: string[] };
+    if (health.models.includes(model)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the gateway never saw a node serving ${model}`);
+}

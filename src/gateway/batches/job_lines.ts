@@ -2,7 +2,7 @@
 // the job next — this gateway after a restart, or another replica after this one died — skips
 // what is there. The embedded store keeps them in a work file beside the job's record
 // (batch_output.ts: append-only, a torn last line cut off); PostgreSQL in a table
-// (store/postgres_job_lines.ts).
+// (store/postgres_batch_tables.ts).
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutputLine } from '../../batch/batch_lines.ts';
