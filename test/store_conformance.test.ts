@@ -132,15 +132,16 @@ describe.each(kinds)('$name store', (kind) => {
     expect(await y!.files.get('key_a', file.id)).toBeNull();
   });
 
-  it('ledger: one record per request id, in append order, filtered by key and time', async () => {
+  it('ledger: one record per request id, in append order, filtered by key, batch job and time', async () => {
     const [store] = await open(`${kind.name}_ledger`);
     const first = record({ cost: 0.00012345 });
-    const second = record({ key_id: 'key_bbbbbbbbbbbb', status: 'rejected', node: null, error: 'rate limit', n: 0, completion_tokens: 0 });
+    const second = record({ key_id: 'key_bbbbbbbbbbbb', status: 'rejected', node: null, error: 'rate limit', n: 0, completion_tokens: 0, batch_id: 'batch_000000000000000000000001' });
     expect(await store.ledger.append(first)).toBe('written');
     expect(await store.ledger.append(second)).toBe('written');
     expect(await store.ledger.append({ ...first, completion_tokens: 99 })).toBe('duplicate');
     expect(await store.ledger.read()).toEqual([first, second]);
     expect(await store.ledger.read({ keyId: 'key_bbbbbbbbbbbb' })).toEqual([second]);
+    expect(await store.ledger.read({ batchId: 'batch_000000000000000000000001' })).toEqual([second]);
     expect(await store.ledger.read({ since: new Date(second.started_at) })).toEqual([second]);
     await expect(store.ledger.append(record({ cached_tokens: 11 }))).rejects.toThrow();
     expect(await store.ledger.read()).toHaveLength(2);

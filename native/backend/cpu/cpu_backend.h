@@ -88,18 +88,16 @@ class cpu_backend final : public backend {
     std::vector<int> attn_first_;                 // (T + 1) first item of each token
     std::vector<float> moe_h_, moe_up_;           // (entries, inter_local)
     std::vector<float> moe_y_;                    // (entries, hidden)
-    struct moe_work_item {
-        int expert;
-        int64_t p0;  // panels [p0, p0 + np) of the expert's matrix
+    // A work item of matmul and moe: one panel group of a matrix (a matmuls() out, an expert).
+    // The two take turns with panel_items_: neither calls the other.
+    struct panel_work_item {
+        int matrix;
+        int64_t p0;  // panels [p0, p0 + np) of it
         int np;
     };
-    std::vector<moe_work_item> moe_items_;
-    struct matmul_work_item {
-        int out;     // of the matmuls() call
-        int64_t p0;  // panels [p0, p0 + np) of its matrix
-        int np;
-    };
-    std::vector<matmul_work_item> matmul_items_;
+    // Appends matrix's panel groups (rows rows) to items.
+    static void add_panel_groups(std::vector<panel_work_item>& items, int matrix, int64_t rows);
+    std::vector<panel_work_item> panel_items_;
     std::vector<int32_t> route_choice_;           // (T, k)
     std::vector<float> route_weight_;             // (T, k)
 };

@@ -36,14 +36,18 @@ void cpu_backend::matmul_panels(float* y, int64_t ldy, const act_rows& x, const 
     else k_->matmul_panels(y, ldy, x, T, w, p0, np);
 }
 
+void cpu_backend::add_panel_groups(std::vector<panel_work_item>& items, int matrix, int64_t rows) {
+    const int64_t panels = panel_count(rows);
+    for (int64_t p0 = 0; p0 < panels; p0 += PANEL_GROUP) items.push_back({matrix, p0, (int)std::min<int64_t>(PANEL_GROUP, panels - p0)});
+}
+
 void cpu_backend::matmul_rows(const act_rows& x, int n_tokens, const matmul_out* outs, int n) {
     const int64_t K = outs[0].w->cols;
-    std::vector<matmul_work_item>& items = matmul_items_;
+    std::vector<panel_work_item>& items = panel_items_;
     items.clear();
     bool quant = false, floats = false;
     for (int i = 0; i < n; i++) {
-        const int64_t panels = panel_count(outs[i].w->rows);
-        for (int64_t p0 = 0; p0 < panels; p0 += PANEL_GROUP) items.push_back({i, p0, (int)std::min<int64_t>(PANEL_GROUP, panels - p0)});
+        add_panel_groups(items, i, outs[i].w->rows);
         (dtype_is_quant(outs[i].w->dtype) ? quant : floats) = true;
     }
     const int grain = thread_pool_grain(pool_, (int)items.size(), 8);
@@ -57,8 +61,8 @@ void cpu_backend::matmul_rows(const act_rows& x, int n_tokens, const matmul_out*
         }
         thread_pool_for(pool_, (int)items.size(), grain, [&](int begin, int end, int) {
             for (int i = begin; i < end; i++) {
-                const matmul_work_item& it = items[i];
-                const matmul_out& o = outs[it.out];
+                const panel_work_item& it = items[i];
+                const matmul_out& o = outs[it.matrix];
                 matmul_panels(o.y + (int64_t)t0 * o.ldy, o.ldy, block, q, T, *o.w, it.p0, it.np);
             }
         });

@@ -34,14 +34,11 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     const qact_rows xq = quant ? quantize_rows(act_rows{x, hidden, nullptr}, T, hidden, 0) : qact_rows{};
 
     // Work items over the experts that hold tokens: (expert, group of panels of `rows` rows).
-    std::vector<moe_work_item>& items = moe_items_;
+    std::vector<panel_work_item>& items = panel_items_;
     auto plan_items = [&](int64_t rows) {
         items.clear();
-        const int64_t panels = panel_count(rows);
         for (int e = 0; e < E; e++)
-            if (ex.w1[e].data && plan.expert_begin[e + 1] > plan.expert_begin[e])
-                for (int64_t p0 = 0; p0 < panels; p0 += PANEL_GROUP)
-                    items.push_back({e, p0, (int)std::min<int64_t>(PANEL_GROUP, panels - p0)});
+            if (ex.w1[e].data && plan.expert_begin[e + 1] > plan.expert_begin[e]) add_panel_groups(items, e, rows);
         return thread_pool_grain(pool_, (int)items.size(), 8);
     };
     // Float weights: each expert's activation rows packed for the kernels (if the table packs
@@ -58,7 +55,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     // y (n, ldy) rows of the item's panels = w · the expert's activation rows (entries from
     // b0), in token blocks.
     auto rows_of = [&](float* yb, int64_t ldy, const act_rows& xa, const qact_rows& qa, int b0, int n, const tensor& w,
-                       const moe_work_item& it) {
+                       const panel_work_item& it) {
         for (int t0 = 0; t0 < n; t0 += TOKEN_BLOCK) {
             const int nt = std::min(TOKEN_BLOCK, n - t0);
             act_rows block = xa.from(t0);
@@ -72,13 +69,13 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     int grain = plan_items(inter);
     thread_pool_for(pool_, (int)items.size(), grain, [&](int begin, int end, int) {
         for (int i = begin; i < end; i++) {
-            const moe_work_item& it = items[i];
-            const int b0 = plan.expert_begin[it.expert], n = plan.expert_begin[it.expert + 1] - b0;
+            const panel_work_item& it = items[i];
+            const int b0 = plan.expert_begin[it.matrix], n = plan.expert_begin[it.matrix + 1] - b0;
             const int32_t* tokens = plan.entry_token.data() + b0;
             const act_rows xa{x, hidden, tokens};
             const qact_rows qa{xq.xq, xq.nb, tokens};
-            rows_of(h + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w1[it.expert], it);
-            rows_of(up + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w3[it.expert], it);
+            rows_of(h + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w1[it.matrix], it);
+            rows_of(up + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w3[it.matrix], it);
             const int64_t r0 = it.p0 * PANEL_ROWS, r1 = std::min<int64_t>(inter, (it.p0 + it.np) * PANEL_ROWS);
             for (int j = 0; j < n; j++) k_->silu_mul(h + (int64_t)(b0 + j) * inter + r0, up + (int64_t)(b0 + j) * inter + r0, r1 - r0);
         }
@@ -90,11 +87,11 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     grain = plan_items(hidden);
     thread_pool_for(pool_, (int)items.size(), grain, [&](int begin, int end, int) {
         for (int i = begin; i < end; i++) {
-            const moe_work_item& it = items[i];
-            const int b0 = plan.expert_begin[it.expert], n = plan.expert_begin[it.expert + 1] - b0;
+            const panel_work_item& it = items[i];
+            const int b0 = plan.expert_begin[it.matrix], n = plan.expert_begin[it.matrix + 1] - b0;
             const act_rows ha{h + (int64_t)b0 * inter, inter, nullptr};
             const qact_rows qa = quant ? hq.from(b0) : qact_rows{};
-            rows_of(y + (int64_t)b0 * hidden, hidden, ha, qa, b0, n, ex.w2[it.expert], it);
+            rows_of(y + (int64_t)b0 * hidden, hidden, ha, qa, b0, n, ex.w2[it.matrix], it);
         }
     });
 

@@ -68,7 +68,6 @@ struct cpu_kernels {
     // x (n) → n/32 activation blocks, d = max|x| / 127, q = round-half-even(x / d), sum = Σ q.
     void (*quantize_act)(const float* x, int64_t n, block_q8_act* out);
     void (*quant_matmul_panels)(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0, int np);
-    float (*dot)(const float* a, const float* b, int n);
     void (*axpy)(float* y, float a, const float* x, int n);  // y += a·x
     // Attention for the G query heads of one KV head against n keys and values:
     //   scores  s[r·lds + j] = scale · (q row r · key j);

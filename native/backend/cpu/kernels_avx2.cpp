@@ -91,19 +91,6 @@ AVX2_FN void avx2_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T,
     }
 }
 
-AVX2_FN float avx2_dot(const float* a, const float* b, int n) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int k = 0;
-    for (; k + 16 <= n; k += 16) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), acc1);
-    }
-    for (; k + 8 <= n; k += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), acc0);
-    float s = hsum(_mm256_add_ps(acc0, acc1));
-    for (; k < n; k++) s += a[k] * b[k];
-    return s;
-}
-
 AVX2_FN void avx2_axpy(float* y, float a, const float* x, int n) {
     const __m256 av = _mm256_set1_ps(a);
     int k = 0;

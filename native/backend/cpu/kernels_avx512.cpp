@@ -132,15 +132,6 @@ AVX512_FN void avx512_matmul_panels(float* y, int64_t ldy, const act_rows& x, in
     }
 }
 
-AVX512_FN float avx512_dot(const float* a, const float* b, int n) {
-    __m512 acc = _mm512_setzero_ps();
-    int k = 0;
-    for (; k + 16 <= n; k += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), acc);
-    float s = _mm512_reduce_add_ps(acc);
-    for (; k < n; k++) s += a[k] * b[k];
-    return s;
-}
-
 AVX512_FN void avx512_silu_mul(float* g, const float* u, int64_t n) {
     const __m512 one = _mm512_set1_ps(1.0f);
     for (int64_t i = 0; i < n; i += 16) {

@@ -10,7 +10,6 @@
     void P##_quantize_act(const float* x, int64_t n, block_q8_act* out);                                       \
     void P##_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0,  \
                                  int np);                                                                       \
-    float P##_dot(const float* a, const float* b, int n);                                                      \
     void P##_axpy(float* y, float a, const float* x, int n);                                                   \
     void P##_widen_row(const tensor& w, int64_t row, float* dst);                                              \
     double P##_fma_probe(int64_t iters, float* sink);                                                          \

@@ -31,7 +31,7 @@ void scalar_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const
 
 void scalar_widen_row(const tensor& w, int64_t row, float* dst) { tensor_row_to_f32(w, row, dst); }
 
-float scalar_dot(const float* a, const float* b, int n) {
+static float scalar_dot(const float* a, const float* b, int n) {
     float s = 0;
     for (int i = 0; i < n; i++) s += a[i] * b[i];
     return s;

@@ -54,19 +54,6 @@ void wasm_simd128_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T,
     }
 }
 
-float wasm_simd128_dot(const float* a, const float* b, int n) {
-    v128_t acc0 = wasm_f32x4_splat(0), acc1 = wasm_f32x4_splat(0);
-    int k = 0;
-    for (; k + 8 <= n; k += 8) {
-        acc0 = madd4(wasm_v128_load(a + k), wasm_v128_load(b + k), acc0);
-        acc1 = madd4(wasm_v128_load(a + k + 4), wasm_v128_load(b + k + 4), acc1);
-    }
-    for (; k + 4 <= n; k += 4) acc0 = madd4(wasm_v128_load(a + k), wasm_v128_load(b + k), acc0);
-    float s = hsum4(wasm_f32x4_add(acc0, acc1));
-    for (; k < n; k++) s += a[k] * b[k];
-    return s;
-}
-
 void wasm_simd128_axpy(float* y, float a, const float* x, int n) {
     const v128_t av = wasm_f32x4_splat(a);
     int k = 0;

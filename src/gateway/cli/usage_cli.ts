@@ -87,14 +87,14 @@ export async function runUsage(argv: string[], now: Date = new Date()): Promise<
 
   const dir = resolveDataDir(args.data.data);
   const url = databaseUrl(args.data.store);
-  const filter = { keyId: args.data.key, since };
+  const filter = { keyId: args.data.key, batchId: args.data.batch, since };
   let records;
   if (url === null) records = await readUsageFile(dir, filter);
   else {
     const store = await openStore({ dataDir: dir, databaseUrl: url });
     records = await store.ledger.read(filter).finally(() => store.close());
   }
-  const summary = summarizeUsage(args.data.batch === undefined ? records : records.filter((r) => r.batch_id === args.data.batch));
+  const summary = summarizeUsage(records);
   if (args.data.json) {
     const filter = { key_id: args.data.key ?? null, batch_id: args.data.batch ?? null, since: since?.toISOString() ?? null };
     process.stdout.write(JSON.stringify({ filter, ...summary }, null, 2) + '\n');

@@ -4,6 +4,8 @@ import type { UsageRecord } from './usage_record.ts';
 
 export type UsageFilter = {
   keyId?: string;
+  /** A Batch API job's lines only. */
+  batchId?: string;
   /** Records whose request started at or after this instant. */
   since?: Date;
 };
@@ -25,6 +27,7 @@ export function checkFilter(filter: UsageFilter): void {
 
 export function matchesFilter(r: UsageRecord, filter: UsageFilter): boolean {
   if (filter.keyId !== undefined && r.key_id !== filter.keyId) return false;
+  if (filter.batchId !== undefined && r.batch_id !== filter.batchId) return false;
   if (filter.since !== undefined && Date.parse(r.started_at) < filter.since.getTime()) return false;
   return true;
 }

@@ -66,8 +66,8 @@ export class PostgresUsageLedger implements UsageLedger {
   async read(filter: UsageFilter = {}): Promise<UsageRecord[]> {
     checkFilter(filter);
     const { rows } = await this.pool.query<UsageRow>(
-      `SELECT ${COLUMNS.join(', ')} FROM sirocco_usage WHERE ($1::text IS NULL OR key_id = $1) AND ($2::timestamptz IS NULL OR started_at >= $2) ORDER BY seq`,
-      [filter.keyId ?? null, filter.since?.toISOString() ?? null],
+      `SELECT ${COLUMNS.join(', ')} FROM sirocco_usage WHERE ($1::text IS NULL OR key_id = $1) AND ($2::timestamptz IS NULL OR started_at >= $2) AND ($3::text IS NULL OR batch_id = $3) ORDER BY seq`,
+      [filter.keyId ?? null, filter.since?.toISOString() ?? null, filter.batchId ?? null],
     );
     return rows.map((row) => ({ ...row, started_at: row.started_at.toISOString(), finished_at: row.finished_at.toISOString() }));
   }
