@@ -143,7 +143,9 @@ export async function runBatchCli(argv: string[]): Promise<number> {
     });
     if (tty) process.stderr.write('\n');
     const p = last as BatchProgress | null;
-    const rate = p && p.elapsedSeconds > 0 ? `: ${(p.done / p.elapsedSeconds).toFixed(1)} requests/s, ${(p.completionTokens / p.elapsedSeconds).toFixed(1)} completion tokens/s` : '';
+    const rate = p && p.elapsedSeconds > 0
+      ? `: ${p.done} run in ${p.elapsedSeconds.toFixed(2)} s once the node was up, ${(p.done / p.elapsedSeconds).toFixed(1)} requests/s, ${(p.completionTokens / p.elapsedSeconds).toFixed(1)} completion tokens/s`
+      : '';
     process.stderr.write(`sirocco batch: ${lines.length} lines in ${outPath}${rate}\n`);
     return 0;
   } finally {
