@@ -24,7 +24,7 @@ import { hostWasmModule, wasmModuleBuilt } from '../src/engine/wasm_load.ts';
 import { makeTiny } from '../weights-tools/make_tiny.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
 import { BrowserWasm, CHROMIUM } from './browser_wasm.ts';
-import { measureEngine } from './engine_timings.ts';
+import { measureEngine, SHORT_CONTEXT, type Timings } from './engine_timings.ts';
 import { decodeBytesPerToken, kvBytesPerToken, paramCounts } from './roofline.ts';
 
 const list = (fallback: string) =>
@@ -114,7 +114,7 @@ if (!existsSync(join(dir, 'config.json'))) {
   if (generated !== opts.dtype) await quantizeModel({ source: modelDir(generated), to: opts.dtype as 'q8_0' | 'q4_0', out: dir });
 }
 
-type Run = Column & { isa: string; threadsPerShard: number; prefill: number; decode: Map<number, number>; contextDecode: number | null; shardBytes: number[] };
+type Run = Column & { isa: string; threadsPerShard: number; prefill: number; decode: Map<number, number>; contextDecode: Timings['contextDecode']; shardBytes: number[] };
 
 const timingOptions = { prefill: opts.prefill, decode: opts.decode, batch: opts.batch, context: opts.context };
 
@@ -214,8 +214,8 @@ const lines = [
   ...(opts.context === undefined
     ? []
     : [
-        row(`decode at ${opts.context} context`, (r) => `${r.contextDecode!.toFixed(1)} tok/s = ${((100 * r.contextDecode!) / contextRooflineTps).toFixed(1)}% of roofline`),
-        row('', (r) => `(${(r.contextDecode! / r.decode.get(opts.batch[0]!)!).toFixed(2)}× batch ${opts.batch[0]}; + ${mb(contextKvBytes)} K/V)`),
+        row(`decode at ${opts.context} context`, (r) => `${r.contextDecode!.tokS.toFixed(1)} tok/s = ${((100 * r.contextDecode!.tokS) / contextRooflineTps).toFixed(1)}% of roofline`),
+        row('', (r) => `(${r.contextDecode!.ratioToShort.toFixed(2)}× at ${SHORT_CONTEXT}, interleaved; + ${mb(contextKvBytes)} K/V)`),
       ]),
   row('weights per shard', (r) => r.shardBytes.map(mb).join(' + ')),
 ];
@@ -242,7 +242,16 @@ if (opts.json) {
       context_decode:
         opts.context === undefined
           ? null
-          : { context: opts.context, tok_s: r.contextDecode!, kv_bytes_per_token: contextKvBytes, roofline_tok_s: contextRooflineTps, share_of_roofline: r.contextDecode! / contextRooflineTps },
+          : {
+              context: opts.context,
+              tok_s: r.contextDecode!.tokS,
+              kv_bytes_per_token: contextKvBytes,
+              roofline_tok_s: contextRooflineTps,
+              share_of_roofline: r.contextDecode!.tokS / contextRooflineTps,
+              // median step at short_context / median step at context, the two interleaved
+              ratio_to_short_context: r.contextDecode!.ratioToShort,
+              short_context: SHORT_CONTEXT,
+            },
       weight_bytes_per_shard: r.shardBytes,
       ...(opts.backend === 'wasm'
         ? { vs_native: { isa: baseline.isa, prefill: r.prefill / baseline.prefill, decode: opts.batch.map((b) => ({ batch: b, ratio: r.decode.get(b)! / baseline.decode.get(b)! })) } }

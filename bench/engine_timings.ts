@@ -4,7 +4,15 @@ import type { Engine } from '../src/engine/engine.ts';
 import { argmax } from '../src/engine/greedy.ts';
 
 export type TimingOptions = { prefill: number; decode: number; batch: number[]; context?: number };
-export type Timings = { prefill: number; decode: [batch: number, tokS: number][]; contextDecode: number | null };
+export type Timings = {
+  prefill: number;
+  decode: [batch: number, tokS: number][];
+  // ratioToShort: median step at SHORT_CONTEXT over median step at the long context, interleaved.
+  contextDecode: { tokS: number; ratioToShort: number } | null;
+};
+
+// The context the long-context decode is compared with.
+export const SHORT_CONTEXT = 64;
 
 const now = () => performance.now() / 1000;
 
@@ -39,19 +47,29 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
     for (const s of seqs) engine.freeSequence(s);
   }
   // Long context: the prompt fed in chunks (as the node's scheduler does), then batch-1 decode
-  // after one warm-up step.
-  let contextDecode: number | null = null;
+  // after one warm-up step, its steps alternating with those of a sequence at a short context:
+  // the ratio of their median steps holds still while the machine's speed drifts (on shared VMs
+  // decode moves ±20% between runs minutes apart, which a ratio of two runs would carry).
+  let contextDecode: Timings['contextDecode'] = null;
   if (opts.context !== undefined) {
-    log(`  decode ${opts.decode} steps after a ${opts.context}-token prompt …`);
-    const s = engine.createSequence();
-    const prompt = tokens(opts.context, 99);
-    let last: Float32Array | undefined;
-    for (let at = 0; at < prompt.length; at += 512) [[last]] = await engine.step([{ sequence: s, tokens: prompt.slice(at, at + 512) }]);
-    [[last]] = await engine.step([{ sequence: s, tokens: [argmax(last!)] }]);
-    const t0 = now();
-    for (let k = 0; k < opts.decode; k++) [[last]] = await engine.step([{ sequence: s, tokens: [argmax(last!)] }]);
-    contextDecode = opts.decode / (now() - t0);
-    engine.freeSequence(s);
+    log(`  decode ${opts.decode} steps after a ${opts.context}-token prompt, alternating with ${SHORT_CONTEXT} tokens …`);
+    const seqs = [opts.context, SHORT_CONTEXT].map((n) => ({ s: engine.createSequence(), prompt: tokens(n, 99), last: undefined as Float32Array | undefined, seconds: [] as number[] }));
+    for (const q of seqs) {
+      for (let at = 0; at < q.prompt.length; at += 512) [[q.last]] = await engine.step([{ sequence: q.s, tokens: q.prompt.slice(at, at + 512) }]);
+      [[q.last]] = await engine.step([{ sequence: q.s, tokens: [argmax(q.last!)] }]);
+    }
+    for (let k = 0; k < opts.decode; k++) {
+      for (const q of seqs) {
+        const t0 = now();
+        [[q.last]] = await engine.step([{ sequence: q.s, tokens: [argmax(q.last!)] }]);
+        q.seconds.push(now() - t0);
+      }
+      progress?.(`  long context: step ${k + 1}/${opts.decode}`);
+    }
+    const [long, short] = seqs;
+    const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+    contextDecode = { tokS: opts.decode / long!.seconds.reduce((a, b) => a + b, 0), ratioToShort: median(short!.seconds) / median(long!.seconds) };
+    for (const q of seqs) engine.freeSequence(q.s);
   }
   return { prefill: opts.prefill / best, decode, contextDecode };
 }
