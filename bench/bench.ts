@@ -6,6 +6,9 @@
 //                    [--prefill 256] [--decode 32] [--batch 1,4,16] [--tp 1,2] [--moe-split columns|experts]
 //                    [--weights-in memory|mmap] [--context N] [--backend native|wasm] [--json] [--skip-cold-start]
 // --context N: batch-1 decode after an N-token prompt too, against decode after a short one.
+// Native columns also run batch-1 decode in 8 short runs, each right after a bandwidth probe,
+// and print the median of those pairs' shares of the roofline ("beside probes"): on a shared VM
+// the bandwidth moves within a minute, and a pair measured seconds apart holds still.
 // --backend wasm: the WASM engine beside the native one (AVX2 and the best table this CPU runs)
 // at one thread, each column with its ratio to native AVX2: wasm_simd128 in Node, and in
 // Chromium (browser_wasm.ts) wasm_simd128 and wasm_relaxed_simd — relaxed SIMD, which Node 20
@@ -24,7 +27,7 @@ import { hostWasmModule, wasmModuleBuilt } from '../src/engine/wasm_load.ts';
 import { makeTiny } from '../weights-tools/make_tiny.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
 import { BrowserWasm, CHROMIUM } from './browser_wasm.ts';
-import { measureEngine, SHORT_CONTEXT, type Timings } from './engine_timings.ts';
+import { measureDecodeBesideBandwidth, measureEngine, SHORT_CONTEXT, type Timings } from './engine_timings.ts';
 import { decodeBytesPerToken, kvBytesPerToken, paramCounts } from './roofline.ts';
 
 const list = (fallback: string) =>
@@ -114,7 +117,18 @@ if (!existsSync(join(dir, 'config.json'))) {
   if (generated !== opts.dtype) await quantizeModel({ source: modelDir(generated), to: opts.dtype as 'q8_0' | 'q4_0', out: dir });
 }
 
-type Run = Column & { isa: string; threadsPerShard: number; prefill: number; decode: Map<number, number>; contextDecode: Timings['contextDecode']; shardBytes: number[] };
+type Run = Column & {
+  isa: string;
+  threadsPerShard: number;
+  prefill: number;
+  decode: Map<number, number>;
+  contextDecode: Timings['contextDecode'];
+  // Batch-1 decode, each short run right after a bandwidth probe (native engines only).
+  pairs: { gbS: number; tokS: number }[];
+  shardBytes: number[];
+};
+const PAIR_ROUNDS = 8;
+const PAIR_STEPS = 8;
 
 const timingOptions = { prefill: opts.prefill, decode: opts.decode, batch: opts.batch, context: opts.context };
 
@@ -129,7 +143,7 @@ async function measure(column: Column): Promise<{ run: Run; config?: Engine['con
       const info = await browser.load(dir, wasm, { isa: column.isa });
       log(`  prefill, decode${opts.context === undefined ? '' : ' and long-context decode'} in the page …`);
       const t = await browser.measure(timingOptions);
-      return { run: { ...column, isa: info.isa, threadsPerShard: 1, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, shardBytes: info.weightBytesPerShard } };
+      return { run: { ...column, isa: info.isa, threadsPerShard: 1, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs: [], shardBytes: info.weightBytesPerShard } };
     } finally {
       await browser.close();
     }
@@ -138,8 +152,9 @@ async function measure(column: Column): Promise<{ run: Run; config?: Engine['con
   try {
     const info = engine.info();
     const t = await measureEngine(engine, timingOptions, log, progress);
+    const pairs = backend === 'native' ? (log(`  decode beside the bandwidth: ${PAIR_ROUNDS} × (probe, ${PAIR_STEPS} steps) …`), await measureDecodeBesideBandwidth(engine, () => nativeAddon().measureBandwidth(1 << 28, threads), PAIR_ROUNDS, PAIR_STEPS)) : [];
     return {
-      run: { ...column, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, shardBytes: info.weightBytesPerShard },
+      run: { ...column, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs, shardBytes: info.weightBytesPerShard },
       config: engine.config,
     };
   } finally {
@@ -188,6 +203,10 @@ const vsBaseline = (r: Run, f: (r: Run) => number) => (opts.backend === 'wasm' ?
 // table show their ratio to it instead.
 const comparedOnly = (r: Run) => opts.backend === 'wasm' && r !== baseline;
 
+// Each pair's decode against the roofline of the bandwidth probed just before it.
+const pairShares = (r: Run) => r.pairs.map((p) => (p.tokS * bytesPerToken) / (p.gbS * 1e9));
+const median = (sorted: number[]) => sorted[sorted.length >> 1]!;
+
 const cell = (s: string) => s.padEnd(34);
 const row = (label: string, f: (r: Run) => string) => label.padEnd(24) + runs.map((r) => cell(f(r))).join('');
 const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
@@ -211,6 +230,15 @@ const lines = [
       return `${tps.toFixed(1)} tok/s ` + (b === 1 ? `= ${((100 * tps) / rooflineTps).toFixed(1)}% of roofline` : `(${(tps / r.decode.get(opts.batch[0]!)!).toFixed(2)}× batch ${opts.batch[0]})`);
     }),
   ),
+  ...(runs.some((r) => r.pairs.length > 0)
+    ? [
+        row('decode b1 beside probes', (r) => {
+          if (r.pairs.length === 0) return '';
+          const shares = pairShares(r).sort((a, b) => a - b);
+          return `${(100 * median(shares)).toFixed(1)}% median (${shares.length} pairs: ${(100 * shares[0]!).toFixed(0)}–${(100 * shares.at(-1)!).toFixed(0)}%)`;
+        }),
+      ]
+    : []),
   ...(opts.context === undefined
     ? []
     : [
@@ -251,6 +279,14 @@ if (opts.json) {
               // median step at short_context / median step at context, the two interleaved
               ratio_to_short_context: r.contextDecode!.ratioToShort,
               short_context: SHORT_CONTEXT,
+            },
+      decode_beside_bandwidth:
+        r.pairs.length === 0
+          ? null
+          : {
+              steps_per_pair: PAIR_STEPS,
+              pairs: r.pairs.map((p, i) => ({ bandwidth_gb_s: p.gbS, tok_s: p.tokS, share_of_roofline: pairShares(r)[i]! })),
+              median_share_of_roofline: median(pairShares(r).sort((a, b) => a - b)),
             },
       weight_bytes_per_shard: r.shardBytes,
       ...(opts.backend === 'wasm'

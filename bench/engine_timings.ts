@@ -73,3 +73,23 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
   }
   return { prefill: opts.prefill / best, decode, contextDecode };
 }
+
+// Batch-1 decode in `rounds` short runs of `steps` steps, each right after `probe()` measures
+// the memory bandwidth (GB/s): a share of the roofline from a pair measured seconds apart, not
+// from one bandwidth figure and one decode figure taken minutes apart on a VM whose bandwidth
+// moves by half within a minute.
+export async function measureDecodeBesideBandwidth(engine: Engine, probe: () => number, rounds: number, steps: number): Promise<{ gbS: number; tokS: number }[]> {
+  const V = engine.config.vocabSize;
+  const s = engine.createSequence();
+  let [[last]] = await engine.step([{ sequence: s, tokens: Array.from({ length: 16 }, (_, i) => 3 + ((7919 + i * 104729) % (V - 3))) }]);
+  const pairs: { gbS: number; tokS: number }[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const gbS = probe();
+    [[last]] = await engine.step([{ sequence: s, tokens: [argmax(last!)] }]); // the engine's threads awake again
+    const t0 = now();
+    for (let k = 0; k < steps; k++) [[last]] = await engine.step([{ sequence: s, tokens: [argmax(last!)] }]);
+    pairs.push({ gbS, tokS: steps / (now() - t0) });
+  }
+  engine.freeSequence(s);
+  return pairs;
+}
