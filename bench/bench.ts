@@ -152,7 +152,7 @@ async function measure(column: Column): Promise<{ run: Run; config?: Engine['con
   try {
     const info = engine.info();
     const t = await measureEngine(engine, timingOptions, log, progress);
-    const pairs = backend === 'native' ? (log(`  decode beside the bandwidth: ${PAIR_ROUNDS} × (probe, ${PAIR_STEPS} steps) …`), await measureDecodeBesideBandwidth(engine, () => nativeAddon().measureBandwidth(1 << 28, threads), PAIR_ROUNDS, PAIR_STEPS)) : [];
+    const pairs = backend === 'native' ? (log(`  decode beside the bandwidth: ${PAIR_ROUNDS} × (probe, ${PAIR_STEPS} steps) …`), await measureDecodeBesideBandwidth(engine, () => nativeAddon().measureBandwidth(1 << 30, threads), PAIR_ROUNDS, PAIR_STEPS)) : [];
     return {
       run: { ...column, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs, shardBytes: info.weightBytesPerShard },
       config: engine.config,
