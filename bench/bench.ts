@@ -204,7 +204,8 @@ const vsBaseline = (r: Run, f: (r: Run) => number) => (opts.backend === 'wasm' ?
 const comparedOnly = (r: Run) => opts.backend === 'wasm' && r !== baseline;
 
 // Each pair's decode against the roofline of the bandwidth probed just before it.
-const pairShares = (r: Run) => r.pairs.map((p) => (p.tokS * bytesPerToken) / (p.gbS * 1e9));
+const pairShare = (p: Run['pairs'][number]) => (p.tokS * bytesPerToken) / (p.gbS * 1e9);
+const sortedPairShares = (r: Run) => r.pairs.map(pairShare).sort((a, b) => a - b);
 const median = (sorted: number[]) => sorted[sorted.length >> 1]!;
 
 const cell = (s: string) => s.padEnd(34);
@@ -234,7 +235,7 @@ const lines = [
     ? [
         row('decode b1 beside probes', (r) => {
           if (r.pairs.length === 0) return '';
-          const shares = pairShares(r).sort((a, b) => a - b);
+          const shares = sortedPairShares(r);
           return `${(100 * median(shares)).toFixed(1)}% median (${shares.length} pairs: ${(100 * shares[0]!).toFixed(0)}–${(100 * shares.at(-1)!).toFixed(0)}%)`;
         }),
       ]
@@ -285,8 +286,8 @@ if (opts.json) {
           ? null
           : {
               steps_per_pair: PAIR_STEPS,
-              pairs: r.pairs.map((p, i) => ({ bandwidth_gb_s: p.gbS, tok_s: p.tokS, share_of_roofline: pairShares(r)[i]! })),
-              median_share_of_roofline: median(pairShares(r).sort((a, b) => a - b)),
+              pairs: r.pairs.map((p) => ({ bandwidth_gb_s: p.gbS, tok_s: p.tokS, share_of_roofline: pairShare(p) })),
+              median_share_of_roofline: median(sortedPairShares(r)),
             },
       weight_bytes_per_shard: r.shardBytes,
       ...(opts.backend === 'wasm'
