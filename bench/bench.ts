@@ -27,7 +27,7 @@ import { hostWasmModule, wasmModuleBuilt } from '../src/engine/wasm_load.ts';
 import { makeTiny } from '../weights-tools/make_tiny.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
 import { BrowserWasm, CHROMIUM } from './browser_wasm.ts';
-import { measureDecodeBesideBandwidth, measureEngine, SHORT_CONTEXT, type Timings } from './engine_timings.ts';
+import { measureDecodeBesideBandwidth, measureEngine, median, SHORT_CONTEXT, type Timings } from './engine_timings.ts';
 import { decodeBytesPerToken, kvBytesPerToken, paramCounts } from './roofline.ts';
 
 const list = (fallback: string) =>
@@ -205,8 +205,7 @@ const comparedOnly = (r: Run) => opts.backend === 'wasm' && r !== baseline;
 
 // Each pair's decode against the roofline of the bandwidth probed just before it.
 const pairShare = (p: Run['pairs'][number]) => (p.tokS * bytesPerToken) / (p.gbS * 1e9);
-const sortedPairShares = (r: Run) => r.pairs.map(pairShare).sort((a, b) => a - b);
-const median = (sorted: number[]) => sorted[sorted.length >> 1]!;
+const pairShares = (r: Run) => r.pairs.map(pairShare);
 
 const cell = (s: string) => s.padEnd(34);
 const row = (label: string, f: (r: Run) => string) => label.padEnd(24) + runs.map((r) => cell(f(r))).join('');
@@ -235,8 +234,8 @@ const lines = [
     ? [
         row('decode b1 beside probes', (r) => {
           if (r.pairs.length === 0) return '';
-          const shares = sortedPairShares(r);
-          return `${(100 * median(shares)).toFixed(1)}% median (${shares.length} pairs: ${(100 * shares[0]!).toFixed(0)}–${(100 * shares.at(-1)!).toFixed(0)}%)`;
+          const shares = pairShares(r);
+          return `${(100 * median(shares)).toFixed(1)}% median (${shares.length} pairs: ${(100 * Math.min(...shares)).toFixed(0)}–${(100 * Math.max(...shares)).toFixed(0)}%)`;
         }),
       ]
     : []),
@@ -287,7 +286,7 @@ if (opts.json) {
           : {
               steps_per_pair: PAIR_STEPS,
               pairs: r.pairs.map((p) => ({ bandwidth_gb_s: p.gbS, tok_s: p.tokS, share_of_roofline: pairShare(p) })),
-              median_share_of_roofline: median(sortedPairShares(r)),
+              median_share_of_roofline: median(pairShares(r)),
             },
       weight_bytes_per_shard: r.shardBytes,
       ...(opts.backend === 'wasm'

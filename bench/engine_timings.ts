@@ -15,11 +15,17 @@ export type Timings = {
 export const SHORT_CONTEXT = 64;
 
 const now = () => performance.now() / 1000;
+// The middle of a (copied, sorted) list: the bench's robust summary of per-step or per-pair figures.
+export const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+// n deterministic token ids of a vocabulary of V, avoiding the 3 special ones.
+const tokens = (V: number, n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((seed * 7919 + i * 104729) % (V - 3)));
+// One greedy decode step of one sequence: the next logits.
+const decodeStep = async (engine: Engine, sequence: ReturnType<Engine['createSequence']>, last: Float32Array) =>
+  (await engine.step([{ sequence, tokens: [argmax(last)] }]))[0]![0]!;
 
 // log: a line per phase; progress: after each decode step (bench.ts redraws a line on a TTY).
 export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s: string) => void, progress?: (s: string) => void): Promise<Timings> {
   const V = engine.config.vocabSize;
-  const tokens = (n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((seed * 7919 + i * 104729) % (V - 3)));
 
   // Prefill: one sequence, the whole prompt in one step; best of 3 after a warm-up.
   log(`  prefill ${opts.prefill} tokens …`);
@@ -27,7 +33,7 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
   for (let rep = 0; rep < 4; rep++) {
     const s = engine.createSequence();
     const t0 = now();
-    await engine.step([{ sequence: s, tokens: tokens(opts.prefill, rep) }]);
+    await engine.step([{ sequence: s, tokens: tokens(V, opts.prefill, rep) }]);
     if (rep > 0) best = Math.min(best, now() - t0);
     engine.freeSequence(s);
   }
@@ -36,7 +42,7 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
   for (const batch of opts.batch) {
     log(`  decode ${opts.decode} steps × batch ${batch} …`);
     const seqs = Array.from({ length: batch }, () => engine.createSequence());
-    let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(16, i + 1) })));
+    let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(V, 16, i + 1) })));
     rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] }))); // warm-up
     const t0 = now();
     for (let k = 0; k < opts.decode; k++) {
@@ -53,21 +59,20 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
   let contextDecode: Timings['contextDecode'] = null;
   if (opts.context !== undefined) {
     log(`  decode ${opts.decode} steps after a ${opts.context}-token prompt, alternating with ${SHORT_CONTEXT} tokens …`);
-    const seqs = [opts.context, SHORT_CONTEXT].map((n) => ({ s: engine.createSequence(), prompt: tokens(n, 99), last: undefined as Float32Array | undefined, seconds: [] as number[] }));
+    const seqs = [opts.context, SHORT_CONTEXT].map((n) => ({ s: engine.createSequence(), prompt: tokens(V, n, 99), last: undefined as Float32Array | undefined, seconds: [] as number[] }));
     for (const q of seqs) {
       for (let at = 0; at < q.prompt.length; at += 512) [[q.last]] = await engine.step([{ sequence: q.s, tokens: q.prompt.slice(at, at + 512) }]);
-      [[q.last]] = await engine.step([{ sequence: q.s, tokens: [argmax(q.last!)] }]);
+      q.last = await decodeStep(engine, q.s, q.last!);
     }
     for (let k = 0; k < opts.decode; k++) {
       for (const q of seqs) {
         const t0 = now();
-        [[q.last]] = await engine.step([{ sequence: q.s, tokens: [argmax(q.last!)] }]);
+        q.last = await decodeStep(engine, q.s, q.last!);
         q.seconds.push(now() - t0);
       }
       progress?.(`  long context: step ${k + 1}/${opts.decode}`);
     }
     const [long, short] = seqs;
-    const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
     contextDecode = { tokS: opts.decode / long!.seconds.reduce((a, b) => a + b, 0), ratioToShort: median(short!.seconds) / median(long!.seconds) };
     for (const q of seqs) engine.freeSequence(q.s);
   }
@@ -79,15 +84,14 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
 // from one bandwidth figure and one decode figure taken minutes apart on a VM whose bandwidth
 // moves by half within a minute.
 export async function measureDecodeBesideBandwidth(engine: Engine, probe: () => number, rounds: number, steps: number): Promise<{ gbS: number; tokS: number }[]> {
-  const V = engine.config.vocabSize;
   const s = engine.createSequence();
-  let [[last]] = await engine.step([{ sequence: s, tokens: Array.from({ length: 16 }, (_, i) => 3 + ((7919 + i * 104729) % (V - 3))) }]);
+  let [[last]] = await engine.step([{ sequence: s, tokens: tokens(engine.config.vocabSize, 16, 1) }]);
   const pairs: { gbS: number; tokS: number }[] = [];
   for (let r = 0; r < rounds; r++) {
     const gbS = probe();
-    [[last]] = await engine.step([{ sequence: s, tokens: [argmax(last!)] }]); // the engine's threads awake again
+    last = await decodeStep(engine, s, last!); // the engine's threads awake again
     const t0 = now();
-    for (let k = 0; k < steps; k++) [[last]] = await engine.step([{ sequence: s, tokens: [argmax(last!)] }]);
+    for (let k = 0; k < steps; k++) last = await decodeStep(engine, s, last!);
     pairs.push({ gbS, tokS: steps / (now() - t0) });
   }
   engine.freeSequence(s);
