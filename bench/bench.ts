@@ -243,7 +243,7 @@ const lines = [
     ? []
     : [
         row(`decode at ${opts.context} context`, (r) => `${r.contextDecode!.tokS.toFixed(1)} tok/s = ${((100 * r.contextDecode!.tokS) / contextRooflineTps).toFixed(1)}% of roofline`),
-        row('', (r) => `(${r.contextDecode!.ratioToShort.toFixed(2)}× at ${SHORT_CONTEXT}, interleaved; + ${mb(contextKvBytes)} K/V)`),
+        row('', (r) => `(${r.contextDecode!.ratioToShort.toFixed(2)}× at ${SHORT_CONTEXT}; + ${mb(contextKvBytes)} K/V)`),
       ]),
   row('weights per shard', (r) => r.shardBytes.map(mb).join(' + ')),
 ];
