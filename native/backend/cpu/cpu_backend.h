@@ -44,7 +44,7 @@ class cpu_backend final : public backend {
     // Quantizes T activation rows (n each) into qa_[buf] (cpu_matmul.cpp).
     qact_rows quantize_rows(const act_rows& x, int T, int64_t n, int buf);
     // How matmul and moe split the work: work items of PANEL_GROUP panels (64 rows; 2 decoded
-    // MoE Q4_0 40% slower), tokens in blocks of TOKEN_BLOCK — large, so a prefill streams each
+    // MoE Q4_0 40% slower), a quarter of the matrix apart (panel_set), tokens in blocks of TOKEN_BLOCK — large, so a prefill streams each
     // panel from memory once (best at 256 for 2048- and 5632-wide rows; 48 ran 10% slower).
     static constexpr int PANEL_GROUP = 4;
     static constexpr int TOKEN_BLOCK = 256;
@@ -52,10 +52,10 @@ class cpu_backend final : public backend {
     bool packs(int T) const { return T >= k_->pack_min_tokens; }
     // x with .packed set to its T rows (K wide) packed into out when packs(T); x otherwise.
     act_rows pack_rows(const act_rows& x, int T, int64_t K, float* out);
-    // Panels [p0, p0 + np) of matrix w against T activation rows, on the calling thread:
-    // float x, or its quantized copy xq for Q8_0 / Q4_0 weights.
-    void matmul_panels(float* y, int64_t ldy, const act_rows& x, const qact_rows& xq, int T, const tensor& w, int64_t p0,
-                       int np) const;
+    // Panels ps of matrix w against T activation rows, on the calling thread: float x, or its
+    // quantized copy xq for Q8_0 / Q4_0 weights.
+    void matmul_panels(float* y, int64_t ldy, const act_rows& x, const qact_rows& xq, int T, const tensor& w,
+                       const panel_set& ps) const;
     // K or V (value = true) of `layer`, KV head `head`, slot `slot` of a sequence: head_dim
     // elements, f32 or f16.
     void* kv_at(const kv_seq* seq, int layer, int head, int64_t slot, bool value) const;
@@ -92,10 +92,11 @@ class cpu_backend final : public backend {
     // The two take turns with panel_items_: neither calls the other.
     struct panel_work_item {
         int matrix;
-        int64_t p0;  // panels [p0, p0 + np) of it
-        int np;
+        panel_set panels;
     };
-    // Appends matrix's panel groups (rows rows) to items.
+    // Appends matrix's panel groups (rows rows) to items: group i holds panels i + j·stride,
+    // j < PANEL_GROUP, stride = ceil(panels / PANEL_GROUP), so consecutive groups continue
+    // PANEL_GROUP runs of memory (panel_layout.h).
     static void add_panel_groups(std::vector<panel_work_item>& items, int matrix, int64_t rows);
     std::vector<panel_work_item> panel_items_;
     std::vector<int32_t> route_choice_;           // (T, k)

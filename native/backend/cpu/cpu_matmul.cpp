@@ -1,6 +1,6 @@
 // Matrix multiply on the pool: y = x @ W.T with W packed in panels of 16 rows
-// (panel_layout.h). Work items are groups of PANEL_GROUP panels — of every matrix of a
-// matmuls() call, in one parallel region — and tokens go through in blocks.
+// (panel_layout.h). Work items are groups of PANEL_GROUP panels a quarter of the matrix apart —
+// of every matrix of a matmuls() call, in one parallel region — and tokens go through in blocks.
 // Each output is one chain of operations whatever the batch (kernels.h), so a token's outputs
 // never depend on the others.
 #include <algorithm>
@@ -31,14 +31,18 @@ act_rows cpu_backend::pack_rows(const act_rows& x, int T, int64_t K, float* out)
 }
 
 void cpu_backend::matmul_panels(float* y, int64_t ldy, const act_rows& x, const qact_rows& xq, int T, const tensor& w,
-                                int64_t p0, int np) const {
-    if (dtype_is_quant(w.dtype)) k_->quant_matmul_panels(y, ldy, xq, T, w, p0, np);
-    else k_->matmul_panels(y, ldy, x, T, w, p0, np);
+                                const panel_set& ps) const {
+    if (dtype_is_quant(w.dtype)) k_->quant_matmul_panels(y, ldy, xq, T, w, ps);
+    else k_->matmul_panels(y, ldy, x, T, w, ps);
 }
 
 void cpu_backend::add_panel_groups(std::vector<panel_work_item>& items, int matrix, int64_t rows) {
-    const int64_t panels = panel_count(rows);
-    for (int64_t p0 = 0; p0 < panels; p0 += PANEL_GROUP) items.push_back({matrix, p0, (int)std::min<int64_t>(PANEL_GROUP, panels - p0)});
+    const int64_t panels = panel_count(rows), stride = (panels + PANEL_GROUP - 1) / PANEL_GROUP;
+    for (int64_t i = 0; i < stride; i++) {
+        int n = 1;
+        while (n < PANEL_GROUP && i + n * stride < panels) n++;
+        items.push_back({matrix, panel_set{i, n, stride}});
+    }
 }
 
 void cpu_backend::matmul_rows(const act_rows& x, int n_tokens, const matmul_out* outs, int n) {
@@ -63,7 +67,7 @@ void cpu_backend::matmul_rows(const act_rows& x, int n_tokens, const matmul_out*
             for (int i = begin; i < end; i++) {
                 const panel_work_item& it = items[i];
                 const matmul_out& o = outs[it.matrix];
-                matmul_panels(o.y + (int64_t)t0 * o.ldy, o.ldy, block, q, T, *o.w, it.p0, it.np);
+                matmul_panels(o.y + (int64_t)t0 * o.ldy, o.ldy, block, q, T, *o.w, it.panels);
             }
         });
     }

@@ -60,7 +60,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
             const int nt = std::min(TOKEN_BLOCK, n - t0);
             act_rows block = xa.from(t0);
             if (!quant && packs(nt)) block.packed = packed_.data() + (b0 + t0) * w.cols;
-            matmul_panels(yb + t0 * ldy, ldy, block, qa.from(t0), nt, w, it.p0, it.np);
+            matmul_panels(yb + t0 * ldy, ldy, block, qa.from(t0), nt, w, it.panels);
         }
     };
 
@@ -76,8 +76,10 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
             const qact_rows qa{xq.xq, xq.nb, tokens};
             rows_of(h + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w1[it.matrix], it);
             rows_of(up + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w3[it.matrix], it);
-            const int64_t r0 = it.p0 * PANEL_ROWS, r1 = std::min<int64_t>(inter, (it.p0 + it.np) * PANEL_ROWS);
-            for (int j = 0; j < n; j++) k_->silu_mul(h + (int64_t)(b0 + j) * inter + r0, up + (int64_t)(b0 + j) * inter + r0, r1 - r0);
+            for (int p = 0; p < it.panels.n; p++) {
+                const int64_t r0 = it.panels.at(p) * PANEL_ROWS, r1 = std::min<int64_t>(inter, r0 + PANEL_ROWS);
+                for (int j = 0; j < n; j++) k_->silu_mul(h + (int64_t)(b0 + j) * inter + r0, up + (int64_t)(b0 + j) * inter + r0, r1 - r0);
+            }
         }
     });
 

@@ -11,6 +11,8 @@
 
 #include "dtype.h"
 
+struct panel_set;  // panel_layout.h
+
 // An activation block for the integer kernels: like Q8_0 but with an f32 scale and the sum of
 // its q (internal, never stored). q in [−127, 127]; −128 never occurs, which the AVX2 sign
 // trick relies on.
@@ -51,7 +53,7 @@ struct attn_rows {
 };
 
 // The matrix kernels read weights in the panel layout (panel_layout.h) and write, for the rows
-// of panels [p0, p0 + np) and tokens [0, T): y[t·ldy + r] = (row r of w) · (activation row t).
+// of the panels of ps (panel_set) and tokens [0, T): y[t·ldy + r] = (row r of w) · (activation row t).
 // Every output is one chain along k whatever the tile:
 //   float weights   acc = fma(w[r][k], x[t][k], acc) for k = 0, 1, …, K − 1, from acc = 0;
 //   Q8_0 / Q4_0     acc = fma((float)s_b, d_w[r][b] · d_x[t][b], acc) for blocks b in order,
@@ -59,7 +61,7 @@ struct attn_rows {
 // so a token's logits are bit-identical alone or in any batch, and across the tables.
 struct cpu_kernels {
     const char* isa;  // "scalar", "avx2", "avx512", "wasm_simd128"
-    void (*matmul_panels)(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np);
+    void (*matmul_panels)(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps);
     // Calls of at least pack_min_tokens tokens read their activations packed by pack_act: a
     // T-token call's rows of K into out (T·K floats) in the table's own layout, in `parts`
     // parts that may run in parallel.
@@ -67,7 +69,7 @@ struct cpu_kernels {
     void (*pack_act)(const act_rows& x, int T, int64_t K, int part, int parts, float* out);
     // x (n) → n/32 activation blocks, d = max|x| / 127, q = round-half-even(x / d), sum = Σ q.
     void (*quantize_act)(const float* x, int64_t n, block_q8_act* out);
-    void (*quant_matmul_panels)(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0, int np);
+    void (*quant_matmul_panels)(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps);
     void (*axpy)(float* y, float a, const float* x, int n);  // y += a·x
     // Attention for the G query heads of one KV head against n keys and values:
     //   scores  s[r·lds + j] = scale · (q row r · key j);

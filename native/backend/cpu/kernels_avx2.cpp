@@ -39,12 +39,14 @@ AVX2_FN void avx2_widen_row(const tensor& w, int64_t row, float* dst) {
     }
 }
 
-// One tile: panels [p0, p0 + MP) (2·MP vectors of 8 rows) against NT tokens, each output one
+// One tile: panels i … i + MP − 1 of ps (2·MP vectors of 8 rows) against NT tokens, each output one
 // fma chain along k (kernels.h). Each loaded weight vector feeds NT FMAs, each broadcast
 // activation 2·MP: 2·MP·NT accumulators of the 16 ymm registers.
 template <int D, int MP, int NT>
-AVX2_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, int t0, const tensor& w, int64_t p0) {
+AVX2_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, int t0, const tensor& w, const panel_set& ps, int i) {
     const int64_t K = w.cols;
+    int64_t panel[MP];
+    for (int p = 0; p < MP; p++) panel[p] = ps.at(i + p);
     const float* xs[NT];
     for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
     __m256 acc[2 * MP][NT];
@@ -52,41 +54,42 @@ AVX2_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, int t0,
         for (auto& a : v) a = _mm256_setzero_ps();
     for (int64_t k = 0; k < K; k++) {
         __m256 wv[2 * MP];
-        for (int h = 0; h < 2 * MP; h++) wv[h] = load8<D>(w.data, ((p0 + h / 2) * K + k) * PANEL_ROWS + 8 * (h % 2));
+        for (int h = 0; h < 2 * MP; h++) wv[h] = load8<D>(w.data, (panel[h / 2] * K + k) * PANEL_ROWS + 8 * (h % 2));
         for (int t = 0; t < NT; t++) {
             const __m256 xb = _mm256_broadcast_ss(xs[t] + k);
             for (int h = 0; h < 2 * MP; h++) acc[h][t] = _mm256_fmadd_ps(wv[h], xb, acc[h][t]);
         }
     }
     for (int h = 0; h < 2 * MP; h++) {
-        const int64_t r = (p0 + h / 2) * PANEL_ROWS + 8 * (h % 2);
+        const int64_t r = panel[h / 2] * PANEL_ROWS + 8 * (h % 2);
         for (int t = 0; r < w.rows && t < NT; t++) store_lanes(y + (t0 + t) * ldy + r, acc[h][t], w.rows - r);
     }
 }
 
 // Tokens [t0, t0 + n), n ≤ NT, as one tile of NT' = n.
 template <int D, int MP, int NT>
-AVX2_FN static void float_tokens(float* y, int64_t ldy, const act_rows& x, int t0, int n, const tensor& w, int64_t p0) {
+AVX2_FN static void float_tokens(float* y, int64_t ldy, const act_rows& x, int t0, int n, const tensor& w,
+                                 const panel_set& ps, int i) {
     if constexpr (NT > 1)
-        if (n < NT) return float_tokens<D, MP, NT - 1>(y, ldy, x, t0, n, w, p0);
-    float_tile<D, MP, NT>(y, ldy, x, t0, w, p0);
+        if (n < NT) return float_tokens<D, MP, NT - 1>(y, ldy, x, t0, n, w, ps, i);
+    float_tile<D, MP, NT>(y, ldy, x, t0, w, ps, i);
 }
 
 // Few tokens: two panels a tile (4 weight streams); more: one panel against 6 tokens.
 template <int D>
-AVX2_FN static void float_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np) {
-    int64_t p = p0;
+AVX2_FN static void float_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
+    int i = 0;
     if (T <= 2)
-        for (; p + 2 <= p0 + np; p += 2) float_tokens<D, 2, 2>(y, ldy, x, 0, T, w, p);
-    for (; p < p0 + np; p++)
-        for (int t = 0; t < T; t += 6) float_tokens<D, 1, 6>(y, ldy, x, t, std::min(6, T - t), w, p);
+        for (; i + 2 <= ps.n; i += 2) float_tokens<D, 2, 2>(y, ldy, x, 0, T, w, ps, i);
+    for (; i < ps.n; i++)
+        for (int t = 0; t < T; t += 6) float_tokens<D, 1, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i);
 }
 
-AVX2_FN void avx2_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np) {
+AVX2_FN void avx2_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
     switch (w.dtype) {
-        case DT_F32: return float_panels<DT_F32>(y, ldy, x, T, w, p0, np);
-        case DT_F16: return float_panels<DT_F16>(y, ldy, x, T, w, p0, np);
-        case DT_BF16: return float_panels<DT_BF16>(y, ldy, x, T, w, p0, np);
+        case DT_F32: return float_panels<DT_F32>(y, ldy, x, T, w, ps);
+        case DT_F16: return float_panels<DT_F16>(y, ldy, x, T, w, ps);
+        case DT_BF16: return float_panels<DT_BF16>(y, ldy, x, T, w, ps);
         default: return;
     }
 }

@@ -32,48 +32,52 @@ AVX512_FN void avx512_widen_row(const tensor& w, int64_t row, float* dst) {
     }
 }
 
-// Column k of panels [p0, p0 + MP) times activation x_at(t) of each token, into acc.
+// Column k of the tile's MP panels (element offsets panel[p] of their starts) times
+// activation x_at(t) of each token, into acc.
 template <int D, int MP, int NT, typename XAt>
-AVX512_FN static inline void fma_column(__m512 (&acc)[MP][NT], const tensor& w, int64_t p0, int64_t k, XAt x_at) {
+AVX512_FN static inline void fma_column(__m512 (&acc)[MP][NT], const tensor& w, const int64_t* panel, int64_t k, XAt x_at) {
     __m512 wv[MP];
-    for (int p = 0; p < MP; p++) wv[p] = load16<D>(w.data, ((p0 + p) * w.cols + k) * PANEL_ROWS);
+    for (int p = 0; p < MP; p++) wv[p] = load16<D>(w.data, panel[p] + k * PANEL_ROWS);
     for (int t = 0; t < NT; t++) {
         const __m512 xb = _mm512_set1_ps(x_at(t));
         for (int p = 0; p < MP; p++) acc[p][t] = _mm512_fmadd_ps(wv[p], xb, acc[p][t]);
     }
 }
 
-// One tile: panels [p0, p0 + MP) against NT tokens, each output one fma chain along k
+// One tile: panels i … i + MP − 1 of ps against NT tokens, each output one fma chain along k
 // (kernels.h). Each loaded weight vector feeds NT FMAs, each broadcast activation MP:
 // MP·NT accumulators of the 32 zmm registers. Activations come as rows (few tokens) or as
 // one packed tile, k-major (xt[k·NT + t]), a single stream for the prefetcher.
 template <int D, int MP, int NT>
 AVX512_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, const float* xt, int t0, const tensor& w,
-                                 int64_t p0) {
+                                 const panel_set& ps, int i) {
     const int64_t K = w.cols;
+    int64_t panel[MP];
+    for (int p = 0; p < MP; p++) panel[p] = ps.at(i + p) * K * PANEL_ROWS;
     __m512 acc[MP][NT];
     for (auto& v : acc)
         for (auto& a : v) a = _mm512_setzero_ps();
     if (xt) {
-        for (int64_t k = 0; k < K; k++, xt += NT) fma_column<D>(acc, w, p0, k, [&](int t) { return xt[t]; });
+        for (int64_t k = 0; k < K; k++, xt += NT) fma_column<D>(acc, w, panel, k, [&](int t) { return xt[t]; });
     } else {
         const float* xs[NT];
         for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
-        for (int64_t k = 0; k < K; k++) fma_column<D>(acc, w, p0, k, [&](int t) { return xs[t][k]; });
+        for (int64_t k = 0; k < K; k++) fma_column<D>(acc, w, panel, k, [&](int t) { return xs[t][k]; });
     }
     for (int p = 0; p < MP; p++) {
-        const __mmask16 m = (__mmask16)((1u << panel_rows(w.rows, p0 + p)) - 1);
-        for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(y + (t0 + t) * ldy + (p0 + p) * PANEL_ROWS, m, acc[p][t]);
+        const int64_t at = ps.at(i + p);
+        const __mmask16 m = (__mmask16)((1u << panel_rows(w.rows, at)) - 1);
+        for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(y + (t0 + t) * ldy + at * PANEL_ROWS, m, acc[p][t]);
     }
 }
 
 // Tokens [t0, t0 + n), n ≤ NT, as one tile of NT' = n.
 template <int D, int MP, int NT>
 AVX512_FN static void float_tokens(float* y, int64_t ldy, const act_rows& x, const float* xt, int t0, int n, const tensor& w,
-                                   int64_t p0) {
+                                   const panel_set& ps, int i) {
     if constexpr (NT > 1)
-        if (n < NT) return float_tokens<D, MP, NT - 1>(y, ldy, x, xt, t0, n, w, p0);
-    float_tile<D, MP, NT>(y, ldy, x, xt, t0, w, p0);
+        if (n < NT) return float_tokens<D, MP, NT - 1>(y, ldy, x, xt, t0, n, w, ps, i);
+    float_tile<D, MP, NT>(y, ldy, x, xt, t0, w, ps, i);
 }
 
 // Prefill tiles: T tokens in ceil(T / 12) tiles as even as can be (16 tokens: 8 + 8, not
@@ -105,29 +109,29 @@ void avx512_pack_act(const act_rows& x, int T, int64_t K, int part, int parts, f
 // (Blocking k to keep a tile's weights in L1 measured slower: the prefetchers stream whole
 // panels better.)
 template <int D>
-AVX512_FN static void float_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np) {
-    int64_t p = p0;
+AVX512_FN static void float_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
+    int i = 0;
     if (!x.packed) {
-        for (; p + 4 <= p0 + np; p += 4)
-            for (int t = 0; t < T; t += 4) float_tokens<D, 4, 4>(y, ldy, x, nullptr, t, std::min(4, T - t), w, p);
-        for (; p < p0 + np; p++)
-            for (int t = 0; t < T; t += 4) float_tokens<D, 1, 4>(y, ldy, x, nullptr, t, std::min(4, T - t), w, p);
+        for (; i + 4 <= ps.n; i += 4)
+            for (int t = 0; t < T; t += 4) float_tokens<D, 4, 4>(y, ldy, x, nullptr, t, std::min(4, T - t), w, ps, i);
+        for (; i < ps.n; i++)
+            for (int t = 0; t < T; t += 4) float_tokens<D, 1, 4>(y, ldy, x, nullptr, t, std::min(4, T - t), w, ps, i);
         return;
     }
-    for (; p < p0 + np; p += 2)
-        for (int i = 0; i < tile_count(T); i++) {
-            const int s = tile_start(T, i), n = tile_start(T, i + 1) - s;
+    for (; i < ps.n; i += 2)
+        for (int tile = 0; tile < tile_count(T); tile++) {
+            const int s = tile_start(T, tile), n = tile_start(T, tile + 1) - s;
             const float* xt = x.packed + (int64_t)s * w.cols;
-            if (p + 2 <= p0 + np) float_tokens<D, 2, TILE_TOKENS>(y, ldy, x, xt, s, n, w, p);
-            else float_tokens<D, 1, TILE_TOKENS>(y, ldy, x, xt, s, n, w, p);
+            if (i + 2 <= ps.n) float_tokens<D, 2, TILE_TOKENS>(y, ldy, x, xt, s, n, w, ps, i);
+            else float_tokens<D, 1, TILE_TOKENS>(y, ldy, x, xt, s, n, w, ps, i);
         }
 }
 
-AVX512_FN void avx512_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np) {
+AVX512_FN void avx512_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
     switch (w.dtype) {
-        case DT_F32: return float_panels<DT_F32>(y, ldy, x, T, w, p0, np);
-        case DT_F16: return float_panels<DT_F16>(y, ldy, x, T, w, p0, np);
-        case DT_BF16: return float_panels<DT_BF16>(y, ldy, x, T, w, p0, np);
+        case DT_F32: return float_panels<DT_F32>(y, ldy, x, T, w, ps);
+        case DT_F16: return float_panels<DT_F16>(y, ldy, x, T, w, ps);
+        case DT_BF16: return float_panels<DT_BF16>(y, ldy, x, T, w, ps);
         default: return;
     }
 }

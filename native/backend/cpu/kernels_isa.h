@@ -6,10 +6,10 @@
 #include "panel_layout.h"
 
 #define DECLARE_ISA(P)                                                                                          \
-    void P##_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np); \
+    void P##_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps); \
     void P##_quantize_act(const float* x, int64_t n, block_q8_act* out);                                       \
-    void P##_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0,  \
-                                 int np);                                                                       \
+    void P##_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w,             \
+                                 const panel_set& ps);                                                          \
     void P##_axpy(float* y, float a, const float* x, int n);                                                   \
     void P##_widen_row(const tensor& w, int64_t row, float* dst);                                              \
     double P##_fma_probe(int64_t iters, float* sink);                                                          \
@@ -24,7 +24,7 @@ DECLARE_ISA(avx2)
 DECLARE_ISA(avx512)
 DECLARE_ISA(wasm_simd128)
 // Relaxed SIMD: wasm_simd128's table with these in place (quant_wasm_relaxed_simd.cpp).
-void wasm_relaxed_simd_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0, int np);
+void wasm_relaxed_simd_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps);
 double wasm_relaxed_simd_int8_probe(int64_t iters, int32_t* sink);
 void avx512_pack_act(const act_rows& x, int T, int64_t K, int part, int parts, float* out);  // the one table that packs
 

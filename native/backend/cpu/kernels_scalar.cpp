@@ -20,11 +20,11 @@ static void float_panel(float* y, int64_t ldy, const act_rows& x, int T, const t
     }
 }
 
-void scalar_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np) {
-    for (int64_t p = p0; p < p0 + np; p++) switch (w.dtype) {
-            case DT_F32: float_panel<DT_F32>(y, ldy, x, T, w, p); break;
-            case DT_F16: float_panel<DT_F16>(y, ldy, x, T, w, p); break;
-            case DT_BF16: float_panel<DT_BF16>(y, ldy, x, T, w, p); break;
+void scalar_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
+    for (int i = 0; i < ps.n; i++) switch (w.dtype) {
+            case DT_F32: float_panel<DT_F32>(y, ldy, x, T, w, ps.at(i)); break;
+            case DT_F16: float_panel<DT_F16>(y, ldy, x, T, w, ps.at(i)); break;
+            case DT_BF16: float_panel<DT_BF16>(y, ldy, x, T, w, ps.at(i)); break;
             default: break;
         }
 }
@@ -128,10 +128,10 @@ static void quant_panel(float* y, int64_t ldy, const qact_rows& x, int T, const 
     }
 }
 
-void scalar_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0, int np) {
-    for (int64_t p = p0; p < p0 + np; p++) {
-        if (w.dtype == DT_Q8_0) quant_panel<false>(y, ldy, x, T, w, p);
-        else quant_panel<true>(y, ldy, x, T, w, p);
+void scalar_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps) {
+    for (int i = 0; i < ps.n; i++) {
+        if (w.dtype == DT_Q8_0) quant_panel<false>(y, ldy, x, T, w, ps.at(i));
+        else quant_panel<true>(y, ldy, x, T, w, ps.at(i));
     }
 }
 

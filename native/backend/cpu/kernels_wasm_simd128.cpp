@@ -40,16 +40,16 @@ static void float_tokens(float* y, int64_t ldy, const act_rows& x, int t0, int n
 }
 
 template <int D>
-static void float_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np) {
-    for (int64_t p = p0; p < p0 + np; p++)
-        for (int t = 0; t < T; t += 3) float_tokens<D, 3>(y, ldy, x, t, std::min(3, T - t), w, p);
+static void float_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
+    for (int i = 0; i < ps.n; i++)
+        for (int t = 0; t < T; t += 3) float_tokens<D, 3>(y, ldy, x, t, std::min(3, T - t), w, ps.at(i));
 }
 
-void wasm_simd128_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, int64_t p0, int np) {
+void wasm_simd128_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
     switch (w.dtype) {
-        case DT_F32: return float_panels<DT_F32>(y, ldy, x, T, w, p0, np);
-        case DT_F16: return float_panels<DT_F16>(y, ldy, x, T, w, p0, np);
-        case DT_BF16: return float_panels<DT_BF16>(y, ldy, x, T, w, p0, np);
+        case DT_F32: return float_panels<DT_F32>(y, ldy, x, T, w, ps);
+        case DT_F16: return float_panels<DT_F16>(y, ldy, x, T, w, ps);
+        case DT_BF16: return float_panels<DT_BF16>(y, ldy, x, T, w, ps);
         default: return;
     }
 }

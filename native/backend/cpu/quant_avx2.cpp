@@ -108,18 +108,19 @@ AVX2_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0
 }
 
 template <bool Q4>
-AVX2_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0, int np) {
-    for (int64_t p = p0; p < p0 + np; p++) {
+AVX2_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps) {
+    for (int i = 0; i < ps.n; i++) {
+        const int64_t p = ps.at(i);
         int t = 0;
         for (; t + 2 <= T; t += 2) quant_tile<Q4, 2>(y, ldy, x, t, w, p);
         if (t < T) quant_tile<Q4, 1>(y, ldy, x, t, w, p);
     }
 }
 
-AVX2_FN void avx2_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0,
-                                      int np) {
-    if (w.dtype == DT_Q8_0) quant_panels<false>(y, ldy, x, T, w, p0, np);
-    else quant_panels<true>(y, ldy, x, T, w, p0, np);
+AVX2_FN void avx2_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w,
+                                      const panel_set& ps) {
+    if (w.dtype == DT_Q8_0) quant_panels<false>(y, ldy, x, T, w, ps);
+    else quant_panels<true>(y, ldy, x, T, w, ps);
 }
 
 // 10 independent chains of maddubs + madd + add: the integer kernels' inner step.

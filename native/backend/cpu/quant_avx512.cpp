@@ -21,10 +21,10 @@ AVX512_FN static inline __m512i group(const block_q8_act& x, int g) {
 
 static const int Q4_PREFETCH_BLOCKS = 8;  // 2.3 KB: 15–35% faster single-thread decode than 2, 4 or 16
 
-// Panels [p0, p0 + MP) against NT tokens, block by block: exact integer sums s (starting from
+// Panels i … i + MP − 1 of ps against NT tokens, block by block: exact integer sums s (starting from
 // −bias·Σq_x, which turns the unsigned weights back into signed ones), then one fma per block.
 template <bool Q4, int MP, int NT>
-AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0, const tensor& w, int64_t p0) {
+AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0, const tensor& w, const panel_set& ps, int i) {
     const int64_t nb = x.nb;
     const int block_bytes = Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK;
     const int bias = Q4 ? 8 : 128;
@@ -34,12 +34,14 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
     for (auto& v : acc)
         for (auto& a : v) a = _mm512_setzero_ps();
     const __m512i low4 = _mm512_set1_epi8(0x0F);
+    const uint8_t* panel[MP];
+    for (int p = 0; p < MP; p++) panel[p] = (const uint8_t*)w.data + ps.at(i + p) * nb * block_bytes;
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t* blk[MP];
-        for (int p = 0; p < MP; p++) blk[p] = (const uint8_t*)w.data + ((p0 + p) * nb + b) * block_bytes;
-        // Decoding Q4_0 reads MP short streams (a panel's blocks) at once, and the hardware
-        // prefetcher alone falls behind: fetch Q4_PREFETCH_BLOCKS ahead in each (the last
-        // panel's run on into the next panel's first blocks).
+        for (int p = 0; p < MP; p++) blk[p] = panel[p] + b * block_bytes;
+        // Decoding Q4_0 reads MP streams at once, and the hardware prefetcher alone falls
+        // behind: fetch Q4_PREFETCH_BLOCKS ahead in each (at a panel's end, on into the one
+        // after it, the next set's panel when ps's panels are a stride apart).
         if (Q4 && NT <= 2)
             for (int p = 0; p < MP; p++)
                 for (int l = 0; l < block_bytes; l += 64) _mm_prefetch((const char*)blk[p] + Q4_PREFETCH_BLOCKS * block_bytes + l, _MM_HINT_T0);
@@ -84,37 +86,39 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         }
     }
     for (int p = 0; p < MP; p++) {
-        const int n = panel_rows(w.rows, p0 + p);
+        const int64_t at = ps.at(i + p);
+        const int n = panel_rows(w.rows, at);
         if (n <= 0) continue;
         const __mmask16 m = (__mmask16)((1u << n) - 1);
-        for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(y + (t0 + t) * ldy + (p0 + p) * PANEL_ROWS, m, acc[p][t]);
+        for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(y + (t0 + t) * ldy + at * PANEL_ROWS, m, acc[p][t]);
     }
 }
 
 template <bool Q4, int MP, int NT>
-AVX512_FN static void quant_tokens(float* y, int64_t ldy, const qact_rows& x, int t0, int n, const tensor& w, int64_t p0) {
+AVX512_FN static void quant_tokens(float* y, int64_t ldy, const qact_rows& x, int t0, int n, const tensor& w,
+                                   const panel_set& ps, int i) {
     if constexpr (NT > 1)
-        if (n < NT) return quant_tokens<Q4, MP, NT - 1>(y, ldy, x, t0, n, w, p0);
-    quant_tile<Q4, MP, NT>(y, ldy, x, t0, w, p0);
+        if (n < NT) return quant_tokens<Q4, MP, NT - 1>(y, ldy, x, t0, n, w, ps, i);
+    quant_tile<Q4, MP, NT>(y, ldy, x, t0, w, ps, i);
 }
 
 // Decode: four panels a tile (four weight streams); prefill: two panels against 6 tokens
 // (12 integer and 12 float accumulators).
 template <bool Q4>
-AVX512_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0, int np) {
-    int64_t p = p0;
+AVX512_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps) {
+    int i = 0;
     if (T <= 2)
-        for (; p + 4 <= p0 + np; p += 4) quant_tokens<Q4, 4, 2>(y, ldy, x, 0, T, w, p);
-    for (; p + 2 <= p0 + np; p += 2)
-        for (int t = 0; t < T; t += 6) quant_tokens<Q4, 2, 6>(y, ldy, x, t, std::min(6, T - t), w, p);
-    for (; p < p0 + np; p++)
-        for (int t = 0; t < T; t += 6) quant_tokens<Q4, 1, 6>(y, ldy, x, t, std::min(6, T - t), w, p);
+        for (; i + 4 <= ps.n; i += 4) quant_tokens<Q4, 4, 2>(y, ldy, x, 0, T, w, ps, i);
+    for (; i + 2 <= ps.n; i += 2)
+        for (int t = 0; t < T; t += 6) quant_tokens<Q4, 2, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i);
+    for (; i < ps.n; i++)
+        for (int t = 0; t < T; t += 6) quant_tokens<Q4, 1, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i);
 }
 
-AVX512_FN void avx512_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0,
-                                          int np) {
-    if (w.dtype == DT_Q8_0) quant_panels<false>(y, ldy, x, T, w, p0, np);
-    else quant_panels<true>(y, ldy, x, T, w, p0, np);
+AVX512_FN void avx512_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w,
+                                          const panel_set& ps) {
+    if (w.dtype == DT_Q8_0) quant_panels<false>(y, ldy, x, T, w, ps);
+    else quant_panels<true>(y, ldy, x, T, w, ps);
 }
 
 // 10 independent vpdpbusd chains: 64 int8 products each.

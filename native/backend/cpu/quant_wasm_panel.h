@@ -35,8 +35,9 @@ static void wasm_quant_panel_tile(float* y, int64_t ldy, const qact_rows& x, int
 }
 
 template <class Sums, bool Q4>
-static void wasm_quant_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0, int np) {
-    for (int64_t p = p0; p < p0 + np; p++) {
+static void wasm_quant_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps) {
+    for (int i = 0; i < ps.n; i++) {
+        const int64_t p = ps.at(i);
         int t = 0;
         for (; t + TILE <= T; t += TILE) wasm_quant_panel_tile<Sums, Q4, TILE>(y, ldy, x, t, w, p);
         for (; t < T; t++) wasm_quant_panel_tile<Sums, Q4, 1>(y, ldy, x, t, w, p);
@@ -44,9 +45,9 @@ static void wasm_quant_panels(float* y, int64_t ldy, const qact_rows& x, int T, 
 }
 
 template <class Sums>
-static void wasm_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0, int np) {
-    if (w.dtype == DT_Q8_0) wasm_quant_panels<Sums, false>(y, ldy, x, T, w, p0, np);
-    else wasm_quant_panels<Sums, true>(y, ldy, x, T, w, p0, np);
+static void wasm_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps) {
+    if (w.dtype == DT_Q8_0) wasm_quant_panels<Sums, false>(y, ldy, x, T, w, ps);
+    else wasm_quant_panels<Sums, true>(y, ldy, x, T, w, ps);
 }
 
 // Activation bytes 4g … 4g + 3 of a block as one i32.

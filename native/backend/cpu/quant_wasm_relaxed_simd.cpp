@@ -42,8 +42,8 @@ struct RelaxedSums {
     }
 };
 
-void wasm_relaxed_simd_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0, int np) {
-    wasm_quant_matmul_panels<RelaxedSums>(y, ldy, x, T, w, p0, np);
+void wasm_relaxed_simd_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps) {
+    wasm_quant_matmul_panels<RelaxedSums>(y, ldy, x, T, w, ps);
 }
 
 // 8 independent chains of the Q4_0 inner step (16 products each).

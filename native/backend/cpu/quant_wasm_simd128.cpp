@@ -5,8 +5,8 @@
 #if defined(__wasm_simd128__)
 #include "quant_wasm_panel.h"
 
-void wasm_simd128_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, int64_t p0, int np) {
-    wasm_quant_matmul_panels<Simd128Sums>(y, ldy, x, T, w, p0, np);
+void wasm_simd128_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps) {
+    wasm_quant_matmul_panels<Simd128Sums>(y, ldy, x, T, w, ps);
 }
 
 // scalar_quantize_act's operations on 4 lanes: the same d, q and sum.
