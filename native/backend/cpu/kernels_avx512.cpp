@@ -48,6 +48,12 @@ AVX512_FN static inline void fma_column(__m512 (&acc)[MP][NT], const tensor& w, 
 // (kernels.h). Each loaded weight vector feeds NT FMAs, each broadcast activation MP:
 // MP·NT accumulators of the 32 zmm registers. Activations come as rows (few tokens) or as
 // one packed tile, k-major (xt[k·NT + t]), a single stream for the prefetcher.
+// Decode tiles (4 panels, activations as rows) fetch each weight stream this far ahead, once
+// a cache line: the hardware prefetcher alone falls behind 4 streams (as for Q4_0,
+// quant_avx512.cpp). F16/BF16 batch-1 decode steps 5–11% shorter, 1 and 2 threads (interleaved
+// A/B); 1 KB ahead gained less, 3 and 5 KB lost.
+static const int FLOAT_PREFETCH_BYTES = 2048;
+
 template <int D, int MP, int NT>
 AVX512_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, const float* xt, int t0, const tensor& w,
                                  const panel_set& ps, int i) {
@@ -62,7 +68,13 @@ AVX512_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, const
     } else {
         const float* xs[NT];
         for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
-        for (int64_t k = 0; k < K; k++) fma_column<D>(acc, w, panel, k, [&](int t) { return xs[t][k]; });
+        constexpr int elem = D == DT_F32 ? 4 : 2, columns_per_line = 64 / (PANEL_ROWS * elem);
+        for (int64_t k = 0; k < K; k++) {
+            if (MP == 4 && k % columns_per_line == 0)
+                for (int p = 0; p < MP; p++)
+                    _mm_prefetch((const char*)w.data + (panel[p] + k * PANEL_ROWS) * elem + FLOAT_PREFETCH_BYTES, _MM_HINT_T0);
+            fma_column<D>(acc, w, panel, k, [&](int t) { return xs[t][k]; });
+        }
     }
     for (int p = 0; p < MP; p++) {
         const int64_t at = ps.at(i + p);
