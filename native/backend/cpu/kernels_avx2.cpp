@@ -42,6 +42,11 @@ AVX2_FN void avx2_widen_row(const tensor& w, int64_t row, float* dst) {
 // One tile: panels i … i + MP − 1 of ps (2·MP vectors of 8 rows) against NT tokens, each output one
 // fma chain along k (kernels.h). Each loaded weight vector feeds NT FMAs, each broadcast
 // activation 2·MP: 2·MP·NT accumulators of the 16 ymm registers.
+// Decode tiles (2 panels) fetch each weight stream this far ahead, once a cache line: the
+// hardware prefetcher alone falls behind (kernels_avx512.cpp). F16 batch-1 decode with this
+// table on Zen 5: steps 14–16% shorter; 2 KB ahead about the same.
+static const int FLOAT_PREFETCH_BYTES = 4096;
+
 template <int D, int MP, int NT>
 AVX2_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, int t0, const tensor& w, const panel_set& ps, int i) {
     const int64_t K = w.cols;
@@ -52,7 +57,11 @@ AVX2_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, int t0,
     __m256 acc[2 * MP][NT];
     for (auto& v : acc)
         for (auto& a : v) a = _mm256_setzero_ps();
+    constexpr int elem = D == DT_F32 ? 4 : 2, columns_per_line = 64 / (PANEL_ROWS * elem);
     for (int64_t k = 0; k < K; k++) {
+        if (MP == 2 && k % columns_per_line == 0)
+            for (int p = 0; p < MP; p++)
+                _mm_prefetch((const char*)w.data + (panel[p] * K + k) * PANEL_ROWS * elem + FLOAT_PREFETCH_BYTES, _MM_HINT_T0);
         __m256 wv[2 * MP];
         for (int h = 0; h < 2 * MP; h++) wv[h] = load8<D>(w.data, (panel[h / 2] * K + k) * PANEL_ROWS + 8 * (h % 2));
         for (int t = 0; t < NT; t++) {
