@@ -45,10 +45,11 @@ AVX2_FN static inline __m256 reduce8(const __m256* a) {
 template <int G, bool F16>
 AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D, const attn_rows& rows, float scale) {
     constexpr int K = 8 / G;
-    const int n = rows.n;
+    const int n = rows.n, ahead = attn_rows_ahead(rows, D);
     for (int j = 0; j < n; j += K) {
         const void* key[K];
         for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
+        for (int c = 0; c < K && j + c + ahead < n; c++) attn_prefetch_row(rows, rows.keys[j + c + ahead], D);
         __m256 acc[8];
         for (int a = 0; a < 8; a++) acc[a] = _mm256_setzero_ps();
         for (int d = 0; d < D; d += 8) {
@@ -89,14 +90,16 @@ AVX2_FN void avx2_attn_scores(float* s, int64_t lds, const float* q, int G, int 
 // Columns [d0, d0 + 8·C) of the G outputs held in registers while every value streams by;
 // columns past the last whole 8 (a tail) one at a time.
 template <int G, int C, bool F16>
-AVX2_FN static void values(float* o, const float* w, int64_t ldw, int D, const void* const* rows, int n) {
-    const int D8 = D / 8 * 8;
+AVX2_FN static void values(float* o, const float* w, int64_t ldw, int D, const attn_rows& vr) {
+    const void* const* rows = vr.values;
+    const int n = vr.n, D8 = D / 8 * 8, ahead = attn_rows_ahead(vr, D);
     for (int d0 = 0; d0 < D8; d0 += 8 * C) {
         const int cs = std::min(C, (D8 - d0) / 8);  // vectors in this pass
         __m256 acc[G][C];
         for (int r = 0; r < G; r++)
             for (int c = 0; c < cs; c++) acc[r][c] = _mm256_loadu_ps(o + r * D + d0 + 8 * c);
         for (int j = 0; j < n; j++) {
+            if (d0 == 0 && j + ahead < n) attn_prefetch_row(vr, rows[j + ahead], D);  // later passes find them in cache
             __m256 v[C];
             for (int c = 0; c < cs; c++) v[c] = load_row8<F16>(rows[j], D, d0 + 8 * c);
             for (int r = 0; r < G; r++) {
@@ -117,8 +120,8 @@ AVX2_FN static void values(float* o, const float* w, int64_t ldw, int D, const v
 
 template <int G, int C>
 AVX2_FN static void values(float* o, const float* w, int64_t ldw, int D, const attn_rows& rows) {
-    if (rows.f16) return values<G, C, true>(o, w, ldw, D, rows.values, rows.n);
-    values<G, C, false>(o, w, ldw, D, rows.values, rows.n);
+    if (rows.f16) return values<G, C, true>(o, w, ldw, D, rows);
+    values<G, C, false>(o, w, ldw, D, rows);
 }
 
 AVX2_FN void avx2_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows) {

@@ -11,7 +11,7 @@
 static const int KEY_BLOCK = 512;  // keys per work item
 
 // Reads one byte of each cache line of n keys' and values' rows, so the kernels that follow
-// find them in L2. A work item's cached rows lie in runs (a chunk's plane, cpu_backend.cpp)
+// find them in L2 (for tables whose kernels do not fetch ahead themselves, kernels_isa.h). A work item's cached rows lie in runs (a chunk's plane, cpu_backend.cpp)
 // spread over the pool: the kernels' own loads, queued behind their arithmetic, keep too few
 // misses in flight, and software prefetches of these rows were mostly gone before use.
 // Measured on one thread, 4,096 f16 keys × 16 layers × 4 KV heads of 128: the value pass took
@@ -120,7 +120,7 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
                 keys[at] = kr;
                 values[at] = vr;
             }
-            touch_rows(keys.data(), values.data(), n_cached, (int)row_bytes);
+            if (!k->attn_prefetches) touch_rows(keys.data(), values.data(), n_cached, (int)row_bytes);
             for (int at = n_cached; at < n; at++) {
                 const int64_t row = (c.tok_offset + (it.j_begin + at - start)) * kv_dim + (int64_t)it.g * D;
                 keys[at] = k_new + row;

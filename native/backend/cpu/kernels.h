@@ -76,6 +76,9 @@ struct cpu_kernels {
     //   values  o[r·D + d] += Σ_j w[r·ldw + j] · value_j[d], j in order.
     void (*attn_scores)(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale);
     void (*attn_values)(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows);
+    // Whether those two fetch their rows ahead themselves; for tables that do not, the backend
+    // first reads each work item's rows once, bringing them into cache (cpu_attention.cpp).
+    bool attn_prefetches;
     // Softmax numerators in place, x[j] = exp(x[j] − m) for j < n where x[j] ≤ m; returns
     // Σ x[j], summed in an order that depends on n alone.
     float (*softmax_exp)(float* x, int n, float m);

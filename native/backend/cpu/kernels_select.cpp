@@ -13,7 +13,7 @@ static const cpu_kernels SCALAR = {
     scalar_matmul_panels, NO_PACKING, nullptr,
     scalar_quantize_act, scalar_quant_matmul_panels,
     scalar_axpy,
-    scalar_attn_scores, scalar_attn_values,
+    scalar_attn_scores, scalar_attn_values, false,
     scalar_softmax_exp, scalar_silu_mul,
     scalar_widen_row,
     scalar_fma_probe, scalar_int8_probe};
@@ -23,7 +23,7 @@ static const cpu_kernels AVX2 = {
     avx2_matmul_panels, NO_PACKING, nullptr,
     avx2_quantize_act, avx2_quant_matmul_panels,
     avx2_axpy,
-    avx2_attn_scores, avx2_attn_values,
+    avx2_attn_scores, avx2_attn_values, true,
     avx2_softmax_exp, avx2_silu_mul,
     avx2_widen_row,
     avx2_fma_probe, avx2_int8_probe};
@@ -32,7 +32,7 @@ static const cpu_kernels AVX512 = {
     avx512_matmul_panels, 5, avx512_pack_act,  // prefill tiles from 5 tokens read packed activations
     avx512_quantize_act, avx512_quant_matmul_panels,
     avx512_axpy,
-    avx512_attn_scores, avx512_attn_values,
+    avx512_attn_scores, avx512_attn_values, true,
     avx512_softmax_exp, avx512_silu_mul,
     avx512_widen_row,
     avx512_fma_probe, avx512_int8_probe};
@@ -52,7 +52,7 @@ static const cpu_kernels WASM_SIMD128 = {
     wasm_simd128_matmul_panels, NO_PACKING, nullptr,
     wasm_simd128_quantize_act, wasm_simd128_quant_matmul_panels,
     wasm_simd128_axpy,
-    wasm_simd128_attn_scores, wasm_simd128_attn_values,
+    wasm_simd128_attn_scores, wasm_simd128_attn_values, false,
     wasm_simd128_softmax_exp, wasm_simd128_silu_mul,
     scalar_widen_row,  // an embedding row a token: not worth a SIMD copy here
     wasm_simd128_fma_probe, wasm_simd128_int8_probe};
@@ -64,7 +64,7 @@ static const cpu_kernels WASM_RELAXED_SIMD = {
     wasm_simd128_matmul_panels, NO_PACKING, nullptr,
     wasm_simd128_quantize_act, wasm_relaxed_simd_quant_matmul_panels,
     wasm_simd128_axpy,
-    wasm_simd128_attn_scores, wasm_simd128_attn_values,
+    wasm_simd128_attn_scores, wasm_simd128_attn_values, false,
     wasm_simd128_softmax_exp, wasm_simd128_silu_mul,
     scalar_widen_row,
     wasm_simd128_fma_probe, wasm_relaxed_simd_int8_probe};
