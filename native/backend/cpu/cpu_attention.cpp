@@ -10,15 +10,13 @@
 
 static const int KEY_BLOCK = 512;  // keys per work item
 
-// Reads one byte of each cache line of n keys' and values' rows, so the kernels that follow
-// find them in L2 (for tables whose kernels do not fetch ahead themselves, kernels_isa.h). A work item's cached rows lie in runs (a chunk's plane, cpu_backend.cpp)
-// spread over the pool: the kernels' own loads, queued behind their arithmetic, keep too few
-// misses in flight, and software prefetches of these rows were mostly gone before use.
-// Measured on one thread, 4,096 f16 keys × 16 layers × 4 KV heads of 128: the value pass took
-// 10 ms after prefetching every row and 1.5 ms after this loop, which itself streams them at
-// ~20 GB/s. It reads 4 runs at once (both halves of the keys and of the values), as memory
-// serves 4 streams faster than 1 (panel_layout.h): a step at 4,096 tokens of mistral-mini Q4_0
-// spent ~8% less in attention than reading the keys, then the values, front to back.
+// Reads one byte of each cache line of n keys' and values' rows, so kernels that do not fetch
+// ahead themselves (cpu_kernels.attn_prefetches) find them in cache. A work item's cached rows
+// lie in runs (a chunk's plane, cpu_backend.cpp) spread over the pool, and the kernels' own
+// loads, queued behind their arithmetic, keep too few misses in flight: measured on one
+// thread, 4,096 f16 keys × 16 layers × 4 KV heads of 128, the value pass took 10 ms cold and
+// 1.5 ms after this loop. It reads 4 runs at once (both halves of the keys and of the values),
+// as memory serves 4 streams faster than 1 (panel_layout.h).
 static void touch_rows(const void* const* keys, const void* const* values, int n, int row_bytes) {
     unsigned char sink = 0;
     const int h = (n + 1) / 2;

@@ -44,8 +44,9 @@ class cpu_backend final : public backend {
     // Quantizes T activation rows (n each) into qa_[buf] (cpu_matmul.cpp).
     qact_rows quantize_rows(const act_rows& x, int T, int64_t n, int buf);
     // How matmul and moe split the work: work items of PANEL_GROUP panels (64 rows; 2 decoded
-    // MoE Q4_0 40% slower), a quarter of the matrix apart (panel_set), tokens in blocks of TOKEN_BLOCK — large, so a prefill streams each
-    // panel from memory once (best at 256 for 2048- and 5632-wide rows; 48 ran 10% slower).
+    // MoE Q4_0 40% slower) a quarter of the matrix apart (add_panel_groups), tokens in blocks
+    // of TOKEN_BLOCK — large, so a prefill streams each panel from memory once (best at 256
+    // for 2048- and 5632-wide rows; 48 ran 10% slower).
     static constexpr int PANEL_GROUP = 4;
     static constexpr int TOKEN_BLOCK = 256;
     // Whether the kernels read a call of T tokens' activations packed (kernels.h).

@@ -39,16 +39,17 @@ AVX2_FN void avx2_widen_row(const tensor& w, int64_t row, float* dst) {
     }
 }
 
-// One tile: panels i … i + MP − 1 of ps (2·MP vectors of 8 rows) against NT tokens, each output one
-// fma chain along k (kernels.h). Each loaded weight vector feeds NT FMAs, each broadcast
-// activation 2·MP: 2·MP·NT accumulators of the 16 ymm registers.
 // Decode tiles (2 panels) fetch each weight stream this far ahead, once a cache line: the
 // hardware prefetcher alone falls behind (kernels_avx512.cpp). F16 batch-1 decode with this
 // table on Zen 5: steps 14–16% shorter; 2 KB ahead about the same.
 static const int FLOAT_PREFETCH_BYTES = 4096;
 
+// One tile: panels i … i + MP − 1 of ps (2·MP vectors of 8 rows) against NT tokens, each
+// output one fma chain along k (kernels.h). Each loaded weight vector feeds NT FMAs, each
+// broadcast activation 2·MP: 2·MP·NT accumulators of the 16 ymm registers.
 template <int D, int MP, int NT>
-AVX2_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, int t0, const tensor& w, const panel_set& ps, int i) {
+AVX2_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, int t0, const tensor& w, const panel_set& ps,
+                               int i) {
     const int64_t K = w.cols;
     int64_t panel[MP];
     for (int p = 0; p < MP; p++) panel[p] = ps.at(i + p);

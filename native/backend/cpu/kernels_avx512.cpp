@@ -44,16 +44,16 @@ AVX512_FN static inline void fma_column(__m512 (&acc)[MP][NT], const tensor& w, 
     }
 }
 
-// One tile: panels i … i + MP − 1 of ps against NT tokens, each output one fma chain along k
-// (kernels.h). Each loaded weight vector feeds NT FMAs, each broadcast activation MP:
-// MP·NT accumulators of the 32 zmm registers. Activations come as rows (few tokens) or as
-// one packed tile, k-major (xt[k·NT + t]), a single stream for the prefetcher.
 // Decode tiles (4 panels, activations as rows) fetch each weight stream this far ahead, once
 // a cache line: the hardware prefetcher alone falls behind 4 streams (as for Q4_0,
 // quant_avx512.cpp). F16/BF16 batch-1 decode steps 5–11% shorter, 1 and 2 threads (interleaved
 // A/B); 1 KB ahead gained less, 3 and 5 KB lost.
 static const int FLOAT_PREFETCH_BYTES = 2048;
 
+// One tile: panels i … i + MP − 1 of ps against NT tokens, each output one fma chain along k
+// (kernels.h). Each loaded weight vector feeds NT FMAs, each broadcast activation MP:
+// MP·NT accumulators of the 32 zmm registers. Activations come as rows (few tokens) or as
+// one packed tile, k-major (xt[k·NT + t]), a single stream for the prefetcher.
 template <int D, int MP, int NT>
 AVX512_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, const float* xt, int t0, const tensor& w,
                                  const panel_set& ps, int i) {

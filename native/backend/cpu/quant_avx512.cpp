@@ -21,10 +21,11 @@ AVX512_FN static inline __m512i group(const block_q8_act& x, int g) {
 
 static const int Q4_PREFETCH_BLOCKS = 8;  // 2.3 KB: 15–35% faster single-thread decode than 2, 4 or 16
 
-// Panels i … i + MP − 1 of ps against NT tokens, block by block: exact integer sums s (starting from
+// Panels i … i + MP − 1 of ps against NT tokens, block by block: exact integer sums s (from
 // −bias·Σq_x, which turns the unsigned weights back into signed ones), then one fma per block.
 template <bool Q4, int MP, int NT>
-AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0, const tensor& w, const panel_set& ps, int i) {
+AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0, const tensor& w, const panel_set& ps,
+                                 int i) {
     const int64_t nb = x.nb;
     const int block_bytes = Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK;
     const int bias = Q4 ? 8 : 128;
