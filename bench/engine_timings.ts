@@ -18,9 +18,9 @@ const now = () => performance.now() / 1000;
 // The middle of a (copied, sorted) list: the bench's robust summary of per-step or per-pair figures.
 export const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 // n deterministic token ids of a vocabulary of V, avoiding the 3 special ones.
-const tokens = (V: number, n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((seed * 7919 + i * 104729) % (V - 3)));
+export const tokens = (V: number, n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((seed * 7919 + i * 104729) % (V - 3)));
 // One greedy decode step of one sequence: the next logits.
-const decodeStep = async (engine: Engine, sequence: ReturnType<Engine['createSequence']>, last: Float32Array) =>
+export const decodeStep = async (engine: Engine, sequence: ReturnType<Engine['createSequence']>, last: Float32Array) =>
   (await engine.step([{ sequence, tokens: [argmax(last)] }]))[0]![0]!;
 
 // log: a line per phase; progress: after each decode step (bench.ts redraws a line on a TTY).

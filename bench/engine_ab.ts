@@ -1,0 +1,127 @@
+// `npm run bench:ab`: two builds of the native addon compared in interleaved rounds, for kernel
+// work. Each round runs every build in a fresh process (the build copied over
+// build/Release/sirocco.node, the original put back at the end) timing greedy decode steps of
+// one bench model. On a shared VM decode moves ±20% within minutes, so only builds measured
+// side by side, round after round, compare; read how many rounds each wins, not one figure.
+//   npm run bench:ab -- --a base.node --b new.node [--preset mistral-mini] [--dtype q4_0]
+//                       [--threads 2] [--isa avx2] [--steps 64] [--batch 1] [--context 4096] [--rounds 4]
+// --context N: a sequence at N tokens stepped alternately with the batch (the extra ms a step
+// spends at N tokens is the long-context cost, as `npm run bench -- --context N` measures it).
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { Engine } from '../src/engine/engine.ts';
+import { argmax } from '../src/engine/greedy.ts';
+import { decodeStep, median, tokens } from './engine_timings.ts';
+
+const USAGE = `usage: npm run bench:ab -- --a A.node --b B.node [--preset mistral-mini|mixtral-mini] [--dtype f16|bf16|f32|q8_0|q4_0]
+                       [--threads N] [--isa TABLE] [--steps 64] [--batch 1] [--context N] [--rounds 4]
+Times greedy decode steps of .bench/models/PRESET-DTYPE (made by \`npm run bench\`) with each build
+in turn, a fresh process a build a round, and prints each round's median step and B/A.`;
+
+const Options = z.object({
+  a: z.string().optional(),
+  b: z.string().optional(),
+  preset: z.enum(['mixtral-mini', 'mistral-mini']).default('mistral-mini'),
+  dtype: z.enum(['f16', 'bf16', 'f32', 'q8_0', 'q4_0']).default('q4_0'),
+  threads: z.coerce.number().int().positive().default(2),
+  isa: z.string().optional(),
+  steps: z.coerce.number().int().positive().default(64),
+  batch: z.coerce.number().int().positive().default(1),
+  context: z.coerce.number().int().positive().optional(),
+  rounds: z.coerce.number().int().positive().default(4),
+  child: z.boolean().default(false),
+  help: z.boolean().default(false),
+});
+const text = { type: 'string' } as const;
+const { values } = parseArgs({
+  options: {
+    a: text, b: text, preset: text, dtype: text, threads: text, isa: text, steps: text, batch: text, context: text, rounds: text,
+    child: { type: 'boolean' }, help: { type: 'boolean' },
+  },
+});
+const opts = Options.parse(values);
+const modelDir = join('.bench', 'models', `${opts.preset}-${opts.dtype}`);
+const ChildResult = z.object({ isa: z.string(), stepMs: z.number(), longMs: z.number().nullable() });
+type ChildResult = z.infer<typeof ChildResult>;
+
+// One build's timings, in this process: the batch's median step and, with --context, the long
+// sequence's, the two stepped in turn.
+async function childRun(): Promise<ChildResult> {
+  const engine = await Engine.load(modelDir, { threads: opts.threads, weightsIn: 'memory', tp: 1, kvDtype: 'f16', isa: opts.isa });
+  const V = engine.config.vocabSize;
+  const seqs = Array.from({ length: opts.batch }, () => engine.createSequence());
+  let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(V, 64, i + 1) })));
+  let long: { s: ReturnType<Engine['createSequence']>; last: Float32Array } | undefined;
+  if (opts.context !== undefined) {
+    const s = engine.createSequence(), prompt = tokens(V, opts.context, 99);
+    let last: Float32Array | undefined;
+    for (let at = 0; at < prompt.length; at += 512) [[last]] = await engine.step([{ sequence: s, tokens: prompt.slice(at, at + 512) }]);
+    long = { s, last: last! };
+  }
+  const stepMs: number[] = [], longMs: number[] = [];
+  for (let k = 0; k <= opts.steps; k++) {
+    const t0 = performance.now();
+    rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] })));
+    const t1 = performance.now();
+    if (long) long.last = await decodeStep(engine, long.s, long.last);
+    if (k === 0) continue; // the warm-up step
+    stepMs.push(t1 - t0);
+    if (long) longMs.push(performance.now() - t1);
+  }
+  const isa = engine.info().isa;
+  await engine.close();
+  return { isa, stepMs: median(stepMs), longMs: long ? median(longMs) : null };
+}
+
+function driver(a: string, b: string) {
+  const addon = join('build', 'Release', 'sirocco.node');
+  const saved = join(mkdtempSync(join(tmpdir(), 'sirocco-ab-')), 'sirocco.node');
+  copyFileSync(addon, saved);
+  // Replace, never write through: the build's output may be a hard link to its object file.
+  const install = (file: string) => {
+    unlinkSync(addon);
+    copyFileSync(file, addon);
+  };
+  const restore = () => {
+    install(saved);
+    rmSync(join(saved, '..'), { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => {
+    restore();
+    process.exit(130);
+  });
+  const args = Object.entries({ preset: opts.preset, dtype: opts.dtype, threads: opts.threads, isa: opts.isa, steps: opts.steps, batch: opts.batch, context: opts.context })
+    .filter(([, v]) => v !== undefined)
+    .flatMap(([k, v]) => [`--${k}`, String(v)]);
+  const show = (r: ChildResult) => `${r.stepMs.toFixed(2)} ms` + (r.longMs === null ? '' : ` (at ${opts.context}: ${r.longMs.toFixed(2)}, +${(r.longMs - r.stepMs).toFixed(2)})`);
+  const ratios: number[] = [];
+  try {
+    for (let round = 1; round <= opts.rounds; round++) {
+      const results = [a, b].map((file) => {
+        install(file);
+        const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/engine_ab.ts', ...args, '--child'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+        return ChildResult.parse(JSON.parse(out.trim().split('\n').at(-1)!));
+      });
+      const [ra, rb] = results as [ChildResult, ChildResult];
+      ratios.push(rb.stepMs / ra.stepMs);
+      console.log(`round ${round}/${opts.rounds} (${ra.isa}): A ${show(ra)}  B ${show(rb)}  B/A ${ratios.at(-1)!.toFixed(3)}`);
+    }
+  } finally {
+    restore();
+  }
+  console.log(`B faster in ${ratios.filter((r) => r < 1).length} of ${ratios.length} rounds; median B/A ${median(ratios).toFixed(3)}`);
+}
+
+if (opts.help) console.log(USAGE);
+else if (!existsSync(join(modelDir, 'config.json'))) {
+  console.error(`no model at ${modelDir}: make it once with \`npm run bench -- --preset ${opts.preset} --dtype ${opts.dtype}\``);
+  process.exitCode = 1;
+} else if (opts.child) console.log(JSON.stringify(await childRun()));
+else if (!opts.a || !opts.b || !existsSync(opts.a) || !existsSync(opts.b)) {
+  console.error(`--a and --b name two built addons (copies of build/Release/sirocco.node)\n${USAGE}`);
+  process.exitCode = 1;
+} else driver(opts.a, opts.b);
