@@ -94,16 +94,22 @@ function driver(a: string, b: string) {
     restore();
     process.exit(130);
   });
-  const args = Object.entries({ preset: opts.preset, dtype: opts.dtype, threads: opts.threads, isa: opts.isa, steps: opts.steps, batch: opts.batch, context: opts.context })
+  // The child's options: this run's, but the builds.
+  const { preset, dtype, threads, isa, steps, batch, context } = opts;
+  const args = Object.entries({ preset, dtype, threads, isa, steps, batch, context })
     .filter(([, v]) => v !== undefined)
     .flatMap(([k, v]) => [`--${k}`, String(v)]);
-  const show = (r: ChildResult) => `${r.stepMs.toFixed(2)} ms` + (r.longMs === null ? '' : ` (at ${opts.context}: ${r.longMs.toFixed(2)}, +${(r.longMs - r.stepMs).toFixed(2)})`);
+  const show = (r: ChildResult) =>
+    `${r.stepMs.toFixed(2)} ms` + (r.longMs === null ? '' : ` (at ${context}: ${r.longMs.toFixed(2)}, +${(r.longMs - r.stepMs).toFixed(2)})`);
   const ratios: number[] = [];
   try {
     for (let round = 1; round <= opts.rounds; round++) {
       const results = [a, b].map((file) => {
         install(file);
-        const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/engine_ab.ts', ...args, '--child'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+        const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/engine_ab.ts', ...args, '--child'], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
         return ChildResult.parse(JSON.parse(out.trim().split('\n').at(-1)!));
       });
       const [ra, rb] = results as [ChildResult, ChildResult];
