@@ -77,14 +77,15 @@ async function childRun(): Promise<ChildResult> {
   return { isa, stepMs: median(stepMs), longMs: long ? median(longMs) : null };
 }
 
+const ADDON = join('build', 'Release', 'sirocco.node');
+
 function driver(a: string, b: string) {
-  const addon = join('build', 'Release', 'sirocco.node');
   const saved = join(mkdtempSync(join(tmpdir(), 'sirocco-ab-')), 'sirocco.node');
-  copyFileSync(addon, saved);
+  copyFileSync(ADDON, saved);
   // Replace, never write through: the build's output may be a hard link to its object file.
   const install = (file: string) => {
-    unlinkSync(addon);
-    copyFileSync(file, addon);
+    unlinkSync(ADDON);
+    copyFileSync(file, ADDON);
   };
   const restore = () => {
     install(saved);
@@ -129,5 +130,8 @@ else if (!existsSync(join(modelDir, 'config.json'))) {
 } else if (opts.child) console.log(JSON.stringify(await childRun()));
 else if (!opts.a || !opts.b || !existsSync(opts.a) || !existsSync(opts.b)) {
   console.error(`--a and --b name two built addons (copies of build/Release/sirocco.node)\n${USAGE}`);
+  process.exitCode = 1;
+} else if (!existsSync(ADDON)) {
+  console.error('no build/Release/sirocco.node to put back afterwards: npm run build:native first');
   process.exitCode = 1;
 } else driver(opts.a, opts.b);
