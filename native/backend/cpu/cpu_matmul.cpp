@@ -54,7 +54,6 @@ void cpu_backend::matmul_rows(const act_rows& x, int n_tokens, const matmul_out*
         add_panel_groups(items, i, outs[i].w->rows);
         (dtype_is_quant(outs[i].w->dtype) ? quant : floats) = true;
     }
-    const int grain = thread_pool_grain(pool_, (int)items.size(), 8);
     for (int t0 = 0; t0 < n_tokens; t0 += TOKEN_BLOCK) {
         const int T = std::min(TOKEN_BLOCK, n_tokens - t0);
         act_rows block = x.from(t0);
@@ -63,7 +62,7 @@ void cpu_backend::matmul_rows(const act_rows& x, int n_tokens, const matmul_out*
             if (packed_.size() < (size_t)(T * K)) packed_.resize((size_t)(T * K));
             block = pack_rows(block, T, K, packed_.data());
         }
-        thread_pool_for(pool_, (int)items.size(), grain, [&](int begin, int end, int) {
+        thread_pool_for(pool_, (int)items.size(), 1, [&](int begin, int end, int) {
             for (int i = begin; i < end; i++) {
                 const panel_work_item& it = items[i];
                 const matmul_out& o = outs[it.matrix];

@@ -39,7 +39,6 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
         items.clear();
         for (int e = 0; e < E; e++)
             if (ex.w1[e].data && plan.expert_begin[e + 1] > plan.expert_begin[e]) add_panel_groups(items, e, rows);
-        return thread_pool_grain(pool_, (int)items.size(), 8);
     };
     // Float weights: each expert's activation rows packed for the kernels (if the table packs
     // blocks that large), expert e's at rows [expert_begin[e], …) of packed_.
@@ -66,8 +65,8 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
 
     // 1. gate and up rows of every active expert for its tokens; h = silu(gate) · up in place.
     pack_experts([&](int b0) { return act_rows{x, hidden, plan.entry_token.data() + b0}; }, hidden);
-    int grain = plan_items(inter);
-    thread_pool_for(pool_, (int)items.size(), grain, [&](int begin, int end, int) {
+    plan_items(inter);
+    thread_pool_for(pool_, (int)items.size(), 1, [&](int begin, int end, int) {
         for (int i = begin; i < end; i++) {
             const panel_work_item& it = items[i];
             const int b0 = plan.expert_begin[it.matrix], n = plan.expert_begin[it.matrix + 1] - b0;
@@ -86,8 +85,8 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     // 2. down rows of every active expert.
     const qact_rows hq = quant ? quantize_rows(act_rows{h, inter, nullptr}, n_entries, inter, 1) : qact_rows{};
     pack_experts([&](int b0) { return act_rows{h + (int64_t)b0 * inter, inter, nullptr}; }, inter);
-    grain = plan_items(hidden);
-    thread_pool_for(pool_, (int)items.size(), grain, [&](int begin, int end, int) {
+    plan_items(hidden);
+    thread_pool_for(pool_, (int)items.size(), 1, [&](int begin, int end, int) {
         for (int i = begin; i < end; i++) {
             const panel_work_item& it = items[i];
             const int b0 = plan.expert_begin[it.matrix], n = plan.expert_begin[it.matrix + 1] - b0;

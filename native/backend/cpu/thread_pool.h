@@ -11,10 +11,13 @@ using thread_pool_fn = std::function<void(int begin, int end, int thread_id)>;
 thread_pool* thread_pool_init(int n_threads);  // n_threads ≥ 1; the caller counts as one
 void thread_pool_free(thread_pool* pool);
 int thread_pool_size(const thread_pool* pool);
-// The grain that splits n items into about `per_thread` chunks a thread (at least 1 item):
-// several, so a slow core does not hold the others up.
+// A grain of about n / (threads · per_thread) items (at least 1): for work whose items are
+// too small to be handed out one by one.
 int thread_pool_grain(const thread_pool* pool, int n, int per_thread);
 
-// Splits [0, n) into chunks of `grain` items, runs them on every thread (the caller
-// included) and returns when all are done. Not re-entrant: one parallel_for at a time.
+// Runs fn over [0, n) in chunks on every thread (the caller included) and returns when all
+// are done. A chunk is a share of the items still left, never fewer than `grain`: large
+// first, small at the end, so the threads finish together. A worker that is not on a core
+// when the region starts may miss it: the caller then runs its chunks. Not re-entrant: one
+// parallel_for at a time.
 void thread_pool_for(thread_pool* pool, int n, int grain, const thread_pool_fn& fn);
