@@ -1,29 +1,36 @@
 #include "weight_arena.h"
 
+#include <cstdint>
 #include <sys/mman.h>
 
 static const size_t REGION_BYTES = size_t(64) << 20;  // shared by tensors under a quarter of it
+// Regions start and end on a huge page's boundary: the kernel backs a huge page only where the
+// mapping covers all of it, so a mapping at a 4 KiB boundary left up to 2 MiB at each end on
+// small pages — 12% of mistral-mini q4_0's weights, their streams cut every 4 KiB by TLB misses.
+static const size_t HUGE_PAGE = size_t(2) << 20;
+
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 static void* map_region(weight_arena* a, size_t size) {
-    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return nullptr;
-    madvise(p, size, MADV_HUGEPAGE);
-    a->regions.push_back({(char*)p, size, 0});
-    return p;
+    size = round_up(size, HUGE_PAGE);
+    char* p = (char*)mmap(nullptr, size + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == (char*)MAP_FAILED) return nullptr;
+    char* base = (char*)round_up((uintptr_t)p, HUGE_PAGE);
+    if (base > p) munmap(p, base - p);
+    munmap(base + size, p + HUGE_PAGE - base);
+    madvise(base, size, MADV_HUGEPAGE);
+    a->regions.push_back({base, size, 0});
+    return base;
 }
 
 void* weight_arena_alloc(weight_arena* a, size_t n) {
     const size_t need = (n + 63) & ~size_t(63);
-    if (need > REGION_BYTES / 4) {  // a large tensor gets a mapping of its own
-        void* p = map_region(a, need);
-        if (p) a->regions.back().used = need, a->bytes += n;
-        return p;
-    }
     weight_arena::region* r = nullptr;
     for (auto& reg : a->regions)
-        if (reg.size == REGION_BYTES && reg.size - reg.used >= need) r = &reg;
+        if (reg.size - reg.used >= need) r = &reg;
+    // A large tensor gets a region of its own; what its last huge page leaves serves small ones.
     if (!r) {
-        if (!map_region(a, REGION_BYTES)) return nullptr;
+        if (!map_region(a, need > REGION_BYTES / 4 ? need : REGION_BYTES)) return nullptr;
         r = &a->regions.back();
     }
     void* out = r->base + r->used;
