@@ -119,6 +119,17 @@ void cpu_backend::embed(float* x, const tensor& table, int64_t first_row, const 
 // Each element's arithmetic is the same whatever span it falls in.
 static const size_t ELEMENT_SPAN = 16384;
 
+// Σ x[j]² in double, in 8 lanes (j mod 8) added at the end: one chain of n dependent adds
+// was most of a decode step's rmsnorm time (33 norms a step, ~3 µs each at n = 2048).
+static double sum_squares(const float* x, int n) {
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) lane[l] += (double)x[j + l] * x[j + l];
+    for (; j < n; j++) lane[0] += (double)x[j] * x[j];
+    return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+}
+
 void cpu_backend::rmsnorm(float* y, const float* x, const int32_t* rows, int n_rows, const tensor& w, float eps) {
     const int n = (int)w.cols;
     const float* wv = (const float*)w.data;
@@ -126,9 +137,7 @@ void cpu_backend::rmsnorm(float* y, const float* x, const int32_t* rows, int n_r
         for (int i = begin; i < end; i++) {
             const float* xi = x + (int64_t)(rows ? rows[i] : i) * n;
             float* yi = y + (int64_t)i * n;
-            double ss = 0;
-            for (int j = 0; j < n; j++) ss += (double)xi[j] * xi[j];
-            const float scale = (float)(1.0 / std::sqrt(ss / n + eps));
+            const float scale = (float)(1.0 / std::sqrt(sum_squares(xi, n) / n + eps));
             for (int j = 0; j < n; j++) yi[j] = xi[j] * scale * wv[j];
         }
     });
