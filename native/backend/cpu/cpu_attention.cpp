@@ -47,6 +47,27 @@ static float row_max(const float* x, int64_t n) {
     return m;
 }
 
+// A run of consecutive slots at a time, up to a block's end or the window's: one lookup a run.
+bool cpu_backend::cached_rows(const kv_seq* seq, int layer, int g, int64_t j0, int n, const void** keys,
+                              const void** values) const {
+    const int64_t row_bytes = (int64_t)cfg_.shape.head_dim * (cfg_.kv_dtype == KV_F16 ? 2 : 4);
+    bool ok = true;
+    int64_t slot = kv_slot(seq, j0);
+    for (int at = 0; at < n;) {
+        if (seq->window && slot == seq->window) slot = 0;
+        int64_t run = std::min<int64_t>(KV_BLOCK_SLOTS - slot % KV_BLOCK_SLOTS, n - at);
+        if (seq->window) run = std::min<int64_t>(run, seq->window - slot);
+        const int64_t* pos = seq->slot_pos.data() + slot;
+        for (int64_t i = 0; i < run; i++) ok &= pos[i] == j0 + at + i;
+        const char* k = (const char*)kv_at(seq, layer, g, slot, false);
+        const char* v = (const char*)kv_at(seq, layer, g, slot, true);
+        for (int64_t i = 0, off = 0; i < run; i++, off += row_bytes) keys[at + i] = k + off, values[at + i] = v + off;
+        at += (int)run;
+        slot += run;
+    }
+    return ok;
+}
+
 bool cpu_backend::attention(float* out, int layer, const float* q, const float* k_new, const float* v_new,
                             const step_batch& b) {
     const int H = cfg_.shape.n_heads, KV = cfg_.shape.n_kv_heads, D = cfg_.shape.head_dim, kv_dim = KV * D;
@@ -86,7 +107,7 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
     }
     const int n_items = (int)attn_items_.size();
     attn_first_[T] = n_items;
-    attn_out_.assign((size_t)n_items * group * D, 0.0f);
+    attn_out_.resize((size_t)n_items * group * D);  // each item zeroes its own
     attn_stat_.resize((size_t)n_items * group * 2);
     thread_pool_for(pool_, n_items, thread_pool_grain(pool_, n_items, 8), [&](int begin, int end, int) {
         thread_local std::vector<float> scores;
@@ -101,33 +122,19 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
             // Keys before `start` come from the cache (f32 or f16), the rest from this chunk (f32).
             const int64_t start = seq->n_past, n = it.j_end - it.j_begin;
             const int n_cached = (int)std::clamp<int64_t>(start - it.j_begin, 0, n);
-            // Cached rows a block's run of KV_BLOCK_SLOTS at a time (one lookup per run), then
-            // this chunk's own.
-            int64_t slot = kv_slot(seq, it.j_begin);
-            const char *kr = nullptr, *vr = nullptr;
-            for (int at = 0; at < n_cached; at++, slot++) {
-                if (seq->window && slot == seq->window) slot = 0;
-                if (at == 0 || slot % KV_BLOCK_SLOTS == 0) {
-                    kr = (const char*)kv_at(seq, layer, it.g, slot, false);
-                    vr = (const char*)kv_at(seq, layer, it.g, slot, true);
-                } else {
-                    kr += row_bytes;
-                    vr += row_bytes;
-                }
-                if (seq->slot_pos[slot] != it.j_begin + at) cache_ok.store(false, std::memory_order_relaxed);
-                keys[at] = kr;
-                values[at] = vr;
-            }
-            if (!k->attn_prefetches) touch_rows(keys.data(), values.data(), n_cached, (int)row_bytes);
+            const void** kp = keys.data();  // (thread_local: looked up once, not per row)
+            const void** vp = values.data();
+            if (!cached_rows(seq, layer, it.g, it.j_begin, n_cached, kp, vp)) cache_ok.store(false, std::memory_order_relaxed);
+            if (!k->attn_prefetches) touch_rows(kp, vp, n_cached, (int)row_bytes);
             for (int at = n_cached; at < n; at++) {
                 const int64_t row = (c.tok_offset + (it.j_begin + at - start)) * kv_dim + (int64_t)it.g * D;
-                keys[at] = k_new + row;
-                values[at] = v_new + row;
+                kp[at] = k_new + row;
+                vp[at] = v_new + row;
             }
             const float* q0 = q + ((int64_t)it.t * H + it.g * group) * D;  // the group's query heads
             float* sc = scores.data();
-            const attn_rows cached{keys.data(), values.data(), n_cached, f16};
-            const attn_rows fresh{keys.data() + n_cached, values.data() + n_cached, (int)n - n_cached, false};
+            const attn_rows cached{kp, vp, n_cached, f16};
+            const attn_rows fresh{kp + n_cached, vp + n_cached, (int)n - n_cached, false};
             k->attn_scores(sc, KEY_BLOCK, q0, group, D, cached, scale);
             k->attn_scores(sc + n_cached, KEY_BLOCK, q0, group, D, fresh, scale);
             float* stat = &attn_stat_[(size_t)i * group * 2];
@@ -138,6 +145,7 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
                 stat[2 * r + 1] = k->softmax_exp(sr, (int)n, m);
             }
             float* o = &attn_out_[(size_t)i * group * D];
+            std::memset(o, 0, sizeof(float) * group * D);
             k->attn_values(o, sc, KEY_BLOCK, group, D, cached);
             k->attn_values(o, sc + n_cached, KEY_BLOCK, group, D, fresh);
         }

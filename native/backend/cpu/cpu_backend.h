@@ -60,6 +60,9 @@ class cpu_backend final : public backend {
     // K or V (value = true) of `layer`, KV head `head`, slot `slot` of a sequence: head_dim
     // elements, f32 or f16.
     void* kv_at(const kv_seq* seq, int layer, int head, int64_t slot, bool value) const;
+    // keys[i], values[i] = the cached rows of positions j0 + i, i < n, of KV head g (cpu_attention.cpp);
+    // false if a slot holds another position.
+    bool cached_rows(const kv_seq* seq, int layer, int g, int64_t j0, int n, const void** keys, const void** values) const;
 
     backend_config cfg_;
     const cpu_kernels* k_;
