@@ -86,7 +86,13 @@ AVX512_FN void avx512_attn_scores(float* s, int64_t lds, const float* q, int G, 
     }
 }
 
-AVX512_FN float avx512_softmax_exp(float* x, int n, float m) {
+AVX512_FN float avx512_softmax_exp(float* x, int n, float* max) {
+    __m512 top = _mm512_set1_ps(x[0]);
+    for (int j = 0; j < n; j += 16) {
+        const __mmask16 k = tail_mask(n, j);
+        top = _mm512_mask_max_ps(top, k, top, _mm512_maskz_loadu_ps(k, x + j));
+    }
+    const float m = *max = _mm512_reduce_max_ps(top);
     const __m512 mv = _mm512_set1_ps(m);
     __m512 sum = _mm512_setzero_ps();
     for (int j = 0; j < n; j += 16) {

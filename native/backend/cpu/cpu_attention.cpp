@@ -34,19 +34,6 @@ static void touch_rows(const void* const* keys, const void* const* values, int n
     (void)sink;
 }
 
-// max x[j], j < n, in 8 independent lanes: one chain of maxss was most of the softmax's time.
-// (Any order gives the same maximum; a NaN among the scores makes the output NaN either way.)
-static float row_max(const float* x, int64_t n) {
-    float lane[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
-    int64_t j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (int l = 0; l < 8; l++) lane[l] = std::max(lane[l], x[j + l]);
-    for (; j < n; j++) lane[0] = std::max(lane[0], x[j]);
-    float m = lane[0];
-    for (int l = 1; l < 8; l++) m = std::max(m, lane[l]);
-    return m;
-}
-
 // A run of consecutive slots at a time, up to a block's end or the window's: one lookup a run.
 bool cpu_backend::cached_rows(const kv_seq* seq, int layer, int g, int64_t j0, int n, const void** keys,
                               const void** values) const {
@@ -138,12 +125,8 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
             k->attn_scores(sc, KEY_BLOCK, q0, group, D, cached, scale);
             k->attn_scores(sc + n_cached, KEY_BLOCK, q0, group, D, fresh, scale);
             float* stat = &attn_stat_[(size_t)i * group * 2];
-            for (int r = 0; r < group; r++) {
-                float* sr = sc + r * KEY_BLOCK;
-                const float m = row_max(sr, n);
-                stat[2 * r] = m;
-                stat[2 * r + 1] = k->softmax_exp(sr, (int)n, m);
-            }
+            for (int r = 0; r < group; r++)  // (max, Σ exp) of each query head's scores
+                stat[2 * r + 1] = k->softmax_exp(sc + r * KEY_BLOCK, (int)n, &stat[2 * r]);
             float* o = &attn_out_[(size_t)i * group * D];
             std::memset(o, 0, sizeof(float) * group * D);
             k->attn_values(o, sc, KEY_BLOCK, group, D, cached);

@@ -111,7 +111,21 @@ AVX2_FN void avx2_axpy(float* y, float a, const float* x, int n) {
     for (; k < n; k++) y[k] += a * x[k];
 }
 
-AVX2_FN float avx2_softmax_exp(float* x, int n, float m) {
+// max x[j], j < n ≥ 1: 8 lanes, then the tail.
+AVX2_FN static float row_max(const float* x, int n) {
+    __m256 mv = _mm256_set1_ps(x[0]);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + j));
+    alignas(32) float lane[8];
+    _mm256_store_ps(lane, mv);
+    float m = lane[0];
+    for (int l = 1; l < 8; l++) m = std::max(m, lane[l]);
+    for (; j < n; j++) m = std::max(m, x[j]);
+    return m;
+}
+
+AVX2_FN float avx2_softmax_exp(float* x, int n, float* max) {
+    const float m = *max = row_max(x, n);
     const __m256 mv = _mm256_set1_ps(m);
     __m256 sum = _mm256_setzero_ps();
     int j = 0;

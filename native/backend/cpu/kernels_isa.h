@@ -17,7 +17,7 @@
     double P##_int8_probe(int64_t iters, int32_t* sink);                                                       \
     void P##_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale); \
     void P##_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows);           \
-    float P##_softmax_exp(float* x, int n, float m);                                                           \
+    float P##_softmax_exp(float* x, int n, float* m);                                                          \
     void P##_silu_mul(float* g, const float* u, int64_t n);
 
 DECLARE_ISA(scalar)
@@ -49,6 +49,19 @@ inline float exp_poly(float x) {
     for (int i = 4; i >= 0; i--) p = std::fma(p, r, EXP_POLY[i]);
     p = std::fma(p, r * r, r + 1.0f);
     return std::ldexp(p, (int)n);
+}
+
+// max x[j], j < n, in 8 independent lanes: one chain of maxss was most of a softmax's time.
+// (Any order gives the same maximum; a NaN among x makes the softmax NaN either way.)
+inline float max_lanes8(const float* x, int64_t n) {
+    float lane[8] = {x[0], x[0], x[0], x[0], x[0], x[0], x[0], x[0]};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) lane[l] = std::max(lane[l], x[j + l]);
+    for (; j < n; j++) lane[0] = std::max(lane[0], x[j]);
+    float m = lane[0];
+    for (int l = 1; l < 8; l++) m = std::max(m, lane[l]);
+    return m;
 }
 
 // The AVX2 and AVX-512 attention kernels fetch the cached rows ahead of the ones in use, this

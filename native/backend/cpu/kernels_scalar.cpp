@@ -69,7 +69,8 @@ void scalar_attn_values(float* o, const float* w, int64_t ldw, int G, int D, con
         }
 }
 
-float scalar_softmax_exp(float* x, int n, float m) {
+float scalar_softmax_exp(float* x, int n, float* max) {
+    const float m = *max = max_lanes8(x, n);
     float sum = 0;
     for (int j = 0; j < n; j++) sum += x[j] = std::exp(x[j] - m);
     return sum;

@@ -76,7 +76,8 @@ static inline v128_t load_part(const float* p, int n) {
     return wasm_v128_load(part);
 }
 
-float wasm_simd128_softmax_exp(float* x, int n, float m) {
+float wasm_simd128_softmax_exp(float* x, int n, float* max) {
+    const float m = *max = max_lanes8(x, n);
     const v128_t mv = wasm_f32x4_splat(m);
     v128_t sum = wasm_f32x4_splat(0);
     by_vectors(n, [&](int64_t j, int len) {
