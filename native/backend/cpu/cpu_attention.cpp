@@ -34,6 +34,16 @@ static void touch_rows(const void* const* keys, const void* const* values, int n
     (void)sink;
 }
 
+// out = x rounded to f16 and back, 256 at a time through a buffer on the stack.
+static void round_through_f16(const cpu_kernels* k, const float* x, float* out, size_t n) {
+    uint16_t h[256];
+    for (size_t i = 0; i < n; i += 256) {
+        const int64_t m = (int64_t)std::min<size_t>(256, n - i);
+        k->to_f16(x + i, h, m);
+        k->from_f16(h, out + i, m);
+    }
+}
+
 // A run of consecutive slots at a time, up to a block's end or the window's: one lookup a run.
 bool cpu_backend::cached_rows(const kv_seq* seq, int layer, int g, int64_t j0, int n, const void** keys,
                               const void** values) const {
@@ -67,11 +77,11 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
         // The chunk's own keys and values, rounded as the cache will hold them, so a token sees
         // the same numbers whether its keys come from this chunk or from the cache later.
         kv_round_.resize((size_t)2 * T * kv_dim);
+        const cpu_kernels* k = k_;
         thread_pool_for(pool_, T, thread_pool_grain(pool_, T, 4), [&](int begin, int end, int) {
-            for (size_t i = (size_t)begin * kv_dim; i < (size_t)end * kv_dim; i++) {
-                kv_round_[i] = f16_to_f32(f32_to_f16(k_new[i]));
-                kv_round_[(size_t)T * kv_dim + i] = f16_to_f32(f32_to_f16(v_new[i]));
-            }
+            const size_t at = (size_t)begin * kv_dim, n = (size_t)(end - begin) * kv_dim;
+            round_through_f16(k, k_new + at, &kv_round_[at], n);
+            round_through_f16(k, v_new + at, &kv_round_[(size_t)T * kv_dim + at], n);
         });
         k_new = kv_round_.data();
         v_new = kv_round_.data() + (size_t)T * kv_dim;
@@ -179,10 +189,8 @@ void cpu_backend::kv_write(int layer, const float* k_new, const float* v_new, co
                         std::memcpy(vd, vr, sizeof(float) * D);
                         continue;
                     }
-                    for (int i = 0; i < D; i++) {
-                        ((uint16_t*)kd)[i] = f32_to_f16(kr[i]);
-                        ((uint16_t*)vd)[i] = f32_to_f16(vr[i]);
-                    }
+                    k_->to_f16(kr, (uint16_t*)kd, D);
+                    k_->to_f16(vr, (uint16_t*)vd, D);
                 }
             }
         });
