@@ -79,7 +79,7 @@ struct cpu_kernels {
     // Whether those two fetch their rows ahead themselves; for tables that do not, the backend
     // first reads each work item's rows once, bringing them into cache (cpu_attention.cpp).
     bool attn_prefetches;
-    // Softmax numerators in place: *m = max x[j], then x[j] = exp(x[j] − *m) for j < n;
+    // Softmax numerators in place: *m = max x[j], then x[j] = exp(x[j] − *m) for j < n (n ≥ 1);
     // returns Σ x[j], summed in an order that depends on n alone.
     float (*softmax_exp)(float* x, int n, float* m);
     // SwiGLU's g = silu(g) · u = g / (1 + exp(−g)) · u, with exp_poly (kernels_isa.h): the same
