@@ -136,7 +136,7 @@ describe('a batch beside interactive requests', () => {
     for (let i = 0; i < 600 && ((await api.batches.retrieve(batch.id)).request_counts?.completed ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 50));
     expect(await busy.nodeMetric(busy.nodes[0]!, 'sirocco_node_running_requests')).toBe(2); // the batch fills the node
     const generated = () => busy.nodeMetric(busy.nodes[0]!, 'sirocco_node_generated_tokens_total');
-    for (let k = 0; k < 3; k++) {
+    for (let k = 0; k < 5; k++) {
       const before = await generated();
       const answer = await api.chat.completions.create({ model: 'sirocco-test', messages: [{ role: 'user', content: `Now ${k}` }], max_tokens: 8, temperature: 0 });
       expect(answer.usage!.completion_tokens).toBe(8);
@@ -147,6 +147,9 @@ describe('a batch beside interactive requests', () => {
       // other sequence makes a token per step of its 8 (and a few while the answer travels).
       expect(batchTokens, `batch tokens while interactive request ${k} ran`).toBeLessThanOrEqual(40);
     }
+    // Most take a running line's sequence. One that arrives in the step a line finishes takes
+    // the freed sequence instead (a line of 48 tokens on 2 sequences frees one every ~24 steps),
+    // so not every request preempts; 3 of 5 leaves that race a chance of ~0.1%.
     expect(await busy.nodeMetric(busy.nodes[0]!, 'sirocco_node_preemptions_total')).toBeGreaterThanOrEqual(3);
     await api.batches.cancel(batch.id);
     const done = await waitFor(batch.id, api);
