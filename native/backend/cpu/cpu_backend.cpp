@@ -76,15 +76,6 @@ bool cpu_backend::kv_grow(int64_t n_blocks) {
     return true;
 }
 
-void* cpu_backend::kv_at(const kv_seq* seq, int layer, int head, int64_t slot, bool value) const {
-    const backend_shape& s = cfg_.shape;
-    const int64_t elem = cfg_.kv_dtype == KV_F16 ? 2 : 4;
-    const kv_block_home& home = kv_blocks_[seq->block_table[slot / KV_BLOCK_SLOTS]];
-    const int64_t plane = ((int64_t)(value ? s.n_layers : 0) + layer) * s.n_kv_heads + head;
-    const int64_t row = (plane * home.n + home.index) * KV_BLOCK_SLOTS + slot % KV_BLOCK_SLOTS;
-    return home.chunk + row * s.head_dim * elem;
-}
-
 float* cpu_backend::scratch(int slot, size_t n) {
     if ((int)scratch_.size() <= slot) scratch_.resize(slot + 1);
     if (scratch_[slot].size() < n) scratch_[slot].resize(n);

