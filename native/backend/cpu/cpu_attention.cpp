@@ -47,7 +47,7 @@ static void round_through_f16(const cpu_kernels* k, const float* x, float* out, 
 // A run of consecutive slots at a time, up to a block's end or the window's: one lookup a run.
 bool cpu_backend::cached_rows(const kv_seq* seq, int layer, int g, int64_t j0, int n, const void** keys,
                               const void** values) const {
-    const int64_t row_bytes = (int64_t)cfg_.shape.head_dim * (cfg_.kv_dtype == KV_F16 ? 2 : 4);
+    const int64_t row_bytes = kv_row_bytes();
     bool ok = true;
     int64_t slot = kv_slot(seq, j0);
     for (int at = 0; at < n;) {
@@ -72,7 +72,7 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
     const float scale = 1.0f / std::sqrt((float)D);
     const bool f16 = cfg_.kv_dtype == KV_F16;
     const int T = b.n_tokens;
-    const int64_t row_bytes = (int64_t)D * (f16 ? 2 : 4);  // a cached K or V row
+    const int64_t row_bytes = kv_row_bytes();
     if (f16) {
         // The chunk's own keys and values, rounded as the cache will hold them, so a token sees
         // the same numbers whether its keys come from this chunk or from the cache later.

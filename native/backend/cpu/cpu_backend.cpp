@@ -52,8 +52,7 @@ bool cpu_backend::load_weight(const host_tensor& src, weight_use use, bool may_a
 
 uint64_t cpu_backend::kv_block_bytes() const {
     const backend_shape& s = cfg_.shape;
-    const uint64_t elem = cfg_.kv_dtype == KV_F16 ? 2 : 4;
-    return 2 * (uint64_t)s.n_layers * KV_BLOCK_SLOTS * s.n_kv_heads * s.head_dim * elem;
+    return 2 * (uint64_t)s.n_layers * KV_BLOCK_SLOTS * s.n_kv_heads * kv_row_bytes();
 }
 
 // K/V memory comes in chunks of blocks, from huge-page regions. A chunk of n blocks stores each

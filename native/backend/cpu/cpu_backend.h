@@ -60,6 +60,8 @@ class cpu_backend final : public backend {
     // K or V (value = true) of `layer`, KV head `head`, slot `slot` of a sequence: head_dim
     // elements, f32 or f16.
     void* kv_at(const kv_seq* seq, int layer, int head, int64_t slot, bool value) const;
+    // Bytes of one cached K or V row: head_dim elements of the K/V dtype.
+    int64_t kv_row_bytes() const { return (int64_t)cfg_.shape.head_dim * (cfg_.kv_dtype == KV_F16 ? 2 : 4); }
     // keys[i], values[i] = the cached rows of positions j0 + i, i < n, of KV head g (cpu_attention.cpp);
     // false if a slot holds another position.
     bool cached_rows(const kv_seq* seq, int layer, int g, int64_t j0, int n, const void** keys, const void** values) const;
@@ -112,11 +114,10 @@ class cpu_backend final : public backend {
 // decode profile; inline: 1.3%).
 inline void* cpu_backend::kv_at(const kv_seq* seq, int layer, int head, int64_t slot, bool value) const {
     const backend_shape& s = cfg_.shape;
-    const int64_t elem = cfg_.kv_dtype == KV_F16 ? 2 : 4;
     const kv_block_home& home = kv_blocks_[seq->block_table[slot / KV_BLOCK_SLOTS]];
     const int64_t plane = ((int64_t)(value ? s.n_layers : 0) + layer) * s.n_kv_heads + head;
     const int64_t row = (plane * home.n + home.index) * KV_BLOCK_SLOTS + slot % KV_BLOCK_SLOTS;
-    return home.chunk + row * s.head_dim * elem;
+    return home.chunk + row * kv_row_bytes();
 }
 
 // The CPU backend with the kernel table cfg.isa names (or the best). null + *err if unavailable.
