@@ -5,6 +5,8 @@
 // side by side, round after round, compare; read how many rounds each wins, not one figure.
 //   npm run bench:ab -- --a base.node --b new.node [--preset mistral-mini] [--dtype q4_0]
 //                       [--threads 2] [--isa avx2] [--steps 64] [--batch 1] [--context 4096] [--rounds 4]
+//                       [--prefill 256]
+// --prefill N: time one N-token prompt (the median of 5 after a warm-up) instead of decode steps.
 // --context N: a sequence at N tokens stepped alternately with the batch (the extra ms a step
 // spends at N tokens is the long-context cost, as `npm run bench -- --context N` measures it).
 import { execFileSync } from 'node:child_process';
@@ -18,8 +20,8 @@ import { argmax } from '../src/engine/greedy.ts';
 import { decodeStep, median, tokens } from './engine_timings.ts';
 
 const USAGE = `usage: npm run bench:ab -- --a A.node --b B.node [--preset mistral-mini|mixtral-mini] [--dtype f16|bf16|f32|q8_0|q4_0]
-                       [--threads N] [--isa TABLE] [--steps 64] [--batch 1] [--context N] [--rounds 4]
-Times greedy decode steps of .bench/models/PRESET-DTYPE (made by \`npm run bench\`) with each build
+                       [--threads N] [--isa TABLE] [--steps 64] [--batch 1] [--context N] [--rounds 4] [--prefill N]
+Times greedy decode steps (or, with --prefill N, an N-token prompt) of .bench/models/PRESET-DTYPE (made by \`npm run bench\`) with each build
 in turn, a fresh process a build a round, and prints each round's median step and B/A.`;
 
 const Options = z.object({
@@ -32,6 +34,7 @@ const Options = z.object({
   steps: z.coerce.number().int().positive().default(64),
   batch: z.coerce.number().int().positive().default(1),
   context: z.coerce.number().int().positive().optional(),
+  prefill: z.coerce.number().int().positive().optional(),
   rounds: z.coerce.number().int().positive().default(4),
   child: z.boolean().default(false),
   help: z.boolean().default(false),
@@ -39,7 +42,7 @@ const Options = z.object({
 const text = { type: 'string' } as const;
 const { values } = parseArgs({
   options: {
-    a: text, b: text, preset: text, dtype: text, threads: text, isa: text, steps: text, batch: text, context: text, rounds: text,
+    a: text, b: text, preset: text, dtype: text, threads: text, isa: text, steps: text, batch: text, context: text, prefill: text, rounds: text,
     child: { type: 'boolean' }, help: { type: 'boolean' },
   },
 });
@@ -53,6 +56,18 @@ type ChildResult = z.infer<typeof ChildResult>;
 async function childRun(): Promise<ChildResult> {
   const engine = await Engine.load(modelDir, { threads: opts.threads, weightsIn: 'memory', tp: 1, kvDtype: 'f16', isa: opts.isa });
   const V = engine.config.vocabSize;
+  if (opts.prefill !== undefined) {
+    const prefillMs: number[] = [];
+    for (let rep = 0; rep <= 5; rep++) {
+      const s = engine.createSequence(), t0 = performance.now();
+      await engine.step([{ sequence: s, tokens: tokens(V, opts.prefill, rep + 1) }]);
+      if (rep > 0) prefillMs.push(performance.now() - t0); // rep 0 warms up
+      engine.freeSequence(s);
+    }
+    const isa = engine.info().isa;
+    await engine.close();
+    return { isa, stepMs: median(prefillMs), longMs: null };
+  }
   const seqs = Array.from({ length: opts.batch }, () => engine.createSequence());
   let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(V, 64, i + 1) })));
   let long: { s: ReturnType<Engine['createSequence']>; last: Float32Array } | undefined;
@@ -96,8 +111,8 @@ function driver(a: string, b: string) {
     process.exit(130);
   });
   // The child's options: this run's, but the builds.
-  const { preset, dtype, threads, isa, steps, batch, context } = opts;
-  const args = Object.entries({ preset, dtype, threads, isa, steps, batch, context })
+  const { preset, dtype, threads, isa, steps, batch, context, prefill } = opts;
+  const args = Object.entries({ preset, dtype, threads, isa, steps, batch, context, prefill })
     .filter(([, v]) => v !== undefined)
     .flatMap(([k, v]) => [`--${k}`, String(v)]);
   const show = (r: ChildResult) =>
