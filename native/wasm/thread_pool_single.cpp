@@ -14,3 +14,6 @@ int thread_pool_grain(const thread_pool*, int n, int per_thread) {
 void thread_pool_for(thread_pool*, int n, int, const thread_pool_fn& fn) {
     if (n > 0) fn(0, n, 0);
 }
+void thread_pool_for_shares(thread_pool*, int n, const thread_pool_fn& fn) {
+    if (n > 0) fn(0, n, 0);
+}

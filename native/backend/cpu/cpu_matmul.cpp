@@ -36,6 +36,11 @@ void cpu_backend::matmul_panels(float* y, int64_t ldy, const act_rows& x, const 
     else k_->matmul_panels(y, ldy, x, T, w, ps);
 }
 
+void cpu_backend::for_items(int n, int T, const thread_pool_fn& fn) {
+    if (T <= STREAM_TOKENS) thread_pool_for_shares(pool_, n, fn);
+    else thread_pool_for(pool_, n, 1, fn);
+}
+
 void cpu_backend::add_panel_groups(std::vector<panel_work_item>& items, int matrix, int64_t rows) {
     const int64_t panels = panel_count(rows), stride = (panels + PANEL_GROUP - 1) / PANEL_GROUP;
     for (int64_t i = 0; i < stride; i++) {
@@ -62,7 +67,7 @@ void cpu_backend::matmul_rows(const act_rows& x, int n_tokens, const matmul_out*
             if (packed_.size() < (size_t)(T * K)) packed_.resize((size_t)(T * K));
             block = pack_rows(block, T, K, packed_.data());
         }
-        thread_pool_for(pool_, (int)items.size(), 1, [&](int begin, int end, int) {
+        for_items((int)items.size(), T, [&](int begin, int end, int) {
             for (int i = begin; i < end; i++) {
                 const panel_work_item& it = items[i];
                 const matmul_out& o = outs[it.matrix];

@@ -64,29 +64,49 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     };
 
     // 1. gate and up rows of every active expert for its tokens; h = silu(gate) · up in place.
-    pack_experts([&](int b0) { return act_rows{x, hidden, plan.entry_token.data() + b0}; }, hidden);
-    plan_items(inter);
-    thread_pool_for(pool_, (int)items.size(), 1, [&](int begin, int end, int) {
-        for (int i = begin; i < end; i++) {
-            const panel_work_item& it = items[i];
-            const int b0 = plan.expert_begin[it.matrix], n = plan.expert_begin[it.matrix + 1] - b0;
-            const int32_t* tokens = plan.entry_token.data() + b0;
-            const act_rows xa{x, hidden, tokens};
-            const qact_rows qa{xq.xq, xq.nb, tokens};
-            rows_of(h + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w1[it.matrix], it);
-            rows_of(up + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w3[it.matrix], it);
-            for (int p = 0; p < it.panels.n; p++) {
-                const int64_t r0 = it.panels.at(p) * PANEL_ROWS, r1 = std::min<int64_t>(inter, r0 + PANEL_ROWS);
-                for (int j = 0; j < n; j++) k_->silu_mul(h + (int64_t)(b0 + j) * inter + r0, up + (int64_t)(b0 + j) * inter + r0, r1 - r0);
+    // Decode: gate and up are matrices of their own (item matrix e: gate, E + e: up), so that
+    // each thread streams whole matrices one at a time, and SwiGLU follows the region.
+    if (T <= STREAM_TOKENS) {
+        items.clear();
+        for (int up_rows = 0; up_rows < 2; up_rows++)
+            for (int e = 0; e < E; e++)
+                if (ex.w1[e].data && plan.expert_begin[e + 1] > plan.expert_begin[e]) add_panel_groups(items, up_rows * E + e, inter);
+        for_items((int)items.size(), T, [&](int begin, int end, int) {
+            for (int i = begin; i < end; i++) {
+                const panel_work_item& it = items[i];
+                const int e = it.matrix % E, b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
+                const int32_t* tokens = plan.entry_token.data() + b0;
+                const bool is_up = it.matrix >= E;
+                rows_of((is_up ? up : h) + (int64_t)b0 * inter, inter, act_rows{x, hidden, tokens}, qact_rows{xq.xq, xq.nb, tokens}, b0,
+                        n, is_up ? ex.w3[e] : ex.w1[e], it);
             }
-        }
-    });
+        });
+        for (int j = 0; j < n_entries; j++) k_->silu_mul(h + (int64_t)j * inter, up + (int64_t)j * inter, inter);
+    } else {
+        pack_experts([&](int b0) { return act_rows{x, hidden, plan.entry_token.data() + b0}; }, hidden);
+        plan_items(inter);
+        thread_pool_for(pool_, (int)items.size(), 1, [&](int begin, int end, int) {
+            for (int i = begin; i < end; i++) {
+                const panel_work_item& it = items[i];
+                const int b0 = plan.expert_begin[it.matrix], n = plan.expert_begin[it.matrix + 1] - b0;
+                const int32_t* tokens = plan.entry_token.data() + b0;
+                const act_rows xa{x, hidden, tokens};
+                const qact_rows qa{xq.xq, xq.nb, tokens};
+                rows_of(h + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w1[it.matrix], it);
+                rows_of(up + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w3[it.matrix], it);
+                for (int p = 0; p < it.panels.n; p++) {
+                    const int64_t r0 = it.panels.at(p) * PANEL_ROWS, r1 = std::min<int64_t>(inter, r0 + PANEL_ROWS);
+                    for (int j = 0; j < n; j++) k_->silu_mul(h + (int64_t)(b0 + j) * inter + r0, up + (int64_t)(b0 + j) * inter + r0, r1 - r0);
+                }
+            }
+        });
+    }
 
     // 2. down rows of every active expert.
     const qact_rows hq = quant ? quantize_rows(act_rows{h, inter, nullptr}, n_entries, inter, 1) : qact_rows{};
     pack_experts([&](int b0) { return act_rows{h + (int64_t)b0 * inter, inter, nullptr}; }, inter);
     plan_items(hidden);
-    thread_pool_for(pool_, (int)items.size(), 1, [&](int begin, int end, int) {
+    for_items((int)items.size(), T, [&](int begin, int end, int) {
         for (int i = begin; i < end; i++) {
             const panel_work_item& it = items[i];
             const int b0 = plan.expert_begin[it.matrix], n = plan.expert_begin[it.matrix + 1] - b0;

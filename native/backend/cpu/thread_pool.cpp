@@ -34,8 +34,15 @@ static const auto SPIN_BUDGET = std::chrono::microseconds(50);
 static const uint64_t DOOR_CLOSED = 1ull << 31, DOOR_INSIDE = DOOR_CLOSED - 1;
 static uint64_t door_open(unsigned generation) { return (uint64_t)generation << 32; }
 
+// A contiguous share of a region's items (thread_pool_for_shares): [next, end) is left.
+struct alignas(64) share {
+    std::atomic<int> next{0};
+    int end = 0;
+};
+
 struct thread_pool {
     std::vector<std::thread> workers;
+    std::vector<share> shares;  // one a thread, used when `by_share`
     std::mutex mu;
     std::condition_variable wake;
     std::atomic<unsigned> generation{0};  // bumped once per parallel_for
@@ -43,12 +50,29 @@ struct thread_pool {
     std::atomic<int> next_item{0};  // the first item no thread has taken
     const thread_pool_fn* fn = nullptr;
     int n = 0, grain = 1;
+    bool by_share = false;
     bool stop = false;
 };
+
+// thread_pool_for_shares: the thread's own share first, then the others' in turn.
+static void run_shares(thread_pool* p, int thread_id) {
+    const int P = thread_pool_size(p);
+    for (int j = 0; j < P; j++) {
+        share& s = p->shares[(thread_id + j) % P];
+        int begin = s.next.load(std::memory_order_relaxed);
+        while (begin < s.end) {
+            const int end = begin + std::max(1, (s.end - begin) / 2);
+            if (!s.next.compare_exchange_weak(begin, end, std::memory_order_relaxed)) continue;
+            (*p->fn)(begin, end, thread_id);
+            begin = s.next.load(std::memory_order_relaxed);
+        }
+    }
+}
 
 // Chunks shrink as the range runs out (a share of what is left, never under the grain), so
 // the threads finish close together without many chunks early on.
 static void run_chunks(thread_pool* p, int thread_id) {
+    if (p->by_share) return run_shares(p, thread_id);
     const int share = 2 * thread_pool_size(p);
     int begin = p->next_item.load(std::memory_order_relaxed);
     while (begin < p->n) {
@@ -94,6 +118,7 @@ static void worker_main(thread_pool* p, int thread_id) {
 
 thread_pool* thread_pool_init(int n_threads) {
     thread_pool* p = new thread_pool();
+    p->shares = std::vector<share>((size_t)n_threads);
     for (int i = 1; i < n_threads; i++) p->workers.emplace_back(worker_main, p, i);
     return p;
 }
@@ -115,17 +140,19 @@ int thread_pool_grain(const thread_pool* p, int n, int per_thread) {
     return g > 1 ? g : 1;
 }
 
-void thread_pool_for(thread_pool* p, int n, int grain, const thread_pool_fn& fn) {
-    if (n <= 0) return;
-    if (grain < 1) grain = 1;
-    if (p->workers.empty() || n <= grain) {
-        fn(0, n, 0);
-        return;
-    }
+static void run_region(thread_pool* p, int n, int grain, bool by_share, const thread_pool_fn& fn) {
     p->fn = &fn;
     p->n = n;
     p->grain = grain;
+    p->by_share = by_share;
     p->next_item.store(0, std::memory_order_relaxed);
+    if (by_share) {
+        const int P = thread_pool_size(p);
+        for (int t = 0; t < P; t++) {
+            p->shares[t].next.store((int)((int64_t)n * t / P), std::memory_order_relaxed);
+            p->shares[t].end = (int)((int64_t)n * (t + 1) / P);
+        }
+    }
     const unsigned g = p->generation.load(std::memory_order_relaxed) + 1;
     p->door.store(door_open(g), std::memory_order_release);
     {
@@ -137,4 +164,17 @@ void thread_pool_for(thread_pool* p, int n, int grain, const thread_pool_fn& fn)
     run_chunks(p, 0);
     p->door.fetch_or(DOOR_CLOSED, std::memory_order_acq_rel);
     while ((p->door.load(std::memory_order_acquire) & DOOR_INSIDE) != 0) cpu_relax();
+}
+
+void thread_pool_for(thread_pool* p, int n, int grain, const thread_pool_fn& fn) {
+    if (n <= 0) return;
+    if (grain < 1) grain = 1;
+    if (p->workers.empty() || n <= grain) return fn(0, n, 0);
+    run_region(p, n, grain, false, fn);
+}
+
+void thread_pool_for_shares(thread_pool* p, int n, const thread_pool_fn& fn) {
+    if (n <= 0) return;
+    if (p->workers.empty() || n == 1) return fn(0, n, 0);
+    run_region(p, n, 1, true, fn);
 }

@@ -21,3 +21,7 @@ int thread_pool_grain(const thread_pool* pool, int n, int per_thread);
 // when the region starts may miss it: the caller then runs its chunks. Not re-entrant: one
 // parallel_for at a time.
 void thread_pool_for(thread_pool* pool, int n, int grain, const thread_pool_fn& fn);
+// The same, but thread t starts on the t-th of thread_pool_size() contiguous shares of [0, n)
+// (chunks of half what is left of it) and only then helps with the others', from their fronts.
+// For memory-bound items laid out in order: each thread streams a run of its own.
+void thread_pool_for_shares(thread_pool* pool, int n, const thread_pool_fn& fn);
