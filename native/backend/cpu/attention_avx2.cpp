@@ -49,7 +49,7 @@ AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D, const a
     for (int j = 0; j < n; j += K) {
         const void* key[K];
         for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
-        for (int c = 0; c < K && j + c + ahead < n; c++) attn_prefetch_row(rows, rows.keys[j + c + ahead], D);
+        for (int c = 0; c < K && j + c + ahead < n; c++) attn_prefetch_row<3>(rows, rows.keys[j + c + ahead], D);
         __m256 acc[8];
         for (int a = 0; a < 8; a++) acc[a] = _mm256_setzero_ps();
         for (int d = 0; d < D; d += 8) {
@@ -99,7 +99,7 @@ AVX2_FN static void values(float* o, const float* w, int64_t ldw, int D, const a
         for (int r = 0; r < G; r++)
             for (int c = 0; c < cs; c++) acc[r][c] = _mm256_loadu_ps(o + r * D + d0 + 8 * c);
         for (int j = 0; j < n; j++) {
-            if (d0 == 0 && j + ahead < n) attn_prefetch_row(vr, rows[j + ahead], D);  // later passes find them in cache
+            if (d0 == 0 && j + ahead < n) attn_prefetch_row<3>(vr, rows[j + ahead], D);  // later passes find them in cache
             __m256 v[C];
             for (int c = 0; c < cs; c++) v[c] = load_row8<F16>(rows[j], D, d0 + 8 * c);
             for (int r = 0; r < G; r++) {

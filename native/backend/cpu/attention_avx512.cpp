@@ -56,7 +56,7 @@ AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D, const
     for (int j = 0; j < n; j += K) {
         const void* key[K];
         for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
-        for (int c = 0; c < K && j + c + ahead < n; c++) attn_prefetch_row(rows, rows.keys[j + c + ahead], D);
+        for (int c = 0; c < K && j + c + ahead < n; c++) attn_prefetch_row<2>(rows, rows.keys[j + c + ahead], D);
         __m512 acc[16];
         for (int a = 0; a < 16; a++) acc[a] = _mm512_setzero_ps();
         for (int d = 0; d < D16; d += 16) scores_slice<G, K, F16>(acc, q, D, key, d, 0xFFFF);
@@ -116,7 +116,7 @@ AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D, const
         for (int r = 0; r < G; r++)
             for (int c = 0; c < C; c++) acc[r][c] = _mm512_maskz_loadu_ps(m[c], o + r * D + d0 + 16 * c);
         for (int j = 0; j < n; j++) {
-            if (d0 == 0 && j + ahead < n) attn_prefetch_row(vr, rows[j + ahead], D);  // later passes find them in cache
+            if (d0 == 0 && j + ahead < n) attn_prefetch_row<2>(vr, rows[j + ahead], D);  // later passes find them in cache
             __m512 v[C];
             for (int c = 0; c < C; c++) v[c] = load_row(rows[j], F16, d0 + 16 * c, m[c]);
             for (int r = 0; r < G; r++) {

@@ -70,14 +70,20 @@ inline float max_lanes8(const float* x, int64_t n) {
 }
 
 // The AVX2 and AVX-512 attention kernels fetch the cached rows ahead of the ones in use, this
-// many bytes' worth (16 f16 rows of 128), into L1: the arithmetic then overlaps the rows'
-// trip from memory (cpu_kernels.attn_prefetches). A step at 4,096 tokens spent 7–15% less in
-// attention than after a separate pass that read every row into L2 first (mistral-mini and
+// many bytes' worth (16 f16 rows of 128): the arithmetic then overlaps the rows' trip from
+// memory (cpu_kernels.attn_prefetches). A step at 4,096 tokens spent 7–15% less in attention
+// than after a separate pass that read every row into L2 first (Zen 5, mistral-mini and
 // mixtral-mini Q4_0, interleaved A/B); 2 KB ahead gained less and 8 KB no more.
+// AVX2 fetches into L1 (LOCALITY 3, prefetcht0); AVX-512 into L2 (2, prefetcht1): into L1 its
+// fetches stalled on Intel, every L1 miss buffer taken — the extra time of a step at 4,096
+// tokens (2 threads, Intel Xeon, 3 of 3 interleaved rounds each) went from 7.3–7.4 to 6.7–6.8
+// ms (mistral-mini Q4_0) and 3.6–3.7 to 3.4–3.5 ms (mixtral-mini), and was 8.7–8.9 ms with no
+// fetching at all. (AVX2's attention, bound by its arithmetic, lost 0–5% with prefetcht1.)
 static const int ATTN_PREFETCH_BYTES = 4096;
 inline int attn_rows_ahead(const attn_rows& rows, int D) { return std::max(4, ATTN_PREFETCH_BYTES / (D * (rows.f16 ? 2 : 4))); }
+template <int LOCALITY>
 inline void attn_prefetch_row(const attn_rows& rows, const void* row, int D) {
-    for (int b = 0; b < D * (rows.f16 ? 2 : 4); b += 64) __builtin_prefetch((const char*)row + b);
+    for (int b = 0; b < D * (rows.f16 ? 2 : 4); b += 64) __builtin_prefetch((const char*)row + b, 0, LOCALITY);
 }
 
 // Element i of a float-dtype row (F32, F16, BF16) as f32: the scalar tails of every table.
