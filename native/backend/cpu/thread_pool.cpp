@@ -35,14 +35,14 @@ static const uint64_t DOOR_CLOSED = 1ull << 31, DOOR_INSIDE = DOOR_CLOSED - 1;
 static uint64_t door_open(unsigned generation) { return (uint64_t)generation << 32; }
 
 // A contiguous share of a region's items (thread_pool_for_shares): [next, end) is left.
-struct alignas(64) share {
+struct alignas(64) item_share {
     std::atomic<int> next{0};
     int end = 0;
 };
 
 struct thread_pool {
     std::vector<std::thread> workers;
-    std::vector<share> shares;  // one a thread, used when `by_share`
+    std::vector<item_share> shares;  // one a thread, used when `by_share`
     std::mutex mu;
     std::condition_variable wake;
     std::atomic<unsigned> generation{0};  // bumped once per parallel_for
@@ -58,7 +58,7 @@ struct thread_pool {
 static void run_shares(thread_pool* p, int thread_id) {
     const int P = thread_pool_size(p);
     for (int j = 0; j < P; j++) {
-        share& s = p->shares[(thread_id + j) % P];
+        item_share& s = p->shares[(thread_id + j) % P];
         int begin = s.next.load(std::memory_order_relaxed);
         while (begin < s.end) {
             const int end = begin + std::max(1, (s.end - begin) / 2);
@@ -118,7 +118,7 @@ static void worker_main(thread_pool* p, int thread_id) {
 
 thread_pool* thread_pool_init(int n_threads) {
     thread_pool* p = new thread_pool();
-    p->shares = std::vector<share>((size_t)n_threads);
+    p->shares = std::vector<item_share>((size_t)n_threads);
     for (int i = 1; i < n_threads; i++) p->workers.emplace_back(worker_main, p, i);
     return p;
 }
