@@ -35,10 +35,12 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
 
     // Work items over the experts that hold tokens: (expert, group of panels of `rows` rows).
     std::vector<panel_work_item>& items = panel_items_;
-    auto plan_items = [&](int64_t rows) {
+    // sets = 2: every active expert's groups twice over, item matrix e then E + e.
+    auto plan_items = [&](int64_t rows, int sets = 1) {
         items.clear();
-        for (int e = 0; e < E; e++)
-            if (ex.w1[e].data && plan.expert_begin[e + 1] > plan.expert_begin[e]) add_panel_groups(items, e, rows);
+        for (int set = 0; set < sets; set++)
+            for (int e = 0; e < E; e++)
+                if (ex.w1[e].data && plan.expert_begin[e + 1] > plan.expert_begin[e]) add_panel_groups(items, set * E + e, rows);
     };
     // Float weights: each expert's activation rows packed for the kernels (if the table packs
     // blocks that large), expert e's at rows [expert_begin[e], …) of packed_.
@@ -67,10 +69,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     // Decode: gate and up are matrices of their own (item matrix e: gate, E + e: up), so that
     // each thread streams whole matrices one at a time, and SwiGLU follows the region.
     if (T <= STREAM_TOKENS) {
-        items.clear();
-        for (int up_rows = 0; up_rows < 2; up_rows++)
-            for (int e = 0; e < E; e++)
-                if (ex.w1[e].data && plan.expert_begin[e + 1] > plan.expert_begin[e]) add_panel_groups(items, up_rows * E + e, inter);
+        plan_items(inter, 2);
         for_items((int)items.size(), T, [&](int begin, int end, int) {
             for (int i = begin; i < end; i++) {
                 const panel_work_item& it = items[i];
