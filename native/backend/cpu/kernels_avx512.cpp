@@ -48,7 +48,12 @@ AVX512_FN static inline void fma_column(__m512 (&acc)[MP][NT], const tensor& w, 
 // Decode tiles (4 panels, activations as rows) fetch each weight stream this far ahead, once
 // a cache line: the hardware prefetcher alone falls behind 4 streams (as for Q4_0,
 // quant_avx512.cpp). F16/BF16 batch-1 decode steps 5–11% shorter, 1 and 2 threads (interleaved
-// A/B); 1 KB ahead gained less, 3 and 5 KB lost.
+// A/B); 1 KB ahead gained less, 3 and 5 KB lost. So does a prefill's widening tile (wide_tile),
+// the one that brings its panel pair from memory: 256-token prefill 0.93–0.95× the time for
+// mixtral-mini F16 and 0.92× BF16 (its experts' ~64 tokens make few tiles a pair), mistral-mini
+// F16 0.97–0.98× (interleaved rounds, 2 threads, Intel Xeon); into L2 (prefetcht1) it lost 2%,
+// and 1, 4 or 8 KB ahead was within 1% of 2. (The first tile of float_tile's packed path,
+// doing the same, lost 2–4%.)
 static const int FLOAT_PREFETCH_BYTES = 2048;
 
 // One tile: panels i … i + MP − 1 of ps against NT tokens, each output one fma chain along k
@@ -150,6 +155,10 @@ AVX512_FN static void wide_tile(float* y, int64_t ldy, const float* xt, int t0, 
         for (int t = 0; t < NT; t++) acc[p][t] = k0 ? _mm512_maskz_loadu_ps(mask[p], out[p] + t * ldy) : _mm512_setzero_ps();
     for (int64_t k = 0; k < kn; k++, xt += NT, wide += MP * PANEL_ROWS) {
         __m512 wv[MP];
+        if constexpr (WIDEN)
+            if (k % 2 == 0)  // a line holds 2 columns of 16 rows
+                for (int p = 0; p < MP; p++)
+                    _mm_prefetch((const char*)w.data + (panel[p] + k * PANEL_ROWS) * 2 + FLOAT_PREFETCH_BYTES, _MM_HINT_T0);
         for (int p = 0; p < MP; p++) {
             if constexpr (WIDEN) _mm512_store_ps(wide + p * PANEL_ROWS, wv[p] = load16<D>(w.data, panel[p] + k * PANEL_ROWS));
             else wv[p] = _mm512_load_ps(wide + p * PANEL_ROWS);
