@@ -2,6 +2,16 @@
 // rows to a vector, vpdpbusd taking the unsigned packed weights (q + 128, or the nibbles n)
 // against 4 signed activation bytes broadcast to every lane. The same float operations in the
 // same order as kernels_scalar.cpp (bit-identical results).
+//
+// Why no AMX-INT8 table for the Intel CPUs that have it: every 32-column block carries its own
+// scales, so a tile product can span one block only (K = 32), and its 16 × 16 integer sums
+// must go out through memory (tilestored) for the per-block float step, which is the same
+// cvt, mul and fma per 16 outputs that these kernels already pay. A standalone 16-token ×
+// 16-row Q8_0 tile (weights pre-signed, one tdpbssd a block, stores kept two blocks ahead of
+// their loads) ran at 500–550 G int8 ops/s on one thread of an Intel Xeon with AMX, where
+// tdpbssd alone peaks at 6,500 and this file's 2 × 6 tile gives 300–400 in the engine: tile
+// loads, the store and the float step did not overlap. 1.3× was not worth a new table and a
+// per-thread tile state; scales over more columns (a format change) would spread that step.
 #include <algorithm>
 
 #include "kernels_isa.h"
