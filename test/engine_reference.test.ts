@@ -24,19 +24,24 @@ const RUNS: EngineOptions[] = [
 ]);
 
 // The first position attends to itself alone (weight exactly 1), so in a dense model every
-// float operation left is a matmul's, which each table does identically (kernels.h). 40
-// first tokens make one matmul of 40 rows, which the AVX-512 table runs in prefill tiles
+// float operation left is a matmul's, which each table does identically (kernels.h). n
+// first tokens make one matmul of n rows, which the AVX-512 table runs in prefill tiles
 // (widening F16/BF16 panels once for all of them); intermediate 2112 > 2048 makes the down
 // projection's rows longer than one block of widened columns (kernels_avx512.cpp).
 describe('kernel tables agree bit for bit', () => {
   it.each(['f32', 'f16', 'bf16'] as const)('%s weights: first-position logits equal on every table', async (dtype) => {
     const dir = await models.make({ preset: 'mistral-tiny', seed: 12, dtype, intermediate: 2112 });
     const firsts = Array.from({ length: 40 }, (_, i) => [5 + 12 * i]);
+    // Steps of n = 7, 16 and 40 first tokens: prefill calls of 1, 2 and 4 token tiles.
     const logits = async (isa: string) => {
       const engine = await Engine.load(dir, { isa, kvDtype: 'f32' });
       try {
-        const out = await engine.step(firsts.map((tokens) => ({ sequence: engine.createSequence(), tokens })));
-        return out.map((rows) => Array.from(rows[0]!));
+        const steps = [];
+        for (const n of [7, 16, 40]) {
+          const out = await engine.step(firsts.slice(0, n).map((tokens) => ({ sequence: engine.createSequence(), tokens })));
+          steps.push(out.map((rows) => Array.from(rows[0]!)));
+        }
+        return steps;
       } finally {
         await engine.close();
       }

@@ -125,14 +125,17 @@ void avx512_pack_act(const act_rows& x, int T, int64_t K, int part, int parts, f
 // Prefill of F16/BF16 weights widens them to f32 once a panel pair, not once a token tile:
 // each widening load takes two uops of the FMA ports on Intel (vcvtph2ps; vpmovzxwd and a
 // shift), 4 of every 28 in a 2 × 12 tile. The first token tile widens the pair's columns as
-// it goes (its FMAs hide the trip from memory), WIDE_COLUMNS at a time, into a per-thread
-// buffer (k-major, the panels' 16 lanes side by side: one stream, 256 KB, in L2); the other
-// tiles read it, each resuming its chains from the partial sums in y after the first block
-// of columns — the same chains, the same bits. 256-token prefill, 2 threads, Intel Xeon,
-// interleaved A/B: mistral-mini f16 0.956× the time (2 of 3 rounds), bf16 0.957× (3 of 3);
-// mixtral-mini f16 0.993× (its experts' tiles are few: ~64 tokens an expert).
+// it goes (fetching ahead: it brings the pair from memory), WIDE_COLUMNS at a time, into a
+// per-thread buffer (k-major, the panels' 16 lanes side by side: one stream, 256 KB, in L2);
+// the other tiles read it, each resuming its chains from the partial sums in y after the
+// first block of columns — the same chains, the same bits. 256-token prefill, 2 threads,
+// Intel Xeon, interleaved A/B: mistral-mini f16 0.956× the time (2 of 3 rounds), bf16 0.957×
+// (3 of 3); mixtral-mini f16 0.993× (its experts' tiles are few: ~64 tokens an expert).
+// A call of one or two tiles takes this path too (float_tile's packed path now serves F32
+// weights alone): 8-, 12- and 24-token F16/BF16 prefills of mistral-mini took 0.78×, 0.61×
+// and 0.81× the time they took there, mixtral-mini 64 tokens 0.93× (interleaved A/B, 3 of 3
+// rounds each, 2 threads, Intel Xeon).
 static const int64_t WIDE_COLUMNS = 2048;
-static const int WIDE_MIN_TILES = 3;  // fewer tiles share too little of the widening
 
 // One tile of NT tokens (the packed tile xt from its column k0) against MP panels of ps,
 // columns [k0, k0 + kn) of each chain: from zero when k0 = 0, else from the sums y holds.
@@ -200,14 +203,15 @@ AVX512_FN static void wide_panels(float* y, int64_t ldy, const float* packed, in
 }
 
 // Few tokens (decode): four panels a tile, four weight streams in flight, activations as
-// rows. More (prefill): two panels against a packed tile of up to 12 tokens, 24 accumulators.
+// rows. More (prefill): F16/BF16 through wide_panels; F32 two panels against a packed tile of
+// up to 12 tokens, 24 accumulators.
 // (Blocking k to keep a tile's weights in L1 measured slower: the prefetchers stream whole
 // panels better.)
 template <int D>
 AVX512_FN static void float_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
     int i = 0;
     if constexpr (D != DT_F32)
-        if (x.packed && tile_count(T) >= WIDE_MIN_TILES) {
+        if (x.packed) {
             for (; i + 2 <= ps.n; i += 2) wide_panels<D, 2>(y, ldy, x.packed, T, w, ps, i);
             if (i < ps.n) wide_panels<D, 1>(y, ldy, x.packed, T, w, ps, i);
             return;
