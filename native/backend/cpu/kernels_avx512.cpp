@@ -52,8 +52,7 @@ AVX512_FN static inline void fma_column(__m512 (&acc)[MP][NT], const tensor& w, 
 // the one that brings its panel pair from memory: 256-token prefill 0.93–0.95× the time for
 // mixtral-mini F16 and 0.92× BF16 (its experts' ~64 tokens make few tiles a pair), mistral-mini
 // F16 0.97–0.98× (interleaved rounds, 2 threads, Intel Xeon); into L2 (prefetcht1) it lost 2%,
-// and 1, 4 or 8 KB ahead was within 1% of 2. (The first tile of float_tile's packed path,
-// doing the same, lost 2–4%.)
+// and 1, 4 or 8 KB ahead was within 1% of 2.
 static const int FLOAT_PREFETCH_BYTES = 2048;
 
 // One tile: panels i … i + MP − 1 of ps against NT tokens, each output one fma chain along k
