@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { NODE_SECRET_HEADER } from '../src/protocol/internal_api.ts';
 import { TempModels } from './helpers/models.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'sirocco-start-'));
@@ -83,16 +84,28 @@ it('sirocco serve --model DIR --tp 2: one command serves a model under its direc
 it('kill -9 of the launcher takes its node and gateway with it', async () => {
   const models = new TempModels();
   const dir = await models.make({ preset: 'mistral-tiny', seed: 4 });
-  const { child, out } = await launch(['serve', '--model', dir, '--port', '0'], { SIROCCO_API_KEY: 'sk-test-launcher-key-0123456789' });
+  const apiKey = 'sk-test-launcher-key-0123456789', secret = 'test-launcher-node-secret-0123456789';
+  const { child, out } = await launch(['serve', '--model', dir, '--port', '0'], { SIROCCO_API_KEY: apiKey, SIROCCO_NODE_SECRET: secret });
   try {
     const running = /Sirocco is running: gateway (\S+), one node serving '[^']+' \(node (\S+)\)\./.exec(out)!;
-    const urls = [running[1]!, running[2]!];
-    const up = async (url: string) => fetch(`${url}/health`).then(() => true, () => false);
-    expect(await Promise.all(urls.map(up))).toEqual([true, true]);
+    // Ours answers with this test's key and secret; once a process is gone, its port may go to
+    // another test's server (ephemeral ports are reused), which refuses them.
+    const probes = [
+      fetch.bind(null, `${running[1]!}/v1/models`, { headers: { authorization: `Bearer ${apiKey}` } }),
+      fetch.bind(null, `${running[2]!}/internal/v1/ready`, { headers: { [NODE_SECRET_HEADER]: secret } }),
+    ];
+    const ours = () => Promise.all(probes.map((probe) => probe().then((res) => res.status === 200, () => false)));
+    expect(await ours()).toEqual([true, true]);
     child.kill('SIGKILL');
+    // Gone for good: neither answers on 5 polls in a row (a process shutting down may drop its
+    // open connections a moment before it stops taking new ones).
     const deadline = Date.now() + 15_000;
-    while ((await Promise.all(urls.map(up))).some(Boolean) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect(await Promise.all(urls.map(up))).toEqual([false, false]);
+    let quiet = 0;
+    while (quiet < 5 && Date.now() < deadline) {
+      quiet = (await ours()).some(Boolean) ? 0 : quiet + 1;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(quiet).toBe(5);
   } finally {
     child.kill('SIGKILL');
     models.cleanup();

@@ -1,6 +1,7 @@
 // Shared by `sirocco node` and `sirocco gateway`: listen with @hono/node-server, announce the
 // URL on stdout as one JSON line (tests and launchers read it), stop cleanly on signals.
 import type { ChildProcess } from 'node:child_process';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { serve, type ServerType } from '@hono/node-server';
@@ -47,11 +48,22 @@ export function onSignals(shutdown: (signal: string) => Promise<number>): void {
   }
 }
 
-// Stops listening and closes idle keep-alive connections (which would otherwise hold close()).
+// Stops listening and ends each keep-alive connection once it has no request in flight (idle
+// ones at once, the rest after their response), so a client polling over keep-alive cannot
+// hold close() — and the process — open: a test polling every 200 ms kept a gateway whose
+// launcher was killed answering for over 15 s.
 export function closeServer(server: ServerType): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
-    if ('closeIdleConnections' in server) server.closeIdleConnections();
+    const closeIdle = () => 'closeIdleConnections' in server && server.closeIdleConnections();
+    const sweep = setInterval(closeIdle, 100);
+    server.on('request', (_req: unknown, res: ServerResponse) => {
+      if (!res.headersSent) res.setHeader('connection', 'close');
+    });
+    server.close(() => {
+      clearInterval(sweep);
+      resolve();
+    });
+    closeIdle();
   });
 }
 
