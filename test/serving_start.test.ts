@@ -90,11 +90,9 @@ it('kill -9 of the launcher takes its node and gateway with it', async () => {
     const running = /Sirocco is running: gateway (\S+), one node serving '[^']+' \(node (\S+)\)\./.exec(out)!;
     // Ours answers with this test's key and secret; once a process is gone, its port may go to
     // another test's server (ephemeral ports are reused), which refuses them.
-    const probes = [
-      fetch.bind(null, `${running[1]!}/v1/models`, { headers: { authorization: `Bearer ${apiKey}` } }),
-      fetch.bind(null, `${running[2]!}/internal/v1/ready`, { headers: { [NODE_SECRET_HEADER]: secret } }),
-    ];
-    const ours = () => Promise.all(probes.map((probe) => probe().then((res) => res.status === 200, () => false)));
+    const answers = (url: string, headers: Record<string, string>) => fetch(url, { headers }).then((res) => res.status === 200, () => false);
+    const ours = () =>
+      Promise.all([answers(`${running[1]!}/v1/models`, { authorization: `Bearer ${apiKey}` }), answers(`${running[2]!}/internal/v1/ready`, { [NODE_SECRET_HEADER]: secret })]);
     expect(await ours()).toEqual([true, true]);
     child.kill('SIGKILL');
     // Gone for good: neither answers on 5 polls in a row (a process shutting down may drop its

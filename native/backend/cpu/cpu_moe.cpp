@@ -84,7 +84,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     } else {
         pack_experts([&](int b0) { return act_rows{x, hidden, plan.entry_token.data() + b0}; }, hidden);
         plan_items(inter);
-        thread_pool_for(pool_, (int)items.size(), 1, [&](int begin, int end, int) {
+        for_items((int)items.size(), T, [&](int begin, int end, int) {
             for (int i = begin; i < end; i++) {
                 const panel_work_item& it = items[i];
                 const int b0 = plan.expert_begin[it.matrix], n = plan.expert_begin[it.matrix + 1] - b0;
