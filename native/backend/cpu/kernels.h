@@ -18,9 +18,20 @@ struct panel_set;  // panel_layout.h
 // trick relies on.
 struct block_q8_act {
     float d;
-    int32_t sum;  // Σ q: the kernels' unsigned weights (n or q + 128) subtract bias · sum
+    // −bias · Σ q: the integer kernels multiply unsigned weights (q + 128 for Q8_0, the nibble
+    // n = q + 8 for Q4_0) and start their sums here, to end at the signed weights'. Kept per
+    // format so that a tile loads its start as it is (AVX-512: a broadcast from memory, no
+    // arithmetic): 256-token prefill of mistral-mini Q8_0 0.94–0.965× the time of computing it
+    // a tile, Q4_0 0.967×, mixtral-mini Q4_0 0.963×, Q8_0 within noise (2 threads, Intel Xeon,
+    // interleaved A/B, 3 of 3 rounds each).
+    int32_t start_q8, start_q4;
     int8_t qs[QK];
 };
+
+inline void set_act_sum(block_q8_act& b, int32_t sum) {
+    b.start_q8 = -128 * sum;
+    b.start_q4 = -8 * sum;
+}
 
 // Which activation rows a kernel call reads: token t of the call is row idx[t] of x, or row t
 // when idx is null. An expert reads its tokens straight out of the batch this way (no gather).

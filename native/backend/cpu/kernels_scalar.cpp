@@ -100,7 +100,7 @@ void scalar_quantize_act(const float* x, int64_t n, block_q8_act* out) {
         // |v·id| ≤ 127 up to one rounding, which rounds back to 127: no clamp needed.
         int32_t sum = 0;
         for (int i = 0; i < QK; i++) sum += out[b].qs[i] = (int8_t)std::nearbyint(v[i] * id);  // ties to even
-        out[b].sum = sum;
+        set_act_sum(out[b], sum);
     }
 }
 

@@ -37,7 +37,7 @@ AVX2_FN void avx2_quantize_act(const float* x, int64_t n, block_q8_act* out) {
         const __m256i q16 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
         const __m256i q8 = _mm256_permutevar8x32_epi32(q16, order);
         _mm256_storeu_si256((__m256i*)out[b].qs, q8);
-        out[b].sum = hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q8), _mm256_set1_epi16(1)));
+        set_act_sum(out[b], hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q8), _mm256_set1_epi16(1))));
     }
 }
 
@@ -81,7 +81,7 @@ AVX2_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0
         const uint8_t* q = blk + 2 * PANEL_ROWS;
         __m256i s[2][NT];
         for (int h = 0; h < 2; h++)
-            for (int t = 0; t < NT; t++) s[h][t] = _mm256_set1_epi32(Q4 ? -8 * xs[t][b].sum : 0);
+            for (int t = 0; t < NT; t++) s[h][t] = _mm256_set1_epi32(Q4 ? xs[t][b].start_q4 : 0);
         if constexpr (Q4) {
             // A block's 8 maddubs pairs summed in int16 first, one madd after: |sum| ≤
             // 8·2·15·127 = 30480 < 2^15, exact, and a third of the instructions of widening each.

@@ -38,7 +38,6 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
                                  int i) {
     const int64_t nb = x.nb;
     const int block_bytes = Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK;
-    const int bias = Q4 ? 8 : 128;
     const block_q8_act* xs[NT];
     for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
     __m512 acc[MP][NT];
@@ -71,7 +70,7 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         constexpr bool SPLIT = MP * NT <= 8;
         __m512i s[MP][NT], s2[MP][NT];
         for (int t = 0; t < NT; t++) {
-            const __m512i start = _mm512_set1_epi32(-bias * xs[t][b].sum);
+            const __m512i start = _mm512_set1_epi32(Q4 ? xs[t][b].start_q4 : xs[t][b].start_q8);
             for (int p = 0; p < MP; p++) s[p][t] = start, s2[p][t] = _mm512_setzero_si512();
         }
         __m512i (&s_hi)[MP][NT] = SPLIT ? s2 : s;  // where the second half of each block goes

@@ -70,9 +70,9 @@ inline void dot_quad(v128_t wl, v128_t wh, v128_t xg, v128_t* lo, v128_t* hi) {
     *hi = wasm_i32x4_add(*hi, wasm_i32x4_dot_i16x8(wh, xg));
 }
 
-// The unsigned weights' sums, one row a lane, less bias · Σ x: the signed weights' sums.
-inline void finish_sums(const v128_t lo[4], const v128_t hi[4], int32_t bias, const block_q8_act& x, v128_t s[4]) {
-    const v128_t offset = wasm_i32x4_splat(-bias * x.sum);
+// The unsigned weights' sums, one row a lane, from `start` (−bias · Σ x): the signed weights' sums.
+inline void finish_sums(const v128_t lo[4], const v128_t hi[4], int32_t start, v128_t s[4]) {
+    const v128_t offset = wasm_i32x4_splat(start);
     for (int h = 0; h < 4; h++)
         s[h] = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_shuffle(lo[h], hi[h], 0, 2, 4, 6), wasm_i32x4_shuffle(lo[h], hi[h], 1, 3, 5, 7)), offset);
 }
@@ -93,7 +93,7 @@ struct Simd128Sums {
                 for (int t = 0; t < NT; t++) dot_quad(wl, wh, xg[t], &lo[t][h], &hi[t][h]);
             }
         }
-        for (int t = 0; t < NT; t++) finish_sums(lo[t], hi[t], 128, *x[t], s[t]);
+        for (int t = 0; t < NT; t++) finish_sums(lo[t], hi[t], x[t]->start_q8, s[t]);
     }
     // Nibbles n as they are: Σ (n − 8)·x = Σ n·x − 8·Σ x.
     template <int NT>
@@ -116,6 +116,6 @@ struct Simd128Sums {
                 }
             }
         }
-        for (int t = 0; t < NT; t++) finish_sums(lo[t], hi[t], 8, *x[t], s[t]);
+        for (int t = 0; t < NT; t++) finish_sums(lo[t], hi[t], x[t]->start_q4, s[t]);
     }
 };

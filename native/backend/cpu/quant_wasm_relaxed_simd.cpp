@@ -36,7 +36,7 @@ struct RelaxedSums {
             }
         }
         for (int t = 0; t < NT; t++) {
-            const v128_t offset = wasm_i32x4_splat(-8 * x[t]->sum);
+            const v128_t offset = wasm_i32x4_splat(x[t]->start_q4);
             for (int h = 0; h < 4; h++) s[t][h] = wasm_i32x4_add(wasm_i32x4_extadd_pairwise_i16x8(s16[t][h]), offset);
         }
     }

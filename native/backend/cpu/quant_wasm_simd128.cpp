@@ -29,8 +29,8 @@ void wasm_simd128_quantize_act(const float* x, int64_t n, block_q8_act* out) {
             const v128_t q16a = wasm_i16x8_narrow_i32x4(q32[4 * k], q32[4 * k + 1]), q16b = wasm_i16x8_narrow_i32x4(q32[4 * k + 2], q32[4 * k + 3]);
             wasm_v128_store(out[b].qs + 16 * k, wasm_i8x16_narrow_i16x8(q16a, q16b));
         }
-        out[b].sum = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) + wasm_i32x4_extract_lane(sum, 2) +
-                     wasm_i32x4_extract_lane(sum, 3);
+        set_act_sum(out[b], wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) +
+                                wasm_i32x4_extract_lane(sum, 2) + wasm_i32x4_extract_lane(sum, 3));
     }
 }
 
