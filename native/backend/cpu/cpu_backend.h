@@ -90,7 +90,7 @@ class cpu_backend final : public backend {
     std::vector<float> packed_;                   // activations packed for the float kernels
     std::vector<float> cos_, sin_;                // (T, head_dim/2) RoPE of this step
     std::vector<double> inv_freq_;                // (head_dim/2)
-    std::vector<float> kv_round_;                 // (2, T, kv_dim) k/v rounded to f16
+    std::vector<uint16_t> kv_f16_;                // (2, T, kv_dim) this step's k/v in f16
     struct attn_item {
         int t, g;                 // token, KV head
         int64_t j_begin, j_end;   // the block of keys it reads

@@ -97,10 +97,9 @@ struct cpu_kernels {
     // bits on every table.
     void (*silu_mul)(float* g, const float* u, int64_t n);
     void (*widen_row)(const tensor& w, int64_t row, float* dst);  // a row-major float table (embed)
-    // K/V rows to and from f16: round to nearest even, as f32_to_f16 (dtype.h) — the same bits
-    // on every table, a NaN aside (it stays a NaN, its payload may differ).
+    // K/V rows to f16: round to nearest even, as f32_to_f16 (dtype.h) — the same bits on every
+    // table, a NaN aside (it stays a NaN, its payload may differ).
     void (*to_f16)(const float* x, uint16_t* out, int64_t n);
-    void (*from_f16)(const uint16_t* h, float* out, int64_t n);
     // The FMA peak probe for benchmarks: `iters` rounds of independent vector FMA chains;
     // returns the floating-point operations done (2 per lane per FMA).
     double (*fma_probe)(int64_t iters, float* sink);

@@ -46,12 +46,6 @@ AVX2_FN void avx2_to_f16(const float* x, uint16_t* out, int64_t n) {
     scalar_to_f16(x + i, out + i, n - i);
 }
 
-AVX2_FN void avx2_from_f16(const uint16_t* h, float* out, int64_t n) {
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(h + i))));
-    scalar_from_f16(h + i, out + i, n - i);
-}
-
 // Decode tiles (2 panels) fetch each weight stream this far ahead, once a cache line: the
 // hardware prefetcher alone falls behind (kernels_avx512.cpp). F16 batch-1 decode with this
 // table on Zen 5: steps 14–16% shorter; 2 KB ahead about the same. So does a prefill's first

@@ -27,11 +27,9 @@ DECLARE_ISA(wasm_simd128)
 // Relaxed SIMD: wasm_simd128's table with these in place (quant_wasm_relaxed_simd.cpp).
 void wasm_relaxed_simd_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps);
 double wasm_relaxed_simd_int8_probe(int64_t iters, int32_t* sink);
-// f16 conversions: scalar (dtype.h) for scalar and WASM, F16C for AVX2 and AVX-512.
+// f32 to f16: scalar (dtype.h) for scalar and WASM, F16C for AVX2 and AVX-512.
 void scalar_to_f16(const float* x, uint16_t* out, int64_t n);
-void scalar_from_f16(const uint16_t* h, float* out, int64_t n);
 void avx2_to_f16(const float* x, uint16_t* out, int64_t n);
-void avx2_from_f16(const uint16_t* h, float* out, int64_t n);
 void avx512_pack_act(const act_rows& x, int T, int64_t K, int part, int parts, float* out);  // the one table that packs
 
 // The tables' one exp (Cephes' expf, within 2 ulp): x clamped to [EXP_MIN, EXP_MAX] (a NaN

@@ -35,10 +35,6 @@ void scalar_to_f16(const float* x, uint16_t* out, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = f32_to_f16(x[i]);
 }
 
-void scalar_from_f16(const uint16_t* h, float* out, int64_t n) {
-    for (int64_t i = 0; i < n; i++) out[i] = f16_to_f32(h[i]);
-}
-
 static float scalar_dot(const float* a, const float* b, int n) {
     float s = 0;
     for (int i = 0; i < n; i++) s += a[i] * b[i];

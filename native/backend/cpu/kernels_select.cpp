@@ -16,7 +16,7 @@ static const cpu_kernels SCALAR = {
     scalar_attn_scores, scalar_attn_values, false,
     scalar_softmax_exp, scalar_silu_mul,
     scalar_widen_row,
-    scalar_to_f16, scalar_from_f16,
+    scalar_to_f16,
     scalar_fma_probe, scalar_int8_probe};
 #if defined(__x86_64__)
 static const cpu_kernels AVX2 = {
@@ -27,7 +27,7 @@ static const cpu_kernels AVX2 = {
     avx2_attn_scores, avx2_attn_values, true,
     avx2_softmax_exp, avx2_silu_mul,
     avx2_widen_row,
-    avx2_to_f16, avx2_from_f16,
+    avx2_to_f16,
     avx2_fma_probe, avx2_int8_probe};
 static const cpu_kernels AVX512 = {
     "avx512",
@@ -37,7 +37,7 @@ static const cpu_kernels AVX512 = {
     avx512_attn_scores, avx512_attn_values, true,
     avx512_softmax_exp, avx512_silu_mul,
     avx512_widen_row,
-    avx2_to_f16, avx2_from_f16,  // F16C's 8 lanes do the job
+    avx2_to_f16,  // F16C's 8 lanes do the job
     avx512_fma_probe, avx512_int8_probe};
 
 static bool has_avx2() {
@@ -58,7 +58,7 @@ static const cpu_kernels WASM_SIMD128 = {
     wasm_simd128_attn_scores, wasm_simd128_attn_values, false,
     wasm_simd128_softmax_exp, wasm_simd128_silu_mul,
     scalar_widen_row,  // an embedding row a token: not worth a SIMD copy here
-    scalar_to_f16, scalar_from_f16,
+    scalar_to_f16,
     wasm_simd128_fma_probe, wasm_simd128_int8_probe};
 #endif
 #if defined(__wasm_relaxed_simd__)
@@ -71,7 +71,7 @@ static const cpu_kernels WASM_RELAXED_SIMD = {
     wasm_simd128_attn_scores, wasm_simd128_attn_values, false,
     wasm_simd128_softmax_exp, wasm_simd128_silu_mul,
     scalar_widen_row,
-    scalar_to_f16, scalar_from_f16,
+    scalar_to_f16,
     wasm_simd128_fma_probe, wasm_relaxed_simd_int8_probe};
 #endif
 
