@@ -77,7 +77,8 @@ inline float max_lanes8(const float* x, int64_t n) {
 // tokens (2 threads, Intel Xeon, 3 of 3 interleaved rounds each) went from 7.3–7.4 to 6.7–6.8
 // ms (mistral-mini Q4_0) and 3.6–3.7 to 3.4–3.5 ms (mixtral-mini), was 8.7–8.9 ms with no
 // fetching at all, and 8.5 with every other line (the L2's pair prefetcher left to fetch the
-// rest). (AVX2's attention, bound by its arithmetic, lost 0–5% with prefetcht1.)
+// rest). (AVX2's attention lost 0–5% with prefetcht1, and gained nothing from it since its
+// accumulators went back to registers: attention_avx2.cpp.)
 static const int ATTN_PREFETCH_BYTES = 4096;
 inline int attn_rows_ahead(const attn_rows& rows, int D) { return std::max(4, ATTN_PREFETCH_BYTES / (D * (rows.f16 ? 2 : 4))); }
 template <int LOCALITY>
