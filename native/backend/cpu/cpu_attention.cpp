@@ -30,9 +30,9 @@ static void touch_rows(const void* const* keys, const void* const* values, int n
     (void)sink;
 }
 
-// Puts n cached rows in the order the kernels read them: the block's quarters interleaved, row
-// j of each quarter in turn, so a kernel reading rows in order reads 4 runs of memory at once,
-// which memory serves faster than one (panel_layout.h). The extra time of a step at 4,096
+// Puts a work item's n rows in the order the kernels read them: the block's quarters
+// interleaved, row j of each quarter in turn, so a kernel reading rows in order reads 4 runs of
+// memory at once, which memory serves faster than one (panel_layout.h). The extra time of a step at 4,096
 // tokens (2 threads, Intel Xeon, interleaved A/B): mistral-mini Q4_0 6.7–7.2 → 6.0–6.1 ms (3 of
 // 3 rounds), Q8_0 6.4–6.6 → 6.0–6.2 (2 of 3); mixtral-mini's (64-dim rows) stayed 3.1–3.3; 8
 // runs gained no more. The order is the block's alone (cached and fresh rows alike), so a
