@@ -13,9 +13,9 @@
 
 struct panel_set;  // panel_layout.h
 
-// An activation block for the integer kernels: like Q8_0 but with an f32 scale and the sum of
-// its q (internal, never stored). q in [−127, 127]; −128 never occurs, which the AVX2 sign
-// trick relies on.
+// An activation block for the integer kernels: like Q8_0 but with an f32 scale and its q's sum
+// as the kernels start from it (internal, never stored). q in [−127, 127]; −128 never occurs,
+// which the AVX2 sign trick relies on.
 struct block_q8_act {
     float d;
     // −bias · Σ q: the integer kernels multiply unsigned weights (q + 128 for Q8_0, the nibble
