@@ -1,6 +1,8 @@
 // WASM SIMD128 attention kernels (kernels.h): each key or value row loaded once for up to 4
 // query heads that share it, head_dim in 8s (two vectors), a tail of fewer than 8 (odd test
 // shapes) scalar.
+#include <type_traits>
+
 #include "kernels_isa.h"
 
 #if defined(__wasm_simd128__)
@@ -73,30 +75,27 @@ static void values(float* o, const float* w, int64_t ldw, int D, const attn_rows
             for (int j = 0; j < rows.n; j++) o[r * D + d] += w[r * ldw + j] * row_elem<F16>(rows.values[j], d);
 }
 
-// Heads in groups of 4 (GQA's usual 4 query heads a KV head), then 2, then 1.
-template <bool F16>
-static void scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale) {
+// G query heads in groups of 4 (GQA's usual 4 a KV head), then 2, then 1:
+// fn(std::integral_constant<int, n>, first head of the group).
+template <typename F>
+static void for_head_groups(int G, F fn) {
     int r = 0;
-    for (; r + 4 <= G; r += 4) scores<F16, 4>(s + r * lds, lds, q + r * D, D, rows, scale);
-    for (; r + 2 <= G; r += 2) scores<F16, 2>(s + r * lds, lds, q + r * D, D, rows, scale);
-    for (; r < G; r++) scores<F16, 1>(s + r * lds, lds, q + r * D, D, rows, scale);
-}
-
-template <bool F16>
-static void values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows) {
-    int r = 0;
-    for (; r + 4 <= G; r += 4) values<F16, 4>(o + r * D, w + r * ldw, ldw, D, rows);
-    for (; r + 2 <= G; r += 2) values<F16, 2>(o + r * D, w + r * ldw, ldw, D, rows);
-    for (; r < G; r++) values<F16, 1>(o + r * D, w + r * ldw, ldw, D, rows);
+    for (; r + 4 <= G; r += 4) fn(std::integral_constant<int, 4>(), r);
+    for (; r + 2 <= G; r += 2) fn(std::integral_constant<int, 2>(), r);
+    for (; r < G; r++) fn(std::integral_constant<int, 1>(), r);
 }
 
 void wasm_simd128_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale) {
-    if (rows.f16) scores<true>(s, lds, q, G, D, rows, scale);
-    else scores<false>(s, lds, q, G, D, rows, scale);
+    for_head_groups(G, [&](auto n, int r) {
+        if (rows.f16) scores<true, n>(s + r * lds, lds, q + r * D, D, rows, scale);
+        else scores<false, n>(s + r * lds, lds, q + r * D, D, rows, scale);
+    });
 }
 
 void wasm_simd128_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows) {
-    if (rows.f16) values<true>(o, w, ldw, G, D, rows);
-    else values<false>(o, w, ldw, G, D, rows);
+    for_head_groups(G, [&](auto n, int r) {
+        if (rows.f16) values<true, n>(o + r * D, w + r * ldw, ldw, D, rows);
+        else values<false, n>(o + r * D, w + r * ldw, ldw, D, rows);
+    });
 }
 #endif

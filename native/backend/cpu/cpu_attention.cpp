@@ -30,19 +30,24 @@ static void touch_rows(const void* const* keys, const void* const* values, int n
     (void)sink;
 }
 
-// Puts a work item's n rows in the order the kernels read them: the block's quarters
-// interleaved, row j of each quarter in turn, so a kernel reading rows in order reads 4 runs of
-// memory at once, which memory serves faster than one (panel_layout.h). The extra time of a step at 4,096
-// tokens (2 threads, Intel Xeon, interleaved A/B): mistral-mini Q4_0 6.7–7.2 → 6.0–6.1 ms (3 of
-// 3 rounds), Q8_0 6.4–6.6 → 6.0–6.2 (2 of 3); mixtral-mini's (64-dim rows) stayed 3.1–3.3; 8
-// runs gained no more. The order is the block's alone (cached and fresh rows alike), so a
-// token's output still depends on its own keys alone, whatever the chunk or batch.
-static void interleave_quarters(const void** rows, int n, std::vector<const void*>& scratch) {
-    scratch.assign(rows, rows + n);
+// Puts a work item's n key and value rows in the order the kernels read them: the block's
+// quarters interleaved, row j of each quarter in turn, so a kernel reading rows in order reads
+// 4 runs of memory at once, which memory serves faster than one (panel_layout.h). The extra
+// time of a step at 4,096 tokens (2 threads, Intel Xeon, interleaved A/B): mistral-mini Q4_0
+// 6.7–7.2 → 6.0–6.1 ms (3 of 3 rounds), Q8_0 6.4–6.6 → 6.0–6.2 (2 of 3); mixtral-mini's
+// (64-dim rows) stayed 3.1–3.3; 8 runs gained no more. The order is the block's alone (cached
+// and fresh rows alike), so a token's output still depends on its own keys alone, whatever
+// the chunk or batch.
+static void interleave_quarters(const void** keys, const void** values, int n, std::vector<const void*>& scratch) {
+    scratch.assign(keys, keys + n);
+    scratch.insert(scratch.end(), values, values + n);
     const int q = (n + 3) / 4;
     int at = 0;
     for (int j = 0; j < q; j++)
-        for (int c = 0; c < 4 && c * q + j < n; c++) rows[at++] = scratch[c * q + j];
+        for (int c = 0; c < 4 && c * q + j < n; c++, at++) {
+            keys[at] = scratch[c * q + j];
+            values[at] = scratch[n + c * q + j];
+        }
 }
 
 // A run of consecutive slots at a time, up to a block's end or the window's: one lookup a run.
@@ -130,8 +135,7 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
                 kp[at] = k_fresh + row * elem_bytes;
                 vp[at] = v_fresh + row * elem_bytes;
             }
-            interleave_quarters(kp, (int)n, scratch_rows);
-            interleave_quarters(vp, (int)n, scratch_rows);
+            interleave_quarters(kp, vp, (int)n, scratch_rows);
             if (!k->attn_prefetches) touch_rows(kp, vp, (int)n, (int)row_bytes);
             const float* q0 = q + ((int64_t)it.t * H + it.g * group) * D;  // the group's query heads
             float* sc = scores.data();

@@ -130,8 +130,7 @@ AVX2_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, int 
     for (int i = 0; i < ps.n; i++) {
         const int64_t p = ps.at(i);
         int t = 0;
-        if (T > 2)
-            for (; t + PREFILL_TOKENS <= T; t += PREFILL_TOKENS) quant_tile<Q4, PREFILL_TOKENS>(y, ldy, x, t, w, p);
+        for (; t + PREFILL_TOKENS <= T; t += PREFILL_TOKENS) quant_tile<Q4, PREFILL_TOKENS>(y, ldy, x, t, w, p);
         for (; t + 2 <= T; t += 2) quant_tile<Q4, 2>(y, ldy, x, t, w, p);
         if (t < T) quant_tile<Q4, 1>(y, ldy, x, t, w, p);
     }

@@ -54,11 +54,10 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         // the next set's panel when ps's panels are a stride apart). Q8_0 too: batch-1
         // decode of mixtral-mini (K = 1024: 17 KB panels) 0.95× the time at 2 threads (4 of 4
         // interleaved rounds, Intel Xeon), mistral-mini and 1 thread 0.99×; 4 blocks ahead
-        // gained as much, 12 less. So does a
-        // prefill's first token tile, the one that brings the panels from memory: 256-token
-        // prefill 0.975× the time for mixtral-mini Q8_0 (3 of 3 interleaved rounds, Intel
-        // Xeon, 2 threads; its experts' ~64 tokens make few tiles a panel), 0.985× Q4_0,
-        // mistral-mini Q8_0 0.986×.
+        // gained as much, 12 less. So does a prefill's first token tile, the one that brings
+        // the panels from memory: 256-token prefill 0.975× the time for mixtral-mini Q8_0 (3
+        // of 3 interleaved rounds, Intel Xeon, 2 threads; its experts' ~64 tokens make few
+        // tiles a panel), 0.985× Q4_0, mistral-mini Q8_0 0.986×.
         if (NT <= 2 || t0 == 0)
             for (int p = 0; p < MP; p++)
                 for (int l = 0; l < block_bytes; l += 64) _mm_prefetch((const char*)blk[p] + PREFETCH_BLOCKS * block_bytes + l, _MM_HINT_T0);
