@@ -13,6 +13,7 @@
 // loads, the store and the float step did not overlap. 1.3× was not worth a new table and a
 // per-thread tile state; scales over more columns (a format change) would spread that step.
 #include <algorithm>
+#include <vector>
 
 #include "kernels_isa.h"
 
@@ -31,13 +32,25 @@ AVX512_FN static inline __m512i group(const block_q8_act& x, int g) {
 
 static const int PREFETCH_BLOCKS = 8;  // Q4_0 2.3 KB: 15–35% faster single-thread decode than 2, 4 or 16
 
+// Where a tile reads its panels: as stored (panel_layout.h); as stored, writing them to a copy
+// as it goes (a prefill's first token tile); or from that copy (the other token tiles). The
+// copy holds the weights as bytes in Q8_0's group order (each Q4_0 nibble a byte, unpacked
+// once instead of once a token tile), its blocks COPY_BLOCK bytes — 16 f16 scales, padding,
+// then the 512 bytes 64-aligned (stored Q8_0 blocks are 544 bytes apart, so every other load
+// crosses a cache line) — and the MP panels one after another.
+enum class source { stored, stored_to_copy, copy };
+static const int COPY_BLOCK = 64 + 8 * 64, COPY_BYTES = 64;
+
 // Panels i … i + MP − 1 of ps against NT tokens, block by block: exact integer sums s (from
 // −bias·Σq_x, which turns the unsigned weights back into signed ones), then one fma per block.
-template <bool Q4, int MP, int NT>
+template <bool Q4, source S, int MP, int NT>
 AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0, const tensor& w, const panel_set& ps,
-                                 int i) {
+                                 int i, uint8_t* copy) {
+    constexpr bool COPY = S == source::copy, TO_COPY = S == source::stored_to_copy;
+    constexpr bool NIBBLES = Q4 && !COPY;
     const int64_t nb = x.nb;
-    const int block_bytes = Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK;
+    const int block_bytes = COPY ? COPY_BLOCK : Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK;
+    const int bytes_at = COPY ? COPY_BYTES : 2 * PANEL_ROWS;  // where a block's weight bytes begin
     const block_q8_act* xs[NT];
     for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
     __m512 acc[MP][NT];
@@ -45,10 +58,17 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         for (auto& a : v) a = _mm512_setzero_ps();
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     const uint8_t* panel[MP];
-    for (int p = 0; p < MP; p++) panel[p] = (const uint8_t*)w.data + ps.at(i + p) * nb * block_bytes;
+    for (int p = 0; p < MP; p++)
+        panel[p] = COPY ? copy + p * nb * COPY_BLOCK : (const uint8_t*)w.data + ps.at(i + p) * nb * block_bytes;
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t* blk[MP];
         for (int p = 0; p < MP; p++) blk[p] = panel[p] + b * block_bytes;
+        uint8_t* out[MP];  // stored_to_copy: this block in the copy
+        if constexpr (TO_COPY)
+            for (int p = 0; p < MP; p++) {
+                out[p] = copy + (p * nb + b) * COPY_BLOCK;
+                _mm256_store_si256((__m256i*)out[p], _mm256_loadu_si256((const __m256i*)blk[p]));
+            }
         // Decoding reads MP streams at once, and the hardware prefetcher alone falls behind:
         // fetch PREFETCH_BLOCKS ahead in each (at a panel's end, on into the one after it,
         // the next set's panel when ps's panels are a stride apart). Q8_0 too: batch-1
@@ -58,7 +78,7 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         // the panels from memory: 256-token prefill 0.975× the time for mixtral-mini Q8_0 (3
         // of 3 interleaved rounds, Intel Xeon, 2 threads; its experts' ~64 tokens make few
         // tiles a panel), 0.985× Q4_0, mistral-mini Q8_0 0.986×.
-        if (NT <= 2 || t0 == 0)
+        if (!COPY && (NT <= 2 || t0 == 0))
             for (int p = 0; p < MP; p++)
                 for (int l = 0; l < block_bytes; l += 64) _mm_prefetch((const char*)blk[p] + PREFETCH_BLOCKS * block_bytes + l, _MM_HINT_T0);
         // Decode tiles (few pairs) keep two integer accumulators a pair, summed at the end
@@ -73,13 +93,17 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
             for (int p = 0; p < MP; p++) s[p][t] = start, s2[p][t] = _mm512_setzero_si512();
         }
         __m512i (&s_hi)[MP][NT] = SPLIT ? s2 : s;  // where the second half of each block goes
-        if constexpr (Q4) {
+        if constexpr (NIBBLES) {
             for (int j = 0; j < 4; j++) {
                 __m512i lo[MP], hi[MP];
                 for (int p = 0; p < MP; p++) {
                     const __m512i v = _mm512_loadu_si512(blk[p] + 2 * PANEL_ROWS + 64 * j);
                     lo[p] = _mm512_and_si512(v, low4);
                     hi[p] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+                    if constexpr (TO_COPY) {
+                        _mm512_store_si512(out[p] + COPY_BYTES + 64 * j, lo[p]);
+                        _mm512_store_si512(out[p] + COPY_BYTES + 64 * (j + 4), hi[p]);
+                    }
                 }
                 for (int t = 0; t < NT; t++) {
                     const __m512i xl = group(xs[t][b], j), xh = group(xs[t][b], j + 4);
@@ -92,7 +116,10 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         } else {
             for (int g = 0; g < 8; g++) {
                 __m512i wv[MP];
-                for (int p = 0; p < MP; p++) wv[p] = _mm512_loadu_si512(blk[p] + 2 * PANEL_ROWS + 64 * g);
+                for (int p = 0; p < MP; p++) {
+                    wv[p] = _mm512_loadu_si512(blk[p] + bytes_at + 64 * g);
+                    if constexpr (TO_COPY) _mm512_store_si512(out[p] + COPY_BYTES + 64 * g, wv[p]);
+                }
                 for (int t = 0; t < NT; t++) {
                     const __m512i xg = group(xs[t][b], g);
                     for (int p = 0; p < MP; p++)
@@ -116,25 +143,39 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
     }
 }
 
-template <bool Q4, int MP, int NT>
+template <bool Q4, source S, int MP, int NT>
 AVX512_FN static void quant_tokens(float* y, int64_t ldy, const qact_rows& x, int t0, int n, const tensor& w,
-                                   const panel_set& ps, int i) {
+                                   const panel_set& ps, int i, uint8_t* copy = nullptr) {
     if constexpr (NT > 1)
-        if (n < NT) return quant_tokens<Q4, MP, NT - 1>(y, ldy, x, t0, n, w, ps, i);
-    quant_tile<Q4, MP, NT>(y, ldy, x, t0, w, ps, i);
+        if (n < NT) return quant_tokens<Q4, S, MP, NT - 1>(y, ldy, x, t0, n, w, ps, i, copy);
+    quant_tile<Q4, S, MP, NT>(y, ldy, x, t0, w, ps, i, copy);
 }
 
 // Decode: four panels a tile (four weight streams); prefill: two panels against 6 tokens
-// (12 integer and 12 float accumulators).
+// (12 integer and 12 float accumulators), the first token tile copying the two for the
+// others: 256-token prefill 0.92× the time for mistral-mini Q4_0, 0.98× Q8_0, mixtral-mini
+// (~64 tokens an expert) 0.95× and 0.97× (2 threads, Intel Xeon, interleaved rounds). An
+// unpacking pass before the first tile instead: mixtral-mini Q4_0 1.05× (it does not overlap).
 template <bool Q4>
 AVX512_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps) {
+    constexpr source STORED = source::stored;
     int i = 0;
     if (T <= 2)
-        for (; i + 4 <= ps.n; i += 4) quant_tokens<Q4, 4, 2>(y, ldy, x, 0, T, w, ps, i);
+        for (; i + 4 <= ps.n; i += 4) quant_tokens<Q4, STORED, 4, 2>(y, ldy, x, 0, T, w, ps, i);
+    if (T >= 2 * 6) {
+        thread_local std::vector<uint8_t> buffer;
+        const size_t bytes = (size_t)2 * x.nb * COPY_BLOCK + 64;
+        if (buffer.size() < bytes) buffer.resize(bytes);
+        uint8_t* copy = buffer.data() + (64 - (uintptr_t)buffer.data() % 64) % 64;
+        for (; i + 2 <= ps.n; i += 2) {
+            quant_tokens<Q4, source::stored_to_copy, 2, 6>(y, ldy, x, 0, 6, w, ps, i, copy);
+            for (int t = 6; t < T; t += 6) quant_tokens<Q4, source::copy, 2, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i, copy);
+        }
+    }
     for (; i + 2 <= ps.n; i += 2)
-        for (int t = 0; t < T; t += 6) quant_tokens<Q4, 2, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i);
+        for (int t = 0; t < T; t += 6) quant_tokens<Q4, STORED, 2, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i);
     for (; i < ps.n; i++)
-        for (int t = 0; t < T; t += 6) quant_tokens<Q4, 1, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i);
+        for (int t = 0; t < T; t += 6) quant_tokens<Q4, STORED, 1, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i);
 }
 
 AVX512_FN void avx512_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w,
