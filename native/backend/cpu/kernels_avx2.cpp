@@ -66,23 +66,24 @@ AVX2_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, int t0,
     const float* xs[NT];
     for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
     __m256 acc[2 * MP][NT];
-    for (auto& v : acc)
-        for (auto& a : v) a = _mm256_setzero_ps();
+    UNROLL_TILE for (int h = 0; h < 2 * MP; h++)
+        UNROLL_TILE for (int t = 0; t < NT; t++) acc[h][t] = _mm256_setzero_ps();
     constexpr int elem = D == DT_F32 ? 4 : 2, columns_per_line = 64 / (PANEL_ROWS * elem);
     for (int64_t k = 0; k < K; k++) {
         if ((MP == 2 || t0 == 0) && k % columns_per_line == 0)
             for (int p = 0; p < MP; p++)
                 _mm_prefetch((const char*)w.data + (panel[p] * K + k) * PANEL_ROWS * elem + FLOAT_PREFETCH_BYTES, _MM_HINT_T0);
         __m256 wv[2 * MP];
-        for (int h = 0; h < 2 * MP; h++) wv[h] = load8<D>(w.data, (panel[h / 2] * K + k) * PANEL_ROWS + 8 * (h % 2));
-        for (int t = 0; t < NT; t++) {
+        UNROLL_TILE for (int h = 0; h < 2 * MP; h++) wv[h] = load8<D>(w.data, (panel[h / 2] * K + k) * PANEL_ROWS + 8 * (h % 2));
+        UNROLL_TILE for (int t = 0; t < NT; t++) {
             const __m256 xb = _mm256_broadcast_ss(xs[t] + k);
-            for (int h = 0; h < 2 * MP; h++) acc[h][t] = _mm256_fmadd_ps(wv[h], xb, acc[h][t]);
+            UNROLL_TILE for (int h = 0; h < 2 * MP; h++) acc[h][t] = _mm256_fmadd_ps(wv[h], xb, acc[h][t]);
         }
     }
-    for (int h = 0; h < 2 * MP; h++) {
+    UNROLL_TILE for (int h = 0; h < 2 * MP; h++) {
         const int64_t r = panel[h / 2] * PANEL_ROWS + 8 * (h % 2);
-        for (int t = 0; r < w.rows && t < NT; t++) store_lanes(y + (t0 + t) * ldy + r, acc[h][t], w.rows - r);
+        if (r < w.rows)
+            UNROLL_TILE for (int t = 0; t < NT; t++) store_lanes(y + (t0 + t) * ldy + r, acc[h][t], w.rows - r);
     }
 }
 
