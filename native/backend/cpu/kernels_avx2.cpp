@@ -168,14 +168,16 @@ AVX2_FN void avx2_silu_mul(float* g, const float* u, int64_t n) {
 }
 
 // 10 independent chains cover the FMA latency (4–5 cycles) times two ports.
+// 10 independent chains of FMAs; each starts from its own value, or the compiler computes one
+// chain for all ten.
 AVX2_FN double avx2_fma_probe(int64_t iters, float* sink) {
     __m256 a[10];
-    for (auto& v : a) v = _mm256_set1_ps(1.0f);
+    UNROLL_TILE for (int j = 0; j < 10; j++) a[j] = _mm256_set1_ps(1.0f + j);
     const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
     for (int64_t i = 0; i < iters; i++)
-        for (auto& v : a) v = _mm256_fmadd_ps(v, m, c);
+        UNROLL_TILE for (auto& v : a) v = _mm256_fmadd_ps(v, m, c);
     __m256 s = a[0];
-    for (int j = 1; j < 10; j++) s = _mm256_add_ps(s, a[j]);
+    UNROLL_TILE for (int j = 1; j < 10; j++) s = _mm256_add_ps(s, a[j]);
     *sink += hsum(s);
     return 2.0 * 8 * 10 * (double)iters;
 }

@@ -257,9 +257,11 @@ AVX512_FN void avx512_axpy(float* y, float a, const float* x, int n) {
     for (; k < n; k++) y[k] += a * x[k];
 }
 
+// 10 independent chains of FMAs; each starts from its own value, or the compiler may compute
+// one chain for all ten (it did so for the AVX2 probe).
 AVX512_FN double avx512_fma_probe(int64_t iters, float* sink) {
     __m512 a[10];
-    for (auto& v : a) v = _mm512_set1_ps(1.0f);
+    for (int j = 0; j < 10; j++) a[j] = _mm512_set1_ps(1.0f + j);
     const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
     for (int64_t i = 0; i < iters; i++)
         for (auto& v : a) v = _mm512_fmadd_ps(v, m, c);

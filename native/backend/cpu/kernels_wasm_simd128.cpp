@@ -99,10 +99,11 @@ void wasm_simd128_silu_mul(float* g, const float* u, int64_t n) {
 }
 
 // 8 independent chains of a mul and an add (what this table does for an fma): the probe
-// counts 2 operations per lane per pair, like the fma probes.
+// counts 2 operations per lane per pair, like the fma probes. Each chain starts from its own
+// value, or the compiler may compute one chain for all eight.
 double wasm_simd128_fma_probe(int64_t iters, float* sink) {
     v128_t a[8];
-    for (auto& v : a) v = wasm_f32x4_splat(1.0f);
+    for (int j = 0; j < 8; j++) a[j] = wasm_f32x4_splat(1.0f + j);
     const v128_t m = wasm_f32x4_splat(0.999999f), c = wasm_f32x4_splat(1e-6f);
     for (int64_t i = 0; i < iters; i++)
         for (auto& v : a) v = madd4(v, m, c);

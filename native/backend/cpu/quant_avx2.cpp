@@ -184,16 +184,18 @@ AVX2_FN void avx2_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x,
     else quant_panels<true>(y, ldy, x, T, w, ps);
 }
 
-// 10 independent chains of maddubs + madd + add: the integer kernels' inner step.
+// 10 independent chains of maddubs + add (16-bit): the Q4_0 tiles' inner step. Each chain's
+// bytes are its own sum so far: with fixed operands the compiler hoists the products out of
+// the loop and the probe times additions (it did: "3,700 GOP/s" at 2 threads on an Intel Xeon).
 AVX2_FN double avx2_int8_probe(int64_t iters, int32_t* sink) {
     __m256i a[10];
-    for (auto& v : a) v = _mm256_setzero_si256();
-    const __m256i u = _mm256_set1_epi8(3), x = _mm256_set1_epi8(-2), one = _mm256_set1_epi16(1);
+    UNROLL_TILE for (int j = 0; j < 10; j++) a[j] = _mm256_set1_epi16((short)j);
+    const __m256i u = _mm256_set1_epi8(3);
     for (int64_t i = 0; i < iters; i++)
-        for (auto& v : a) v = _mm256_add_epi32(v, _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), one));
+        UNROLL_TILE for (int j = 0; j < 10; j++) a[j] = _mm256_add_epi16(a[j], _mm256_maddubs_epi16(u, a[j]));
     __m256i s = a[0];
-    for (int j = 1; j < 10; j++) s = _mm256_add_epi32(s, a[j]);
-    *sink += hsum_epi32(s);
+    UNROLL_TILE for (int j = 1; j < 10; j++) s = _mm256_add_epi16(s, a[j]);
+    *sink += hsum_epi32(_mm256_madd_epi16(s, _mm256_set1_epi16(1)));
     return 2.0 * 32 * 10 * (double)iters;
 }
 #endif

@@ -187,7 +187,7 @@ AVX512_FN void avx512_quant_matmul_panels(float* y, int64_t ldy, const qact_rows
 // 10 independent vpdpbusd chains: 64 int8 products each.
 AVX512_FN double avx512_int8_probe(int64_t iters, int32_t* sink) {
     __m512i a[10];
-    for (auto& v : a) v = _mm512_setzero_si512();
+    for (int j = 0; j < 10; j++) a[j] = _mm512_set1_epi32(j);  // distinct: no chain merged with another
     const __m512i u = _mm512_set1_epi8(3), x = _mm512_set1_epi8(-2);
     for (int64_t i = 0; i < iters; i++)
         for (auto& v : a) v = _mm512_dpbusd_epi32(v, u, x);

@@ -46,13 +46,14 @@ void wasm_relaxed_simd_quant_matmul_panels(float* y, int64_t ldy, const qact_row
     wasm_quant_matmul_panels<RelaxedSums>(y, ldy, x, T, w, ps);
 }
 
-// 8 independent chains of the Q4_0 inner step (16 products each).
+// 8 independent chains of the Q4_0 inner step (16 products each). Each chain's bytes are its
+// own sum so far: with fixed operands the compiler hoists the products out of the loop.
 double wasm_relaxed_simd_int8_probe(int64_t iters, int32_t* sink) {
     v128_t a[8];
-    for (auto& v : a) v = wasm_i16x8_splat(0);
-    const v128_t n = wasm_i8x16_splat(7), x = wasm_i8x16_splat(-2);
+    for (int j = 0; j < 8; j++) a[j] = wasm_i16x8_splat((int16_t)j);
+    const v128_t n = wasm_i8x16_splat(7);
     for (int64_t i = 0; i < iters; i++)
-        for (auto& v : a) v = wasm_i16x8_add(v, wasm_i16x8_relaxed_dot_i8x16_i7x16(x, n));
+        for (auto& v : a) v = wasm_i16x8_add(v, wasm_i16x8_relaxed_dot_i8x16_i7x16(v, n));
     v128_t s = a[0];
     for (int j = 1; j < 8; j++) s = wasm_i16x8_add(s, a[j]);
     *sink += wasm_i16x8_extract_lane(s, 0);
