@@ -14,7 +14,9 @@
 // the compiler from holding the accumulators in registers. On the stack they cost 2× (one
 // thread, 512 f16 rows of 128 in L2, 4 heads: scores 25 → 12 µs, values 19 → 9 µs) and the
 // extra time of a step at 4,096 tokens 14.9 → 9.0 ms (mistral-mini Q4_0, --isa avx2, 2
-// threads, Intel Xeon, 3 of 3 interleaved rounds).
+// threads, Intel Xeon, 3 of 3 interleaved rounds). The scores' loops unroll early too
+// (UNROLL_TILE, avx2_common.h): their 8 accumulators had stayed on the stack, stored every
+// slice; +9.3 → +8.5 ms, mixtral-mini Q4_0 +5.6 → +5.1 (3 of 3 rounds each).
 template <bool F16, bool TAIL = false>
 AVX2_FN static inline __m256 load_row8(const void* row, int D, int d) {
     if constexpr (!TAIL) {
@@ -31,9 +33,9 @@ AVX2_FN static inline __m256 load_row8(const void* row, int D, int d) {
 // i+2, i+1).
 AVX2_FN static inline __m256 reduce8(const __m256* a) {
     __m256 b[4], c[2];
-    for (int p = 0; p < 4; p++)  // [a lanes 0-3 + 4-7 | a' lanes 0-3 + 4-7]
+    UNROLL_TILE for (int p = 0; p < 4; p++)  // [a lanes 0-3 + 4-7 | a' lanes 0-3 + 4-7]
         b[p] = _mm256_add_ps(_mm256_permute2f128_ps(a[2 * p], a[2 * p + 1], 0x20), _mm256_permute2f128_ps(a[2 * p], a[2 * p + 1], 0x31));
-    for (int p = 0; p < 2; p++)
+    UNROLL_TILE for (int p = 0; p < 2; p++)
         c[p] = _mm256_add_ps(_mm256_shuffle_ps(b[2 * p], b[2 * p + 1], 0x44), _mm256_shuffle_ps(b[2 * p], b[2 * p + 1], 0xEE));
     const __m256 e = _mm256_add_ps(_mm256_shuffle_ps(c[0], c[1], 0x88), _mm256_shuffle_ps(c[0], c[1], 0xDD));
     // e holds Σ a[2m + h] at lane 4h + m.
@@ -44,10 +46,10 @@ AVX2_FN static inline __m256 reduce8(const __m256* a) {
 template <int G, int K, bool F16, bool TAIL = false>
 AVX2_FN static inline void scores_slice(__m256* acc, const float* q, int D, const void* const* key, int d) {
     __m256 kv[K];
-    for (int c = 0; c < K; c++) kv[c] = load_row8<F16, TAIL>(key[c], D, d);
-    for (int r = 0; r < G; r++) {
+    UNROLL_TILE for (int c = 0; c < K; c++) kv[c] = load_row8<F16, TAIL>(key[c], D, d);
+    UNROLL_TILE for (int r = 0; r < G; r++) {
         const __m256 qv = load_row8<false, TAIL>(q + r * D, D, d);
-        for (int c = 0; c < K; c++) acc[r * K + c] = _mm256_fmadd_ps(kv[c], qv, acc[r * K + c]);
+        UNROLL_TILE for (int c = 0; c < K; c++) acc[r * K + c] = _mm256_fmadd_ps(kv[c], qv, acc[r * K + c]);
     }
 }
 
@@ -62,7 +64,7 @@ AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D, const a
         for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
         for (int c = 0; c < K && j + c + ahead < n; c++) attn_prefetch_row<3>(rows, rows.keys[j + c + ahead], D);
         __m256 acc[8];
-        for (int a = 0; a < 8; a++) acc[a] = _mm256_setzero_ps();
+        UNROLL_TILE for (int a = 0; a < 8; a++) acc[a] = _mm256_setzero_ps();
         for (int d = 0; d < D8; d += 8) scores_slice<G, K, F16>(acc, q, D, key, d);
         if (D8 < D) scores_slice<G, K, F16, true>(acc, q, D, key, D8);
         alignas(32) float sum[8];
