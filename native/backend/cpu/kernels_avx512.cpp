@@ -1,7 +1,6 @@
 // AVX-512 (F, BW, VL, VNNI) float kernels: one panel of 16 rows to a vector. The integer
 // kernels are in quant_avx512.cpp.
 #include <algorithm>
-#include <cstdlib>
 
 #include "kernels_isa.h"
 
@@ -184,12 +183,7 @@ AVX512_FN static void wide_tokens(float* y, int64_t ldy, const float* xt, int t0
 
 template <int D, int MP>
 AVX512_FN static void wide_panels(float* y, int64_t ldy, const float* packed, int T, const tensor& w, const panel_set& ps, int i) {
-    struct buffer {  // a thread's, kept until it exits
-        float* at = (float*)std::aligned_alloc(64, 2 * WIDE_COLUMNS * PANEL_ROWS * sizeof(float));
-        ~buffer() { std::free(at); }
-    };
-    static thread_local buffer own;
-    float* wide = own.at;
+    float* wide = (float*)thread_copy_buffer(2 * WIDE_COLUMNS * PANEL_ROWS * sizeof(float));
     for (int64_t k0 = 0; k0 < w.cols; k0 += WIDE_COLUMNS) {
         const int64_t kn = std::min(WIDE_COLUMNS, w.cols - k0);
         for (int tile = 0; tile < tile_count(T); tile++) {

@@ -2,6 +2,8 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "kernels.h"
 #include "panel_layout.h"
@@ -31,6 +33,20 @@ double wasm_relaxed_simd_int8_probe(int64_t iters, int32_t* sink);
 void scalar_to_f16(const float* x, uint16_t* out, int64_t n);
 void avx2_to_f16(const float* x, uint16_t* out, int64_t n);
 void avx512_pack_act(const act_rows& x, int T, int64_t K, int part, int parts, float* out);  // the one table that packs
+
+// Where a prefill tile reads its weights: as stored (panel_layout.h); as stored, writing what
+// it derives from them (f32 widened from F16/BF16, Q4_0 nibbles unpacked to bytes) to a copy
+// as it goes (the first token tile); or from that copy (the other token tiles), so that work
+// is done once a panel, not once a token tile.
+enum class panel_source { stored, stored_to_copy, copy };
+
+// This thread's scratch for such a copy: `bytes`, 64-aligned, kept until the thread exits (a
+// thread runs one kernel at a time).
+inline uint8_t* thread_copy_buffer(size_t bytes) {
+    thread_local std::vector<uint8_t> buffer;
+    if (buffer.size() < bytes + 64) buffer.resize(bytes + 64);
+    return buffer.data() + (64 - (uintptr_t)buffer.data() % 64) % 64;
+}
 
 // The tables' one exp (Cephes' expf, within 2 ulp): x clamped to [EXP_MIN, EXP_MAX] (a NaN
 // stays NaN), n = round-half-even(x·log₂e), r = x − n·ln 2 with ln 2 in two parts so that it

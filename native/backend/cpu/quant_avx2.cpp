@@ -2,7 +2,6 @@
 // quantized code, 8 rows to a vector, with the same float operations in the same order
 // (bit-identical results).
 #include <algorithm>
-#include <vector>
 
 #include "kernels_isa.h"
 
@@ -64,20 +63,18 @@ AVX2_FN static inline __m256i dot4(__m256i acc, __m256i w_abs, __m256i w_sign, _
 // no more.
 static const int PREFETCH_BYTES = 24 * Q4_PANEL_BLOCK;
 
-// Where a tile reads its Q4_0 panel: as stored (panel_layout.h); as stored, writing its
-// nibbles unpacked to a copy as it goes (a prefill's first token tile); or unpacked from the
-// copy (the other token tiles), as quant_avx512.cpp does. A block of the copy, COPY_BLOCK
-// bytes: 16 f16 scales, padding, then the (lo, hi) vectors of group j, half h, 64-aligned.
+// A prefill's copy of a Q4_0 panel (panel_source), as quant_avx512.cpp makes: a block of it,
+// COPY_BLOCK bytes, holds 16 f16 scales, padding, then the unpacked (lo, hi) vectors of group
+// j, half h, 64-aligned.
 // 256-token prefill with the AVX2 table, 2 threads, Intel Xeon, interleaved A/B, 3 of 3 rounds:
 // mistral-mini Q4_0 0.96× the time, mixtral-mini 0.94×. (Q8_0 copying its sign trick's two
 // vectors, 1 KB a block, took 1.18×.)
-enum class source { stored, stored_to_copy, copy };
 static const int COPY_BYTES = 64, COPY_BLOCK = COPY_BYTES + 16 * 32;
 
 // One panel (two vectors of 8 rows) against NT tokens, block by block (kernels.h).
-template <bool Q4, source S, int NT>
+template <bool Q4, panel_source S, int NT>
 AVX2_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0, const tensor& w, int64_t p, uint8_t* copy) {
-    constexpr bool COPY = S == source::copy, TO_COPY = S == source::stored_to_copy;
+    constexpr bool COPY = S == panel_source::copy, TO_COPY = S == panel_source::stored_to_copy;
     const int64_t nb = x.nb;
     const int block_bytes = COPY ? COPY_BLOCK : Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK;
     const block_q8_act* xs[NT];
@@ -144,7 +141,7 @@ AVX2_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0
 }
 
 // Tokens [t, T) of panel p: tiles of NT, then of 2 and 1.
-template <bool Q4, source S, int NT>
+template <bool Q4, panel_source S, int NT>
 AVX2_FN static void quant_tokens(float* y, int64_t ldy, const qact_rows& x, int t, int T, const tensor& w, int64_t p,
                                  uint8_t* copy) {
     for (; t + NT <= T; t += NT) quant_tile<Q4, S, NT>(y, ldy, x, t, w, p, copy);
@@ -160,21 +157,15 @@ AVX2_FN static void quant_tokens(float* y, int64_t ldy, const qact_rows& x, int 
 template <bool Q4>
 AVX2_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps) {
     constexpr int PREFILL_TOKENS = Q4 ? 4 : 3;
-    uint8_t* copy = nullptr;
-    if (Q4 && T >= 2 * PREFILL_TOKENS) {
-        thread_local std::vector<uint8_t> buffer;
-        const size_t bytes = (size_t)x.nb * COPY_BLOCK + 64;
-        if (buffer.size() < bytes) buffer.resize(bytes);
-        copy = buffer.data() + (64 - (uintptr_t)buffer.data() % 64) % 64;
-    }
+    uint8_t* copy = Q4 && T >= 2 * PREFILL_TOKENS ? thread_copy_buffer((size_t)x.nb * COPY_BLOCK) : nullptr;
     for (int i = 0; i < ps.n; i++) {
         const int64_t p = ps.at(i);
         if (!copy) {
-            quant_tokens<Q4, source::stored, PREFILL_TOKENS>(y, ldy, x, 0, T, w, p, nullptr);
+            quant_tokens<Q4, panel_source::stored, PREFILL_TOKENS>(y, ldy, x, 0, T, w, p, nullptr);
             continue;
         }
-        quant_tile<Q4, source::stored_to_copy, PREFILL_TOKENS>(y, ldy, x, 0, w, p, copy);
-        quant_tokens<Q4, source::copy, PREFILL_TOKENS>(y, ldy, x, PREFILL_TOKENS, T, w, p, copy);
+        quant_tile<Q4, panel_source::stored_to_copy, PREFILL_TOKENS>(y, ldy, x, 0, w, p, copy);
+        quant_tokens<Q4, panel_source::copy, PREFILL_TOKENS>(y, ldy, x, PREFILL_TOKENS, T, w, p, copy);
     }
 }
 

@@ -13,7 +13,6 @@
 // loads, the store and the float step did not overlap. 1.3× was not worth a new table and a
 // per-thread tile state; scales over more columns (a format change) would spread that step.
 #include <algorithm>
-#include <vector>
 
 #include "kernels_isa.h"
 
@@ -32,21 +31,18 @@ AVX512_FN static inline __m512i group(const block_q8_act& x, int g) {
 
 static const int PREFETCH_BLOCKS = 8;  // Q4_0 2.3 KB: 15–35% faster single-thread decode than 2, 4 or 16
 
-// Where a tile reads its panels: as stored (panel_layout.h); as stored, writing them to a copy
-// as it goes (a prefill's first token tile); or from that copy (the other token tiles). The
-// copy holds the weights as bytes in Q8_0's group order (each Q4_0 nibble a byte, unpacked
-// once instead of once a token tile), its blocks COPY_BLOCK bytes — 16 f16 scales, padding,
-// then the 512 bytes 64-aligned (stored Q8_0 blocks are 544 bytes apart, so every other load
+// A prefill's copy of a tile's panels (panel_source): the weights as bytes in Q8_0's group
+// order (each Q4_0 nibble a byte), its blocks COPY_BLOCK bytes — 16 f16 scales, padding, then
+// the 512 bytes 64-aligned (stored Q8_0 blocks are 544 bytes apart, so every other load
 // crosses a cache line) — and the MP panels one after another.
-enum class source { stored, stored_to_copy, copy };
 static const int COPY_BLOCK = 64 + 8 * 64, COPY_BYTES = 64;
 
 // Panels i … i + MP − 1 of ps against NT tokens, block by block: exact integer sums s (from
 // −bias·Σq_x, which turns the unsigned weights back into signed ones), then one fma per block.
-template <bool Q4, source S, int MP, int NT>
+template <bool Q4, panel_source S, int MP, int NT>
 AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0, const tensor& w, const panel_set& ps,
                                  int i, uint8_t* copy) {
-    constexpr bool COPY = S == source::copy, TO_COPY = S == source::stored_to_copy;
+    constexpr bool COPY = S == panel_source::copy, TO_COPY = S == panel_source::stored_to_copy;
     constexpr bool NIBBLES = Q4 && !COPY;
     const int64_t nb = x.nb;
     const int block_bytes = COPY ? COPY_BLOCK : Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK;
@@ -143,7 +139,7 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
     }
 }
 
-template <bool Q4, source S, int MP, int NT>
+template <bool Q4, panel_source S, int MP, int NT>
 AVX512_FN static void quant_tokens(float* y, int64_t ldy, const qact_rows& x, int t0, int n, const tensor& w,
                                    const panel_set& ps, int i, uint8_t* copy = nullptr) {
     if constexpr (NT > 1)
@@ -158,18 +154,15 @@ AVX512_FN static void quant_tokens(float* y, int64_t ldy, const qact_rows& x, in
 // unpacking pass before the first tile instead: mixtral-mini Q4_0 1.05× (it does not overlap).
 template <bool Q4>
 AVX512_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps) {
-    constexpr source STORED = source::stored;
+    constexpr panel_source STORED = panel_source::stored;
     int i = 0;
     if (T <= 2)
         for (; i + 4 <= ps.n; i += 4) quant_tokens<Q4, STORED, 4, 2>(y, ldy, x, 0, T, w, ps, i);
     if (T >= 2 * 6) {
-        thread_local std::vector<uint8_t> buffer;
-        const size_t bytes = (size_t)2 * x.nb * COPY_BLOCK + 64;
-        if (buffer.size() < bytes) buffer.resize(bytes);
-        uint8_t* copy = buffer.data() + (64 - (uintptr_t)buffer.data() % 64) % 64;
+        uint8_t* copy = thread_copy_buffer((size_t)2 * x.nb * COPY_BLOCK);
         for (; i + 2 <= ps.n; i += 2) {
-            quant_tokens<Q4, source::stored_to_copy, 2, 6>(y, ldy, x, 0, 6, w, ps, i, copy);
-            for (int t = 6; t < T; t += 6) quant_tokens<Q4, source::copy, 2, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i, copy);
+            quant_tokens<Q4, panel_source::stored_to_copy, 2, 6>(y, ldy, x, 0, 6, w, ps, i, copy);
+            for (int t = 6; t < T; t += 6) quant_tokens<Q4, panel_source::copy, 2, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i, copy);
         }
     }
     for (; i + 2 <= ps.n; i += 2)
