@@ -25,9 +25,10 @@ const RUNS: EngineOptions[] = [
 
 // The first position attends to itself alone (weight exactly 1), so in a dense model every
 // float operation left is a matmul's, which each table does identically (kernels.h). n
-// first tokens make one matmul of n rows, which the AVX-512 table runs in prefill tiles
-// (widening F16/BF16 panels once for all of them); intermediate 2112 > 2048 makes the down
-// projection's rows longer than one block of widened columns (kernels_avx512.cpp).
+// first tokens make one matmul of n rows, which the AVX-512 and AVX2 tables run in prefill
+// tiles (widening F16/BF16 panels once for all of them); intermediate 2112 > 2048 makes the
+// down projection's rows longer than one block of widened columns (kernels_avx512.cpp,
+// kernels_avx2.cpp).
 describe('kernel tables agree bit for bit', () => {
   it.each(['f32', 'f16', 'bf16'] as const)('%s weights: first-position logits equal on every table', async (dtype) => {
     const dir = await models.make({ preset: 'mistral-tiny', seed: 12, dtype, intermediate: 2112 });
