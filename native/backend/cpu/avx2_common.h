@@ -1,6 +1,6 @@
 // What the AVX2 kernel files share: the target attribute (nothing compiled with it runs
 // unless the CPU was checked for it, kernels_select.cpp), the tables' exp on 8 lanes and the
-// store of a partial panel.
+// load and store of a partial panel.
 #pragma once
 #include <immintrin.h>
 
@@ -31,9 +31,19 @@ AVX2_FN inline __m256 exp8(__m256 x) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
+// The mask of lanes below n (0 ≤ n < 8): a partial panel's rows.
+AVX2_FN inline __m256i lanes_below(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 // The first n (≤ 8) lanes of v to out: rows past the matrix's last are not written.
 AVX2_FN inline void store_lanes(float* out, __m256 v, int64_t n) {
     if (n >= 8) return _mm256_storeu_ps(out, v);
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    _mm256_maskstore_ps(out, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane), v);
+    _mm256_maskstore_ps(out, lanes_below(n), v);
+}
+
+// The first n (≤ 8) lanes at `at`, zero for the rest.
+AVX2_FN inline __m256 load_lanes(const float* at, int64_t n) {
+    if (n >= 8) return _mm256_loadu_ps(at);
+    return _mm256_maskload_ps(at, lanes_below(n));
 }

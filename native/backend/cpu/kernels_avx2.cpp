@@ -106,13 +106,6 @@ AVX2_FN static void float_tokens(float* y, int64_t ldy, const act_rows& x, int t
 // mixtral-mini F16 0.81×.
 static const int64_t WIDE_COLUMNS = 2048;
 
-// The first n (≤ 8) lanes at `at`, zero for the rest (rows past the matrix's last).
-AVX2_FN static inline __m256 load_lanes(const float* at, int64_t n) {
-    if (n >= 8) return _mm256_loadu_ps(at);
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_maskload_ps(at, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane));
-}
-
 // Panel p against NT tokens, columns [k0, k0 + kn) of each chain: from zero when k0 = 0, else
 // from the sums y holds. WIDEN: reads the panel from w and writes it to wide[k·16 + row] as
 // f32; otherwise reads it from wide.
@@ -241,9 +234,8 @@ AVX2_FN void avx2_silu_mul(float* g, const float* u, int64_t n) {
     for (; i < n; i++) g[i] = g[i] / (1.0f + exp_poly(-g[i])) * u[i];
 }
 
-// 10 independent chains cover the FMA latency (4–5 cycles) times two ports.
-// 10 independent chains of FMAs; each starts from its own value, or the compiler computes one
-// chain for all ten.
+// 10 independent chains cover the FMA latency (4–5 cycles) times two ports. Each starts from
+// its own value, or the compiler computes one chain for all ten.
 AVX2_FN double avx2_fma_probe(int64_t iters, float* sink) {
     __m256 a[10];
     UNROLL_TILE for (int j = 0; j < 10; j++) a[j] = _mm256_set1_ps(1.0f + j);

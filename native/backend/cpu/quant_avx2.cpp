@@ -65,10 +65,9 @@ static const int PREFETCH_BYTES = 24 * Q4_PANEL_BLOCK;
 
 // A prefill's copy of a Q4_0 panel (panel_source), as quant_avx512.cpp makes: a block of it,
 // COPY_BLOCK bytes, holds 16 f16 scales, padding, then the unpacked (lo, hi) vectors of group
-// j, half h, 64-aligned.
-// 256-token prefill with the AVX2 table, 2 threads, Intel Xeon, interleaved A/B, 3 of 3 rounds:
-// mistral-mini Q4_0 0.96× the time, mixtral-mini 0.94×. (Q8_0 copying its sign trick's two
-// vectors, 1 KB a block, took 1.18×.)
+// j, half h, 64-aligned. 256-token prefill with the AVX2 table, 2 threads, Intel Xeon,
+// interleaved A/B, 3 of 3 rounds: mistral-mini Q4_0 0.96× the time, mixtral-mini 0.94×. (Q8_0
+// copying its sign trick's two vectors, 1 KB a block, took 1.18×.)
 static const int COPY_BYTES = 64, COPY_BLOCK = COPY_BYTES + 16 * 32;
 
 // One panel (two vectors of 8 rows) against NT tokens, block by block (kernels.h).
