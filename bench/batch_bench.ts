@@ -4,25 +4,33 @@
 // interactive requests one at a time and C at once (clients throttling themselves). Prints
 // each as requests/s, completion tokens/s and total (prompt + completion) tokens/s; then the
 // time to first token of streamed interactive requests, idle and while a batch job runs.
-//   npm run bench:batch -- [--model DIR] [--lines 1000] [--max-tokens 16] [--concurrency 16]
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
 import OpenAI, { toFile } from 'openai';
 import { z } from 'zod';
+import { scriptArgs } from './script_args.ts';
 import { DEFAULT_MODEL_DIR, ensureDefaultModel, servedCard, spawnService } from '../src/cli/start.ts';
 
 const run = promisify(execFile);
-const Options = z.object({
-  model: z.string().optional(),
-  lines: z.coerce.number().int().positive().default(1000),
-  'max-tokens': z.coerce.number().int().positive().default(16),
-  concurrency: z.coerce.number().int().positive().default(16),
-});
-const { values } = parseArgs({ options: { model: { type: 'string' }, lines: { type: 'string' }, 'max-tokens': { type: 'string' }, concurrency: { type: 'string' } } });
-const o = Options.parse(values);
+const USAGE = `usage: npm run bench:batch -- [--model DIR] [--lines 1000] [--max-tokens 16] [--concurrency 16]
+Batch throughput against interactive serving: --lines greedy chat requests through \`sirocco batch\` and
+through /v1/batches of \`sirocco serve\` (outputs compared line for line), the same node answering one
+request at a time and --concurrency at once; then the time to first token, idle and during a batch job.
+--model: a model folder (default: the built-in default model).`;
+const text = { type: 'string' } as const;
+const o = scriptArgs(
+  USAGE,
+  { model: text, lines: text, 'max-tokens': text, concurrency: text },
+  z.object({
+    model: z.string().optional(),
+    lines: z.coerce.number().int().positive().default(1000),
+    'max-tokens': z.coerce.number().int().positive().default(16),
+    concurrency: z.coerce.number().int().positive().default(16),
+  }),
+);
 const log = (s: string) => process.stderr.write(s + '\n');
 if (!o.model) ensureDefaultModel();
 const model = o.model ?? DEFAULT_MODEL_DIR;

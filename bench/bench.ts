@@ -2,10 +2,7 @@
 // for each --tp side by side, with the memory bandwidth and the FMA and int8 peaks measured in
 // the same run: decode as a share of the bandwidth roofline, prefill as a share of the peak of
 // the kernels it runs on (FMA for float weights, int8 for Q8_0 / Q4_0).
-//   npm run bench -- [--preset mixtral-mini|mistral-mini] [--dtype f16|bf16|f32|q8_0|q4_0] [--threads N]
-//                    [--prefill 256] [--decode 32] [--batch 1,4,16] [--tp 1,2] [--moe-split columns|experts]
-//                    [--weights-in memory|mmap] [--context N] [--backend native|wasm] [--json] [--skip-cold-start]
-// --context N: batch-1 decode after an N-token prompt too, against decode after a short one.
+// Options: USAGE below (`npm run bench -- --help`).
 // Native columns also run batch-1 decode in 8 short runs, each right after a bandwidth probe,
 // and print the median of those pairs' shares of the roofline ("beside probes"): on a shared VM
 // the bandwidth moves within a minute, and a pair measured seconds apart holds still.
@@ -13,13 +10,10 @@
 // at one thread, each column with its ratio to native AVX2: wasm_simd128 in Node, and in
 // Chromium (browser_wasm.ts) wasm_simd128 and wasm_relaxed_simd — relaxed SIMD, which Node 20
 // lacks (Node 22 has it: then it runs in Node too).
-// --json: the table goes to stderr and every figure, with its settings and the machine's
-// bandwidth and FMA peak, to stdout as one JSON document (`npm run -s bench -- --json > run.json`).
 // Cold start: bench/cold_start.ts.
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { Engine } from '../src/engine/engine.ts';
 import { availableIsas, nativeAddon, type EngineBackend } from '../src/engine/native.ts';
@@ -28,6 +22,7 @@ import { makeTiny } from '../weights-tools/make_tiny.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
 import { BrowserWasm, CHROMIUM } from './browser_wasm.ts';
 import { measureDecodeBesideBandwidth, measureEngine, median, SHORT_CONTEXT, type Timings } from './engine_timings.ts';
+import { scriptArgs } from './script_args.ts';
 import { decodeBytesPerToken, kvBytesPerToken, paramCounts } from './roofline.ts';
 
 const list = (fallback: string) =>
@@ -49,26 +44,27 @@ const Options = z.object({
   context: z.coerce.number().int().positive().optional(),
   backend: z.enum(['native', 'wasm']).default('native'),
   json: z.boolean().default(false),
+  'skip-cold-start': z.boolean().default(false),
 });
 
-const { values } = parseArgs({
-  options: {
-    preset: { type: 'string' },
-    dtype: { type: 'string' },
-    threads: { type: 'string' },
-    prefill: { type: 'string' },
-    decode: { type: 'string' },
-    batch: { type: 'string' },
-    tp: { type: 'string' },
-    'moe-split': { type: 'string' },
-    'skip-cold-start': { type: 'boolean' },
-    'weights-in': { type: 'string' },
-    context: { type: 'string' },
-    backend: { type: 'string' },
-    json: { type: 'boolean' },
+const USAGE = `usage: npm run bench -- [--preset mixtral-mini|mistral-mini] [--dtype f16|bf16|f32|q8_0|q4_0] [--threads N]
+                     [--prefill 256] [--decode 32] [--batch 1,4,16] [--tp 1,2] [--moe-split columns|experts]
+                     [--weights-in memory|mmap] [--context N] [--backend native|wasm] [--json] [--skip-cold-start]
+Prefill and decode tokens/s of a benchmark-shaped model (generated into .bench/models on first use), with the
+memory bandwidth and the FMA and int8 peaks measured in the same run: decode as a share of the bandwidth
+roofline, prefill as a share of the peak of the kernels it runs on. SIROCCO_ISA=avx2 picks the kernel table.
+  --context N   batch-1 decode after an N-token prompt too, against decode after a short one
+  --backend wasm  the WASM engine beside the native one, in Node and in Chromium, at one thread
+  --json        the table to stderr, every figure with its settings to stdout as one JSON document`;
+const text = { type: 'string' } as const;
+const opts = scriptArgs(
+  USAGE,
+  {
+    preset: text, dtype: text, threads: text, prefill: text, decode: text, batch: text, tp: text, 'moe-split': text,
+    'skip-cold-start': { type: 'boolean' }, 'weights-in': text, context: text, backend: text, json: { type: 'boolean' },
   },
-});
-const opts = Options.parse(values);
+  Options,
+);
 // A progress line (a TTY's, redrawn in place) ends before the next log line.
 let progressShown = false;
 const log = (s: string) => {
@@ -248,7 +244,7 @@ const lines = [
   row('weights per shard', (r) => r.shardBytes.map(mb).join(' + ')),
 ];
 // Cold start from S3 (sirocco-default through s3rver, seconds): bench/cold_start.ts for options.
-if (!values['skip-cold-start']) {
+if (!opts['skip-cold-start']) {
   log('cold start from S3 (bench/cold_start.ts) …');
   lines.push('', ...(await (await import('./cold_start.ts')).runColdStartBench({})));
 }

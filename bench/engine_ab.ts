@@ -13,10 +13,10 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { Engine } from '../src/engine/engine.ts';
 import { argmax } from '../src/engine/greedy.ts';
+import { scriptArgs } from './script_args.ts';
 import { decodeStep, median, tokens } from './engine_timings.ts';
 
 const USAGE = `usage: npm run bench:ab -- --a A.node --b B.node [--preset mistral-mini|mixtral-mini] [--dtype f16|bf16|f32|q8_0|q4_0]
@@ -37,16 +37,13 @@ const Options = z.object({
   prefill: z.coerce.number().int().positive().optional(),
   rounds: z.coerce.number().int().positive().default(4),
   child: z.boolean().default(false),
-  help: z.boolean().default(false),
 });
 const text = { type: 'string' } as const;
-const { values } = parseArgs({
-  options: {
-    a: text, b: text, preset: text, dtype: text, threads: text, isa: text, steps: text, batch: text, context: text, prefill: text, rounds: text,
-    child: { type: 'boolean' }, help: { type: 'boolean' },
-  },
-});
-const opts = Options.parse(values);
+const opts = scriptArgs(
+  USAGE,
+  { a: text, b: text, preset: text, dtype: text, threads: text, isa: text, steps: text, batch: text, context: text, prefill: text, rounds: text, child: { type: 'boolean' } },
+  Options,
+);
 const modelDir = join('.bench', 'models', `${opts.preset}-${opts.dtype}`);
 const ChildResult = z.object({ isa: z.string(), stepMs: z.number(), longMs: z.number().nullable() });
 type ChildResult = z.infer<typeof ChildResult>;
@@ -138,8 +135,7 @@ function driver(a: string, b: string) {
   console.log(`B faster in ${ratios.filter((r) => r < 1).length} of ${ratios.length} rounds; median B/A ${median(ratios).toFixed(3)}`);
 }
 
-if (opts.help) console.log(USAGE);
-else if (!existsSync(join(modelDir, 'config.json'))) {
+if (!existsSync(join(modelDir, 'config.json'))) {
   console.error(`no model at ${modelDir}: make it once with \`npm run bench -- --preset ${opts.preset} --dtype ${opts.dtype}\``);
   process.exitCode = 1;
 } else if (opts.child) console.log(JSON.stringify(await childRun()));

@@ -2,7 +2,6 @@
 // store (embedded files, PostgreSQL), sequentially and at rising request rates. The same
 // requests go straight to the node (its internal API) and through the gateway; the added
 // latency is the difference of the two distributions' p50 and p99.
-//   npm run bench:gateway -- [--rates 1,100,300,1000] [--seconds 3] [--stores embedded,postgres]
 // A rate of 1 means sequential: one request after the other, as many as fit in --seconds,
 // rotating through node, a bare proxy (bench/bare_proxy.ts: what the extra hop alone costs) and gateway.
 // First, each store's ledger write cost: one record appended at a time (latency until durable)
@@ -11,8 +10,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { scriptArgs } from './script_args.ts';
 import { NODE_SECRET_HEADER } from '../src/protocol/internal_api.ts';
 import { TempModels } from '../test/helpers/models.ts';
 import { startPostgres } from '../test/helpers/postgres.ts';
@@ -20,14 +19,19 @@ import { startSirocco, type Server } from '../test/helpers/servers.ts';
 import { openStore } from '../src/gateway/store/gateway_store.ts';
 import type { UsageRecord } from '../src/gateway/ledger/usage_record.ts';
 
-const { values } = parseArgs({ options: { rates: { type: 'string' }, seconds: { type: 'string' }, stores: { type: 'string' } } });
-const o = z
-  .object({
+const USAGE = `usage: npm run bench:gateway -- [--rates 1,100,300,1000] [--seconds 3] [--stores embedded,postgres]
+The latency the gateway adds to a one-token completion, on each store, sequentially (rate 1) and at
+rising request rates (requests/s, open loop), each for --seconds; first, each store's ledger write cost.`;
+const text = { type: 'string' } as const;
+const o = scriptArgs(
+  USAGE,
+  { rates: text, seconds: text, stores: text },
+  z.object({
     rates: z.string().default('1,100,300,1000').transform((s) => s.split(',').map(Number)),
     seconds: z.coerce.number().positive().default(3),
     stores: z.string().default('embedded,postgres').transform((s) => s.split(',') as ('embedded' | 'postgres')[]),
-  })
-  .parse(values);
+  }),
+);
 
 const NODE_SECRET = 'test-node-secret-0123456789';
 const PROMPT = [1, 100, 200, 300, 400]; // ids inside mistral-tiny's 512-token vocabulary

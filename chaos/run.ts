@@ -4,8 +4,8 @@
 //   npm run chaos -- [--short] [--only NAME[,NAME…]] [--report FILE]
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { scriptArgs } from '../bench/script_args.ts';
 import type { Outcome, Scenario } from './scenario.ts';
 import { bigPrompt } from './scenarios/big_prompt.ts';
 import { cancels } from './scenarios/cancels.ts';
@@ -21,14 +21,11 @@ const USAGE = `usage: npm run chaos -- [--short] [--only NAME[,NAME…]] [--repo
 Scenarios: ${SCENARIOS.map((s) => s.name).join('; ')}
 `;
 
-const { values } = parseArgs({ options: { short: { type: 'boolean' }, only: { type: 'string' }, report: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-if (values.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
-const o = z
-  .object({ short: z.boolean().default(false), only: z.string().optional(), report: z.string().default('chaos-report.md') })
-  .parse(values);
+const o = scriptArgs(
+  USAGE,
+  { short: { type: 'boolean' }, only: { type: 'string' }, report: { type: 'string' } },
+  z.object({ short: z.boolean().default(false), only: z.string().optional(), report: z.string().default('chaos-report.md') }),
+);
 const chosen = o.only ? SCENARIOS.filter((s) => o.only!.split(',').some((n) => s.name.includes(n.trim()))) : SCENARIOS;
 if (chosen.length === 0) {
   process.stderr.write(`chaos: no scenario matches --only ${o.only}\n\n${USAGE}`);
