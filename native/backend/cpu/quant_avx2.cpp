@@ -57,11 +57,16 @@ AVX2_FN static inline __m256i dot4(__m256i acc, __m256i w_abs, __m256i w_sign, _
     return _mm256_add_epi32(acc, _mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
 
-// Decode tiles read one panel, a single stream the hardware prefetcher alone serves slowly:
-// fetch this far ahead (24 Q4_0 blocks). Batch-1 decode with the AVX2 table on Zen 5: Q4_0
-// steps 25–35% shorter than without, Q8_0 13–15%; 1.2 and 2.3 KB ahead gained less, 9.2 KB
-// no more.
-static const int PREFETCH_BYTES = 24 * Q4_PANEL_BLOCK;
+// Decode tiles take a panel group's four panels together (panel_layout.h): four streams, as
+// the AVX-512 table's tiles read, where they read one panel after the other. And the hardware
+// prefetcher alone serves them slowly: each fetches this far ahead (12 Q4_0 blocks, 3.4 KB).
+// Batch-1 decode with the AVX2 table, 2 threads, Intel Xeon, interleaved A/B (3 of 3 rounds
+// each): mistral-mini Q4_0 0.73× the time, Q8_0 0.74×; mixtral-mini 0.73× and 0.735×; 1
+// thread Q4_0 0.735×; batch 2 0.76×. Against 12 blocks ahead: 4 took 1.01–1.03× the time, 8
+// 1.01×, 16 1.01–1.04×, 24 1.06–1.09×; two panels a tile 1.09–1.10× four. (On Zen 5, with one
+// panel a tile, 24 blocks ahead had made Q4_0 steps 25–35% shorter than none.)
+static const int DECODE_PANELS = 4;
+static const int PREFETCH_BYTES = 12 * Q4_PANEL_BLOCK;
 
 // A prefill's copy of a Q4_0 panel (panel_source), as quant_avx512.cpp makes: a block of it,
 // COPY_BLOCK bytes, holds 16 f16 scales, padding, then the unpacked (lo, hi) vectors of group
@@ -70,82 +75,90 @@ static const int PREFETCH_BYTES = 24 * Q4_PANEL_BLOCK;
 // copying its sign trick's two vectors, 1 KB a block, took 1.18×.)
 static const int COPY_BYTES = 64, COPY_BLOCK = COPY_BYTES + 16 * 32;
 
-// One panel (two vectors of 8 rows) against NT tokens, block by block (kernels.h).
-template <bool Q4, panel_source S, int NT>
-AVX2_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0, const tensor& w, int64_t p, uint8_t* copy) {
+// Panels i … i + MP − 1 of ps (two vectors of 8 rows each) against NT tokens, block by block
+// (kernels.h), the MP panels' blocks b in turn. The copy sources hold one panel (MP = 1).
+template <bool Q4, panel_source S, int MP, int NT>
+AVX2_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0, const tensor& w, const panel_set& ps,
+                               int i, uint8_t* copy) {
     constexpr bool COPY = S == panel_source::copy, TO_COPY = S == panel_source::stored_to_copy;
+    static_assert(MP == 1 || S == panel_source::stored, "a copy holds one panel");
     const int64_t nb = x.nb;
     const int block_bytes = COPY ? COPY_BLOCK : Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK;
     const block_q8_act* xs[NT];
     for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
-    __m256 acc[2][NT];
-    for (auto& v : acc)
-        for (auto& a : v) a = _mm256_setzero_ps();
-    const uint8_t* blk = COPY ? copy : (const uint8_t*)w.data + p * nb * block_bytes;
+    __m256 acc[MP][2][NT];
+    for (auto& u : acc)
+        for (auto& v : u)
+            for (auto& a : v) a = _mm256_setzero_ps();
+    const uint8_t* panel[MP];
+    for (int p = 0; p < MP; p++) panel[p] = COPY ? copy : (const uint8_t*)w.data + ps.at(i + p) * nb * block_bytes;
     __m256i* out = (__m256i*)copy;  // stored_to_copy: the next vector of the copy
     const __m256i low4 = _mm256_set1_epi8(0x0F), bias = _mm256_set1_epi8((char)0x80);
-    for (int64_t b = 0; b < nb; b++, blk += block_bytes) {
-        if (!COPY && NT <= 2)
-            for (int l = 0; l < block_bytes; l += 64) _mm_prefetch((const char*)blk + PREFETCH_BYTES + l, _MM_HINT_T0);
-        const uint8_t* q = blk + (COPY ? COPY_BYTES : 2 * PANEL_ROWS);
-        const __m256i* v_copy = (const __m256i*)q;
-        if constexpr (TO_COPY) {
-            _mm256_store_si256(out, _mm256_loadu_si256((const __m256i*)blk));
-            out += COPY_BYTES / 32;
-        }
-        __m256i s[2][NT];
-        for (int h = 0; h < 2; h++)
-            for (int t = 0; t < NT; t++) s[h][t] = _mm256_set1_epi32(Q4 ? xs[t][b].start_q4 : 0);
-        if constexpr (Q4) {
-            // A block's 8 maddubs pairs summed in int16 first, one madd after: |sum| ≤
-            // 8·2·15·127 = 30480 < 2^15, exact, and a third of the instructions of widening each.
-            __m256i p16[2][NT];
-            for (auto& v : p16)
-                for (auto& a : v) a = _mm256_setzero_si256();
-            for (int j = 0; j < 4; j++)
-                for (int h = 0; h < 2; h++) {
-                    __m256i lo, hi;
-                    if constexpr (COPY) {
-                        lo = _mm256_load_si256(v_copy++), hi = _mm256_load_si256(v_copy++);
-                    } else {
-                        const __m256i v = _mm256_loadu_si256((const __m256i*)(q + j * 64 + h * 32));
-                        lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-                    }
-                    if constexpr (TO_COPY) _mm256_store_si256(out++, lo), _mm256_store_si256(out++, hi);
-                    for (int t = 0; t < NT; t++) {
-                        p16[h][t] = _mm256_add_epi16(p16[h][t], _mm256_maddubs_epi16(lo, group(xs[t][b], j)));
-                        p16[h][t] = _mm256_add_epi16(p16[h][t], _mm256_maddubs_epi16(hi, group(xs[t][b], j + 4)));
-                    }
-                }
+    for (int64_t b = 0; b < nb; b++)
+        for (int p = 0; p < MP; p++) {
+            const uint8_t* blk = panel[p] + b * block_bytes;
+            if (!COPY && NT <= 2)
+                for (int l = 0; l < block_bytes; l += 64) _mm_prefetch((const char*)blk + PREFETCH_BYTES + l, _MM_HINT_T0);
+            const uint8_t* q = blk + (COPY ? COPY_BYTES : 2 * PANEL_ROWS);
+            const __m256i* v_copy = (const __m256i*)q;
+            if constexpr (TO_COPY) {
+                _mm256_store_si256(out, _mm256_loadu_si256((const __m256i*)blk));
+                out += COPY_BYTES / 32;
+            }
+            __m256i s[2][NT];
             for (int h = 0; h < 2; h++)
-                for (int t = 0; t < NT; t++) s[h][t] = _mm256_add_epi32(s[h][t], _mm256_madd_epi16(p16[h][t], _mm256_set1_epi16(1)));
-        } else {
-            for (int g = 0; g < 8; g++)
-                for (int h = 0; h < 2; h++) {
-                    const __m256i ws = _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(q + g * 64 + h * 32)), bias);
-                    const __m256i wa = _mm256_sign_epi8(ws, ws);
-                    for (int t = 0; t < NT; t++) s[h][t] = dot4(s[h][t], wa, ws, group(xs[t][b], g));
-                }
+                for (int t = 0; t < NT; t++) s[h][t] = _mm256_set1_epi32(Q4 ? xs[t][b].start_q4 : 0);
+            if constexpr (Q4) {
+                // A block's 8 maddubs pairs summed in int16 first, one madd after: |sum| ≤
+                // 8·2·15·127 = 30480 < 2^15, exact, and a third of the instructions of widening each.
+                __m256i p16[2][NT];
+                for (auto& v : p16)
+                    for (auto& a : v) a = _mm256_setzero_si256();
+                for (int j = 0; j < 4; j++)
+                    for (int h = 0; h < 2; h++) {
+                        __m256i lo, hi;
+                        if constexpr (COPY) {
+                            lo = _mm256_load_si256(v_copy++), hi = _mm256_load_si256(v_copy++);
+                        } else {
+                            const __m256i v = _mm256_loadu_si256((const __m256i*)(q + j * 64 + h * 32));
+                            lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+                        }
+                        if constexpr (TO_COPY) _mm256_store_si256(out++, lo), _mm256_store_si256(out++, hi);
+                        for (int t = 0; t < NT; t++) {
+                            p16[h][t] = _mm256_add_epi16(p16[h][t], _mm256_maddubs_epi16(lo, group(xs[t][b], j)));
+                            p16[h][t] = _mm256_add_epi16(p16[h][t], _mm256_maddubs_epi16(hi, group(xs[t][b], j + 4)));
+                        }
+                    }
+                for (int h = 0; h < 2; h++)
+                    for (int t = 0; t < NT; t++) s[h][t] = _mm256_add_epi32(s[h][t], _mm256_madd_epi16(p16[h][t], _mm256_set1_epi16(1)));
+            } else {
+                for (int g = 0; g < 8; g++)
+                    for (int h = 0; h < 2; h++) {
+                        const __m256i ws = _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(q + g * 64 + h * 32)), bias);
+                        const __m256i wa = _mm256_sign_epi8(ws, ws);
+                        for (int t = 0; t < NT; t++) s[h][t] = dot4(s[h][t], wa, ws, group(xs[t][b], g));
+                    }
+            }
+            for (int h = 0; h < 2; h++) {
+                const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(blk + 16 * h)));
+                for (int t = 0; t < NT; t++)
+                    acc[p][h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[h][t]), _mm256_mul_ps(dw, _mm256_set1_ps(xs[t][b].d)), acc[p][h][t]);
+            }
         }
+    for (int p = 0; p < MP; p++)
         for (int h = 0; h < 2; h++) {
-            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(blk + 16 * h)));
-            for (int t = 0; t < NT; t++)
-                acc[h][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[h][t]), _mm256_mul_ps(dw, _mm256_set1_ps(xs[t][b].d)), acc[h][t]);
+            const int64_t r = ps.at(i + p) * PANEL_ROWS + 8 * h;
+            for (int t = 0; r < w.rows && t < NT; t++) store_lanes(y + (t0 + t) * ldy + r, acc[p][h][t], w.rows - r);
         }
-    }
-    for (int h = 0; h < 2; h++) {
-        const int64_t r = p * PANEL_ROWS + 8 * h;
-        for (int t = 0; r < w.rows && t < NT; t++) store_lanes(y + (t0 + t) * ldy + r, acc[h][t], w.rows - r);
-    }
 }
 
-// Tokens [t, T) of panel p: tiles of NT, then of 2 and 1.
+// Tokens [t, T) of panel i of ps: tiles of NT, then of 2 and 1.
 template <bool Q4, panel_source S, int NT>
-AVX2_FN static void quant_tokens(float* y, int64_t ldy, const qact_rows& x, int t, int T, const tensor& w, int64_t p,
-                                 uint8_t* copy) {
-    for (; t + NT <= T; t += NT) quant_tile<Q4, S, NT>(y, ldy, x, t, w, p, copy);
-    for (; t + 2 <= T; t += 2) quant_tile<Q4, S, 2>(y, ldy, x, t, w, p, copy);
-    if (t < T) quant_tile<Q4, S, 1>(y, ldy, x, t, w, p, copy);
+AVX2_FN static void quant_tokens(float* y, int64_t ldy, const qact_rows& x, int t, int T, const tensor& w, const panel_set& ps,
+                                 int i, uint8_t* copy) {
+    for (; t + NT <= T; t += NT) quant_tile<Q4, S, 1, NT>(y, ldy, x, t, w, ps, i, copy);
+    for (; t + 2 <= T; t += 2) quant_tile<Q4, S, 1, 2>(y, ldy, x, t, w, ps, i, copy);
+    if (t < T) quant_tile<Q4, S, 1, 1>(y, ldy, x, t, w, ps, i, copy);
 }
 
 // Prefill tiles of more tokens share each weight vector's unpacking (Q8_0's sign trick, Q4_0's
@@ -156,15 +169,20 @@ AVX2_FN static void quant_tokens(float* y, int64_t ldy, const qact_rows& x, int 
 template <bool Q4>
 AVX2_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps) {
     constexpr int PREFILL_TOKENS = Q4 ? 4 : 3;
+    constexpr panel_source STORED = panel_source::stored;
+    int i = 0;
+    if (T == 1)
+        for (; i + DECODE_PANELS <= ps.n; i += DECODE_PANELS) quant_tile<Q4, STORED, DECODE_PANELS, 1>(y, ldy, x, 0, w, ps, i, nullptr);
+    if (T == 2)
+        for (; i + DECODE_PANELS <= ps.n; i += DECODE_PANELS) quant_tile<Q4, STORED, DECODE_PANELS, 2>(y, ldy, x, 0, w, ps, i, nullptr);
     uint8_t* copy = Q4 && T >= 2 * PREFILL_TOKENS ? thread_copy_buffer((size_t)x.nb * COPY_BLOCK) : nullptr;
-    for (int i = 0; i < ps.n; i++) {
-        const int64_t p = ps.at(i);
+    for (; i < ps.n; i++) {
         if (!copy) {
-            quant_tokens<Q4, panel_source::stored, PREFILL_TOKENS>(y, ldy, x, 0, T, w, p, nullptr);
+            quant_tokens<Q4, STORED, PREFILL_TOKENS>(y, ldy, x, 0, T, w, ps, i, nullptr);
             continue;
         }
-        quant_tile<Q4, panel_source::stored_to_copy, PREFILL_TOKENS>(y, ldy, x, 0, w, p, copy);
-        quant_tokens<Q4, panel_source::copy, PREFILL_TOKENS>(y, ldy, x, PREFILL_TOKENS, T, w, p, copy);
+        quant_tile<Q4, panel_source::stored_to_copy, 1, PREFILL_TOKENS>(y, ldy, x, 0, w, ps, i, copy);
+        quant_tokens<Q4, panel_source::copy, PREFILL_TOKENS>(y, ldy, x, PREFILL_TOKENS, T, w, ps, i, copy);
     }
 }
 
