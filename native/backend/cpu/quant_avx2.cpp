@@ -152,13 +152,13 @@ AVX2_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0
         }
 }
 
-// Tokens [t, T) of panel i of ps: tiles of NT, then of 2 and 1.
-template <bool Q4, panel_source S, int NT>
+// Tokens [t, T) of panels i … i + MP − 1 of ps: tiles of NT, then of 2 and 1.
+template <bool Q4, panel_source S, int MP, int NT>
 AVX2_FN static void quant_tokens(float* y, int64_t ldy, const qact_rows& x, int t, int T, const tensor& w, const panel_set& ps,
                                  int i, uint8_t* copy) {
-    for (; t + NT <= T; t += NT) quant_tile<Q4, S, 1, NT>(y, ldy, x, t, w, ps, i, copy);
-    for (; t + 2 <= T; t += 2) quant_tile<Q4, S, 1, 2>(y, ldy, x, t, w, ps, i, copy);
-    if (t < T) quant_tile<Q4, S, 1, 1>(y, ldy, x, t, w, ps, i, copy);
+    for (; t + NT <= T; t += NT) quant_tile<Q4, S, MP, NT>(y, ldy, x, t, w, ps, i, copy);
+    for (; t + 2 <= T; t += 2) quant_tile<Q4, S, MP, 2>(y, ldy, x, t, w, ps, i, copy);
+    if (t < T) quant_tile<Q4, S, MP, 1>(y, ldy, x, t, w, ps, i, copy);
 }
 
 // Prefill tiles of more tokens share each weight vector's unpacking (Q8_0's sign trick, Q4_0's
@@ -179,18 +179,15 @@ AVX2_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, int 
     constexpr panel_source STORED = panel_source::stored;
     int i = 0;
     if (T <= PAIRS_TOKENS)
-        for (; i + DECODE_PANELS <= ps.n; i += DECODE_PANELS)
-            for (int t = 0; t < T; t += 2)
-                if (T - t == 1) quant_tile<Q4, STORED, DECODE_PANELS, 1>(y, ldy, x, t, w, ps, i, nullptr);
-                else quant_tile<Q4, STORED, DECODE_PANELS, 2>(y, ldy, x, t, w, ps, i, nullptr);
+        for (; i + DECODE_PANELS <= ps.n; i += DECODE_PANELS) quant_tokens<Q4, STORED, DECODE_PANELS, 2>(y, ldy, x, 0, T, w, ps, i, nullptr);
     uint8_t* copy = Q4 && T >= 2 * PREFILL_TOKENS ? thread_copy_buffer((size_t)x.nb * COPY_BLOCK) : nullptr;
     for (; i < ps.n; i++) {
         if (!copy) {
-            quant_tokens<Q4, STORED, PREFILL_TOKENS>(y, ldy, x, 0, T, w, ps, i, nullptr);
+            quant_tokens<Q4, STORED, 1, PREFILL_TOKENS>(y, ldy, x, 0, T, w, ps, i, nullptr);
             continue;
         }
         quant_tile<Q4, panel_source::stored_to_copy, 1, PREFILL_TOKENS>(y, ldy, x, 0, w, ps, i, copy);
-        quant_tokens<Q4, panel_source::copy, PREFILL_TOKENS>(y, ldy, x, PREFILL_TOKENS, T, w, ps, i, copy);
+        quant_tokens<Q4, panel_source::copy, 1, PREFILL_TOKENS>(y, ldy, x, PREFILL_TOKENS, T, w, ps, i, copy);
     }
 }
 
