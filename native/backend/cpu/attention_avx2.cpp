@@ -55,14 +55,14 @@ AVX2_FN static inline void scores_slice(__m256* acc, const float* q, int D, cons
 
 // 8 / G keys at a time against all G heads, 8 accumulators (head r, key c at r·K + c) reduced
 // together; a short last step repeats the last key, so every split gives the same numbers.
-template <int G, bool F16>
-AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D, const attn_rows& rows, float scale) {
+template <int G, bool F16, int HD>
+AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D_, const attn_rows& rows, float scale) {
     constexpr int K = 8 / G;
-    const int n = rows.n, D8 = D / 8 * 8, ahead = attn_rows_ahead(rows, D);
+    const int D = head_dim<HD>(D_), n = rows.n, D8 = D / 8 * 8, ahead = attn_rows_ahead(rows, D);
     for (int j = 0; j < n; j += K) {
         const void* key[K];
         for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
-        for (int c = 0; c < K && j + c + ahead < n; c++) attn_prefetch_row<3>(rows, rows.keys[j + c + ahead], D);
+        for (int c = 0; c < K && j + c + ahead < n; c++) attn_prefetch_row<3, F16>(rows.keys[j + c + ahead], D);
         __m256 acc[8];
         UNROLL_TILE for (int a = 0; a < 8; a++) acc[a] = _mm256_setzero_ps();
         for (int d = 0; d < D8; d += 8) scores_slice<G, K, F16>(acc, q, D, key, d);
@@ -77,8 +77,10 @@ AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D, const a
 
 template <int G>
 AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D, const attn_rows& rows, float scale) {
-    if (rows.f16) return scores<G, true>(s, lds, q, D, rows, scale);
-    scores<G, false>(s, lds, q, D, rows, scale);
+    if (!rows.f16) return scores<G, false, 0>(s, lds, q, D, rows, scale);
+    if (D == 128) return scores<G, true, 128>(s, lds, q, D, rows, scale);
+    if (D == 64) return scores<G, true, 64>(s, lds, q, D, rows, scale);
+    scores<G, true, 0>(s, lds, q, D, rows, scale);
 }
 
 AVX2_FN void avx2_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale) {
@@ -95,15 +97,15 @@ AVX2_FN void avx2_attn_scores(float* s, int64_t lds, const float* q, int G, int 
 }
 
 // Columns [d0, d0 + 8·C) of the G outputs held in registers while every value streams by.
-template <int G, int C, bool F16>
-AVX2_FN static void values_pass(float* o, const float* w, int64_t ldw, int D, const attn_rows& vr, int d0) {
+template <int G, int C, bool F16, int HD>
+AVX2_FN static void values_pass(float* o, const float* w, int64_t ldw, int D_, const attn_rows& vr, int d0) {
     const void* const* rows = vr.values;
-    const int n = vr.n, ahead = attn_rows_ahead(vr, D);
+    const int D = head_dim<HD>(D_), n = vr.n, ahead = attn_rows_ahead(vr, D);
     __m256 acc[G][C];
     for (int r = 0; r < G; r++)
         for (int c = 0; c < C; c++) acc[r][c] = _mm256_loadu_ps(o + r * D + d0 + 8 * c);
     for (int j = 0; j < n; j++) {
-        if (d0 == 0 && j + ahead < n) attn_prefetch_row<3>(vr, rows[j + ahead], D);  // later passes find them in cache
+        if (d0 == 0 && j + ahead < n) attn_prefetch_row<3, F16>(rows[j + ahead], D);  // later passes find them in cache
         __m256 v[C];
         for (int c = 0; c < C; c++) v[c] = load_row8<F16>(rows[j], D, d0 + 8 * c);
         for (int r = 0; r < G; r++) {
@@ -116,23 +118,23 @@ AVX2_FN static void values_pass(float* o, const float* w, int64_t ldw, int D, co
 }
 
 // The last pass, of cs < C vectors.
-template <int G, int C, bool F16>
+template <int G, int C, bool F16, int HD>
 AVX2_FN static void values_rest(float* o, const float* w, int64_t ldw, int D, const attn_rows& vr, int d0, int cs) {
     if constexpr (C > 1) {
-        if (cs == C - 1) return values_pass<G, C - 1, F16>(o, w, ldw, D, vr, d0);
-        values_rest<G, C - 1, F16>(o, w, ldw, D, vr, d0, cs);
+        if (cs == C - 1) return values_pass<G, C - 1, F16, HD>(o, w, ldw, D, vr, d0);
+        values_rest<G, C - 1, F16, HD>(o, w, ldw, D, vr, d0, cs);
     }
 }
 
 // Whole passes of C vectors, the rest in one pass of fewer; columns past the last whole 8 (a
 // tail) one at a time.
-template <int G, int C, bool F16>
-AVX2_FN static void values(float* o, const float* w, int64_t ldw, int D, const attn_rows& vr) {
+template <int G, int C, bool F16, int HD>
+AVX2_FN static void values(float* o, const float* w, int64_t ldw, int D_, const attn_rows& vr) {
     const void* const* rows = vr.values;
-    const int n = vr.n, D8 = D / 8 * 8;
+    const int D = head_dim<HD>(D_), n = vr.n, D8 = D / 8 * 8;
     int d0 = 0;
-    for (; d0 + 8 * C <= D8; d0 += 8 * C) values_pass<G, C, F16>(o, w, ldw, D, vr, d0);
-    if (d0 < D8) values_rest<G, C, F16>(o, w, ldw, D, vr, d0, (D8 - d0) / 8);
+    for (; d0 + 8 * C <= D8; d0 += 8 * C) values_pass<G, C, F16, HD>(o, w, ldw, D, vr, d0);
+    if (d0 < D8) values_rest<G, C, F16, HD>(o, w, ldw, D, vr, d0, (D8 - d0) / 8);
     for (int d = D8; d < D; d++)
         for (int r = 0; r < G; r++) {
             float acc = o[r * D + d];
@@ -143,8 +145,10 @@ AVX2_FN static void values(float* o, const float* w, int64_t ldw, int D, const a
 
 template <int G, int C>
 AVX2_FN static void values(float* o, const float* w, int64_t ldw, int D, const attn_rows& rows) {
-    if (rows.f16) return values<G, C, true>(o, w, ldw, D, rows);
-    values<G, C, false>(o, w, ldw, D, rows);
+    if (!rows.f16) return values<G, C, false, 0>(o, w, ldw, D, rows);
+    if (D == 128) return values<G, C, true, 128>(o, w, ldw, D, rows);
+    if (D == 64) return values<G, C, true, 64>(o, w, ldw, D, rows);
+    values<G, C, true, 0>(o, w, ldw, D, rows);
 }
 
 AVX2_FN void avx2_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows) {

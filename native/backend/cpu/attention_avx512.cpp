@@ -48,15 +48,15 @@ AVX512_FN static inline void scores_slice(__m512* acc, const float* q, int D, co
 // 16 / G keys at a time against all G heads, 16 accumulators (head r, key c at r·K + c) reduced
 // together. A key's score does not depend on which keys share its step (a short last step
 // repeats the last key), so every split of the keys gives the same numbers.
-template <int G, bool F16>
-AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D, const attn_rows& rows, float scale) {
+template <int G, bool F16, int HD>
+AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D_, const attn_rows& rows, float scale) {
     constexpr int K = 16 / G;
-    const int n = rows.n, D16 = D / 16 * 16, ahead = attn_rows_ahead(rows, D);
+    const int D = head_dim<HD>(D_), n = rows.n, D16 = D / 16 * 16, ahead = attn_rows_ahead(rows, D);
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int j = 0; j < n; j += K) {
         const void* key[K];
         for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
-        for (int c = 0; c < K && j + c + ahead < n; c++) attn_prefetch_row<2>(rows, rows.keys[j + c + ahead], D);
+        for (int c = 0; c < K && j + c + ahead < n; c++) attn_prefetch_row<2, F16>(rows.keys[j + c + ahead], D);
         __m512 acc[16];
         for (int a = 0; a < 16; a++) acc[a] = _mm512_setzero_ps();
         for (int d = 0; d < D16; d += 16) scores_slice<G, K, F16>(acc, q, D, key, d, 0xFFFF);
@@ -70,8 +70,10 @@ AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D, const
 
 template <int G>
 AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D, const attn_rows& rows, float scale) {
-    if (rows.f16) return scores<G, true>(s, lds, q, D, rows, scale);
-    scores<G, false>(s, lds, q, D, rows, scale);
+    if (!rows.f16) return scores<G, false, 0>(s, lds, q, D, rows, scale);
+    if (D == 128) return scores<G, true, 128>(s, lds, q, D, rows, scale);
+    if (D == 64) return scores<G, true, 64>(s, lds, q, D, rows, scale);
+    scores<G, true, 0>(s, lds, q, D, rows, scale);
 }
 
 AVX512_FN void avx512_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale) {
@@ -105,10 +107,10 @@ AVX512_FN float avx512_softmax_exp(float* x, int n, float* max) {
 }
 
 // Columns [d0, d0 + 16·C) of the G outputs held in registers while every value streams by.
-template <int G, int C, bool F16>
-AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D, const attn_rows& vr) {
+template <int G, int C, bool F16, int HD>
+AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D_, const attn_rows& vr) {
     const void* const* rows = vr.values;
-    const int n = vr.n, ahead = attn_rows_ahead(vr, D);
+    const int D = head_dim<HD>(D_), n = vr.n, ahead = attn_rows_ahead(vr, D);
     for (int d0 = 0; d0 < D; d0 += 16 * C) {
         __mmask16 m[C];
         for (int c = 0; c < C; c++) m[c] = d0 + 16 * c < D ? tail_mask(D, d0 + 16 * c) : 0;
@@ -116,7 +118,7 @@ AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D, const
         for (int r = 0; r < G; r++)
             for (int c = 0; c < C; c++) acc[r][c] = _mm512_maskz_loadu_ps(m[c], o + r * D + d0 + 16 * c);
         for (int j = 0; j < n; j++) {
-            if (d0 == 0 && j + ahead < n) attn_prefetch_row<2>(vr, rows[j + ahead], D);  // later passes find them in cache
+            if (d0 == 0 && j + ahead < n) attn_prefetch_row<2, F16>(rows[j + ahead], D);  // later passes find them in cache
             __m512 v[C];
             for (int c = 0; c < C; c++) v[c] = load_row(rows[j], F16, d0 + 16 * c, m[c]);
             for (int r = 0; r < G; r++) {
@@ -131,8 +133,10 @@ AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D, const
 
 template <int G, int C>
 AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D, const attn_rows& rows) {
-    if (rows.f16) return values<G, C, true>(o, w, ldw, D, rows);
-    values<G, C, false>(o, w, ldw, D, rows);
+    if (!rows.f16) return values<G, C, false, 0>(o, w, ldw, D, rows);
+    if (D == 128) return values<G, C, true, 128>(o, w, ldw, D, rows);
+    if (D == 64) return values<G, C, true, 64>(o, w, ldw, D, rows);
+    values<G, C, true, 0>(o, w, ldw, D, rows);
 }
 
 AVX512_FN void avx512_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows) {

@@ -97,10 +97,17 @@ inline float max_lanes8(const float* x, int64_t n) {
 // accumulators went back to registers: attention_avx2.cpp.)
 static const int ATTN_PREFETCH_BYTES = 4096;
 inline int attn_rows_ahead(const attn_rows& rows, int D) { return std::max(4, ATTN_PREFETCH_BYTES / (D * (rows.f16 ? 2 : 4))); }
-template <int LOCALITY>
-inline void attn_prefetch_row(const attn_rows& rows, const void* row, int D) {
-    for (int b = 0; b < D * (rows.f16 ? 2 : 4); b += 64) __builtin_prefetch((const char*)row + b, 0, LOCALITY);
+template <int LOCALITY, bool F16>
+inline void attn_prefetch_row(const void* row, int D) {
+    for (int b = 0; b < D * (F16 ? 2 : 4); b += 64) __builtin_prefetch((const char*)row + b, 0, LOCALITY);
 }
+
+// The attention kernels take head_dim as a template argument HD when it is 128 (Mistral's
+// and Mixtral's heads, mistral-mini's) or 64 (mixtral-mini's), 0 otherwise: with the width
+// known the loops over a row unroll — its slices, its prefetches and their bounds. For f16
+// rows (the default cache) only; f32 rows take the width at run time.
+template <int HD>
+inline int head_dim(int D) { return HD ? HD : D; }
 
 // Element i of a float-dtype row (F32, F16, BF16) as f32: the scalar tails of every table.
 template <int D>
