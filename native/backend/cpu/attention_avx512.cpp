@@ -76,15 +76,19 @@ AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D, const
     scores<G, true, 0>(s, lds, q, D, rows, scale);
 }
 
+// G query heads in groups the kernels have, largest first (16, 8, 4, 2, 1), each group
+// reading the keys once: 6 a KV head (Mixtral 8x22B, Codestral) as 4 + 2, 12 (Mistral Large 2)
+// as 8 + 4. A head's scores do not depend on its group.
 AVX512_FN void avx512_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale) {
-    switch (G) {
-        case 1: return scores<1>(s, lds, q, D, rows, scale);
-        case 2: return scores<2>(s, lds, q, D, rows, scale);
-        case 4: return scores<4>(s, lds, q, D, rows, scale);
-        case 8: return scores<8>(s, lds, q, D, rows, scale);
-        case 16: return scores<16>(s, lds, q, D, rows, scale);
-        default:
-            for (int r = 0; r < G; r++) scores<1>(s + r * lds, lds, q + r * D, D, rows, scale);
+    for (int r = 0, n; r < G; r += n) {
+        float* sr = s + r * lds;
+        const float* qr = q + r * D;
+        n = G - r >= 16 ? 16 : G - r >= 8 ? 8 : G - r >= 4 ? 4 : G - r >= 2 ? 2 : 1;
+        if (n == 16) scores<16>(sr, lds, qr, D, rows, scale);
+        else if (n == 8) scores<8>(sr, lds, qr, D, rows, scale);
+        else if (n == 4) scores<4>(sr, lds, qr, D, rows, scale);
+        else if (n == 2) scores<2>(sr, lds, qr, D, rows, scale);
+        else scores<1>(sr, lds, qr, D, rows, scale);
     }
 }
 
@@ -139,14 +143,16 @@ AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D, const
     values<G, C, true, 0>(o, w, ldw, D, rows);
 }
 
+// Heads in groups as the scores' (8, 4, 2, 1), each group streaming the values once.
 AVX512_FN void avx512_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows) {
-    switch (G) {
-        case 1: return values<1, 8>(o, w, ldw, D, rows);
-        case 2: return values<2, 8>(o, w, ldw, D, rows);
-        case 4: return values<4, 4>(o, w, ldw, D, rows);
-        case 8: return values<8, 2>(o, w, ldw, D, rows);
-        default:
-            for (int r = 0; r < G; r++) values<1, 8>(o + r * D, w + r * ldw, ldw, D, rows);
+    for (int r = 0, n; r < G; r += n) {
+        float* orow = o + r * D;
+        const float* wr = w + r * ldw;
+        n = G - r >= 8 ? 8 : G - r >= 4 ? 4 : G - r >= 2 ? 2 : 1;
+        if (n == 8) values<8, 2>(orow, wr, ldw, D, rows);
+        else if (n == 4) values<4, 4>(orow, wr, ldw, D, rows);
+        else if (n == 2) values<2, 8>(orow, wr, ldw, D, rows);
+        else values<1, 8>(orow, wr, ldw, D, rows);
     }
 }
 #endif
