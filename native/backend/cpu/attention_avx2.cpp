@@ -83,13 +83,12 @@ AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D, const a
     scores<G, true, 0>(s, lds, q, D, rows, scale);
 }
 
-// G query heads in groups the kernels have, largest first (8, 4, 2, 1), each group reading
-// the keys once (as attention_avx512.cpp).
+// G query heads in parts of 8, 4, 2, 1 (kernels_isa.h: head_part).
 AVX2_FN void avx2_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale) {
     for (int r = 0, n; r < G; r += n) {
         float* sr = s + r * lds;
         const float* qr = q + r * D;
-        n = G - r >= 8 ? 8 : G - r >= 4 ? 4 : G - r >= 2 ? 2 : 1;
+        n = head_part(G - r, 8);
         if (n == 8) scores<8>(sr, lds, qr, D, rows, scale);
         else if (n == 4) scores<4>(sr, lds, qr, D, rows, scale);
         else if (n == 2) scores<2>(sr, lds, qr, D, rows, scale);
@@ -152,12 +151,12 @@ AVX2_FN static void values(float* o, const float* w, int64_t ldw, int D, const a
     values<G, C, true, 0>(o, w, ldw, D, rows);
 }
 
-// Heads in groups of 4, 2, 1, each group streaming the values once.
+// G query heads in parts of 4, 2, 1.
 AVX2_FN void avx2_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows) {
     for (int r = 0, n; r < G; r += n) {
         float* orow = o + r * D;
         const float* wr = w + r * ldw;
-        n = G - r >= 4 ? 4 : G - r >= 2 ? 2 : 1;
+        n = head_part(G - r, 4);
         if (n == 4) values<4, 2>(orow, wr, ldw, D, rows);
         else if (n == 2) values<2, 4>(orow, wr, ldw, D, rows);
         else values<1, 8>(orow, wr, ldw, D, rows);

@@ -76,14 +76,12 @@ AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D, const
     scores<G, true, 0>(s, lds, q, D, rows, scale);
 }
 
-// G query heads in groups the kernels have, largest first (16, 8, 4, 2, 1), each group
-// reading the keys once: 6 a KV head (Mixtral 8x22B, Codestral) as 4 + 2, 12 (Mistral Large 2)
-// as 8 + 4. A head's scores do not depend on its group.
+// G query heads in parts of 16, 8, 4, 2, 1 (kernels_isa.h: head_part).
 AVX512_FN void avx512_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale) {
     for (int r = 0, n; r < G; r += n) {
         float* sr = s + r * lds;
         const float* qr = q + r * D;
-        n = G - r >= 16 ? 16 : G - r >= 8 ? 8 : G - r >= 4 ? 4 : G - r >= 2 ? 2 : 1;
+        n = head_part(G - r, 16);
         if (n == 16) scores<16>(sr, lds, qr, D, rows, scale);
         else if (n == 8) scores<8>(sr, lds, qr, D, rows, scale);
         else if (n == 4) scores<4>(sr, lds, qr, D, rows, scale);
@@ -143,12 +141,12 @@ AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D, const
     values<G, C, true, 0>(o, w, ldw, D, rows);
 }
 
-// Heads in groups as the scores' (8, 4, 2, 1), each group streaming the values once.
+// G query heads in parts of 8, 4, 2, 1.
 AVX512_FN void avx512_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows) {
     for (int r = 0, n; r < G; r += n) {
         float* orow = o + r * D;
         const float* wr = w + r * ldw;
-        n = G - r >= 8 ? 8 : G - r >= 4 ? 4 : G - r >= 2 ? 2 : 1;
+        n = head_part(G - r, 8);
         if (n == 8) values<8, 2>(orow, wr, ldw, D, rows);
         else if (n == 4) values<4, 4>(orow, wr, ldw, D, rows);
         else if (n == 2) values<2, 8>(orow, wr, ldw, D, rows);

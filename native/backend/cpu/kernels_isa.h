@@ -109,6 +109,17 @@ inline void attn_prefetch_row(const void* row, int D) {
 template <int HD>
 inline int head_dim(int D) { return HD ? HD : D; }
 
+// The attention kernels have widths for groups of 1, 2, 4, 8 (and AVX-512 scores 16) query
+// heads a KV head; a group of another size goes through them in parts, largest first, each
+// part reading the keys or values once — 6 (Mixtral 8x22B, Codestral) as 4 + 2, 12 (Mistral
+// Large 2) as 8 + 4. The next part of `left` heads, at most `widest`. A head's numbers do not
+// depend on its part.
+inline int head_part(int left, int widest) {
+    int n = widest;
+    while (n > left) n /= 2;
+    return n;
+}
+
 // Element i of a float-dtype row (F32, F16, BF16) as f32: the scalar tails of every table.
 template <int D>
 inline float elem(const void* base, int64_t i) {
