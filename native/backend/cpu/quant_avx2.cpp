@@ -101,8 +101,9 @@ AVX2_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0
             // memory (as quant_avx512.cpp's): 256-token prefill with the AVX2 table, 2
             // threads, Intel Xeon, interleaved A/B: mistral-mini Q8_0 0.96× the time (3 of 3
             // rounds), mixtral-mini Q8_0 0.92× (3 of 3), Q4_0 0.95× (2 of 3), mistral-mini
-            // Q4_0 1.01× (1 of 4); batch-16 decode mistral-mini Q8_0 0.85× (4 of 4; 1 thread
-            // 0.87×), Q4_0 0.97×, mixtral-mini Q8_0 0.96× (4 of 4), Q4_0 1.00×.
+            // Q4_0 1.01–1.02× (1 of 9: its copy's first tile the one loser); batch-16 decode
+            // mistral-mini Q8_0 0.85× (4 of 4; 1 thread 0.87×), Q4_0 0.97× (4 of 4),
+            // mixtral-mini Q8_0 0.96× (4 of 4), Q4_0 1.00×.
             if (!COPY && (NT <= 2 || t0 == 0))
                 for (int l = 0; l < block_bytes; l += 64) _mm_prefetch((const char*)blk + PREFETCH_BYTES + l, _MM_HINT_T0);
             const uint8_t* q = blk + (COPY ? COPY_BYTES : 2 * PANEL_ROWS);
