@@ -134,12 +134,20 @@ void avx512_pack_act(const act_rows& x, int T, int64_t K, int part, int parts, f
 // and 0.81× the time they took there, mixtral-mini 64 tokens 0.93× (interleaved A/B, 3 of 3
 // rounds each, 2 threads, Intel Xeon).
 static const int64_t WIDE_COLUMNS = 2048;
+// When a call's packed activations pass WIDE_FETCH_ABOVE bytes they no longer stay in L2 with
+// the widened panels, and the tiles reading the copy fetch both WIDE_AHEAD columns ahead.
+// 256-token prefill, 2 threads, Intel Xeon, interleaved A/B: mistral-mini F16 0.945× the time
+// (6 of 6 rounds), BF16 0.945× (4 of 4), 1 thread F16 0.93× (3 of 3). Below it, the fetches
+// only cost: mixtral-mini F16 (its experts' ~64 tokens, 0.25–0.9 MB) had taken 1.036× (2 of
+// 6) with them; 0.997× now.
+static const int WIDE_AHEAD = 16;
+static const int64_t WIDE_FETCH_ABOVE = int64_t(1) << 20;
 
 // One tile of NT tokens (the packed tile xt from its column k0) against MP panels of ps,
 // columns [k0, k0 + kn) of each chain: from zero when k0 = 0, else from the sums y holds.
 // WIDEN: reads the panels from w and writes them to wide[(k·MP + p)·16 + lane] as f32;
 // otherwise reads them from wide.
-template <int D, bool WIDEN, int MP, int NT>
+template <int D, bool WIDEN, int MP, int NT, bool FETCH = false>
 AVX512_FN static void wide_tile(float* y, int64_t ldy, const float* xt, int t0, float* wide, int64_t k0, int64_t kn,
                                 const tensor& w, const panel_set& ps, int i) {
     __mmask16 mask[MP];
@@ -160,6 +168,11 @@ AVX512_FN static void wide_tile(float* y, int64_t ldy, const float* xt, int t0, 
             if (k % 2 == 0)  // a line holds 2 columns of 16 rows
                 for (int p = 0; p < MP; p++)
                     _mm_prefetch((const char*)w.data + (panel[p] + k * PANEL_ROWS) * 2 + FLOAT_PREFETCH_BYTES, _MM_HINT_T0);
+        if constexpr (FETCH) {
+            for (int p = 0; p < MP; p++) _mm_prefetch((const char*)(wide + (WIDE_AHEAD * MP + p) * PANEL_ROWS), _MM_HINT_T0);
+            if (k % 4 == 0)
+                for (int l = 0; l < NT * 16; l += 64) _mm_prefetch((const char*)(xt + WIDE_AHEAD * NT) + l, _MM_HINT_T0);
+        }
         for (int p = 0; p < MP; p++) {
             if constexpr (WIDEN) _mm512_store_ps(wide + p * PANEL_ROWS, wv[p] = load16<D>(w.data, panel[p] + k * PANEL_ROWS));
             else wv[p] = _mm512_load_ps(wide + p * PANEL_ROWS);
@@ -173,23 +186,25 @@ AVX512_FN static void wide_tile(float* y, int64_t ldy, const float* xt, int t0, 
         for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(out[p] + t * ldy, mask[p], acc[p][t]);
 }
 
-template <int D, bool WIDEN, int MP, int NT>
+template <int D, bool WIDEN, int MP, int NT, bool FETCH = false>
 AVX512_FN static void wide_tokens(float* y, int64_t ldy, const float* xt, int t0, int n, float* wide, int64_t k0,
                                   int64_t kn, const tensor& w, const panel_set& ps, int i) {
     if constexpr (NT > 1)
-        if (n < NT) return wide_tokens<D, WIDEN, MP, NT - 1>(y, ldy, xt, t0, n, wide, k0, kn, w, ps, i);
-    wide_tile<D, WIDEN, MP, NT>(y, ldy, xt + k0 * NT, t0, wide, k0, kn, w, ps, i);
+        if (n < NT) return wide_tokens<D, WIDEN, MP, NT - 1, FETCH>(y, ldy, xt, t0, n, wide, k0, kn, w, ps, i);
+    wide_tile<D, WIDEN, MP, NT, FETCH>(y, ldy, xt + k0 * NT, t0, wide, k0, kn, w, ps, i);
 }
 
 template <int D, int MP>
 AVX512_FN static void wide_panels(float* y, int64_t ldy, const float* packed, int T, const tensor& w, const panel_set& ps, int i) {
     float* wide = (float*)thread_copy_buffer(2 * WIDE_COLUMNS * PANEL_ROWS * sizeof(float));
+    const bool fetch = (int64_t)T * w.cols * (int64_t)sizeof(float) > WIDE_FETCH_ABOVE;
     for (int64_t k0 = 0; k0 < w.cols; k0 += WIDE_COLUMNS) {
         const int64_t kn = std::min(WIDE_COLUMNS, w.cols - k0);
         for (int tile = 0; tile < tile_count(T); tile++) {
             const int s = tile_start(T, tile), n = tile_start(T, tile + 1) - s;
             const float* xt = packed + (int64_t)s * w.cols;
             if (tile == 0) wide_tokens<D, true, MP, TILE_TOKENS>(y, ldy, xt, s, n, wide, k0, kn, w, ps, i);
+            else if (fetch) wide_tokens<D, false, MP, TILE_TOKENS, true>(y, ldy, xt, s, n, wide, k0, kn, w, ps, i);
             else wide_tokens<D, false, MP, TILE_TOKENS>(y, ldy, xt, s, n, wide, k0, kn, w, ps, i);
         }
     }
