@@ -16,7 +16,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Engine } from '../src/engine/engine.ts';
-import { availableIsas, nativeAddon, type EngineBackend } from '../src/engine/native.ts';
+import { availableIsas, DEFAULT_KV_DTYPE, KV_DTYPES, nativeAddon, type EngineBackend } from '../src/engine/native.ts';
 import { hostWasmModule, wasmModuleBuilt } from '../src/engine/wasm_load.ts';
 import { makeTiny } from '../weights-tools/make_tiny.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
@@ -42,6 +42,7 @@ const Options = z.object({
   tp: list('1,2'),
   'moe-split': z.enum(['columns', 'experts']).default('columns'),
   context: z.coerce.number().int().positive().optional(),
+  'kv-dtype': z.enum(KV_DTYPES).default(DEFAULT_KV_DTYPE),
   backend: z.enum(['native', 'wasm']).default('native'),
   json: z.boolean().default(false),
   'skip-cold-start': z.boolean().default(false),
@@ -49,11 +50,13 @@ const Options = z.object({
 
 const USAGE = `usage: npm run bench -- [--preset mixtral-mini|mistral-mini] [--dtype f16|bf16|f32|q8_0|q4_0] [--threads N]
                      [--prefill 256] [--decode 32] [--batch 1,4,16] [--tp 1,2] [--moe-split columns|experts]
-                     [--weights-in memory|mmap] [--context N] [--backend native|wasm] [--json] [--skip-cold-start]
+                     [--weights-in memory|mmap] [--context N] [--kv-dtype f16|f32|q8_0] [--backend native|wasm]
+                     [--json] [--skip-cold-start]
 Prefill and decode tokens/s of a benchmark-shaped model (generated into .bench/models on first use), with the
 memory bandwidth and the FMA and int8 peaks measured in the same run: decode as a share of the bandwidth
 roofline, prefill as a share of the peak of the kernels it runs on. SIROCCO_ISA=avx2 picks the kernel table.
   --context N   batch-1 decode after an N-token prompt too, against decode after a short one
+  --kv-dtype D  the K/V cache's storage (default f16; q8_0 reads 56% of its bytes at long context)
   --backend wasm  the WASM engine beside the native one, in Node and in Chromium, at one thread
   --json        the table to stderr, every figure with its settings to stdout as one JSON document`;
 const text = { type: 'string' } as const;
@@ -61,7 +64,7 @@ const opts = scriptArgs(
   USAGE,
   {
     preset: text, dtype: text, threads: text, prefill: text, decode: text, batch: text, tp: text, 'moe-split': text,
-    'skip-cold-start': { type: 'boolean' }, 'weights-in': text, context: text, backend: text, json: { type: 'boolean' },
+    'skip-cold-start': { type: 'boolean' }, 'weights-in': text, context: text, 'kv-dtype': text, backend: text, json: { type: 'boolean' },
   },
   Options,
 );
@@ -136,7 +139,7 @@ async function measure(column: Column): Promise<{ run: Run; config?: Engine['con
     const browser = await BrowserWasm.launch();
     try {
       const wasm = column.isa === 'wasm_relaxed_simd' ? 'sirocco-relaxed.wasm' : 'sirocco.wasm';
-      const info = await browser.load(dir, wasm, { isa: column.isa });
+      const info = await browser.load(dir, wasm, { isa: column.isa, kvDtype: opts['kv-dtype'] });
       log(`  prefill, decode${opts.context === undefined ? '' : ' and long-context decode'} in the page …`);
       const t = await browser.measure(timingOptions);
       return { run: { ...column, isa: info.isa, threadsPerShard: 1, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs: [], shardBytes: info.weightBytesPerShard } };
@@ -144,7 +147,7 @@ async function measure(column: Column): Promise<{ run: Run; config?: Engine['con
       await browser.close();
     }
   }
-  const engine = await Engine.load(dir, { backend, isa: column.isa, threads, weightsIn: opts['weights-in'], tp, moeSplit: opts['moe-split'] });
+  const engine = await Engine.load(dir, { backend, isa: column.isa, threads, weightsIn: opts['weights-in'], tp, moeSplit: opts['moe-split'], kvDtype: opts['kv-dtype'] });
   try {
     const info = engine.info();
     const t = await measureEngine(engine, timingOptions, log, progress);
@@ -186,7 +189,7 @@ const bytesPerWeight = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, q4_0: 18 / 32 }
 const bytesPerToken = decodeBytesPerToken(c, bytesPerWeight);
 const rooflineTps = (bandwidthGBs * 1e9) / bytesPerToken;
 // After a long prompt the step reads the cached keys and values too.
-const contextKvBytes = opts.context === undefined ? 0 : kvBytesPerToken(c, opts.context);
+const contextKvBytes = opts.context === undefined ? 0 : kvBytesPerToken(c, opts.context, opts['kv-dtype']);
 const contextRooflineTps = (bandwidthGBs * 1e9) / (bytesPerToken + contextKvBytes);
 const params = paramCounts(c);
 // Prefill: 2 operations per active weight per token (attention over 256 positions adds < 1%),
@@ -207,7 +210,7 @@ const cell = (s: string) => s.padEnd(34);
 const row = (label: string, f: (r: Run) => string) => label.padEnd(24) + runs.map((r) => cell(f(r))).join('');
 const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
 const lines = [
-  `Sirocco bench · ${opts.preset} (${(params.total / 1e9).toFixed(2)} B params, ${(params.active / 1e9).toFixed(2)} B active) · ${opts.dtype} weights in ${opts['weights-in']} · ${isa} kernels · ${threads} threads` +
+  `Sirocco bench · ${opts.preset} (${(params.total / 1e9).toFixed(2)} B params, ${(params.active / 1e9).toFixed(2)} B active) · ${opts.dtype} weights in ${opts['weights-in']} · ${isa} kernels · ${threads} threads · ${opts['kv-dtype']} K/V` +
     (c.numExperts > 0 ? ` · --moe-split ${opts['moe-split']}` : ''),
   `memory read bandwidth   ${bandwidthGBs.toFixed(1)} GB/s (best of ${bandwidthSamples.map((b) => b.toFixed(1)).join(' before, ')} after); weights read per token ${mb(bytesPerToken)} → decode roofline ${rooflineTps.toFixed(1)} tok/s`,
   `FMA peak (${isa})${' '.repeat(Math.max(1, 13 - isa.length))}${peakGflops.toFixed(0)} GFLOP/s on ${threads} threads (measured now)`,
@@ -251,7 +254,7 @@ if (!opts['skip-cold-start']) {
 (opts.json ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
 if (opts.json) {
   const report = {
-    settings: { preset: opts.preset, dtype: opts.dtype, backend: opts.backend, threads, weights_in: opts['weights-in'], prefill_tokens: opts.prefill, decode_steps: opts.decode, batches: opts.batch, context: opts.context ?? null, moe_split: c.numExperts > 0 ? opts['moe-split'] : null },
+    settings: { preset: opts.preset, dtype: opts.dtype, backend: opts.backend, threads, weights_in: opts['weights-in'], prefill_tokens: opts.prefill, decode_steps: opts.decode, batches: opts.batch, context: opts.context ?? null, kv_dtype: opts['kv-dtype'], moe_split: c.numExperts > 0 ? opts['moe-split'] : null },
     machine: { cpu: cpus()[0]?.model.trim() ?? null, cpus: cpus().length, node: process.version, isa, bandwidth_gb_s: bandwidthGBs, bandwidth_gb_s_before_after: bandwidthSamples, fma_peak_gflop_s: peakGflops, int8_peak_gop_s: int8PeakGops },
     model: { params_total: params.total, params_active: params.active, weight_bytes_per_token: bytesPerToken, decode_roofline_tok_s: rooflineTps },
     runs: runs.map((r) => ({

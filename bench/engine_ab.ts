@@ -16,11 +16,12 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { Engine } from '../src/engine/engine.ts';
 import { argmax } from '../src/engine/greedy.ts';
+import { DEFAULT_KV_DTYPE, KV_DTYPES } from '../src/engine/native.ts';
 import { scriptArgs } from './script_args.ts';
 import { decodeStep, median, tokens } from './engine_timings.ts';
 
 const USAGE = `usage: npm run bench:ab -- --a A.node --b B.node [--preset mistral-mini|mixtral-mini] [--dtype f16|bf16|f32|q8_0|q4_0]
-                       [--threads N] [--isa TABLE] [--steps 64] [--batch 1] [--context N] [--rounds 4] [--prefill N]
+                       [--threads N] [--isa TABLE] [--steps 64] [--batch 1] [--context N] [--kv-dtype f16|f32|q8_0] [--rounds 4] [--prefill N]
 Times greedy decode steps (or, with --prefill N, an N-token prompt) of .bench/models/PRESET-DTYPE (made by \`npm run bench\`) with each build
 in turn, a fresh process a build a round, and prints each round's median step and B/A.`;
 
@@ -34,6 +35,7 @@ const Options = z.object({
   steps: z.coerce.number().int().positive().default(64),
   batch: z.coerce.number().int().positive().default(1),
   context: z.coerce.number().int().positive().optional(),
+  'kv-dtype': z.enum(KV_DTYPES).default(DEFAULT_KV_DTYPE),
   prefill: z.coerce.number().int().positive().optional(),
   rounds: z.coerce.number().int().positive().default(4),
   child: z.boolean().default(false),
@@ -41,7 +43,7 @@ const Options = z.object({
 const text = { type: 'string' } as const;
 const opts = scriptArgs(
   USAGE,
-  { a: text, b: text, preset: text, dtype: text, threads: text, isa: text, steps: text, batch: text, context: text, prefill: text, rounds: text, child: { type: 'boolean' } },
+  { a: text, b: text, preset: text, dtype: text, threads: text, isa: text, steps: text, batch: text, context: text, 'kv-dtype': text, prefill: text, rounds: text, child: { type: 'boolean' } },
   Options,
 );
 const modelDir = join('.bench', 'models', `${opts.preset}-${opts.dtype}`);
@@ -51,7 +53,7 @@ type ChildResult = z.infer<typeof ChildResult>;
 // One build's timings, in this process: the batch's median step and, with --context, the long
 // sequence's, the two stepped in turn.
 async function childRun(): Promise<ChildResult> {
-  const engine = await Engine.load(modelDir, { threads: opts.threads, weightsIn: 'memory', tp: 1, kvDtype: 'f16', isa: opts.isa });
+  const engine = await Engine.load(modelDir, { threads: opts.threads, weightsIn: 'memory', tp: 1, kvDtype: opts['kv-dtype'], isa: opts.isa });
   const V = engine.config.vocabSize;
   if (opts.prefill !== undefined) {
     const prefillMs: number[] = [];
@@ -109,7 +111,7 @@ function driver(a: string, b: string) {
   });
   // The child's options: this run's, but the builds.
   const { preset, dtype, threads, isa, steps, batch, context, prefill } = opts;
-  const args = Object.entries({ preset, dtype, threads, isa, steps, batch, context, prefill })
+  const args = Object.entries({ preset, dtype, threads, isa, steps, batch, context, prefill, 'kv-dtype': opts['kv-dtype'] })
     .filter(([, v]) => v !== undefined)
     .flatMap(([k, v]) => [`--${k}`, String(v)]);
   const show = (r: ChildResult) =>

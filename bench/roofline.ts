@@ -1,6 +1,7 @@
 // Bytes of weights one decode step must read: the memory-bandwidth roofline of decode.
 // For MoE only the top-k experts' FFN weights count (DESIGN.md §4).
 import type { ModelConfig } from '../src/engine/config.ts';
+import { DEFAULT_KV_DTYPE, kvRowBytes, type KvDtype } from '../src/engine/native.ts';
 
 export function decodeBytesPerToken(c: ModelConfig, bytesPerWeight: number): number {
   const H = c.hiddenSize;
@@ -12,11 +13,11 @@ export function decodeBytesPerToken(c: ModelConfig, bytesPerWeight: number): num
   return (c.numLayers * perLayer + c.vocabSize * H + H) * bytesPerWeight;
 }
 
-// Bytes of cached keys and values one decode step reads after `context` positions (f16 K/V,
-// the engine's default): every layer's KV heads over the window, or all of them.
-export function kvBytesPerToken(c: ModelConfig, context: number, bytesPerValue = 2): number {
+// Bytes of cached keys and values one decode step reads after `context` positions: every
+// layer's KV heads over the window, or all of them.
+export function kvBytesPerToken(c: ModelConfig, context: number, kvDtype: KvDtype = DEFAULT_KV_DTYPE): number {
   const visible = Math.min(context, c.slidingWindow ?? context);
-  return c.numLayers * visible * c.numKvHeads * c.headDim * 2 * bytesPerValue;
+  return c.numLayers * visible * c.numKvHeads * 2 * kvRowBytes(c.headDim, kvDtype);
 }
 
 export function paramCounts(c: ModelConfig): { total: number; active: number } {

@@ -15,21 +15,36 @@ afterAll(async () => {
   models.cleanup();
 });
 
+// Every output row is computed independently of the other rows in the step, so the values
+// are identical, not merely close.
+async function expectBatchInvariant(e: Engine): Promise<void> {
+  const target = prompt(30, 1, 512);
+  const [alone] = await generateGreedy(e, [target], { steps: 5, chunk: 7, promptLogits: true });
+  const batch = await generateGreedy(e, [prompt(9, 2, 512), target, prompt(31, 3, 512)], { steps: 5, chunk: 7, promptLogits: true });
+  const inBatch = batch[1]!;
+  expect(inBatch.generated).toEqual(alone!.generated);
+  inBatch.stepLogits.forEach((v, k) => expect(Array.from(v)).toEqual(Array.from(alone!.stepLogits[k]!)));
+  inBatch.promptLogits.forEach((v, k) => expect(Array.from(v)).toEqual(Array.from(alone!.promptLogits[k]!)));
+}
+
 describe('batching', () => {
   it('a sequence gives the same logits alone and inside a batch', async () => {
-    const target = prompt(30, 1, 512);
-    const [alone] = await generateGreedy(engine, [target], { steps: 5, chunk: 7, promptLogits: true });
-    const batch = await generateGreedy(engine, [prompt(9, 2, 512), target, prompt(31, 3, 512)], {
-      steps: 5,
-      chunk: 7,
-      promptLogits: true,
-    });
-    const inBatch = batch[1]!;
-    expect(inBatch.generated).toEqual(alone!.generated);
-    // Every output row is computed independently of the other rows in the step, so the
-    // values are identical, not merely close.
-    inBatch.stepLogits.forEach((v, k) => expect(Array.from(v)).toEqual(Array.from(alone!.stepLogits[k]!)));
-    inBatch.promptLogits.forEach((v, k) => expect(Array.from(v)).toEqual(Array.from(alone!.promptLogits[k]!)));
+    await expectBatchInvariant(engine);
+  });
+
+  it('the same with q8_0 K/V (each row quantized on its own)', async () => {
+    const q8 = await Engine.load(await models.make({ preset: 'mixtral-tiny', seed: 17, headDim: 32 }), { kvDtype: 'q8_0' });
+    try {
+      await expectBatchInvariant(q8);
+    } finally {
+      await q8.close();
+    }
+  });
+
+  it('refuses q8_0 K/V for a head_dim that is no multiple of 32, saying what to use', async () => {
+    const dir = await models.make({ preset: 'mixtral-tiny', seed: 17 });  // head_dim 24
+    for (const backend of ['native', 'wasm'] as const)
+      await expect(Engine.load(dir, { backend, kvDtype: 'q8_0' }), backend).rejects.toThrow(/head_dim is 24: use f16 or f32/);
   });
 
   it('prefilling in chunks or token by token reaches the same state as one whole prefill', async () => {

@@ -124,6 +124,11 @@ describe.each(availableIsas())('kernels %s', (table) => {
       for (const c of await run(dir, { tp: 2, kvDtype: 'f16' }, 5)) expectCaseMatchesReference(dir, c, TOLERANCE.f32);
     });
 
+    it('q8_0 K/V matches the reference that rounds K/V the same way at --tp 2', async () => {
+      const dir = await models.make({ preset: 'mixtral-tiny', seed: 22, window: WINDOW, ...SHAPE, headDim: 32 });
+      for (const c of await run(dir, { tp: 2, kvDtype: 'q8_0' }, 5)) expectCaseMatchesReference(dir, c, TOLERANCE.f32, 'q8_0');
+    });
+
     it('a sequence gives bit-identical logits alone and inside a batch at --tp 2', async () => {
       const dir = await models.make({ preset: 'mixtral-tiny', seed: 23, window: WINDOW, ...SHAPE });
       const target = prompt(30, 1, 512);

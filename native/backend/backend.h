@@ -22,13 +22,11 @@ struct backend_shape {
     double rope_theta;
 };
 
-enum kv_dtype_t : int { KV_F32 = 0, KV_F16 = 1 };
-
 struct backend_config {
     backend_shape shape;
     int n_threads;       // threads this shard computes with (the calling thread counts as one)
     std::string isa;     // CPU: kernel table to force ("scalar", "avx2", "avx512"), "" = best
-    kv_dtype_t kv_dtype;
+    kv_dtype_t kv_dtype;  // dtype.h
     int64_t kv_max_blocks;  // the K/V pool's limit in blocks (engine_options), 0 = none
 };
 

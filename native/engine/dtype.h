@@ -40,6 +40,15 @@ float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);   // round to nearest even
 float bf16_to_f32(uint16_t b);  // bf16 is the high half of an f32
 
+// How the K/V cache stores a row of head_dim D: f32, f16, or q8_0 — D int8 q, then the D/32
+// f32 scales d of its blocks of 32, an element being (float)q · d, quantized as the integer
+// kernels quantize activations (d = max|x| / 127, q = round-half-even(x / d)): 1.125 bytes an
+// element where f16 takes 2. q8_0 needs D a multiple of 32.
+enum kv_dtype_t : int { KV_F32 = 0, KV_F16 = 1, KV_Q8_0 = 2 };
+inline int64_t kv_row_bytes(kv_dtype_t t, int D) { return t == KV_Q8_0 ? D + D / QK * 4 : (int64_t)D * (t == KV_F16 ? 2 : 4); }
+// A q8_0 row's scales, after its D values.
+inline const float* kv_q8_scales(const void* row, int D) { return (const float*)((const int8_t*)row + D); }
+
 // A 2-D weight (rows, cols), row-major, as stored, in a backend's memory: y = x @ W.T reads
 // W one row per output. 1-D weights (norms) have rows = 1. data == nullptr: not held here
 // (an expert another shard owns).

@@ -110,9 +110,14 @@ engine_status engine_create(const engine_model_spec* spec, engine_weights* weigh
         engine_free(e);
         return fail(ENGINE_BAD_INPUT, err);
     }
-    if (options->kv_dtype != ENGINE_KV_F32 && options->kv_dtype != ENGINE_KV_F16) {
+    if (options->kv_dtype != ENGINE_KV_F32 && options->kv_dtype != ENGINE_KV_F16 && options->kv_dtype != ENGINE_KV_Q8_0) {
         engine_free(e);
         return fail(ENGINE_BAD_INPUT, "unknown K/V dtype");
+    }
+    if (options->kv_dtype == ENGINE_KV_Q8_0 && e->cfg.head_dim % QK != 0) {
+        engine_free(e);
+        return fail(ENGINE_BAD_INPUT, "K/V dtype q8_0 quantizes blocks of 32 along head_dim, and this model's head_dim is " +
+                                          std::to_string(e->cfg.head_dim) + ": use f16 or f32");
     }
     kv_cache_init(&e->kv, options->kv_max_blocks);
     if (tp > shard_runner_max_shards()) {

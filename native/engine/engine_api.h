@@ -26,7 +26,7 @@ engine_status engine_refuse(engine_status s, const char* message);
 
 typedef enum { ENGINE_DT_F32 = 0, ENGINE_DT_F16 = 1, ENGINE_DT_BF16 = 2, ENGINE_DT_Q8_0 = 3, ENGINE_DT_Q4_0 = 4 } engine_dtype;
 typedef enum { ENGINE_MOE_SPLIT_COLUMNS = 0, ENGINE_MOE_SPLIT_EXPERTS = 1 } engine_moe_split;
-typedef enum { ENGINE_KV_F32 = 0, ENGINE_KV_F16 = 1 } engine_kv_dtype;
+typedef enum { ENGINE_KV_F32 = 0, ENGINE_KV_F16 = 1, ENGINE_KV_Q8_0 = 2 } engine_kv_dtype;
 
 typedef struct {
     int32_t vocab_size, hidden_size, intermediate_size, n_layers;

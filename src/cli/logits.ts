@@ -5,13 +5,13 @@ import { z } from 'zod';
 import type { Engine } from '../engine/engine.ts';
 import { ModelLoadError } from '../engine/errors.ts';
 import { generateGreedy } from '../engine/generate.ts';
-import { DEFAULT_KV_DTYPE, nativeErrorCode } from '../engine/native.ts';
+import { DEFAULT_KV_DTYPE, KV_DTYPES, nativeErrorCode } from '../engine/native.ts';
 import { resolveModelDir } from '../weights/model_uri.ts';
 import { openEngine } from '../weights/shard_load.ts';
 
 const USAGE = `usage: sirocco logits --model DIR|s3://bucket/prefix --prompt 1,2,3 [--prompt 4,5] [--steps N] [--chunk K]
                                     [--prompt-logits] [--threads N] [--tp N] [--moe-split columns|experts]
-                                    [--kv-dtype f32|f16] [--isa scalar|avx2|avx512|wasm_simd128] [--backend native|wasm]
+                                    [--kv-dtype f16|f32|q8_0] [--isa scalar|avx2|avx512|wasm_simd128] [--backend native|wasm]
 
 Prints {"compute_dtype","cases":[{"prompt_tokens","generated","logits_last","step_logits"[,"prompt_logits"]}]}.
   --steps N         greedy tokens to generate per prompt (default 1)
@@ -19,7 +19,7 @@ Prints {"compute_dtype","cases":[{"prompt_tokens","generated","logits_last","ste
   --prompt-logits   also print the logits after every prompt token
   --tp N            split the model into N tensor-parallel shards (N must divide the KV heads)
   --moe-split S     MoE under --tp: 'columns' (default: every expert split) or 'experts' (whole experts per shard)
-  --kv-dtype D      K/V cache storage (default f16)
+  --kv-dtype D      K/V cache storage: f16 (default), f32, or q8_0 (56% of f16's memory)
   --isa I           force a kernel table (default: SIROCCO_ISA, else the best this CPU runs;
                     with --backend wasm: scalar, wasm_simd128 or, where the runtime has relaxed
                     SIMD (Node 22+), wasm_relaxed_simd; default the best of those)
@@ -46,7 +46,7 @@ const Options = z.object({
   threads: intFlag('threads').optional(),
   tp: intFlag('tp').default(1),
   'moe-split': z.enum(['columns', 'experts']).default('columns'),
-  'kv-dtype': z.enum(['f32', 'f16']).default(DEFAULT_KV_DTYPE),
+  'kv-dtype': z.enum(KV_DTYPES).default(DEFAULT_KV_DTYPE),
   isa: z.enum(['scalar', 'avx2', 'avx512', 'wasm_simd128', 'wasm_relaxed_simd']).optional(),
   backend: z.enum(['native', 'wasm']).default('native'),
   'prompt-logits': z.boolean().default(false),

@@ -1,7 +1,7 @@
 // `sirocco node --model DIR`: an inference node serving the internal API to gateways.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DEFAULT_KV_DTYPE } from '../engine/native.ts';
+import { DEFAULT_KV_DTYPE, KV_DTYPES } from '../engine/native.ts';
 import { createNodeApp } from '../node/node_app.ts';
 import { NodeHost } from '../node/node_host.ts';
 import { DEFAULT_NODE_OPTIONS } from '../node/node_service.ts';
@@ -13,7 +13,7 @@ import { closeServer, listen, onSignals } from './serve.ts';
 
 const USAGE = `usage: sirocco node --model DIR|s3://bucket/prefix|hf:org/name [--port 8081] [--host 127.0.0.1]
                     [--model-id ID] [--backend native|wasm] [--threads N] [--weights-in memory|mmap] [--check-finite] [--tp N]
-                    [--moe-split columns|experts] [--kv-dtype f16|f32] [--max-batch-tokens 256]
+                    [--moe-split columns|experts] [--kv-dtype f16|f32|q8_0] [--max-batch-tokens 256]
                     [--max-sequences 16] [--max-queue 256] [--kv-cache-mb 1024] [--drain-timeout 30]
   --backend B     native (default: the C++ addon) or wasm (the same engine in WebAssembly, one
                   thread, one shard: for machines without the native build; each step runs on
@@ -25,7 +25,8 @@ const USAGE = `usage: sirocco node --model DIR|s3://bucket/prefix|hf:org/name [-
                   naming them (a local DIR only)
   --tp N          split the model into N tensor-parallel shards (N must divide the KV heads)
   --moe-split S   MoE under --tp: 'columns' (default) or 'experts' (see README)
-  --kv-dtype D    K/V cache storage: f16 (default, half the memory) or f32
+  --kv-dtype D    K/V cache storage: f16 (default, half of f32's memory), f32, or q8_0
+                  (int8 blocks of 32 with a scale: 56% of f16's memory, 1.8× the context)
 The shared secret gateways must send comes from SIROCCO_NODE_SECRET (at least 16 characters).
 `;
 
@@ -37,7 +38,7 @@ const Options = NodeOptions.extend({
   'check-finite': z.boolean().default(false),
   tp: count('tp').default(1),
   'moe-split': z.enum(['columns', 'experts']).default('columns'),
-  'kv-dtype': z.enum(['f16', 'f32']).default(DEFAULT_KV_DTYPE),
+  'kv-dtype': z.enum(KV_DTYPES).default(DEFAULT_KV_DTYPE),
   'max-batch-tokens': count('max-batch-tokens').default(DEFAULT_NODE_OPTIONS.maxBatchTokens),
   'max-sequences': count('max-sequences').default(DEFAULT_NODE_OPTIONS.maxSequences),
   'max-queue': z.coerce.number().int().min(0).default(256),

@@ -90,9 +90,20 @@ export type WeightsIn = 'mmap' | 'memory';
 // on one shard while the others wait).
 export type MoeSplit = 'columns' | 'experts';
 // K/V storage: f16 by default (half the memory of f32; logits stay within ~4e-4 of the
-// float64 reference, inside DESIGN.md's 1e-3), or f32 for exact comparisons.
-export type KvDtype = 'f32' | 'f16';
+// float64 reference, inside DESIGN.md's 1e-3), f32 for exact comparisons, or q8_0 (blocks of
+// 32 along head_dim as int8 with an f32 scale: 1.125 bytes an element, 56% of f16; needs
+// head_dim a multiple of 32) for 1.8× the context in the same memory and less to read at
+// long contexts.
+export const KV_DTYPES = ['f16', 'f32', 'q8_0'] as const;
+export type KvDtype = (typeof KV_DTYPES)[number];
 export const DEFAULT_KV_DTYPE: KvDtype = 'f16';
+// The engines' engine_kv_dtype (native/engine/engine_api.h).
+export const KV_DTYPE_CODE: Record<KvDtype, number> = { f32: 0, f16: 1, q8_0: 2 };
+
+/** Bytes of one cached K or V row of head_dim elements (native/engine/dtype.h: kv_row_bytes). */
+export function kvRowBytes(headDim: number, kvDtype: KvDtype): number {
+  return kvDtype === 'q8_0' ? headDim + (headDim / 32) * 4 : headDim * (kvDtype === 'f16' ? 2 : 4);
+}
 
 // Positions per K/V block: engine_kv_block_slots() of both builds (wasm_engine.test.ts checks),
 // known here without loading either.
@@ -100,7 +111,7 @@ export const KV_BLOCK_SLOTS = 16;
 
 // Bytes of one K/V cache block (keys and values of every layer for KV_BLOCK_SLOTS positions).
 export function kvBlockBytes(c: { numLayers: number; numKvHeads: number; headDim: number }, kvDtype: KvDtype = DEFAULT_KV_DTYPE): number {
-  return 2 * c.numLayers * KV_BLOCK_SLOTS * c.numKvHeads * c.headDim * (kvDtype === 'f16' ? 2 : 4);
+  return 2 * c.numLayers * KV_BLOCK_SLOTS * c.numKvHeads * kvRowBytes(c.headDim, kvDtype);
 }
 
 // The CPU kernel tables this machine runs, best last.

@@ -5,7 +5,7 @@
 import type { ModelConfig } from './config.ts';
 import type { LayerTensors, ModelFiles, TensorLocation } from './model_files.ts';
 import { yieldToHost } from './yield_to_host.ts';
-import { DEFAULT_KV_DTYPE, type KvDtype, type NativeEngine, type NativeEngineInfo, type NativeErrorCode, type NativeSlice } from './native.ts';
+import { DEFAULT_KV_DTYPE, KV_DTYPE_CODE, type KvDtype, type NativeEngine, type NativeEngineInfo, type NativeErrorCode, type NativeSlice } from './native.ts';
 
 type Exports = {
   memory: WebAssembly.Memory;
@@ -85,7 +85,7 @@ export class WasmEngine implements NativeEngine {
     const out = x.malloc(4);
     try {
       const status = x.wasm_engine_create(config, c.rmsEps, c.ropeTheta, refsPtr, refs.length / 5, isa,
-        (options.kvDtype ?? DEFAULT_KV_DTYPE) === 'f16' ? 1 : 0, BigInt(options.kvMaxBlocks ?? 0), out);
+        KV_DTYPE_CODE[options.kvDtype ?? DEFAULT_KV_DTYPE], BigInt(options.kvMaxBlocks ?? 0), out);
       if (status !== 0) throw engineError(lastError(x), STATUS[status] ?? 'INTERNAL');
       return new WasmEngine(x, new Int32Array(x.memory.buffer, out, 1)[0]!, c.vocabSize);
     } finally {

@@ -3,21 +3,29 @@
 import { expect } from 'vitest';
 import type { Engine } from '../../src/engine/engine.ts';
 import { generateGreedy, type GreedyCase } from '../../src/engine/generate.ts';
-import { argmaxLowest, loadReferenceModel, referenceLogits, relativeError, type ReferenceModel } from '../reference/forward64.ts';
+import type { KvDtype } from '../../src/engine/native.ts';
+import { argmaxLowest, loadReferenceModel, referenceLogits, relativeError, type KvRounding, type ReferenceModel } from '../reference/forward64.ts';
+import { roundActivations } from './quantized_reference.ts';
 
 export const TOLERANCE = { f32: 1e-3, f16: 1e-2, bf16: 2e-2 } as const;
 
-// Reference logits per (model, token sequence), so chunk-size sweeps compute them once.
+// A q8_0 K/V cache stores each head's key and value in blocks of 32 rounded as the integer
+// kernels round activations (native/engine/dtype.h), blocks that never straddle two heads
+// (head_dim is a multiple of 32); f16 rounding stays within the tolerances unmodelled.
+const KV_ROUNDING: Partial<Record<KvDtype, KvRounding>> = { q8_0: roundActivations };
+
+// Reference logits per (model, token sequence, K/V rounding), so chunk-size sweeps compute them once.
 const cache = new Map<string, Float64Array[]>();
 const models = new Map<string, ReferenceModel>();
 
-export function referenceFor(dir: string, tokens: number[]): Float64Array[] {
-  const key = `${dir}|${tokens.join(',')}`;
+export function referenceFor(dir: string, tokens: number[], kvDtype?: KvDtype): Float64Array[] {
+  const kvRound = kvDtype && KV_ROUNDING[kvDtype];
+  const key = `${dir}|${kvRound ? kvDtype : ''}|${tokens.join(',')}`;
   let logits = cache.get(key);
   if (!logits) {
     let model = models.get(dir);
     if (!model) models.set(dir, (model = loadReferenceModel(dir)));
-    logits = referenceLogits(model, tokens);
+    logits = referenceLogits(model, tokens, kvRound);
     cache.set(key, logits);
   }
   return logits;
@@ -32,17 +40,32 @@ export function expectGreedyMatches(ref: Float64Array, chosen: number, tol: numb
   expect(ref[best]! - ref[chosen]!, `greedy token ${chosen} vs reference ${best}`).toBeLessThanOrEqual(2 * tol * scale);
 }
 
-export function expectCaseMatchesReference(dir: string, c: GreedyCase, tol: number): number {
+// Rounding K/V to int8 is a step function, so the modelled rounding matches the engine's to
+// float rounding (~1e-7) on almost every vector — but where the two keys differ by float
+// rounding right at a step boundary, one takes the next step (a "flip", as with activations:
+// quantization.test.ts), moving the vectors that attend to it by up to ~2e-3 here. So with
+// q8_0 K/V: two thirds of a case's vectors within tol, every one within DESIGN.md's f16
+// tolerance. A bug (scale, block, rounding rule, a row left unrounded) moves them all: the
+// engine against the unrounded reference sits at ~5e-3.
+const KV_FLIP_TOL = 1e-2;
+
+export function expectCaseMatchesReference(dir: string, c: GreedyCase, tol: number, kvDtype?: KvDtype): number {
   const tokens = [...c.promptTokens, ...c.generated.slice(0, -1)];
-  const ref = referenceFor(dir, tokens);
-  let worst = 0;
-  c.promptLogits.forEach((logits, i) => (worst = Math.max(worst, relativeError(logits, ref[i]!))));
+  const ref = referenceFor(dir, tokens, kvDtype);
+  const flips = kvDtype !== undefined && KV_ROUNDING[kvDtype] !== undefined;
+  const errors = c.promptLogits.map((logits, i) => relativeError(logits, ref[i]!));
   c.stepLogits.forEach((logits, k) => {
     const r = ref[c.promptTokens.length - 1 + k]!;
-    worst = Math.max(worst, relativeError(logits, r));
-    expectGreedyMatches(r, c.generated[k]!, tol);
+    errors.push(relativeError(logits, r));
+    expectGreedyMatches(r, c.generated[k]!, flips ? KV_FLIP_TOL : tol);
   });
-  expect(worst).toBeLessThanOrEqual(tol);
+  const worst = Math.max(...errors);
+  if (flips) {
+    expect(errors.filter((e) => e <= tol).length, `vectors within ${tol}`).toBeGreaterThanOrEqual((2 / 3) * errors.length);
+    expect(worst).toBeLessThanOrEqual(KV_FLIP_TOL);
+  } else {
+    expect(worst).toBeLessThanOrEqual(tol);
+  }
   return worst;
 }
 
@@ -50,13 +73,13 @@ export async function expectEngineMatchesReference(
   engine: Engine,
   dir: string,
   prompts: number[][],
-  options: { steps: number; chunk?: number; tol: number },
+  options: { steps: number; chunk?: number; tol: number; kvDtype?: KvDtype },
 ): Promise<GreedyCase[]> {
   const cases = await generateGreedy(engine, prompts, { steps: options.steps, chunk: options.chunk, promptLogits: true });
   for (const c of cases) {
     expect(c.promptLogits).toHaveLength(c.promptTokens.length);
     expect(c.generated).toHaveLength(options.steps);
-    expectCaseMatchesReference(dir, c, options.tol);
+    expectCaseMatchesReference(dir, c, options.tol, options.kvDtype);
   }
   return cases;
 }

@@ -35,7 +35,13 @@ const add = (x: Float64Array, y: Float64Array): Float64Array => x.map((v, i) => 
 export const isVisible = (i: number, j: number, window: number | null): boolean =>
   j <= i && (window === null || j > i - window);
 
-function attention(model: ReferenceModel, layer: number, h: Float64Array[]): Float64Array[] {
+/**
+ * How the reference holds keys and values: exact by default; a K/V cache that stores them
+ * rounded (q8_0) passes its rounding of one key or value vector (every head's, RoPE applied).
+ */
+export type KvRounding = (kv: Float64Array) => Float64Array;
+
+function attention(model: ReferenceModel, layer: number, h: Float64Array[], kvRound: KvRounding): Float64Array[] {
   const c = model.config;
   const p = `model.layers.${layer}.self_attn`;
   const qDim = c.heads * c.headDim;
@@ -54,9 +60,9 @@ function attention(model: ReferenceModel, layer: number, h: Float64Array[]): Flo
   const k = h.map((x, pos) => {
     const v = matVec(wk, kvDim, c.hidden, x);
     for (let head = 0; head < c.kvHeads; head++) applyRope(v, head * c.headDim, c.headDim, pos, c.ropeTheta);
-    return v;
+    return kvRound(v);
   });
-  const v = h.map((x) => matVec(wv, kvDim, c.hidden, x));
+  const v = h.map((x) => kvRound(matVec(wv, kvDim, c.hidden, x)));
 
   const groupSize = c.heads / c.kvHeads;
   return h.map((_, i) => {
@@ -114,7 +120,7 @@ function feedForward(model: ReferenceModel, layer: number, x: Float64Array): Flo
 }
 
 /** Logits after every position: element k is the next-token distribution after tokens[0..k]. */
-export function referenceLogits(model: ReferenceModel, tokens: number[]): Float64Array[] {
+export function referenceLogits(model: ReferenceModel, tokens: number[], kvRound: KvRounding = (kv) => kv): Float64Array[] {
   const c = model.config;
   const embed = weight(model, 'model.embed_tokens.weight', [c.vocab, c.hidden]);
   for (const t of tokens) {
@@ -125,7 +131,7 @@ export function referenceLogits(model: ReferenceModel, tokens: number[]): Float6
     const p = `model.layers.${layer}`;
     const inputNorm = weight(model, `${p}.input_layernorm.weight`, [c.hidden]);
     const postNorm = weight(model, `${p}.post_attention_layernorm.weight`, [c.hidden]);
-    const attended = attention(model, layer, x.map((v) => rmsNorm(v, inputNorm, c.eps)));
+    const attended = attention(model, layer, x.map((v) => rmsNorm(v, inputNorm, c.eps)), kvRound);
     x = x.map((v, i) => add(v, attended[i]));
     x = x.map((v) => add(v, feedForward(model, layer, rmsNorm(v, postNorm, c.eps))));
   }

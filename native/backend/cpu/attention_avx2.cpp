@@ -8,7 +8,7 @@
 #if defined(__x86_64__)
 #include "avx2_common.h"
 
-// Elements [d, d + 8) of a row, f16 or f32, as f32. TAIL: d + 8 > D, and those past D read as
+// Elements [d, d + 8) of a row as f32: kv_elem's numbers. TAIL: d + 8 > D, and those past D read as
 // 0. Whole vectors and the tail are separate instantiations, and so are passes of fewer
 // vectors: a branch between them in one loop, or a pass width known at run time only, kept
 // the compiler from holding the accumulators in registers. On the stack they cost 2× (one
@@ -17,14 +17,18 @@
 // threads, Intel Xeon, 3 of 3 interleaved rounds). The scores' loops unroll early too
 // (UNROLL_TILE, avx2_common.h): their 8 accumulators had stayed on the stack, stored every
 // slice; +9.3 → +8.5 ms, mixtral-mini Q4_0 +5.6 → +5.1 (3 of 3 rounds each).
-template <bool F16, bool TAIL = false>
+template <kv_dtype_t R, bool TAIL = false>
 AVX2_FN static inline __m256 load_row8(const void* row, int D, int d) {
     if constexpr (!TAIL) {
-        if (F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)((const uint16_t*)row + d)));
+        if (R == KV_Q8_0) {
+            const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)((const int8_t*)row + d)));
+            return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(kv_q8_scales(row, D)[d / QK]));
+        }
+        if (R == KV_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)((const uint16_t*)row + d)));
         return _mm256_loadu_ps((const float*)row + d);
     }
     alignas(32) float part[8] = {};
-    for (int i = d; i < D; i++) part[i - d] = F16 ? f16_to_f32(((const uint16_t*)row)[i]) : ((const float*)row)[i];
+    for (int i = d; i < D; i++) part[i - d] = kv_elem<R>(row, D, i);
     return _mm256_load_ps(part);
 }
 
@@ -43,30 +47,30 @@ AVX2_FN static inline __m256 reduce8(const __m256* a) {
 }
 
 // The G × K products of one 8-element slice of head_dim.
-template <int G, int K, bool F16, bool TAIL = false>
+template <int G, int K, kv_dtype_t R, bool TAIL = false>
 AVX2_FN static inline void scores_slice(__m256* acc, const float* q, int D, const void* const* key, int d) {
     __m256 kv[K];
-    UNROLL_TILE for (int c = 0; c < K; c++) kv[c] = load_row8<F16, TAIL>(key[c], D, d);
+    UNROLL_TILE for (int c = 0; c < K; c++) kv[c] = load_row8<R, TAIL>(key[c], D, d);
     UNROLL_TILE for (int r = 0; r < G; r++) {
-        const __m256 qv = load_row8<false, TAIL>(q + r * D, D, d);
+        const __m256 qv = load_row8<KV_F32, TAIL>(q + r * D, D, d);
         UNROLL_TILE for (int c = 0; c < K; c++) acc[r * K + c] = _mm256_fmadd_ps(kv[c], qv, acc[r * K + c]);
     }
 }
 
 // 8 / G keys at a time against all G heads, 8 accumulators (head r, key c at r·K + c) reduced
 // together; a short last step repeats the last key, so every split gives the same numbers.
-template <int G, bool F16, int HD>
+template <int G, kv_dtype_t R, int HD>
 AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D_, const attn_rows& rows, float scale) {
     constexpr int K = 8 / G;
     const int D = head_dim<HD>(D_), n = rows.n, D8 = D / 8 * 8, ahead = attn_rows_ahead(rows, D);
     for (int j = 0; j < n; j += K) {
         const void* key[K];
         for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
-        for (int c = 0; c < K && j + c + ahead < n; c++) attn_prefetch_row<3, F16>(rows.keys[j + c + ahead], D);
+        for (int c = 0; c < K && j + c + ahead < n; c++) attn_prefetch_row<3, R>(rows.keys[j + c + ahead], D);
         __m256 acc[8];
         UNROLL_TILE for (int a = 0; a < 8; a++) acc[a] = _mm256_setzero_ps();
-        for (int d = 0; d < D8; d += 8) scores_slice<G, K, F16>(acc, q, D, key, d);
-        if (D8 < D) scores_slice<G, K, F16, true>(acc, q, D, key, D8);
+        for (int d = 0; d < D8; d += 8) scores_slice<G, K, R>(acc, q, D, key, d);
+        if (D8 < D) scores_slice<G, K, R, true>(acc, q, D, key, D8);
         alignas(32) float sum[8];
         _mm256_store_ps(sum, _mm256_mul_ps(_mm256_set1_ps(scale), reduce8(acc)));
         const int valid = std::min(K, n - j);
@@ -75,12 +79,18 @@ AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D_, const 
     }
 }
 
+template <int G, kv_dtype_t R>
+AVX2_FN static void scores_by_dim(float* s, int64_t lds, const float* q, int D, const attn_rows& rows, float scale) {
+    if (D == 128) return scores<G, R, 128>(s, lds, q, D, rows, scale);
+    if (D == 64) return scores<G, R, 64>(s, lds, q, D, rows, scale);
+    scores<G, R, 0>(s, lds, q, D, rows, scale);
+}
+
 template <int G>
 AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D, const attn_rows& rows, float scale) {
-    if (!rows.f16) return scores<G, false, 0>(s, lds, q, D, rows, scale);
-    if (D == 128) return scores<G, true, 128>(s, lds, q, D, rows, scale);
-    if (D == 64) return scores<G, true, 64>(s, lds, q, D, rows, scale);
-    scores<G, true, 0>(s, lds, q, D, rows, scale);
+    if (rows.dtype == KV_F16) return scores_by_dim<G, KV_F16>(s, lds, q, D, rows, scale);
+    if (rows.dtype == KV_Q8_0) return scores_by_dim<G, KV_Q8_0>(s, lds, q, D, rows, scale);
+    scores<G, KV_F32, 0>(s, lds, q, D, rows, scale);
 }
 
 // G query heads in parts of 8, 4, 2, 1 (kernels_isa.h: head_part).
@@ -97,7 +107,7 @@ AVX2_FN void avx2_attn_scores(float* s, int64_t lds, const float* q, int G, int 
 }
 
 // Columns [d0, d0 + 8·C) of the G outputs held in registers while every value streams by.
-template <int G, int C, bool F16, int HD>
+template <int G, int C, kv_dtype_t R, int HD>
 AVX2_FN static void values_pass(float* o, const float* w, int64_t ldw, int D_, const attn_rows& vr, int d0) {
     const void* const* rows = vr.values;
     const int D = head_dim<HD>(D_), n = vr.n, ahead = attn_rows_ahead(vr, D);
@@ -105,9 +115,9 @@ AVX2_FN static void values_pass(float* o, const float* w, int64_t ldw, int D_, c
     for (int r = 0; r < G; r++)
         for (int c = 0; c < C; c++) acc[r][c] = _mm256_loadu_ps(o + r * D + d0 + 8 * c);
     for (int j = 0; j < n; j++) {
-        if (d0 == 0 && j + ahead < n) attn_prefetch_row<3, F16>(rows[j + ahead], D);  // later passes find them in cache
+        if (d0 == 0 && j + ahead < n) attn_prefetch_row<3, R>(rows[j + ahead], D);  // later passes find them in cache
         __m256 v[C];
-        for (int c = 0; c < C; c++) v[c] = load_row8<F16>(rows[j], D, d0 + 8 * c);
+        for (int c = 0; c < C; c++) v[c] = load_row8<R>(rows[j], D, d0 + 8 * c);
         for (int r = 0; r < G; r++) {
             const __m256 wb = _mm256_set1_ps(w[r * ldw + j]);
             for (int c = 0; c < C; c++) acc[r][c] = _mm256_fmadd_ps(v[c], wb, acc[r][c]);
@@ -118,37 +128,43 @@ AVX2_FN static void values_pass(float* o, const float* w, int64_t ldw, int D_, c
 }
 
 // The last pass, of cs < C vectors.
-template <int G, int C, bool F16, int HD>
+template <int G, int C, kv_dtype_t R, int HD>
 AVX2_FN static void values_rest(float* o, const float* w, int64_t ldw, int D, const attn_rows& vr, int d0, int cs) {
     if constexpr (C > 1) {
-        if (cs == C - 1) return values_pass<G, C - 1, F16, HD>(o, w, ldw, D, vr, d0);
-        values_rest<G, C - 1, F16, HD>(o, w, ldw, D, vr, d0, cs);
+        if (cs == C - 1) return values_pass<G, C - 1, R, HD>(o, w, ldw, D, vr, d0);
+        values_rest<G, C - 1, R, HD>(o, w, ldw, D, vr, d0, cs);
     }
 }
 
 // Whole passes of C vectors, the rest in one pass of fewer; columns past the last whole 8 (a
 // tail) one at a time.
-template <int G, int C, bool F16, int HD>
+template <int G, int C, kv_dtype_t R, int HD>
 AVX2_FN static void values(float* o, const float* w, int64_t ldw, int D_, const attn_rows& vr) {
     const void* const* rows = vr.values;
     const int D = head_dim<HD>(D_), n = vr.n, D8 = D / 8 * 8;
     int d0 = 0;
-    for (; d0 + 8 * C <= D8; d0 += 8 * C) values_pass<G, C, F16, HD>(o, w, ldw, D, vr, d0);
-    if (d0 < D8) values_rest<G, C, F16, HD>(o, w, ldw, D, vr, d0, (D8 - d0) / 8);
+    for (; d0 + 8 * C <= D8; d0 += 8 * C) values_pass<G, C, R, HD>(o, w, ldw, D, vr, d0);
+    if (d0 < D8) values_rest<G, C, R, HD>(o, w, ldw, D, vr, d0, (D8 - d0) / 8);
     for (int d = D8; d < D; d++)
         for (int r = 0; r < G; r++) {
             float acc = o[r * D + d];
-            for (int j = 0; j < n; j++) acc = std::fma(w[r * ldw + j], F16 ? f16_to_f32(((const uint16_t*)rows[j])[d]) : ((const float*)rows[j])[d], acc);
+            for (int j = 0; j < n; j++) acc = std::fma(w[r * ldw + j], kv_elem<R>(rows[j], D, d), acc);
             o[r * D + d] = acc;
         }
 }
 
+template <int G, int C, kv_dtype_t R>
+AVX2_FN static void values_by_dim(float* o, const float* w, int64_t ldw, int D, const attn_rows& rows) {
+    if (D == 128) return values<G, C, R, 128>(o, w, ldw, D, rows);
+    if (D == 64) return values<G, C, R, 64>(o, w, ldw, D, rows);
+    values<G, C, R, 0>(o, w, ldw, D, rows);
+}
+
 template <int G, int C>
 AVX2_FN static void values(float* o, const float* w, int64_t ldw, int D, const attn_rows& rows) {
-    if (!rows.f16) return values<G, C, false, 0>(o, w, ldw, D, rows);
-    if (D == 128) return values<G, C, true, 128>(o, w, ldw, D, rows);
-    if (D == 64) return values<G, C, true, 64>(o, w, ldw, D, rows);
-    values<G, C, true, 0>(o, w, ldw, D, rows);
+    if (rows.dtype == KV_F16) return values_by_dim<G, C, KV_F16>(o, w, ldw, D, rows);
+    if (rows.dtype == KV_Q8_0) return values_by_dim<G, C, KV_Q8_0>(o, w, ldw, D, rows);
+    values<G, C, KV_F32, 0>(o, w, ldw, D, rows);
 }
 
 // G query heads in parts of 4, 2, 1.

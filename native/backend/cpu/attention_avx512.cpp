@@ -7,15 +7,22 @@
 #if defined(__x86_64__)
 #include "avx512_common.h"
 
-// Elements [d, d + 16) of a row (those below D), f16 or f32, as f32. Whole vectors load
-// unmasked: a masked load that misses the cache measured several times slower on Zen 5 (the
-// value pass over 4,096 cold f16 rows: 14 ms masked, 6 ms not).
-AVX512_FN static inline __m512 load_row(const void* row, bool f16, int d, __mmask16 m) {
+// Elements [d, d + 16) of a row (those below D) as f32: kv_elem's numbers. Whole vectors
+// load unmasked: a masked load that misses the cache measured several times slower on Zen 5
+// (the value pass over 4,096 cold f16 rows: 14 ms masked, 6 ms not).
+template <kv_dtype_t R>
+AVX512_FN static inline __m512 load_row(const void* row, int D, int d, __mmask16 m) {
+    if constexpr (R == KV_Q8_0) {
+        if (m == 0) return _mm512_setzero_ps();  // a pass's columns past D (no scale there)
+        const int8_t* q = (const int8_t*)row + d;
+        const __m128i b = m == 0xFFFF ? _mm_loadu_si128((const __m128i*)q) : _mm_maskz_loadu_epi8(m, q);
+        return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)), _mm512_set1_ps(kv_q8_scales(row, D)[d / QK]));
+    }
     if (m == 0xFFFF) {
-        if (f16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)((const uint16_t*)row + d)));
+        if (R == KV_F16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)((const uint16_t*)row + d)));
         return _mm512_loadu_ps((const float*)row + d);
     }
-    if (f16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t*)row + d));
+    if (R == KV_F16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t*)row + d));
     return _mm512_maskz_loadu_ps(m, (const float*)row + d);
 }
 
@@ -35,10 +42,10 @@ AVX512_FN static inline __m512 reduce16(const __m512* a) {
 }
 
 // The G × K products of one 16-element slice of head_dim (m masks a tail).
-template <int G, int K, bool F16>
+template <int G, int K, kv_dtype_t R>
 AVX512_FN static inline void scores_slice(__m512* acc, const float* q, int D, const void* const* key, int d, __mmask16 m) {
     __m512 kv[K];
-    for (int c = 0; c < K; c++) kv[c] = load_row(key[c], F16, d, m);
+    for (int c = 0; c < K; c++) kv[c] = load_row<R>(key[c], D, d, m);
     for (int r = 0; r < G; r++) {
         const __m512 qv = _mm512_maskz_loadu_ps(m, q + r * D + d);
         for (int c = 0; c < K; c++) acc[r * K + c] = _mm512_fmadd_ps(kv[c], qv, acc[r * K + c]);
@@ -48,7 +55,7 @@ AVX512_FN static inline void scores_slice(__m512* acc, const float* q, int D, co
 // 16 / G keys at a time against all G heads, 16 accumulators (head r, key c at r·K + c) reduced
 // together. A key's score does not depend on which keys share its step (a short last step
 // repeats the last key), so every split of the keys gives the same numbers.
-template <int G, bool F16, int HD>
+template <int G, kv_dtype_t R, int HD>
 AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D_, const attn_rows& rows, float scale) {
     constexpr int K = 16 / G;
     const int D = head_dim<HD>(D_), n = rows.n, D16 = D / 16 * 16, ahead = attn_rows_ahead(rows, D);
@@ -56,11 +63,11 @@ AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D_, cons
     for (int j = 0; j < n; j += K) {
         const void* key[K];
         for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
-        for (int c = 0; c < K && j + c + ahead < n; c++) attn_prefetch_row<2, F16>(rows.keys[j + c + ahead], D);
+        for (int c = 0; c < K && j + c + ahead < n; c++) attn_prefetch_row<2, R>(rows.keys[j + c + ahead], D);
         __m512 acc[16];
         for (int a = 0; a < 16; a++) acc[a] = _mm512_setzero_ps();
-        for (int d = 0; d < D16; d += 16) scores_slice<G, K, F16>(acc, q, D, key, d, 0xFFFF);
-        if (D16 < D) scores_slice<G, K, F16>(acc, q, D, key, D16, tail_mask(D, D16));
+        for (int d = 0; d < D16; d += 16) scores_slice<G, K, R>(acc, q, D, key, d, 0xFFFF);
+        if (D16 < D) scores_slice<G, K, R>(acc, q, D, key, D16, tail_mask(D, D16));
         const __m512 sum = _mm512_mul_ps(_mm512_set1_ps(scale), reduce16(acc));
         const __mmask16 valid = (__mmask16)((1u << std::min(K, n - j)) - 1);
         for (int r = 0; r < G; r++)  // head r's K scores, lanes r·K.., to s[r·lds + j..]
@@ -68,12 +75,18 @@ AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D_, cons
     }
 }
 
+template <int G, kv_dtype_t R>
+AVX512_FN static void scores_by_dim(float* s, int64_t lds, const float* q, int D, const attn_rows& rows, float scale) {
+    if (D == 128) return scores<G, R, 128>(s, lds, q, D, rows, scale);
+    if (D == 64) return scores<G, R, 64>(s, lds, q, D, rows, scale);
+    scores<G, R, 0>(s, lds, q, D, rows, scale);
+}
+
 template <int G>
 AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D, const attn_rows& rows, float scale) {
-    if (!rows.f16) return scores<G, false, 0>(s, lds, q, D, rows, scale);
-    if (D == 128) return scores<G, true, 128>(s, lds, q, D, rows, scale);
-    if (D == 64) return scores<G, true, 64>(s, lds, q, D, rows, scale);
-    scores<G, true, 0>(s, lds, q, D, rows, scale);
+    if (rows.dtype == KV_F16) return scores_by_dim<G, KV_F16>(s, lds, q, D, rows, scale);
+    if (rows.dtype == KV_Q8_0) return scores_by_dim<G, KV_Q8_0>(s, lds, q, D, rows, scale);
+    scores<G, KV_F32, 0>(s, lds, q, D, rows, scale);
 }
 
 // G query heads in parts of 16, 8, 4, 2, 1 (kernels_isa.h: head_part).
@@ -109,7 +122,7 @@ AVX512_FN float avx512_softmax_exp(float* x, int n, float* max) {
 }
 
 // Columns [d0, d0 + 16·C) of the G outputs held in registers while every value streams by.
-template <int G, int C, bool F16, int HD>
+template <int G, int C, kv_dtype_t R, int HD>
 AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D_, const attn_rows& vr) {
     const void* const* rows = vr.values;
     const int D = head_dim<HD>(D_), n = vr.n, ahead = attn_rows_ahead(vr, D);
@@ -120,9 +133,9 @@ AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D_, cons
         for (int r = 0; r < G; r++)
             for (int c = 0; c < C; c++) acc[r][c] = _mm512_maskz_loadu_ps(m[c], o + r * D + d0 + 16 * c);
         for (int j = 0; j < n; j++) {
-            if (d0 == 0 && j + ahead < n) attn_prefetch_row<2, F16>(rows[j + ahead], D);  // later passes find them in cache
+            if (d0 == 0 && j + ahead < n) attn_prefetch_row<2, R>(rows[j + ahead], D);  // later passes find them in cache
             __m512 v[C];
-            for (int c = 0; c < C; c++) v[c] = load_row(rows[j], F16, d0 + 16 * c, m[c]);
+            for (int c = 0; c < C; c++) v[c] = load_row<R>(rows[j], D, d0 + 16 * c, m[c]);
             for (int r = 0; r < G; r++) {
                 const __m512 wb = _mm512_set1_ps(w[r * ldw + j]);
                 for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(v[c], wb, acc[r][c]);
@@ -133,12 +146,18 @@ AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D_, cons
     }
 }
 
+template <int G, int C, kv_dtype_t R>
+AVX512_FN static void values_by_dim(float* o, const float* w, int64_t ldw, int D, const attn_rows& rows) {
+    if (D == 128) return values<G, C, R, 128>(o, w, ldw, D, rows);
+    if (D == 64) return values<G, C, R, 64>(o, w, ldw, D, rows);
+    values<G, C, R, 0>(o, w, ldw, D, rows);
+}
+
 template <int G, int C>
 AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D, const attn_rows& rows) {
-    if (!rows.f16) return values<G, C, false, 0>(o, w, ldw, D, rows);
-    if (D == 128) return values<G, C, true, 128>(o, w, ldw, D, rows);
-    if (D == 64) return values<G, C, true, 64>(o, w, ldw, D, rows);
-    values<G, C, true, 0>(o, w, ldw, D, rows);
+    if (rows.dtype == KV_F16) return values_by_dim<G, C, KV_F16>(o, w, ldw, D, rows);
+    if (rows.dtype == KV_Q8_0) return values_by_dim<G, C, KV_Q8_0>(o, w, ldw, D, rows);
+    values<G, C, KV_F32, 0>(o, w, ldw, D, rows);
 }
 
 // G query heads in parts of 8, 4, 2, 1.

@@ -73,26 +73,26 @@ bool cpu_backend::cached_rows(const kv_seq* seq, int layer, int g, int64_t j0, i
 
 bool cpu_backend::attention(float* out, int layer, const float* q, const float* k_new, const float* v_new,
                             const step_batch& b) {
-    const int H = cfg_.shape.n_heads, KV = cfg_.shape.n_kv_heads, D = cfg_.shape.head_dim, kv_dim = KV * D;
+    const int H = cfg_.shape.n_heads, KV = cfg_.shape.n_kv_heads, D = cfg_.shape.head_dim;
     const int group = H / KV;  // query head h reads kv head h / group
     const float scale = 1.0f / std::sqrt((float)D);
-    const bool f16 = cfg_.kv_dtype == KV_F16;
     const int T = b.n_tokens;
-    const int64_t row_bytes = kv_row_bytes(), elem_bytes = row_bytes / D;
-    // The chunk's own keys and values as the cache will hold them (f32, or f16 like the rows
-    // kv_write stores), so a token sees the same numbers whether its keys come from this chunk
-    // or from the cache later, and a work item's rows are of one type.
+    const int64_t row_bytes = kv_row_bytes();
+    // The chunk's own keys and values as the cache will hold them (kv_store_row), so a token
+    // sees the same numbers whether its keys come from this chunk or from the cache later, and
+    // a work item's rows are of one type. Rows (token, KV head) in order.
     const char *k_fresh = (const char*)k_new, *v_fresh = (const char*)v_new;
-    if (f16) {
-        kv_f16_.resize((size_t)2 * T * kv_dim);
-        const cpu_kernels* k = k_;
+    if (cfg_.kv_dtype != KV_F32) {
+        const int64_t n_rows = (int64_t)T * KV;
+        kv_fresh_.resize((size_t)(2 * n_rows * row_bytes));
         thread_pool_for(pool_, T, thread_pool_grain(pool_, T, 4), [&](int begin, int end, int) {
-            const size_t at = (size_t)begin * kv_dim, n = (size_t)(end - begin) * kv_dim;
-            k->to_f16(k_new + at, &kv_f16_[at], (int64_t)n);
-            k->to_f16(v_new + at, &kv_f16_[(size_t)T * kv_dim + at], (int64_t)n);
+            for (int64_t r = (int64_t)begin * KV; r < (int64_t)end * KV; r++) {
+                kv_store_row(k_new + r * D, &kv_fresh_[(size_t)(r * row_bytes)]);
+                kv_store_row(v_new + r * D, &kv_fresh_[(size_t)((n_rows + r) * row_bytes)]);
+            }
         });
-        k_fresh = (const char*)kv_f16_.data();
-        v_fresh = (const char*)(kv_f16_.data() + (size_t)T * kv_dim);
+        k_fresh = kv_fresh_.data();
+        v_fresh = k_fresh + n_rows * row_bytes;
     }
     std::atomic<bool> cache_ok{true};
     const cpu_kernels* k = k_;
@@ -131,15 +131,15 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
             const void** vp = values.data();
             if (!cached_rows(seq, layer, it.g, it.j_begin, n_cached, kp, vp)) cache_ok.store(false, std::memory_order_relaxed);
             for (int at = n_cached; at < n; at++) {
-                const int64_t row = (c.tok_offset + (it.j_begin + at - start)) * kv_dim + (int64_t)it.g * D;
-                kp[at] = k_fresh + row * elem_bytes;
-                vp[at] = v_fresh + row * elem_bytes;
+                const int64_t row = (c.tok_offset + (it.j_begin + at - start)) * KV + it.g;
+                kp[at] = k_fresh + row * row_bytes;
+                vp[at] = v_fresh + row * row_bytes;
             }
             interleave_quarters(kp, vp, (int)n, scratch_rows);
             if (!k->attn_prefetches) touch_rows(kp, vp, (int)n, (int)row_bytes);
             const float* q0 = q + ((int64_t)it.t * H + it.g * group) * D;  // the group's query heads
             float* sc = scores.data();
-            const attn_rows rows{kp, vp, (int)n, f16};
+            const attn_rows rows{kp, vp, (int)n, cfg_.kv_dtype};
             k->attn_scores(sc, KEY_BLOCK, q0, group, D, rows, scale);
             float* stat = &attn_stat_[(size_t)i * group * 2];
             for (int r = 0; r < group; r++)  // (max, Σ exp) of each query head's scores
@@ -175,9 +175,29 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
     return cache_ok.load();
 }
 
+// Quantized rows take the integer kernels' activation quantizer (kernels.h: the same q and d
+// on every table), a block of 32 at a time.
+void cpu_backend::kv_store_row(const float* x, void* dst) const {
+    const int D = cfg_.shape.head_dim;
+    switch (cfg_.kv_dtype) {
+        case KV_F32: std::memcpy(dst, x, sizeof(float) * D); return;
+        case KV_F16: k_->to_f16(x, (uint16_t*)dst, D); return;
+        case KV_Q8_0: {
+            int8_t* q = (int8_t*)dst;
+            float* d = (float*)(q + D);  // kv_q8_scales
+            for (int blk = 0; blk < D / QK; blk++) {
+                block_q8_act a;
+                k_->quantize_act(x + blk * QK, QK, &a);
+                std::memcpy(q + blk * QK, a.qs, QK);
+                d[blk] = a.d;
+            }
+            return;
+        }
+    }
+}
+
 void cpu_backend::kv_write(int layer, const float* k_new, const float* v_new, const step_batch& b) {
     const int KV = cfg_.shape.n_kv_heads, D = cfg_.shape.head_dim, kv_dim = KV * D;
-    const bool f16 = cfg_.kv_dtype == KV_F16;
     for (const step_chunk& c : b.chunks) {
         const int64_t start = c.seq->n_past, first = kv_first_cached(c.seq, c.n_tok);
         const int n = (int)(start + c.n_tok - first);
@@ -186,17 +206,8 @@ void cpu_backend::kv_write(int layer, const float* k_new, const float* v_new, co
             for (int64_t p = first + begin; p < first + end; p++) {
                 const int64_t row = c.tok_offset + (p - start), slot = kv_slot(c.seq, p);
                 for (int g = 0; g < KV; g++) {
-                    const float* kr = k_new + row * kv_dim + g * D;
-                    const float* vr = v_new + row * kv_dim + g * D;
-                    void* kd = kv_at(c.seq, layer, g, slot, false);
-                    void* vd = kv_at(c.seq, layer, g, slot, true);
-                    if (!f16) {
-                        std::memcpy(kd, kr, sizeof(float) * D);
-                        std::memcpy(vd, vr, sizeof(float) * D);
-                        continue;
-                    }
-                    k_->to_f16(kr, (uint16_t*)kd, D);
-                    k_->to_f16(vr, (uint16_t*)vd, D);
+                    kv_store_row(k_new + row * kv_dim + g * D, kv_at(c.seq, layer, g, slot, false));
+                    kv_store_row(v_new + row * kv_dim + g * D, kv_at(c.seq, layer, g, slot, true));
                 }
             }
         });

@@ -64,14 +64,14 @@ class cpu_backend final : public backend {
     // quantized copy xq for Q8_0 / Q4_0 weights.
     void matmul_panels(float* y, int64_t ldy, const act_rows& x, const qact_rows& xq, int T, const tensor& w,
                        const panel_set& ps) const;
-    // K or V (value = true) of `layer`, KV head `head`, slot `slot` of a sequence: head_dim
-    // elements, f32 or f16.
+    // K or V (value = true) of `layer`, KV head `head`, slot `slot` of a sequence: a row of
+    // head_dim elements in the K/V dtype (dtype.h).
     void* kv_at(const kv_seq* seq, int layer, int head, int64_t slot, bool value) const;
-    // Bytes of one cached K or V row: head_dim elements of the K/V dtype.
-    int64_t kv_row_bytes() const { return (int64_t)cfg_.shape.head_dim * (cfg_.kv_dtype == KV_F16 ? 2 : 4); }
+    int64_t kv_row_bytes() const { return ::kv_row_bytes(cfg_.kv_dtype, cfg_.shape.head_dim); }
     // keys[i], values[i] = the cached rows of positions j0 + i, i < n, of KV head g (cpu_attention.cpp);
     // false if a slot holds another position.
     bool cached_rows(const kv_seq* seq, int layer, int g, int64_t j0, int n, const void** keys, const void** values) const;
+    void kv_store_row(const float* x, void* dst) const;  // x (head_dim) as the cache stores a row (dtype.h)
 
     backend_config cfg_;
     const cpu_kernels* k_;
@@ -90,7 +90,7 @@ class cpu_backend final : public backend {
     std::vector<float> packed_;                   // activations packed for the float kernels
     std::vector<float> cos_, sin_;                // (T, head_dim/2) RoPE of this step
     std::vector<double> inv_freq_;                // (head_dim/2)
-    std::vector<uint16_t> kv_f16_;                // (2, T, kv_dim) this step's k/v in f16
+    std::vector<char> kv_fresh_;                  // (2, T, KV) rows: this step's k/v as the cache stores them
     struct attn_item {
         int t, g;                 // token, KV head
         int64_t j_begin, j_end;   // the block of keys it reads

@@ -54,13 +54,13 @@ struct qact_rows {
     qact_rows from(int t0) const { return idx ? qact_rows{xq, nb, idx + t0} : qact_rows{xq + t0 * nb, nb, nullptr}; }
 };
 
-// n keys and their values for attention: rows of head_dim, f16 or f32, by pointer (cache slots
-// are scattered).
+// n keys and their values for attention: rows of head_dim as the K/V cache stores them
+// (dtype.h: kv_dtype_t), by pointer (cache slots are scattered).
 struct attn_rows {
     const void* const* keys;
     const void* const* values;
     int n;
-    bool f16;
+    kv_dtype_t dtype;
 };
 
 // The matrix kernels read weights in the panel layout (panel_layout.h) and write, for the rows

@@ -96,16 +96,24 @@ inline float max_lanes8(const float* x, int64_t n) {
 // rest). (AVX2's attention lost 0–5% with prefetcht1, and gained nothing from it since its
 // accumulators went back to registers: attention_avx2.cpp.)
 static const int ATTN_PREFETCH_BYTES = 4096;
-inline int attn_rows_ahead(const attn_rows& rows, int D) { return std::max(4, ATTN_PREFETCH_BYTES / (D * (rows.f16 ? 2 : 4))); }
-template <int LOCALITY, bool F16>
+inline int attn_rows_ahead(const attn_rows& rows, int D) { return std::max(4, (int)(ATTN_PREFETCH_BYTES / kv_row_bytes(rows.dtype, D))); }
+template <int LOCALITY, kv_dtype_t R>
 inline void attn_prefetch_row(const void* row, int D) {
-    for (int b = 0; b < D * (F16 ? 2 : 4); b += 64) __builtin_prefetch((const char*)row + b, 0, LOCALITY);
+    for (int b = 0; b < kv_row_bytes(R, D); b += 64) __builtin_prefetch((const char*)row + b, 0, LOCALITY);
+}
+
+// Element d of a K/V row, as f32 (dtype.h: a q8_0 element is (float)q · d, its block's scale).
+template <kv_dtype_t R>
+inline float kv_elem(const void* row, int D, int d) {
+    if constexpr (R == KV_F16) return f16_to_f32(((const uint16_t*)row)[d]);
+    if constexpr (R == KV_Q8_0) return (float)((const int8_t*)row)[d] * kv_q8_scales(row, D)[d / QK];
+    return ((const float*)row)[d];
 }
 
 // The attention kernels take head_dim as a template argument HD when it is 128 (Mistral's
 // and Mixtral's heads, mistral-mini's) or 64 (mixtral-mini's), 0 otherwise: with the width
 // known the loops over a row unroll — its slices, its prefetches and their bounds. For f16
-// rows (the default cache) only; f32 rows take the width at run time.
+// (the default cache) and q8_0 rows; f32 rows take the width at run time.
 template <int HD>
 inline int head_dim(int D) { return HD ? HD : D; }
 

@@ -35,42 +35,39 @@ void scalar_to_f16(const float* x, uint16_t* out, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = f32_to_f16(x[i]);
 }
 
-static float scalar_dot(const float* a, const float* b, int n) {
-    float s = 0;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
 void scalar_axpy(float* y, float a, const float* x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
-static float dot_f16(const float* a, const uint16_t* b, int n) {
-    float s = 0;
-    for (int i = 0; i < n; i++) s += a[i] * f16_to_f32(b[i]);
-    return s;
-}
-
-static void axpy_f16(float* y, float a, const uint16_t* x, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * f16_to_f32(x[i]);
-}
-
-// Attention a key and a value row per query head (kernels.h has the contract).
-void scalar_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale) {
+// Attention a key and a value row per query head (kernels.h has the contract), each element
+// widened as kv_elem does.
+template <kv_dtype_t R>
+static void attn_scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale) {
     for (int j = 0; j < rows.n; j++)
         for (int r = 0; r < G; r++) {
-            const void* key = rows.keys[j];
-            s[r * lds + j] = scale * (rows.f16 ? dot_f16(q + r * D, (const uint16_t*)key, D)
-                                               : scalar_dot(q + r * D, (const float*)key, D));
+            float dot = 0;
+            for (int d = 0; d < D; d++) dot += q[r * D + d] * kv_elem<R>(rows.keys[j], D, d);
+            s[r * lds + j] = scale * dot;
         }
+}
+
+template <kv_dtype_t R>
+static void attn_values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows) {
+    for (int j = 0; j < rows.n; j++)
+        for (int r = 0; r < G; r++)
+            for (int d = 0; d < D; d++) o[r * D + d] += w[r * ldw + j] * kv_elem<R>(rows.values[j], D, d);
+}
+
+void scalar_attn_scores(float* s, int64_t lds, const float* q, int G, int D, const attn_rows& rows, float scale) {
+    if (rows.dtype == KV_F16) return attn_scores<KV_F16>(s, lds, q, G, D, rows, scale);
+    if (rows.dtype == KV_Q8_0) return attn_scores<KV_Q8_0>(s, lds, q, G, D, rows, scale);
+    attn_scores<KV_F32>(s, lds, q, G, D, rows, scale);
 }
 
 void scalar_attn_values(float* o, const float* w, int64_t ldw, int G, int D, const attn_rows& rows) {
-    for (int j = 0; j < rows.n; j++)
-        for (int r = 0; r < G; r++) {
-            if (rows.f16) axpy_f16(o + r * D, w[r * ldw + j], (const uint16_t*)rows.values[j], D);
-            else scalar_axpy(o + r * D, w[r * ldw + j], (const float*)rows.values[j], D);
-        }
+    if (rows.dtype == KV_F16) return attn_values<KV_F16>(o, w, ldw, G, D, rows);
+    if (rows.dtype == KV_Q8_0) return attn_values<KV_Q8_0>(o, w, ldw, G, D, rows);
+    attn_values<KV_F32>(o, w, ldw, G, D, rows);
 }
 
 float scalar_softmax_exp(float* x, int n, float* max) {
