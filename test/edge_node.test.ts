@@ -67,6 +67,31 @@ describe('sirocco edge-node', () => {
     expect(err?.code).toBe(1);
     expect(err?.stderr).toMatch(/the edge node did not become ready: cannot load .*: the model needs about \d+\.\d MB here \(weights \d+\.\d MB.*\) but the edge isolate has 128\.0 MB: quantize it/);
   });
+
+  // --kv-dtype reaches the engine in the isolate: q8_0 K/V gives the native engine's greedy
+  // tokens with q8_0 K/V, and a head_dim it cannot quantize (24) is refused, saying so.
+  it('keeps its K/V cache in q8_0 with --kv-dtype q8_0', async () => {
+    const q8 = await startSirocco(['edge-node', '--model', modelDir, '--port', '0', '--kv-dtype', 'q8_0']);
+    let tokens: number[];
+    try {
+      tokens = await greedyTokens(q8.url);
+    } finally {
+      await q8.stop();
+    }
+    const prompt = GENERATE.prompt_tokens.join(',');
+    const { stdout } = await run(process.execPath, ['bin/sirocco.js', 'logits', '--model', modelDir, '--prompt', prompt, '--steps', String(GENERATE.max_tokens), '--kv-dtype', 'q8_0'], { maxBuffer: 256 << 20 });
+    const [nativeCase] = (JSON.parse(stdout) as { cases: { generated: number[] }[] }).cases;
+    expect(tokens.length).toBeGreaterThan(0);
+    expect(tokens).toEqual(nativeCase!.generated.slice(0, tokens.length));
+
+    const odd = await models.make({ preset: 'mixtral-tiny', seed: 3 });
+    const err = await run(process.execPath, ['bin/sirocco.js', 'edge-node', '--model', odd, '--port', '0', '--kv-dtype', 'q8_0'], { env: { ...process.env, SIROCCO_NODE_SECRET: NODE_SECRET } }).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(err?.code).toBe(1);
+    expect(err?.stderr).toMatch(/did not become ready: cannot load .*K\/V dtype q8_0 quantizes blocks of 32 along head_dim, and this model's head_dim is 24/);
+  });
 });
 
 // One greedy internal generate call, and its tokens straight from a node.

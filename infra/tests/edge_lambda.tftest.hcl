@@ -48,6 +48,10 @@ run "a_streaming_function_url_over_the_package_reading_only_the_model_prefix" {
     error_message = "Defaults: 1 GB (the engine's budget) and 5 minutes a request."
   }
   assert {
+    condition     = aws_lambda_function.this.environment[0].variables.KV_DTYPE == "f16"
+    error_message = "The function's K/V cache defaults to f16, as the node's does."
+  }
+  assert {
     condition     = jsondecode(aws_iam_role_policy.this.policy).Statement[0].Resource == "arn:aws:s3:::sirocco-weights-test/models/default-q4_0/*"
     error_message = "The function may read the model's prefix only."
   }
@@ -80,7 +84,8 @@ run "refuses_a_model_that_is_not_an_s3_prefix_and_a_parameter_arn_of_another_nam
     model_uri             = "https://example.com/model"
     node_secret_parameter = { name = "/sirocco-edge/node-secret", arn = "arn:aws:ssm:us-east-1:123456789012:parameter/other" }
     memory_mb             = 128
+    kv_dtype              = "q4_0"
   }
 
-  expect_failures = [var.model_uri, var.node_secret_parameter, var.memory_mb]
+  expect_failures = [var.model_uri, var.node_secret_parameter, var.memory_mb, var.kv_dtype]
 }

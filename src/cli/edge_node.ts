@@ -13,17 +13,20 @@ import { z } from 'zod';
 import { ReadyStatus, NODE_SECRET_HEADER } from '../protocol/internal_api.ts';
 import { packageLambda } from '../edge/bundle_lambda.ts';
 import { bundleEdgeNode, writeWorkerdConfig } from '../edge/bundle_workerd.ts';
+import { DEFAULT_KV_DTYPE, KV_DTYPES } from '../engine/native.ts';
 import { modelNameOf } from '../weights/model_uri.ts';
 import { NodeOptions, positiveCount } from './node_options.ts';
 import { onSignals } from './serve.ts';
 
 const USAGE = `usage: sirocco edge-node --model DIR|s3://bucket/prefix [--port 8081] [--host 127.0.0.1] [--model-id ID]
-                         [--kv-cache-mb 16] [--memory-limit-mb 128] [--out DIR]
+                         [--kv-cache-mb 16] [--kv-dtype f16|f32|q8_0] [--memory-limit-mb 128] [--out DIR]
        sirocco edge-node --lambda-package FILE.zip
 Serves the internal node API from workerd (the edge runtime) on the WASM engine, one thread.
 The model (Hugging Face layout, one safetensors file) is embedded as bindings, or fetched by the
 worker from S3 as \`sirocco weights push\` stored it (every chunk checked against the manifest),
 with AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the environment.
+  --kv-dtype D         K/V cache storage: f16 (default), f32, or q8_0 (1.8× f16's context in the
+                       same --kv-cache-mb; head_dim a multiple of 32)
   --memory-limit-mb M  the isolate's memory (default 128, a Cloudflare Workers isolate's): a
                        model that cannot fit is refused with its size (quantize it first:
                        sirocco weights quantize DIR --to q4_0 --out DIR2)
@@ -35,6 +38,7 @@ The shared secret gateways must send comes from SIROCCO_NODE_SECRET (at least 16
 
 const Options = NodeOptions.extend({
   'kv-cache-mb': positiveCount('kv-cache-mb').default(16),
+  'kv-dtype': z.enum(KV_DTYPES).default(DEFAULT_KV_DTYPE),
   'memory-limit-mb': positiveCount('memory-limit-mb').default(128),
   out: z.string().min(1).optional(),
 });
@@ -60,7 +64,7 @@ export async function runEdgeNode(argv: string[]): Promise<number> {
     values = parseArgs({
       args: argv,
       options: {
-        ...Object.fromEntries(['model', 'port', 'host', 'model-id', 'kv-cache-mb', 'memory-limit-mb', 'out', 'lambda-package'].map((k) => [k, { type: 'string' as const }])),
+        ...Object.fromEntries(['model', 'port', 'host', 'model-id', 'kv-cache-mb', 'kv-dtype', 'memory-limit-mb', 'out', 'lambda-package'].map((k) => [k, { type: 'string' as const }])),
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -96,7 +100,7 @@ export async function runEdgeNode(argv: string[]): Promise<number> {
     const { bundleBytes, wasmBytes } = await bundleEdgeNode(out);
     process.stderr.write(`edge node bundle: worker.mjs ${(bundleBytes / 1e6).toFixed(2)} MB + sirocco.wasm ${(wasmBytes / 1e6).toFixed(2)} MB in ${out}\n`);
     const port = o.port === 0 ? await freePort(o.host) : o.port;
-    config = await writeWorkerdConfig(out, { model: o.model, modelId: o['model-id'] ?? modelNameOf(o.model), address: `${o.host}:${port}`, kvCacheMb: o['kv-cache-mb'], memoryLimitMb: o['memory-limit-mb'] });
+    config = await writeWorkerdConfig(out, { model: o.model, modelId: o['model-id'] ?? modelNameOf(o.model), address: `${o.host}:${port}`, kvCacheMb: o['kv-cache-mb'], kvDtype: o['kv-dtype'], memoryLimitMb: o['memory-limit-mb'] });
     o.port = port;
   } catch (err) {
     process.stderr.write(`sirocco edge-node: ${(err as Error).message}\n`);

@@ -6,6 +6,7 @@ import { build } from 'esbuild';
 import { wasmModuleBuilt, wasmModuleBytes } from '../engine/wasm_load.ts';
 import { isS3Uri } from '../weights/s3_location.ts';
 import { leaveOut, nodeBuiltins, requireShim } from './bundle_plugins.ts';
+import type { KvDtype } from '../engine/native.ts';
 
 const ENTRY = new URL('./edge_worker.ts', import.meta.url).pathname;
 
@@ -37,7 +38,7 @@ export async function bundleEdgeNode(outDir: string): Promise<{ bundleBytes: num
 
 // model: a local directory (embedded as bindings) or s3://bucket/prefix (fetched by the worker,
 // with the AWS_* settings of this environment).
-export type EdgeConfig = { model: string; modelId: string; address: string; kvCacheMb: number; memoryLimitMb: number };
+export type EdgeConfig = { model: string; modelId: string; address: string; kvCacheMb: number; kvDtype: KvDtype; memoryLimitMb: number };
 
 const quote = (s: string) => JSON.stringify(s);
 
@@ -90,6 +91,7 @@ const node :Workerd.Worker = (
     (name = "MODEL_ID", text = ${quote(c.modelId)}),
     ${bindings.join(',\n    ')},
     (name = "KV_CACHE_MB", text = ${quote(String(c.kvCacheMb))}),
+    (name = "KV_DTYPE", text = ${quote(c.kvDtype)}),
     (name = "MEMORY_LIMIT_MB", text = ${quote(String(c.memoryLimitMb))}),
   ],
   compatibilityDate = "2026-11-01",

@@ -3,6 +3,8 @@
 // one thread, over a model from S3-compatible storage (MODEL_URI, verified chunk by chunk) or
 // from bindings. edge_worker.ts serves it from workerd, lambda_handler.ts from AWS Lambda.
 import type { Hono } from 'hono';
+import { z } from 'zod';
+import { KV_DTYPES, type KvDtype } from '../engine/native.ts';
 import { createNodeApp } from '../node/node_app.ts';
 import type { ServingHost } from '../node/node_host.ts';
 import { DEFAULT_NODE_OPTIONS, NodeService } from '../node/node_service.ts';
@@ -27,7 +29,16 @@ export type EdgeEnv = {
   MODEL_TOKENIZER_CONFIG?: string; // tokenizer_config.json
   MEMORY_LIMIT_MB?: string; // default 128, a Cloudflare Workers isolate's
   KV_CACHE_MB?: string; // default 16
+  KV_DTYPE?: string; // f16 (default) | f32 | q8_0 (1.8× the context in the same KV_CACHE_MB)
 };
+
+// A KV_DTYPE binding, checked: a misspelt one would otherwise fall back without a word.
+function kvDtypeOf(env: EdgeEnv): KvDtype | undefined {
+  if (env.KV_DTYPE === undefined) return undefined;
+  const parsed = z.enum(KV_DTYPES).safeParse(env.KV_DTYPE);
+  if (!parsed.success) throw new Error(`KV_DTYPE ${JSON.stringify(env.KV_DTYPE)}: expected one of ${KV_DTYPES.join(', ')}`);
+  return parsed.data;
+}
 
 class EdgeHost implements ServingHost {
   readonly metrics = new PrometheusMeter('sirocco-edge-node');
@@ -63,6 +74,7 @@ export function startEdgeNode(env: EdgeEnv, engineModule: WebAssembly.Module): {
     const { engine, kvMaxBlocks } = await loadEdgeModel(files, engineModule, {
       memoryLimitBytes: Number(env.MEMORY_LIMIT_MB ?? 128) * 2 ** 20,
       kvCacheBytes: Number(env.KV_CACHE_MB ?? 16) * 2 ** 20,
+      kvDtype: kvDtypeOf(env),
     });
     const tokenizer = { tokenizer: JSON.parse(files.tokenizer) as unknown, config: files.tokenizerConfig ? (JSON.parse(files.tokenizerConfig) as unknown) : null };
     host.service = await NodeService.create(engine, tokenizer, { ...DEFAULT_NODE_OPTIONS, maxSequences: 4, modelId: env.MODEL_ID, kvMaxBlocks, metrics: host.metrics });

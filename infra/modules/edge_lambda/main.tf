@@ -34,6 +34,7 @@ resource "aws_lambda_function" "this" {
       MODEL_URI                     = var.model_uri
       MODEL_ID                      = var.model_id
       KV_CACHE_MB                   = tostring(var.kv_cache_mb)
+      KV_DTYPE                      = var.kv_dtype
       SIROCCO_NODE_SECRET_PARAMETER = var.node_secret_parameter.name
     }
   }

@@ -55,6 +55,17 @@ variable "kv_cache_mb" {
   default     = 64
 }
 
+variable "kv_dtype" {
+  description = "K/V cache storage: f16, f32, or q8_0 (int8 blocks with a scale: 1.8x f16's context in the same kv_cache_mb; the model's head_dim must be a multiple of 32)."
+  type        = string
+  default     = "f16"
+
+  validation {
+    condition     = contains(["f16", "f32", "q8_0"], var.kv_dtype)
+    error_message = "kv_dtype must be f16, f32 or q8_0."
+  }
+}
+
 variable "timeout_seconds" {
   description = "Longest a request may run (a streamed completion included); Lambda allows 900."
   type        = number
