@@ -27,17 +27,18 @@ const RUNS: EngineOptions[] = [
 // first tokens make one matmul of n rows, which the AVX-512 and AVX2 tables run in prefill
 // tiles (widening F16/BF16 panels once for all of them); intermediate 2112 > 2048 makes the
 // down projection's rows longer than one block of widened columns (kernels_avx512.cpp,
-// kernels_avx2.cpp).
+// kernels_avx2.cpp), and at 128 tokens its packed activations (1.08 MB) pass the 1 MB above
+// which the AVX-512 tiles fetch ahead (WIDE_FETCH_ABOVE).
 describe('kernel tables agree bit for bit', () => {
   it.each(['f32', 'f16', 'bf16'] as const)('%s weights: first-position logits equal on every table', async (dtype) => {
     const dir = await models.make({ preset: 'mistral-tiny', seed: 12, dtype, intermediate: 2112 });
-    const firsts = Array.from({ length: 40 }, (_, i) => [5 + 12 * i]);
-    // Steps of n = 7, 16 and 40 first tokens: prefill calls of 1, 2 and 4 token tiles.
+    const firsts = Array.from({ length: 128 }, (_, i) => [3 + ((5 + 12 * i) % 509)]);
+    // Steps of n = 7, 16, 40 and 128 first tokens: prefill calls of 1, 2, 4 and many token tiles.
     const logits = async (isa: string) => {
       const engine = await Engine.load(dir, { isa, kvDtype: 'f32' });
       try {
         const steps = [];
-        for (const n of [7, 16, 40]) {
+        for (const n of [7, 16, 40, 128]) {
           const out = await engine.step(firsts.slice(0, n).map((tokens) => ({ sequence: engine.createSequence(), tokens })));
           steps.push(out.map((rows) => Array.from(rows[0]!)));
         }
