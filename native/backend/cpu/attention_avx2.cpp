@@ -8,8 +8,8 @@
 #if defined(__x86_64__)
 #include "avx2_common.h"
 
-// Elements [d, d + 8) of a row as f32: kv_elem's numbers. TAIL: d + 8 > D, and those past D read as
-// 0. Whole vectors and the tail are separate instantiations, and so are passes of fewer
+// Elements [d, d + 8) of a row as f32: kv_elem's numbers. TAIL: d + 8 > D, and those past D
+// read as 0. Whole vectors and the tail are separate instantiations, and so are passes of fewer
 // vectors: a branch between them in one loop, or a pass width known at run time only, kept
 // the compiler from holding the accumulators in registers. On the stack they cost 2× (one
 // thread, 512 f16 rows of 128 in L2, 4 heads: scores 25 → 12 µs, values 19 → 9 µs) and the
