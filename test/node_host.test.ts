@@ -42,3 +42,25 @@ it('is not ready while loading, reports it in metrics, and turns ready when the 
     await service.close();
   }
 });
+
+// --kv-cache-mb buys positions by the K/V dtype's bytes: a row of head_dim 32 is 64 bytes in
+// f16 and 36 in q8_0 (32 int8 + one f32 scale), keys and values, every layer and KV head.
+it('reports the K/V pool it holds, in positions, by the K/V dtype', async () => {
+  const dir = await models.make({ preset: 'sirocco-default', seed: 1, layers: 2 }); // 2 KV heads of 32
+  const kvCacheBytes = 8 * 2 ** 20;
+  const capacity = async (kvDtype: 'f16' | 'q8_0') => {
+    const host = new NodeHost(dir);
+    const app = createNodeApp(host, SECRET);
+    const service = await host.load({ modelDir: dir, ...DEFAULT_NODE_OPTIONS, kvCacheBytes, kvDtype });
+    try {
+      const text = await (await app.request('/internal/v1/metrics', { headers: { 'x-sirocco-node-secret': SECRET } })).text();
+      return Number(text.split('\n').find((l) => l.startsWith('sirocco_node_kv_cache_capacity_tokens '))!.split(' ').at(-1));
+    } finally {
+      await service.close();
+    }
+  };
+  const perPosition = (rowBytes: number) => 2 * 2 * 2 * rowBytes; // K and V × 2 layers × 2 KV heads
+  const blocksOf16 = (bytesPerPosition: number) => Math.floor(kvCacheBytes / (16 * bytesPerPosition)) * 16;
+  expect(await capacity('f16')).toBe(blocksOf16(perPosition(64)));
+  expect(await capacity('q8_0')).toBe(blocksOf16(perPosition(36)));
+});

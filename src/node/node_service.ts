@@ -74,6 +74,10 @@ export class NodeService {
     m.createObservableGauge('sirocco_node_waiting_requests').addCallback((o) => o.observe(runner.stats().waiting));
     m.createObservableGauge('sirocco_node_warm_sessions').addCallback((o) => o.observe(sessions.size));
     m.createObservableGauge('sirocco_node_kv_blocks_in_use').addCallback((o) => o.observe(engine.info().kvBlocksInUse));
+    // What --kv-cache-mb buys in the K/V dtype chosen (q8_0: 1.8× f16's positions).
+    m.createObservableGauge('sirocco_node_kv_cache_capacity_tokens', { description: 'Positions the K/V pool holds, all sequences together' }).addCallback((o) =>
+      o.observe(kvMaxBlocks * engine.info().kvBlockSlots),
+    );
     m.createObservableCounter('sirocco_node_engine_steps_total').addCallback((o) => o.observe(runner.stats().steps));
     m.createObservableCounter('sirocco_node_generated_tokens_total').addCallback((o) =>
       o.observe(runner.stats().generatedTokens),
