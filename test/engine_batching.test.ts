@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, KvCacheExhausted } from '../src/engine/engine.ts';
 import { generateGreedy } from '../src/engine/generate.ts';
+import { KV_DTYPES, kvBlockBytes } from '../src/engine/native.ts';
 import { prompt } from './helpers/check_reference.ts';
 import { TempModels } from './helpers/models.ts';
 
@@ -39,6 +40,21 @@ describe('batching', () => {
     } finally {
       await q8.close();
     }
+  });
+
+  // The node sizes its K/V pool in blocks from kvBlockBytes (TypeScript); the engines allocate
+  // by their own kv_row_bytes (dtype.h): the two must agree for every dtype and backend.
+  it("the engines' K/V block bytes are what the node sizes its pool by, for every K/V dtype", async () => {
+    const dir = await models.make({ preset: 'mixtral-tiny', seed: 17, headDim: 32 });
+    for (const backend of ['native', 'wasm'] as const)
+      for (const kvDtype of KV_DTYPES) {
+        const e = await Engine.load(dir, { backend, kvDtype });
+        try {
+          expect(e.info().kvBlockBytes, `${backend} ${kvDtype}`).toBe(kvBlockBytes(e.config, kvDtype));
+        } finally {
+          await e.close();
+        }
+      }
   });
 
   it('refuses q8_0 K/V for a head_dim that is no multiple of 32, saying what to use', async () => {
