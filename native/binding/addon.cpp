@@ -38,14 +38,6 @@ bool read_dtype(const std::string& s, int32_t* out) {
     return false;
 }
 
-// "f32" | "f16" | "q8_0" → engine_kv_dtype; -1 (which the engine refuses) for anything else.
-int32_t kv_dtype(const std::string& s) {
-    static const char* names[] = {"f32", "f16", "q8_0"};
-    for (int i = 0; i < 3; i++)
-        if (s == names[i]) return i;
-    return -1;
-}
-
 // {file, offset, dtype, shape} → engine_tensor_ref; bounds are checked by the engine.
 bool read_ref(const Napi::Value& v, const std::string& name, engine_tensor_ref* ref, std::string* err) {
     *ref = engine_tensor_ref{};
@@ -208,7 +200,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                                   get_int(spec, "tp"),
                                   spec.Get("moeSplit").As<Napi::String>().Utf8Value() == "experts" ? ENGINE_MOE_SPLIT_EXPERTS
                                                                                                    : ENGINE_MOE_SPLIT_COLUMNS,
-                                  kv_dtype(spec.Get("kvDtype").As<Napi::String>().Utf8Value()),
+                                  get_int(spec, "kvDtype"),  // engine_kv_dtype (native.ts: KV_DTYPE_CODE)
                                   (int64_t)spec.Get("kvMaxBlocks").As<Napi::Number>().Int64Value()};
         vocab_ = ms.config.vocab_size;
         s = engine_create(&ms, weights, &opts, &e_);

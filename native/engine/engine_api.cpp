@@ -110,7 +110,7 @@ engine_status engine_create(const engine_model_spec* spec, engine_weights* weigh
         engine_free(e);
         return fail(ENGINE_BAD_INPUT, err);
     }
-    if (options->kv_dtype != ENGINE_KV_F32 && options->kv_dtype != ENGINE_KV_F16 && options->kv_dtype != ENGINE_KV_Q8_0) {
+    if (options->kv_dtype < ENGINE_KV_F32 || options->kv_dtype > ENGINE_KV_Q8_0) {
         engine_free(e);
         return fail(ENGINE_BAD_INPUT, "unknown K/V dtype");
     }

@@ -49,7 +49,7 @@ type NativeSpec = {
   isa: string;
   tp: number;
   moeSplit: MoeSplit;
-  kvDtype: KvDtype;
+  kvDtype: number; // KV_DTYPE_CODE
   deferred: boolean;
 };
 
@@ -162,7 +162,7 @@ export function createNativeEngine(model: ModelFiles, options: EngineOptions = {
     isa: options.isa ?? process.env.SIROCCO_ISA ?? '',
     tp: options.tp ?? 1,
     moeSplit: options.moeSplit ?? 'columns',
-    kvDtype: options.kvDtype ?? DEFAULT_KV_DTYPE,
+    kvDtype: KV_DTYPE_CODE[options.kvDtype ?? DEFAULT_KV_DTYPE],
     deferred,
   });
 }

@@ -102,14 +102,6 @@ inline void attn_prefetch_row(const void* row, int D) {
     for (int b = 0; b < kv_row_bytes(R, D); b += 64) __builtin_prefetch((const char*)row + b, 0, LOCALITY);
 }
 
-// Element d of a K/V row, as f32 (dtype.h: a q8_0 element is (float)q · d, its block's scale).
-template <kv_dtype_t R>
-inline float kv_elem(const void* row, int D, int d) {
-    if constexpr (R == KV_F16) return f16_to_f32(((const uint16_t*)row)[d]);
-    if constexpr (R == KV_Q8_0) return (float)((const int8_t*)row)[d] * kv_q8_scales(row, D)[d / QK];
-    return ((const float*)row)[d];
-}
-
 // The attention kernels take head_dim as a template argument HD when it is 128 (Mistral's
 // and Mixtral's heads, mistral-mini's) or 64 (mixtral-mini's), 0 otherwise: with the width
 // known the loops over a row unroll — its slices, its prefetches and their bounds. For f16
@@ -134,5 +126,12 @@ inline float elem(const void* base, int64_t i) {
     if constexpr (D == DT_F32) return ((const float*)base)[i];
     if constexpr (D == DT_F16) return f16_to_f32(((const uint16_t*)base)[i]);
     return bf16_to_f32(((const uint16_t*)base)[i]);
+}
+
+// Element d of a K/V row, as f32 (dtype.h: a q8_0 element is (float)q · d, its block's scale).
+template <kv_dtype_t R>
+inline float kv_elem(const void* row, int D, int d) {
+    if constexpr (R == KV_Q8_0) return (float)((const int8_t*)row)[d] * kv_q8_scales(row, D)[d / QK];
+    return elem<R == KV_F16 ? DT_F16 : DT_F32>(row, d);
 }
 
