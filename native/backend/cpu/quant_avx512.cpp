@@ -181,7 +181,7 @@ AVX512_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, in
         const int64_t panel_bytes = x.nb * (Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK);
         const int copy_tiles = (T - 1) / 6;
         const auto lines_of = [](int64_t bytes, int64_t parts) { return (bytes + 64 * parts - 1) / (64 * parts) * 64; };
-        const int64_t slice = lines_of(panel_bytes, copy_tiles);
+        const int64_t slice = lines_of(panel_bytes, copy_tiles), per_block = lines_of(slice, x.nb);
         for (; i + 2 <= ps.n; i += 2) {
             quant_tokens<Q4, panel_source::stored_to_copy, 2, 6>(y, ldy, x, 0, 6, w, ps, i, copy);
             // The pair this thread most likely computes next: the set's next, or after its last,
@@ -191,7 +191,7 @@ AVX512_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, in
             next_pair_fetch next;
             if (next_at[1] < panel_count(w.rows))
                 for (int p = 0; p < 2; p++) next.panel[p] = (const uint8_t*)w.data + next_at[p] * panel_bytes;
-            next.per_block = lines_of(slice, x.nb);
+            next.per_block = per_block;
             for (int t = 6, c = 0; t < T; t += 6, c++) {
                 next.from = c * slice, next.to = std::min(next.from + slice, panel_bytes);
                 quant_tokens<Q4, panel_source::copy, 2, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i, copy, next);
