@@ -11,7 +11,7 @@ import { openEngine } from '../weights/shard_load.ts';
 
 const USAGE = `usage: sirocco logits --model DIR|s3://bucket/prefix --prompt 1,2,3 [--prompt 4,5] [--steps N] [--chunk K]
                                     [--prompt-logits] [--threads N] [--tp N] [--moe-split columns|experts]
-                                    [--kv-dtype f16|f32|q8_0] [--isa scalar|avx2|avx512|wasm_simd128] [--backend native|wasm]
+                                    [--kv-dtype f16|f32|q8_0] [--isa scalar|avx2|avx512|avx512_amx|wasm_simd128] [--backend native|wasm]
 
 Prints {"compute_dtype","cases":[{"prompt_tokens","generated","logits_last","step_logits"[,"prompt_logits"]}]}.
   --steps N         greedy tokens to generate per prompt (default 1)
@@ -47,7 +47,7 @@ const Options = z.object({
   tp: intFlag('tp').default(1),
   'moe-split': z.enum(['columns', 'experts']).default('columns'),
   'kv-dtype': z.enum(KV_DTYPES).default(DEFAULT_KV_DTYPE),
-  isa: z.enum(['scalar', 'avx2', 'avx512', 'wasm_simd128', 'wasm_relaxed_simd']).optional(),
+  isa: z.enum(['scalar', 'avx2', 'avx512', 'avx512_amx', 'wasm_simd128', 'wasm_relaxed_simd']).optional(),
   backend: z.enum(['native', 'wasm']).default('native'),
   'prompt-logits': z.boolean().default(false),
 });

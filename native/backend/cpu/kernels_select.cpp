@@ -40,6 +40,19 @@ static const cpu_kernels AVX512 = {
     avx2_to_f16,  // F16C's 8 lanes do the job
     avx512_fma_probe, avx512_int8_probe};
 
+// AVX-512 with BF16 weights through AMX: activations rounded to bf16, so its BF16 results are
+// not the other tables' (bf16_amx_avx512.cpp); by name only (--isa avx512_amx), not the default.
+static const cpu_kernels AVX512_AMX = {
+    "avx512_amx",
+    avx512_amx_matmul_panels, 5, avx512_pack_act,
+    avx512_quantize_act, avx512_quant_matmul_panels,
+    avx512_axpy,
+    avx512_attn_scores, avx512_attn_values, true,
+    avx512_softmax_exp, avx512_silu_mul,
+    avx512_widen_row,
+    avx2_to_f16,
+    avx512_fma_probe, avx512_int8_probe};
+
 static bool has_avx2() {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 }
@@ -80,7 +93,7 @@ static const std::vector<const cpu_kernels*>& built() {
     static const std::vector<const cpu_kernels*> tables{
         &SCALAR,
 #if defined(__x86_64__)
-        &AVX2, &AVX512,
+        &AVX2, &AVX512_AMX, &AVX512,  // (AVX512_AMX before AVX512: opt-in, never the default)
 #endif
 #if defined(__wasm_simd128__)
         &WASM_SIMD128,  // a module that loads at all runs SIMD128: it fails validation otherwise
@@ -96,6 +109,7 @@ static bool runs_here(const cpu_kernels* k) {
 #if defined(__x86_64__)
     if (k == &AVX2) return has_avx2();
     if (k == &AVX512) return has_avx512();
+    if (k == &AVX512_AMX) return has_avx512() && amx_bf16_usable();
 #endif
     return true;
 }
