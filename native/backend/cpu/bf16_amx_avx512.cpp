@@ -11,7 +11,6 @@
 // is its token's row against its weight row, k in chunks of 32 in order, from zero, whatever
 // the tile, the call or the batch — decode runs the same tiles as prefill.
 #include <algorithm>
-#include <cstring>
 
 #include "kernels_isa.h"
 
@@ -63,17 +62,14 @@ AMX_FN static inline __m256i to_bf16(__m512 v) {
     return _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF))), 16));
 }
 
-// The T activation rows as bf16, in 32-row blocks of the tiles' shape: rows past T and columns
-// past K zero (zero products add nothing).
+// The T activation rows as bf16, Kp apart, columns past K zero (zero products add nothing).
+// The rows up to the next 32 are there for the tiles to load and left as they are: a tile's
+// output row m is its activation row m against the weights, so those rows' sums are never
+// stored (and never touch the others').
 AMX_FN static const uint16_t* activations_bf16(const act_rows& x, int T, int64_t K, int64_t Kp) {
-    const int Tp = (T + 31) / 32 * 32;
-    uint16_t* a = (uint16_t*)thread_copy_buffer((size_t)Tp * Kp * 2);
-    for (int t = 0; t < Tp; t++) {
+    uint16_t* a = (uint16_t*)thread_copy_buffer((size_t)(T + 31) / 32 * 32 * Kp * 2);
+    for (int t = 0; t < T; t++) {
         uint16_t* dst = a + t * Kp;
-        if (t >= T) {
-            std::memset(dst, 0, (size_t)Kp * 2);
-            continue;
-        }
         const float* src = x.row(t);
         for (int64_t k = 0; k < Kp; k += 16) {
             const __mmask16 m = k < K ? tail_mask(K, k) : 0;
@@ -83,18 +79,25 @@ AMX_FN static const uint16_t* activations_bf16(const act_rows& x, int T, int64_t
     return a;
 }
 
-// Panel `at` of w (k-major, 16 rows a k: panel_layout.h) in the tiles' weight shape: chunk c
-// is 16 rows of 64 bytes, row i holding k = 32c + 2i and 32c + 2i + 1 of each of the 16
-// output rows side by side; k past K zero.
-AMX_FN static void weights_pairs(uint16_t* out, const tensor& w, int64_t at, int64_t Kp) {
+// Panels at[0 … n) of w (k-major, 16 rows a k: panel_layout.h) in the tiles' weight shape,
+// panel p at out[p]: chunk c is 16 rows of 64 bytes, row i holding k = 32c + 2i and 32c + 2i +
+// 1 of each of the 16 output rows side by side; k past K zero. The n panels are read at once,
+// each fetched FETCH_BYTES ahead, as the decode tiles read theirs (their weight streams bound
+// a decode step).
+static const int FETCH_BYTES = 2048;
+AMX_FN static void weights_pairs(uint16_t* const* out, const tensor& w, const int64_t* at, int n, int64_t Kp) {
     alignas(64) static const uint16_t PAIRS[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
                                                    8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
     const __m512i pairs = _mm512_load_si512(PAIRS);
     const int64_t K = w.cols;
-    const uint16_t* src = (const uint16_t*)w.data + at * K * PANEL_ROWS;
+    const uint16_t* src[4];
+    for (int p = 0; p < n; p++) src[p] = (const uint16_t*)w.data + at[p] * K * PANEL_ROWS;
     for (int64_t k = 0; k < Kp; k += 2) {
         const __mmask32 m = (k < K ? 0xFFFFu : 0u) | (k + 1 < K ? 0xFFFF0000u : 0u);
-        _mm512_store_si512(out + k * PANEL_ROWS, _mm512_permutexvar_epi16(pairs, _mm512_maskz_loadu_epi16(m, src + k * PANEL_ROWS)));
+        for (int p = 0; p < n; p++) {
+            _mm_prefetch((const char*)(src[p] + k * PANEL_ROWS) + FETCH_BYTES, _MM_HINT_T0);
+            _mm512_store_si512(out[p] + k * PANEL_ROWS, _mm512_permutexvar_epi16(pairs, _mm512_maskz_loadu_epi16(m, src[p] + k * PANEL_ROWS)));
+        }
     }
 }
 
@@ -104,7 +107,8 @@ AMX_FN static void store_sums(float* y, int64_t ldy, int T, int t0, const tensor
     for (int t = t0; t < std::min(T, t0 + 16); t++) _mm512_mask_storeu_ps(y + t * ldy + at * PANEL_ROWS, m, _mm512_load_ps(sums + (t - t0) * 16));
 }
 
-// Panels of ps two at a time (the last alone taking its own panel twice), tokens 32 at a time.
+// Panels of ps four at a time into the tiles' shape, then two at a time (an odd last one taking
+// its own panel twice) against tokens 32 at a time (16 where no more are left).
 AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
     // A matrix of less than a panel (a MoE router: 8 rows for Mixtral) stays on the exact f32
     // chain, so that the top-k choice, a step function, is the other tables'.
@@ -113,35 +117,42 @@ AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, i
     const int64_t K = w.cols, Kp = (K + KC - 1) / KC * KC;
     const uint16_t* a = activations_bf16(x, T, K, Kp);
     thread_local std::vector<uint16_t> pair_buffer;
-    pair_buffer.resize((size_t)(2 * Kp * PANEL_ROWS + 32));
-    uint16_t* b[2] = {pair_buffer.data() + (64 - (uintptr_t)pair_buffer.data() % 64) % 64 / 2, nullptr};
-    b[1] = b[0] + Kp * PANEL_ROWS;
+    pair_buffer.resize((size_t)(4 * Kp * PANEL_ROWS + 32));
+    uint16_t* b[4] = {pair_buffer.data() + (64 - (uintptr_t)pair_buffer.data() % 64) % 64 / 2};
+    for (int p = 1; p < 4; p++) b[p] = b[p - 1] + Kp * PANEL_ROWS;
     alignas(64) float sums[4][16 * 16];
-    for (int i = 0; i < ps.n; i += 2) {
-        const int64_t at[2] = {ps.at(i), ps.at(std::min(i + 1, ps.n - 1))};
-        for (int p = 0; p < 2; p++) weights_pairs(b[p], w, at[p], Kp);
-        for (int t0 = 0; t0 < T; t0 += 32) {
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
-            for (int64_t k = 0; k < Kp; k += KC) {
-                _tile_loadd(4, a + t0 * Kp + k, Kp * 2);
-                _tile_loadd(5, a + (t0 + 16) * Kp + k, Kp * 2);
-                _tile_loadd(6, b[0] + k * PANEL_ROWS, 64);
-                _tile_loadd(7, b[1] + k * PANEL_ROWS, 64);
-                _tile_dpbf16ps(0, 4, 6);
-                _tile_dpbf16ps(1, 4, 7);
-                _tile_dpbf16ps(2, 5, 6);
-                _tile_dpbf16ps(3, 5, 7);
-            }
-            _tile_stored(0, sums[0], 64);
-            _tile_stored(1, sums[1], 64);
-            _tile_stored(2, sums[2], 64);
-            _tile_stored(3, sums[3], 64);
-            for (int p = 0; p < (i + 1 < ps.n ? 2 : 1); p++) {
-                store_sums(y, ldy, T, t0, w, at[p], sums[p]);
-                store_sums(y, ldy, T, t0 + 16, w, at[p], sums[2 + p]);
+    for (int g = 0; g < ps.n; g += 4) {
+        const int n = std::min(4, ps.n - g);
+        int64_t at[4];
+        for (int p = 0; p < n; p++) at[p] = ps.at(g + p);
+        weights_pairs(b, w, at, n, Kp);
+        for (int i = 0; i < n; i += 2) {
+            const int j = std::min(i + 1, n - 1);  // the pair's second panel
+            for (int t0 = 0; t0 < T; t0 += 32) {
+                const bool two = t0 + 16 < T;  // a second token tile
+                _tile_zero(0);
+                _tile_zero(1);
+                _tile_zero(2);
+                _tile_zero(3);
+                for (int64_t k = 0; k < Kp; k += KC) {
+                    _tile_loadd(4, a + t0 * Kp + k, Kp * 2);
+                    _tile_loadd(6, b[i] + k * PANEL_ROWS, 64);
+                    _tile_loadd(7, b[j] + k * PANEL_ROWS, 64);
+                    _tile_dpbf16ps(0, 4, 6);
+                    _tile_dpbf16ps(1, 4, 7);
+                    if (!two) continue;
+                    _tile_loadd(5, a + (t0 + 16) * Kp + k, Kp * 2);
+                    _tile_dpbf16ps(2, 5, 6);
+                    _tile_dpbf16ps(3, 5, 7);
+                }
+                _tile_stored(0, sums[0], 64);
+                _tile_stored(1, sums[1], 64);
+                _tile_stored(2, sums[2], 64);
+                _tile_stored(3, sums[3], 64);
+                for (int p = 0; p < (i < j ? 2 : 1); p++) {
+                    store_sums(y, ldy, T, t0, w, at[i + p], sums[p]);
+                    if (two) store_sums(y, ldy, T, t0 + 16, w, at[i + p], sums[2 + p]);
+                }
             }
         }
     }
