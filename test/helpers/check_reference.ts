@@ -61,12 +61,8 @@ export function expectCaseMatchesReference(dir: string, c: GreedyCase, tol: numb
   const ref = referenceFor(dir, tokens, kvDtype);
   const flips = kvDtype !== undefined && KV_ROUNDING[kvDtype] !== undefined;
   const flipTol = Math.max(KV_FLIP_TOL, tol); // never tighter than the weights' own tolerance
-  const errors = c.promptLogits.map((logits, i) => relativeError(logits, ref[i]!));
-  c.stepLogits.forEach((logits, k) => {
-    const r = ref[c.promptTokens.length - 1 + k]!;
-    errors.push(relativeError(logits, r));
-    expectGreedyMatches(r, c.generated[k]!, flips ? flipTol : tol);
-  });
+  const errors = caseErrors(c, ref);
+  c.stepLogits.forEach((_, k) => expectGreedyMatches(ref[c.promptTokens.length - 1 + k]!, c.generated[k]!, flips ? flipTol : tol));
   if (flips) expectAgreeUpToFlips(errors, tol, flipTol);
   else expect(Math.max(...errors)).toBeLessThanOrEqual(tol);
   return Math.max(...errors);
@@ -78,9 +74,14 @@ export function expectCaseMatchesReference(dir: string, c: GreedyCase, tol: numb
 // rounding flips aside.
 export function expectCaseMatchesBf16Rounding(dir: string, c: GreedyCase): void {
   const ref = quantizedReference(dir, roundBf16)([...c.promptTokens, ...c.generated.slice(0, -1)]);
+  expectAgreeUpToFlips(caseErrors(c, ref), 1e-5, 1e-2);
+}
+
+// Each logits vector of a case against the reference's after the same position (a case's
+// first step logits follow its last prompt token, as its last prompt logits do).
+function caseErrors(c: GreedyCase, ref: Float64Array[]): number[] {
   const n = c.promptTokens.length;
-  const errors = [...c.promptLogits.map((l, i) => relativeError(l, ref[i]!)), ...c.stepLogits.map((l, k) => relativeError(l, ref[n - 1 + k]!))];
-  expectAgreeUpToFlips(errors, 1e-5, 1e-2);
+  return [...c.promptLogits.map((l, i) => relativeError(l, ref[i]!)), ...c.stepLogits.map((l, k) => relativeError(l, ref[n - 1 + k]!))];
 }
 
 export async function expectEngineMatchesReference(

@@ -4,6 +4,7 @@
 // round them — blocks of 32, f32 scale d = max|x| / 127, x → round-half-even(x / d) · d (as
 // llama.cpp quantizes activations for its Q8_0/Q4_0 dot products). Everything else is exact
 // float64, so what remains between this and the engine is float rounding, not quantization.
+// With roundBf16 instead, a BF16 model as the avx512_amx table computes it.
 // Written from DESIGN.md §2 like test/reference/forward64.ts; for tiny models only.
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -71,7 +71,7 @@ struct attn_rows {
 //                   s_b = Σ q_w·q_x over the block (an exact integer, any order),
 // so a token's logits are bit-identical alone or in any batch, and across the tables.
 struct cpu_kernels {
-    const char* isa;  // "scalar", "avx2", "avx512", "wasm_simd128"
+    const char* isa;  // "scalar", "avx2", "avx512", "avx512_amx", "wasm_simd128", "wasm_relaxed_simd"
     void (*matmul_panels)(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps);
     // Calls of at least pack_min_tokens tokens read their activations packed by pack_act: a
     // T-token call's rows of K into out (T·K floats) in the table's own layout, in `parts`

@@ -40,18 +40,14 @@ static const cpu_kernels AVX512 = {
     avx2_to_f16,  // F16C's 8 lanes do the job
     avx512_fma_probe, avx512_int8_probe};
 
-// AVX-512 with BF16 weights through AMX: activations rounded to bf16, so its BF16 results are
+// AVX512 with BF16 weights through AMX: activations rounded to bf16, so its BF16 results are
 // not the other tables' (bf16_amx_avx512.cpp); by name only (--isa avx512_amx), not the default.
-static const cpu_kernels AVX512_AMX = {
-    "avx512_amx",
-    avx512_amx_matmul_panels, 5, avx512_pack_act,
-    avx512_quantize_act, avx512_quant_matmul_panels,
-    avx512_axpy,
-    avx512_attn_scores, avx512_attn_values, true,
-    avx512_softmax_exp, avx512_silu_mul,
-    avx512_widen_row,
-    avx2_to_f16,
-    avx512_fma_probe, avx512_int8_probe};
+static const cpu_kernels AVX512_AMX = [] {
+    cpu_kernels k = AVX512;
+    k.isa = "avx512_amx";
+    k.matmul_panels = avx512_amx_matmul_panels;  // which hands every other dtype to avx512's
+    return k;
+}();
 
 static bool has_avx2() {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
@@ -76,16 +72,13 @@ static const cpu_kernels WASM_SIMD128 = {
 #endif
 #if defined(__wasm_relaxed_simd__)
 // Q4_0 by relaxed dots: wasm_simd128's bits (quant_wasm_relaxed_simd.cpp).
-static const cpu_kernels WASM_RELAXED_SIMD = {
-    "wasm_relaxed_simd",
-    wasm_simd128_matmul_panels, NO_PACKING, nullptr,
-    wasm_simd128_quantize_act, wasm_relaxed_simd_quant_matmul_panels,
-    wasm_simd128_axpy,
-    wasm_simd128_attn_scores, wasm_simd128_attn_values, false,
-    wasm_simd128_softmax_exp, wasm_simd128_silu_mul,
-    scalar_widen_row,
-    scalar_to_f16,
-    wasm_simd128_fma_probe, wasm_relaxed_simd_int8_probe};
+static const cpu_kernels WASM_RELAXED_SIMD = [] {
+    cpu_kernels k = WASM_SIMD128;
+    k.isa = "wasm_relaxed_simd";
+    k.quant_matmul_panels = wasm_relaxed_simd_quant_matmul_panels;
+    k.int8_probe = wasm_relaxed_simd_int8_probe;
+    return k;
+}();
 #endif
 
 // The tables this build holds, best last.
