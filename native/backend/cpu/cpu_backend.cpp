@@ -36,13 +36,17 @@ bool cpu_backend::load_weight(const host_tensor& src, weight_use use, bool may_a
         weight_bytes_ += rb * src.rows;
         return true;
     }
-    const uint64_t bytes = packed ? panel_bytes(src.dtype, src.rows, src.cols) : rb * src.rows;
+    const bool tile_pairs = packed && k_->bf16_tile_pairs && src.dtype == DT_BF16 && src.rows >= PANEL_ROWS;
+    const uint64_t bytes = tile_pairs ? (uint64_t)panel_count(src.rows) * tile_pairs_cols(src.cols) * PANEL_ROWS * 2
+                           : packed   ? panel_bytes(src.dtype, src.rows, src.cols)
+                                      : rb * src.rows;
     char* dst = (char*)weight_arena_alloc(&arena_, (size_t)bytes);
     if (!dst) {
         *err = "out of memory for weights";
         return false;
     }
-    if (packed) panel_pack(src, dst);
+    if (tile_pairs) panel_pack_bf16_tile_pairs(src, dst);
+    else if (packed) panel_pack(src, dst);
     else
         for (int64_t r = 0; r < src.rows; r++) std::memcpy(dst + r * rb, (const char*)src.data + r * src.src_row_stride, rb);
     out->data = dst;

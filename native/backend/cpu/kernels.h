@@ -106,6 +106,9 @@ struct cpu_kernels {
     // The same for the integer kernels' int8 multiply-adds (VNNI where the table has it):
     // returns the operations done (2 per int8 product).
     double (*int8_probe)(int64_t iters, int32_t* sink);
+    // BF16 matrices of 16 rows or more packed for AMX tiles (panel_layout.h: BF16 tile pairs)
+    // instead of as the other float dtypes.
+    bool bf16_tile_pairs = false;
 };
 
 // The table for `isa` (a name above), or the best this CPU runs when isa is

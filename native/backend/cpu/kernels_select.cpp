@@ -46,6 +46,7 @@ static const cpu_kernels AVX512_AMX = [] {
     cpu_kernels k = AVX512;
     k.isa = "avx512_amx";
     k.matmul_panels = avx512_amx_matmul_panels;  // which hands every other dtype to avx512's
+    k.bf16_tile_pairs = true;
     return k;
 }();
 

@@ -11,6 +11,9 @@
 //   Q4_0          (p·nb + b)·288: 16 f16 scales, then 4 groups j of 16 rows × 4 bytes: byte
 //                 (j, lane, i) = stored byte 4j + i of that row's block, whose low nibble is
 //                 element 4j + i and whose high nibble is element 16 + 4j + i.
+//   BF16 tile pairs (the avx512_amx table, matrices of 16 rows or more): K padded to Kp, a
+//                 multiple of 32, with zeros; element (r, k) at (r / 16)·Kp·16 + (k / 2)·32 +
+//                 (r % 16)·2 + k % 2 — each 32 columns of a panel one 1 KB AMX tile.
 // Every layout takes the bytes of the row-major one, padding aside.
 #pragma once
 #include <cstdint>
@@ -46,3 +49,7 @@ inline int panel_rows(int64_t rows, int64_t p) {
 
 // src (row-major, rows src_row_stride apart) → dst, panel_bytes(...) bytes.
 void panel_pack(const host_tensor& src, void* dst);
+constexpr int64_t TILE_PAIRS_K = 32;  // the columns of one AMX tile of BF16 weights
+inline int64_t tile_pairs_cols(int64_t cols) { return (cols + TILE_PAIRS_K - 1) / TILE_PAIRS_K * TILE_PAIRS_K; }
+// src (BF16) → the BF16 tile-pairs layout, panel_count(rows) · tile_pairs_cols(cols) · 16 elements.
+void panel_pack_bf16_tile_pairs(const host_tensor& src, void* dst);

@@ -59,3 +59,14 @@ void panel_pack(const host_tensor& src, void* dst) {
         case DT_Q4_0: return pack_blocks<block_q4_0, QK / 8>(src, (uint8_t*)dst, q4_byte, 0x88);
     }
 }
+
+void panel_pack_bf16_tile_pairs(const host_tensor& src, void* dst) {
+    const int64_t K = src.cols, Kp = tile_pairs_cols(K);
+    uint16_t* out = (uint16_t*)dst;
+    for (int64_t p = 0; p < panel_count(src.rows); p++)
+        for (int lane = 0; lane < PANEL_ROWS; lane++) {
+            const int64_t r = p * PANEL_ROWS + lane;
+            const uint16_t* row = r < src.rows ? (const uint16_t*)((const char*)src.data + r * src.src_row_stride) : nullptr;
+            for (int64_t k = 0; k < Kp; k++) out[p * Kp * PANEL_ROWS + (k / 2) * 32 + lane * 2 + k % 2] = row && k < K ? row[k] : 0;
+        }
+}
