@@ -66,21 +66,20 @@ AMX_FN static inline __m256i to_bf16(__m512 v) {
     return _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF))), 16));
 }
 
-// The T activation rows as bf16, Kp apart, columns past K zero (zero products add nothing).
-// The rows up to the next 32 are there for the tiles to load and left as they are: a tile's
-// output row m is its activation row m against the weights, so those rows' sums are never
-// stored (and never touch the others').
-AMX_FN static const uint16_t* activations_bf16(const act_rows& x, int T, int64_t K, int64_t Kp) {
-    uint16_t* a = (uint16_t*)thread_copy_buffer((size_t)(T + 31) / 32 * 32 * Kp * 2);
-    for (int t = 0; t < T; t++) {
-        uint16_t* dst = a + t * Kp;
-        const float* src = x.row(t);
-        for (int64_t k = 0; k < Kp; k += 16) {
-            const __mmask16 m = k < K ? tail_mask(K, k) : 0;
-            _mm256_storeu_si256((__m256i*)(dst + k), to_bf16(_mm512_maskz_loadu_ps(m, src + k)));
-        }
+// Activation row src (K) as bf16 in dst (Kp), zero past K (zero products add nothing).
+AMX_FN static void row_bf16(const float* src, int64_t K, int64_t Kp, uint16_t* dst) {
+    for (int64_t k = 0; k < Kp; k += 16) {
+        const __mmask16 m = k < K ? tail_mask(K, k) : 0;
+        _mm256_storeu_si256((__m256i*)(dst + k), to_bf16(_mm512_maskz_loadu_ps(m, src + k)));
     }
-    return a;
+}
+
+// The table's pack_act_bf16 (kernels.h): rows [part·T/parts, (part + 1)·T/parts). The rows past
+// T that the tiles load are left as they are: a tile's output row m is its activation row m
+// against the weights, so those rows' sums are never stored (and never touch the others').
+AMX_FN void avx512_amx_pack_act_bf16(const act_rows& x, int T, int64_t K, int part, int parts, uint16_t* out) {
+    const int64_t Kp = tile_pairs_cols(K);
+    for (int t = part * T / parts; t < (part + 1) * T / parts; t++) row_bf16(x.row(t), K, Kp, out + t * Kp);
 }
 
 // A pair's first token tile fetches its weights this far ahead in each panel (2 tiles), as
@@ -99,13 +98,15 @@ AMX_FN static void store_sums(float* y, int64_t ldy, int T, int t0, const tensor
 // weights in their tile layout (panel_layout.h: BF16 tile pairs), against tokens 32 at a time
 // (16 where no more are left).
 AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
-    // A matrix of less than a panel (a MoE router: 8 rows for Mixtral) stays on the exact f32
-    // chain, so that the top-k choice, a step function, is the other tables' (and is packed
-    // as they pack it).
-    if (w.dtype != DT_BF16 || w.rows < PANEL_ROWS) return avx512_matmul_panels(y, ldy, x, T, w, ps);
+    if (!bf16_tile_pairs_fit(w.dtype, w.rows)) return avx512_matmul_panels(y, ldy, x, T, w, ps);
     load_tile_config();
     const int64_t K = w.cols, Kp = tile_pairs_cols(K);
-    const uint16_t* a = activations_bf16(x, T, K, Kp);
+    const uint16_t* a = x.packed_bf16;
+    if (!a) {  // a call of few tokens (decode): rounded here, a work item at a time
+        uint16_t* rows = (uint16_t*)thread_copy_buffer((size_t)(T + 32) * Kp * 2);
+        avx512_amx_pack_act_bf16(x, T, K, 0, 1, rows);
+        a = rows;
+    }
     alignas(64) float sums[4][16 * 16];
     for (int i = 0; i < ps.n; i += 2) {
         const int64_t at[2] = {ps.at(i), ps.at(std::min(i + 1, ps.n - 1))};

@@ -36,8 +36,8 @@ bool cpu_backend::load_weight(const host_tensor& src, weight_use use, bool may_a
         weight_bytes_ += rb * src.rows;
         return true;
     }
-    const bool tile_pairs = packed && k_->bf16_tile_pairs && src.dtype == DT_BF16 && src.rows >= PANEL_ROWS;
-    const uint64_t bytes = tile_pairs ? (uint64_t)panel_count(src.rows) * tile_pairs_cols(src.cols) * PANEL_ROWS * 2
+    const bool tile_pairs = packed && tile_pairs_for(src.dtype, src.rows);
+    const uint64_t bytes = tile_pairs ? bf16_tile_pairs_bytes(src.rows, src.cols)
                            : packed   ? panel_bytes(src.dtype, src.rows, src.cols)
                                       : rb * src.rows;
     char* dst = (char*)weight_arena_alloc(&arena_, (size_t)bytes);

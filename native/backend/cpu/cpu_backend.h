@@ -58,8 +58,16 @@ class cpu_backend final : public backend {
     // mistral-mini 1.00. Longer calls go out in shrinking chunks.
     static constexpr int STREAM_TOKENS = 4;
     void for_items(int n, int T, const thread_pool_fn& fn);
-    // x with .packed set to its T rows (K wide) packed into out when packs(T); x otherwise.
-    act_rows pack_rows(const act_rows& x, int T, int64_t K, float* out);
+    // Whether matrices of this dtype and rows are BF16 tile pairs here (panel_layout.h).
+    bool tile_pairs_for(dtype_t dt, int64_t rows) const { return k_->bf16_tile_pairs && bf16_tile_pairs_fit(dt, rows); }
+    // x with its T rows (K wide) packed when packs(T), in one parallel region: into out for
+    // the float kernels (.packed) and into out_bf16 for the tile-pair ones (.packed_bf16),
+    // each where not null. x as it is otherwise.
+    act_rows pack_rows(const act_rows& x, int T, int64_t K, float* out, uint16_t* out_bf16);
+    // packed_ and packed_bf16_ for rows activation rows of K (out_bf16: with the 32 rows past
+    // the last that the tiles may load); null where not wanted.
+    float* packed_floats(bool want, int rows, int64_t K);
+    uint16_t* packed_bf16(bool want, int rows, int64_t K);
     // Panels ps of matrix w against T activation rows, on the calling thread: float x, or its
     // quantized copy xq for Q8_0 / Q4_0 weights.
     void matmul_panels(float* y, int64_t ldy, const act_rows& x, const qact_rows& xq, int T, const tensor& w,
@@ -88,6 +96,7 @@ class cpu_backend final : public backend {
     std::vector<std::vector<float>> scratch_;     // by slot
     std::vector<block_q8_act> qa_[2];             // quantized activations (rows, nb)
     std::vector<float> packed_;                   // activations packed for the float kernels
+    std::vector<uint16_t> packed_bf16_;           // and for the tile-pair ones
     std::vector<float> cos_, sin_;                // (T, head_dim/2) RoPE of this step
     std::vector<double> inv_freq_;                // (head_dim/2)
     std::vector<char> kv_fresh_;                  // (2, T, KV) rows: this step's k/v as the cache stores them

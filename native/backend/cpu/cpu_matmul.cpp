@@ -18,16 +18,33 @@ qact_rows cpu_backend::quantize_rows(const act_rows& x, int T, int64_t n, int bu
     return qact_rows{xq, nb, nullptr};
 }
 
-act_rows cpu_backend::pack_rows(const act_rows& x, int T, int64_t K, float* out) {
-    if (!packs(T)) return x;
+act_rows cpu_backend::pack_rows(const act_rows& x, int T, int64_t K, float* out, uint16_t* out_bf16) {
+    if (!packs(T) || (!out && !out_bf16)) return x;
     const cpu_kernels* k = k_;
     const int parts = thread_pool_size(pool_);
     thread_pool_for(pool_, parts, 1, [&](int begin, int end, int) {
-        for (int part = begin; part < end; part++) k->pack_act(x, T, K, part, parts, out);
+        for (int part = begin; part < end; part++) {
+            if (out) k->pack_act(x, T, K, part, parts, out);
+            if (out_bf16) k->pack_act_bf16(x, T, K, part, parts, out_bf16);
+        }
     });
     act_rows packed = x;
     packed.packed = out;
+    packed.packed_bf16 = out_bf16;
     return packed;
+}
+
+float* cpu_backend::packed_floats(bool want, int rows, int64_t K) {
+    if (!want) return nullptr;
+    if (packed_.size() < (size_t)(rows * K)) packed_.resize((size_t)(rows * K));
+    return packed_.data();
+}
+
+uint16_t* cpu_backend::packed_bf16(bool want, int rows, int64_t K) {
+    if (!want) return nullptr;
+    const size_t n = (size_t)(rows + 32) * tile_pairs_cols(K);
+    if (packed_bf16_.size() < n) packed_bf16_.resize(n);
+    return packed_bf16_.data();
 }
 
 void cpu_backend::matmul_panels(float* y, int64_t ldy, const act_rows& x, const qact_rows& xq, int T, const tensor& w,
@@ -54,19 +71,17 @@ void cpu_backend::matmul_rows(const act_rows& x, int n_tokens, const matmul_out*
     const int64_t K = outs[0].w->cols;
     std::vector<panel_work_item>& items = panel_items_;
     items.clear();
-    bool quant = false, floats = false;
+    bool quant = false, floats = false, tiles = false;
     for (int i = 0; i < n; i++) {
-        add_panel_groups(items, i, outs[i].w->rows);
-        (dtype_is_quant(outs[i].w->dtype) ? quant : floats) = true;
+        const tensor& w = *outs[i].w;
+        add_panel_groups(items, i, w.rows);
+        (dtype_is_quant(w.dtype) ? quant : tile_pairs_for(w.dtype, w.rows) ? tiles : floats) = true;
     }
     for (int t0 = 0; t0 < n_tokens; t0 += TOKEN_BLOCK) {
         const int T = std::min(TOKEN_BLOCK, n_tokens - t0);
         act_rows block = x.from(t0);
         const qact_rows q = quant ? quantize_rows(block, T, K, 0) : qact_rows{};
-        if (floats) {
-            if (packed_.size() < (size_t)(T * K)) packed_.resize((size_t)(T * K));
-            block = pack_rows(block, T, K, packed_.data());
-        }
+        block = pack_rows(block, T, K, packed_floats(floats, T, K), packed_bf16(tiles, T, K));
         for_items((int)items.size(), T, [&](int begin, int end, int) {
             for (int i = begin; i < end; i++) {
                 const panel_work_item& it = items[i];

@@ -21,11 +21,12 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     const int hidden = cfg_.shape.hidden, T = plan.n_tokens, E = plan.n_experts;
     const int n_entries = T * plan.top_k;
     std::memset(out, 0, sizeof(float) * (size_t)T * hidden);
-    int64_t inter = 0;
-    bool quant = false;
+    int held = -1;  // an expert this shard holds: their shapes and dtype are every one's
     for (int e = 0; e < E; e++)
-        if (ex.w1[e].data) inter = ex.w1[e].rows, quant = dtype_is_quant(ex.w1[e].dtype);
-    if (inter == 0) return;  // this shard holds no expert of this layer
+        if (ex.w1[e].data) held = e;
+    if (held < 0) return;  // this shard holds no expert of this layer
+    const int64_t inter = ex.w1[held].rows;
+    const bool quant = dtype_is_quant(ex.w1[held].dtype);
 
     moe_h_.resize((size_t)n_entries * inter);  // (entries, inter): gate, then SwiGLU
     moe_up_.resize((size_t)n_entries * inter);
@@ -42,15 +43,19 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
             for (int e = 0; e < E; e++)
                 if (ex.w1[e].data && plan.expert_begin[e + 1] > plan.expert_begin[e]) add_panel_groups(items, set * E + e, rows);
     };
-    // Float weights: each expert's activation rows packed for the kernels (if the table packs
-    // blocks that large), expert e's at rows [expert_begin[e], …) of packed_.
-    auto pack_experts = [&](auto rows_of_expert, int64_t K) {
+    // Float weights: each expert's activation rows packed for the kernels of matrices like w
+    // (if the table packs blocks that large), expert e's at rows [expert_begin[e], …).
+    auto pack_experts = [&](auto rows_of_expert, const tensor& w) {
         if (quant) return;
-        if (packed_.size() < (size_t)(n_entries * K)) packed_.resize((size_t)(n_entries * K));
+        const int64_t K = w.cols;
+        const bool tiles = tile_pairs_for(w.dtype, w.rows);
+        float* f = packed_floats(!tiles, n_entries, K);
+        uint16_t* b = packed_bf16(tiles, n_entries, K);
         for (int e = 0; e < E; e++) {
             const int b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
             for (int t0 = 0; ex.w1[e].data && t0 < n; t0 += TOKEN_BLOCK)
-                pack_rows(rows_of_expert(b0).from(t0), std::min(TOKEN_BLOCK, n - t0), K, packed_.data() + (b0 + t0) * K);
+                pack_rows(rows_of_expert(b0).from(t0), std::min(TOKEN_BLOCK, n - t0), K, f ? f + (b0 + t0) * K : nullptr,
+                          b ? b + (b0 + t0) * tile_pairs_cols(K) : nullptr);
         }
     };
     // y (n, ldy) rows of the item's panels = w · the expert's activation rows (entries from
@@ -60,7 +65,10 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
         for (int t0 = 0; t0 < n; t0 += TOKEN_BLOCK) {
             const int nt = std::min(TOKEN_BLOCK, n - t0);
             act_rows block = xa.from(t0);
-            if (!quant && packs(nt)) block.packed = packed_.data() + (b0 + t0) * w.cols;
+            if (!quant && packs(nt)) {
+                if (tile_pairs_for(w.dtype, w.rows)) block.packed_bf16 = packed_bf16_.data() + (b0 + t0) * tile_pairs_cols(w.cols);
+                else block.packed = packed_.data() + (b0 + t0) * w.cols;
+            }
             matmul_panels(yb + t0 * ldy, ldy, block, qa.from(t0), nt, w, it.panels);
         }
     };
@@ -82,7 +90,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
         });
         for (int j = 0; j < n_entries; j++) k_->silu_mul(h + (int64_t)j * inter, up + (int64_t)j * inter, inter);
     } else {
-        pack_experts([&](int b0) { return act_rows{x, hidden, plan.entry_token.data() + b0}; }, hidden);
+        pack_experts([&](int b0) { return act_rows{x, hidden, plan.entry_token.data() + b0}; }, ex.w1[held]);
         plan_items(inter);
         for_items((int)items.size(), T, [&](int begin, int end, int) {
             for (int i = begin; i < end; i++) {
@@ -103,7 +111,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
 
     // 2. down rows of every active expert.
     const qact_rows hq = quant ? quantize_rows(act_rows{h, inter, nullptr}, n_entries, inter, 1) : qact_rows{};
-    pack_experts([&](int b0) { return act_rows{h + (int64_t)b0 * inter, inter, nullptr}; }, inter);
+    pack_experts([&](int b0) { return act_rows{h + (int64_t)b0 * inter, inter, nullptr}; }, ex.w2[held]);
     plan_items(hidden);
     for_items((int)items.size(), T, [&](int begin, int end, int) {
         for (int i = begin; i < end; i++) {

@@ -35,12 +35,14 @@ inline void set_act_sum(block_q8_act& b, int32_t sum) {
 
 // Which activation rows a kernel call reads: token t of the call is row idx[t] of x, or row t
 // when idx is null. An expert reads its tokens straight out of the batch this way (no gather).
-// packed: the same rows laid out by the table's pack_act for a call of T tokens (or null).
+// packed: the same rows laid out by the table's pack_act for a call of T tokens (or null);
+// packed_bf16: by its pack_act_bf16 (or null).
 struct act_rows {
     const float* x;    // (rows, ld)
     int64_t ld;
     const int32_t* idx;
     const float* packed = nullptr;
+    const uint16_t* packed_bf16 = nullptr;
     const float* row(int t) const { return x + (idx ? idx[t] : t) * ld; }
     act_rows from(int t0) const { return idx ? act_rows{x, ld, idx + t0} : act_rows{x + t0 * ld, ld, nullptr}; }
 };
@@ -107,8 +109,11 @@ struct cpu_kernels {
     // returns the operations done (2 per int8 product).
     double (*int8_probe)(int64_t iters, int32_t* sink);
     // BF16 matrices of 16 rows or more packed for AMX tiles (panel_layout.h: BF16 tile pairs)
-    // instead of as the other float dtypes.
+    // instead of as the other float dtypes. Calls of at least pack_min_tokens tokens on them
+    // read their activations from pack_act_bf16 (in parts, as pack_act): rounded to bf16, T rows
+    // tile_pairs_cols(K) apart, zero past K; the kernels read up to 31 rows past T (any bytes).
     bool bf16_tile_pairs = false;
+    void (*pack_act_bf16)(const act_rows& x, int T, int64_t K, int part, int parts, uint16_t* out) = nullptr;
 };
 
 // The table for `isa` (a name above), or the best this CPU runs when isa is

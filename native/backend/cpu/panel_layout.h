@@ -51,5 +51,12 @@ inline int panel_rows(int64_t rows, int64_t p) {
 void panel_pack(const host_tensor& src, void* dst);
 constexpr int64_t TILE_PAIRS_K = 32;  // the columns of one AMX tile of BF16 weights
 inline int64_t tile_pairs_cols(int64_t cols) { return (cols + TILE_PAIRS_K - 1) / TILE_PAIRS_K * TILE_PAIRS_K; }
-// src (BF16) → the BF16 tile-pairs layout, panel_count(rows) · tile_pairs_cols(cols) · 16 elements.
+// Which matrices a table with BF16 tile pairs (cpu_kernels.bf16_tile_pairs) lays out so: BF16
+// ones of a panel or more. A smaller one (a MoE router: 8 rows for Mixtral) keeps the usual
+// layout and the exact f32 chain, so that the top-k choice, a step function, is every table's.
+inline bool bf16_tile_pairs_fit(dtype_t dt, int64_t rows) { return dt == DT_BF16 && rows >= PANEL_ROWS; }
+inline uint64_t bf16_tile_pairs_bytes(int64_t rows, int64_t cols) {
+    return (uint64_t)panel_count(rows) * PANEL_ROWS * tile_pairs_cols(cols) * 2;
+}
+// src (BF16) → the BF16 tile-pairs layout, bf16_tile_pairs_bytes(rows, cols) bytes.
 void panel_pack_bf16_tile_pairs(const host_tensor& src, void* dst);
