@@ -182,7 +182,14 @@ const peakGflops = nativeAddon().measureFmaPeak(isa, threads);
 // Q8_0 / Q4_0 prefill runs on the integer kernels: its ceiling is their int8 peak.
 const quantized = opts.dtype === 'q8_0' || opts.dtype === 'q4_0';
 const int8PeakGops = nativeAddon().measureInt8Peak(isa, threads);
-const prefillPeak = quantized ? { kind: 'int8', gops: int8PeakGops } : { kind: 'FMA', gops: peakGflops };
+// BF16 on a table with a tile unit of its own (avx512_amx): that unit's peak; null elsewhere.
+const bf16Measured = opts.dtype === 'bf16' ? nativeAddon().measureBf16Peak(isa, threads) : 0;
+const bf16PeakGflops = bf16Measured > 0 ? bf16Measured : null;
+const prefillPeak = quantized
+  ? { kind: 'int8', gops: int8PeakGops, field: 'int8_peak_gop_s' }
+  : bf16PeakGflops !== null
+    ? { kind: 'AMX', gops: bf16PeakGflops, field: 'bf16_peak_gflop_s' }
+    : { kind: 'FMA', gops: peakGflops, field: 'fma_peak_gflop_s' };
 
 // Q8_0 / Q4_0: 34 / 18 bytes per block of 32 (the router, kept in f16, is a rounding error).
 const bytesPerWeight = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, q4_0: 18 / 32 }[opts.dtype];
@@ -215,6 +222,7 @@ const lines = [
   `memory read bandwidth   ${bandwidthGBs.toFixed(1)} GB/s (best of ${bandwidthSamples.map((b) => b.toFixed(1)).join(' before, ')} after); weights read per token ${mb(bytesPerToken)} → decode roofline ${rooflineTps.toFixed(1)} tok/s`,
   `FMA peak (${isa})${' '.repeat(Math.max(1, 13 - isa.length))}${peakGflops.toFixed(0)} GFLOP/s on ${threads} threads (measured now)`,
   `int8 peak (${isa})${' '.repeat(Math.max(1, 12 - isa.length))}${int8PeakGops.toFixed(0)} GOP/s (the ceiling of Q8_0 / Q4_0 prefill)`,
+  ...(bf16PeakGflops === null ? [] : [`AMX BF16 peak           ${bf16PeakGflops.toFixed(0)} GFLOP/s (the ceiling of this table's BF16 prefill)`]),
   '',
   opts.backend === 'wasm'
     ? row('', (r) => `${r.backend} ${r.isa} (${r.host ?? '1 thread'})`)
@@ -255,7 +263,7 @@ if (!opts['skip-cold-start']) {
 if (opts.json) {
   const report = {
     settings: { preset: opts.preset, dtype: opts.dtype, backend: opts.backend, threads, weights_in: opts['weights-in'], prefill_tokens: opts.prefill, decode_steps: opts.decode, batches: opts.batch, context: opts.context ?? null, kv_dtype: opts['kv-dtype'], moe_split: c.numExperts > 0 ? opts['moe-split'] : null },
-    machine: { cpu: cpus()[0]?.model.trim() ?? null, cpus: cpus().length, node: process.version, isa, bandwidth_gb_s: bandwidthGBs, bandwidth_gb_s_before_after: bandwidthSamples, fma_peak_gflop_s: peakGflops, int8_peak_gop_s: int8PeakGops },
+    machine: { cpu: cpus()[0]?.model.trim() ?? null, cpus: cpus().length, node: process.version, isa, bandwidth_gb_s: bandwidthGBs, bandwidth_gb_s_before_after: bandwidthSamples, fma_peak_gflop_s: peakGflops, int8_peak_gop_s: int8PeakGops, bf16_peak_gflop_s: bf16PeakGflops },
     model: { params_total: params.total, params_active: params.active, weight_bytes_per_token: bytesPerToken, decode_roofline_tok_s: rooflineTps },
     runs: runs.map((r) => ({
       backend: r.backend,
@@ -264,7 +272,7 @@ if (opts.json) {
       threads_per_shard: r.threadsPerShard,
       prefill_tok_s: r.prefill,
       prefill_share_of_peak: prefillShare(r.prefill) / 100,
-      prefill_peak: prefillPeak.kind === 'int8' ? 'int8_peak_gop_s' : 'fma_peak_gflop_s',
+      prefill_peak: prefillPeak.field,
       decode: opts.batch.map((b) => ({ batch: b, tok_s: r.decode.get(b)!, ...(b === 1 ? { share_of_roofline: r.decode.get(b)! / rooflineTps } : {}) })),
       context_decode:
         opts.context === undefined

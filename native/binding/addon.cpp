@@ -378,7 +378,16 @@ Napi::Value MeasureInt8Peak(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), int8_peak_measure(isa.c_str(), threads));
 }
 
+// measureBf16Peak(isa, threads) → GFLOP/s of the table's BF16 tile unit; 0 if it has none.
+Napi::Value MeasureBf16Peak(const Napi::CallbackInfo& info) {
+    const std::string isa = info[0].As<Napi::String>().Utf8Value();
+    int threads = info[1].As<Napi::Number>().Int32Value();
+    if (threads <= 0) threads = (int)std::max(1u, std::thread::hardware_concurrency());
+    return Napi::Number::New(info.Env(), bf16_peak_measure(isa.c_str(), threads));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+    exports.Set("measureBf16Peak", Napi::Function::New(env, MeasureBf16Peak));
     exports.Set("measureInt8Peak", Napi::Function::New(env, MeasureInt8Peak));
     exports.Set("measureFmaPeak", Napi::Function::New(env, MeasureFmaPeak));
     exports.Set("Engine", EngineWrap::Define(env));

@@ -58,6 +58,7 @@ type Addon = {
   measureBandwidth(bytes: number, threads: number): number;
   measureFmaPeak(isa: string, threads: number): number; // GFLOP/s of f32 FMAs; < 0 if the table is unavailable
   measureInt8Peak(isa: string, threads: number): number; // GOP/s of int8 multiply-adds (2 per product); < 0 likewise
+  measureBf16Peak(isa: string, threads: number): number; // GFLOP/s of the table's BF16 tile unit (AMX); 0 if its BF16 runs on FMAs
   isas: string; // "scalar avx2 avx512": the CPU kernel tables this machine runs, best last
   kvBlockSlots: number;
 };

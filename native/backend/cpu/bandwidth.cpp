@@ -71,11 +71,14 @@ double bandwidth_measure_read_threads(size_t bytes, int threads, int reps) {
     return gbs;
 }
 
+enum class probe { fma, int8, bf16 };
+
 // Best of 5 rounds of the table's probe on every thread, in G operations per second.
-static double peak_measure(const char* isa, int threads, bool int8) {
+static double peak_measure(const char* isa, int threads, probe kind) {
     std::string err;
     const cpu_kernels* k = cpu_kernels_select(isa, &err);
     if (!k) return -1;
+    if (kind == probe::bf16 && !k->bf16_probe) return 0;
     thread_pool* pool = thread_pool_init(threads);
     std::vector<float> sinks(threads * 16);
     std::vector<int32_t> int_sinks(threads * 16);
@@ -85,7 +88,9 @@ static double peak_measure(const char* isa, int threads, bool int8) {
         const auto t0 = std::chrono::steady_clock::now();
         thread_pool_for(pool, threads, 1, [&](int b, int e, int thread) {
             for (int i = b; i < e; i++)
-                ops[i] = int8 ? k->int8_probe(2000000, &int_sinks[thread * 16]) : k->fma_probe(2000000, &sinks[thread * 16]);
+                ops[i] = kind == probe::int8   ? k->int8_probe(2000000, &int_sinks[thread * 16])
+                         : kind == probe::bf16 ? k->bf16_probe(2000000, &sinks[thread * 16])
+                                               : k->fma_probe(2000000, &sinks[thread * 16]);
         });
         const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         double total = 0;
@@ -96,5 +101,6 @@ static double peak_measure(const char* isa, int threads, bool int8) {
     return best;
 }
 
-double fma_peak_measure(const char* isa, int threads) { return peak_measure(isa, threads, false); }
-double int8_peak_measure(const char* isa, int threads) { return peak_measure(isa, threads, true); }
+double fma_peak_measure(const char* isa, int threads) { return peak_measure(isa, threads, probe::fma); }
+double int8_peak_measure(const char* isa, int threads) { return peak_measure(isa, threads, probe::int8); }
+double bf16_peak_measure(const char* isa, int threads) { return peak_measure(isa, threads, probe::bf16); }

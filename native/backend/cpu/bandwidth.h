@@ -16,3 +16,6 @@ double fma_peak_measure(const char* isa, int threads);
 // Peak int8 multiply-add throughput (2 operations per product) of the table's integer kernels,
 // in GOP/s: the ceiling for Q8_0 / Q4_0 prefill.
 double int8_peak_measure(const char* isa, int threads);
+// Peak of the unit the table's BF16 matmuls run on where it has one of its own (AMX tiles), in
+// GFLOP/s: the ceiling for its BF16 prefill. 0 where they run on the FMA kernels, < 0 likewise.
+double bf16_peak_measure(const char* isa, int threads);

@@ -78,8 +78,8 @@ AMX_FN static void row_bf16(const float* src, int64_t K, int64_t Kp, uint16_t* d
 // T that the tiles load are left as they are: a tile's output row m is its activation row m
 // against the weights, so those rows' sums are never stored (and never touch the others').
 AMX_FN void avx512_amx_pack_act_bf16(const act_rows& x, int T, int64_t K, int part, int parts, uint16_t* out) {
-    const int64_t Kp = tile_pairs_cols(K);
-    for (int t = part * T / parts; t < (part + 1) * T / parts; t++) row_bf16(x.row(t), K, Kp, out + t * Kp);
+    const int64_t Kp = tile_pairs_cols(K), lda = bf16_act_stride(K);
+    for (int t = part * T / parts; t < (part + 1) * T / parts; t++) row_bf16(x.row(t), K, Kp, out + t * lda);
 }
 
 // A pair's first token tile fetches its weights this far ahead in each panel (2 tiles), as
@@ -100,10 +100,10 @@ AMX_FN static void store_sums(float* y, int64_t ldy, int T, int t0, const tensor
 AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
     if (!bf16_tile_pairs_fit(w.dtype, w.rows)) return avx512_matmul_panels(y, ldy, x, T, w, ps);
     load_tile_config();
-    const int64_t K = w.cols, Kp = tile_pairs_cols(K);
+    const int64_t K = w.cols, Kp = tile_pairs_cols(K), lda = bf16_act_stride(K);
     const uint16_t* a = x.packed_bf16;
     if (!a) {  // a call of few tokens (decode): rounded here, a work item at a time
-        uint16_t* rows = (uint16_t*)thread_copy_buffer((size_t)(T + 32) * Kp * 2);
+        uint16_t* rows = (uint16_t*)thread_copy_buffer((size_t)(T + 32) * lda * 2);
         avx512_amx_pack_act_bf16(x, T, K, 0, 1, rows);
         a = rows;
     }
@@ -122,13 +122,13 @@ AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, i
                 if (t0 == 0)
                     for (int p = 0; p < 2; p++)
                         for (int l = 0; l < KC * PANEL_ROWS * 2; l += 64) _mm_prefetch((const char*)(b[p] + k * PANEL_ROWS) + FETCH_BYTES + l, _MM_HINT_T0);
-                _tile_loadd(4, a + t0 * Kp + k, Kp * 2);
+                _tile_loadd(4, a + t0 * lda + k, lda * 2);
                 _tile_loadd(6, b[0] + k * PANEL_ROWS, 64);
                 _tile_loadd(7, b[1] + k * PANEL_ROWS, 64);
                 _tile_dpbf16ps(0, 4, 6);
                 _tile_dpbf16ps(1, 4, 7);
                 if (!two) continue;
-                _tile_loadd(5, a + (t0 + 16) * Kp + k, Kp * 2);
+                _tile_loadd(5, a + (t0 + 16) * lda + k, lda * 2);
                 _tile_dpbf16ps(2, 5, 6);
                 _tile_dpbf16ps(3, 5, 7);
             }
@@ -142,5 +142,31 @@ AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, i
             }
         }
     }
+}
+
+// The kernel's four sums against two token tiles and two weight tiles, held in the tiles:
+// 4 tdpbf16ps a round of 16 × 16 × 32 products each.
+AMX_FN double avx512_amx_bf16_probe(int64_t iters, float* sink) {
+    load_tile_config();
+    alignas(64) uint16_t ones[16 * 32];
+    for (uint16_t& v : ones) v = 0x3F80;  // 1.0 in bf16
+    _tile_loadd(4, ones, 64);
+    _tile_loadd(5, ones, 64);
+    _tile_loadd(6, ones, 64);
+    _tile_loadd(7, ones, 64);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int64_t i = 0; i < iters; i++) {
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    alignas(64) float sums[16 * 16];
+    _tile_stored(0, sums, 64);
+    *sink += sums[0];
+    return 4.0 * 2 * 16 * 16 * TILE_PAIRS_K * (double)iters;
 }
 #endif

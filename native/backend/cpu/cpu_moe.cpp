@@ -55,7 +55,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
             const int b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
             for (int t0 = 0; ex.w1[e].data && t0 < n; t0 += TOKEN_BLOCK)
                 pack_rows(rows_of_expert(b0).from(t0), std::min(TOKEN_BLOCK, n - t0), K, f ? f + (b0 + t0) * K : nullptr,
-                          b ? b + (b0 + t0) * tile_pairs_cols(K) : nullptr);
+                          b ? b + (b0 + t0) * bf16_act_stride(K) : nullptr);
         }
     };
     // y (n, ldy) rows of the item's panels = w · the expert's activation rows (entries from
@@ -66,7 +66,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
             const int nt = std::min(TOKEN_BLOCK, n - t0);
             act_rows block = xa.from(t0);
             if (!quant && packs(nt)) {
-                if (tile_pairs_for(w.dtype, w.rows)) block.packed_bf16 = packed_bf16_.data() + (b0 + t0) * tile_pairs_cols(w.cols);
+                if (tile_pairs_for(w.dtype, w.rows)) block.packed_bf16 = packed_bf16_.data() + (b0 + t0) * bf16_act_stride(w.cols);
                 else block.packed = packed_.data() + (b0 + t0) * w.cols;
             }
             matmul_panels(yb + t0 * ldy, ldy, block, qa.from(t0), nt, w, it.panels);

@@ -108,10 +108,13 @@ struct cpu_kernels {
     // The same for the integer kernels' int8 multiply-adds (VNNI where the table has it):
     // returns the operations done (2 per int8 product).
     double (*int8_probe)(int64_t iters, int32_t* sink);
+    // The same for a unit of the table's own that its BF16 matmuls run on (AMX tiles: 2 per
+    // product); null where they run on the FMA kernels.
+    double (*bf16_probe)(int64_t iters, float* sink) = nullptr;
     // BF16 matrices of 16 rows or more packed for AMX tiles (panel_layout.h: BF16 tile pairs)
     // instead of as the other float dtypes. Calls of at least pack_min_tokens tokens on them
     // read their activations from pack_act_bf16 (in parts, as pack_act): rounded to bf16, T rows
-    // tile_pairs_cols(K) apart, zero past K; the kernels read up to 31 rows past T (any bytes).
+    // bf16_act_stride(K) apart, zero past K; the kernels read up to 31 rows past T (any bytes).
     bool bf16_tile_pairs = false;
     void (*pack_act_bf16)(const act_rows& x, int T, int64_t K, int part, int parts, uint16_t* out) = nullptr;
 };

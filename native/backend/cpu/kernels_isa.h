@@ -29,6 +29,7 @@ DECLARE_ISA(wasm_simd128)
 // avx512_amx: the avx512 table with BF16 weights through AMX (bf16_amx_avx512.cpp).
 void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps);
 void avx512_amx_pack_act_bf16(const act_rows& x, int T, int64_t K, int part, int parts, uint16_t* out);
+double avx512_amx_bf16_probe(int64_t iters, float* sink);
 bool amx_bf16_usable();
 // Relaxed SIMD: wasm_simd128's table with these in place (quant_wasm_relaxed_simd.cpp).
 void wasm_relaxed_simd_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps);

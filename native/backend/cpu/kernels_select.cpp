@@ -48,6 +48,7 @@ static const cpu_kernels AVX512_AMX = [] {
     k.matmul_panels = avx512_amx_matmul_panels;  // which hands every other dtype to avx512's
     k.bf16_tile_pairs = true;
     k.pack_act_bf16 = avx512_amx_pack_act_bf16;
+    k.bf16_probe = avx512_amx_bf16_probe;
     return k;
 }();
 

@@ -58,5 +58,9 @@ inline bool bf16_tile_pairs_fit(dtype_t dt, int64_t rows) { return dt == DT_BF16
 inline uint64_t bf16_tile_pairs_bytes(int64_t rows, int64_t cols) {
     return (uint64_t)panel_count(rows) * PANEL_ROWS * tile_pairs_cols(cols) * 2;
 }
+// The rows of activations against them (cpu_kernels.pack_act_bf16) are this many bf16 apart:
+// cols padded to tile_pairs_cols, plus 64 bytes so that a tile's 16 rows do not share L1 sets
+// (4 KB apart, as 2,048 columns would put them, all 16 fall in one set of 12 ways).
+inline int64_t bf16_act_stride(int64_t cols) { return tile_pairs_cols(cols) + 32; }
 // src (BF16) → the BF16 tile-pairs layout, bf16_tile_pairs_bytes(rows, cols) bytes.
 void panel_pack_bf16_tile_pairs(const host_tensor& src, void* dst);
