@@ -115,22 +115,33 @@ AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, i
         a = rows;
     }
     alignas(64) float sums[4][16 * 16];
+    const bool more = T > 32;                                  // more than one token tile pair
+    const int64_t panel_bytes = Kp * PANEL_ROWS * 2;
+    const auto lines_of = [](int64_t bytes, int64_t parts) { return (bytes + 64 * parts - 1) / (64 * parts) * 64; };
+    const int64_t slice = lines_of(panel_bytes, more ? (T + 31) / 32 - 1 : 1), per_step = lines_of(slice, Kp / KC);
     for (int i = 0; i < ps.n; i += 2) {
         const int64_t at[2] = {ps.at(i), ps.at(std::min(i + 1, ps.n - 1))};
         const uint16_t* b[2];
         for (int p = 0; p < 2; p++) b[p] = (const uint16_t*)w.data + at[p] * Kp * PANEL_ROWS;
-        // Decode: the pair this thread reads next (the set's next, or the next work item's
-        // first: cpu_backend's add_panel_groups puts its panels one on from this set's), fetched
-        // into L2 at the columns this pair is at, so that four weight streams are in flight, as
-        // the other tables' decode tiles read four panels. Batch-1 step, 2 threads, Intel Xeon,
-        // interleaved A/B: mixtral-mini BF16 0.93× the time (6 of 6 rounds), mistral-mini
-        // 0.95× (9 of 13); against the avx512 table then: 0.91–0.96× and 0.97–1.09×.
-        const int64_t next_at[2] = {i + 2 < ps.n ? ps.at(i + 2) : ps.at(0) + 1, i + 3 < ps.n ? ps.at(i + 3) : ps.at(std::min(1, ps.n - 1)) + 1};
-        const bool fetch_next = T <= 16 && std::max(next_at[0], next_at[1]) < panel_count(w.rows);
-        const uint16_t* nb[2];
-        for (int p = 0; p < 2; p++) nb[p] = (const uint16_t*)w.data + next_at[p] * Kp * PANEL_ROWS;
+        // The pair this thread computes next (the set's next, or the next work item's first:
+        // cpu_backend's add_panel_groups puts its panels one on from this set's) is fetched
+        // into L2 meanwhile, by the token tile pairs after the first (which brings this pair
+        // from memory), each a slice, spread over its k steps; with one token tile pair
+        // (decode), by it, at the columns it is at, so that four weight streams are in flight,
+        // as the other tables' decode tiles read four panels. Batch-1 step, 2 threads, Intel
+        // Xeon, interleaved A/B: mixtral-mini BF16 0.93× the time (6 of 6 rounds), mistral-mini
+        // 0.95× (9 of 13); against the avx512 table then: 0.91–0.96× and 0.97–1.09×. 256-token
+        // prefill, prompts alternating between two loaded builds: mistral-mini 0.93–0.97× (30
+        // of 40), mixtral-mini (~64 tokens an expert: 1–2 fetching tile pairs) 0.99× (25 of 44).
+        const bool last_pair = i + 4 > ps.n;
+        const int64_t next_at[2] = {last_pair ? ps.at(0) + 1 : ps.at(i + 2), last_pair ? ps.at(std::min(1, ps.n - 1)) + 1 : ps.at(i + 3)};
+        const bool fetch_next = std::max(next_at[0], next_at[1]) < panel_count(w.rows);
+        const char* nb[2];
+        for (int p = 0; p < 2; p++) nb[p] = (const char*)w.data + next_at[p] * Kp * PANEL_ROWS * 2;
         for (int t0 = 0; t0 < T; t0 += 32) {
             const bool two = t0 + 16 < T;  // a second token tile
+            const int64_t from = fetch_next && (t0 > 0 || !more) ? std::max(0, t0 / 32 - 1) * slice : panel_bytes;  // this tile pair's slice
+            const int64_t to = std::min(from + slice, panel_bytes);
             _tile_zero(0);
             _tile_zero(1);
             _tile_zero(2);
@@ -139,9 +150,8 @@ AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, i
                 if (t0 == 0)
                     for (int p = 0; p < 2; p++)
                         for (int l = 0; l < KC * PANEL_ROWS * 2; l += 64) _mm_prefetch((const char*)(b[p] + k * PANEL_ROWS) + FETCH_BYTES + l, _MM_HINT_T0);
-                if (fetch_next)
-                    for (int p = 0; p < 2; p++)
-                        for (int l = 0; l < KC * PANEL_ROWS * 2; l += 64) _mm_prefetch((const char*)(nb[p] + k * PANEL_ROWS) + l, _MM_HINT_T1);
+                for (int64_t f = from + k / KC * per_step, end = std::min(f + per_step, to); f < end; f += 64)
+                    for (const char* p : nb) _mm_prefetch(p + f, _MM_HINT_T1);
                 _tile_loadd(4, a + t0 * lda + k, lda * 2);
                 _tile_loadd(6, b[0] + k * PANEL_ROWS, 64);
                 _tile_loadd(7, b[1] + k * PANEL_ROWS, 64);
