@@ -9,7 +9,13 @@
 // --prefill N: time one N-token prompt (the median of 5 after a warm-up) instead of decode steps.
 // --context N: a sequence at N tokens stepped alternately with the batch (the extra ms a step
 // spends at N tokens is the long-context cost, as `npm run bench -- --context N` measures it).
-import { execFileSync } from 'node:child_process';
+// --alternate: both builds loaded at once, in two processes, and each single measurement (one
+// decode step, or one prompt) alternates between them, which of the two goes first alternating
+// too; --rounds is then the number of such pairs (default 20). A VM's slow minutes then fall on
+// both builds alike: the same build against itself read a median B/A of 0.989–1.002 (12 to 30
+// pairs; decode and prefill, Intel Xeon, on a VM whose prefill times moved ±30% that hour).
+import { execFileSync, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,8 +28,10 @@ import { decodeStep, median, tokens } from './engine_timings.ts';
 
 const USAGE = `usage: npm run bench:ab -- --a A.node --b B.node [--preset mistral-mini|mixtral-mini] [--dtype f16|bf16|f32|q8_0|q4_0]
                        [--threads N] [--isa TABLE] [--steps 64] [--batch 1] [--context N] [--kv-dtype f16|f32|q8_0] [--rounds 4] [--prefill N]
+                       [--alternate]
 Times greedy decode steps (or, with --prefill N, an N-token prompt) of .bench/models/PRESET-DTYPE (made by \`npm run bench\`) with each build
-in turn, a fresh process a build a round, and prints each round's median step and B/A.`;
+in turn, a fresh process a build a round, and prints each round's median step and B/A. --alternate: both builds loaded at once,
+single steps (or prompts) alternating between them, --rounds pairs of them (default 20).`;
 
 const Options = z.object({
   a: z.string().optional(),
@@ -37,13 +45,15 @@ const Options = z.object({
   context: z.coerce.number().int().positive().optional(),
   'kv-dtype': z.enum(KV_DTYPES).default(DEFAULT_KV_DTYPE),
   prefill: z.coerce.number().int().positive().optional(),
-  rounds: z.coerce.number().int().positive().default(4),
+  rounds: z.coerce.number().int().positive().optional(),
+  alternate: z.boolean().default(false),
   child: z.boolean().default(false),
+  serve: z.boolean().default(false),
 });
 const text = { type: 'string' } as const;
 const opts = scriptArgs(
   USAGE,
-  { a: text, b: text, preset: text, dtype: text, threads: text, isa: text, steps: text, batch: text, context: text, 'kv-dtype': text, prefill: text, rounds: text, child: { type: 'boolean' } },
+  { a: text, b: text, preset: text, dtype: text, threads: text, isa: text, steps: text, batch: text, context: text, 'kv-dtype': text, prefill: text, rounds: text, alternate: { type: 'boolean' }, child: { type: 'boolean' }, serve: { type: 'boolean' } },
   Options,
 );
 const modelDir = join('.bench', 'models', `${opts.preset}-${opts.dtype}`);
@@ -91,34 +101,110 @@ async function childRun(): Promise<ChildResult> {
   return { isa, stepMs: median(stepMs), longMs: long ? median(longMs) : null };
 }
 
+// --alternate's child: the engine loaded, "ready" printed, then for each line on stdin one
+// measurement (a decode step of the batch, or an N-token prompt) and its milliseconds.
+async function serve() {
+  const engine = await Engine.load(modelDir, { threads: opts.threads, weightsIn: 'memory', tp: 1, kvDtype: opts['kv-dtype'], isa: opts.isa });
+  const V = engine.config.vocabSize;
+  const seqs = Array.from({ length: opts.batch }, () => engine.createSequence());
+  let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(V, 64, i + 1) })));
+  console.log(`ready ${engine.info().isa}`);
+  let rep = 0;
+  for await (const _ of createInterface({ input: process.stdin })) {
+    const t0 = performance.now();
+    if (opts.prefill !== undefined) {
+      const s = engine.createSequence();
+      await engine.step([{ sequence: s, tokens: tokens(V, opts.prefill, ++rep) }]);
+      engine.freeSequence(s);
+    } else rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] })));
+    console.log((performance.now() - t0).toFixed(3));
+  }
+  await engine.close();
+}
+
 const ADDON = join('build', 'Release', 'sirocco.node');
 
-function driver(a: string, b: string) {
+// The child's options: this run's, but the builds.
+function childArgs() {
+  const { preset, dtype, threads, isa, steps, batch, context, prefill } = opts;
+  return Object.entries({ preset, dtype, threads, isa, steps, batch, context, prefill, 'kv-dtype': opts['kv-dtype'] })
+    .filter(([, v]) => v !== undefined)
+    .flatMap(([k, v]) => [`--${k}`, String(v)]);
+}
+
+// Puts `file` in place of the addon (the original copied aside first), and the original back.
+function addonSwap() {
   const saved = join(mkdtempSync(join(tmpdir(), 'sirocco-ab-')), 'sirocco.node');
   copyFileSync(ADDON, saved);
-  // Replace, never write through: the build's output may be a hard link to its object file.
+  // Replace, never write through: the build's output may be a hard link to its object file,
+  // and a running child keeps the file it loaded.
   const install = (file: string) => {
     unlinkSync(ADDON);
     copyFileSync(file, ADDON);
   };
+  let restored = false;
   const restore = () => {
+    if (restored) return;
     install(saved);
     rmSync(join(saved, '..'), { recursive: true, force: true });
+    restored = true;
   };
   process.on('SIGINT', () => {
     restore();
     process.exit(130);
   });
-  // The child's options: this run's, but the builds.
-  const { preset, dtype, threads, isa, steps, batch, context, prefill } = opts;
-  const args = Object.entries({ preset, dtype, threads, isa, steps, batch, context, prefill, 'kv-dtype': opts['kv-dtype'] })
-    .filter(([, v]) => v !== undefined)
-    .flatMap(([k, v]) => [`--${k}`, String(v)]);
+  return { install, restore };
+}
+
+async function alternate(a: string, b: string) {
+  const { install, restore } = addonSwap();
+  type Child = { measure: () => Promise<number>; end: () => void };
+  const start = async (file: string): Promise<[Child, string]> => {
+    install(file);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/engine_ab.ts', ...childArgs(), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const next = async () => {
+      const line = await lines.next();
+      if (line.done) throw new Error(`the child running ${file} exited (code ${child.exitCode})`);
+      return line.value;
+    };
+    const ready = await next();
+    return [{ measure: async () => (child.stdin!.write('\n'), z.coerce.number().parse(await next())), end: () => child.stdin!.end() }, ready.replace('ready ', '')];
+  };
+  const children: Child[] = [];
+  try {
+    const [ca, isa] = await start(a);
+    children.push(ca);
+    const [cb] = await start(b);
+    children.push(cb);
+    restore();
+    const what = opts.prefill !== undefined ? `${opts.prefill}-token prompt` : `decode step (batch ${opts.batch})`;
+    console.log(`${isa}: ${what}, builds alternating, the first of each pair alternating too`);
+    const msA: number[] = [], msB: number[] = [], ratios: number[] = [];
+    for (let pair = 0; pair < (opts.rounds ?? 20); pair++) {
+      const [first, second] = pair % 2 ? [cb, ca] : [ca, cb];
+      const x = await first.measure(), y = await second.measure();
+      const [ta, tb] = pair % 2 ? [y, x] : [x, y];
+      if (pair === 0) continue; // warm-up
+      msA.push(ta), msB.push(tb), ratios.push(tb / ta);
+    }
+    console.log(`A median ${median(msA).toFixed(2)} ms  B median ${median(msB).toFixed(2)} ms`);
+    console.log(`B faster in ${ratios.filter((r) => r < 1).length} of ${ratios.length} pairs; median B/A ${median(ratios).toFixed(3)}`);
+  } finally {
+    for (const c of children) c.end();
+    restore();
+  }
+}
+
+function driver(a: string, b: string) {
+  const { install, restore } = addonSwap();
+  const args = childArgs();
   const show = (r: ChildResult) =>
-    `${r.stepMs.toFixed(2)} ms` + (r.longMs === null ? '' : ` (at ${context}: ${r.longMs.toFixed(2)}, +${(r.longMs - r.stepMs).toFixed(2)})`);
+    `${r.stepMs.toFixed(2)} ms` + (r.longMs === null ? '' : ` (at ${opts.context}: ${r.longMs.toFixed(2)}, +${(r.longMs - r.stepMs).toFixed(2)})`);
   const ratios: number[] = [];
   try {
-    for (let round = 1; round <= opts.rounds; round++) {
+    const rounds = opts.rounds ?? 4;
+    for (let round = 1; round <= rounds; round++) {
       const results = [a, b].map((file) => {
         install(file);
         const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/engine_ab.ts', ...args, '--child'], {
@@ -129,7 +215,7 @@ function driver(a: string, b: string) {
       });
       const [ra, rb] = results as [ChildResult, ChildResult];
       ratios.push(rb.stepMs / ra.stepMs);
-      console.log(`round ${round}/${opts.rounds} (${ra.isa}): A ${show(ra)}  B ${show(rb)}  B/A ${ratios.at(-1)!.toFixed(3)}`);
+      console.log(`round ${round}/${rounds} (${ra.isa}): A ${show(ra)}  B ${show(rb)}  B/A ${ratios.at(-1)!.toFixed(3)}`);
     }
   } finally {
     restore();
@@ -141,10 +227,15 @@ if (!existsSync(join(modelDir, 'config.json'))) {
   console.error(`no model at ${modelDir}: make it once with \`npm run bench -- --preset ${opts.preset} --dtype ${opts.dtype}\``);
   process.exitCode = 1;
 } else if (opts.child) console.log(JSON.stringify(await childRun()));
+else if (opts.serve) await serve();
 else if (!opts.a || !opts.b || !existsSync(opts.a) || !existsSync(opts.b)) {
   console.error(`--a and --b name two built addons (copies of build/Release/sirocco.node)\n${USAGE}`);
   process.exitCode = 1;
 } else if (!existsSync(ADDON)) {
   console.error('no build/Release/sirocco.node to put back afterwards: npm run build:native first');
   process.exitCode = 1;
-} else driver(opts.a, opts.b);
+} else if (opts.alternate && opts.context !== undefined) {
+  console.error('--alternate times single steps or prompts: leave out --context (rounds of --context measure long-context steps)');
+  process.exitCode = 1;
+} else if (opts.alternate) await alternate(opts.a, opts.b);
+else driver(opts.a, opts.b);
