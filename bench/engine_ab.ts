@@ -14,6 +14,8 @@
 // too; --rounds is then the number of such pairs (default 20). A VM's slow minutes then fall on
 // both builds alike: the same build against itself read a median B/A of 0.989–1.002 (12 to 30
 // pairs; decode and prefill, Intel Xeon, on a VM whose prefill times moved ±30% that hour).
+// The process loaded second may run a little faster (decode 0.989, and a 1.021 that read
+// 0.985 with --a and --b swapped): for a change of a few percent, run both orders.
 import { execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';

@@ -108,12 +108,7 @@ AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, i
     if (!bf16_tile_pairs_fit(w.dtype, w.rows)) return avx512_matmul_panels(y, ldy, x, T, w, ps);
     load_tile_config();
     const int64_t K = w.cols, Kp = tile_pairs_cols(K), lda = bf16_act_stride(K);
-    const uint16_t* a = x.packed_bf16;
-    if (!a) {  // a call of few tokens (decode): rounded here, a work item at a time
-        uint16_t* rows = (uint16_t*)thread_copy_buffer((size_t)(T + 32) * lda * 2);
-        avx512_amx_pack_act_bf16(x, T, K, 0, 1, rows);
-        a = rows;
-    }
+    const uint16_t* a = x.packed_bf16;  // always packed (kernels.h)
     alignas(64) float sums[4][16 * 16];
     const bool more = T > 32;                                  // more than one token tile pair
     const int64_t panel_bytes = Kp * PANEL_ROWS * 2;

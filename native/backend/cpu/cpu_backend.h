@@ -60,9 +60,9 @@ class cpu_backend final : public backend {
     void for_items(int n, int T, const thread_pool_fn& fn);
     // Whether matrices of this dtype and rows are BF16 tile pairs here (panel_layout.h).
     bool tile_pairs_for(dtype_t dt, int64_t rows) const { return k_->bf16_tile_pairs && bf16_tile_pairs_fit(dt, rows); }
-    // x with its T rows (K wide) packed when packs(T), in one parallel region: into out for
-    // the float kernels (.packed) and into out_bf16 for the tile-pair ones (.packed_bf16),
-    // each where not null. x as it is otherwise.
+    // x with its T rows (K wide) packed, each where not null: into out for the float kernels
+    // (.packed) when packs(T), and into out_bf16 for the tile-pair ones (.packed_bf16), which
+    // read nothing else; in one parallel region when packs(T), else on the calling thread.
     act_rows pack_rows(const act_rows& x, int T, int64_t K, float* out, uint16_t* out_bf16);
     // packed_ and packed_bf16_ for rows activation rows of K (out_bf16: with the 32 rows past
     // the last that the tiles may load); null where not wanted.

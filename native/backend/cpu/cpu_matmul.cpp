@@ -19,15 +19,20 @@ qact_rows cpu_backend::quantize_rows(const act_rows& x, int T, int64_t n, int bu
 }
 
 act_rows cpu_backend::pack_rows(const act_rows& x, int T, int64_t K, float* out, uint16_t* out_bf16) {
-    if (!packs(T) || (!out && !out_bf16)) return x;
+    if (!packs(T)) out = nullptr;
+    if (!out && !out_bf16) return x;
     const cpu_kernels* k = k_;
-    const int parts = thread_pool_size(pool_);
-    thread_pool_for(pool_, parts, 1, [&](int begin, int end, int) {
-        for (int part = begin; part < end; part++) {
-            if (out) k->pack_act(x, T, K, part, parts, out);
-            if (out_bf16) k->pack_act_bf16(x, T, K, part, parts, out_bf16);
-        }
-    });
+    auto pack = [&](int part, int parts) {
+        if (out) k->pack_act(x, T, K, part, parts, out);
+        if (out_bf16) k->pack_act_bf16(x, T, K, part, parts, out_bf16);
+    };
+    if (!packs(T)) pack(0, 1);  // a few bf16 rows (decode): not worth a parallel region
+    else {
+        const int parts = thread_pool_size(pool_);
+        thread_pool_for(pool_, parts, 1, [&](int begin, int end, int) {
+            for (int part = begin; part < end; part++) pack(part, parts);
+        });
+    }
     act_rows packed = x;
     packed.packed = out;
     packed.packed_bf16 = out_bf16;

@@ -44,7 +44,8 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
                 if (ex.w1[e].data && plan.expert_begin[e + 1] > plan.expert_begin[e]) add_panel_groups(items, set * E + e, rows);
     };
     // Float weights: each expert's activation rows packed for the kernels of matrices like w
-    // (if the table packs blocks that large), expert e's at rows [expert_begin[e], …).
+    // (pack_rows: BF16 tile pairs always, the others if the table packs blocks that large),
+    // expert e's at rows [expert_begin[e], …).
     auto pack_experts = [&](auto rows_of_expert, const tensor& w) {
         if (quant) return;
         const int64_t K = w.cols;
@@ -65,10 +66,8 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
         for (int t0 = 0; t0 < n; t0 += TOKEN_BLOCK) {
             const int nt = std::min(TOKEN_BLOCK, n - t0);
             act_rows block = xa.from(t0);
-            if (!quant && packs(nt)) {
-                if (tile_pairs_for(w.dtype, w.rows)) block.packed_bf16 = packed_bf16_.data() + (b0 + t0) * bf16_act_stride(w.cols);
-                else block.packed = packed_.data() + (b0 + t0) * w.cols;
-            }
+            if (tile_pairs_for(w.dtype, w.rows)) block.packed_bf16 = packed_bf16_.data() + (b0 + t0) * bf16_act_stride(w.cols);
+            else if (!quant && packs(nt)) block.packed = packed_.data() + (b0 + t0) * w.cols;
             matmul_panels(yb + t0 * ldy, ldy, block, qa.from(t0), nt, w, it.panels);
         }
     };
@@ -76,6 +75,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     // 1. gate and up rows of every active expert for its tokens; h = silu(gate) · up in place.
     // Decode: gate and up are matrices of their own (item matrix e: gate, E + e: up), so that
     // each thread streams whole matrices one at a time, and SwiGLU follows the region.
+    pack_experts([&](int b0) { return act_rows{x, hidden, plan.entry_token.data() + b0}; }, ex.w1[held]);
     if (T <= STREAM_TOKENS) {
         plan_items(inter, 2);
         for_items((int)items.size(), T, [&](int begin, int end, int) {
@@ -90,7 +90,6 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
         });
         for (int j = 0; j < n_entries; j++) k_->silu_mul(h + (int64_t)j * inter, up + (int64_t)j * inter, inter);
     } else {
-        pack_experts([&](int b0) { return act_rows{x, hidden, plan.entry_token.data() + b0}; }, ex.w1[held]);
         plan_items(inter);
         for_items((int)items.size(), T, [&](int begin, int end, int) {
             for (int i = begin; i < end; i++) {
