@@ -35,7 +35,7 @@ describe('kernel tables agree bit for bit', () => {
     const dir = await models.make({ preset: 'mistral-tiny', seed: 12, dtype, intermediate: 2112 });
     const firsts = Array.from({ length: 128 }, (_, i) => [3 + ((5 + 12 * i) % 509)]);
     // Steps of n = 3, 7, 16, 40 and 128 first tokens: calls of one token tile, under and over
-    // the 5 tokens from which activations are packed, then of 2, 4 and many token tiles.
+    // the 5 tokens from which activations are packed on the pool, then of 2, 4 and many tiles.
     const logits = async (isa: string) => {
       const engine = await Engine.load(dir, { isa, kvDtype: 'f32' });
       try {
@@ -57,8 +57,8 @@ describe('kernel tables agree bit for bit', () => {
     if (dtype !== 'bf16' || !availableIsas().includes('avx512_amx')) return;
     // AMX's tiles (32 tokens, 32 columns a product: here 4 token tiles of 128, 66 column
     // chunks of the down projection): a sequence's logits the same in a step of 3 (activations
-    // rounded in the kernel), 7, 16, 40 or 128 (rounded once a call by the backend), and within
-    // the bf16 tolerance of the scalar table's.
+    // rounded to bf16 on the calling thread), 7, 16, 40 or 128 (in parts, on the pool), and
+    // within the bf16 tolerance of the scalar table's.
     const amx = await logits('avx512_amx');
     expect(amx, 'AMX rounds activations to bf16: not the scalar bits').not.toEqual(scalar);
     amx.forEach((step, s) =>
