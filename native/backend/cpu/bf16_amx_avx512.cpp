@@ -29,20 +29,25 @@
 
 static const int KC = TILE_PAIRS_K;  // k a tile product covers (16 rows of 64 bytes: 32 bf16 a row)
 
-// The tile shapes, loaded once per thread: tiles 0–3 the f32 sums (token tile a × panel b at
-// 2a + b), 4–5 two token tiles of activations, 6–7 two panels of weights; all 16 × 64 bytes.
+// The tile shapes of this thread: tiles 0–3 the f32 sums (token tile a × panel b at 2a + b),
+// 4–5 two token tiles of activations, 6–7 two panels of weights; rows of 64 bytes, 16 of them
+// but in the sums and token tiles of a call of fewer than 16 tokens (decode): as many as it
+// has, so that no row past them streams through L1 a k step for sums never stored. Batch-1
+// step, 2 threads, Intel Xeon, alternating A/B in both orders: mistral-mini BF16 0.905× and
+// 1/1.059 the time (the one row loaded 16 times, stride 0, as then measured), mixtral-mini
+// 0.927× and 1/1.073; batch 4: 0.973× and 1/1.026, 0.962× and 1/1.058.
 struct alignas(64) tile_config {
     uint8_t palette = 1, start_row = 0, reserved[14] = {};
     uint16_t colsb[16] = {};
     uint8_t rows[16] = {};
 };
-AMX_FN static void load_tile_config() {
-    thread_local bool loaded = false;
-    if (loaded) return;
+AMX_FN static void load_tile_config(int token_rows) {
+    thread_local int loaded = 0;  // the token rows of the shapes loaded, 0: none yet
+    if (loaded == token_rows) return;
     tile_config c;
-    for (int i = 0; i < 8; i++) c.rows[i] = 16, c.colsb[i] = 64;
+    for (int i = 0; i < 8; i++) c.rows[i] = i < 6 ? token_rows : 16, c.colsb[i] = 64;
     _tile_loadconfig(&c);
-    loaded = true;
+    loaded = token_rows;
 }
 
 // Whether this CPU has AMX-TILE and AMX-BF16 and the kernel lets this process use the tile
@@ -106,7 +111,7 @@ AMX_FN static void store_sums(float* y, int64_t ldy, int T, int t0, const tensor
 // laid out 1 KB apiece (one line a row, not 16 rows a stride apart) gained 4% in the harness.
 AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
     if (!bf16_tile_pairs_fit(w.dtype, w.rows)) return avx512_matmul_panels(y, ldy, x, T, w, ps);
-    load_tile_config();
+    load_tile_config(std::min(T, 16));
     const int64_t K = w.cols, Kp = tile_pairs_cols(K), lda = bf16_act_stride(K);
     const uint16_t* a = x.packed_bf16;  // always packed (kernels.h)
     alignas(64) float sums[4][16 * 16];
@@ -172,7 +177,7 @@ AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, i
 // The kernel's four sums against two token tiles and two weight tiles, held in the tiles:
 // 4 tdpbf16ps a round of 16 × 16 × 32 products each.
 AMX_FN double avx512_amx_bf16_probe(int64_t iters, float* sink) {
-    load_tile_config();
+    load_tile_config(16);
     alignas(64) uint16_t ones[16 * 32];
     for (uint16_t& v : ones) v = 0x3F80;  // 1.0 in bf16
     _tile_loadd(4, ones, 64);
