@@ -10,9 +10,9 @@
 // --context N: a sequence at N tokens stepped alternately with the batch (the extra ms a step
 // spends at N tokens is the long-context cost, as `npm run bench -- --context N` measures it).
 // --alternate: both builds loaded at once, in two processes, and each single measurement (one
-// decode step, or one prompt) alternates between them, which of the two goes first alternating
-// too; --rounds is then the number of such pairs (default 20). A VM's slow minutes then fall on
-// both builds alike: the same build against itself read a median B/A of 0.989–1.002 (12 to 30
+// decode step, one prompt, or with --context one step of the sequence at N) alternates between
+// them, which of the two goes first alternating too; --rounds is then the number of such pairs
+// (default 20). A VM's slow minutes then fall on both builds alike: the same build against itself read a median B/A of 0.989–1.002 (12 to 30
 // pairs; decode and prefill, Intel Xeon, on a VM whose prefill times moved ±30% that hour).
 // The process loaded second may run a little faster (decode 0.989, and a 1.021 that read
 // 0.985 with --a and --b swapped): for a change of a few percent, run both orders.
@@ -62,6 +62,15 @@ const modelDir = join('.bench', 'models', `${opts.preset}-${opts.dtype}`);
 const ChildResult = z.object({ isa: z.string(), stepMs: z.number(), longMs: z.number().nullable() });
 type ChildResult = z.infer<typeof ChildResult>;
 
+type LongSequence = { s: ReturnType<Engine['createSequence']>; last: Float32Array };
+// A sequence with `context` tokens cached (prompted 512 at a time) and its last logits.
+async function longSequence(engine: Engine, context: number): Promise<LongSequence> {
+  const s = engine.createSequence(), prompt = tokens(engine.config.vocabSize, context, 99);
+  let last: Float32Array | undefined;
+  for (let at = 0; at < prompt.length; at += 512) [[last]] = await engine.step([{ sequence: s, tokens: prompt.slice(at, at + 512) }]);
+  return { s, last: last! };
+}
+
 // One build's timings, in this process: the batch's median step and, with --context, the long
 // sequence's, the two stepped in turn.
 async function childRun(): Promise<ChildResult> {
@@ -81,13 +90,7 @@ async function childRun(): Promise<ChildResult> {
   }
   const seqs = Array.from({ length: opts.batch }, () => engine.createSequence());
   let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(V, 64, i + 1) })));
-  let long: { s: ReturnType<Engine['createSequence']>; last: Float32Array } | undefined;
-  if (opts.context !== undefined) {
-    const s = engine.createSequence(), prompt = tokens(V, opts.context, 99);
-    let last: Float32Array | undefined;
-    for (let at = 0; at < prompt.length; at += 512) [[last]] = await engine.step([{ sequence: s, tokens: prompt.slice(at, at + 512) }]);
-    long = { s, last: last! };
-  }
+  const long = opts.context === undefined ? undefined : await longSequence(engine, opts.context);
   const stepMs: number[] = [], longMs: number[] = [];
   for (let k = 0; k <= opts.steps; k++) {
     const t0 = performance.now();
@@ -104,12 +107,14 @@ async function childRun(): Promise<ChildResult> {
 }
 
 // --alternate's child: the engine loaded, "ready" printed, then for each line on stdin one
-// measurement (a decode step of the batch, or an N-token prompt) and its milliseconds.
+// measurement (a decode step of the batch, an N-token prompt, or with --context a decode step
+// of the sequence at that context) and its milliseconds.
 async function serve() {
   const engine = await Engine.load(modelDir, { threads: opts.threads, weightsIn: 'memory', tp: 1, kvDtype: opts['kv-dtype'], isa: opts.isa });
   const V = engine.config.vocabSize;
   const seqs = Array.from({ length: opts.batch }, () => engine.createSequence());
   let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(V, 64, i + 1) })));
+  const long = opts.context === undefined ? undefined : await longSequence(engine, opts.context);
   console.log(`ready ${engine.info().isa}`);
   let rep = 0;
   for await (const _ of createInterface({ input: process.stdin })) {
@@ -118,7 +123,8 @@ async function serve() {
       const s = engine.createSequence();
       await engine.step([{ sequence: s, tokens: tokens(V, opts.prefill, ++rep) }]);
       engine.freeSequence(s);
-    } else rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] })));
+    } else if (long) long.last = await decodeStep(engine, long.s, long.last);
+    else rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] })));
     console.log((performance.now() - t0).toFixed(3));
   }
   await engine.close();
@@ -180,7 +186,8 @@ async function alternate(a: string, b: string) {
     const [cb] = await start(b);
     children.push(cb);
     restore();
-    const what = opts.prefill !== undefined ? `${opts.prefill}-token prompt` : `decode step (batch ${opts.batch})`;
+    const what =
+      opts.prefill !== undefined ? `${opts.prefill}-token prompt` : opts.context !== undefined ? `decode step at ${opts.context} tokens` : `decode step (batch ${opts.batch})`;
     console.log(`${isa}: ${what}, builds alternating, the first of each pair alternating too`);
     const msA: number[] = [], msB: number[] = [], ratios: number[] = [];
     for (let pair = 0; pair < (opts.rounds ?? 20); pair++) {
@@ -235,9 +242,6 @@ else if (!opts.a || !opts.b || !existsSync(opts.a) || !existsSync(opts.b)) {
   process.exitCode = 1;
 } else if (!existsSync(ADDON)) {
   console.error('no build/Release/sirocco.node to put back afterwards: npm run build:native first');
-  process.exitCode = 1;
-} else if (opts.alternate && opts.context !== undefined) {
-  console.error('--alternate times single steps or prompts: leave out --context (rounds of --context measure long-context steps)');
   process.exitCode = 1;
 } else if (opts.alternate) await alternate(opts.a, opts.b);
 else driver(opts.a, opts.b);
