@@ -22,6 +22,7 @@ import { makeTiny } from '../weights-tools/make_tiny.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
 import { BrowserWasm, CHROMIUM } from './browser_wasm.ts';
 import { measureDecodeBesideBandwidth, measureEngine, median, SHORT_CONTEXT, type Timings } from './engine_timings.ts';
+import { measurePeaks } from './peaks.ts';
 import { scriptArgs } from './script_args.ts';
 import { decodeBytesPerToken, kvBytesPerToken, paramCounts } from './roofline.ts';
 
@@ -178,18 +179,7 @@ const isa = runs[0]!.isa; // the peaks are the first column's table's (a native 
 log('measuring memory read bandwidth and the FMA and int8 peaks …');
 const bandwidthSamples = [bandwidthBefore, nativeAddon().measureBandwidth(1 << 30, threads)];
 const bandwidthGBs = Math.max(...bandwidthSamples);
-const peakGflops = nativeAddon().measureFmaPeak(isa, threads);
-// Q8_0 / Q4_0 prefill runs on the integer kernels: its ceiling is their int8 peak.
-const quantized = opts.dtype === 'q8_0' || opts.dtype === 'q4_0';
-const int8PeakGops = nativeAddon().measureInt8Peak(isa, threads);
-// BF16 on a table with a tile unit of its own (avx512_amx): that unit's peak; null elsewhere.
-const bf16Measured = opts.dtype === 'bf16' ? nativeAddon().measureBf16Peak(isa, threads) : 0;
-const bf16PeakGflops = bf16Measured > 0 ? bf16Measured : null;
-const prefillPeak = quantized
-  ? { kind: 'int8', gops: int8PeakGops, field: 'int8_peak_gop_s' }
-  : bf16PeakGflops !== null
-    ? { kind: 'AMX', gops: bf16PeakGflops, field: 'bf16_peak_gflop_s' }
-    : { kind: 'FMA', gops: peakGflops, field: 'fma_peak_gflop_s' };
+const { fmaGflops: peakGflops, int8Gops: int8PeakGops, bf16Gflops: bf16PeakGflops, prefill: prefillPeak } = measurePeaks(isa, threads, opts.dtype);
 
 // Q8_0 / Q4_0: 34 / 18 bytes per block of 32 (the router, kept in f16, is a rounding error).
 const bytesPerWeight = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, q4_0: 18 / 32 }[opts.dtype];
@@ -200,7 +190,7 @@ const contextKvBytes = opts.context === undefined ? 0 : kvBytesPerToken(c, opts.
 const contextRooflineTps = (bandwidthGBs * 1e9) / (bytesPerToken + contextKvBytes);
 const params = paramCounts(c);
 // Prefill: 2 operations per active weight per token (attention over 256 positions adds < 1%),
-// against the FMA peak (float weights) or the int8 peak (quantized).
+// against the peak of the kernels it runs on (bench/peaks.ts).
 const prefillShare = (tps: number) => (100 * tps * 2 * params.active) / (prefillPeak.gops * 1e9);
 // --backend wasm: each column against native AVX2 (the yardstick), else the first.
 const baseline = runs.find((r) => r.backend === 'native' && r.isa === 'avx2') ?? runs[0]!;

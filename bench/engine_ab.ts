@@ -12,8 +12,9 @@
 // --alternate: both builds loaded at once, in two processes, and each single measurement (one
 // decode step, one prompt, or with --context one step of the sequence at N) alternates between
 // them, which of the two goes first alternating too; --rounds is then the number of such pairs
-// (default 20). A VM's slow minutes then fall on both builds alike: the same build against itself read a median B/A of 0.989–1.002 (12 to 30
-// pairs; decode and prefill, Intel Xeon, on a VM whose prefill times moved ±30% that hour).
+// (default 20). A VM's slow minutes then fall on both builds alike: the same build against
+// itself read a median B/A of 0.989–1.002 (12 to 30 pairs; decode and prefill, Intel Xeon, on
+// a VM whose prefill times moved ±30% that hour).
 // The process loaded second may run a little faster (decode 0.989, and a 1.021 that read
 // 0.985 with --a and --b swapped): for a change of a few percent, run both orders.
 import { execFileSync, spawn } from 'node:child_process';
@@ -62,6 +63,8 @@ const modelDir = join('.bench', 'models', `${opts.preset}-${opts.dtype}`);
 const ChildResult = z.object({ isa: z.string(), stepMs: z.number(), longMs: z.number().nullable() });
 type ChildResult = z.infer<typeof ChildResult>;
 
+const loadEngine = () => Engine.load(modelDir, { threads: opts.threads, weightsIn: 'memory', tp: 1, kvDtype: opts['kv-dtype'], isa: opts.isa });
+
 type LongSequence = { s: ReturnType<Engine['createSequence']>; last: Float32Array };
 // A sequence with `context` tokens cached (prompted 512 at a time) and its last logits.
 async function longSequence(engine: Engine, context: number): Promise<LongSequence> {
@@ -74,7 +77,7 @@ async function longSequence(engine: Engine, context: number): Promise<LongSequen
 // One build's timings, in this process: the batch's median step and, with --context, the long
 // sequence's, the two stepped in turn.
 async function childRun(): Promise<ChildResult> {
-  const engine = await Engine.load(modelDir, { threads: opts.threads, weightsIn: 'memory', tp: 1, kvDtype: opts['kv-dtype'], isa: opts.isa });
+  const engine = await loadEngine();
   const V = engine.config.vocabSize;
   if (opts.prefill !== undefined) {
     const prefillMs: number[] = [];
@@ -110,7 +113,7 @@ async function childRun(): Promise<ChildResult> {
 // measurement (a decode step of the batch, an N-token prompt, or with --context a decode step
 // of the sequence at that context) and its milliseconds.
 async function serve() {
-  const engine = await Engine.load(modelDir, { threads: opts.threads, weightsIn: 'memory', tp: 1, kvDtype: opts['kv-dtype'], isa: opts.isa });
+  const engine = await loadEngine();
   const V = engine.config.vocabSize;
   const seqs = Array.from({ length: opts.batch }, () => engine.createSequence());
   let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(V, 64, i + 1) })));

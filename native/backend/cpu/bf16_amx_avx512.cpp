@@ -117,15 +117,13 @@ AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, i
     alignas(64) float sums[4][16 * 16];
     const bool more = T > 32;                                  // more than one token tile pair
     const int64_t panel_bytes = Kp * PANEL_ROWS * 2;
-    const auto lines_of = [](int64_t bytes, int64_t parts) { return (bytes + 64 * parts - 1) / (64 * parts) * 64; };
-    const int64_t slice = lines_of(panel_bytes, more ? (T + 31) / 32 - 1 : 1), per_step = lines_of(slice, Kp / KC);
+    const int64_t slice = line_slice(panel_bytes, more ? (T + 31) / 32 - 1 : 1), per_step = line_slice(slice, Kp / KC);
     for (int i = 0; i < ps.n; i += 2) {
         const int64_t at[2] = {ps.at(i), ps.at(std::min(i + 1, ps.n - 1))};
         const uint16_t* b[2];
         for (int p = 0; p < 2; p++) b[p] = (const uint16_t*)w.data + at[p] * Kp * PANEL_ROWS;
-        // The pair this thread computes next (the set's next, or the next work item's first:
-        // cpu_backend's add_panel_groups puts its panels one on from this set's) is fetched
-        // into L2 meanwhile, by the token tile pairs after the first (which brings this pair
+        // The pair this thread computes next (panel_layout.h: next_panel_pair) is fetched into
+        // L2 meanwhile, by the token tile pairs after the first (which brings this pair
         // from memory), each a slice, spread over its k steps; with one token tile pair
         // (decode), by it, at the columns it is at, so that four weight streams are in flight,
         // as the other tables' decode tiles read four panels. Batch-1 step, 2 threads, Intel
@@ -133,9 +131,8 @@ AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, i
         // 0.95× (9 of 13); against the avx512 table then: 0.91–0.96× and 0.97–1.09×. 256-token
         // prefill, prompts alternating between two loaded builds: mistral-mini 0.93–0.97× (30
         // of 40), mixtral-mini (~64 tokens an expert: 1–2 fetching tile pairs) 0.99× (25 of 44).
-        const bool last_pair = i + 4 > ps.n;
-        const int64_t next_at[2] = {last_pair ? ps.at(0) + 1 : ps.at(i + 2), last_pair ? ps.at(std::min(1, ps.n - 1)) + 1 : ps.at(i + 3)};
-        const bool fetch_next = std::max(next_at[0], next_at[1]) < panel_count(w.rows);
+        int64_t next_at[2];
+        const bool fetch_next = next_panel_pair(ps, i, panel_count(w.rows), next_at);
         const char* nb[2];
         for (int p = 0; p < 2; p++) nb[p] = (const char*)w.data + next_at[p] * Kp * PANEL_ROWS * 2;
         for (int t0 = 0; t0 < T; t0 += 32) {

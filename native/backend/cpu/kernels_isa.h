@@ -45,6 +45,10 @@ void avx512_pack_act(const act_rows& x, int T, int64_t K, int part, int parts, f
 // is done once a panel, not once a token tile.
 enum class panel_source { stored, stored_to_copy, copy };
 
+// `bytes` in `parts` slices of whole 64-byte lines (the last may be shorter): how the prefill
+// kernels spread fetching the next panel pair over their token tiles and steps.
+inline int64_t line_slice(int64_t bytes, int64_t parts) { return (bytes + 64 * parts - 1) / (64 * parts) * 64; }
+
 // This thread's scratch for such a copy: `bytes`, 64-aligned, kept until the thread exits (a
 // thread runs one kernel at a time).
 inline uint8_t* thread_copy_buffer(size_t bytes) {

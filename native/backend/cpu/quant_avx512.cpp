@@ -180,16 +180,12 @@ AVX512_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, in
         uint8_t* copy = thread_copy_buffer((size_t)2 * x.nb * COPY_BLOCK);
         const int64_t panel_bytes = x.nb * (Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK);
         const int copy_tiles = (T - 1) / 6;
-        const auto lines_of = [](int64_t bytes, int64_t parts) { return (bytes + 64 * parts - 1) / (64 * parts) * 64; };
-        const int64_t slice = lines_of(panel_bytes, copy_tiles), per_block = lines_of(slice, x.nb);
+        const int64_t slice = line_slice(panel_bytes, copy_tiles), per_block = line_slice(slice, x.nb);
         for (; i + 2 <= ps.n; i += 2) {
             quant_tokens<Q4, panel_source::stored_to_copy, 2, 6>(y, ldy, x, 0, 6, w, ps, i, copy);
-            // The pair this thread most likely computes next: the set's next, or after its last,
-            // the first of the work item after this one (cpu_backend's add_panel_groups: each
-            // panel one on from this set's first two).
-            const int64_t next_at[2] = {i + 4 <= ps.n ? ps.at(i + 2) : ps.at(0) + 1, i + 4 <= ps.n ? ps.at(i + 3) : ps.at(1) + 1};
+            int64_t next_at[2];
             next_pair_fetch next;
-            if (next_at[1] < panel_count(w.rows))
+            if (next_panel_pair(ps, i, panel_count(w.rows), next_at))
                 for (int p = 0; p < 2; p++) next.panel[p] = (const uint8_t*)w.data + next_at[p] * panel_bytes;
             next.per_block = per_block;
             for (int t = 6, c = 0; t < T; t += 6, c++) {
