@@ -10,7 +10,7 @@ import { generateGreedy, type GreedyCase } from '../src/engine/generate.ts';
 import { loadModelFiles, tensorLocations, type ModelFiles } from '../src/engine/model_files.ts';
 import { availableIsas, type EngineOptions, type NativeSlice } from '../src/engine/native.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
-import { expectAgreeUpToFlips, expectCaseMatchesBf16Rounding, expectCaseMatchesReference, prompt, TOLERANCE } from './helpers/check_reference.ts';
+import { expectAgreeUpToFlips, expectCaseMatchesReference, prompt, TOLERANCE } from './helpers/check_reference.ts';
 import { TempModels } from './helpers/models.ts';
 import { relativeError } from './reference/compare.ts';
 
@@ -88,10 +88,12 @@ describe.each(availableIsas())('kernels %s', (table) => {
       for (const preset of ['mistral-tiny', 'mixtral-tiny'] as const) {
         const dir = await models.make({ preset, seed: 6, dtype, window: WINDOW, ...SHAPE });
         const cases = await run(dir, { tp: 2 }, 4);
-        // avx512_amx rounds BF16 matrices' activations to bf16: flips where shards' sums differ.
+        // avx512_amx feeds BF16 matrices their activations as two bf16 halves
+        // (bf16_amx_avx512.cpp): held to the f32 weights' tolerance. This model's 8-dim heads
+        // are sensitive: with one half alone its logits sat 0.36 from the exact reference.
         const amx = table === 'avx512_amx' && dtype === 'bf16';
-        expectSameAsTp1(cases, await run(dir, {}, 4), 1e-5, amx);
-        for (const c of cases) amx ? expectCaseMatchesBf16Rounding(dir, c) : expectCaseMatchesReference(dir, c, TOLERANCE[dtype]);
+        expectSameAsTp1(cases, await run(dir, {}, 4), 1e-5);
+        for (const c of cases) expectCaseMatchesReference(dir, c, amx ? TOLERANCE.f32 : TOLERANCE[dtype]);
       }
     });
 

@@ -4,7 +4,6 @@
 // round them — blocks of 32, f32 scale d = max|x| / 127, x → round-half-even(x / d) · d (as
 // llama.cpp quantizes activations for its Q8_0/Q4_0 dot products). Everything else is exact
 // float64, so what remains between this and the engine is float rounding, not quantization.
-// With roundBf16 instead, a BF16 model as the avx512_amx table computes it.
 // Written from DESIGN.md §2 like test/reference/forward64.ts; for tiny models only.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -31,22 +30,13 @@ export function roundActivations(x: Float64Array): Float64Array {
   return out;
 }
 
-/** x with every element rounded to bf16 (round-to-nearest-even of its f32), as the
- * avx512_amx table rounds activations for BF16 weights (bf16_amx_avx512.cpp). */
-export function roundBf16(x: Float64Array): Float64Array {
-  const f = Float32Array.from(x);
-  const u = new Uint32Array(f.buffer);
-  for (let i = 0; i < u.length; i++) u[i] = ((u[i]! + 0x7fff + ((u[i]! >>> 16) & 1)) & 0xffff0000) >>> 0;
-  return Float64Array.from(f);
-}
+type Model = { c: ReferenceConfig; t: Map<string, Tensor64> };
 
-type Model = { c: ReferenceConfig; t: Map<string, Tensor64>; round: (x: Float64Array) => Float64Array };
-
-/** y = W x, with x rounded first unless W is the MoE router (kept exact by every table). */
+/** y = W x, with x rounded first unless W is the (unquantized) MoE router. */
 function project(m: Model, name: string, x: Float64Array): Float64Array {
   const w = m.t.get(name);
   if (!w || w.shape.length !== 2) throw new Error(`missing matrix ${name}`);
-  const rounded = name.endsWith('.block_sparse_moe.gate.weight') ? x : m.round(x);
+  const rounded = name.endsWith('.block_sparse_moe.gate.weight') ? x : roundActivations(x);
   return matVec(w.data, w.shape[0]!, w.shape[1]!, rounded);
 }
 
@@ -113,11 +103,10 @@ function feedForward(m: Model, l: number, x: Float64Array): Float64Array {
 
 export type QuantizedReference = (tokens: number[]) => Float64Array[];
 
-/** The reference for a directory of dequantized f32 weights (or BF16 ones, with `round`
- * roundBf16): logits after every position. */
-export function quantizedReference(dir: string, round = roundActivations): QuantizedReference {
+/** The reference for a directory of dequantized f32 weights: logits after every position. */
+export function quantizedReference(dir: string): QuantizedReference {
   const c = referenceConfigSchema.parse(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')));
-  const m: Model = { c, t: readModelTensors(dir), round };
+  const m: Model = { c, t: readModelTensors(dir) };
   const embed = vec(m, 'model.embed_tokens.weight');
   const head = !c.tie && m.t.has('lm_head.weight') ? 'lm_head.weight' : 'model.embed_tokens.weight';
   return (tokens) => {

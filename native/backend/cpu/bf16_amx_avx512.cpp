@@ -4,16 +4,18 @@
 // × 16 f32 sums: a 256-token × 2,048 × 5,632 matmul on one thread of an Intel Xeon took
 // 9.3–10.3 ms against the avx512 table's 37–38 ms (3.8×).
 //
-// Its numbers are not the other tables': activations are rounded to bf16 (round-to-nearest-
-// even) as the unit takes them, and the unit sums each tile product in an order of its own (no
-// chain of FMAs matched its results). So it is checked against a float64 reference that rounds
-// the activations the same way (test/helpers/quantized_reference.ts, roundBf16: ~1e-7 apart,
-// rounding flips aside) and the exact one at the bf16 tolerance, not bit for bit against the
-// scalar table. Batch invariance holds: an output is its token's row against its weight row,
-// k in chunks of 32 in order, from zero, whatever the tile, the call or the batch — so decode
-// runs the same tiles as prefill, loading them straight from the weights, which are packed
-// for the tiles at load (panel_layout.h: BF16 tile pairs): a batch-1 step ~0.94× the avx512
-// table's speed.
+// The unit takes bf16 activations, so each is split in two, hi = x rounded to bf16 (round-to-
+// nearest-even) and lo = x − hi rounded again, and every tile product is taken twice, W·hi +
+// W·lo: 16 of f32's 24 significant bits. With hi alone (8) a sensitive model's logits (8-dim
+// heads, test/engine_shards.test.ts) sat 0.36 from the exact reference, 18× DESIGN's bf16
+// tolerance; split, 5–8e-6, within the f32 weights' 1e-3, as the tests now hold it. The cost:
+// 256-token prefill 1.3× (mixtral-mini) to 1.6× (mistral-mini) hi alone's time, 2.0–2.4× the
+// avx512 table's speed (Intel Xeon, 2 threads). Its numbers are not the other tables' bits:
+// the unit sums each tile product in an order of its own (no chain of FMAs matched its
+// results). Batch invariance holds: an output is its token's row against its weight row, k in
+// chunks of 32 in order, hi then lo, from zero, whatever the tile, the call or the batch — so
+// decode runs the same tiles as prefill, loading them straight from the weights, which are
+// packed for the tiles at load (panel_layout.h: BF16 tile pairs).
 #include <algorithm>
 
 #include "kernels_isa.h"
@@ -30,8 +32,8 @@
 static const int KC = TILE_PAIRS_K;  // k a tile product covers (16 rows of 64 bytes: 32 bf16 a row)
 
 // The tile shapes of this thread: tiles 0–3 the f32 sums (token tile a × panel b at 2a + b),
-// 4–5 two token tiles of activations, 6–7 two panels of weights; rows of 64 bytes, 16 of them
-// but in the sums and token tiles of a call of fewer than 16 tokens (decode): as many as it
+// 4–5 a token tile's activations (hi, lo), 6–7 two panels of weights; rows of 64 bytes, 16 of
+// them but in the sums and token tiles of a call of fewer than 16 tokens (decode): as many as it
 // has, so that no row past them streams through L1 a k step for sums never stored. Batch-1
 // step, 2 threads, Intel Xeon, alternating A/B in both orders: mistral-mini BF16 0.905× and
 // 1/1.059 the time (the one row loaded 16 times, stride 0, as then measured), mixtral-mini
@@ -71,11 +73,19 @@ AMX_FN static inline __m256i to_bf16(__m512 v) {
     return _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF))), 16));
 }
 
-// Activation row src (K) as bf16 in dst (Kp), zero past K (zero products add nothing).
+AMX_FN static inline __m512 from_bf16(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+
+// Activation row src (K) as hi and lo, 32 columns of each a tile row 64 bytes long, starting
+// at dst (panel_layout.h), zero past K (zero products add nothing). x − hi is exact in f32: hi
+// is x's nearest bf16.
 AMX_FN static void row_bf16(const float* src, int64_t K, int64_t Kp, uint16_t* dst) {
     for (int64_t k = 0; k < Kp; k += 16) {
         const __mmask16 m = k < K ? tail_mask(K, k) : 0;
-        _mm256_storeu_si256((__m256i*)(dst + k), to_bf16(_mm512_maskz_loadu_ps(m, src + k)));
+        const __m512 v = _mm512_maskz_loadu_ps(m, src + k);
+        const __m256i hi = to_bf16(v);
+        uint16_t* out = dst + k / KC * BF16_ACT_TILES + k % KC;
+        _mm256_storeu_si256((__m256i*)out, hi);
+        _mm256_storeu_si256((__m256i*)(out + BF16_ACT_TILES / 2), to_bf16(_mm512_sub_ps(v, from_bf16(hi))));
     }
 }
 
@@ -84,7 +94,7 @@ AMX_FN static void row_bf16(const float* src, int64_t K, int64_t Kp, uint16_t* d
 // against the weights, so those rows' sums are never stored (and never touch the others').
 AMX_FN void avx512_amx_pack_act_bf16(const act_rows& x, int T, int64_t K, int part, int parts, uint16_t* out) {
     const int64_t Kp = tile_pairs_cols(K), lda = bf16_act_stride(K);
-    for (int t = part * T / parts; t < (part + 1) * T / parts; t++) row_bf16(x.row(t), K, Kp, out + t * lda);
+    for (int t = part * T / parts; t < (part + 1) * T / parts; t++) row_bf16(x.row(t), K, Kp, out + t / 16 * 16 * lda + t % 16 * KC);
 }
 
 // A pair's first token tile fetches its weights this far ahead in each panel (2 tiles), as
@@ -99,65 +109,99 @@ AMX_FN static void store_sums(float* y, int64_t ldy, int T, int t0, const tensor
     for (int t = t0; t < std::min(T, t0 + 16); t++) _mm512_mask_storeu_ps(y + t * ldy + at * PANEL_ROWS, m, _mm512_load_ps(sums + (t - t0) * 16));
 }
 
+// Panels fetched into L2 while others compute (_MM_HINT_T1): bytes [from, to) of n panels
+// taken a line of each in turn, per_step of them a k step.
+struct panel_fetch {
+    const char* panel[8];
+    int n = 0;
+    int64_t from = 0, to = 0, per_step = 0;
+    AMX_FN void step(int64_t k_step) const {
+        for (int64_t f = from + k_step * per_step, end = std::min(f + per_step, to); f < end; f += 64)
+            _mm_prefetch(panel[f / 64 % n] + f / 64 / n * 64, _MM_HINT_T1);
+    }
+};
+
 // Panels of ps two at a time (an odd last one taking its own panel twice), straight from the
 // weights in their tile layout (panel_layout.h: BF16 tile pairs), against tokens 32 at a time
-// (16 where no more are left).
-// What bounds it: the tile loads. In a harness of this loop alone (one thread, Intel Xeon, 2 MB
-// of activations and weights in L2) its four loads a k step — two token tiles, two weight
-// tiles — for four tdpbf16ps ran at ~60% of the probe below; with any three of them (the
-// fourth tile left loaded) at 97–100%. Going through k in blocks so that every token tile
-// reads a block of the pair's weights from L1, the sums out to memory and back between
-// blocks, took 1.2× the time in the engine: those are tile loads and stores too. Token tiles
-// laid out 1 KB apiece (one line a row, not 16 rows a stride apart) gained 4% in the harness.
+// (16 where no more are left), each 32 tokens against all of ps's panels in turn (their
+// activations then come from L2 but for the first pair: 0.91× the time of the other order).
+// What bounds it: the tile loads, ~7 ns each from L2 (a harness of this loop, one thread,
+// Intel Xeon: the six loads of a k step alone 42 ns, its products' four-at-a-time probe 23
+// ns). What that taught, 256-token prefill, mistral-mini: tiles are not renamed, so a load
+// waits for the products before it that read its tile, and each load just before its first
+// reader took 0.70× the time of all loads first; a token tile's hi and lo in 1 KB pieces
+// (packed so) 0.82× the time of 16 rows a stride apart (64 page streams a k step: more than
+// the prefetchers follow); loads issued two products early, 1.16×; 8 panels a work item 1.04×.
+// Earlier, hi alone: k blocks that keep a pair's weights in L1, the sums out and back
+// between blocks, 1.2×.
 AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
     if (!bf16_tile_pairs_fit(w.dtype, w.rows)) return avx512_matmul_panels(y, ldy, x, T, w, ps);
     load_tile_config(std::min(T, 16));
-    const int64_t K = w.cols, Kp = tile_pairs_cols(K), lda = bf16_act_stride(K);
+    const int64_t K = w.cols, Kp = tile_pairs_cols(K), lda = bf16_act_stride(K), panels = panel_count(w.rows);
     const uint16_t* a = x.packed_bf16;  // always packed (kernels.h)
     alignas(64) float sums[4][16 * 16];
-    const bool more = T > 32;                                  // more than one token tile pair
-    const int64_t panel_bytes = Kp * PANEL_ROWS * 2;
-    const int64_t slice = line_slice(panel_bytes, more ? (T + 31) / 32 - 1 : 1), per_step = line_slice(slice, Kp / KC);
-    for (int i = 0; i < ps.n; i += 2) {
-        const int64_t at[2] = {ps.at(i), ps.at(std::min(i + 1, ps.n - 1))};
-        const uint16_t* b[2];
-        for (int p = 0; p < 2; p++) b[p] = (const uint16_t*)w.data + at[p] * Kp * PANEL_ROWS;
-        // The pair this thread computes next (panel_layout.h: next_panel_pair) is fetched into
-        // L2 meanwhile, by the token tile pairs after the first (which brings this pair
-        // from memory), each a slice, spread over its k steps; with one token tile pair
-        // (decode), by it, at the columns it is at, so that four weight streams are in flight,
-        // as the other tables' decode tiles read four panels. Batch-1 step, 2 threads, Intel
-        // Xeon, interleaved A/B: mixtral-mini BF16 0.93× the time (6 of 6 rounds), mistral-mini
-        // 0.95× (9 of 13); against the avx512 table then: 0.91–0.96× and 0.97–1.09×. 256-token
-        // prefill, prompts alternating between two loaded builds: mistral-mini 0.93–0.97× (30
-        // of 40), mixtral-mini (~64 tokens an expert: 1–2 fetching tile pairs) 0.99× (25 of 44).
-        int64_t next_at[2];
-        const bool fetch_next = next_panel_pair(ps, i, panel_count(w.rows), next_at);
-        const char* nb[2];
-        for (int p = 0; p < 2; p++) nb[p] = (const char*)w.data + next_at[p] * Kp * PANEL_ROWS * 2;
-        for (int t0 = 0; t0 < T; t0 += 32) {
-            const bool two = t0 + 16 < T;  // a second token tile
-            const int64_t from = fetch_next && (t0 > 0 || !more) ? std::max(0, t0 / 32 - 1) * slice : panel_bytes;  // this tile pair's slice
-            const int64_t to = std::min(from + slice, panel_bytes);
+    const int64_t panel_bytes = Kp * PANEL_ROWS * 2, steps = Kp / KC;
+    const int pairs = (ps.n + 1) / 2, tile_pairs = (T + 31) / 32;
+    const auto panel_at = [&](int64_t at) { return (const char*)w.data + at * panel_bytes; };
+    // More than one token tile pair: the next work item's panels (add_panel_groups: each one on
+    // from this set's), fetched by the tile pairs after the first, which brings this item's.
+    panel_fetch next_item;
+    for (int j = 0; j < std::min(ps.n, 8); j++)
+        if (ps.at(j) + 1 < panels) next_item.panel[next_item.n++] = panel_at(ps.at(j) + 1);
+    const int64_t item_slice = line_slice(next_item.n * panel_bytes, std::max(1, (tile_pairs - 1) * pairs));
+    next_item.per_step = line_slice(item_slice, steps);
+    for (int t0 = 0; t0 < T; t0 += 32) {
+        const bool two = t0 + 16 < T;  // a second token tile
+        const uint16_t* a0 = a + t0 * lda, *a1 = a0 + 16 * lda;
+        for (int i = 0; i < ps.n; i += 2) {
+            const int64_t at[2] = {ps.at(i), ps.at(std::min(i + 1, ps.n - 1))};
+            const uint16_t* b[2];
+            for (int p = 0; p < 2; p++) b[p] = (const uint16_t*)panel_at(at[p]);
+            panel_fetch fetch = next_item;
+            // Decode: the next pair, at the columns this one is at, so that four weight streams
+            // are in flight, as the other tables' decode tiles read four panels.
+            if (tile_pairs == 1) {
+                int64_t next_at[2];
+                fetch.n = next_panel_pair(ps, i, panels, next_at) ? 2 : 0;
+                for (int p = 0; p < fetch.n; p++) fetch.panel[p] = panel_at(next_at[p]);
+                fetch.to = fetch.n * panel_bytes;
+                fetch.per_step = line_slice(fetch.to, steps);
+            } else if (t0 > 0) {
+                fetch.from = ((t0 / 32 - 1) * pairs + i / 2) * item_slice;
+                fetch.to = std::min(fetch.from + item_slice, next_item.n * panel_bytes);
+            }
             _tile_zero(0);
             _tile_zero(1);
             _tile_zero(2);
             _tile_zero(3);
+            _tile_loadd(6, b[0], 64);
+            _tile_loadd(7, b[1], 64);
             for (int64_t k = 0; k < Kp; k += KC) {
                 if (t0 == 0)
                     for (int p = 0; p < 2; p++)
                         for (int l = 0; l < KC * PANEL_ROWS * 2; l += 64) _mm_prefetch((const char*)(b[p] + k * PANEL_ROWS) + FETCH_BYTES + l, _MM_HINT_T0);
-                for (int64_t f = from + k / KC * per_step, end = std::min(f + per_step, to); f < end; f += 64)
-                    for (const char* p : nb) _mm_prefetch(p + f, _MM_HINT_T1);
-                _tile_loadd(4, a + t0 * lda + k, lda * 2);
-                _tile_loadd(6, b[0] + k * PANEL_ROWS, 64);
-                _tile_loadd(7, b[1] + k * PANEL_ROWS, 64);
+                fetch.step(k / KC);
+                const bool last = k + KC == Kp;
+                const int64_t c = k / KC * BF16_ACT_TILES;  // this k step's hi tile in a token tile
+                _tile_loadd(4, a0 + c, 64);
                 _tile_dpbf16ps(0, 4, 6);
                 _tile_dpbf16ps(1, 4, 7);
-                if (!two) continue;
-                _tile_loadd(5, a + (t0 + 16) * lda + k, lda * 2);
-                _tile_dpbf16ps(2, 5, 6);
-                _tile_dpbf16ps(3, 5, 7);
+                _tile_loadd(5, a0 + c + BF16_ACT_TILES / 2, 64);
+                _tile_dpbf16ps(0, 5, 6);
+                if (two) {
+                    _tile_dpbf16ps(1, 5, 7);
+                    _tile_loadd(4, a1 + c, 64);
+                    _tile_dpbf16ps(2, 4, 6);
+                    _tile_dpbf16ps(3, 4, 7);
+                    _tile_loadd(5, a1 + c + BF16_ACT_TILES / 2, 64);
+                    _tile_dpbf16ps(2, 5, 6);
+                    if (!last) _tile_loadd(6, b[0] + (k + KC) * PANEL_ROWS, 64);
+                    _tile_dpbf16ps(3, 5, 7);
+                } else {
+                    if (!last) _tile_loadd(6, b[0] + (k + KC) * PANEL_ROWS, 64);
+                    _tile_dpbf16ps(1, 5, 7);
+                }
+                if (!last) _tile_loadd(7, b[1] + (k + KC) * PANEL_ROWS, 64);
             }
             _tile_stored(0, sums[0], 64);
             _tile_stored(1, sums[1], 64);

@@ -46,28 +46,30 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     // Float weights: each expert's activation rows packed for the kernels of matrices like w
     // (pack_rows: BF16 tile pairs always, the others if the table packs blocks that large),
     // expert e's at rows [expert_begin[e], …).
+    // The BF16 tile pairs' rows come in tiles of 16 (panel_layout.h): expert e's begin at a
+    // multiple of 16, clear of the expert before's last tile (16 rows a gap at most).
+    auto bf16_row = [&](int e) { return (plan.expert_begin[e] + 15) / 16 * 16 + 16 * e; };
     auto pack_experts = [&](auto rows_of_expert, const tensor& w) {
         if (quant) return;
         const int64_t K = w.cols;
         const bool tiles = tile_pairs_for(w.dtype, w.rows);
         float* f = packed_floats(!tiles, n_entries, K);
-        uint16_t* b = packed_bf16(tiles, n_entries, K);
+        uint16_t* b = packed_bf16(tiles, n_entries + 16 * (E + 1), K);
         for (int e = 0; e < E; e++) {
             const int b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
             for (int t0 = 0; ex.w1[e].data && t0 < n; t0 += TOKEN_BLOCK)
                 pack_rows(rows_of_expert(b0).from(t0), std::min(TOKEN_BLOCK, n - t0), K, f ? f + (b0 + t0) * K : nullptr,
-                          b ? b + (b0 + t0) * bf16_act_stride(K) : nullptr);
+                          b ? b + (bf16_row(e) + t0) * bf16_act_stride(K) : nullptr);
         }
     };
-    // y (n, ldy) rows of the item's panels = w · the expert's activation rows (entries from
-    // b0), in token blocks.
-    auto rows_of = [&](float* yb, int64_t ldy, const act_rows& xa, const qact_rows& qa, int b0, int n, const tensor& w,
+    // y (n, ldy) rows of the item's panels = w · expert e's activation rows, in token blocks.
+    auto rows_of = [&](float* yb, int64_t ldy, const act_rows& xa, const qact_rows& qa, int e, int n, const tensor& w,
                        const panel_work_item& it) {
         for (int t0 = 0; t0 < n; t0 += TOKEN_BLOCK) {
             const int nt = std::min(TOKEN_BLOCK, n - t0);
             act_rows block = xa.from(t0);
-            if (tile_pairs_for(w.dtype, w.rows)) block.packed_bf16 = packed_bf16_.data() + (b0 + t0) * bf16_act_stride(w.cols);
-            else if (!quant && packs(nt)) block.packed = packed_.data() + (b0 + t0) * w.cols;
+            if (tile_pairs_for(w.dtype, w.rows)) block.packed_bf16 = packed_bf16_.data() + (bf16_row(e) + t0) * bf16_act_stride(w.cols);
+            else if (!quant && packs(nt)) block.packed = packed_.data() + (plan.expert_begin[e] + t0) * w.cols;
             matmul_panels(yb + t0 * ldy, ldy, block, qa.from(t0), nt, w, it.panels);
         }
     };
@@ -84,7 +86,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
                 const int e = it.matrix % E, b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
                 const int32_t* tokens = plan.entry_token.data() + b0;
                 const bool is_up = it.matrix >= E;
-                rows_of((is_up ? up : h) + (int64_t)b0 * inter, inter, act_rows{x, hidden, tokens}, qact_rows{xq.xq, xq.nb, tokens}, b0,
+                rows_of((is_up ? up : h) + (int64_t)b0 * inter, inter, act_rows{x, hidden, tokens}, qact_rows{xq.xq, xq.nb, tokens}, e,
                         n, is_up ? ex.w3[e] : ex.w1[e], it);
             }
         });
@@ -98,8 +100,8 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
                 const int32_t* tokens = plan.entry_token.data() + b0;
                 const act_rows xa{x, hidden, tokens};
                 const qact_rows qa{xq.xq, xq.nb, tokens};
-                rows_of(h + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w1[it.matrix], it);
-                rows_of(up + (int64_t)b0 * inter, inter, xa, qa, b0, n, ex.w3[it.matrix], it);
+                rows_of(h + (int64_t)b0 * inter, inter, xa, qa, it.matrix, n, ex.w1[it.matrix], it);
+                rows_of(up + (int64_t)b0 * inter, inter, xa, qa, it.matrix, n, ex.w3[it.matrix], it);
                 for (int p = 0; p < it.panels.n; p++) {
                     const int64_t r0 = it.panels.at(p) * PANEL_ROWS, r1 = std::min<int64_t>(inter, r0 + PANEL_ROWS);
                     for (int j = 0; j < n; j++) k_->silu_mul(h + (int64_t)(b0 + j) * inter + r0, up + (int64_t)(b0 + j) * inter + r0, r1 - r0);
@@ -118,7 +120,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
             const int b0 = plan.expert_begin[it.matrix], n = plan.expert_begin[it.matrix + 1] - b0;
             const act_rows ha{h + (int64_t)b0 * inter, inter, nullptr};
             const qact_rows qa = quant ? hq.from(b0) : qact_rows{};
-            rows_of(y + (int64_t)b0 * hidden, hidden, ha, qa, b0, n, ex.w2[it.matrix], it);
+            rows_of(y + (int64_t)b0 * hidden, hidden, ha, qa, it.matrix, n, ex.w2[it.matrix], it);
         }
     });
 

@@ -70,9 +70,12 @@ inline bool bf16_tile_pairs_fit(dtype_t dt, int64_t rows) { return dt == DT_BF16
 inline uint64_t bf16_tile_pairs_bytes(int64_t rows, int64_t cols) {
     return (uint64_t)panel_count(rows) * PANEL_ROWS * tile_pairs_cols(cols) * 2;
 }
-// The rows of activations against them (cpu_kernels.pack_act_bf16) are this many bf16 apart:
-// cols padded to tile_pairs_cols, plus 64 bytes so that a tile's 16 rows do not share L1 sets
-// (4 KB apart, as 2,048 columns would put them, all 16 fall in one set of 12 ways).
-inline int64_t bf16_act_stride(int64_t cols) { return tile_pairs_cols(cols) + 32; }
+// The activations against them (cpu_kernels.pack_act_bf16), a token tile at a time: 16 tokens,
+// each 32 columns (padded to tile_pairs_cols) of them two AMX tiles of 16 rows × 64 bytes one
+// after the other, the rows rounded to bf16 (hi) then what that rounding left (x − hi, rounded
+// too: lo). A token tile is 16 · bf16_act_stride(cols) bf16; each tile a kernel loads, 1 KB in
+// one piece.
+constexpr int64_t BF16_ACT_TILES = 2 * PANEL_ROWS * TILE_PAIRS_K;  // the hi and lo tiles of 32 columns, in bf16
+inline int64_t bf16_act_stride(int64_t cols) { return 2 * tile_pairs_cols(cols); }
 // src (BF16) → the BF16 tile-pairs layout, bf16_tile_pairs_bytes(rows, cols) bytes.
 void panel_pack_bf16_tile_pairs(const host_tensor& src, void* dst);
