@@ -5,7 +5,8 @@
 // side by side, round after round, compare; read how many rounds each wins, not one figure.
 //   npm run bench:ab -- --a base.node --b new.node [--preset mistral-mini] [--dtype q4_0]
 //                       [--threads 2] [--isa avx2] [--steps 64] [--batch 1] [--context 4096] [--rounds 4]
-//                       [--prefill 256]
+//                       [--prefill 256] [--isa-b TABLE]
+// --isa-b TABLE: B runs this kernel table (A --isa's): two tables of one build, --a and --b the same file.
 // --prefill N: time one N-token prompt (the median of 5 after a warm-up) instead of decode steps.
 // --context N: a sequence at N tokens stepped alternately with the batch (the extra ms a step
 // spends at N tokens is the long-context cost, as `npm run bench -- --context N` measures it).
@@ -31,7 +32,7 @@ import { decodeStep, median, tokens } from './engine_timings.ts';
 
 const USAGE = `usage: npm run bench:ab -- --a A.node --b B.node [--preset mistral-mini|mixtral-mini] [--dtype f16|bf16|f32|q8_0|q4_0]
                        [--threads N] [--isa TABLE] [--steps 64] [--batch 1] [--context N] [--kv-dtype f16|f32|q8_0] [--rounds 4] [--prefill N]
-                       [--alternate]
+                       [--alternate] [--isa-b TABLE]
 Times greedy decode steps (or, with --prefill N, an N-token prompt) of .bench/models/PRESET-DTYPE (made by \`npm run bench\`) with each build
 in turn, a fresh process a build a round, and prints each round's median step and B/A. --alternate: both builds loaded at once,
 single steps (or prompts) alternating between them, --rounds pairs of them (default 20).`;
@@ -43,6 +44,7 @@ const Options = z.object({
   dtype: z.enum(['f16', 'bf16', 'f32', 'q8_0', 'q4_0']).default('q4_0'),
   threads: z.coerce.number().int().positive().default(2),
   isa: z.string().optional(),
+  'isa-b': z.string().optional(),
   steps: z.coerce.number().int().positive().default(64),
   batch: z.coerce.number().int().positive().default(1),
   context: z.coerce.number().int().positive().optional(),
@@ -56,7 +58,7 @@ const Options = z.object({
 const text = { type: 'string' } as const;
 const opts = scriptArgs(
   USAGE,
-  { a: text, b: text, preset: text, dtype: text, threads: text, isa: text, steps: text, batch: text, context: text, 'kv-dtype': text, prefill: text, rounds: text, alternate: { type: 'boolean' }, child: { type: 'boolean' }, serve: { type: 'boolean' } },
+  { a: text, b: text, preset: text, dtype: text, threads: text, isa: text, 'isa-b': text, steps: text, batch: text, context: text, 'kv-dtype': text, prefill: text, rounds: text, alternate: { type: 'boolean' }, child: { type: 'boolean' }, serve: { type: 'boolean' } },
   Options,
 );
 const modelDir = join('.bench', 'models', `${opts.preset}-${opts.dtype}`);
@@ -135,9 +137,9 @@ async function serve() {
 
 const ADDON = join('build', 'Release', 'sirocco.node');
 
-// The child's options: this run's, but the builds.
-function childArgs() {
-  const { preset, dtype, threads, isa, steps, batch, context, prefill } = opts;
+// The child's options: this run's, but the builds (and its own table).
+function childArgs(isa = opts.isa) {
+  const { preset, dtype, threads, steps, batch, context, prefill } = opts;
   return Object.entries({ preset, dtype, threads, isa, steps, batch, context, prefill, 'kv-dtype': opts['kv-dtype'] })
     .filter(([, v]) => v !== undefined)
     .flatMap(([k, v]) => [`--${k}`, String(v)]);
@@ -170,9 +172,9 @@ function addonSwap() {
 async function alternate(a: string, b: string) {
   const { install, restore } = addonSwap();
   type Child = { measure: () => Promise<number>; end: () => void };
-  const start = async (file: string): Promise<[Child, string]> => {
+  const start = async (file: string, isa?: string): Promise<[Child, string]> => {
     install(file);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/engine_ab.ts', ...childArgs(), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/engine_ab.ts', ...childArgs(isa), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
     const next = async () => {
       const line = await lines.next();
@@ -186,12 +188,12 @@ async function alternate(a: string, b: string) {
   try {
     const [ca, isa] = await start(a);
     children.push(ca);
-    const [cb] = await start(b);
+    const [cb, isaB] = await start(b, opts['isa-b'] ?? opts.isa);
     children.push(cb);
     restore();
     const what =
       opts.prefill !== undefined ? `${opts.prefill}-token prompt` : opts.context !== undefined ? `decode step at ${opts.context} tokens` : `decode step (batch ${opts.batch})`;
-    console.log(`${isa}: ${what}, builds alternating, the first of each pair alternating too`);
+    console.log(`${isa === isaB ? isa : `A ${isa}, B ${isaB}`}: ${what}, builds alternating, the first of each pair alternating too`);
     const msA: number[] = [], msB: number[] = [], ratios: number[] = [];
     for (let pair = 0; pair < (opts.rounds ?? 20); pair++) {
       const [first, second] = pair % 2 ? [cb, ca] : [ca, cb];
@@ -210,16 +212,15 @@ async function alternate(a: string, b: string) {
 
 function driver(a: string, b: string) {
   const { install, restore } = addonSwap();
-  const args = childArgs();
   const show = (r: ChildResult) =>
     `${r.stepMs.toFixed(2)} ms` + (r.longMs === null ? '' : ` (at ${opts.context}: ${r.longMs.toFixed(2)}, +${(r.longMs - r.stepMs).toFixed(2)})`);
   const ratios: number[] = [];
   try {
     const rounds = opts.rounds ?? 4;
     for (let round = 1; round <= rounds; round++) {
-      const results = [a, b].map((file) => {
+      const results = ([[a, opts.isa], [b, opts['isa-b'] ?? opts.isa]] as const).map(([file, isa]) => {
         install(file);
-        const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/engine_ab.ts', ...args, '--child'], {
+        const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/engine_ab.ts', ...childArgs(isa), '--child'], {
           encoding: 'utf8',
           stdio: ['ignore', 'pipe', 'inherit'],
         });
@@ -227,7 +228,7 @@ function driver(a: string, b: string) {
       });
       const [ra, rb] = results as [ChildResult, ChildResult];
       ratios.push(rb.stepMs / ra.stepMs);
-      console.log(`round ${round}/${rounds} (${ra.isa}): A ${show(ra)}  B ${show(rb)}  B/A ${ratios.at(-1)!.toFixed(3)}`);
+      console.log(`round ${round}/${rounds} (${ra.isa === rb.isa ? ra.isa : `${ra.isa}, ${rb.isa}`}): A ${show(ra)}  B ${show(rb)}  B/A ${ratios.at(-1)!.toFixed(3)}`);
     }
   } finally {
     restore();
