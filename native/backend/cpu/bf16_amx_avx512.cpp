@@ -9,8 +9,8 @@
 // W·lo: 16 of f32's 24 significant bits. With hi alone (8) a sensitive model's logits (8-dim
 // heads, test/engine_shards.test.ts) sat 0.36 from the exact reference, 18× DESIGN's bf16
 // tolerance; split, 5–8e-6, within the f32 weights' 1e-3, as the tests now hold it. The cost:
-// 256-token prefill 1.3× (mixtral-mini) to 1.6× (mistral-mini) hi alone's time, 2.0–2.4× the
-// avx512 table's speed (Intel Xeon, 2 threads). Its numbers are not the other tables' bits:
+// 256-token prefill 1.3× (mixtral-mini) to 1.6× (mistral-mini) hi alone's time, 1.5–2.6× the
+// avx512 table's speed (Intel Xeon, 1 and 2 threads). Its numbers are not the other tables' bits:
 // the unit sums each tile product in an order of its own (no chain of FMAs matched its
 // results). Batch invariance holds: an output is its token's row against its weight row, k in
 // chunks of 32 in order, hi then lo, from zero, whatever the tile, the call or the batch — so

@@ -64,8 +64,8 @@ class cpu_backend final : public backend {
     // (.packed) when packs(T), and into out_bf16 for the tile-pair ones (.packed_bf16), which
     // read nothing else; in one parallel region when packs(T), else on the calling thread.
     act_rows pack_rows(const act_rows& x, int T, int64_t K, float* out, uint16_t* out_bf16);
-    // packed_ and packed_bf16_ for rows activation rows of K (out_bf16: with the 32 rows past
-    // the last that the tiles may load); null where not wanted.
+    // packed_ and packed_bf16_ for rows activation rows of K (out_bf16: to the end of the last
+    // token tile of 16, which the tiles load whole); null where not wanted.
     float* packed_floats(bool want, int rows, int64_t K);
     uint16_t* packed_bf16(bool want, int rows, int64_t K);
     // Panels ps of matrix w against T activation rows, on the calling thread: float x, or its

@@ -47,7 +47,7 @@ float* cpu_backend::packed_floats(bool want, int rows, int64_t K) {
 
 uint16_t* cpu_backend::packed_bf16(bool want, int rows, int64_t K) {
     if (!want) return nullptr;
-    const size_t n = (size_t)(rows + 32) * bf16_act_stride(K);
+    const size_t n = (size_t)(rows + 15) / 16 * 16 * bf16_act_stride(K);
     if (packed_bf16_.size() < n) packed_bf16_.resize(n);
     return packed_bf16_.data();
 }

@@ -45,16 +45,16 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     };
     // Float weights: each expert's activation rows packed for the kernels of matrices like w
     // (pack_rows: BF16 tile pairs always, the others if the table packs blocks that large),
-    // expert e's at rows [expert_begin[e], …).
-    // The BF16 tile pairs' rows come in tiles of 16 (panel_layout.h): expert e's begin at a
-    // multiple of 16, clear of the expert before's last tile (16 rows a gap at most).
+    // expert e's at rows [expert_begin[e], …); for BF16 tile pairs, whose rows come in token
+    // tiles of 16 (panel_layout.h), at bf16_row(e): a multiple of 16 clear of the expert
+    // before's last tile (a gap of 16 rows at most).
     auto bf16_row = [&](int e) { return (plan.expert_begin[e] + 15) / 16 * 16 + 16 * e; };
     auto pack_experts = [&](auto rows_of_expert, const tensor& w) {
         if (quant) return;
         const int64_t K = w.cols;
         const bool tiles = tile_pairs_for(w.dtype, w.rows);
         float* f = packed_floats(!tiles, n_entries, K);
-        uint16_t* b = packed_bf16(tiles, n_entries + 16 * (E + 1), K);
+        uint16_t* b = packed_bf16(tiles, bf16_row(E), K);  // bf16_row(E): where the experts end
         for (int e = 0; e < E; e++) {
             const int b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
             for (int t0 = 0; ex.w1[e].data && t0 < n; t0 += TOKEN_BLOCK)

@@ -114,8 +114,7 @@ struct cpu_kernels {
     // BF16 matrices of 16 rows or more packed for AMX tiles (panel_layout.h: BF16 tile pairs)
     // instead of as the other float dtypes. Every call on them reads its activations from
     // pack_act_bf16 (in parts, as pack_act): each row as two in bf16, hi + lo, in token tiles of
-    // 16 (panel_layout.h), zero past K; the kernels read the rest of the last tile and up to
-    // one tile past it (any bytes).
+    // 16 (panel_layout.h), zero past K; the kernels load the last tile whole (any bytes past T).
     bool bf16_tile_pairs = false;
     void (*pack_act_bf16)(const act_rows& x, int T, int64_t K, int part, int parts, uint16_t* out) = nullptr;
 };

@@ -41,7 +41,7 @@ static const cpu_kernels AVX512 = {
     avx512_fma_probe, avx512_int8_probe};
 
 // AVX512 with BF16 weights through AMX (bf16_amx_avx512.cpp): its BF16 results are not the
-// other tables' bits (within 1e-5 of them), and while its prefill runs 2.0–2.4× the avx512
+// other tables' bits (within 1e-5 of them), and while its prefill runs 1.5–2.6× the avx512
 // table's, its decode at batch 1–4 runs 0.9–1.0×: by name only (--isa avx512_amx), not the
 // default.
 static const cpu_kernels AVX512_AMX = [] {
