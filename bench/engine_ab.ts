@@ -35,7 +35,8 @@ const USAGE = `usage: npm run bench:ab -- --a A.node --b B.node [--preset mistra
                        [--alternate] [--isa-b TABLE]
 Times greedy decode steps (or, with --prefill N, an N-token prompt) of .bench/models/PRESET-DTYPE (made by \`npm run bench\`) with each build
 in turn, a fresh process a build a round, and prints each round's median step and B/A. --alternate: both builds loaded at once,
-single steps (or prompts) alternating between them, --rounds pairs of them (default 20).`;
+single steps (or prompts) alternating between them, --rounds pairs of them (default 20). --isa-b TABLE: B on that kernel table, A on
+--isa's (with --a and --b the same file: two tables of one build).`;
 
 const Options = z.object({
   a: z.string().optional(),
