@@ -2,7 +2,8 @@
 // table, which is the avx512 table with this matmul for BF16 weights. `tdpbf16ps` multiplies
 // a tile of 16 tokens × 32 k of bf16 activations by one of 32 k × 16 rows of weights into 16
 // × 16 f32 sums: a 256-token × 2,048 × 5,632 matmul on one thread of an Intel Xeon took
-// 9.3–10.3 ms against the avx512 table's 37–38 ms (3.8×).
+// 9.3–10.3 ms against the avx512 table's 37–38 ms (3.8×), with activations rounded to bf16
+// once (the split below takes ~1.6× that).
 //
 // The unit takes bf16 activations, so each is split in two, hi = x rounded to bf16 (round-to-
 // nearest-even) and lo = x − hi rounded again, and every tile product is taken twice, W·hi +
