@@ -117,8 +117,13 @@ struct panel_fetch {
     int n = 0;
     int64_t from = 0, to = 0, per_step = 0;
     AMX_FN void step(int64_t k_step) const {
-        for (int64_t f = from + k_step * per_step, end = std::min(f + per_step, to); f < end; f += 64)
-            _mm_prefetch(panel[f / 64 % n] + f / 64 / n * 64, _MM_HINT_T1);
+        const int64_t f = from + k_step * per_step, end = std::min(f + per_step, to);
+        if (f >= end) return;
+        int p = (int)(f / 64 % n);  // divided once a step, not once a line
+        for (int64_t line = f / 64 / n * 64, l = f; l < end; l += 64) {
+            _mm_prefetch(panel[p] + line, _MM_HINT_T1);
+            if (++p == n) p = 0, line += 64;
+        }
     }
 };
 
@@ -144,11 +149,12 @@ AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, i
     const int64_t panel_bytes = Kp * PANEL_ROWS * 2, steps = Kp / KC;
     const int pairs = (ps.n + 1) / 2, tile_pairs = (T + 31) / 32;
     const auto panel_at = [&](int64_t at) { return (const char*)w.data + at * panel_bytes; };
-    // More than one token tile pair: the next work item's panels (add_panel_groups: each one on
-    // from this set's), fetched by the tile pairs after the first, which brings this item's.
+    // More than one token tile pair: the next work item's panels (panel_layout.h), fetched by
+    // the tile pairs after the first, which brings this item's.
+    const panel_set next_set = next_work_item(ps);
     panel_fetch next_item;
-    for (int j = 0; j < std::min(ps.n, 8); j++)
-        if (ps.at(j) + 1 < panels) next_item.panel[next_item.n++] = panel_at(ps.at(j) + 1);
+    for (int j = 0; j < std::min(next_set.n, 8); j++)
+        if (next_set.at(j) < panels) next_item.panel[next_item.n++] = panel_at(next_set.at(j));
     const int64_t item_slice = line_slice(next_item.n * panel_bytes, std::max(1, (tile_pairs - 1) * pairs));
     next_item.per_step = line_slice(item_slice, steps);
     for (int t0 = 0; t0 < T; t0 += 32) {

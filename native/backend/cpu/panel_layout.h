@@ -41,15 +41,19 @@ struct panel_set {
     int64_t at(int i) const { return first + i * stride; }
 };
 
-// The panel pair a thread most likely computes after pair i (panels i and i + 1) of ps, for
-// kernels that fetch it while they compute: the set's next pair, or after its last,
-// the first pair of the work item after this one (cpu_backend's add_panel_groups: each panel
-// one on from this set's first two). A guess: a wrong one costs fetches, never a result.
-// false when it runs past the matrix's panels.
+// The panels of the work item a thread most likely computes after ps, for kernels that fetch
+// them while they compute: each one on from ps's (cpu_backend's add_panel_groups). A guess: a
+// wrong one costs fetches, never a result; the last item's run past the matrix's panels.
+inline panel_set next_work_item(const panel_set& ps) { return {ps.first + 1, ps.n, ps.stride}; }
+
+// The panel pair a thread most likely computes after pair i (panels i and i + 1) of ps: the
+// set's next pair, or after its last, the next work item's first. false when it runs past the
+// matrix's panels.
 inline bool next_panel_pair(const panel_set& ps, int i, int64_t panels, int64_t at[2]) {
     const bool last = i + 4 > ps.n;
-    at[0] = last ? ps.at(0) + 1 : ps.at(i + 2);
-    at[1] = last ? ps.at(ps.n > 1 ? 1 : 0) + 1 : ps.at(i + 3);
+    const panel_set next = next_work_item(ps);
+    at[0] = last ? next.at(0) : ps.at(i + 2);
+    at[1] = last ? next.at(ps.n > 1 ? 1 : 0) : ps.at(i + 3);
     return at[0] < panels && at[1] < panels;
 }
 
