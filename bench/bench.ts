@@ -13,13 +13,11 @@
 // Cold start: bench/cold_start.ts.
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { Engine } from '../src/engine/engine.ts';
 import { availableIsas, DEFAULT_KV_DTYPE, KV_DTYPES, nativeAddon, type EngineBackend } from '../src/engine/native.ts';
 import { hostWasmModule, wasmModuleBuilt } from '../src/engine/wasm_load.ts';
-import { makeTiny } from '../weights-tools/make_tiny.ts';
-import { quantizeModel } from '../weights-tools/quantize.ts';
+import { ensureBenchModel } from './bench_models.ts';
 import { BrowserWasm, CHROMIUM } from './browser_wasm.ts';
 import { measureDecodeBesideBandwidth, measureEngine, median, SHORT_CONTEXT, type Timings } from './engine_timings.ts';
 import { measurePeaks } from './peaks.ts';
@@ -105,17 +103,7 @@ const columns: Column[] =
       ]
     : opts.tp.map((tp) => ({ tp, backend: 'native' }));
 
-const modelDir = (dtype: string) => join('.bench', 'models', `${opts.preset}-${dtype}`);
-const dir = modelDir(opts.dtype);
-if (!existsSync(join(dir, 'config.json'))) {
-  // Quantized models are quantized from the f16 one.
-  const generated = opts.dtype === 'q8_0' || opts.dtype === 'q4_0' ? 'f16' : opts.dtype;
-  if (!existsSync(join(modelDir(generated), 'config.json'))) {
-    log(`generating ${opts.preset} (${generated}) into ${modelDir(generated)} …`);
-    await makeTiny({ preset: opts.preset, dtype: generated, seed: 0, out: modelDir(generated) });
-  }
-  if (generated !== opts.dtype) await quantizeModel({ source: modelDir(generated), to: opts.dtype as 'q8_0' | 'q4_0', out: dir });
-}
+const dir = await ensureBenchModel(opts.preset, opts.dtype, log);
 
 type Run = Column & {
   isa: string;
