@@ -1,6 +1,7 @@
 // Builds llama.cpp's CPU backend, and llama_side_bench.cpp against it, from the copies of
 // llama.cpp's sources that two npm packages carry (the machines reach the npm registry and
-// Debian only; MACHINE-NOTES.md). Both packages are pinned and hold the same llama.cpp commit:
+// Debian only; MACHINE-NOTES.md). Both packages are pinned and hold the same llama.cpp commit
+// (b10256, 6c8dcaa):
 // - @fugood/llama.node: ggml's headers, the ggml-cpu backend (llamafile's sgemm and the AMX
 //   kernels included), libllama — but not ggml's core;
 // - llama.rn: ggml's core (ggml.c, ggml-backend, gguf, …), every symbol prefixed lm_ (React
@@ -52,6 +53,20 @@ function assembleTree(log: (s: string) => void): string {
   return tree;
 }
 
+const hasClang19 = () => {
+  try {
+    execFileSync('clang++-19', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+// "b10256 (6c8dcaa)": the llama.cpp release the packages copied, as llama.rn's build-info says.
+export function llamaCppVersion(): string {
+  const info = readFileSync(join(ROOT, 'pkgs', 'llama.rn', 'cpp', 'common', 'build-info.cpp'), 'utf8');
+  return `b${/LLAMA_BUILD_NUMBER = (\d+)/.exec(info)?.[1] ?? '?'} (${/LLAMA_COMMIT = "(\w+)"/.exec(info)?.[1] ?? '?'})`;
+}
+
 const list = (dir: string, ext: RegExp) => readdirSync(dir).filter((f) => ext.test(f)).map((f) => join(dir, f));
 
 // Runs jobs a CPU at a time; each job a compiler command line.
@@ -66,6 +81,7 @@ async function runJobs(jobs: { out: string; cmd: string[] }[], log: (s: string) 
         const p = spawn(j.cmd[0]!, [...j.cmd.slice(1), '-o', tmp], { stdio: ['ignore', 'ignore', 'pipe'] });
         let err = '';
         p.stderr.on('data', (d) => (err += d));
+        p.on('error', fail);
         p.on('close', (code) => (code === 0 ? ok() : fail(new Error(`${j.cmd.join(' ')} failed:\n${err.slice(-2000)}`))));
       });
       renameSync(tmp, j.out);
@@ -91,10 +107,11 @@ export async function buildLlamaCpp(opts: { amx: boolean }, log: (s: string) => 
   const objDir = (name: string) => (mkdirSync(join(ROOT, name), { recursive: true }), join(ROOT, name));
   const job = (src: string, dir: string, extra: string[] = []) => {
     const out = join(dir, src.slice(tree.length + 1).replace(/\//g, '_') + '.o');
-    const amxMatmul = src.endsWith(join('amx', 'mmq.cpp'));
+    const amxMatmul = opts.amx && src.endsWith(join('amx', 'mmq.cpp'));
     const cc = amxMatmul ? ['clang++-19', '-std=gnu++17'] : src.endsWith('.c') ? ['gcc', '-std=gnu11', '-fopenmp', '-DGGML_USE_OPENMP'] : ['g++', '-std=gnu++17', '-fopenmp', '-DGGML_USE_OPENMP'];
     return { out, cmd: [...cc, ...flags, ...extra, '-c', src] };
   };
+  if (opts.amx && !hasClang19()) throw new Error("llama.cpp's AMX matmul needs clang-19 here (GCC 12 miscompiles it): apt-get install -y clang-19, or pass --no-amx");
   const shared = objDir('obj'), cpu = objDir(opts.amx ? 'obj-cpu' : 'obj-cpu-no-amx');
   const jobs = [...sharedSources.map((s) => job(s, shared)), ...cpuSources.map((s) => job(s, cpu, noAmx))];
   log(`compiling llama.cpp${opts.amx ? '' : ' without AMX'}: ${jobs.filter((j) => !existsSync(j.out)).length} files …`);

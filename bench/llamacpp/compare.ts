@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { ensureBenchModel, type BenchDtype, type BenchPreset } from '../bench_models.ts';
 import { median } from '../engine_timings.ts';
 import { scriptArgs } from '../script_args.ts';
-import { buildLlamaCpp, LLAMA_NODE, LLAMA_RN } from './build_llamacpp.ts';
+import { buildLlamaCpp, LLAMA_NODE, LLAMA_RN, llamaCppVersion } from './build_llamacpp.ts';
 import { writeGguf } from './gguf_from_model.ts';
 
 const USAGE = `usage: npm run bench:llamacpp -- [--preset mistral-mini,mixtral-mini] [--dtype f16,bf16,q8_0,q4_0] [--threads 1,2]
@@ -55,7 +55,10 @@ const Run = z.object({ system: z.string(), pp_s: z.array(z.number()).optional(),
 type Run = z.infer<typeof Run>;
 const runChild = (cmd: string, args: string[]): Run => Run.parse(JSON.parse(execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 20 }).trim().split('\n').at(-1)!));
 
-const llama = await buildLlamaCpp({ amx: !opts['no-amx'] }, log);
+const llama = await buildLlamaCpp({ amx: !opts['no-amx'] }, log).catch((err: Error) => {
+  log(`could not build llama.cpp: ${err.message}`);
+  process.exit(1);
+});
 const testArgs = (threads: number) => ['--threads', `${threads}`, '--prompt', `${opts.prompt}`, '--gen', `${opts.gen}`, '--depth', `${opts.depth}`, '--reps', `${opts.reps}`];
 
 type Row = { preset: BenchPreset; dtype: BenchDtype; threads: number; llama: Run[]; sirocco: Run[] };
@@ -91,7 +94,7 @@ const f = (x: number | null) => (x === null ? '—' : x.toFixed(1));
 const ratio = (s: number | null, l: number | null) => (s === null || l === null ? '—' : `**${(s / l).toFixed(2)}**`);
 const pp = `pp${opts.prompt}`, tg = `tg${opts.gen}${opts.depth ? ` @ ${opts.depth}` : ''}`;
 const lines = [
-  `llama.cpp: ${LLAMA_NODE} / ${LLAMA_RN} sources, ${llama.endsWith('no_amx') ? 'built without AMX' : 'built -march=native'}; ${rows[0]?.llama[0]?.system.trim() ?? ''}`,
+  `llama.cpp ${llamaCppVersion()}: ${LLAMA_NODE} / ${LLAMA_RN} sources, ${llama.endsWith('no_amx') ? 'built without AMX' : 'built -march=native'}; ${rows[0]?.llama[0]?.system.trim() ?? ''}`,
   `Sirocco: kernel table ${rows[0]?.sirocco[0]?.system ?? '?'}; ${cpus()[0]?.model.trim()}, ${cpus().length} CPUs; medians of ${opts.rounds} alternating rounds × ${opts.reps} runs; tokens/s`,
   '',
   `| model | dtype | threads | llama.cpp ${pp} | Sirocco ${pp} | ratio | llama.cpp ${tg} | Sirocco ${tg} | ratio |`,
@@ -102,4 +105,4 @@ const lines = [
   }),
 ];
 (opts.json ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
-if (opts.json) process.stdout.write(JSON.stringify({ llama: { sources: [LLAMA_NODE, LLAMA_RN], binary: llama }, options: opts, rows }, null, 1) + '\n');
+if (opts.json) process.stdout.write(JSON.stringify({ llama: { version: llamaCppVersion(), sources: [LLAMA_NODE, LLAMA_RN], binary: llama }, options: opts, rows }, null, 1) + '\n');
