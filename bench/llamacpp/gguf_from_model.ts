@@ -103,12 +103,11 @@ export async function writeGguf(dir: string, outPath: string): Promise<void> {
   };
   const rowBytes = (t: SafetensorsTensor) => t.bytes / t.shape[0]!;
   const tensors: OutTensor[] = [];
-  const add = (name: string, pieces: Piece[], dims: number[], dtype = pieces[0]!.from.dtype) => {
-    const bytes = pieces.reduce((n, p) => n + (p.transform && dtype === 'F32' && p.from.dtype !== 'F32' ? p.from.bytes * 2 : p.from.bytes), 0);
+  // bytes: what the pieces write (their own bytes but for the norms widened to f32).
+  const add = (name: string, pieces: Piece[], dims: number[], dtype = pieces[0]!.from.dtype, bytes = pieces.reduce((n, p) => n + p.from.bytes, 0)) =>
     tensors.push({ name, dims, dtype, pieces, bytes });
-  };
   const matrix = (name: string, t: SafetensorsTensor, transform?: Piece['transform']) => add(name, [{ from: t, transform }], [t.shape[1]!, t.shape[0]!]);
-  const norm = (name: string, t: SafetensorsTensor) => add(name, [{ from: t, transform: widenToF32(t.dtype) }], [t.shape[0]!], 'F32');
+  const norm = (name: string, t: SafetensorsTensor) => add(name, [{ from: t, transform: widenToF32(t.dtype) }], [t.shape[0]!], 'F32', 4 * t.shape[0]!);
 
   matrix('token_embd.weight', get('model.embed_tokens.weight'));
   for (let l = 0; l < c.numLayers; l++) {
