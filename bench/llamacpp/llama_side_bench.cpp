@@ -1,7 +1,9 @@
 // llama.cpp's half of the side-by-side bench (bench/llamacpp/compare.ts): the two tests of
 // llama-bench, timed its way, through llama.h (the npm copies of llama.cpp carry no tools):
 //   pp N  — a cleared cache, then one N-token prompt of random ids, one llama_decode
-//   tg N  — a cleared cache (or one prefilled to --depth), then N single-token decodes
+//   tg N  — a cleared cache (or one prefilled to --depth), then N single-token decodes; with
+//           --sequences S, S sequences (a 16-token prompt each, not timed) decoding together,
+//           S tokens a llama_decode (llama.cpp's batched-bench)
 // one untimed warm-up of each, then --reps timed runs; prints one JSON line of the times.
 // Weights read into memory (no mmap), the CPU backend only, K/V in f16 (llama.cpp's default).
 // --check 1: no timing; the logits after a fixed prompt (sirocco_side.ts --check prints
@@ -19,7 +21,7 @@
 
 struct options {
     std::string model;
-    int threads = 2, prompt = 256, gen = 64, depth = 0, reps = 5, batch = 2048, ubatch = 512;
+    int threads = 2, prompt = 256, gen = 64, depth = 0, reps = 5, batch = 2048, ubatch = 512, sequences = 1;
     int flash_attn = -1;  // -1: llama.cpp's default (auto), 0 off, 1 on
     int check = 0;        // 1: print the logits after check_prompt instead of timing
 };
@@ -55,10 +57,11 @@ int main(int argc, char** argv) {
         else if (k == "--reps") o.reps = atoi(v);
         else if (k == "--flash-attn") o.flash_attn = atoi(v);
         else if (k == "--check") o.check = atoi(v);
+        else if (k == "--sequences") o.sequences = atoi(v);
         else { fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
     }
     if (o.model.empty()) {
-        fprintf(stderr, "usage: llama_side_bench --model F.gguf [--threads T --prompt N --gen N --depth N --reps R --flash-attn -1|0|1 --check 0|1]\n");
+        fprintf(stderr, "usage: llama_side_bench --model F.gguf [--threads T --prompt N --gen N --depth N --reps R --flash-attn -1|0|1 --check 0|1 --sequences S]\n");
         return 2;
     }
     llama_log_set([](ggml_log_level level, const char* text, void*) { if (level >= GGML_LOG_LEVEL_WARN) fputs(text, stderr); }, nullptr);
@@ -69,7 +72,9 @@ int main(int argc, char** argv) {
     llama_model* model = llama_model_load_from_file(o.model.c_str(), mp);
     if (!model) { fprintf(stderr, "could not load %s\n", o.model.c_str()); return 1; }
     llama_context_params cp = llama_context_default_params();
-    cp.n_ctx = o.depth + o.prompt + o.gen + 16;
+    const int seq_prompt = 16;  // each sequence's prompt before a batched tg
+    cp.n_ctx = std::max(o.depth + o.prompt + o.gen + 16, o.sequences * (seq_prompt + o.gen + 16));
+    cp.n_seq_max = o.sequences;
     cp.n_batch = o.batch;
     cp.n_ubatch = o.ubatch;
     cp.n_threads = cp.n_threads_batch = o.threads;
@@ -92,6 +97,28 @@ int main(int argc, char** argv) {
         for (auto& x : t) x = (llama_token)(rng() % vocab);
         return t;
     };
+    // S sequences: a prompt each, then gen steps of one token each; seconds of the steps.
+    auto batched_tg = [&]() -> double {
+        const int S = o.sequences;
+        llama_batch b = llama_batch_init(S * seq_prompt, 0, 1);
+        auto add = [&](llama_token t, int pos, int seq, bool logits) {
+            const int i = b.n_tokens++;
+            b.token[i] = t, b.pos[i] = pos, b.n_seq_id[i] = 1, b.seq_id[i][0] = seq, b.logits[i] = logits;
+        };
+        for (int s = 0; s < S; s++)
+            for (int i = 0; i < seq_prompt; i++) add((llama_token)(rng() % vocab), i, s, i == seq_prompt - 1);
+        bool ok = llama_decode(ctx, b) == 0;
+        const double t0 = now_s();
+        for (int i = 0; ok && i < o.gen; i++) {
+            b.n_tokens = 0;
+            for (int s = 0; s < S; s++) add((llama_token)(rng() % vocab), seq_prompt + i, s, true);
+            ok = llama_decode(ctx, b) == 0;
+        }
+        llama_synchronize(ctx);
+        const double t = now_s() - t0;
+        llama_batch_free(b);
+        return ok ? t : -1;
+    };
     // One run of a test: seconds of its timed part (a depth prefill is not timed).
     auto run = [&](bool prompt) -> double {
         llama_memory_clear(llama_get_memory(ctx), false);
@@ -103,15 +130,17 @@ int main(int argc, char** argv) {
         if (prompt) {
             std::vector<llama_token> p = random_tokens(o.prompt);
             if (!decode(ctx, p, o.batch)) return -1;
-        } else {
+        } else if (o.sequences == 1) {
             for (int i = 0; i < o.gen; i++) {
                 std::vector<llama_token> one = random_tokens(1);
                 if (!decode(ctx, one, 1)) return -1;
             }
+        } else {
+            return batched_tg();
         }
         return now_s() - t0;
     };
-    printf("{\"threads\":%d,\"prompt\":%d,\"gen\":%d,\"depth\":%d,\"system\":\"%s\"", o.threads, o.prompt, o.gen, o.depth, llama_print_system_info());
+    printf("{\"threads\":%d,\"prompt\":%d,\"gen\":%d,\"depth\":%d,\"sequences\":%d,\"system\":\"%s\"", o.threads, o.prompt, o.gen, o.depth, o.sequences, llama_print_system_info());
     for (int prompt = 1; prompt >= 0; prompt--) {
         if ((prompt ? o.prompt : o.gen) == 0) continue;
         run(prompt);  // warm-up

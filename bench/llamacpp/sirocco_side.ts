@@ -1,7 +1,8 @@
 // Sirocco's half of the side-by-side bench, the same two tests as llama_side_bench.cpp, timed
 // the same way (compare.ts runs the two in alternating child processes):
 //   pp N — a fresh sequence, one N-token prompt in one step
-//   tg N — a fresh sequence (or one prefilled to --depth), then N single-token steps
+//   tg N — a fresh sequence (or one prefilled to --depth), then N single-token steps; with
+//          --sequences S, S fresh sequences (a 16-token prompt each, not timed) stepping together
 // one untimed warm-up of each, then --reps timed runs; prints one JSON line of the times.
 import { z } from 'zod';
 import { Engine } from '../../src/engine/engine.ts';
@@ -9,14 +10,14 @@ import { argmax } from '../../src/engine/greedy.ts';
 import { tokens } from '../engine_timings.ts';
 import { scriptArgs } from '../script_args.ts';
 
-const USAGE = `usage: node --import tsx bench/llamacpp/sirocco_side.ts --model DIR [--threads 2] [--prompt 256] [--gen 64] [--depth 0] [--reps 5] [--isa TABLE] [--check]
+const USAGE = `usage: node --import tsx bench/llamacpp/sirocco_side.ts --model DIR [--threads 2] [--prompt 256] [--gen 64] [--depth 0] [--reps 5] [--sequences 1] [--isa TABLE] [--check]
 Times a prompt and single-token decode of the model in DIR as llama_side_bench.cpp does llama.cpp's; one JSON line on stdout.
 --check: no timing; the logits after llama_side_bench's check prompt (argmax and the first 8).`;
 const int = (d: number) => z.coerce.number().int().nonnegative().default(d);
 const opts = scriptArgs(
   USAGE,
-  { model: { type: 'string' }, threads: { type: 'string' }, prompt: { type: 'string' }, gen: { type: 'string' }, depth: { type: 'string' }, reps: { type: 'string' }, isa: { type: 'string' }, check: { type: 'boolean' } },
-  z.object({ model: z.string(), threads: int(2), prompt: int(256), gen: int(64), depth: int(0), reps: int(5), isa: z.string().optional(), check: z.boolean().default(false) }),
+  { model: { type: 'string' }, threads: { type: 'string' }, prompt: { type: 'string' }, gen: { type: 'string' }, depth: { type: 'string' }, reps: { type: 'string' }, sequences: { type: 'string' }, isa: { type: 'string' }, check: { type: 'boolean' } },
+  z.object({ model: z.string(), threads: int(2), prompt: int(256), gen: int(64), depth: int(0), reps: int(5), sequences: z.coerce.number().int().positive().default(1), isa: z.string().optional(), check: z.boolean().default(false) }),
 );
 
 const engine = await Engine.load(opts.model, { threads: opts.threads, weightsIn: 'memory', tp: 1, isa: opts.isa });
@@ -32,8 +33,22 @@ if (opts.check) {
 let seed = 1;
 const now = () => performance.now() / 1000;
 
+// S sequences: a 16-token prompt each, then gen steps of one token each; seconds of the steps.
+async function batchedTg(): Promise<number> {
+  const sequences = Array.from({ length: opts.sequences }, () => engine.createSequence());
+  try {
+    await engine.step(sequences.map((sequence) => ({ sequence, tokens: tokens(V, 16, seed++) })));
+    const t0 = now();
+    for (let i = 0; i < opts.gen; i++) await engine.step(sequences.map((sequence) => ({ sequence, tokens: tokens(V, 1, seed++) })));
+    return now() - t0;
+  } finally {
+    for (const s of sequences) engine.freeSequence(s);
+  }
+}
+
 // One run of a test: seconds of its timed part (a depth prefill, in 512-token chunks, is not timed).
 async function run(prompt: boolean): Promise<number> {
+  if (!prompt && opts.sequences > 1) return batchedTg();
   const sequence = engine.createSequence();
   try {
     for (let at = 0; at < opts.depth; at += 512) await engine.step([{ sequence, tokens: tokens(V, Math.min(512, opts.depth - at), seed++) }]);
@@ -46,7 +61,7 @@ async function run(prompt: boolean): Promise<number> {
   }
 }
 
-const out: Record<string, unknown> = { threads: opts.threads, prompt: opts.prompt, gen: opts.gen, depth: opts.depth, system: engine.info().isa };
+const out: Record<string, unknown> = { threads: opts.threads, prompt: opts.prompt, gen: opts.gen, depth: opts.depth, sequences: opts.sequences, system: engine.info().isa };
 for (const prompt of [true, false]) {
   if ((prompt ? opts.prompt : opts.gen) === 0) continue;
   await run(prompt); // warm-up
