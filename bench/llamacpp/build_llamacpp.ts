@@ -70,8 +70,9 @@ export function llamaCppVersion(): string {
 const list = (dir: string, ext: RegExp) => readdirSync(dir).filter((f) => ext.test(f)).map((f) => join(dir, f));
 
 // Runs jobs a CPU at a time; each job a compiler command line.
-async function runJobs(jobs: { out: string; cmd: string[] }[], log: (s: string) => void): Promise<void> {
+async function runJobs(what: string, jobs: { out: string; cmd: string[] }[], log: (s: string) => void): Promise<void> {
   const todo = jobs.filter((j) => !existsSync(j.out));
+  log(`compiling ${what}: ${todo.length} files …`);
   let next = 0, done = 0;
   const worker = async () => {
     while (next < todo.length) {
@@ -115,8 +116,7 @@ export async function buildLlamaCpp(opts: { amx: boolean }, log: (s: string) => 
   if (opts.amx && !hasClang19()) throw new Error("llama.cpp's AMX matmul needs clang-19 here (GCC 12 miscompiles it): apt-get install -y clang-19, or pass --no-amx");
   const shared = objDir('obj'), cpu = objDir(opts.amx ? 'obj-cpu' : 'obj-cpu-no-amx');
   const jobs = [...sharedSources.map((s) => job(s, shared)), ...cpuSources.map((s) => job(s, cpu, noAmx))];
-  log(`compiling llama.cpp${opts.amx ? '' : ' without AMX'}: ${jobs.filter((j) => !existsSync(j.out)).length} files …`);
-  await runJobs(jobs, log);
+  await runJobs(`llama.cpp${opts.amx ? '' : ' without AMX'}`, jobs, log);
   log('linking llama_side_bench …');
   execFileSync('g++', ['-std=gnu++17', '-O2', '-march=native', '-fopenmp', ...inc, source, ...jobs.map((j) => j.out), '-o', bin, '-lpthread', '-ldl']);
   return bin;

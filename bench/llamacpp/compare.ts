@@ -96,9 +96,10 @@ for (const preset of opts.preset)
 
 const f = (x: number | null) => (x === null ? '—' : x.toFixed(1));
 const ratio = (s: number | null, l: number | null) => (s === null || l === null ? '—' : `**${(s / l).toFixed(2)}**`);
+const version = llamaCppVersion();
 const pp = `pp${opts.prompt}`, tg = `tg${opts.gen}${opts.depth ? ` @ ${opts.depth}` : ''}${opts.sequences > 1 ? ` × ${opts.sequences}` : ''}`;
 const lines = [
-  `llama.cpp ${llamaCppVersion()}: ${LLAMA_NODE} / ${LLAMA_RN} sources, ${llama.endsWith('no_amx') ? 'built without AMX' : 'built -march=native'}, flash attention ${opts['flash-attn']}; ${rows[0]?.llama[0]?.system.trim() ?? ''}`,
+  `llama.cpp ${version}: ${LLAMA_NODE} / ${LLAMA_RN} sources, ${llama.endsWith('no_amx') ? 'built without AMX' : 'built -march=native'}, flash attention ${opts['flash-attn']}; ${rows[0]?.llama[0]?.system.trim() ?? ''}`,
   `Sirocco: kernel table ${rows[0]?.sirocco[0]?.system ?? '?'}; ${cpus()[0]?.model.trim()}, ${cpus().length} CPUs; medians of ${opts.rounds} alternating rounds × ${opts.reps} runs; tokens/s`,
   '',
   `| model | dtype | threads | llama.cpp ${pp} | Sirocco ${pp} | ratio | llama.cpp ${tg} | Sirocco ${tg} | ratio |`,
@@ -109,4 +110,4 @@ const lines = [
   }),
 ];
 (opts.json ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
-if (opts.json) process.stdout.write(JSON.stringify({ llama: { version: llamaCppVersion(), sources: [LLAMA_NODE, LLAMA_RN], binary: llama }, options: opts, rows }, null, 1) + '\n');
+if (opts.json) process.stdout.write(JSON.stringify({ llama: { version, sources: [LLAMA_NODE, LLAMA_RN], binary: llama }, options: opts, rows }, null, 1) + '\n');

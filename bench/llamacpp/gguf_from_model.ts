@@ -139,19 +139,15 @@ export async function writeGguf(dir: string, outPath: string): Promise<void> {
     ['general.architecture', Kv.STRING, 'llama'],
     ['general.name', Kv.STRING, dir],
     ['general.alignment', Kv.U32, ALIGN],
-    ['llama.context_length', Kv.U32, c.maxPositions],
-    ['llama.embedding_length', Kv.U32, c.hiddenSize],
-    ['llama.block_count', Kv.U32, c.numLayers],
-    ['llama.feed_forward_length', Kv.U32, c.intermediateSize],
-    ['llama.attention.head_count', Kv.U32, c.numHeads],
-    ['llama.attention.head_count_kv', Kv.U32, c.numKvHeads],
-    ['llama.attention.key_length', Kv.U32, c.headDim],
-    ['llama.attention.value_length', Kv.U32, c.headDim],
-    ['llama.rope.dimension_count', Kv.U32, c.headDim],
+    // llama.* integers; rope.freq_base and the norm epsilon are floats.
+    ...Object.entries({
+      context_length: c.maxPositions, embedding_length: c.hiddenSize, block_count: c.numLayers, feed_forward_length: c.intermediateSize,
+      'attention.head_count': c.numHeads, 'attention.head_count_kv': c.numKvHeads, 'attention.key_length': c.headDim,
+      'attention.value_length': c.headDim, 'rope.dimension_count': c.headDim, vocab_size: c.vocabSize,
+      ...(c.numExperts > 0 ? { expert_count: c.numExperts, expert_used_count: c.topK } : {}),
+    }).map(([k, v]): Meta => [`llama.${k}`, Kv.U32, v]),
     ['llama.rope.freq_base', Kv.F32, c.ropeTheta],
     ['llama.attention.layer_norm_rms_epsilon', Kv.F32, c.rmsEps],
-    ['llama.vocab_size', Kv.U32, c.vocabSize],
-    ...(c.numExperts > 0 ? ([['llama.expert_count', Kv.U32, c.numExperts], ['llama.expert_used_count', Kv.U32, c.topK]] as Meta[]) : []),
     ...(await vocabulary(dir, c.vocabSize)),
   ];
 
