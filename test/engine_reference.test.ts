@@ -70,6 +70,47 @@ describe('kernel tables agree bit for bit', () => {
   });
 });
 
+// Q8_0 / Q4_0: integer block sums, then one float chain (kernels.h), so every native table gives
+// the same bits — avx512_amx's AMX-INT8 tiles too, which take calls of 16 tokens or more
+// (quant_amx_avx512.cpp) and hand fewer to the VNNI kernels: steps of 3 to 128 first tokens,
+// tails of 1 to 15 tokens past whole tiles included (intermediate 2112: a down projection of
+// 66 blocks; hidden 96: 3 blocks). In a MoE the f32 router sums in the scalar table's order of
+// its own, so there the SIMD tables are held to each other: its experts hold 1 to ~70 tokens.
+describe('kernel tables agree bit for bit on quantized weights', () => {
+  const firstsLogits = async (dir: string, isa: string, counts: number[]) => {
+    const firsts = Array.from({ length: Math.max(...counts) }, (_, i) => [3 + ((5 + 12 * i) % 509)]);
+    const engine = await Engine.load(dir, { isa, kvDtype: 'f32' });
+    try {
+      const steps = [];
+      for (const n of counts) {
+        const out = await engine.step(firsts.slice(0, n).map((tokens) => ({ sequence: engine.createSequence(), tokens })));
+        steps.push(out.map((rows) => Array.from(rows[0]!)));
+      }
+      return steps;
+    } finally {
+      await engine.close();
+    }
+  };
+  const quantized = async (options: TinyOptions, to: 'q8_0' | 'q4_0') => {
+    const out = path.join(models.root, `bitwise-${options.preset}-${to}`);
+    await quantizeModel({ source: await models.make(options), to, out, quiet: true });
+    return out;
+  };
+  const counts = [3, 15, 16, 17, 40, 128];
+  it.each(['q8_0', 'q4_0'] as const)('%s dense: every table the scalar bits', async (to) => {
+    const dir = await quantized({ preset: 'mistral-tiny', seed: 14, hidden: 96, intermediate: 2112 }, to);
+    const scalar = await firstsLogits(dir, 'scalar', counts);
+    for (const isa of availableIsas().filter((t) => t !== 'scalar')) expect(await firstsLogits(dir, isa, counts), isa).toEqual(scalar);
+  });
+  it.each(['q8_0', 'q4_0'] as const)('%s MoE: every SIMD table the same bits', async (to) => {
+    const dir = await quantized({ preset: 'mixtral-tiny', seed: 15, hidden: 96, intermediate: 1056 }, to);
+    const [first, ...rest] = availableIsas().filter((t) => t !== 'scalar');
+    expect(first, 'no SIMD kernel table runs on this CPU').toBeDefined();
+    const want = await firstsLogits(dir, first!, counts);
+    for (const isa of rest) expect(await firstsLogits(dir, isa, counts), isa).toEqual(want);
+  });
+});
+
 describe.each(RUNS)('$backend kernels $isa, K/V $kvDtype', (engineOptions) => {
   // q8_0 K/V quantizes head_dim in blocks of 32: its runs give the tiny presets (head_dim 16
   // and 24) head_dim 32, and leave out the GQA cases of head_dim 12.

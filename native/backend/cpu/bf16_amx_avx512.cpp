@@ -22,10 +22,7 @@
 #include "kernels_isa.h"
 
 #if defined(__x86_64__)
-#include <cpuid.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
+#include "amx_tiles.h"
 #include "avx512_common.h"
 
 #define AMX_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c,amx-tile,amx-bf16")))
@@ -39,32 +36,10 @@ static const int KC = TILE_PAIRS_K;  // k a tile product covers (16 rows of 64 b
 // step, 2 threads, Intel Xeon, alternating A/B in both orders: mistral-mini BF16 0.905× and
 // 1/1.059 the time (the one row loaded 16 times, stride 0, as then measured), mixtral-mini
 // 0.927× and 1/1.073; batch 4: 0.973× and 1/1.026, 0.962× and 1/1.058.
-struct alignas(64) tile_config {
-    uint8_t palette = 1, start_row = 0, reserved[14] = {};
-    uint16_t colsb[16] = {};
-    uint8_t rows[16] = {};
-};
-AMX_FN static void load_tile_config(int token_rows) {
-    thread_local int loaded = 0;  // the token rows of the shapes loaded, 0: none yet
-    if (loaded == token_rows) return;
-    tile_config c;
-    for (int i = 0; i < 8; i++) c.rows[i] = i < 6 ? token_rows : 16, c.colsb[i] = 64;
-    _tile_loadconfig(&c);
-    loaded = token_rows;
-}
-
-// Whether this CPU has AMX-TILE and AMX-BF16 and the kernel lets this process use the tile
-// data (Linux asks each process to request it once; without it the first tile instruction
-// faults).
-bool amx_bf16_usable() {
-    static const bool usable = [] {
-        unsigned a, b, c, d;
-        if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-        const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24);
-        const long ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18;
-        return amx_bf16 && amx_tile && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
-    }();
-    return usable;
+static void use_tile_shapes(int token_rows) {
+    amx_shapes s{token_rows, {}, {}};  // ids 1–16
+    for (int i = 0; i < 8; i++) s.rows[i] = i < 6 ? token_rows : 16, s.colsb[i] = 64;
+    amx_use_shapes(s);
 }
 
 // f32 → bf16, round-to-nearest-even (DESIGN §2), 16 at a time.
@@ -142,7 +117,7 @@ struct panel_fetch {
 // between blocks, 1.2×.
 AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
     if (!bf16_tile_pairs_fit(w.dtype, w.rows)) return avx512_matmul_panels(y, ldy, x, T, w, ps);
-    load_tile_config(std::min(T, 16));
+    use_tile_shapes(std::min(T, 16));
     const int64_t K = w.cols, Kp = tile_pairs_cols(K), lda = bf16_act_stride(K), panels = panel_count(w.rows);
     const uint16_t* a = x.packed_bf16;  // always packed (kernels.h)
     alignas(64) float sums[4][16 * 16];
@@ -225,7 +200,7 @@ AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, i
 // The kernel's four sums against two token tiles and two weight tiles, held in the tiles:
 // 4 tdpbf16ps a round of 16 × 16 × 32 products each.
 AMX_FN double avx512_amx_bf16_probe(int64_t iters, float* sink) {
-    load_tile_config(16);
+    use_tile_shapes(16);
     alignas(64) uint16_t ones[16 * 32];
     for (uint16_t& v : ones) v = 0x3F80;  // 1.0 in bf16
     _tile_loadd(4, ones, 64);

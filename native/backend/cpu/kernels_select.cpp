@@ -2,6 +2,7 @@
 #include <climits>
 #include <vector>
 
+#include "amx_tiles.h"
 #include "kernels_isa.h"
 
 static const int NO_PACKING = INT_MAX;
@@ -51,6 +52,8 @@ static const cpu_kernels AVX512_AMX = [] {
     k.bf16_tile_pairs = true;
     k.pack_act_bf16 = avx512_amx_pack_act_bf16;
     k.bf16_probe = avx512_amx_bf16_probe;
+    k.quant_matmul_panels = avx512_amx_quant_matmul_panels;
+    k.int8_probe = avx512_amx_int8_probe;
     return k;
 }();
 
@@ -107,7 +110,7 @@ static bool runs_here(const cpu_kernels* k) {
 #if defined(__x86_64__)
     if (k == &AVX2) return has_avx2();
     if (k == &AVX512) return has_avx512();
-    if (k == &AVX512_AMX) return has_avx512() && amx_bf16_usable();
+    if (k == &AVX512_AMX) return has_avx512() && amx_usable();
 #endif
     return true;
 }
