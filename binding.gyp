@@ -29,7 +29,6 @@
         "native/backend/cpu/kernels_avx512.cpp",
         "native/backend/cpu/quant_avx512.cpp",
         "native/backend/cpu/bf16_amx_avx512.cpp",
-        "native/backend/cpu/quant_amx_avx512.cpp",
         "native/backend/cpu/amx_tiles.cpp",
         "native/backend/cpu/attention_avx2.cpp",
         "native/backend/cpu/attention_avx512.cpp",

@@ -71,11 +71,11 @@ describe('kernel tables agree bit for bit', () => {
 });
 
 // Q8_0 / Q4_0: integer block sums, then one float chain (kernels.h), so every native table gives
-// the same bits — avx512_amx's AMX-INT8 tiles too, which take calls of 16 tokens or more
-// (quant_amx_avx512.cpp) and hand fewer to the VNNI kernels: steps of 3 to 128 first tokens,
-// tails of 1 to 15 tokens past whole tiles included (intermediate 2112: a down projection of
-// 66 blocks; hidden 96: 3 blocks). In a MoE the f32 router sums in the scalar table's order of
-// its own, so there the SIMD tables are held to each other: its experts hold 1 to ~70 tokens.
+// the same bits (avx512_amx runs avx512's kernels on them): steps of 3 to 128 first tokens,
+// calls under, at and past the prefill tiles' sizes with every tail (intermediate 2112: a down
+// projection of 66 blocks; hidden 96: 3 blocks). In a MoE the f32 router sums in the scalar
+// table's order of its own, so there the SIMD tables are held to each other: its experts hold
+// 1 to ~70 tokens.
 describe('kernel tables agree bit for bit on quantized weights', () => {
   const firstsLogits = async (dir: string, isa: string, counts: number[]) => {
     const firsts = Array.from({ length: Math.max(...counts) }, (_, i) => [3 + ((5 + 12 * i) % 509)]);

@@ -3,7 +3,7 @@
 #pragma once
 #include <cstdint>
 
-// Whether this CPU has AMX-TILE, AMX-BF16 and AMX-INT8 and the kernel lets this process use the
+// Whether this CPU has AMX-TILE and AMX-BF16 and the kernel lets this process use the
 // tile data (Linux asks each process to request it once; without it the first tile instruction
 // faults).
 bool amx_usable();

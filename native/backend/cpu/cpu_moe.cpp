@@ -32,9 +32,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     moe_up_.resize((size_t)n_entries * inter);
     moe_y_.resize((size_t)n_entries * hidden);
     float *h = moe_h_.data(), *up = moe_up_.data(), *y = moe_y_.data();
-    // Quantized in entry order (each token once per expert it chose): an expert's rows then lie
-    // one after another, as the AMX kernels read a token tile (quant_amx_avx512.cpp).
-    const qact_rows xq = quant ? quantize_rows(act_rows{x, hidden, plan.entry_token.data()}, n_entries, hidden, 0) : qact_rows{};
+    const qact_rows xq = quant ? quantize_rows(act_rows{x, hidden, nullptr}, T, hidden, 0) : qact_rows{};
 
     // Work items over the experts that hold tokens: (expert, group of panels of `rows` rows).
     std::vector<panel_work_item>& items = panel_items_;
@@ -88,7 +86,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
                 const int e = it.matrix % E, b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
                 const int32_t* tokens = plan.entry_token.data() + b0;
                 const bool is_up = it.matrix >= E;
-                rows_of((is_up ? up : h) + (int64_t)b0 * inter, inter, act_rows{x, hidden, tokens}, xq.from(b0), e,
+                rows_of((is_up ? up : h) + (int64_t)b0 * inter, inter, act_rows{x, hidden, tokens}, qact_rows{xq.xq, xq.nb, tokens}, e,
                         n, is_up ? ex.w3[e] : ex.w1[e], it);
             }
         });
@@ -101,7 +99,7 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
                 const int b0 = plan.expert_begin[it.matrix], n = plan.expert_begin[it.matrix + 1] - b0;
                 const int32_t* tokens = plan.entry_token.data() + b0;
                 const act_rows xa{x, hidden, tokens};
-                const qact_rows qa = xq.from(b0);
+                const qact_rows qa{xq.xq, xq.nb, tokens};
                 rows_of(h + (int64_t)b0 * inter, inter, xa, qa, it.matrix, n, ex.w1[it.matrix], it);
                 rows_of(up + (int64_t)b0 * inter, inter, xa, qa, it.matrix, n, ex.w3[it.matrix], it);
                 for (int p = 0; p < it.panels.n; p++) {

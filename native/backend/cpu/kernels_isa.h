@@ -26,13 +26,10 @@ DECLARE_ISA(scalar)
 DECLARE_ISA(avx2)
 DECLARE_ISA(avx512)
 DECLARE_ISA(wasm_simd128)
-// avx512_amx: the avx512 table with BF16 weights through AMX (bf16_amx_avx512.cpp) and Q8_0 /
-// Q4_0 ones through AMX-INT8 in calls of many tokens (quant_amx_avx512.cpp).
+// avx512_amx: the avx512 table with BF16 weights through AMX (bf16_amx_avx512.cpp).
 void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps);
 void avx512_amx_pack_act_bf16(const act_rows& x, int T, int64_t K, int part, int parts, uint16_t* out);
 double avx512_amx_bf16_probe(int64_t iters, float* sink);
-void avx512_amx_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps);
-double avx512_amx_int8_probe(int64_t iters, int32_t* sink);
 // Relaxed SIMD: wasm_simd128's table with these in place (quant_wasm_relaxed_simd.cpp).
 void wasm_relaxed_simd_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps);
 double wasm_relaxed_simd_int8_probe(int64_t iters, int32_t* sink);

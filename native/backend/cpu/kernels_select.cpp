@@ -52,8 +52,6 @@ static const cpu_kernels AVX512_AMX = [] {
     k.bf16_tile_pairs = true;
     k.pack_act_bf16 = avx512_amx_pack_act_bf16;
     k.bf16_probe = avx512_amx_bf16_probe;
-    k.quant_matmul_panels = avx512_amx_quant_matmul_panels;
-    k.int8_probe = avx512_amx_int8_probe;
     return k;
 }();
 
