@@ -51,6 +51,10 @@ static const int COPY_BLOCK = 64 + 8 * 64, COPY_BYTES = 64;
 // 256-token prefill, Intel Xeon, interleaved A/B: mixtral-mini Q8_0 0.96–0.98× the time at 2
 // threads (13 of 16 rounds), 0.96× at 1 (4 of 4), Q4_0 0.96–0.97× (9 of 10); mistral-mini
 // (43 tiles a pair, against ~11 for an expert's ~64 tokens) Q8_0 0.95–1.00×, Q4_0 ~1.00×.
+// The first tile takes a slice too: with 16 tokens (a batch-16 decode step: tiles of 6, 6 and
+// 4) the two copy tiles alone had left a third of the next pair to its first tile. Batch-16
+// step, mistral-mini Q8_0, 2 threads, interleaved A/B: 0.893× the time (5 of 5 rounds), Q4_0
+// 0.986× (5 of 5), mixtral-mini Q4_0 0.986×; 256-token prefill within noise (0.91–1.02×).
 // Bytes [from, to) of each of the next two panels, per_block of them while a block computes;
 // no panels: the matrix's last.
 struct next_pair_fetch {
@@ -98,7 +102,7 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         if (!COPY && (NT <= 2 || t0 == 0))
             for (int p = 0; p < MP; p++)
                 for (int l = 0; l < block_bytes; l += 64) _mm_prefetch((const char*)blk[p] + PREFETCH_BLOCKS * block_bytes + l, _MM_HINT_T0);
-        if constexpr (COPY)
+        if constexpr (COPY || TO_COPY)
             if (next.panel[0])
                 for (int64_t at = next.from + b * next.per_block, end = std::min(at + next.per_block, next.to); at < end; at += 64)
                     for (const uint8_t* p : next.panel) _mm_prefetch((const char*)p + at, _MM_HINT_T1);
@@ -186,16 +190,17 @@ AVX512_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, in
     if (T >= 2 * 6) {
         uint8_t* copy = thread_copy_buffer((size_t)2 * x.nb * COPY_BLOCK);
         const int64_t panel_bytes = x.nb * (Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK);
-        const int copy_tiles = (T - 1) / 6;
+        const int copy_tiles = (T - 1) / 6 + 1;
         const int64_t slice = line_slice(panel_bytes, copy_tiles), per_block = line_slice(slice, x.nb);
         for (; i + 2 <= ps.n; i += 2) {
-            quant_tokens<Q4, panel_source::stored_to_copy, 2, 6>(y, ldy, x, 0, 6, w, ps, i, copy);
             int64_t next_at[2];
             next_pair_fetch next;
             if (next_panel_pair(ps, i, panel_count(w.rows), next_at))
                 for (int p = 0; p < 2; p++) next.panel[p] = (const uint8_t*)w.data + next_at[p] * panel_bytes;
             next.per_block = per_block;
-            for (int t = 6, c = 0; t < T; t += 6, c++) {
+            next.from = 0, next.to = std::min(slice, panel_bytes);
+            quant_tokens<Q4, panel_source::stored_to_copy, 2, 6>(y, ldy, x, 0, 6, w, ps, i, copy, next);
+            for (int t = 6, c = 1; t < T; t += 6, c++) {
                 next.from = c * slice, next.to = std::min(next.from + slice, panel_bytes);
                 quant_tokens<Q4, panel_source::copy, 2, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i, copy, next);
             }
