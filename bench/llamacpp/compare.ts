@@ -57,7 +57,18 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 
 const Run = z.object({ system: z.string(), pp_s: z.array(z.number()).optional(), tg_s: z.array(z.number()).optional() });
 type Run = z.infer<typeof Run>;
-const runChild = (cmd: string, args: string[]): Run => Run.parse(JSON.parse(execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 20 }).trim().split('\n').at(-1)!));
+// One side's run: its last line of output is its JSON. A side that fails stops the comparison
+// with the end of what it printed and the command to rerun it alone.
+const runChild = (side: string, cmd: string, args: string[]): Run => {
+  try {
+    return Run.parse(JSON.parse(execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 20 }).trim().split('\n').at(-1)!));
+  } catch (err) {
+    const e = err as { status?: number | null; stderr?: string; message?: string };
+    const tail = (e.stderr ?? '').trim().split('\n').slice(-6).join('\n') || (e.message ?? String(err));
+    log(`${side} failed${e.status ? ` (exit ${e.status})` : ''}:\n${tail}\nto see all of it, run that side alone: ${[cmd, ...args].join(' ')}`);
+    process.exit(1);
+  }
+};
 
 const llama = await buildLlamaCpp({ amx: !opts['no-amx'] }, log).catch((err: Error) => {
   log(`could not build llama.cpp: ${err.message}`);
@@ -85,8 +96,8 @@ for (const preset of opts.preset)
       for (let r = 0; r < opts.rounds; r++) {
         log(`${preset} ${dtype} ${threads} thread${threads > 1 ? 's' : ''}: round ${r + 1}/${opts.rounds} …`);
         const sides = [
-          () => row.llama.push(runChild(llama, ['--model', gguf, ...testArgs(threads), '--flash-attn', { auto: '-1', on: '1', off: '0' }[opts['flash-attn']]])),
-          () => row.sirocco.push(runChild(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sirocco_side.ts'), '--model', dir, ...testArgs(threads), ...(opts.isa ? ['--isa', opts.isa] : [])])),
+          () => row.llama.push(runChild('llama.cpp', llama, ['--model', gguf, ...testArgs(threads), '--flash-attn', { auto: '-1', on: '1', off: '0' }[opts['flash-attn']]])),
+          () => row.sirocco.push(runChild('Sirocco', process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sirocco_side.ts'), '--model', dir, ...testArgs(threads), ...(opts.isa ? ['--isa', opts.isa] : [])])),
         ];
         for (const side of r % 2 ? sides.reverse() : sides) side();
       }

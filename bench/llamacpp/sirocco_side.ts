@@ -20,7 +20,10 @@ const opts = scriptArgs(
   z.object({ model: z.string(), threads: int(2), prompt: int(256), gen: int(64), depth: int(0), reps: int(5), sequences: z.coerce.number().int().positive().default(1), isa: z.string().optional(), check: z.boolean().default(false) }),
 );
 
-const engine = await Engine.load(opts.model, { threads: opts.threads, weightsIn: 'memory', tp: 1, isa: opts.isa });
+const engine = await Engine.load(opts.model, { threads: opts.threads, weightsIn: 'memory', tp: 1, isa: opts.isa }).catch((err: Error) => {
+  process.stderr.write(`sirocco_side: ${err.message}\n`);
+  process.exit(1);
+});
 const V = engine.config.vocabSize;
 if (opts.check) {
   // The logits after llama_side_bench.cpp's check prompt: argmax and the first 8.
