@@ -30,25 +30,29 @@ const RUNS: EngineOptions[] = [
 // down projection's rows longer than one block of widened columns (kernels_avx512.cpp,
 // kernels_avx2.cpp), and at 128 tokens its packed activations (1.08 MB) pass the 1 MB above
 // which the AVX-512 tiles fetch ahead (WIDE_FETCH_ABOVE).
+// The logits of steps of n first tokens (one step per n of counts, a fresh sequence per token)
+// on kernel table isa: what the bit-for-bit comparisons below compare.
+async function firstPositionLogits(dir: string, isa: string, counts: number[]): Promise<number[][][]> {
+  const firsts = Array.from({ length: Math.max(...counts) }, (_, i) => [3 + ((5 + 12 * i) % 509)]);
+  const engine = await Engine.load(dir, { isa, kvDtype: 'f32' });
+  try {
+    const steps = [];
+    for (const n of counts) {
+      const out = await engine.step(firsts.slice(0, n).map((tokens) => ({ sequence: engine.createSequence(), tokens })));
+      steps.push(out.map((rows) => Array.from(rows[0]!)));
+    }
+    return steps;
+  } finally {
+    await engine.close();
+  }
+}
+
 describe('kernel tables agree bit for bit', () => {
   it.each(['f32', 'f16', 'bf16'] as const)('%s weights: first-position logits equal on every table', async (dtype) => {
     const dir = await models.make({ preset: 'mistral-tiny', seed: 12, dtype, intermediate: 2112 });
-    const firsts = Array.from({ length: 128 }, (_, i) => [3 + ((5 + 12 * i) % 509)]);
     // Steps of n = 3, 7, 16, 40 and 128 first tokens: calls of one token tile, under and over
     // the 5 tokens from which activations are packed on the pool, then of 2, 4 and many tiles.
-    const logits = async (isa: string) => {
-      const engine = await Engine.load(dir, { isa, kvDtype: 'f32' });
-      try {
-        const steps = [];
-        for (const n of [3, 7, 16, 40, 128]) {
-          const out = await engine.step(firsts.slice(0, n).map((tokens) => ({ sequence: engine.createSequence(), tokens })));
-          steps.push(out.map((rows) => Array.from(rows[0]!)));
-        }
-        return steps;
-      } finally {
-        await engine.close();
-      }
-    };
+    const logits = (isa: string) => firstPositionLogits(dir, isa, [3, 7, 16, 40, 128]);
     const scalar = await logits('scalar');
     // avx512_amx feeds BF16 weights their activations as two bf16 halves (bf16_amx_avx512.cpp):
     // its own checks below.
@@ -77,20 +81,6 @@ describe('kernel tables agree bit for bit', () => {
 // table's order of its own, so there the SIMD tables are held to each other: its experts hold
 // 1 to ~70 tokens.
 describe('kernel tables agree bit for bit on quantized weights', () => {
-  const firstsLogits = async (dir: string, isa: string, counts: number[]) => {
-    const firsts = Array.from({ length: Math.max(...counts) }, (_, i) => [3 + ((5 + 12 * i) % 509)]);
-    const engine = await Engine.load(dir, { isa, kvDtype: 'f32' });
-    try {
-      const steps = [];
-      for (const n of counts) {
-        const out = await engine.step(firsts.slice(0, n).map((tokens) => ({ sequence: engine.createSequence(), tokens })));
-        steps.push(out.map((rows) => Array.from(rows[0]!)));
-      }
-      return steps;
-    } finally {
-      await engine.close();
-    }
-  };
   const quantized = async (options: TinyOptions, to: 'q8_0' | 'q4_0') => {
     const out = path.join(models.root, `bitwise-${options.preset}-${to}`);
     await quantizeModel({ source: await models.make(options), to, out, quiet: true });
@@ -99,15 +89,15 @@ describe('kernel tables agree bit for bit on quantized weights', () => {
   const counts = [3, 15, 16, 17, 40, 128];
   it.each(['q8_0', 'q4_0'] as const)('%s dense: every table the scalar bits', async (to) => {
     const dir = await quantized({ preset: 'mistral-tiny', seed: 14, hidden: 96, intermediate: 2112 }, to);
-    const scalar = await firstsLogits(dir, 'scalar', counts);
-    for (const isa of availableIsas().filter((t) => t !== 'scalar')) expect(await firstsLogits(dir, isa, counts), isa).toEqual(scalar);
+    const scalar = await firstPositionLogits(dir, 'scalar', counts);
+    for (const isa of availableIsas().filter((t) => t !== 'scalar')) expect(await firstPositionLogits(dir, isa, counts), isa).toEqual(scalar);
   });
   it.each(['q8_0', 'q4_0'] as const)('%s MoE: every SIMD table the same bits', async (to) => {
     const dir = await quantized({ preset: 'mixtral-tiny', seed: 15, hidden: 96, intermediate: 1056 }, to);
     const [first, ...rest] = availableIsas().filter((t) => t !== 'scalar');
     expect(first, 'no SIMD kernel table runs on this CPU').toBeDefined();
-    const want = await firstsLogits(dir, first!, counts);
-    for (const isa of rest) expect(await firstsLogits(dir, isa, counts), isa).toEqual(want);
+    const want = await firstPositionLogits(dir, first!, counts);
+    for (const isa of rest) expect(await firstPositionLogits(dir, isa, counts), isa).toEqual(want);
   });
 });
 

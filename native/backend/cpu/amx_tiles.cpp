@@ -1,5 +1,7 @@
 #include "amx_tiles.h"
 
+#include <algorithm>
+
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <sys/syscall.h>
@@ -24,14 +26,14 @@ struct alignas(64) tile_config {
 };
 
 void amx_use_shapes(const amx_shapes& s) {
-    thread_local int loaded = -1;  // the id of the shapes loaded, −1: none yet
-    if (loaded == s.id) return;
+    thread_local amx_shapes loaded{};  // all rows 0: none yet
+    if (std::equal(s.rows, s.rows + 8, loaded.rows) && std::equal(s.colsb, s.colsb + 8, loaded.colsb)) return;
     tile_config c;
     for (int i = 0; i < 8; i++) c.rows[i] = s.rows[i], c.colsb[i] = s.colsb[i];
     // ldtilecfg by hand: GCC 12 takes _tile_loadconfig for an instruction that reads no memory
     // and drops the stores above it (all but the palette's), and the first tile load faults.
     asm volatile("ldtilecfg %0" ::"m"(c));
-    loaded = s.id;
+    loaded = s;
 }
 #else
 bool amx_usable() { return false; }

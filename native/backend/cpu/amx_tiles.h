@@ -10,11 +10,10 @@ bool amx_usable();
 
 // The shapes of the 8 tiles: tile i holds rows[i] rows of colsb[i] bytes.
 struct amx_shapes {
-    int id;  // which shapes these are: each kernel's own, one per token-row count it uses
     uint8_t rows[8];
     uint16_t colsb[8];
 };
 
-// Loads `s` into this thread's tile configuration unless the shapes of that id are loaded
-// already (loading clears every tile, so a kernel names its shapes at the start of each call).
+// Loads `s` into this thread's tile configuration unless those shapes are loaded already
+// (loading clears every tile, so a kernel names its shapes at the start of each call).
 void amx_use_shapes(const amx_shapes& s);

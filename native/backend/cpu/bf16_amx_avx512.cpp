@@ -37,7 +37,7 @@ static const int KC = TILE_PAIRS_K;  // k a tile product covers (16 rows of 64 b
 // 1/1.059 the time (the one row loaded 16 times, stride 0, as then measured), mixtral-mini
 // 0.927× and 1/1.073; batch 4: 0.973× and 1/1.026, 0.962× and 1/1.058.
 static void use_tile_shapes(int token_rows) {
-    amx_shapes s{token_rows, {}, {}};  // ids 1–16
+    amx_shapes s{};
     for (int i = 0; i < 8; i++) s.rows[i] = i < 6 ? token_rows : 16, s.colsb[i] = 64;
     amx_use_shapes(s);
 }

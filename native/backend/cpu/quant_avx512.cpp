@@ -190,19 +190,17 @@ AVX512_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, in
     if (T >= 2 * 6) {
         uint8_t* copy = thread_copy_buffer((size_t)2 * x.nb * COPY_BLOCK);
         const int64_t panel_bytes = x.nb * (Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK);
-        const int copy_tiles = (T - 1) / 6 + 1;
-        const int64_t slice = line_slice(panel_bytes, copy_tiles), per_block = line_slice(slice, x.nb);
+        const int64_t slice = line_slice(panel_bytes, (T + 5) / 6), per_block = line_slice(slice, x.nb);  // a tile's
         for (; i + 2 <= ps.n; i += 2) {
             int64_t next_at[2];
             next_pair_fetch next;
             if (next_panel_pair(ps, i, panel_count(w.rows), next_at))
                 for (int p = 0; p < 2; p++) next.panel[p] = (const uint8_t*)w.data + next_at[p] * panel_bytes;
             next.per_block = per_block;
-            next.from = 0, next.to = std::min(slice, panel_bytes);
-            quant_tokens<Q4, panel_source::stored_to_copy, 2, 6>(y, ldy, x, 0, 6, w, ps, i, copy, next);
-            for (int t = 6, c = 1; t < T; t += 6, c++) {
-                next.from = c * slice, next.to = std::min(next.from + slice, panel_bytes);
-                quant_tokens<Q4, panel_source::copy, 2, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i, copy, next);
+            for (int t = 0; t < T; t += 6) {
+                next.from = t / 6 * slice, next.to = std::min(next.from + slice, panel_bytes);
+                if (t == 0) quant_tokens<Q4, panel_source::stored_to_copy, 2, 6>(y, ldy, x, 0, 6, w, ps, i, copy, next);
+                else quant_tokens<Q4, panel_source::copy, 2, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i, copy, next);
             }
         }
     }
