@@ -77,9 +77,9 @@ describe('kernel tables agree bit for bit', () => {
 // Q8_0 / Q4_0: integer block sums, then one float chain (kernels.h), so every native table gives
 // the same bits (avx512_amx runs avx512's kernels on them): steps of 3 to 128 first tokens,
 // calls under, at and past the prefill tiles' sizes with every tail (intermediate 2112: a down
-// projection of 66 blocks; hidden 96: 3 blocks). In a MoE the f32 router sums in the scalar
-// table's order of its own, so there the SIMD tables are held to each other: its experts hold
-// 1 to ~70 tokens.
+// projection of 66 blocks, whose activations AVX-512 quantizes 16 blocks at a time and 2 alone;
+// hidden 96: 3 blocks). In a MoE the f32 router sums in the scalar table's order of its own, so
+// there the SIMD tables are held to each other: its experts hold 1 to ~70 tokens.
 describe('kernel tables agree bit for bit on quantized weights', () => {
   const quantized = async (options: TinyOptions, to: 'q8_0' | 'q4_0') => {
     const out = path.join(models.root, `bitwise-${options.preset}-${to}`);
