@@ -8,8 +8,10 @@
 //   Native's build), which is taken off here (the files then match the other package's
 //   byte for byte where both carry them).
 // Flags as llama.cpp's CMake build gives by default: -O3 -march=native (GGML_NATIVE), OpenMP,
-// llamafile's sgemm, the repacked CPU kernels, and AMX where the CPU has it. `amx: false`
-// builds ggml-cpu without AMX (-mno-amx-*): llama.cpp as on a CPU without it.
+// llamafile's sgemm, the repacked CPU kernels, and AMX where the CPU has it. The `no-amx`
+// build leaves AMX out of ggml-cpu (-mno-amx-*): llama.cpp as on a CPU without it; the `avx2`
+// build is -march=znver3 throughout: what a Zen 3 (AVX2, FMA, F16C; no AVX-512, VNNI or AMX)
+// gets from -march=native, for the AVX2 machine class.
 // One exception: the AMX matmul file is compiled with clang-19, as GCC 12 (Debian 12's) drops
 // the stores that fill its tile configuration before ldtilecfg, and its first tileloadd
 // faults (SIGILL) — the build a Debian 12 user gets from llama.cpp's CMake crashes so on an
@@ -92,32 +94,40 @@ async function runJobs(what: string, jobs: { out: string; cmd: string[] }[], log
   await Promise.all(Array.from({ length: cpus().length }, worker));
 }
 
-// The llama_side_bench binary for this machine, built if missing (~10 minutes on 2 cores).
-export async function buildLlamaCpp(opts: { amx: boolean }, log: (s: string) => void): Promise<string> {
-  const bin = join(ROOT, opts.amx ? 'llama_side_bench' : 'llama_side_bench_no_amx');
+export type LlamaBuild = 'native' | 'no-amx' | 'avx2';
+const BUILD = {
+  native: { march: 'native', name: '', cpuFlags: [] as string[], about: 'built -march=native' },
+  'no-amx': { march: 'native', name: '_no_amx', cpuFlags: ['-mno-amx-tile', '-mno-amx-int8', '-mno-amx-bf16'], about: 'built without AMX' },
+  avx2: { march: 'znver3', name: '_avx2', cpuFlags: [], about: "built -march=znver3 (AVX2 only, a Zen 3's ISA)" },
+} satisfies Record<LlamaBuild, unknown>;
+export const llamaBuildAbout = (build: LlamaBuild) => BUILD[build].about;
+
+// The llama_side_bench binary of a build, built if missing (~10 minutes on 2 cores).
+export async function buildLlamaCpp(build: LlamaBuild, log: (s: string) => void): Promise<string> {
+  const { march, name, cpuFlags } = BUILD[build];
+  const bin = join(ROOT, `llama_side_bench${name}`);
   const source = join(import.meta.dirname, 'llama_side_bench.cpp');
   if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(source).mtimeMs) return bin;  // else (re)build: linked against the objects there
   const tree = assembleTree(log);
   const g = (...p: string[]) => join(tree, 'ggml', 'src', ...p);
   const defs = ['-DNDEBUG', '-D_GNU_SOURCE', '-DGGML_USE_CPU', '-DGGML_USE_LLAMAFILE', '-DGGML_USE_CPU_REPACK', '-DGGML_SCHED_MAX_COPIES=4'];
   const inc = [join(tree, 'ggml', 'include'), g(), g('ggml-cpu'), join(tree, 'include'), join(tree, 'src')].map((d) => `-I${d}`);
-  const noAmx = opts.amx ? [] : ['-mno-amx-tile', '-mno-amx-int8', '-mno-amx-bf16'];
-  const flags = ['-O3', '-march=native', '-pthread', ...defs, ...inc];
-  // ggml-cpu's objects depend on the ISA flags (one folder a variant); the rest are shared.
+  const flags = ['-O3', `-march=${march}`, '-pthread', ...defs, ...inc];
+  // ggml-cpu's objects depend on the ISA flags (one folder a build); the rest on -march only.
   const cpuSources = [...list(g('ggml-cpu'), /\.(c|cpp)$/), ...list(g('ggml-cpu', 'arch', 'x86'), /\.(c|cpp)$/), ...list(g('ggml-cpu', 'amx'), /\.cpp$/), ...list(g('ggml-cpu', 'llamafile'), /\.cpp$/)];
   const sharedSources = [...list(g(), /\.(c|cpp)$/), ...list(join(tree, 'src'), /\.cpp$/), ...list(join(tree, 'src', 'models'), /\.cpp$/)];
   const objDir = (name: string) => (mkdirSync(join(ROOT, name), { recursive: true }), join(ROOT, name));
   const job = (src: string, dir: string, extra: string[] = []) => {
     const out = join(dir, src.slice(tree.length + 1).replace(/\//g, '_') + '.o');
-    const amxMatmul = opts.amx && src.endsWith(join('amx', 'mmq.cpp'));
+    const amxMatmul = build === 'native' && src.endsWith(join('amx', 'mmq.cpp'));
     const cc = amxMatmul ? ['clang++-19', '-std=gnu++17'] : src.endsWith('.c') ? ['gcc', '-std=gnu11', '-fopenmp', '-DGGML_USE_OPENMP'] : ['g++', '-std=gnu++17', '-fopenmp', '-DGGML_USE_OPENMP'];
     return { out, cmd: [...cc, ...flags, ...extra, '-c', src] };
   };
-  if (opts.amx && !hasClang19()) throw new Error("llama.cpp's AMX matmul needs clang-19 here (GCC 12 miscompiles it): apt-get install -y clang-19, or pass --no-amx");
-  const shared = objDir('obj'), cpu = objDir(opts.amx ? 'obj-cpu' : 'obj-cpu-no-amx');
-  const jobs = [...sharedSources.map((s) => job(s, shared)), ...cpuSources.map((s) => job(s, cpu, noAmx))];
-  await runJobs(`llama.cpp${opts.amx ? '' : ' without AMX'}`, jobs, log);
+  if (build === 'native' && !hasClang19()) throw new Error("llama.cpp's AMX matmul needs clang-19 here (GCC 12 miscompiles it): apt-get install -y clang-19, or pass --no-amx");
+  const shared = objDir(march === 'native' ? 'obj' : `obj-${build}`), cpu = objDir(`obj-cpu${name.replace(/_/g, '-')}`);
+  const jobs = [...sharedSources.map((s) => job(s, shared)), ...cpuSources.map((s) => job(s, cpu, cpuFlags))];
+  await runJobs(`llama.cpp (${BUILD[build].about})`, jobs, log);
   log('linking llama_side_bench …');
-  execFileSync('g++', ['-std=gnu++17', '-O2', '-march=native', '-fopenmp', ...inc, source, ...jobs.map((j) => j.out), '-o', bin, '-lpthread', '-ldl']);
+  execFileSync('g++', ['-std=gnu++17', '-O2', `-march=${march}`, '-fopenmp', ...inc, source, ...jobs.map((j) => j.out), '-o', bin, '-lpthread', '-ldl']);
   return bin;
 }

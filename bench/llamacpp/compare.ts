@@ -13,16 +13,18 @@ import { z } from 'zod';
 import { ensureBenchModel, type BenchDtype, type BenchPreset } from '../bench_models.ts';
 import { median } from '../engine_timings.ts';
 import { scriptArgs } from '../script_args.ts';
-import { buildLlamaCpp, LLAMA_NODE, LLAMA_RN, llamaCppVersion } from './build_llamacpp.ts';
+import { buildLlamaCpp, LLAMA_NODE, LLAMA_RN, type LlamaBuild, llamaBuildAbout, llamaCppVersion } from './build_llamacpp.ts';
 import { writeGguf } from './gguf_from_model.ts';
 
 const USAGE = `usage: npm run bench:llamacpp -- [--preset mistral-mini,mixtral-mini] [--dtype f16,bf16,q8_0,q4_0] [--threads 1,2]
-                              [--prompt 256] [--gen 64] [--depth N] [--sequences S] [--rounds 2] [--reps 3] [--isa TABLE] [--no-amx] [--flash-attn auto|on|off] [--json]
+                              [--prompt 256] [--gen 64] [--depth N] [--sequences S] [--rounds 2] [--reps 3] [--isa TABLE] [--no-amx | --avx2] [--flash-attn auto|on|off] [--json]
 Sirocco against llama.cpp on this machine, row by row (model, dtype, threads): prompt (pp) and single-token decode (tg)
 tokens/s of each and their ratio. llama.cpp is built on first use into .bench/llamacpp from npm copies of its sources
 (${LLAMA_NODE}, ${LLAMA_RN}; gcc, g++ and clang-19), as its CMake build does by default (-march=native: AMX kernels on
 CPUs that have them); --no-amx builds and runs it without them. The models are the bench's (.bench/models), written as GGUF
 into .bench/gguf.
+  --avx2      both sides as on an AVX2-only CPU (a Zen 3): llama.cpp built -march=znver3 (no AVX-512, VNNI or AMX),
+              Sirocco on its avx2 kernel table
   --depth N   decode after an N-token prompt (llama-bench's -d), the prompt not timed
   --sequences S  decode S sequences together (llama.cpp's batched-bench): tg is their total tokens/s
   --isa T     Sirocco's kernel table (default: the best this CPU runs)
@@ -44,13 +46,14 @@ const Options = z.object({
   prompt: int(256), gen: int(64), depth: int(0), sequences: z.coerce.number().int().positive().default(1), rounds: int(2), reps: int(3),
   isa: z.string().optional(),
   'no-amx': z.boolean().default(false),
+  avx2: z.boolean().default(false),
   'flash-attn': z.enum(['auto', 'on', 'off']).default('auto'),
   json: z.boolean().default(false),
-});
+}).refine((o) => !o.avx2 || (!o['no-amx'] && (o.isa ?? 'avx2') === 'avx2'), { path: ['avx2'], message: 'sets both sides: leave out --no-amx and --isa' });
 const text = { type: 'string' } as const;
 const opts = scriptArgs(
   USAGE,
-  { preset: text, dtype: text, threads: text, prompt: text, gen: text, depth: text, sequences: text, rounds: text, reps: text, isa: text, 'no-amx': { type: 'boolean' }, 'flash-attn': text, json: { type: 'boolean' } },
+  { preset: text, dtype: text, threads: text, prompt: text, gen: text, depth: text, sequences: text, rounds: text, reps: text, isa: text, 'no-amx': { type: 'boolean' }, avx2: { type: 'boolean' }, 'flash-attn': text, json: { type: 'boolean' } },
   Options,
 );
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -70,7 +73,9 @@ const runChild = (side: string, cmd: string, args: string[]): Run => {
   }
 };
 
-const llama = await buildLlamaCpp({ amx: !opts['no-amx'] }, log).catch((err: Error) => {
+const build: LlamaBuild = opts.avx2 ? 'avx2' : opts['no-amx'] ? 'no-amx' : 'native';
+const isa = opts.avx2 ? 'avx2' : opts.isa;
+const llama = await buildLlamaCpp(build, log).catch((err: Error) => {
   log(`could not build llama.cpp: ${err.message}`);
   process.exit(1);
 });
@@ -97,7 +102,7 @@ for (const preset of opts.preset)
         log(`${preset} ${dtype} ${threads} thread${threads > 1 ? 's' : ''}: round ${r + 1}/${opts.rounds} …`);
         const sides = [
           () => row.llama.push(runChild('llama.cpp', llama, ['--model', gguf, ...testArgs(threads), '--flash-attn', { auto: '-1', on: '1', off: '0' }[opts['flash-attn']]])),
-          () => row.sirocco.push(runChild('Sirocco', process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sirocco_side.ts'), '--model', dir, ...testArgs(threads), ...(opts.isa ? ['--isa', opts.isa] : [])])),
+          () => row.sirocco.push(runChild('Sirocco', process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'sirocco_side.ts'), '--model', dir, ...testArgs(threads), ...(isa ? ['--isa', isa] : [])])),
         ];
         for (const side of r % 2 ? sides.reverse() : sides) side();
       }
@@ -110,7 +115,7 @@ const ratio = (s: number | null, l: number | null) => (s === null || l === null 
 const version = llamaCppVersion();
 const pp = `pp${opts.prompt}`, tg = `tg${opts.gen}${opts.depth ? ` @ ${opts.depth}` : ''}${opts.sequences > 1 ? ` × ${opts.sequences}` : ''}`;
 const lines = [
-  `llama.cpp ${version}: ${LLAMA_NODE} / ${LLAMA_RN} sources, ${llama.endsWith('no_amx') ? 'built without AMX' : 'built -march=native'}, flash attention ${opts['flash-attn']}; ${rows[0]?.llama[0]?.system.trim() ?? ''}`,
+  `llama.cpp ${version}: ${LLAMA_NODE} / ${LLAMA_RN} sources, ${llamaBuildAbout(build)}, flash attention ${opts['flash-attn']}; ${rows[0]?.llama[0]?.system.trim() ?? ''}`,
   `Sirocco: kernel table ${rows[0]?.sirocco[0]?.system ?? '?'}; ${cpus()[0]?.model.trim()}, ${cpus().length} CPUs; medians of ${opts.rounds} alternating rounds × ${opts.reps} runs; tokens/s`,
   '',
   `| model | dtype | threads | llama.cpp ${pp} | Sirocco ${pp} | ratio | llama.cpp ${tg} | Sirocco ${tg} | ratio |`,
