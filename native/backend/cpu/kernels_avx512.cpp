@@ -218,6 +218,38 @@ AVX512_FN static void wide_panels(float* y, int64_t ldy, const float* packed, in
     }
 }
 
+// Calls of 13–24 tokens (batched decode): one panel against all of them in a single pass, its
+// weights widened in registers (up to 24 accumulators). In wide_panels such a call is a first
+// tile of 12 that streams the panel pair from memory, bound by it, then a tile of the other
+// tokens that computes from the copy with the memory idle; here the one pass streams the panel
+// while it computes. Batch-16 decode step of mistral-mini, 2 threads, Intel Xeon, interleaved
+// A/B: F16 0.83× the time (7 of 7 pairs), BF16 0.88× (7 of 7); batch 20 F16 0.98×, 24 0.92×.
+// packed: the call's activations, tiles of 12 and N1 (avx512_pack_act).
+template <int D, int N1>
+AVX512_FN static void one_pass_tile(float* y, int64_t ldy, const float* packed, const tensor& w, int64_t at) {
+    constexpr int N0 = TILE_TOKENS, NT = N0 + N1;
+    const int64_t K = w.cols, panel = at * K * PANEL_ROWS;
+    const float *x0 = packed, *x1 = packed + N0 * K;
+    __m512 acc[NT];
+    for (auto& a : acc) a = _mm512_setzero_ps();
+    constexpr int elem = D == DT_F32 ? 4 : 2, columns_per_line = 64 / (PANEL_ROWS * elem);
+    for (int64_t k = 0; k < K; k++, x0 += N0, x1 += N1) {
+        if (k % columns_per_line == 0) _mm_prefetch((const char*)w.data + (panel + k * PANEL_ROWS) * elem + FLOAT_PREFETCH_BYTES, _MM_HINT_T0);
+        const __m512 wv = load16<D>(w.data, panel + k * PANEL_ROWS);
+        for (int t = 0; t < N0; t++) acc[t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x0[t]), acc[t]);
+        for (int t = 0; t < N1; t++) acc[N0 + t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x1[t]), acc[N0 + t]);
+    }
+    const __mmask16 m = (__mmask16)((1u << panel_rows(w.rows, at)) - 1);
+    for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(y + t * ldy + at * PANEL_ROWS, m, acc[t]);
+}
+
+template <int D, int N1 = TILE_TOKENS>
+AVX512_FN static void one_pass_panels(float* y, int64_t ldy, const float* packed, int T, const tensor& w, const panel_set& ps) {
+    if constexpr (N1 > 1)
+        if (T < TILE_TOKENS + N1) return one_pass_panels<D, N1 - 1>(y, ldy, packed, T, w, ps);
+    for (int i = 0; i < ps.n; i++) one_pass_tile<D, N1>(y, ldy, packed, w, ps.at(i));
+}
+
 // Few tokens (decode): four panels a tile, four weight streams in flight, activations as
 // rows. More (prefill): F16/BF16 through wide_panels; F32 two panels against a packed tile of
 // up to 12 tokens, 24 accumulators.
@@ -226,6 +258,7 @@ AVX512_FN static void wide_panels(float* y, int64_t ldy, const float* packed, in
 template <int D>
 AVX512_FN static void float_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
     int i = 0;
+    if (x.packed && T > TILE_TOKENS && T <= 2 * TILE_TOKENS) return one_pass_panels<D>(y, ldy, x.packed, T, w, ps);
     if constexpr (D != DT_F32)
         if (x.packed) {
             for (; i + 2 <= ps.n; i += 2) wide_panels<D, 2>(y, ldy, x.packed, T, w, ps, i);
