@@ -251,8 +251,8 @@ AVX512_FN static void one_pass_panels(float* y, int64_t ldy, const float* packed
 }
 
 // Few tokens (decode): four panels a tile, four weight streams in flight, activations as
-// rows. More (prefill): F16/BF16 through wide_panels; F32 two panels against a packed tile of
-// up to 12 tokens, 24 accumulators.
+// rows. 13–24 (batched decode): one pass a panel. More (prefill): F16/BF16 through
+// wide_panels; F32 two panels against a packed tile of up to 12 tokens, 24 accumulators.
 // (Blocking k to keep a tile's weights in L1 measured slower: the prefetchers stream whole
 // panels better.)
 template <int D>

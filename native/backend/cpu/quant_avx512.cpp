@@ -26,9 +26,10 @@
 #if defined(__x86_64__)
 #include "avx512_common.h"
 
-// Sixteen vectors to one: lane j of the result is op over the lanes of v[slot(j)], where slot
-// holds block 4(s mod 4) + s/4 (the 4 × 4 transpose the four shuffle levels leave). 15 ops and
-// 30 shuffles for 16 blocks, where reducing each alone takes 4 of each.
+// Sixteen vectors to one, lane j of the result op over the lanes of v[slot_block(j)]: the four
+// shuffle levels leave the results transposed 4 × 4, so a caller that puts block slot_block(s)
+// in v[s] gets block j's in lane j (the transpose is its own inverse). 15 ops and 30 shuffles
+// for 16 blocks, where reducing each alone takes 4 of each.
 static constexpr int slot_block(int s) { return (s % 4) * 4 + s / 4; }
 AVX512_FN static inline __m512 max_ps(__m512 a, __m512 b) { return _mm512_max_ps(a, b); }
 AVX512_FN static inline __m512 add_epi32(__m512 a, __m512 b) {
