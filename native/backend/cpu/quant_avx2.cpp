@@ -118,26 +118,34 @@ AVX2_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0
             if constexpr (Q4) {
                 // A block's 8 maddubs pairs summed in int16 first, one madd after: |sum| ≤
                 // 8·2·15·127 = 30480 < 2^15, exact, and a third of the instructions of widening each.
-                __m256i p16[2][NT];
-                for (auto& v : p16)
-                    for (auto& a : v) a = _mm256_setzero_si256();
-                for (int j = 0; j < 4; j++)
-                    for (int h = 0; h < 2; h++) {
+                // One half (8 rows) at a time, its groups in a loop GCC keeps rolled, so that the
+                // half's NT int16 sums, two weight vectors and a broadcast fit the 16 registers:
+                // with both halves unrolled GCC had spilled half the sums, a load and a store a
+                // step (and with the halves inner, hoisted every broadcast and spilled those).
+                // --isa avx2, 2 threads, Intel Xeon, interleaved A/B (5 of 5 pairs each): 256-token
+                // prefill of mistral-mini Q4_0 0.79× the time, mixtral-mini 0.84×; batch-16 decode
+                // step 0.78×, batch 4 0.97×, batch 1 within noise (0.98× and 1/1.004).
+                UNROLL_TILE for (int h = 0; h < 2; h++) {
+                    __m256i p16[NT];
+                    UNROLL_TILE for (int t = 0; t < NT; t++) p16[t] = _mm256_setzero_si256();
+                    _Pragma("GCC unroll 1") for (int j = 0; j < 4; j++) {
                         __m256i lo, hi;
+                        const int at = 2 * (2 * j + h);  // the copy's vectors: (lo, hi) of group j, half h
                         if constexpr (COPY) {
-                            lo = _mm256_load_si256(v_copy++), hi = _mm256_load_si256(v_copy++);
+                            lo = _mm256_load_si256(v_copy + at), hi = _mm256_load_si256(v_copy + at + 1);
                         } else {
                             const __m256i v = _mm256_loadu_si256((const __m256i*)(q + j * 64 + h * 32));
                             lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
                         }
-                        if constexpr (TO_COPY) _mm256_store_si256(out++, lo), _mm256_store_si256(out++, hi);
-                        for (int t = 0; t < NT; t++) {
-                            p16[h][t] = _mm256_add_epi16(p16[h][t], _mm256_maddubs_epi16(lo, group(xs[t][b], j)));
-                            p16[h][t] = _mm256_add_epi16(p16[h][t], _mm256_maddubs_epi16(hi, group(xs[t][b], j + 4)));
+                        if constexpr (TO_COPY) _mm256_store_si256(out + at, lo), _mm256_store_si256(out + at + 1, hi);
+                        UNROLL_TILE for (int t = 0; t < NT; t++) {
+                            p16[t] = _mm256_add_epi16(p16[t], _mm256_maddubs_epi16(lo, group(xs[t][b], j)));
+                            p16[t] = _mm256_add_epi16(p16[t], _mm256_maddubs_epi16(hi, group(xs[t][b], j + 4)));
                         }
                     }
-                for (int h = 0; h < 2; h++)
-                    for (int t = 0; t < NT; t++) s[h][t] = _mm256_add_epi32(s[h][t], _mm256_madd_epi16(p16[h][t], _mm256_set1_epi16(1)));
+                    UNROLL_TILE for (int t = 0; t < NT; t++) s[h][t] = _mm256_add_epi32(s[h][t], _mm256_madd_epi16(p16[t], _mm256_set1_epi16(1)));
+                }
+                if constexpr (TO_COPY) out += 16;
             } else {
                 for (int g = 0; g < 8; g++)
                     for (int h = 0; h < 2; h++) {
