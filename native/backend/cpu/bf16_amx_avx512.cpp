@@ -85,23 +85,6 @@ AMX_FN static void store_sums(float* y, int64_t ldy, int T, int t0, const tensor
     for (int t = t0; t < std::min(T, t0 + 16); t++) _mm512_mask_storeu_ps(y + t * ldy + at * PANEL_ROWS, m, _mm512_load_ps(sums + (t - t0) * 16));
 }
 
-// Panels fetched into L2 while others compute (_MM_HINT_T1): bytes [from, to) of n panels
-// taken a line of each in turn, per_step of them a k step.
-struct panel_fetch {
-    const char* panel[8];
-    int n = 0;
-    int64_t from = 0, to = 0, per_step = 0;
-    AMX_FN void step(int64_t k_step) const {
-        const int64_t f = from + k_step * per_step, end = std::min(f + per_step, to);
-        if (f >= end) return;
-        int p = (int)(f / 64 % n);  // divided once a step, not once a line
-        for (int64_t line = f / 64 / n * 64, l = f; l < end; l += 64) {
-            _mm_prefetch(panel[p] + line, _MM_HINT_T1);
-            if (++p == n) p = 0, line += 64;
-        }
-    }
-};
-
 // Panels of ps two at a time (an odd last one taking its own panel twice), straight from the
 // weights in their tile layout (panel_layout.h: BF16 tile pairs), against tokens 32 at a time
 // (16 where no more are left), each 32 tokens against all of ps's panels in turn (their
@@ -114,24 +97,19 @@ struct panel_fetch {
 // (packed so) 0.82× the time of 16 rows a stride apart (64 page streams a k step: more than
 // the prefetchers follow); loads issued two products early, 1.16×; 8 panels a work item 1.04×.
 // Earlier, hi alone: k blocks that keep a pair's weights in L1, the sums out and back
-// between blocks, 1.2×.
+// between blocks, 1.2×. Fetching the next panel pair (decode) or work item (prefill) into L2
+// while a pair computes, as the quantized tiles do, was written here but never ran: GCC
+// deleted its helper's calls (kernels_isa.h: FETCH_INLINE). Made to run, it cost: BF16
+// batch-16 step 1.17× the time, batch 1 1.04×, 256-token prefill mixtral-mini 1.06×,
+// mistral-mini 0.93× (2 threads, Intel Xeon, interleaved A/B, 1–4 of 7 pairs faster); gone.
 AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
     if (!bf16_tile_pairs_fit(w.dtype, w.rows)) return avx512_matmul_panels(y, ldy, x, T, w, ps);
     use_tile_shapes(std::min(T, 16));
-    const int64_t K = w.cols, Kp = tile_pairs_cols(K), lda = bf16_act_stride(K), panels = panel_count(w.rows);
+    const int64_t K = w.cols, Kp = tile_pairs_cols(K), lda = bf16_act_stride(K);
     const uint16_t* a = x.packed_bf16;  // always packed (kernels.h)
     alignas(64) float sums[4][16 * 16];
-    const int64_t panel_bytes = Kp * PANEL_ROWS * 2, steps = Kp / KC;
-    const int pairs = (ps.n + 1) / 2, tile_pairs = (T + 31) / 32;
+    const int64_t panel_bytes = Kp * PANEL_ROWS * 2;
     const auto panel_at = [&](int64_t at) { return (const char*)w.data + at * panel_bytes; };
-    // More than one token tile pair: the next work item's panels (panel_layout.h), fetched by
-    // the tile pairs after the first, which brings this item's.
-    const panel_set next_set = next_work_item(ps);
-    panel_fetch next_item;
-    for (int j = 0; j < std::min(next_set.n, 8); j++)
-        if (next_set.at(j) < panels) next_item.panel[next_item.n++] = panel_at(next_set.at(j));
-    const int64_t item_slice = line_slice(next_item.n * panel_bytes, std::max(1, (tile_pairs - 1) * pairs));
-    next_item.per_step = line_slice(item_slice, steps);
     for (int t0 = 0; t0 < T; t0 += 32) {
         const bool two = t0 + 16 < T;  // a second token tile
         const uint16_t* a0 = a + t0 * lda, *a1 = a0 + 16 * lda;
@@ -139,19 +117,6 @@ AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, i
             const int64_t at[2] = {ps.at(i), ps.at(std::min(i + 1, ps.n - 1))};
             const uint16_t* b[2];
             for (int p = 0; p < 2; p++) b[p] = (const uint16_t*)panel_at(at[p]);
-            panel_fetch fetch = next_item;
-            // Decode: the next pair, at the columns this one is at, so that four weight streams
-            // are in flight, as the other tables' decode tiles read four panels.
-            if (tile_pairs == 1) {
-                int64_t next_at[2];
-                fetch.n = next_panel_pair(ps, i, panels, next_at) ? 2 : 0;
-                for (int p = 0; p < fetch.n; p++) fetch.panel[p] = panel_at(next_at[p]);
-                fetch.to = fetch.n * panel_bytes;
-                fetch.per_step = line_slice(fetch.to, steps);
-            } else if (t0 > 0) {
-                fetch.from = ((t0 / 32 - 1) * pairs + i / 2) * item_slice;
-                fetch.to = std::min(fetch.from + item_slice, next_item.n * panel_bytes);
-            }
             _tile_zero(0);
             _tile_zero(1);
             _tile_zero(2);
@@ -162,7 +127,6 @@ AMX_FN void avx512_amx_matmul_panels(float* y, int64_t ldy, const act_rows& x, i
                 if (t0 == 0)
                     for (int p = 0; p < 2; p++)
                         for (int l = 0; l < KC * PANEL_ROWS * 2; l += 64) _mm_prefetch((const char*)(b[p] + k * PANEL_ROWS) + FETCH_BYTES + l, _MM_HINT_T0);
-                fetch.step(k / KC);
                 const bool last = k + KC == Kp;
                 const int64_t c = k / KC * BF16_ACT_TILES;  // this k step's hi tile in a token tile
                 _tile_loadd(4, a0 + c, 64);
