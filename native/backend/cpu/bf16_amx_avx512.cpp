@@ -81,7 +81,7 @@ static const int FETCH_BYTES = 2048;
 
 // y[t][rows of panel at] for the tokens [t0, t0 + 16) below T, from a tile's 16 × 16 sums.
 AMX_FN static void store_sums(float* y, int64_t ldy, int T, int t0, const tensor& w, int64_t at, const float* sums) {
-    const __mmask16 m = (__mmask16)((1u << panel_rows(w.rows, at)) - 1);
+    const __mmask16 m = tail_mask(w.rows, at * PANEL_ROWS);
     for (int t = t0; t < std::min(T, t0 + 16); t++) _mm512_mask_storeu_ps(y + t * ldy + at * PANEL_ROWS, m, _mm512_load_ps(sums + (t - t0) * 16));
 }
 

@@ -53,6 +53,12 @@ AVX512_FN static inline void fma_column(__m512 (&acc)[MP][NT], const tensor& w, 
 // F16 0.97–0.98× (interleaved rounds, 2 threads, Intel Xeon); into L2 (prefetcht1) it lost 2%,
 // and 1, 4 or 8 KB ahead was within 1% of 2.
 static const int FLOAT_PREFETCH_BYTES = 2048;
+// That fetch for the weights of column k, at element i of w: once a cache line.
+template <int D>
+AVX512_FN static FETCH_INLINE void fetch_ahead(const tensor& w, int64_t i, int64_t k) {
+    constexpr int elem = D == DT_F32 ? 4 : 2, columns_per_line = 64 / (PANEL_ROWS * elem);
+    if (k % columns_per_line == 0) _mm_prefetch((const char*)w.data + i * elem + FLOAT_PREFETCH_BYTES, _MM_HINT_T0);
+}
 
 // One tile: panels i … i + MP − 1 of ps against NT tokens, each output one fma chain along k
 // (kernels.h). Each loaded weight vector feeds NT FMAs, each broadcast activation MP:
@@ -72,17 +78,15 @@ AVX512_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, const
     } else {
         const float* xs[NT];
         for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
-        constexpr int elem = D == DT_F32 ? 4 : 2, columns_per_line = 64 / (PANEL_ROWS * elem);
         for (int64_t k = 0; k < K; k++) {
-            if (MP == 4 && k % columns_per_line == 0)
-                for (int p = 0; p < MP; p++)
-                    _mm_prefetch((const char*)w.data + (panel[p] + k * PANEL_ROWS) * elem + FLOAT_PREFETCH_BYTES, _MM_HINT_T0);
+            if (MP == 4)
+                for (int p = 0; p < MP; p++) fetch_ahead<D>(w, panel[p] + k * PANEL_ROWS, k);
             fma_column<D>(acc, w, panel, k, [&](int t) { return xs[t][k]; });
         }
     }
     for (int p = 0; p < MP; p++) {
         const int64_t at = ps.at(i + p);
-        const __mmask16 m = (__mmask16)((1u << panel_rows(w.rows, at)) - 1);
+        const __mmask16 m = tail_mask(w.rows, at * PANEL_ROWS);
         for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(y + (t0 + t) * ldy + at * PANEL_ROWS, m, acc[p][t]);
     }
 }
@@ -163,7 +167,7 @@ AVX512_FN static void wide_tile(float* y, int64_t ldy, const float* xt, int t0, 
     int64_t panel[MP];
     for (int p = 0; p < MP; p++) {
         const int64_t at = ps.at(i + p);
-        mask[p] = (__mmask16)((1u << panel_rows(w.rows, at)) - 1);
+        mask[p] = tail_mask(w.rows, at * PANEL_ROWS);
         out[p] = y + t0 * ldy + at * PANEL_ROWS;
         panel[p] = (at * w.cols + k0) * PANEL_ROWS;
     }
@@ -173,9 +177,7 @@ AVX512_FN static void wide_tile(float* y, int64_t ldy, const float* xt, int t0, 
     for (int64_t k = 0; k < kn; k++, xt += NT, wide += MP * PANEL_ROWS) {
         __m512 wv[MP];
         if constexpr (WIDEN)
-            if (k % 2 == 0)  // a line holds 2 columns of 16 rows
-                for (int p = 0; p < MP; p++)
-                    _mm_prefetch((const char*)w.data + (panel[p] + k * PANEL_ROWS) * 2 + FLOAT_PREFETCH_BYTES, _MM_HINT_T0);
+            for (int p = 0; p < MP; p++) fetch_ahead<D>(w, panel[p] + k * PANEL_ROWS, k);
         if constexpr (FETCH) {
             for (int p = 0; p < MP; p++) _mm_prefetch((const char*)(wide + (WIDE_AHEAD * MP + p) * PANEL_ROWS), _MM_HINT_T0);
             if (k % 4 == 0)
@@ -232,14 +234,13 @@ AVX512_FN static void one_pass_tile(float* y, int64_t ldy, const float* packed, 
     const float *x0 = packed, *x1 = packed + N0 * K;
     __m512 acc[NT];
     for (auto& a : acc) a = _mm512_setzero_ps();
-    constexpr int elem = D == DT_F32 ? 4 : 2, columns_per_line = 64 / (PANEL_ROWS * elem);
     for (int64_t k = 0; k < K; k++, x0 += N0, x1 += N1) {
-        if (k % columns_per_line == 0) _mm_prefetch((const char*)w.data + (panel + k * PANEL_ROWS) * elem + FLOAT_PREFETCH_BYTES, _MM_HINT_T0);
+        fetch_ahead<D>(w, panel + k * PANEL_ROWS, k);
         const __m512 wv = load16<D>(w.data, panel + k * PANEL_ROWS);
         for (int t = 0; t < N0; t++) acc[t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x0[t]), acc[t]);
         for (int t = 0; t < N1; t++) acc[N0 + t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x1[t]), acc[N0 + t]);
     }
-    const __mmask16 m = (__mmask16)((1u << panel_rows(w.rows, at)) - 1);
+    const __mmask16 m = tail_mask(w.rows, at * PANEL_ROWS);
     for (int t = 0; t < NT; t++) _mm512_mask_storeu_ps(y + t * ldy + at * PANEL_ROWS, m, acc[t]);
 }
 

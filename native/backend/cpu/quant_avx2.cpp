@@ -145,7 +145,7 @@ AVX2_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0
                     }
                     UNROLL_TILE for (int t = 0; t < NT; t++) s[h][t] = _mm256_add_epi32(s[h][t], _mm256_madd_epi16(p16[t], _mm256_set1_epi16(1)));
                 }
-                if constexpr (TO_COPY) out += 16;
+                if constexpr (TO_COPY) out += (COPY_BLOCK - COPY_BYTES) / 32;  // past the block's 16 vectors
             } else {
                 for (int g = 0; g < 8; g++)
                     for (int h = 0; h < 2; h++) {
