@@ -79,6 +79,7 @@ class cpu_backend final : public backend {
     // keys[i], values[i] = the cached rows of positions j0 + i, i < n, of KV head g (cpu_attention.cpp);
     // false if a slot holds another position.
     bool cached_rows(const kv_seq* seq, int layer, int g, int64_t j0, int n, const void** keys, const void** values) const;
+    const std::vector<int>& attn_order(const step_batch& b);  // cpu_attention.cpp
     void kv_store_row(const float* x, void* dst) const;  // x (head_dim) as the cache stores a row (dtype.h)
 
     backend_config cfg_;
@@ -108,6 +109,7 @@ class cpu_backend final : public backend {
     std::vector<float> attn_out_;                 // (items, group, head_dim) unnormalized outputs
     std::vector<float> attn_stat_;                // (items, group, 2) their score max and Σ exp
     std::vector<int> attn_first_;                 // (T + 1) first item of each token
+    std::vector<int> attn_order_;                 // the items in the order threads take them
     std::vector<float> moe_h_, moe_up_;           // (entries, inter_local)
     std::vector<float> moe_y_;                    // (entries, hidden)
     // A work item of matmul and moe: one panel group of a matrix (a matmuls() out, an expert).
