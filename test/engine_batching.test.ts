@@ -78,6 +78,27 @@ describe('batching', () => {
     engine.freeSequence(stepped);
   });
 
+  // A token's attention reads its keys in an order that depends on how many it sees alone, and
+  // a chunk's consecutive tokens may be read together (kernels.h: attn_tokens) with each
+  // token's numbers its own: every prompt token's logits are the same bits whatever the chunks.
+  // 1,100 tokens cross two 512-key work items; 2 and 4 query heads a KV head; every K/V dtype.
+  it('a prompt gives the same logits, to the bit, whole, in chunks or token by token', async () => {
+    const tokens = prompt(1100, 8, 512);
+    for (const shape of [{ heads: 8, kvHeads: 4 }, { heads: 16, kvHeads: 4 }])
+      for (const kvDtype of KV_DTYPES) {
+        const dir = await models.make({ preset: 'mistral-tiny', seed: 23, window: null, headDim: 32, ...shape });
+        const e = await Engine.load(dir, { kvDtype });
+        try {
+          const logits = async (chunk: number) =>
+            (await generateGreedy(e, [tokens], { steps: 1, chunk, promptLogits: true }))[0]!.promptLogits.map((v) => Array.from(v));
+          const whole = await logits(tokens.length);
+          for (const chunk of [1, 7, 333]) expect(await logits(chunk), `${JSON.stringify(shape)} ${kvDtype} chunk ${chunk}`).toEqual(whole);
+        } finally {
+          await e.close();
+        }
+      }
+  });
+
   it('reset returns a sequence to position 0 and frees its cache blocks', async () => {
     const s = engine.createSequence();
     const before = engine.info().kvBlocksInUse;

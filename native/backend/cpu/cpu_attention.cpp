@@ -30,15 +30,18 @@ static void touch_rows(const void* const* keys, const void* const* values, int n
     (void)sink;
 }
 
-// Puts a work item's n key and value rows in the order the kernels read them: the block's
-// quarters interleaved, row j of each quarter in turn, so a kernel reading rows in order reads
-// 4 runs of memory at once, which memory serves faster than one (panel_layout.h). The extra
-// time of a step at 4,096 tokens (2 threads, Intel Xeon, interleaved A/B): mistral-mini Q4_0
-// 6.7–7.2 → 6.0–6.1 ms (3 of 3 rounds), Q8_0 6.4–6.6 → 6.0–6.2 (2 of 3); mixtral-mini's
-// (64-dim rows) stayed 3.1–3.3; 8 runs gained no more. The order is the block's alone (cached
+// Puts a work item's n key and value rows in the order the kernels read them. A whole block:
+// its quarters interleaved, row j of each quarter in turn, so a kernel reading rows in order
+// reads 4 runs of memory at once, which memory serves faster than one (panel_layout.h). The
+// extra time of a step at 4,096 tokens (2 threads, Intel Xeon, interleaved A/B): mistral-mini
+// Q4_0 6.7–7.2 → 6.0–6.1 ms (3 of 3 rounds), Q8_0 6.4–6.6 → 6.0–6.2 (2 of 3); mixtral-mini's
+// (64-dim rows) stayed 3.1–3.3; 8 runs gained no more. A block's last part (fewer rows) as they
+// come, so that a token's order is the one before it's with its own key appended, and
+// consecutive tokens read their rows together (attn_tokens). The order is n's alone (cached
 // and fresh rows alike), so a token's output still depends on its own keys alone, whatever
 // the chunk or batch.
 static void interleave_quarters(const void** keys, const void** values, int n, std::vector<const void*>& scratch) {
+    if (n < KEY_BLOCK) return;
     scratch.assign(keys, keys + n);
     scratch.insert(scratch.end(), values, values + n);
     const int q = (n + 3) / 4;
@@ -96,6 +99,28 @@ const std::vector<int>& cpu_backend::attn_order(const step_batch& b) {
     return attn_order_;
 }
 
+// Runs of up to `most` entries of `order` that one attn_tokens call takes: consecutive tokens
+// of a chunk in one KV head and one block of keys, either all of it (the same rows in the same
+// order) or all short of it (each token's rows the one before's and its own). Entries
+// [groups[i], groups[i + 1]) of order; the runs depend on the batch alone, never on threads.
+const std::vector<int>& cpu_backend::attn_groups(const step_batch& b, const std::vector<int>& order, int most) {
+    attn_groups_.clear();
+    for (int at = 0; at < (int)order.size(); at++) {
+        const attn_item& it = attn_items_[order[at]];
+        const bool whole = it.j_end - it.j_begin == KEY_BLOCK;
+        const int run = attn_groups_.empty() ? 0 : at - attn_groups_.back();
+        bool joins = run > 0 && run < most;
+        if (joins) {
+            const attn_item& prev = attn_items_[order[at - 1]];
+            joins = b.token_chunk[prev.t] == b.token_chunk[it.t] && prev.t + 1 == it.t && prev.g == it.g &&
+                    prev.j_begin == it.j_begin && (prev.j_end - prev.j_begin == KEY_BLOCK) == whole;
+        }
+        if (!joins) attn_groups_.push_back(at);
+    }
+    attn_groups_.push_back((int)order.size());
+    return attn_groups_;
+}
+
 bool cpu_backend::attention(float* out, int layer, const float* q, const float* k_new, const float* v_new,
                             const step_batch& b) {
     const int H = cfg_.shape.n_heads, KV = cfg_.shape.n_kv_heads, D = cfg_.shape.head_dim;
@@ -140,15 +165,18 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
     attn_out_.resize((size_t)n_items * group * D);  // each item zeroes its own
     attn_stat_.resize((size_t)n_items * group * 2);
     const std::vector<int>& order = attn_order(b);
-    thread_pool_for(pool_, n_items, thread_pool_grain(pool_, n_items, 8), [&](int begin, int end, int) {
+    const std::vector<int>& groups = attn_groups(b, order, k->attn_tokens ? std::min(4, 16 / group) : 1);
+    const int n_groups = (int)groups.size() - 1;
+    thread_pool_for(pool_, n_groups, thread_pool_grain(pool_, n_groups, 8), [&](int begin, int end, int) {
         thread_local std::vector<float> scores;
         thread_local std::vector<const void*> keys, values, scratch_rows;
         scores.resize((size_t)group * KEY_BLOCK);
         keys.resize(KEY_BLOCK);
         values.resize(KEY_BLOCK);
-        for (int at_order = begin; at_order < end; at_order++) {
-            const int i = order[at_order];
-            const attn_item& it = attn_items_[i];
+        for (int gi = begin; gi < end; gi++) {
+            // The rows of the group's last token: the others' are their first n.
+            const int first_item = order[groups[gi]], Tg = groups[gi + 1] - groups[gi];
+            const attn_item& it = attn_items_[order[groups[gi + 1] - 1]];
             const step_chunk& c = b.chunks[b.token_chunk[it.t]];
             const kv_seq* seq = c.seq;
             // Keys before `start` come from the cache, the rest from this chunk.
@@ -164,14 +192,26 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
             }
             interleave_quarters(kp, vp, (int)n, scratch_rows);
             if (!k->attn_prefetches) touch_rows(kp, vp, (int)n, (int)row_bytes);
-            const float* q0 = q + ((int64_t)it.t * H + it.g * group) * D;  // the group's query heads
-            float* sc = scores.data();
             const attn_rows rows{kp, vp, (int)n, cfg_.kv_dtype};
+            const float* q0 = q + ((int64_t)attn_items_[first_item].t * H + it.g * group) * D;  // the first token's heads
+            if (Tg > 1) {
+                float *o[4], *stat[4];
+                int n_of[4];
+                for (int j = 0; j < Tg; j++) {
+                    const int i = order[groups[gi] + j];
+                    o[j] = &attn_out_[(size_t)i * group * D];
+                    stat[j] = &attn_stat_[(size_t)i * group * 2];
+                    n_of[j] = (int)(attn_items_[i].j_end - attn_items_[i].j_begin);
+                }
+                k->attn_tokens(o, stat, q0, (int64_t)H * D, Tg, n_of, group, D, rows, scale);
+                continue;
+            }
+            float* sc = scores.data();
             k->attn_scores(sc, KEY_BLOCK, q0, group, D, rows, scale);
-            float* stat = &attn_stat_[(size_t)i * group * 2];
+            float* stat = &attn_stat_[(size_t)first_item * group * 2];
             for (int r = 0; r < group; r++)  // (max, Σ exp) of each query head's scores
                 stat[2 * r + 1] = k->softmax_exp(sc + r * KEY_BLOCK, (int)n, &stat[2 * r]);
-            float* o = &attn_out_[(size_t)i * group * D];
+            float* o = &attn_out_[(size_t)first_item * group * D];
             std::memset(o, 0, sizeof(float) * group * D);
             k->attn_values(o, sc, KEY_BLOCK, group, D, rows);
         }

@@ -80,6 +80,7 @@ class cpu_backend final : public backend {
     // false if a slot holds another position.
     bool cached_rows(const kv_seq* seq, int layer, int g, int64_t j0, int n, const void** keys, const void** values) const;
     const std::vector<int>& attn_order(const step_batch& b);  // cpu_attention.cpp
+    const std::vector<int>& attn_groups(const step_batch& b, const std::vector<int>& order, int most);
     void kv_store_row(const float* x, void* dst) const;  // x (head_dim) as the cache stores a row (dtype.h)
 
     backend_config cfg_;
@@ -110,6 +111,7 @@ class cpu_backend final : public backend {
     std::vector<float> attn_stat_;                // (items, group, 2) their score max and Σ exp
     std::vector<int> attn_first_;                 // (T + 1) first item of each token
     std::vector<int> attn_order_;                 // the items in the order threads take them
+    std::vector<int> attn_groups_;                // runs of attn_order_ one kernel call takes
     std::vector<float> moe_h_, moe_up_;           // (entries, inter_local)
     std::vector<float> moe_y_;                    // (entries, hidden)
     // A work item of matmul and moe: one panel group of a matrix (a matmuls() out, an expert).

@@ -37,6 +37,8 @@ double wasm_relaxed_simd_int8_probe(int64_t iters, int32_t* sink);
 void scalar_to_f16(const float* x, uint16_t* out, int64_t n);
 void avx2_to_f16(const float* x, uint16_t* out, int64_t n);
 void avx512_pack_act(const act_rows& x, int T, int64_t K, int part, int parts, float* out);  // the one table that packs
+void avx512_attn_tokens(float* const* o, float* const* stat, const float* q, int64_t ldq, int Tg, const int* n, int G, int D,
+                        const attn_rows& rows, float scale);
 
 // Where a prefill tile reads its weights: as stored (panel_layout.h); as stored, writing what
 // it derives from them (f32 widened from F16/BF16, Q4_0 nibbles unpacked to bytes) to a copy

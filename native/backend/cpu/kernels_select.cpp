@@ -30,16 +30,20 @@ static const cpu_kernels AVX2 = {
     avx2_widen_row,
     avx2_to_f16,
     avx2_fma_probe, avx2_int8_probe};
-static const cpu_kernels AVX512 = {
-    "avx512",
-    avx512_matmul_panels, 5, avx512_pack_act,  // prefill tiles from 5 tokens read packed activations
-    avx512_quantize_act, avx512_quant_matmul_panels,
-    avx512_axpy,
-    avx512_attn_scores, avx512_attn_values, true,
-    avx512_softmax_exp, avx512_silu_mul,
-    avx512_widen_row,
-    avx2_to_f16,  // F16C's 8 lanes do the job
-    avx512_fma_probe, avx512_int8_probe};
+static const cpu_kernels AVX512 = [] {
+    cpu_kernels k = {
+        "avx512",
+        avx512_matmul_panels, 5, avx512_pack_act,  // prefill tiles from 5 tokens read packed activations
+        avx512_quantize_act, avx512_quant_matmul_panels,
+        avx512_axpy,
+        avx512_attn_scores, avx512_attn_values, true,
+        avx512_softmax_exp, avx512_silu_mul,
+        avx512_widen_row,
+        avx2_to_f16,  // F16C's 8 lanes do the job
+        avx512_fma_probe, avx512_int8_probe};
+    k.attn_tokens = avx512_attn_tokens;
+    return k;
+}();
 
 // AVX512 with BF16 weights through AMX (bf16_amx_avx512.cpp): its BF16 results are not the
 // other tables' bits (within 1e-5 of them), and while its prefill runs 1.5–2.6× the avx512
