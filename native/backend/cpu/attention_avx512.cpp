@@ -181,12 +181,13 @@ AVX512_FN void avx512_attn_values(float* o, const float* w, int64_t ldw, int G, 
 // and lane sums as avx512_softmax_exp, here with rows in lanes (sT[p·16 + row]) and the sum of
 // each row's 16 lane sums in _mm512_reduce_add_ps's order; an output the same chain over the
 // rows in order, rows past a token's n skipped (masked), as `values` never reaches them.
-// Where the time went token by token: a score's reduce16 and widening its key are shared by 4
-// rows there and by 16 here. A harness of one 4-token call against 512 f16 rows of 128 (one
-// thread, Intel Xeon, its FMA probe 121 GFLOP/s): 39 µs against 48–58 µs token by token.
-// Prefill, 2 threads, interleaved A/B against token by token: mixtral-mini Q8_0 (64-dim heads)
-// 2,048 tokens 0.85 × 0.92 the time (two steps: this kernel, then its query slices), 256
-// tokens 0.90 × 0.96; mistral-mini (128) 0.97 × 0.94 and 0.97 × 0.98.
+// Where the time went token by token: widening a key, and the reduce16 of each 16 scores, for
+// 4 rows (one token's heads); here for 16. A harness of one 4-token call against 512 f16 rows
+// of 128 (one thread, Intel Xeon, its FMA probe 121 GFLOP/s): 39 µs, 48–58 µs token by token.
+// 2,048-token prefill, 2 threads: mixtral-mini Q8_0 (64-dim heads) spent 0.69× the time in
+// attention (perf: 27.8% of samples → 21.3%, its quantized matmuls' 46.9% → 52.0%), 1,024
+// tokens 0.895× the time (interleaved A/B, 4 of 5 pairs); mistral-mini (128) with attn_order,
+// 0.876× (4 of 4); 256 tokens 0.970× (12 of 15) and mixtral-mini within noise.
 
 // The rows (lanes) whose token sees row p of the keys: n > p.
 AVX512_FN static inline __mmask16 sees(__m512i n_of_row, int p) { return _mm512_cmpgt_epi32_mask(n_of_row, _mm512_set1_epi32(p)); }

@@ -58,6 +58,14 @@ inline uint8_t* thread_copy_buffer(size_t bytes) {
     return buffer.data() + (64 - (uintptr_t)buffer.data() % 64) % 64;
 }
 
+// A helper whose only work is prefetching: GCC 12 takes it for a pure function (a prefetch
+// writes nothing), and where it does not inline it the call, whose result nobody reads, is
+// deleted — with its fetches. The AVX-512+AMX kernel's panel_fetch::step had been so since it
+// was written (no prefetcht1 in the built kernel), and a shared fetch helper split by partial
+// inlining dropped the float tiles' fetch (batch-16 F16 steps 1.39× the time). Such helpers
+// are always inlined; `objdump -d` of the built kernel shows their fetches.
+#define FETCH_INLINE inline __attribute__((always_inline))
+
 // The tables' one exp (Cephes' expf, within 2 ulp): x clamped to [EXP_MIN, EXP_MAX] (a NaN
 // stays NaN), n = round-half-even(x·log₂e), r = x − n·ln 2 with ln 2 in two parts so that it
 // is exact, exp(r) = 1 + r + r²·(c0 + r·(c1 + …)), times 2ⁿ (exact: the result is normal).
@@ -107,13 +115,6 @@ inline float max_lanes8(const float* x, int64_t n) {
 // accumulators went back to registers: attention_avx2.cpp.)
 static const int ATTN_PREFETCH_BYTES = 4096;
 
-// A helper whose only work is prefetching: GCC 12 takes it for a pure function (a prefetch
-// writes nothing), and where it does not inline it the call, whose result nobody reads, is
-// deleted — with its fetches. The AVX-512+AMX kernel's panel_fetch::step had been so since it
-// was written (no prefetcht1 in the built kernel), and a shared fetch helper split by partial
-// inlining dropped the float tiles' fetch (batch-16 F16 steps 1.39× the time). Such helpers
-// are always inlined; `objdump -d` of the built kernel shows their fetches.
-#define FETCH_INLINE inline __attribute__((always_inline))
 inline int attn_rows_ahead(const attn_rows& rows, int D) { return std::max(4, (int)(ATTN_PREFETCH_BYTES / kv_row_bytes(rows.dtype, D))); }
 template <int LOCALITY, kv_dtype_t R>
 FETCH_INLINE void attn_prefetch_row(const void* row, int D) {
