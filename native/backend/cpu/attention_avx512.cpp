@@ -196,16 +196,14 @@ template <int ROWS, kv_dtype_t R, int HD>
 AVX512_FN static void tokens(float* const* o, float* const* stat, const float* q, int64_t ldq, int Tg, const int* n, int G, int D_,
                              const attn_rows& rows, float scale) {
     const int D = head_dim<HD>(D_), n_max = n[Tg - 1], D16 = D / 16 * 16, ahead = attn_rows_ahead(rows, D);
-    thread_local std::vector<float> buffer;
-    buffer.resize((size_t)n_max * 16);
-    float* sT = buffer.data();  // (n_max, 16): row ρ's score, then weight, of row p at sT[p·16 + ρ]
-    // The rows' query vectors side by side, slice by slice: qs[(d / 16 · ROWS + ρ) · 16 + d % 16]
-    // (zero past D), so that a slice's FMAs read them at fixed offsets from one pointer (as
-    // rows, GCC kept their 16 addresses in vector registers and moved them out a slice).
+    // The thread's scratch (kernels_isa.h), 64-aligned: sT (n_max, 16), row ρ's score, then
+    // weight, of row p at sT[p·16 + ρ]; then the rows' query vectors side by side, slice by
+    // slice: qs[(d / 16 · ROWS + ρ) · 16 + d % 16] (zero past D), so that a slice's FMAs read
+    // them at fixed offsets from one pointer (as rows, GCC kept their 16 addresses in vector
+    // registers and moved them out a slice).
     const int slices = (D + 15) / 16;
-    thread_local std::vector<float> q_slices;
-    q_slices.resize((size_t)slices * ROWS * 16 + 16);
-    float* qs = q_slices.data() + (16 - (uintptr_t)q_slices.data() / 4 % 16) % 16;
+    float* sT = (float*)thread_copy_buffer(sizeof(float) * 16 * ((size_t)n_max + slices * ROWS));
+    float* qs = sT + (size_t)n_max * 16;
     alignas(64) int32_t row_n[16];
     for (int rho = 0; rho < 16; rho++) {
         const int at = std::min(rho, Tg * G - 1);  // a row past the tokens' repeats the last

@@ -165,7 +165,7 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
     attn_out_.resize((size_t)n_items * group * D);  // each item zeroes its own
     attn_stat_.resize((size_t)n_items * group * 2);
     const std::vector<int>& order = attn_order(b);
-    const std::vector<int>& groups = attn_groups(b, order, k->attn_tokens ? std::min(4, 16 / group) : 1);
+    const std::vector<int>& groups = attn_groups(b, order, k->attn_tokens ? std::min(ATTN_TOKENS, 16 / group) : 1);
     const int n_groups = (int)groups.size() - 1;
     thread_pool_for(pool_, n_groups, thread_pool_grain(pool_, n_groups, 8), [&](int begin, int end, int) {
         thread_local std::vector<float> scores;
@@ -195,8 +195,8 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
             const attn_rows rows{kp, vp, (int)n, cfg_.kv_dtype};
             const float* q0 = q + ((int64_t)attn_items_[first_item].t * H + it.g * group) * D;  // the first token's heads
             if (Tg > 1) {
-                float *o[4], *stat[4];
-                int n_of[4];
+                float *o[ATTN_TOKENS], *stat[ATTN_TOKENS];
+                int n_of[ATTN_TOKENS];
                 for (int j = 0; j < Tg; j++) {
                     const int i = order[groups[gi] + j];
                     o[j] = &attn_out_[(size_t)i * group * D];

@@ -72,6 +72,9 @@ struct attn_rows {
 //   Q8_0 / Q4_0     acc = fma((float)s_b, d_w[r][b] · d_x[t][b], acc) for blocks b in order,
 //                   s_b = Σ q_w·q_x over the block (an exact integer, any order),
 // so a token's logits are bit-identical alone or in any batch, and across the tables.
+// The most tokens one attn_tokens call takes (cpu_kernels below).
+static const int ATTN_TOKENS = 4;
+
 struct cpu_kernels {
     const char* isa;  // "scalar", "avx2", "avx512", "avx512_amx", "wasm_simd128", "wasm_relaxed_simd"
     void (*matmul_panels)(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps);
@@ -117,11 +120,11 @@ struct cpu_kernels {
     // 16 (panel_layout.h), zero past K; the kernels load the last tile whole (any bytes past T).
     bool bf16_tile_pairs = false;
     void (*pack_act_bf16)(const act_rows& x, int T, int64_t K, int part, int parts, uint16_t* out) = nullptr;
-    // Attention of Tg ≤ 4 consecutive tokens of a chunk at once, G ≤ 16 / Tg query heads each
-    // (token i's heads at q + i·ldq), token i against rows [0, n[i]) (n ascending, each row a key
-    // the last token sees): each row loaded once for all of them. Writes what attn_scores,
-    // softmax_exp and attn_values give each token alone, to the bit: o[i] (G × D) and stat[i]
-    // (G × 2: the scores' max, Σ exp). Null: the backend runs them token by token.
+    // Attention of Tg ≤ ATTN_TOKENS consecutive tokens of a chunk at once, G ≤ 16 / Tg query
+    // heads each (token i's heads at q + i·ldq), token i against rows [0, n[i]) (n ascending,
+    // each row a key the last token sees): each row loaded once for all of them. Writes what
+    // attn_scores, softmax_exp and attn_values give each token alone, to the bit: o[i] (G × D)
+    // and stat[i] (G × 2: the scores' max, Σ exp). Null: the backend runs them token by token.
     void (*attn_tokens)(float* const* o, float* const* stat, const float* q, int64_t ldq, int Tg, const int* n, int G, int D,
                         const attn_rows& rows, float scale) = nullptr;
 };

@@ -114,7 +114,6 @@ inline float max_lanes8(const float* x, int64_t n) {
 // rest). (AVX2's attention lost 0–5% with prefetcht1, and gained nothing from it since its
 // accumulators went back to registers: attention_avx2.cpp.)
 static const int ATTN_PREFETCH_BYTES = 4096;
-
 inline int attn_rows_ahead(const attn_rows& rows, int D) { return std::max(4, (int)(ATTN_PREFETCH_BYTES / kv_row_bytes(rows.dtype, D))); }
 template <int LOCALITY, kv_dtype_t R>
 FETCH_INLINE void attn_prefetch_row(const void* row, int D) {
