@@ -81,12 +81,15 @@ describe('batching', () => {
   // A token's attention reads its keys in an order that depends on how many it sees alone, and
   // a chunk's consecutive tokens may be read together (kernels.h: attn_tokens) with each
   // token's numbers its own: every prompt token's logits are the same bits whatever the chunks.
-  // 1,100 tokens cross two 512-key work items; 2 and 4 query heads a KV head; every K/V dtype.
+  // 1,100 tokens cross two 512-key work items; 2 and 4 query heads a KV head; every K/V dtype;
+  // and a 700-key sliding window, whose tokens past it read a first block of their own, then
+  // the blocks at multiples of 512 that they share.
   it('a prompt gives the same logits, to the bit, whole, in chunks or token by token', async () => {
     const tokens = prompt(1100, 8, 512);
-    for (const shape of [{ heads: 8, kvHeads: 4 }, { heads: 16, kvHeads: 4 }])
+    const shapes = [{ heads: 8, kvHeads: 4, window: null }, { heads: 16, kvHeads: 4, window: null }, { heads: 16, kvHeads: 4, window: 700 }];
+    for (const shape of shapes)
       for (const kvDtype of KV_DTYPES) {
-        const dir = await models.make({ preset: 'mistral-tiny', seed: 23, window: null, headDim: 32, ...shape });
+        const dir = await models.make({ preset: 'mistral-tiny', seed: 23, headDim: 32, ...shape });
         const e = await Engine.load(dir, { kvDtype });
         try {
           const logits = async (chunk: number) =>

@@ -30,18 +30,20 @@ static void touch_rows(const void* const* keys, const void* const* values, int n
     (void)sink;
 }
 
-// Puts a work item's n key and value rows in the order the kernels read them. A whole block:
-// its quarters interleaved, row j of each quarter in turn, so a kernel reading rows in order
-// reads 4 runs of memory at once, which memory serves faster than one (panel_layout.h). The
-// extra time of a step at 4,096 tokens (2 threads, Intel Xeon, interleaved A/B): mistral-mini
-// Q4_0 6.7–7.2 → 6.0–6.1 ms (3 of 3 rounds), Q8_0 6.4–6.6 → 6.0–6.2 (2 of 3); mixtral-mini's
-// (64-dim rows) stayed 3.1–3.3; 8 runs gained no more. A block's last part (fewer rows) as they
-// come, so that a token's order is the one before it's with its own key appended, and
-// consecutive tokens read their rows together (attn_tokens). The order is n's alone (cached
-// and fresh rows alike), so a token's output still depends on its own keys alone, whatever
-// the chunk or batch.
-static void interleave_quarters(const void** keys, const void** values, int n, std::vector<const void*>& scratch) {
-    if (n < KEY_BLOCK) return;
+// Puts a work item's n key and value rows in the order the kernels read them. A whole block,
+// or a sliding window's first (partial) block: its quarters interleaved, row j of each quarter
+// in turn, so a kernel reading rows in order reads 4 runs of memory at once, which memory
+// serves faster than one (panel_layout.h). The extra time of a step at 4,096 tokens (2
+// threads, Intel Xeon, interleaved A/B): mistral-mini Q4_0 6.7–7.2 → 6.0–6.1 ms (3 of 3
+// rounds), Q8_0 6.4–6.6 → 6.0–6.2 (2 of 3); mixtral-mini's (64-dim rows) stayed 3.1–3.3; 8
+// runs gained no more. A block's last part (fewer rows, from a multiple of KEY_BLOCK) as
+// they come, so that a token's order is the one before it's with its own key appended, and
+// consecutive tokens read their rows together (attn_tokens). The order is the item's alone
+// (cached and fresh rows alike), so a token's output still depends on its own keys alone,
+// whatever the chunk or batch.
+static void interleave_quarters(const void** keys, const void** values, int64_t j_begin, int n,
+                                std::vector<const void*>& scratch) {
+    if (n < KEY_BLOCK && j_begin % KEY_BLOCK == 0) return;
     scratch.assign(keys, keys + n);
     scratch.insert(scratch.end(), values, values + n);
     const int q = (n + 3) / 4;
@@ -147,18 +149,24 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
     std::atomic<bool> cache_ok{true};
     const cpu_kernels* k = k_;
 
-    // Work items: (token, block of KEY_BLOCK visible keys, KV head); consecutive items read
-    // neighbouring runs of the K/V blocks. Blocks split the range [j0, p_q] the same way
-    // whatever the batch, and partial results are combined in block order, so a token's
-    // output depends on its own keys alone (batch invariance).
+    // Work items: (token, block of visible keys, KV head); consecutive items read neighbouring
+    // runs of the K/V blocks. Blocks split the range [j0, p_q] at multiples of KEY_BLOCK, the
+    // same way whatever the batch, and partial results are combined in block order, so a
+    // token's output depends on its own keys alone (batch invariance). At multiples, not from
+    // j0: past a sliding window each token's j0 is the one before's + 1, and blocks from j0
+    // would differ for every token, where these are the same whole blocks and last blocks
+    // that grow by a key, which consecutive tokens read together (attn_groups); only the
+    // first block, up to the first multiple, is a token's own.
     attn_items_.clear();
     attn_first_.resize(T + 1);
     for (int t = 0; t < T; t++) {
         attn_first_[t] = (int)attn_items_.size();
         const kv_seq* seq = b.chunks[b.token_chunk[t]].seq;
         const int64_t p_q = b.positions[t], j0 = swa_first_visible(p_q, seq->window);
-        for (int64_t jb = j0; jb <= p_q; jb += KEY_BLOCK)
-            for (int g = 0; g < KV; g++) attn_items_.push_back({t, g, jb, std::min(p_q + 1, jb + KEY_BLOCK)});
+        for (int64_t jb = j0, end; jb <= p_q; jb = end) {
+            end = std::min(p_q + 1, (jb / KEY_BLOCK + 1) * KEY_BLOCK);
+            for (int g = 0; g < KV; g++) attn_items_.push_back({t, g, jb, end});
+        }
     }
     const int n_items = (int)attn_items_.size();
     attn_first_[T] = n_items;
@@ -190,7 +198,7 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
                 kp[at] = k_fresh + row * row_bytes;
                 vp[at] = v_fresh + row * row_bytes;
             }
-            interleave_quarters(kp, vp, (int)n, scratch_rows);
+            interleave_quarters(kp, vp, it.j_begin, (int)n, scratch_rows);
             if (!k->attn_prefetches) touch_rows(kp, vp, (int)n, (int)row_bytes);
             const attn_rows rows{kp, vp, (int)n, cfg_.kv_dtype};
             const float* q0 = q + ((int64_t)attn_items_[first_item].t * H + it.g * group) * D;  // the first token's heads
