@@ -92,8 +92,9 @@ AVX512_FN static inline __m512i group(const block_q8_act& x, int g) {
 static const int PREFETCH_BLOCKS = 8;  // Q4_0 2.3 KB: 15–35% faster single-thread decode than 2, 4 or 16
 
 // A prefill's copy of a tile's panels (panel_source): the weights as bytes in Q8_0's group
-// order (each Q4_0 nibble a byte), its blocks COPY_BLOCK bytes — 16 f16 scales, padding, then
-// the 512 bytes 64-aligned (stored Q8_0 blocks are 544 bytes apart, so every other load
+// order (each Q4_0 nibble a byte), its blocks COPY_BLOCK bytes — the 16 scales widened to f32
+// (the same numbers: a load for the copy tiles where the stored f16 take a 2-µop cvtph each),
+// then the 512 bytes 64-aligned (stored Q8_0 blocks are 544 bytes apart, so every other load
 // crosses a cache line) — and the MP panels one after another.
 static const int COPY_BLOCK = 64 + 8 * 64, COPY_BYTES = 64;
 
@@ -139,10 +140,7 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         for (int p = 0; p < MP; p++) blk[p] = panel[p] + b * block_bytes;
         uint8_t* out[MP];  // stored_to_copy: this block in the copy
         if constexpr (TO_COPY)
-            for (int p = 0; p < MP; p++) {
-                out[p] = copy + (p * nb + b) * COPY_BLOCK;
-                _mm256_store_si256((__m256i*)out[p], _mm256_loadu_si256((const __m256i*)blk[p]));
-            }
+            for (int p = 0; p < MP; p++) out[p] = copy + (p * nb + b) * COPY_BLOCK;
         // Decoding reads MP streams at once, and the hardware prefetcher alone falls behind:
         // fetch PREFETCH_BLOCKS ahead in each (at a panel's end, on into the one after it,
         // the next set's panel when ps's panels are a stride apart). Q8_0 too: batch-1
@@ -206,7 +204,8 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
             }
         }
         for (int p = 0; p < MP; p++) {
-            const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)blk[p]));
+            const __m512 dw = COPY ? _mm512_load_ps((const float*)blk[p]) : _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)blk[p]));
+            if constexpr (TO_COPY) _mm512_store_ps((float*)out[p], dw);
             for (int t = 0; t < NT; t++)
                 acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(SPLIT ? _mm512_add_epi32(s[p][t], s2[p][t]) : s[p][t]),
                                             _mm512_mul_ps(dw, _mm512_set1_ps(xs[t][b].d)), acc[p][t]);
