@@ -17,7 +17,9 @@
 // itself read a median B/A of 0.989–1.002 (12 to 30 pairs; decode and prefill, Intel Xeon, on
 // a VM whose prefill times moved ±30% that hour).
 // The process loaded second may run a little faster (decode 0.989, and a 1.021 that read
-// 0.985 with --a and --b swapped): for a change of a few percent, run both orders.
+// 0.985 with --a and --b swapped), or slower (the same build against itself: 1.047, B faster
+// in 1 of 9 pairs, batch 16, Intel Xeon): for a change of a few percent, --both-orders runs
+// the pairs again with B's process loaded first and reports both medians and their mean.
 import { execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
@@ -32,11 +34,12 @@ import { decodeStep, median, tokens } from './engine_timings.ts';
 
 const USAGE = `usage: npm run bench:ab -- --a A.node --b B.node [--preset mistral-mini|mixtral-mini] [--dtype f16|bf16|f32|q8_0|q4_0]
                        [--threads N] [--isa TABLE] [--steps 64] [--batch 1] [--context N] [--kv-dtype f16|f32|q8_0] [--rounds 4] [--prefill N]
-                       [--alternate] [--isa-b TABLE]
+                       [--alternate] [--both-orders] [--isa-b TABLE]
 Times greedy decode steps (or, with --prefill N, an N-token prompt) of .bench/models/PRESET-DTYPE (made by \`npm run bench\`) with each build
 in turn, a fresh process a build a round, and prints each round's median step and B/A. --alternate: both builds loaded at once,
-single steps (or prompts) alternating between them, --rounds pairs of them (default 20). --isa-b TABLE: B on that kernel table, A on
---isa's (with --a and --b the same file: two tables of one build).`;
+single steps (or prompts) alternating between them, --rounds pairs of them (default 20); --both-orders (implies --alternate): then as
+many again with B's process loaded first, and the geometric mean of the two medians. --isa-b TABLE: B on that kernel table, A on --isa's (with --a and
+--b the same file: two tables of one build).`;
 
 const Options = z.object({
   a: z.string().optional(),
@@ -53,13 +56,14 @@ const Options = z.object({
   prefill: z.coerce.number().int().positive().optional(),
   rounds: z.coerce.number().int().positive().optional(),
   alternate: z.boolean().default(false),
+  'both-orders': z.boolean().default(false),
   child: z.boolean().default(false),
   serve: z.boolean().default(false),
 });
 const text = { type: 'string' } as const;
 const opts = scriptArgs(
   USAGE,
-  { a: text, b: text, preset: text, dtype: text, threads: text, isa: text, 'isa-b': text, steps: text, batch: text, context: text, 'kv-dtype': text, prefill: text, rounds: text, alternate: { type: 'boolean' }, child: { type: 'boolean' }, serve: { type: 'boolean' } },
+  { a: text, b: text, preset: text, dtype: text, threads: text, isa: text, 'isa-b': text, steps: text, batch: text, context: text, 'kv-dtype': text, prefill: text, rounds: text, alternate: { type: 'boolean' }, 'both-orders': { type: 'boolean' }, child: { type: 'boolean' }, serve: { type: 'boolean' } },
   Options,
 );
 const modelDir = join('.bench', 'models', `${opts.preset}-${opts.dtype}`);
@@ -170,7 +174,8 @@ function addonSwap() {
   return { install, restore };
 }
 
-async function alternate(a: string, b: string) {
+// --alternate's pairs, A's process loaded first or B's; returns each pair's B/A.
+async function alternatePairs(a: string, b: string, bFirst: boolean): Promise<number[]> {
   const { install, restore } = addonSwap();
   type Child = { measure: () => Promise<number>; end: () => void };
   const start = async (file: string, isa?: string): Promise<[Child, string]> => {
@@ -187,14 +192,21 @@ async function alternate(a: string, b: string) {
   };
   const children: Child[] = [];
   try {
+    const startB = async () => {
+      const started = await start(b, opts['isa-b'] ?? opts.isa);
+      children.push(started[0]);
+      return started;
+    };
+    const bLoaded = bFirst ? await startB() : undefined;
     const [ca, isa] = await start(a);
     children.push(ca);
-    const [cb, isaB] = await start(b, opts['isa-b'] ?? opts.isa);
-    children.push(cb);
+    const [cb, isaB] = bLoaded ?? (await startB());
     restore();
     const what =
       opts.prefill !== undefined ? `${opts.prefill}-token prompt` : opts.context !== undefined ? `decode step at ${opts.context} tokens` : `decode step (batch ${opts.batch})`;
-    console.log(`${isa === isaB ? isa : `A ${isa}, B ${isaB}`}: ${what}, builds alternating, the first of each pair alternating too`);
+    console.log(
+      `${isa === isaB ? isa : `A ${isa}, B ${isaB}`}: ${what}, builds alternating, the first of each pair alternating too; ${bFirst ? "B's" : "A's"} process loaded first`,
+    );
     const msA: number[] = [], msB: number[] = [], ratios: number[] = [];
     for (let pair = 0; pair < (opts.rounds ?? 20); pair++) {
       const [first, second] = pair % 2 ? [cb, ca] : [ca, cb];
@@ -205,10 +217,21 @@ async function alternate(a: string, b: string) {
     }
     console.log(`A median ${median(msA).toFixed(2)} ms  B median ${median(msB).toFixed(2)} ms`);
     console.log(`B faster in ${ratios.filter((r) => r < 1).length} of ${ratios.length} pairs; median B/A ${median(ratios).toFixed(3)}`);
+    return ratios;
   } finally {
     for (const c of children) c.end();
     restore();
   }
+}
+
+async function alternate(a: string, b: string) {
+  const first = await alternatePairs(a, b, false);
+  if (!opts['both-orders']) return;
+  const second = await alternatePairs(a, b, true), all = [...first, ...second];
+  const [m1, m2] = [median(first), median(second)];
+  console.log(
+    `both orders: median B/A ${m1.toFixed(3)} (A's process loaded first), ${m2.toFixed(3)} (B's first); geometric mean ${Math.sqrt(m1 * m2).toFixed(3)}; B faster in ${all.filter((r) => r < 1).length} of ${all.length} pairs`,
+  );
 }
 
 function driver(a: string, b: string) {
@@ -248,5 +271,5 @@ else if (!opts.a || !opts.b || !existsSync(opts.a) || !existsSync(opts.b)) {
 } else if (!existsSync(ADDON)) {
   console.error('no build/Release/sirocco.node to put back afterwards: npm run build:native first');
   process.exitCode = 1;
-} else if (opts.alternate) await alternate(opts.a, opts.b);
+} else if (opts.alternate || opts['both-orders']) await alternate(opts.a, opts.b);
 else driver(opts.a, opts.b);
