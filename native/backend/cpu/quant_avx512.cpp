@@ -110,10 +110,19 @@ static const int COPY_BLOCK = 64 + 8 * 64, COPY_BYTES = 64;
 // step, mistral-mini Q8_0, 2 threads, interleaved A/B: 0.893× the time (5 of 5 rounds), Q4_0
 // 0.986× (5 of 5), mixtral-mini Q4_0 0.986×; 256-token prefill within noise (0.91–1.02×).
 // Bytes [from, to) of each of the next two panels, per_block of them while a block computes;
-// no panels: the matrix's last.
+// no panels: the matrix's last. first_fetches_l1: whether the first tile also fetches its own
+// panels into L1 ahead of its loads (below). Not with 4 tiles a pair or fewer (decode batches
+// of 12–24): there the slices cannot bring a whole pair into L2 in time, and the first tile's
+// L1 fetches, gone to memory, hold the fill buffers its own loads wait on — it had taken 1.8×
+// a copy tile's time at batch 16 (perf, mistral-mini Q8_0), a quarter of its samples on its
+// prefetcht0s. Without them, interleaved A/B in both orders (bench:ab --both-orders),
+// mistral-mini Q8_0 batch 16: 0.955× and 0.973× the time at 2 threads (21 and 18 of 22
+// pairs), 0.924× at 1 (12 of 14); batch 12 1.009× and 24 0.988× (9 and 10 of 18), Q4_0 batch
+// 16 1.000× (13 of 22). Prefill keeps them (256-token mistral-mini Q8_0 read slower without).
 struct next_pair_fetch {
     const uint8_t* panel[2] = {nullptr, nullptr};
     int64_t from = 0, to = 0, per_block = 0;
+    bool first_fetches_l1 = true;
 };
 
 // Panels i … i + MP − 1 of ps against NT tokens, block by block: exact integer sums s (from
@@ -150,7 +159,7 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         // the panels from memory: 256-token prefill 0.975× the time for mixtral-mini Q8_0 (3
         // of 3 interleaved rounds, Intel Xeon, 2 threads; its experts' ~64 tokens make few
         // tiles a panel), 0.985× Q4_0, mistral-mini Q8_0 0.986×.
-        if (!COPY && (NT <= 2 || t0 == 0))
+        if (!COPY && (NT <= 2 || (t0 == 0 && next.first_fetches_l1)))
             for (int p = 0; p < MP; p++)
                 for (int l = 0; l < block_bytes; l += 64) _mm_prefetch((const char*)blk[p] + PREFETCH_BLOCKS * block_bytes + l, _MM_HINT_T0);
         if constexpr (COPY || TO_COPY)
@@ -249,6 +258,7 @@ AVX512_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, in
             if (next_panel_pair(ps, i, panel_count(w.rows), next_at))
                 for (int p = 0; p < 2; p++) next.panel[p] = (const uint8_t*)w.data + next_at[p] * panel_bytes;
             next.per_block = per_block;
+            next.first_fetches_l1 = T > 4 * 6;
             for (int t = 0; t < T; t += 6) {
                 next.from = t / 6 * slice, next.to = std::min(next.from + slice, panel_bytes);
                 if (t == 0) quant_tokens<Q4, panel_source::stored_to_copy, 2, 6>(y, ldy, x, 0, 6, w, ps, i, copy, next);
