@@ -37,9 +37,9 @@ const USAGE = `usage: npm run bench:ab -- --a A.node --b B.node [--preset mistra
                        [--alternate] [--both-orders] [--isa-b TABLE]
 Times greedy decode steps (or, with --prefill N, an N-token prompt) of .bench/models/PRESET-DTYPE (made by \`npm run bench\`) with each build
 in turn, a fresh process a build a round, and prints each round's median step and B/A. --alternate: both builds loaded at once,
-single steps (or prompts) alternating between them, --rounds pairs of them (default 20); --both-orders (implies --alternate): then as
-many again with B's process loaded first, and the geometric mean of the two medians. --isa-b TABLE: B on that kernel table, A on --isa's (with --a and
---b the same file: two tables of one build).`;
+single steps (or prompts) alternating between them, --rounds pairs of them (default 20). --both-orders (implies --alternate): then as
+many pairs again with B's process loaded first, and the geometric mean of the two medians. --isa-b TABLE: B on that kernel table, A on
+--isa's (with --a and --b the same file: two tables of one build).`;
 
 const Options = z.object({
   a: z.string().optional(),
@@ -150,6 +150,13 @@ function childArgs(isa = opts.isa) {
     .flatMap(([k, v]) => [`--${k}`, String(v)]);
 }
 
+// Ctrl-C puts every swapped addon back (--both-orders swaps twice) before exiting.
+const pendingRestores = new Set<() => void>();
+process.on('SIGINT', () => {
+  for (const restore of [...pendingRestores]) restore();
+  process.exit(130);
+});
+
 // Puts `file` in place of the addon (the original copied aside first), and the original back.
 function addonSwap() {
   const saved = join(mkdtempSync(join(tmpdir(), 'sirocco-ab-')), 'sirocco.node');
@@ -160,17 +167,12 @@ function addonSwap() {
     unlinkSync(ADDON);
     copyFileSync(file, ADDON);
   };
-  let restored = false;
   const restore = () => {
-    if (restored) return;
+    if (!pendingRestores.delete(restore)) return;
     install(saved);
     rmSync(join(saved, '..'), { recursive: true, force: true });
-    restored = true;
   };
-  process.on('SIGINT', () => {
-    restore();
-    process.exit(130);
-  });
+  pendingRestores.add(restore);
   return { install, restore };
 }
 
