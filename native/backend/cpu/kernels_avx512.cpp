@@ -44,20 +44,19 @@ AVX512_FN static inline void fma_column(__m512 (&acc)[MP][NT], const tensor& w, 
     }
 }
 
-// Decode tiles (4 panels, activations as rows) fetch each weight stream this far ahead, once
-// a cache line: the hardware prefetcher alone falls behind 4 streams (as for Q4_0,
-// quant_avx512.cpp). F16/BF16 batch-1 decode steps 5–11% shorter, 1 and 2 threads (interleaved
-// A/B); 1 KB ahead gained less, 3 and 5 KB lost. So does a prefill's widening tile (wide_tile),
-// the one that brings its panel pair from memory: 256-token prefill 0.93–0.95× the time for
-// mixtral-mini F16 and 0.92× BF16 (its experts' ~64 tokens make few tiles a pair), mistral-mini
-// F16 0.97–0.98× (interleaved rounds, 2 threads, Intel Xeon); into L2 (prefetcht1) it lost 2%,
-// and 1, 4 or 8 KB ahead was within 1% of 2.
-static const int FLOAT_PREFETCH_BYTES = 2048;
-// That fetch for the weights of column k, at element i of w: once a cache line.
+// Decode tiles (4 panels, activations as rows) fetch each weight stream ahead (by
+// stream_fetch_bytes, kernels_isa.h), once a cache line: the hardware prefetcher alone falls
+// behind 4 streams (as for Q4_0, quant_avx512.cpp). F16/BF16 batch-1 decode steps 5–11%
+// shorter, 1 and 2 threads (interleaved A/B, Intel Xeon, 2 KB ahead). So does a prefill's
+// widening tile (wide_tile), the one that brings its panel pair from memory: 256-token
+// prefill 0.93–0.95× the time for mixtral-mini F16 and 0.92× BF16 (its experts' ~64 tokens
+// make few tiles a pair), mistral-mini F16 0.97–0.98× (interleaved rounds, 2 threads, Intel
+// Xeon); into L2 (prefetcht1) it lost 2%. That fetch for the weights of column k, at element
+// i of w, `ahead` bytes on: once a cache line.
 template <int D>
-AVX512_FN static FETCH_INLINE void fetch_ahead(const tensor& w, int64_t i, int64_t k) {
+AVX512_FN static FETCH_INLINE void fetch_ahead(const tensor& w, int64_t i, int64_t k, int ahead) {
     constexpr int elem = D == DT_F32 ? 4 : 2, columns_per_line = 64 / (PANEL_ROWS * elem);
-    if (k % columns_per_line == 0) _mm_prefetch((const char*)w.data + i * elem + FLOAT_PREFETCH_BYTES, _MM_HINT_T0);
+    if (k % columns_per_line == 0) _mm_prefetch((const char*)w.data + i * elem + ahead, _MM_HINT_T0);
 }
 
 // One tile: panels i … i + MP − 1 of ps against NT tokens, each output one fma chain along k
@@ -78,9 +77,10 @@ AVX512_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, const
     } else {
         const float* xs[NT];
         for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
+        const int ahead = stream_fetch_bytes();
         for (int64_t k = 0; k < K; k++) {
             if (MP == 4)
-                for (int p = 0; p < MP; p++) fetch_ahead<D>(w, panel[p] + k * PANEL_ROWS, k);
+                for (int p = 0; p < MP; p++) fetch_ahead<D>(w, panel[p] + k * PANEL_ROWS, k, ahead);
             fma_column<D>(acc, w, panel, k, [&](int t) { return xs[t][k]; });
         }
     }
@@ -174,10 +174,11 @@ AVX512_FN static void wide_tile(float* y, int64_t ldy, const float* xt, int t0, 
     __m512 acc[MP][NT];
     for (int p = 0; p < MP; p++)
         for (int t = 0; t < NT; t++) acc[p][t] = k0 ? _mm512_maskz_loadu_ps(mask[p], out[p] + t * ldy) : _mm512_setzero_ps();
+    const int ahead = WIDEN ? stream_fetch_bytes() : 0;
     for (int64_t k = 0; k < kn; k++, xt += NT, wide += MP * PANEL_ROWS) {
         __m512 wv[MP];
         if constexpr (WIDEN)
-            for (int p = 0; p < MP; p++) fetch_ahead<D>(w, panel[p] + k * PANEL_ROWS, k);
+            for (int p = 0; p < MP; p++) fetch_ahead<D>(w, panel[p] + k * PANEL_ROWS, k, ahead);
         if constexpr (FETCH) {
             for (int p = 0; p < MP; p++) _mm_prefetch((const char*)(wide + (WIDE_AHEAD * MP + p) * PANEL_ROWS), _MM_HINT_T0);
             if (k % 4 == 0)
@@ -234,8 +235,9 @@ AVX512_FN static void one_pass_tile(float* y, int64_t ldy, const float* packed, 
     const float *x0 = packed, *x1 = packed + N0 * K;
     __m512 acc[NT];
     for (auto& a : acc) a = _mm512_setzero_ps();
+    const int ahead = stream_fetch_bytes();
     for (int64_t k = 0; k < K; k++, x0 += N0, x1 += N1) {
-        fetch_ahead<D>(w, panel + k * PANEL_ROWS, k);
+        fetch_ahead<D>(w, panel + k * PANEL_ROWS, k, ahead);
         const __m512 wv = load16<D>(w.data, panel + k * PANEL_ROWS);
         for (int t = 0; t < N0; t++) acc[t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x0[t]), acc[t]);
         for (int t = 0; t < N1; t++) acc[N0 + t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x1[t]), acc[N0 + t]);

@@ -89,8 +89,6 @@ AVX512_FN static inline __m512i group(const block_q8_act& x, int g) {
     return _mm512_set1_epi32(v);
 }
 
-static const int PREFETCH_BLOCKS = 8;  // Q4_0 2.3 KB: 15–35% faster single-thread decode than 2, 4 or 16
-
 // A prefill's copy of a tile's panels (panel_source): the weights as bytes in Q8_0's group
 // order (each Q4_0 nibble a byte), its blocks COPY_BLOCK bytes — the 16 scales widened to f32
 // (the same numbers: a load for the copy tiles where the stored f16 take a 2-µop cvtph each),
@@ -135,6 +133,7 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
     const int64_t nb = x.nb;
     const int block_bytes = COPY ? COPY_BLOCK : Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK;
     const int bytes_at = COPY ? COPY_BYTES : 2 * PANEL_ROWS;  // where a block's weight bytes begin
+    const int64_t ahead = (int64_t)(stream_fetch_bytes() + block_bytes - 1) / block_bytes * block_bytes;
     const block_q8_act* xs[NT];
     for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
     __m512 acc[MP][NT];
@@ -151,17 +150,18 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         if constexpr (TO_COPY)
             for (int p = 0; p < MP; p++) out[p] = copy + (p * nb + b) * COPY_BLOCK;
         // Decoding reads MP streams at once, and the hardware prefetcher alone falls behind:
-        // fetch PREFETCH_BLOCKS ahead in each (at a panel's end, on into the one after it,
-        // the next set's panel when ps's panels are a stride apart). Q8_0 too: batch-1
-        // decode of mixtral-mini (K = 1024: 17 KB panels) 0.95× the time at 2 threads (4 of 4
-        // interleaved rounds, Intel Xeon), mistral-mini and 1 thread 0.99×; 4 blocks ahead
-        // gained as much, 12 less. So does a prefill's first token tile, the one that brings
-        // the panels from memory: 256-token prefill 0.975× the time for mixtral-mini Q8_0 (3
-        // of 3 interleaved rounds, Intel Xeon, 2 threads; its experts' ~64 tokens make few
-        // tiles a panel), 0.985× Q4_0, mistral-mini Q8_0 0.986×.
+        // fetch `ahead` in each (stream_fetch_bytes in whole blocks: on Intel Q4_0 8 blocks,
+        // Q8_0 4; at a panel's end, on into the one after it, the next set's panel when ps's
+        // panels are a stride apart). Q8_0 too: batch-1 decode of mixtral-mini (K = 1024: 17
+        // KB panels) 0.95× the time at 2 threads (4 of 4 interleaved rounds, Intel Xeon),
+        // mistral-mini and 1 thread 0.99×; 4 blocks ahead gained as much as 8, 12 less. So
+        // does a prefill's first token tile, the one that brings the panels from memory:
+        // 256-token prefill 0.975× the time for mixtral-mini Q8_0 (3 of 3 interleaved rounds,
+        // Intel Xeon, 2 threads; its experts' ~64 tokens make few tiles a panel), 0.985× Q4_0,
+        // mistral-mini Q8_0 0.986×.
         if (!COPY && (NT <= 2 || (t0 == 0 && next.first_fetches_l1)))
             for (int p = 0; p < MP; p++)
-                for (int l = 0; l < block_bytes; l += 64) _mm_prefetch((const char*)blk[p] + PREFETCH_BLOCKS * block_bytes + l, _MM_HINT_T0);
+                for (int l = 0; l < block_bytes; l += 64) _mm_prefetch((const char*)blk[p] + ahead + l, _MM_HINT_T0);
         if constexpr (COPY || TO_COPY)
             if (next.panel[0])
                 for (int64_t at = next.from + b * next.per_block, end = std::min(at + next.per_block, next.to); at < end; at += 64)
