@@ -228,6 +228,11 @@ AVX512_FN static void wide_panels(float* y, int64_t ldy, const float* packed, in
 // while it computes. Batch-16 decode step of mistral-mini, 2 threads, Intel Xeon, interleaved
 // A/B: F16 0.83× the time (7 of 7 pairs), BF16 0.88× (7 of 7); batch 20 F16 0.98×, 24 0.92×.
 // packed: the call's activations, tiles of 12 and N1 (avx512_pack_act).
+// Its one weight stream a thread fetches farther ahead than a decode tile's four: 2 KB, the
+// distance tuned on Intel. Zen 5's 1 KB (stream_fetch_bytes) took 1.11× the time here
+// (batch-16 step of mistral-mini F16, 2 threads, interleaved A/B in both orders, 15 of 18
+// pairs; 4 and 8 KB within noise of 2).
+static const int ONE_STREAM_FETCH_BYTES = 2048;
 template <int D, int N1>
 AVX512_FN static void one_pass_tile(float* y, int64_t ldy, const float* packed, const tensor& w, int64_t at) {
     constexpr int N0 = TILE_TOKENS, NT = N0 + N1;
@@ -235,9 +240,8 @@ AVX512_FN static void one_pass_tile(float* y, int64_t ldy, const float* packed, 
     const float *x0 = packed, *x1 = packed + N0 * K;
     __m512 acc[NT];
     for (auto& a : acc) a = _mm512_setzero_ps();
-    const int ahead = stream_fetch_bytes();
     for (int64_t k = 0; k < K; k++, x0 += N0, x1 += N1) {
-        fetch_ahead<D>(w, panel + k * PANEL_ROWS, k, ahead);
+        fetch_ahead<D>(w, panel + k * PANEL_ROWS, k, ONE_STREAM_FETCH_BYTES);
         const __m512 wv = load16<D>(w.data, panel + k * PANEL_ROWS);
         for (int t = 0; t < N0; t++) acc[t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x0[t]), acc[t]);
         for (int t = 0; t < N1; t++) acc[N0 + t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x1[t]), acc[N0 + t]);
