@@ -45,7 +45,7 @@ AVX512_FN static inline void fma_column(__m512 (&acc)[MP][NT], const tensor& w, 
 }
 
 // Decode tiles (4 panels, activations as rows) fetch each weight stream ahead (by
-// stream_fetch_bytes, kernels_isa.h), once a cache line: the hardware prefetcher alone falls
+// STREAM_FETCH_BYTES, kernels_isa.h), once a cache line: the hardware prefetcher alone falls
 // behind 4 streams (as for Q4_0, quant_avx512.cpp). F16/BF16 batch-1 decode steps 5–11%
 // shorter, 1 and 2 threads (interleaved A/B, Intel Xeon, 2 KB ahead). So does a prefill's
 // widening tile (wide_tile), the one that brings its panel pair from memory: 256-token
@@ -77,7 +77,7 @@ AVX512_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, const
     } else {
         const float* xs[NT];
         for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
-        const int ahead = stream_fetch_bytes();
+        const int ahead = STREAM_FETCH_BYTES;
         for (int64_t k = 0; k < K; k++) {
             if (MP == 4)
                 for (int p = 0; p < MP; p++) fetch_ahead<D>(w, panel[p] + k * PANEL_ROWS, k, ahead);
@@ -174,7 +174,7 @@ AVX512_FN static void wide_tile(float* y, int64_t ldy, const float* xt, int t0, 
     __m512 acc[MP][NT];
     for (int p = 0; p < MP; p++)
         for (int t = 0; t < NT; t++) acc[p][t] = k0 ? _mm512_maskz_loadu_ps(mask[p], out[p] + t * ldy) : _mm512_setzero_ps();
-    const int ahead = WIDEN ? stream_fetch_bytes() : 0;
+    const int ahead = WIDEN ? STREAM_FETCH_BYTES : 0;
     for (int64_t k = 0; k < kn; k++, xt += NT, wide += MP * PANEL_ROWS) {
         __m512 wv[MP];
         if constexpr (WIDEN)
@@ -229,7 +229,7 @@ AVX512_FN static void wide_panels(float* y, int64_t ldy, const float* packed, in
 // A/B: F16 0.83× the time (7 of 7 pairs), BF16 0.88× (7 of 7); batch 20 F16 0.98×, 24 0.92×.
 // packed: the call's activations, tiles of 12 and N1 (avx512_pack_act).
 // Its one weight stream a thread fetches farther ahead than a decode tile's four: 2 KB, the
-// distance tuned on Intel. Zen 5's 1 KB (stream_fetch_bytes) took 1.11× the time here
+// distance tuned on Intel. Zen 5's 1 KB (STREAM_FETCH_BYTES) took 1.11× the time here
 // (batch-16 step of mistral-mini F16, 2 threads, interleaved A/B in both orders, 15 of 18
 // pairs; 4 and 8 KB within noise of 2).
 static const int ONE_STREAM_FETCH_BYTES = 2048;

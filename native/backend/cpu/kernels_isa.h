@@ -105,7 +105,7 @@ inline float max_lanes8(const float* x, int64_t n) {
 // and a prefill's first token tile) fetches it: the same for every dtype, as a Q8_0 or Q4_0
 // tile rounds it up to whole blocks. Chosen once for the CPU (kernels_select.cpp): the best
 // distance is the memory system's, and the same kernels want half of Intel's on Zen 5.
-int stream_fetch_bytes();
+extern const int STREAM_FETCH_BYTES;
 
 // The AVX2 and AVX-512 attention kernels fetch the cached rows ahead of the ones in use, this
 // many bytes' worth (16 f16 rows of 128): the arithmetic then overlaps the rows' trip from

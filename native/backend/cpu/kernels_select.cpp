@@ -64,13 +64,16 @@ static const cpu_kernels AVX512_AMX = [] {
 // 4 blocks as good as 8, which it had used), 1 KB on AMD, as measured on Zen 5 (interleaved
 // A/B in both orders, mistral-mini, against 2 KB / 8 blocks): batch-1 decode Q4_0 (4 blocks)
 // 0.966× the time at 2 threads (31 of 38 pairs), 0.945× at 1 (27 of 30); Q8_0 (2 blocks)
-// 0.979× and 0.965×; F16 0.974× and 0.981×. 512 bytes lost (F16 1.027×), as did Q4_0's 8,
+// 0.979× and 0.965×; F16 0.974× and 0.981×; mixtral-mini at 2 threads Q4_0 0.948×, Q8_0
+// 0.949×, BF16 0.944×; 256-token prefill and batch 16 within 1–2%. 512 bytes lost (F16 1.027×), as did Q4_0's 8,
 // 16 and 32 blocks in a one-thread harness of the kernel over a 377 MB matrix (GB/s against
 // a plain 4-stream read's 37–38: 34.5 at 4 blocks, 30.5, 27, 27). Zen 4 is a guess.
-int stream_fetch_bytes() {
-    static const int bytes = __builtin_cpu_is("amd") ? 1024 : 2048;
-    return bytes;
-}
+// (A global, read once a kernel call; set when the addon loads, before any kernel runs — and
+// before GCC's own CPU-model constructor may have, hence __builtin_cpu_init.)
+const int STREAM_FETCH_BYTES = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amd") ? 1024 : 2048;
+}();
 
 static bool has_avx2() {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");

@@ -133,7 +133,7 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
     const int64_t nb = x.nb;
     const int block_bytes = COPY ? COPY_BLOCK : Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK;
     const int bytes_at = COPY ? COPY_BYTES : 2 * PANEL_ROWS;  // where a block's weight bytes begin
-    const int64_t ahead = (int64_t)(stream_fetch_bytes() + block_bytes - 1) / block_bytes * block_bytes;
+    const int64_t ahead = (int64_t)(STREAM_FETCH_BYTES + block_bytes - 1) / block_bytes * block_bytes;
     const block_q8_act* xs[NT];
     for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
     __m512 acc[MP][NT];
@@ -150,7 +150,7 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         if constexpr (TO_COPY)
             for (int p = 0; p < MP; p++) out[p] = copy + (p * nb + b) * COPY_BLOCK;
         // Decoding reads MP streams at once, and the hardware prefetcher alone falls behind:
-        // fetch `ahead` in each (stream_fetch_bytes in whole blocks: on Intel Q4_0 8 blocks,
+        // fetch `ahead` in each (STREAM_FETCH_BYTES in whole blocks: on Intel Q4_0 8 blocks,
         // Q8_0 4; at a panel's end, on into the one after it, the next set's panel when ps's
         // panels are a stride apart). Q8_0 too: batch-1 decode of mixtral-mini (K = 1024: 17
         // KB panels) 0.95× the time at 2 threads (4 of 4 interleaved rounds, Intel Xeon),
