@@ -101,10 +101,11 @@ inline float max_lanes8(const float* x, int64_t n) {
     return m;
 }
 
-// How far ahead of its loads, in bytes, an AVX-512 tile that streams a panel from memory (decode,
-// and a prefill's first token tile) fetches it: the same for every dtype, as a Q8_0 or Q4_0
-// tile rounds it up to whole blocks. Chosen once for the CPU (kernels_select.cpp): the best
-// distance is the memory system's, and the same kernels want half of Intel's on Zen 5.
+// How far ahead of its loads, in bytes, an AVX-512 tile that streams panels from memory
+// (decode, and a prefill's first token tile) fetches each: the same for every dtype, as a
+// Q8_0 or Q4_0 tile rounds it up to whole blocks. Chosen once for the CPU (kernels_select.cpp):
+// the best distance is the memory system's, and the same kernels want half of Intel's on Zen
+// 5. (one_pass_tile, one stream a thread, keeps its own: kernels_avx512.cpp.)
 extern const int STREAM_FETCH_BYTES;
 
 // The AVX2 and AVX-512 attention kernels fetch the cached rows ahead of the ones in use, this

@@ -61,13 +61,14 @@ static const cpu_kernels AVX512_AMX = [] {
 
 // Decode tiles of 4 weight streams fetch each this far ahead: 2 KB on Intel, where the
 // values were tuned (Q4_0 8 blocks, 15–35% faster single-thread decode than 2, 4 or 16; Q8_0
-// 4 blocks as good as 8, which it had used), 1 KB on AMD, as measured on Zen 5 (interleaved
-// A/B in both orders, mistral-mini, against 2 KB / 8 blocks): batch-1 decode Q4_0 (4 blocks)
-// 0.966× the time at 2 threads (31 of 38 pairs), 0.945× at 1 (27 of 30); Q8_0 (2 blocks)
-// 0.979× and 0.965×; F16 0.974× and 0.981×; mixtral-mini at 2 threads Q4_0 0.948×, Q8_0
-// 0.949×, BF16 0.944×; 256-token prefill and batch 16 within 1–2%. 512 bytes lost (F16 1.027×), as did Q4_0's 8,
-// 16 and 32 blocks in a one-thread harness of the kernel over a 377 MB matrix (GB/s against
-// a plain 4-stream read's 37–38: 34.5 at 4 blocks, 30.5, 27, 27). Zen 4 is a guess.
+// 4 blocks as good as 8, which it had used; F16 1 KB gained less, 3 and 5 KB lost), 1 KB on
+// AMD, as measured on Zen 5 (interleaved A/B in both orders, mistral-mini, against 2 KB / 8
+// blocks): batch-1 decode Q4_0 (4 blocks) 0.966× the time at 2 threads (31 of 38 pairs),
+// 0.945× at 1 (27 of 30); Q8_0 (2 blocks) 0.979× and 0.965×; F16 0.974× and 0.981×;
+// mixtral-mini at 2 threads Q4_0 0.948×, Q8_0 0.949×, BF16 0.944×; 256-token prefill and
+// batch 16 within 1–2%. 512 bytes lost (F16 1.027×), as did Q4_0's 8, 16 and 32 blocks in a
+// one-thread harness of the kernel over a 377 MB matrix (GB/s against a plain 4-stream
+// read's 37–38: 34.5 at 4 blocks, 30.5, 27, 27). Zen 4 is a guess.
 // (A global, read once a kernel call; set when the addon loads, before any kernel runs — and
 // before GCC's own CPU-model constructor may have, hence __builtin_cpu_init.)
 const int STREAM_FETCH_BYTES = [] {
