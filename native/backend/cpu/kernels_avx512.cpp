@@ -221,11 +221,11 @@ AVX512_FN static void wide_panels(float* y, int64_t ldy, const float* packed, in
     }
 }
 
-// Calls of 13–24 tokens (batched decode): one panel against all of them in a single pass, its
-// weights widened in registers (up to 24 accumulators). In wide_panels such a call is a first
-// tile of 12 that streams the panel pair from memory, bound by it, then a tile of the other
-// tokens that computes from the copy with the memory idle; here the one pass streams the panel
-// while it computes. Batch-16 decode step of mistral-mini, 2 threads, Intel Xeon, interleaved
+// Calls of 13–24 tokens (batched decode; F16/BF16 ones on Intel only: ONE_PASS_BATCHES): one
+// panel against all of them in a single pass, its weights widened in registers (up to 24
+// accumulators). In wide_panels such a call is a first tile of 12 that streams the panel
+// pair from memory, bound by it, then a tile of the other tokens that computes from the copy
+// with the memory idle; here the one pass streams the panel while it computes. Batch-16 decode step of mistral-mini, 2 threads, Intel Xeon, interleaved
 // A/B: F16 0.83× the time (7 of 7 pairs), BF16 0.88× (7 of 7); batch 20 F16 0.98×, 24 0.92×.
 // packed: the call's activations, tiles of 12 and N1 (avx512_pack_act).
 // Its one weight stream a thread fetches farther ahead than a decode tile's four: 2 KB, the
@@ -258,14 +258,14 @@ AVX512_FN static void one_pass_panels(float* y, int64_t ldy, const float* packed
 }
 
 // Few tokens (decode): four panels a tile, four weight streams in flight, activations as
-// rows. 13–24 (batched decode): one pass a panel. More (prefill): F16/BF16 through
-// wide_panels; F32 two panels against a packed tile of up to 12 tokens, 24 accumulators.
+// rows. 13–24 (batched decode): one pass a panel (F16/BF16 on Intel only). More (prefill):
+// F16/BF16 through wide_panels; F32 two panels against a packed tile of up to 12 tokens, 24 accumulators.
 // (Blocking k to keep a tile's weights in L1 measured slower: the prefetchers stream whole
 // panels better.)
 template <int D>
 AVX512_FN static void float_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
     int i = 0;
-    if (x.packed && T > TILE_TOKENS && T <= 2 * TILE_TOKENS) return one_pass_panels<D>(y, ldy, x.packed, T, w, ps);
+    if ((ONE_PASS_BATCHES || D == DT_F32) && x.packed && T > TILE_TOKENS && T <= 2 * TILE_TOKENS) return one_pass_panels<D>(y, ldy, x.packed, T, w, ps);
     if constexpr (D != DT_F32)
         if (x.packed) {
             for (; i + 2 <= ps.n; i += 2) wide_panels<D, 2>(y, ldy, x.packed, T, w, ps, i);

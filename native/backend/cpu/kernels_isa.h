@@ -108,6 +108,10 @@ inline float max_lanes8(const float* x, int64_t n) {
 // 5. (one_pass_tile, one stream a thread, keeps its own: kernels_avx512.cpp.)
 extern const int STREAM_FETCH_BYTES;
 
+// Whether F16/BF16 calls of 13–24 tokens (batched decode) take one_pass_tile (kernels_avx512.cpp)
+// or the prefill's wide path: Intel's choice and Zen 5's differ. Chosen once, like the above.
+extern const bool ONE_PASS_BATCHES;
+
 // The AVX2 and AVX-512 attention kernels fetch the cached rows ahead of the ones in use, this
 // many bytes' worth (16 f16 rows of 128): the arithmetic then overlaps the rows' trip from
 // memory (cpu_kernels.attn_prefetches). A step at 4,096 tokens spent 7–15% less in attention

@@ -76,6 +76,18 @@ const int STREAM_FETCH_BYTES = [] {
     return __builtin_cpu_is("amd") ? 1024 : 2048;
 }();
 
+// one_pass_tile for F16/BF16 calls of 13–24 tokens on Intel, where it took 0.83× the wide
+// path's time (kernels_avx512.cpp); the wide path on AMD, where one_pass_tile was the slower:
+// on Zen 5 the wide path took 0.934× its time for a batch-16 step of mistral-mini F16 (2
+// threads, interleaved A/B in both orders, 14 of 18 pairs) and 0.977× in a later session (25
+// of 38); mixtral-mini F16 0.958×, batch 24 0.961×, BF16 1.002×. (one_pass_tile spends its
+// time evenly over its 16 broadcast FMAs there: 17 loads a column against 16 FMAs, where the
+// wide tile's 14 loads feed 24.) Zen 4 is a guess.
+const bool ONE_PASS_BATCHES = [] {
+    __builtin_cpu_init();
+    return !__builtin_cpu_is("amd");
+}();
+
 static bool has_avx2() {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 }
