@@ -63,7 +63,8 @@ AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D_, cons
     for (int j = 0; j < n; j += K) {
         const void* key[K];
         for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
-        for (int c = 0; c < K && j + c + ahead < n; c++) attn_prefetch_row<2, R>(rows.keys[j + c + ahead], D);
+        for (int c = 0; c < K; c++)
+            if (const void* f = attn_fetch_row(rows.keys, n, rows.values, n, j + c + ahead)) attn_prefetch_row<2, R>(f, D);
         __m512 acc[16];
         for (int a = 0; a < 16; a++) acc[a] = _mm512_setzero_ps();
         for (int d = 0; d < D16; d += 16) scores_slice<G, K, R>(acc, q, D, key, d, 0xFFFF);
@@ -121,28 +122,33 @@ AVX512_FN float avx512_softmax_exp(float* x, int n, float* max) {
     return _mm512_reduce_add_ps(sum);
 }
 
-// Columns [d0, d0 + 16·C) of the G outputs held in registers while every value streams by.
+// Columns [d0, d0 + 16·C) of the G outputs held in registers (in o between runs) while a run
+// of values streams by, for each run in turn (kernels_isa.h: ATTN_VALUE_RUN).
 template <int G, int C, kv_dtype_t R, int HD>
 AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D_, const attn_rows& vr) {
     const void* const* rows = vr.values;
     const int D = head_dim<HD>(D_), n = vr.n, ahead = attn_rows_ahead(vr, D);
-    for (int d0 = 0; d0 < D; d0 += 16 * C) {
-        __mmask16 m[C];
-        for (int c = 0; c < C; c++) m[c] = d0 + 16 * c < D ? tail_mask(D, d0 + 16 * c) : 0;
-        __m512 acc[G][C];
-        for (int r = 0; r < G; r++)
-            for (int c = 0; c < C; c++) acc[r][c] = _mm512_maskz_loadu_ps(m[c], o + r * D + d0 + 16 * c);
-        for (int j = 0; j < n; j++) {
-            if (d0 == 0 && j + ahead < n) attn_prefetch_row<2, R>(rows[j + ahead], D);  // later passes find them in cache
-            __m512 v[C];
-            for (int c = 0; c < C; c++) v[c] = load_row<R>(rows[j], D, d0 + 16 * c, m[c]);
-            for (int r = 0; r < G; r++) {
-                const __m512 wb = _mm512_set1_ps(w[r * ldw + j]);
-                for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(v[c], wb, acc[r][c]);
+    for (int j0 = 0; j0 < n; j0 += ATTN_VALUE_RUN) {
+        const int j1 = std::min(n, j0 + ATTN_VALUE_RUN);
+        for (int d0 = 0; d0 < D; d0 += 16 * C) {
+            __mmask16 m[C];
+            for (int c = 0; c < C; c++) m[c] = d0 + 16 * c < D ? tail_mask(D, d0 + 16 * c) : 0;
+            __m512 acc[G][C];
+            for (int r = 0; r < G; r++)
+                for (int c = 0; c < C; c++) acc[r][c] = _mm512_maskz_loadu_ps(m[c], o + r * D + d0 + 16 * c);
+            for (int j = j0; j < j1; j++) {
+                if (d0 == 0)  // the run's other slices find them in cache
+                    if (const void* f = attn_fetch_row(rows, n, vr.next_keys, vr.n_next, j + ahead)) attn_prefetch_row<2, R>(f, D);
+                __m512 v[C];
+                for (int c = 0; c < C; c++) v[c] = load_row<R>(rows[j], D, d0 + 16 * c, m[c]);
+                for (int r = 0; r < G; r++) {
+                    const __m512 wb = _mm512_set1_ps(w[r * ldw + j]);
+                    for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(v[c], wb, acc[r][c]);
+                }
             }
+            for (int r = 0; r < G; r++)
+                for (int c = 0; c < C; c++) _mm512_mask_storeu_ps(o + r * D + d0 + 16 * c, m[c], acc[r][c]);
         }
-        for (int r = 0; r < G; r++)
-            for (int c = 0; c < C; c++) _mm512_mask_storeu_ps(o + r * D + d0 + 16 * c, m[c], acc[r][c]);
     }
 }
 

@@ -175,32 +175,40 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
     const std::vector<int>& order = attn_order(b);
     const std::vector<int>& groups = attn_groups(b, order, k->attn_tokens ? std::min(ATTN_TOKENS, 16 / group) : 1);
     const int n_groups = (int)groups.size() - 1;
+    // A group's key and value rows (those of its last token: the others' are their first n), in
+    // the order the kernels read them; returns n.
+    auto gather_rows = [&](int gi, const void** kp, const void** vp, std::vector<const void*>& scratch_rows) {
+        const attn_item& it = attn_items_[order[groups[gi + 1] - 1]];
+        const step_chunk& c = b.chunks[b.token_chunk[it.t]];
+        const kv_seq* seq = c.seq;
+        // Keys before `start` come from the cache, the rest from this chunk.
+        const int64_t start = seq->n_past, n = it.j_end - it.j_begin;
+        const int n_cached = (int)std::clamp<int64_t>(start - it.j_begin, 0, n);
+        if (!cached_rows(seq, layer, it.g, it.j_begin, n_cached, kp, vp)) cache_ok.store(false, std::memory_order_relaxed);
+        for (int at = n_cached; at < n; at++) {
+            const int64_t row = (c.tok_offset + (it.j_begin + at - start)) * KV + it.g;
+            kp[at] = k_fresh + row * row_bytes;
+            vp[at] = v_fresh + row * row_bytes;
+        }
+        interleave_quarters(kp, vp, it.j_begin, (int)n, scratch_rows);
+        return (int)n;
+    };
     thread_pool_for(pool_, n_groups, thread_pool_grain(pool_, n_groups, 8), [&](int begin, int end, int) {
         thread_local std::vector<float> scores;
-        thread_local std::vector<const void*> keys, values, scratch_rows;
+        // This group's rows and the next one's, gathered a group ahead so that the kernels
+        // fetch its first keys while they finish this one's values (attn_rows::next_keys).
+        thread_local std::vector<const void*> keys, values, next_keys, next_values, scratch_rows;
         scores.resize((size_t)group * KEY_BLOCK);
-        keys.resize(KEY_BLOCK);
-        values.resize(KEY_BLOCK);
+        for (auto* rows : {&keys, &values, &next_keys, &next_values}) rows->resize(KEY_BLOCK);
+        int n = gather_rows(begin, keys.data(), values.data(), scratch_rows);
         for (int gi = begin; gi < end; gi++) {
-            // The rows of the group's last token: the others' are their first n.
             const int first_item = order[groups[gi]], Tg = groups[gi + 1] - groups[gi];
             const attn_item& it = attn_items_[order[groups[gi + 1] - 1]];
-            const step_chunk& c = b.chunks[b.token_chunk[it.t]];
-            const kv_seq* seq = c.seq;
-            // Keys before `start` come from the cache, the rest from this chunk.
-            const int64_t start = seq->n_past, n = it.j_end - it.j_begin;
-            const int n_cached = (int)std::clamp<int64_t>(start - it.j_begin, 0, n);
+            const int n_next = gi + 1 < end ? gather_rows(gi + 1, next_keys.data(), next_values.data(), scratch_rows) : 0;
             const void** kp = keys.data();  // (thread_local: looked up once, not per row)
             const void** vp = values.data();
-            if (!cached_rows(seq, layer, it.g, it.j_begin, n_cached, kp, vp)) cache_ok.store(false, std::memory_order_relaxed);
-            for (int at = n_cached; at < n; at++) {
-                const int64_t row = (c.tok_offset + (it.j_begin + at - start)) * KV + it.g;
-                kp[at] = k_fresh + row * row_bytes;
-                vp[at] = v_fresh + row * row_bytes;
-            }
-            interleave_quarters(kp, vp, it.j_begin, (int)n, scratch_rows);
-            if (!k->attn_prefetches) touch_rows(kp, vp, (int)n, (int)row_bytes);
-            const attn_rows rows{kp, vp, (int)n, cfg_.kv_dtype};
+            if (!k->attn_prefetches) touch_rows(kp, vp, n, (int)row_bytes);
+            const attn_rows rows{kp, vp, n, cfg_.kv_dtype, next_keys.data(), n_next};
             const float* q0 = q + ((int64_t)attn_items_[first_item].t * H + it.g * group) * D;  // the first token's heads
             if (Tg > 1) {
                 float *o[ATTN_TOKENS], *stat[ATTN_TOKENS];
@@ -212,16 +220,19 @@ bool cpu_backend::attention(float* out, int layer, const float* q, const float* 
                     n_of[j] = (int)(attn_items_[i].j_end - attn_items_[i].j_begin);
                 }
                 k->attn_tokens(o, stat, q0, (int64_t)H * D, Tg, n_of, group, D, rows, scale);
-                continue;
+            } else {
+                float* sc = scores.data();
+                k->attn_scores(sc, KEY_BLOCK, q0, group, D, rows, scale);
+                float* stat = &attn_stat_[(size_t)first_item * group * 2];
+                for (int r = 0; r < group; r++)  // (max, Σ exp) of each query head's scores
+                    stat[2 * r + 1] = k->softmax_exp(sc + r * KEY_BLOCK, n, &stat[2 * r]);
+                float* o = &attn_out_[(size_t)first_item * group * D];
+                std::memset(o, 0, sizeof(float) * group * D);
+                k->attn_values(o, sc, KEY_BLOCK, group, D, rows);
             }
-            float* sc = scores.data();
-            k->attn_scores(sc, KEY_BLOCK, q0, group, D, rows, scale);
-            float* stat = &attn_stat_[(size_t)first_item * group * 2];
-            for (int r = 0; r < group; r++)  // (max, Σ exp) of each query head's scores
-                stat[2 * r + 1] = k->softmax_exp(sc + r * KEY_BLOCK, (int)n, &stat[2 * r]);
-            float* o = &attn_out_[(size_t)first_item * group * D];
-            std::memset(o, 0, sizeof(float) * group * D);
-            k->attn_values(o, sc, KEY_BLOCK, group, D, rows);
+            std::swap(keys, next_keys);
+            std::swap(values, next_values);
+            n = n_next;
         }
     });
 

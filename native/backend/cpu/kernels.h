@@ -63,6 +63,10 @@ struct attn_rows {
     const void* const* values;
     int n;
     kv_dtype_t dtype;
+    // The keys the caller reads next (its next work item's), which kernels that fetch ahead
+    // fetch once their own rows are fetched: the memory stays busy across the seam.
+    const void* const* next_keys = nullptr;
+    int n_next = 0;
 };
 
 // The matrix kernels read weights in the panel layout (panel_layout.h) and write, for the rows

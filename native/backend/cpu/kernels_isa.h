@@ -113,10 +113,14 @@ extern const int STREAM_FETCH_BYTES;
 extern const bool ONE_PASS_BATCHES;
 
 // The AVX2 and AVX-512 attention kernels fetch the cached rows ahead of the ones in use, this
-// many bytes' worth (16 f16 rows of 128): the arithmetic then overlaps the rows' trip from
+// many bytes' worth (32 f16 rows of 128): the arithmetic then overlaps the rows' trip from
 // memory (cpu_kernels.attn_prefetches). A step at 4,096 tokens spent 7–15% less in attention
 // than after a separate pass that read every row into L2 first (Zen 5, mistral-mini and
-// mixtral-mini Q4_0, interleaved A/B); 2 KB ahead gained less and 8 KB no more.
+// mixtral-mini Q4_0, interleaved A/B); 2 KB ahead gained less and 8 KB no more — while a
+// pass's first rows went unfetched, as many as it fetched ahead. Since passes fetch across
+// their seams (attn_fetch_row), farther pays: a harness of the AVX-512 decode kernels over
+// 4,096 f16 keys (mistral-mini's 16 layers × 4 KV heads, 2 threads, Zen 5) read 33.7 GB/s 4
+// KB ahead, 34.5 at 6, 36.0 at 8, 30.7 at 16 (33.1 before the seams).
 // AVX2 fetches into L1 (LOCALITY 3, prefetcht0); AVX-512 into L2 (2, prefetcht1): into L1 its
 // fetches stalled on Intel, every L1 miss buffer taken — the extra time of a step at 4,096
 // tokens (2 threads, Intel Xeon, 3 of 3 interleaved rounds each) went from 7.3–7.4 to 6.7–6.8
@@ -124,11 +128,28 @@ extern const bool ONE_PASS_BATCHES;
 // fetching at all, and 8.5 with every other line (the L2's pair prefetcher left to fetch the
 // rest). (AVX2's attention lost 0–5% with prefetcht1, and gained nothing from it since its
 // accumulators went back to registers: attention_avx2.cpp.)
-static const int ATTN_PREFETCH_BYTES = 4096;
+static const int ATTN_PREFETCH_BYTES = 8192;
 inline int attn_rows_ahead(const attn_rows& rows, int D) { return std::max(4, (int)(ATTN_PREFETCH_BYTES / kv_row_bytes(rows.dtype, D))); }
 template <int LOCALITY, kv_dtype_t R>
 FETCH_INLINE void attn_prefetch_row(const void* row, int D) {
     for (int b = 0; b < kv_row_bytes(R, D); b += 64) __builtin_prefetch((const char*)row + b, 0, LOCALITY);
+}
+// The rows an AVX-512 value pass takes at a time: a run of them goes through every slice of
+// columns (the outputs' slice in registers) while it is in L1, then the next run. The memory
+// then serves the rows at one pace over the whole pass, where in slices of every row the
+// first slice's trip waited on memory and the later slices' left it idle. Each output is the
+// same chain over the rows in order. The harness above: 36.0 GB/s → 38.2 (runs of 16: 37.4,
+// of 64: 37.3); decode at 4,096 tokens, mistral-mini F16 (2 threads, Zen 5, interleaved A/B
+// in both orders), with the seams and 8 KB: 0.961× the step's time (15 of 22 pairs). AVX2's
+// value passes (8 for 4 heads of 128, in 16 registers) took 1.044× in runs (5 of 22, its
+// table on Zen 5) and keep to slices of every row; its seams alone: 1.002×.
+static const int ATTN_VALUE_RUN = 32;
+
+// Row f of what a pass over n rows of `own` fetches: its own, then the first of the rows read
+// after it (a score pass: its values; a value pass: the next item's keys), so that the next
+// pass's first rows are on their way too and not missed at its start. Null past both.
+FETCH_INLINE const void* attn_fetch_row(const void* const* own, int n, const void* const* then, int n_then, int f) {
+    return f < n ? own[f] : f - n < n_then ? then[f - n] : nullptr;
 }
 
 // The attention kernels take head_dim as a template argument HD when it is 128 (Mistral's
