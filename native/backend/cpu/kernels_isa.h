@@ -140,7 +140,8 @@ FETCH_INLINE void attn_prefetch_row(const void* row, int D) {
 // first slice's trip waited on memory and the later slices' left it idle. Each output is the
 // same chain over the rows in order. The harness above: 36.0 GB/s → 38.2 (runs of 16: 37.4,
 // of 64: 37.3); decode at 4,096 tokens, mistral-mini F16 (2 threads, Zen 5, interleaved A/B
-// in both orders), with the seams and 8 KB: 0.961× the step's time (15 of 22 pairs). AVX2's
+// in both orders), with the seams and 8 KB: 0.961× the step's time (15 of 22 pairs); Q4_0
+// 0.836× (13 of 18), mixtral-mini Q8_0 (64-dim heads: one slice, seams alone) 0.965×. AVX2's
 // value passes (8 for 4 heads of 128, in 16 registers) took 1.044× in runs (5 of 22, its
 // table on Zen 5) and keep to slices of every row; its seams alone: 1.002×.
 static const int ATTN_VALUE_RUN = 32;
