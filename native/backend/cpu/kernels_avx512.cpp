@@ -155,6 +155,16 @@ static const int64_t WIDE_COLUMNS = 2048;
 static const int WIDE_AHEAD = 16;
 static const int64_t WIDE_FETCH_ABOVE = int64_t(1) << 20;
 
+// A tile that streams one or two panels a thread from memory (the wide path's first token
+// tile, which widens a panel pair; one_pass_tile) fetches each farther ahead than a decode
+// tile's four streams: 2 KB on every CPU, the distance tuned on Intel. Zen 5's 1 KB
+// (STREAM_FETCH_BYTES, right for four streams) cost both there (interleaved A/B in both
+// orders, 2 threads): with 2 KB batch-16 steps took 0.972× the time through the wide path
+// (mistral-mini F16, 13 of 18 pairs; 4 KB 1.025× of 2), BF16 0.910× (11 of 14), mixtral-mini
+// F16 0.944× (11 of 14), and 256-token prefill 0.994× (mistral-mini F16, 7 of 10); in
+// one_pass_tile 1 KB had taken 1.11× (mistral-mini F16, 15 of 18; 4 and 8 KB within noise).
+static const int FEW_STREAM_FETCH_BYTES = 2048;
+
 // One tile of NT tokens (the packed tile xt from its column k0) against MP panels of ps,
 // columns [k0, k0 + kn) of each chain: from zero when k0 = 0, else from the sums y holds.
 // WIDEN: reads the panels from w and writes them to wide[(k·MP + p)·16 + lane] as f32;
@@ -174,7 +184,7 @@ AVX512_FN static void wide_tile(float* y, int64_t ldy, const float* xt, int t0, 
     __m512 acc[MP][NT];
     for (int p = 0; p < MP; p++)
         for (int t = 0; t < NT; t++) acc[p][t] = k0 ? _mm512_maskz_loadu_ps(mask[p], out[p] + t * ldy) : _mm512_setzero_ps();
-    const int ahead = WIDEN ? STREAM_FETCH_BYTES : 0;
+    const int ahead = WIDEN ? FEW_STREAM_FETCH_BYTES : 0;
     for (int64_t k = 0; k < kn; k++, xt += NT, wide += MP * PANEL_ROWS) {
         __m512 wv[MP];
         if constexpr (WIDEN)
@@ -225,14 +235,10 @@ AVX512_FN static void wide_panels(float* y, int64_t ldy, const float* packed, in
 // panel against all of them in a single pass, its weights widened in registers (up to 24
 // accumulators). In wide_panels such a call is a first tile of 12 that streams the panel
 // pair from memory, bound by it, then a tile of the other tokens that computes from the copy
-// with the memory idle; here the one pass streams the panel while it computes. Batch-16 decode step of mistral-mini, 2 threads, Intel Xeon, interleaved
-// A/B: F16 0.83× the time (7 of 7 pairs), BF16 0.88× (7 of 7); batch 20 F16 0.98×, 24 0.92×.
+// with the memory idle; here the one pass streams the panel while it computes. Batch-16
+// decode step of mistral-mini, 2 threads, Intel Xeon, interleaved A/B: F16 0.83× the time (7
+// of 7 pairs), BF16 0.88× (7 of 7); batch 20 F16 0.98×, 24 0.92×.
 // packed: the call's activations, tiles of 12 and N1 (avx512_pack_act).
-// Its one weight stream a thread fetches farther ahead than a decode tile's four: 2 KB, the
-// distance tuned on Intel. Zen 5's 1 KB (STREAM_FETCH_BYTES) took 1.11× the time here
-// (batch-16 step of mistral-mini F16, 2 threads, interleaved A/B in both orders, 15 of 18
-// pairs; 4 and 8 KB within noise of 2).
-static const int ONE_STREAM_FETCH_BYTES = 2048;
 template <int D, int N1>
 AVX512_FN static void one_pass_tile(float* y, int64_t ldy, const float* packed, const tensor& w, int64_t at) {
     constexpr int N0 = TILE_TOKENS, NT = N0 + N1;
@@ -241,7 +247,7 @@ AVX512_FN static void one_pass_tile(float* y, int64_t ldy, const float* packed, 
     __m512 acc[NT];
     for (auto& a : acc) a = _mm512_setzero_ps();
     for (int64_t k = 0; k < K; k++, x0 += N0, x1 += N1) {
-        fetch_ahead<D>(w, panel + k * PANEL_ROWS, k, ONE_STREAM_FETCH_BYTES);
+        fetch_ahead<D>(w, panel + k * PANEL_ROWS, k, FEW_STREAM_FETCH_BYTES);
         const __m512 wv = load16<D>(w.data, panel + k * PANEL_ROWS);
         for (int t = 0; t < N0; t++) acc[t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x0[t]), acc[t]);
         for (int t = 0; t < N1; t++) acc[N0 + t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x1[t]), acc[N0 + t]);
