@@ -101,7 +101,7 @@ inline float max_lanes8(const float* x, int64_t n) {
     return m;
 }
 
-// How far ahead of its loads, in bytes, an AVX-512 tile that streams four panels from memory
+// How far ahead of its loads, in bytes, an AVX-512 tile that streams panels from memory
 // (decode; Q8_0/Q4_0 prefill's first token tile) fetches each: the same for every dtype, as a
 // Q8_0 or Q4_0 tile rounds it up to whole blocks. Chosen once for the CPU (kernels_select.cpp):
 // the best distance is the memory system's, and the same kernels want half of Intel's on Zen
