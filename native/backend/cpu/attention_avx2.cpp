@@ -67,7 +67,7 @@ AVX2_FN static void scores(float* s, int64_t lds, const float* q, int D_, const 
         const void* key[K];
         for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
         for (int c = 0; c < K; c++)
-            if (const void* f = attn_fetch_row(rows.keys, n, rows.values, n, j + c + ahead)) attn_prefetch_row<3, R>(f, D);
+            attn_fetch<3, R>(rows.keys, n, rows.values, n, j + c + ahead, D);
         __m256 acc[8];
         UNROLL_TILE for (int a = 0; a < 8; a++) acc[a] = _mm256_setzero_ps();
         for (int d = 0; d < D8; d += 8) scores_slice<G, K, R>(acc, q, D, key, d);
@@ -117,7 +117,7 @@ AVX2_FN static void values_pass(float* o, const float* w, int64_t ldw, int D_, c
         for (int c = 0; c < C; c++) acc[r][c] = _mm256_loadu_ps(o + r * D + d0 + 8 * c);
     for (int j = 0; j < n; j++) {
         if (d0 == 0)  // later passes find them in cache
-            if (const void* f = attn_fetch_row(rows, n, vr.next_keys, vr.n_next, j + ahead)) attn_prefetch_row<3, R>(f, D);
+            attn_fetch<3, R>(rows, n, vr.next_keys, vr.n_next, j + ahead, D);
         __m256 v[C];
         for (int c = 0; c < C; c++) v[c] = load_row8<R>(rows[j], D, d0 + 8 * c);
         for (int r = 0; r < G; r++) {

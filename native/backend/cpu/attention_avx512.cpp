@@ -64,7 +64,7 @@ AVX512_FN static void scores(float* s, int64_t lds, const float* q, int D_, cons
         const void* key[K];
         for (int c = 0; c < K; c++) key[c] = rows.keys[std::min(j + c, n - 1)];
         for (int c = 0; c < K; c++)
-            if (const void* f = attn_fetch_row(rows.keys, n, rows.values, n, j + c + ahead)) attn_prefetch_row<2, R>(f, D);
+            attn_fetch<2, R>(rows.keys, n, rows.values, n, j + c + ahead, D);
         __m512 acc[16];
         for (int a = 0; a < 16; a++) acc[a] = _mm512_setzero_ps();
         for (int d = 0; d < D16; d += 16) scores_slice<G, K, R>(acc, q, D, key, d, 0xFFFF);
@@ -138,7 +138,7 @@ AVX512_FN static void values(float* o, const float* w, int64_t ldw, int D_, cons
                 for (int c = 0; c < C; c++) acc[r][c] = _mm512_maskz_loadu_ps(m[c], o + r * D + d0 + 16 * c);
             for (int j = j0; j < j1; j++) {
                 if (d0 == 0)  // once a row, in a run's first slice
-                    if (const void* f = attn_fetch_row(rows, n, vr.next_keys, vr.n_next, j + ahead)) attn_prefetch_row<2, R>(f, D);
+                    attn_fetch<2, R>(rows, n, vr.next_keys, vr.n_next, j + ahead, D);
                 __m512 v[C];
                 for (int c = 0; c < C; c++) v[c] = load_row<R>(rows[j], D, d0 + 16 * c, m[c]);
                 for (int r = 0; r < G; r++) {
@@ -223,7 +223,7 @@ AVX512_FN static void tokens(float* const* o, float* const* stat, const float* q
     // Scores: one key at a time against every row.
     for (int p = 0; p < n_max; p++) {
         const void* key = rows.keys[p];
-        if (const void* f = attn_fetch_row(rows.keys, n_max, rows.values, n_max, p + ahead)) attn_prefetch_row<2, R>(f, D);
+        attn_fetch<2, R>(rows.keys, n_max, rows.values, n_max, p + ahead, D);
         __m512 acc[16];
         for (int rho = 0; rho < 16; rho++) acc[rho] = _mm512_setzero_ps();
         _Pragma("GCC unroll 8") for (int d = 0; d < D16; d += 16) {
@@ -263,7 +263,7 @@ AVX512_FN static void tokens(float* const* o, float* const* stat, const float* q
         for (auto& a : acc) a = _mm512_setzero_ps();
         for (int p = 0; p < n_max; p++) {
             if (d0 == 0)
-                if (const void* f = attn_fetch_row(rows.values, n_max, rows.next_keys, rows.n_next, p + ahead)) attn_prefetch_row<2, R>(f, D);
+                attn_fetch<2, R>(rows.values, n_max, rows.next_keys, rows.n_next, p + ahead, D);
             const __m512 v = load_row<R>(rows.values[p], D, d0, m);
             const float* w = sT + p * 16;
             if (p < n_min) {

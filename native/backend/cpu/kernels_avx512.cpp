@@ -184,11 +184,10 @@ AVX512_FN static void wide_tile(float* y, int64_t ldy, const float* xt, int t0, 
     __m512 acc[MP][NT];
     for (int p = 0; p < MP; p++)
         for (int t = 0; t < NT; t++) acc[p][t] = k0 ? _mm512_maskz_loadu_ps(mask[p], out[p] + t * ldy) : _mm512_setzero_ps();
-    const int ahead = WIDEN ? FEW_STREAM_FETCH_BYTES : 0;
     for (int64_t k = 0; k < kn; k++, xt += NT, wide += MP * PANEL_ROWS) {
         __m512 wv[MP];
         if constexpr (WIDEN)
-            for (int p = 0; p < MP; p++) fetch_ahead<D>(w, panel[p] + k * PANEL_ROWS, k, ahead);
+            for (int p = 0; p < MP; p++) fetch_ahead<D>(w, panel[p] + k * PANEL_ROWS, k, FEW_STREAM_FETCH_BYTES);
         if constexpr (FETCH) {
             for (int p = 0; p < MP; p++) _mm_prefetch((const char*)(wide + (WIDE_AHEAD * MP + p) * PANEL_ROWS), _MM_HINT_T0);
             if (k % 4 == 0)
@@ -265,13 +264,15 @@ AVX512_FN static void one_pass_panels(float* y, int64_t ldy, const float* packed
 
 // Few tokens (decode): four panels a tile, four weight streams in flight, activations as
 // rows. 13–24 (batched decode): one pass a panel (F16/BF16 on Intel only). More (prefill):
-// F16/BF16 through wide_panels; F32 two panels against a packed tile of up to 12 tokens, 24 accumulators.
+// F16/BF16 through wide_panels; F32 two panels against a packed tile of up to 12 tokens, 24
+// accumulators.
 // (Blocking k to keep a tile's weights in L1 measured slower: the prefetchers stream whole
 // panels better.)
 template <int D>
 AVX512_FN static void float_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
     int i = 0;
-    if ((ONE_PASS_BATCHES || D == DT_F32) && x.packed && T > TILE_TOKENS && T <= 2 * TILE_TOKENS) return one_pass_panels<D>(y, ldy, x.packed, T, w, ps);
+    const bool one_pass = ONE_PASS_BATCHES || D == DT_F32;
+    if (one_pass && x.packed && T > TILE_TOKENS && T <= 2 * TILE_TOKENS) return one_pass_panels<D>(y, ldy, x.packed, T, w, ps);
     if constexpr (D != DT_F32)
         if (x.packed) {
             for (; i + 2 <= ps.n; i += 2) wide_panels<D, 2>(y, ldy, x.packed, T, w, ps, i);

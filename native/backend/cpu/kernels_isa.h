@@ -118,7 +118,7 @@ extern const bool ONE_PASS_BATCHES;
 // than after a separate pass that read every row into L2 first (Zen 5, mistral-mini and
 // mixtral-mini Q4_0, interleaved A/B); 2 KB ahead gained less and 8 KB no more — while a
 // pass's first rows went unfetched, as many as it fetched ahead. Since passes fetch across
-// their seams (attn_fetch_row), farther pays: a harness of the AVX-512 decode kernels over
+// their seams (attn_fetch), farther pays: a harness of the AVX-512 decode kernels over
 // 4,096 f16 keys (mistral-mini's 16 layers × 4 KV heads, 2 threads, Zen 5) read 33.7 GB/s 4
 // KB ahead, 34.5 at 6, 36.0 at 8, 30.7 at 16 (33.1 before the seams).
 // AVX2 fetches into L1 (LOCALITY 3, prefetcht0); AVX-512 into L2 (2, prefetcht1): into L1 its
@@ -146,11 +146,14 @@ FETCH_INLINE void attn_prefetch_row(const void* row, int D) {
 // table on Zen 5) and keep to slices of every row; its seams alone: 1.002×.
 static const int ATTN_VALUE_RUN = 32;
 
-// Row f of what a pass over n rows of `own` fetches: its own, then the first of the rows read
-// after it (a score pass: its values; a value pass: the next item's keys), so that the next
-// pass's first rows are on their way too and not missed at its start. Null past both.
-FETCH_INLINE const void* attn_fetch_row(const void* const* own, int n, const void* const* then, int n_then, int f) {
-    return f < n ? own[f] : f - n < n_then ? then[f - n] : nullptr;
+// Fetches row f of what a pass over n rows of `own` reads ahead: its own, then the first of
+// the rows read after it (a score pass: its values; a value pass: the next item's keys), so
+// that the next pass's first rows are on their way too and not missed at its start. Nothing
+// past both.
+template <int LOCALITY, kv_dtype_t R>
+FETCH_INLINE void attn_fetch(const void* const* own, int n, const void* const* then, int n_then, int f, int D) {
+    if (f < n) attn_prefetch_row<LOCALITY, R>(own[f], D);
+    else if (f - n < n_then) attn_prefetch_row<LOCALITY, R>(then[f - n], D);
 }
 
 // The attention kernels take head_dim as a template argument HD when it is 128 (Mistral's

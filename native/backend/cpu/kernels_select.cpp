@@ -59,6 +59,13 @@ static const cpu_kernels AVX512_AMX = [] {
     return k;
 }();
 
+// The vendor the per-CPU choices below go by: set when the addon loads, before GCC's own
+// CPU-model constructor may have run, hence __builtin_cpu_init.
+static const bool CPU_IS_AMD = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amd") != 0;
+}();
+
 // Decode tiles of 4 weight streams fetch each this far ahead: 2 KB on Intel, where the
 // values were tuned (Q4_0 8 blocks, 15–35% faster single-thread decode than 2, 4 or 16; Q8_0
 // 4 blocks as good as 8, which it had used; F16 1 KB gained less, 3 and 5 KB lost), 1 KB on
@@ -69,12 +76,8 @@ static const cpu_kernels AVX512_AMX = [] {
 // batch 16 within 1–2%. 512 bytes lost (F16 1.027×), as did Q4_0's 8, 16 and 32 blocks in a
 // one-thread harness of the kernel over a 377 MB matrix (GB/s against a plain 4-stream
 // read's 37–38: 34.5 at 4 blocks, 30.5, 27, 27). Zen 4 is a guess.
-// (A global, read once a kernel call; set when the addon loads, before any kernel runs — and
-// before GCC's own CPU-model constructor may have, hence __builtin_cpu_init.)
-const int STREAM_FETCH_BYTES = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_is("amd") ? 1024 : 2048;
-}();
+// (A global, read once a kernel call; set when the addon loads, before any kernel runs.)
+const int STREAM_FETCH_BYTES = CPU_IS_AMD ? 1024 : 2048;
 
 // one_pass_tile for F16/BF16 calls of 13–24 tokens on Intel, where it took 0.83× the wide
 // path's time (kernels_avx512.cpp); the wide path on AMD, where one_pass_tile was the slower:
@@ -83,10 +86,7 @@ const int STREAM_FETCH_BYTES = [] {
 // of 38); mixtral-mini F16 0.958×, batch 24 0.961×, BF16 1.002×. (one_pass_tile spends its
 // time evenly over its 16 broadcast FMAs there: 17 loads a column against 16 FMAs, where the
 // wide tile's 14 loads feed 24.) Zen 4 is a guess.
-const bool ONE_PASS_BATCHES = [] {
-    __builtin_cpu_init();
-    return !__builtin_cpu_is("amd");
-}();
+const bool ONE_PASS_BATCHES = !CPU_IS_AMD;
 
 static bool has_avx2() {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
