@@ -30,7 +30,7 @@ import { Engine } from '../src/engine/engine.ts';
 import { argmax } from '../src/engine/greedy.ts';
 import { DEFAULT_KV_DTYPE, KV_DTYPES } from '../src/engine/native.ts';
 import { scriptArgs } from './script_args.ts';
-import { decodeStep, median, tokens } from './engine_timings.ts';
+import { REUSE_LOGITS, decodeStep, median, tokens } from './engine_timings.ts';
 
 const USAGE = `usage: npm run bench:ab -- --a A.node --b B.node [--preset mistral-mini|mixtral-mini] [--dtype f16|bf16|f32|q8_0|q4_0]
                        [--threads N] [--isa TABLE] [--steps 64] [--batch 1] [--context N] [--kv-dtype f16|f32|q8_0] [--rounds 4] [--prefill N]
@@ -72,13 +72,19 @@ type ChildResult = z.infer<typeof ChildResult>;
 
 const loadEngine = () => Engine.load(modelDir, { threads: opts.threads, weightsIn: 'memory', tp: 1, kvDtype: opts['kv-dtype'], isa: opts.isa });
 
-type LongSequence = { s: ReturnType<Engine['createSequence']>; last: Float32Array };
-// A sequence with `context` tokens cached (prompted 512 at a time) and its last logits.
+type LongSequence = { s: ReturnType<Engine['createSequence']>; next: number };
+// A sequence with `context` tokens cached (prompted 512 at a time) and its next token.
 async function longSequence(engine: Engine, context: number): Promise<LongSequence> {
   const s = engine.createSequence(), prompt = tokens(engine.config.vocabSize, context, 99);
-  let last: Float32Array | undefined;
-  for (let at = 0; at < prompt.length; at += 512) [[last]] = await engine.step([{ sequence: s, tokens: prompt.slice(at, at + 512) }]);
-  return { s, last: last! };
+  let next = 0;
+  for (let at = 0; at < prompt.length; at += 512) next = argmax((await engine.step([{ sequence: s, tokens: prompt.slice(at, at + 512) }]))[0]![0]!);
+  return { s, next };
+}
+
+// One step of the batch, sequence i fed feed(i): each sequence's next token (greedy).
+async function batchNext(engine: Engine, seqs: number[], feed: (i: number) => number[]): Promise<number[]> {
+  const rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: feed(i) })), REUSE_LOGITS);
+  return rows.map((r) => argmax(r[0]!));
 }
 
 // One build's timings, in this process: the batch's median step and, with --context, the long
@@ -99,14 +105,14 @@ async function childRun(): Promise<ChildResult> {
     return { isa, stepMs: median(prefillMs), longMs: null };
   }
   const seqs = Array.from({ length: opts.batch }, () => engine.createSequence());
-  let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(V, 64, i + 1) })));
+  let next = await batchNext(engine, seqs, (i) => tokens(V, 64, i + 1));
   const long = opts.context === undefined ? undefined : await longSequence(engine, opts.context);
   const stepMs: number[] = [], longMs: number[] = [];
   for (let k = 0; k <= opts.steps; k++) {
     const t0 = performance.now();
-    rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] })));
+    next = await batchNext(engine, seqs, (i) => [next[i]!]);
     const t1 = performance.now();
-    if (long) long.last = await decodeStep(engine, long.s, long.last);
+    if (long) long.next = await decodeStep(engine, long.s, long.next);
     if (k === 0) continue; // the warm-up step
     stepMs.push(t1 - t0);
     if (long) longMs.push(performance.now() - t1);
@@ -123,7 +129,7 @@ async function serve() {
   const engine = await loadEngine();
   const V = engine.config.vocabSize;
   const seqs = Array.from({ length: opts.batch }, () => engine.createSequence());
-  let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(V, 64, i + 1) })));
+  let next = await batchNext(engine, seqs, (i) => tokens(V, 64, i + 1));
   const long = opts.context === undefined ? undefined : await longSequence(engine, opts.context);
   console.log(`ready ${engine.info().isa}`);
   let rep = 0;
@@ -133,8 +139,8 @@ async function serve() {
       const s = engine.createSequence();
       await engine.step([{ sequence: s, tokens: tokens(V, opts.prefill, ++rep) }]);
       engine.freeSequence(s);
-    } else if (long) long.last = await decodeStep(engine, long.s, long.last);
-    else rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] })));
+    } else if (long) long.next = await decodeStep(engine, long.s, long.next);
+    else next = await batchNext(engine, seqs, (i) => [next[i]!]);
     console.log((performance.now() - t0).toFixed(3));
   }
   await engine.close();

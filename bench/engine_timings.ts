@@ -19,9 +19,12 @@ const now = () => performance.now() / 1000;
 export const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 // n deterministic token ids of a vocabulary of V, avoiding the 3 special ones.
 export const tokens = (V: number, n: number, seed: number) => Array.from({ length: n }, (_, i) => 3 + ((seed * 7919 + i * 104729) % (V - 3)));
-// One greedy decode step of one sequence: the next logits.
-export const decodeStep = async (engine: Engine, sequence: ReturnType<Engine['createSequence']>, last: Float32Array) =>
-  (await engine.step([{ sequence, tokens: [argmax(last)] }]))[0]![0]!;
+// Decode steps keep their logits in the engine's buffer, as the node's batch runner does
+// (StepOptions.reuseLogits): each step's are read before the next.
+export const REUSE_LOGITS = { reuseLogits: true } as const;
+// One greedy decode step of one sequence: feeds `token`, returns the next.
+export const decodeStep = async (engine: Engine, sequence: ReturnType<Engine['createSequence']>, token: number) =>
+  argmax((await engine.step([{ sequence, tokens: [token] }], REUSE_LOGITS))[0]![0]!);
 
 // log: a line per phase; progress: after each decode step (bench.ts redraws a line on a TTY).
 export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s: string) => void, progress?: (s: string) => void): Promise<Timings> {
@@ -42,11 +45,11 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
   for (const batch of opts.batch) {
     log(`  decode ${opts.decode} steps × batch ${batch} …`);
     const seqs = Array.from({ length: batch }, () => engine.createSequence());
-    let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(V, 16, i + 1) })));
-    rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] }))); // warm-up
+    let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(V, 16, i + 1) })), REUSE_LOGITS);
+    rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] })), REUSE_LOGITS); // warm-up
     const t0 = now();
     for (let k = 0; k < opts.decode; k++) {
-      rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] })));
+      rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] })), REUSE_LOGITS);
       progress?.(`  batch ${batch}: step ${k + 1}/${opts.decode}`);
     }
     decode.push([batch, (batch * opts.decode) / (now() - t0)]);
@@ -59,15 +62,15 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
   let contextDecode: Timings['contextDecode'] = null;
   if (opts.context !== undefined) {
     log(`  decode ${opts.decode} steps after a ${opts.context}-token prompt, alternating with ${SHORT_CONTEXT} tokens …`);
-    const seqs = [opts.context, SHORT_CONTEXT].map((n) => ({ s: engine.createSequence(), prompt: tokens(V, n, 99), last: undefined as Float32Array | undefined, seconds: [] as number[] }));
+    const seqs = [opts.context, SHORT_CONTEXT].map((n) => ({ s: engine.createSequence(), prompt: tokens(V, n, 99), next: 0, seconds: [] as number[] }));
     for (const q of seqs) {
-      for (let at = 0; at < q.prompt.length; at += 512) [[q.last]] = await engine.step([{ sequence: q.s, tokens: q.prompt.slice(at, at + 512) }]);
-      q.last = await decodeStep(engine, q.s, q.last!);
+      for (let at = 0; at < q.prompt.length; at += 512) q.next = argmax((await engine.step([{ sequence: q.s, tokens: q.prompt.slice(at, at + 512) }]))[0]![0]!);
+      q.next = await decodeStep(engine, q.s, q.next);
     }
     for (let k = 0; k < opts.decode; k++) {
       for (const q of seqs) {
         const t0 = now();
-        q.last = await decodeStep(engine, q.s, q.last!);
+        q.next = await decodeStep(engine, q.s, q.next);
         q.seconds.push(now() - t0);
       }
       progress?.(`  long context: step ${k + 1}/${opts.decode}`);
@@ -85,13 +88,13 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
 // moves by half within a minute.
 export async function measureDecodeBesideBandwidth(engine: Engine, probe: () => number, rounds: number, steps: number): Promise<{ gbS: number; tokS: number }[]> {
   const s = engine.createSequence();
-  let [[last]] = await engine.step([{ sequence: s, tokens: tokens(engine.config.vocabSize, 16, 1) }]);
+  let next = argmax((await engine.step([{ sequence: s, tokens: tokens(engine.config.vocabSize, 16, 1) }]))[0]![0]!);
   const pairs: { gbS: number; tokS: number }[] = [];
   for (let r = 0; r < rounds; r++) {
     const gbS = probe();
-    last = await decodeStep(engine, s, last!); // the engine's threads awake again
+    next = await decodeStep(engine, s, next); // the engine's threads awake again
     const t0 = now();
-    for (let k = 0; k < steps; k++) last = await decodeStep(engine, s, last!);
+    for (let k = 0; k < steps; k++) next = await decodeStep(engine, s, next);
     pairs.push({ gbS, tokS: steps / (now() - t0) });
   }
   engine.freeSequence(s);

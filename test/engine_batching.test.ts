@@ -2,7 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, KvCacheExhausted } from '../src/engine/engine.ts';
 import { generateGreedy } from '../src/engine/generate.ts';
-import { KV_DTYPES, kvBlockBytes } from '../src/engine/native.ts';
+import { argmax } from '../src/engine/greedy.ts';
+import { loadModelFiles } from '../src/engine/model_files.ts';
+import { KV_DTYPES, createNativeEngine, kvBlockBytes } from '../src/engine/native.ts';
 import { prompt } from './helpers/check_reference.ts';
 import { TempModels } from './helpers/models.ts';
 
@@ -61,6 +63,55 @@ describe('batching', () => {
     const dir = await models.make({ preset: 'mixtral-tiny', seed: 17 });  // head_dim 24
     for (const backend of ['native', 'wasm'] as const)
       await expect(Engine.load(dir, { backend, kvDtype: 'q8_0' }), backend).rejects.toThrow(/head_dim is 24: use f16 or f32/);
+  });
+
+  // The node's batch runner and the benches keep their logits in one buffer from step to step
+  // (a fresh one costs its pages' faults): the numbers must be a fresh step's, on either engine.
+  it('reuseLogits writes the same logits as a fresh step into one buffer the engine keeps, grown as rows grow', async () => {
+    const dir = await models.make({ preset: 'mixtral-tiny', seed: 17 });
+    for (const backend of ['native', 'wasm'] as const) {
+      const e = await Engine.load(dir, { backend });
+      try {
+        const fresh = [e.createSequence(), e.createSequence()], kept = [e.createSequence(), e.createSequence()];
+        const first = prompt(12, 5, 512);
+        const [[a]] = (await e.step([{ sequence: fresh[0]!, tokens: first }])) as [[Float32Array]];
+        const [[b]] = (await e.step([{ sequence: kept[0]!, tokens: first }], { reuseLogits: true })) as [[Float32Array]];
+        expect(Array.from(b), backend).toEqual(Array.from(a));
+        const before = Float32Array.from(b);
+        const [[a2]] = (await e.step([{ sequence: fresh[0]!, tokens: [argmax(a)] }])) as [[Float32Array]];
+        const [[b2]] = (await e.step([{ sequence: kept[0]!, tokens: [argmax(b)] }], { reuseLogits: true })) as [[Float32Array]];
+        expect(b2.buffer, `${backend}: the same buffer`).toBe(b.buffer);
+        expect(Array.from(b2), backend).toEqual(Array.from(a2));
+        expect(Array.from(b), `${backend}: the first step's view now shows the second's`).toEqual(Array.from(b2));
+        expect(Array.from(b)).not.toEqual(Array.from(before));
+        // 1 + 4 rows: more than the buffer held, each row its own sequence's.
+        const second = prompt(4, 6, 512);
+        const want = await e.step([{ sequence: fresh[0]!, tokens: [argmax(a2)] }, { sequence: fresh[1]!, tokens: second, allLogits: true }]);
+        const got = await e.step([{ sequence: kept[0]!, tokens: [argmax(b2)] }, { sequence: kept[1]!, tokens: second, allLogits: true }], { reuseLogits: true });
+        expect(got[1]).toHaveLength(4);
+        expect(got.flat().map((r) => Array.from(r)), backend).toEqual(want.flat().map((r) => Array.from(r)));
+        expect(got[0]![0]!.buffer).not.toBe(b.buffer);
+      } finally {
+        await e.close();
+      }
+    }
+  });
+
+  it('refuses an out buffer shorter than the step\'s logits, with the sizes', async () => {
+    const model = await loadModelFiles(await models.make({ preset: 'mixtral-tiny', seed: 17 }));
+    const native = createNativeEngine(model);
+    try {
+      const seq = native.createSequence();
+      const args = [Int32Array.of(seq), Int32Array.of(2), Uint8Array.of(1), Int32Array.of(5, 6)] as const;
+      await expect(Promise.resolve().then(() => native.step(...args, new Float32Array(model.config.vocabSize)))).rejects.toThrow(
+        new RegExp(`out must be a Float32Array of at least ${2 * model.config.vocabSize} floats`),
+      );
+      expect(native.sequenceLength(seq), 'the refused step changed nothing').toBe(0);
+      const logits = await native.step(...args, new Float32Array(2 * model.config.vocabSize));
+      expect(logits).toHaveLength(2 * model.config.vocabSize);
+    } finally {
+      native.close();
+    }
   });
 
   it('prefilling in chunks or token by token reaches the same state as one whole prefill', async () => {

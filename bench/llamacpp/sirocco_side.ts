@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { Engine } from '../../src/engine/engine.ts';
 import { argmax } from '../../src/engine/greedy.ts';
-import { tokens } from '../engine_timings.ts';
+import { REUSE_LOGITS, tokens } from '../engine_timings.ts';
 import { scriptArgs } from '../script_args.ts';
 
 const USAGE = `usage: node --import tsx bench/llamacpp/sirocco_side.ts --model DIR [--threads 2] [--prompt 256] [--gen 64] [--depth 0] [--reps 5] [--sequences 1] [--isa TABLE] [--check]
@@ -40,9 +40,9 @@ const now = () => performance.now() / 1000;
 async function batchedTg(): Promise<number> {
   const sequences = Array.from({ length: opts.sequences }, () => engine.createSequence());
   try {
-    await engine.step(sequences.map((sequence) => ({ sequence, tokens: tokens(V, 16, seed++) })));
+    await engine.step(sequences.map((sequence) => ({ sequence, tokens: tokens(V, 16, seed++) })), REUSE_LOGITS);
     const t0 = now();
-    for (let i = 0; i < opts.gen; i++) await engine.step(sequences.map((sequence) => ({ sequence, tokens: tokens(V, 1, seed++) })));
+    for (let i = 0; i < opts.gen; i++) await engine.step(sequences.map((sequence) => ({ sequence, tokens: tokens(V, 1, seed++) })), REUSE_LOGITS);
     return now() - t0;
   } finally {
     for (const s of sequences) engine.freeSequence(s);
@@ -54,10 +54,10 @@ async function run(prompt: boolean): Promise<number> {
   if (!prompt && opts.sequences > 1) return batchedTg();
   const sequence = engine.createSequence();
   try {
-    for (let at = 0; at < opts.depth; at += 512) await engine.step([{ sequence, tokens: tokens(V, Math.min(512, opts.depth - at), seed++) }]);
+    for (let at = 0; at < opts.depth; at += 512) await engine.step([{ sequence, tokens: tokens(V, Math.min(512, opts.depth - at), seed++) }], REUSE_LOGITS);
     const t0 = now();
-    if (prompt) await engine.step([{ sequence, tokens: tokens(V, opts.prompt, seed++) }]);
-    else for (let i = 0; i < opts.gen; i++) await engine.step([{ sequence, tokens: tokens(V, 1, seed++) }]);
+    if (prompt) await engine.step([{ sequence, tokens: tokens(V, opts.prompt, seed++) }], REUSE_LOGITS);
+    else for (let i = 0; i < opts.gen; i++) await engine.step([{ sequence, tokens: tokens(V, 1, seed++) }], REUSE_LOGITS);
     return now() - t0;
   } finally {
     engine.freeSequence(sequence);

@@ -240,8 +240,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         return Napi::Number::New(info.Env(), (double)engine_seq_length(e_, info[0].As<Napi::Number>().Int32Value()));
     }
 
-    // step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array)
-    //   → Promise<Float32Array (rows, vocab)>
+    // step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array,
+    //      out?: Float32Array) → Promise<Float32Array (rows, vocab)>: the logits in a fresh array,
+    //   or in `out` (its first rows · vocab floats), which the caller keeps from step to step —
+    //   a fresh one is memory the process has not touched yet, whose pages fault as the step
+    //   writes them (engine.ts: reuseLogits).
     Napi::Value Step(const Napi::CallbackInfo& info) {
         Napi::Env env = info.Env();
         if (!usable(env)) return env.Undefined();
@@ -268,7 +271,19 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
             return env.Undefined();
         }
         const int64_t rows = engine_step_logit_rows(seqs.data(), (int)seqs.size());
-        Napi::Float32Array logits = Napi::Float32Array::New(env, (size_t)(rows * vocab_));
+        Napi::Float32Array logits;
+        if (info.Length() > 4 && !info[4].IsUndefined()) {
+            if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+                info[4].As<Napi::Float32Array>().ElementLength() < (size_t)(rows * vocab_)) {
+                Napi::TypeError::New(env, "step: out must be a Float32Array of at least " + std::to_string(rows * vocab_) +
+                                              " floats (rows " + std::to_string(rows) + " × vocabulary " + std::to_string(vocab_) + ")")
+                    .ThrowAsJavaScriptException();
+                return env.Undefined();
+            }
+            logits = info[4].As<Napi::Float32Array>();
+        } else {
+            logits = Napi::Float32Array::New(env, (size_t)(rows * vocab_));
+        }
         std::vector<int32_t> tokens(toks.Data(), toks.Data() + toks.ElementLength());
         busy_ = true;
         auto* w = new StepWorker(env, info.This().As<Napi::Object>(), e_, &busy_, std::move(seqs), std::move(tokens), logits);

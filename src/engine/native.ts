@@ -27,7 +27,8 @@ export interface NativeEngine {
   freeSequence(id: number): boolean;
   sequenceLength(id: number): number;
   truncateSequence(id: number, length: number): boolean;
-  step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array): Promise<Float32Array>;
+  // The logits (rows, vocab) in a fresh array, or in out's first rows · vocab floats.
+  step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array, out?: Float32Array): Promise<Float32Array>;
   info(): NativeEngineInfo;
   loadPlan(): NativeSlice[];
   loadSlice(index: number, bytes: Uint8Array): void;

@@ -181,7 +181,13 @@ export class WasmEngine implements NativeEngine {
 
   // Runs on the calling thread, after letting the host's pending events run: a loop of steps
   // must not starve I/O.
-  async step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array): Promise<Float32Array> {
+  async step(
+    seqIds: Int32Array,
+    counts: Int32Array,
+    allLogits: Uint8Array,
+    tokens: Int32Array,
+    out?: Float32Array,
+  ): Promise<Float32Array> {
     await yieldToHost();
     return this.call(() => {
       const n = seqIds.length;
@@ -194,7 +200,11 @@ export class WasmEngine implements NativeEngine {
       try {
         if (logits === 0) throw engineError('out of memory for the step logits', 'INTERNAL');
         this.check(this.x.engine_step(this.e, seqsPtr, n, tokensPtr, logits));
-        return new Float32Array(this.x.memory.buffer, logits, rows * this.vocab).slice();
+        const written = new Float32Array(this.x.memory.buffer, logits, rows * this.vocab);
+        if (!out) return written.slice();
+        if (out.length < written.length) throw new TypeError(`step: out must hold at least ${written.length} floats`);
+        out.set(written);
+        return out;
       } finally {
         for (const p of [seqsPtr, tokensPtr, logits]) this.x.free(p);
       }

@@ -134,7 +134,9 @@ export class BatchRunner {
     }));
     let rows;
     try {
-      rows = await this.engine.step(inputs);
+      // Every row is read before the next step: the engine's kept buffer spares a fresh one's
+      // page faults (StepOptions.reuseLogits).
+      rows = await this.engine.step(inputs, { reuseLogits: true });
     } catch (err) {
       // Out of K/V memory: give back idle sessions and let the next loop retry; any other
       // error fails the requests of this step only.
