@@ -55,17 +55,65 @@ function topLogprobs(logits: Float32Array, n: number, lse: number): TokenLogprob
   return best.map((token) => ({ token, logprob: logits[token]! - lse }));
 }
 
+// Scratch kept between calls (sampling is synchronous): the candidates, their sort keys and
+// their weights. Fresh arrays a token — a 256 KB Float64Array, or JavaScript arrays grown by
+// push and map over 32,000 candidates — had cost more than the arithmetic: a top_p draw over
+// a flat 32,000-token distribution took ~17 ms, ~1 ms at plain temperature.
+let ids = new Int32Array(0);
+let idsTmp = new Int32Array(0);
+let ranks = new Uint32Array(0);
+let ranksTmp = new Uint32Array(0);
+let weights = new Float64Array(0);
+const digitCounts = new Uint32Array(65537);
+function reserve(n: number): void {
+  if (ids.length >= n) return;
+  [ids, idsTmp, ranks, ranksTmp, weights] = [new Int32Array(n), new Int32Array(n), new Uint32Array(n), new Uint32Array(n), new Float64Array(n)];
+}
+
 // Plain temperature sampling needs no sort: one pass over the vocabulary in id order.
 function sampleFull(logits: Float32Array, maxLogit: number, temperature: number, random: SeededRandom): number {
-  const weights = new Float64Array(logits.length);
+  reserve(logits.length);
   let total = 0;
   for (let i = 0; i < logits.length; i++) total += weights[i] = Math.exp((logits[i]! - maxLogit) / temperature);
   let r = random.next() * total;
-  for (let i = 0; i < weights.length; i++) {
+  for (let i = 0; i < logits.length; i++) {
     r -= weights[i]!;
     if (r < 0) return i;
   }
   return argmax(logits);
+}
+
+// ids[0, n) (ascending) best first: larger logit, then lower id — a comparator sort's order,
+// by a stable radix sort on each logit's rank (its float32 bits made monotone, then reversed),
+// two passes of 16 bits. A comparator took 11–21 ms for 32,000 candidates; the whole top_p
+// draw takes ~1.1 ms now. -0 ranks as +0, as comparing the two does. Few candidates take the
+// comparator.
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+function sortBestFirst(logits: Float32Array, n: number): void {
+  if (n < 2048) {
+    ids.subarray(0, n).sort((x, y) => logits[y]! - logits[x]! || x - y);
+    return;
+  }
+  for (let k = 0; k < n; k++) {
+    f32[0] = logits[ids[k]!]! === 0 ? 0 : logits[ids[k]!]!;
+    const bits = u32[0]!;
+    ranks[k] = bits & 0x80000000 ? bits : ~bits & 0x7fffffff; // descends as the float ascends
+  }
+  radixPass(ranks, ids, ranksTmp, idsTmp, n, 0);
+  radixPass(ranksTmp, idsTmp, ranks, ids, n, 16);
+}
+
+// One stable counting pass on the 16-bit digit at `shift`.
+function radixPass(fromRank: Uint32Array, fromId: Int32Array, toRank: Uint32Array, toId: Int32Array, n: number, shift: number): void {
+  const counts = digitCounts.fill(0);
+  for (let k = 0; k < n; k++) counts[((fromRank[k]! >>> shift) & 0xffff) + 1]!++;
+  for (let d = 1; d <= 65536; d++) counts[d]! += counts[d - 1]!;
+  for (let k = 0; k < n; k++) {
+    const at = counts[(fromRank[k]! >>> shift) & 0xffff]!++;
+    toRank[at] = fromRank[k]!;
+    toId[at] = fromId[k]!;
+  }
 }
 
 function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRandom): number {
@@ -75,30 +123,32 @@ function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRand
   // min-p as vLLM applies it: on the tempered distribution, before top-k and top-p.
   // p_i ≥ minP · p_max  ⟺  (l_i − l_max) / T ≥ ln(minP).
   const minGap = p.minP > 0 ? Math.log(p.minP) : -Infinity;
-  let candidates: number[] = [];
+  reserve(logits.length);
+  let n = 0;
   for (let i = 0; i < logits.length; i++) {
     const gap = (logits[i]! - maxLogit) / p.temperature;
-    if (gap > -NEGLIGIBLE_LOGIT_GAP && gap >= minGap) candidates.push(i);
+    if (gap > -NEGLIGIBLE_LOGIT_GAP && gap >= minGap) ids[n++] = i;
   }
-  candidates.sort((x, y) => logits[y]! - logits[x]! || x - y);
-  if (p.topK > 0 && candidates.length > p.topK) candidates = candidates.slice(0, p.topK);
-  const weights = candidates.map((i) => Math.exp((logits[i]! - maxLogit) / p.temperature));
-  let total = weights.reduce((s, w) => s + w, 0);
+  if (n === 0) return argmax(logits); // every logit -Infinity (rules forbade them all)
+  sortBestFirst(logits, n);
+  if (p.topK > 0 && n > p.topK) n = p.topK;
+  let total = 0;
+  for (let k = 0; k < n; k++) total += weights[k] = Math.exp((logits[ids[k]!]! - maxLogit) / p.temperature);
   if (p.topP < 1) {
     // Smallest prefix (by probability) whose mass reaches top_p.
     let mass = 0;
     let keep = 0;
-    while (keep < weights.length && mass < p.topP * total) mass += weights[keep++]!;
-    candidates = candidates.slice(0, Math.max(1, keep));
-    weights.length = candidates.length;
-    total = weights.reduce((s, w) => s + w, 0);
+    while (keep < n && mass < p.topP * total) mass += weights[keep++]!;
+    n = Math.max(1, keep);
+    total = 0;
+    for (let k = 0; k < n; k++) total += weights[k]!;
   }
   let r = random.next() * total;
-  for (let i = 0; i < candidates.length; i++) {
-    r -= weights[i]!;
-    if (r < 0) return candidates[i]!;
+  for (let k = 0; k < n; k++) {
+    r -= weights[k]!;
+    if (r < 0) return ids[k]!;
   }
-  return candidates[candidates.length - 1]!;
+  return ids[n - 1]!;
 }
 
 // `logits`: what to sample from; `raw`: the model's own logits, for logprobs (the same
