@@ -5,6 +5,7 @@ import { generateGreedy } from '../src/engine/generate.ts';
 import { argmax } from '../src/engine/greedy.ts';
 import { loadModelFiles } from '../src/engine/model_files.ts';
 import { KV_DTYPES, createNativeEngine, kvBlockBytes } from '../src/engine/native.ts';
+import { loadWasmEngine } from '../src/engine/wasm_load.ts';
 import { prompt } from './helpers/check_reference.ts';
 import { TempModels } from './helpers/models.ts';
 
@@ -97,21 +98,22 @@ describe('batching', () => {
     }
   });
 
-  it('refuses an out buffer shorter than the step\'s logits, with the sizes', async () => {
+  it('refuses an out buffer shorter than the step\'s logits, with the sizes, before stepping', async () => {
     const model = await loadModelFiles(await models.make({ preset: 'mixtral-tiny', seed: 17 }));
-    const native = createNativeEngine(model);
-    try {
-      const seq = native.createSequence();
-      const args = [Int32Array.of(seq), Int32Array.of(2), Uint8Array.of(1), Int32Array.of(5, 6)] as const;
-      await expect(Promise.resolve().then(() => native.step(...args, new Float32Array(model.config.vocabSize)))).rejects.toThrow(
-        new RegExp(`out must be a Float32Array of at least ${2 * model.config.vocabSize} floats`),
-      );
-      expect(native.sequenceLength(seq), 'the refused step changed nothing').toBe(0);
-      const logits = await native.step(...args, new Float32Array(2 * model.config.vocabSize));
-      expect(logits).toHaveLength(2 * model.config.vocabSize);
-    } finally {
-      native.close();
-    }
+    for (const [backend, core] of [['native', createNativeEngine(model)], ['wasm', await loadWasmEngine(model)]] as const)
+      try {
+        const seq = core.createSequence();
+        const args = [Int32Array.of(seq), Int32Array.of(2), Uint8Array.of(1), Int32Array.of(5, 6)] as const;
+        await expect(Promise.resolve().then(() => core.step(...args, new Float32Array(model.config.vocabSize))), backend).rejects.toThrow(
+          new RegExp(`out must be a Float32Array of at least ${2 * model.config.vocabSize} floats`),
+        );
+        expect(core.sequenceLength(seq), `${backend}: the refused step changed nothing`).toBe(0);
+        const out = new Float32Array(2 * model.config.vocabSize);
+        expect(await core.step(...args, out), backend).toBe(out);
+        expect(core.sequenceLength(seq)).toBe(2);
+      } finally {
+        core.close();
+      }
   });
 
   it('prefilling in chunks or token by token reaches the same state as one whole prefill', async () => {

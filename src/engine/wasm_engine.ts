@@ -196,13 +196,14 @@ export class WasmEngine implements NativeEngine {
       const seqsPtr = put(this.x, seqs);
       const tokensPtr = put(this.x, tokens);
       const rows = Number(this.x.engine_step_logit_rows(seqsPtr, n));
-      const logits = this.x.malloc(rows * this.vocab * 4);
+      const tooShort = out !== undefined && out.length < rows * this.vocab; // refused before the step: it changes nothing
+      const logits = tooShort ? 0 : this.x.malloc(rows * this.vocab * 4);
       try {
+        if (tooShort) throw new TypeError(`step: out must be a Float32Array of at least ${rows * this.vocab} floats (rows ${rows} × vocabulary ${this.vocab})`);
         if (logits === 0) throw engineError('out of memory for the step logits', 'INTERNAL');
         this.check(this.x.engine_step(this.e, seqsPtr, n, tokensPtr, logits));
         const written = new Float32Array(this.x.memory.buffer, logits, rows * this.vocab);
         if (!out) return written.slice();
-        if (out.length < written.length) throw new TypeError(`step: out must hold at least ${written.length} floats`);
         out.set(written);
         return out;
       } finally {
