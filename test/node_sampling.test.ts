@@ -9,15 +9,21 @@ const params = (p: Partial<SamplingParams>): SamplingParams => ({ temperature: 1
 // The sampler's definition for top-k / top-p / min-p, written plainly: candidates within the
 // negligible gap and min-p, sorted best first by comparison (ties to the lower id), cut to
 // top-k, weighed, cut to the smallest prefix reaching top-p, drawn in that order.
-function referenceToken(logits: Float32Array, p: SamplingParams, random: SeededRandom): number {
+function referenceCandidates(logits: Float32Array, p: SamplingParams): { ids: number[]; max: number } {
   let best = 0;
   for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
   const max = logits[best]!, minGap = p.minP > 0 ? Math.log(p.minP) : -Infinity;
-  let ids: number[] = [];
+  const ids: number[] = [];
   for (let i = 0; i < logits.length; i++) {
     const gap = (logits[i]! - max) / p.temperature;
     if (gap > -30 && gap >= minGap) ids.push(i);
   }
+  return { ids, max };
+}
+
+function referenceToken(logits: Float32Array, p: SamplingParams, random: SeededRandom): number {
+  const { ids: candidates, max } = referenceCandidates(logits, p);
+  let ids = candidates;
   ids.sort((x, y) => logits[y]! - logits[x]! || x - y);
   if (p.topK > 0) ids = ids.slice(0, p.topK);
   let weights = ids.map((i) => Math.exp((logits[i]! - max) / p.temperature));
@@ -93,10 +99,10 @@ describe('sampler', () => {
       const p = params({ temperature: [0.3, 0.7, 1, 1.5][c % 4]!, topP: [0.95, 0.9, 0.5, 1][(c >> 2) % 4]!, topK: [0, 40, 0, 5000][(c >> 4) % 4]!, minP: [0, 0.05][(c >> 6) % 2]! });
       if (p.topP >= 1 && p.topK === 0 && p.minP === 0) p.topP = 0.99;
       for (let s = 0; s < 4; s++, cases++) expect(sample(v, p, new SeededRandom(c * 10 + s)).token, `case ${c}, seed ${s}`).toBe(referenceToken(v, p, new SeededRandom(c * 10 + s)));
-      radix += V >= 2048 ? 1 : 0;
+      radix += referenceCandidates(v, p).ids.length >= 2048 ? 1 : 0;
     }
     expect(cases).toBe(640);
-    expect(radix, 'some cases take the radix sort (2,048 candidates or more)').toBeGreaterThan(50);
+    expect(radix, 'some cases take the radix sort (2,048 candidates or more)').toBeGreaterThan(20);
   });
 
   it('logprobs are log-softmax of the raw logits, alternatives best first', () => {
