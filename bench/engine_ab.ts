@@ -30,7 +30,7 @@ import { Engine } from '../src/engine/engine.ts';
 import { argmax } from '../src/engine/greedy.ts';
 import { DEFAULT_KV_DTYPE, KV_DTYPES } from '../src/engine/native.ts';
 import { scriptArgs } from './script_args.ts';
-import { REUSE_LOGITS, decodeStep, median, tokens } from './engine_timings.ts';
+import { REUSE_LOGITS, decodeStep, greedyNext, median, tokens } from './engine_timings.ts';
 
 const USAGE = `usage: npm run bench:ab -- --a A.node --b B.node [--preset mistral-mini|mixtral-mini] [--dtype f16|bf16|f32|q8_0|q4_0]
                        [--threads N] [--isa TABLE] [--steps 64] [--batch 1] [--context N] [--kv-dtype f16|f32|q8_0] [--rounds 4] [--prefill N]
@@ -77,7 +77,7 @@ type LongSequence = { s: ReturnType<Engine['createSequence']>; next: number };
 async function longSequence(engine: Engine, context: number): Promise<LongSequence> {
   const s = engine.createSequence(), prompt = tokens(engine.config.vocabSize, context, 99);
   let next = 0;
-  for (let at = 0; at < prompt.length; at += 512) next = argmax((await engine.step([{ sequence: s, tokens: prompt.slice(at, at + 512) }]))[0]![0]!);
+  for (let at = 0; at < prompt.length; at += 512) next = await greedyNext(engine, s, prompt.slice(at, at + 512));
   return { s, next };
 }
 

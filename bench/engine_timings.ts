@@ -22,9 +22,11 @@ export const tokens = (V: number, n: number, seed: number) => Array.from({ lengt
 // Decode steps keep their logits in the engine's buffer, as the node's batch runner does
 // (StepOptions.reuseLogits): each step's are read before the next.
 export const REUSE_LOGITS = { reuseLogits: true } as const;
-// One greedy decode step of one sequence: feeds `token`, returns the next.
-export const decodeStep = async (engine: Engine, sequence: ReturnType<Engine['createSequence']>, token: number) =>
-  argmax((await engine.step([{ sequence, tokens: [token] }], REUSE_LOGITS))[0]![0]!);
+// One greedy step of one sequence: feeds `tokens` (a prompt chunk, or the last token), returns
+// the next.
+export const greedyNext = async (engine: Engine, sequence: ReturnType<Engine['createSequence']>, tokens: number[]) =>
+  argmax((await engine.step([{ sequence, tokens }], REUSE_LOGITS))[0]![0]!);
+export const decodeStep = (engine: Engine, sequence: ReturnType<Engine['createSequence']>, token: number) => greedyNext(engine, sequence, [token]);
 
 // log: a line per phase; progress: after each decode step (bench.ts redraws a line on a TTY).
 export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s: string) => void, progress?: (s: string) => void): Promise<Timings> {
@@ -64,7 +66,7 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
     log(`  decode ${opts.decode} steps after a ${opts.context}-token prompt, alternating with ${SHORT_CONTEXT} tokens …`);
     const seqs = [opts.context, SHORT_CONTEXT].map((n) => ({ s: engine.createSequence(), prompt: tokens(V, n, 99), next: 0, seconds: [] as number[] }));
     for (const q of seqs) {
-      for (let at = 0; at < q.prompt.length; at += 512) q.next = argmax((await engine.step([{ sequence: q.s, tokens: q.prompt.slice(at, at + 512) }]))[0]![0]!);
+      for (let at = 0; at < q.prompt.length; at += 512) q.next = await greedyNext(engine, q.s, q.prompt.slice(at, at + 512));
       q.next = await decodeStep(engine, q.s, q.next);
     }
     for (let k = 0; k < opts.decode; k++) {
@@ -88,7 +90,7 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
 // moves by half within a minute.
 export async function measureDecodeBesideBandwidth(engine: Engine, probe: () => number, rounds: number, steps: number): Promise<{ gbS: number; tokS: number }[]> {
   const s = engine.createSequence();
-  let next = argmax((await engine.step([{ sequence: s, tokens: tokens(engine.config.vocabSize, 16, 1) }]))[0]![0]!);
+  let next = await greedyNext(engine, s, tokens(engine.config.vocabSize, 16, 1));
   const pairs: { gbS: number; tokS: number }[] = [];
   for (let r = 0; r < rounds; r++) {
     const gbS = probe();

@@ -272,15 +272,16 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         }
         const int64_t rows = engine_step_logit_rows(seqs.data(), (int)seqs.size());
         Napi::Float32Array logits;
-        if (info.Length() > 4 && !info[4].IsUndefined()) {
-            if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
-                info[4].As<Napi::Float32Array>().ElementLength() < (size_t)(rows * vocab_)) {
+        const Napi::Value out = info[4];  // undefined when not passed
+        if (!out.IsUndefined()) {
+            if (!out.IsTypedArray() || out.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+                out.As<Napi::Float32Array>().ElementLength() < (size_t)(rows * vocab_)) {
                 Napi::TypeError::New(env, "step: out must be a Float32Array of at least " + std::to_string(rows * vocab_) +
                                               " floats (rows " + std::to_string(rows) + " × vocabulary " + std::to_string(vocab_) + ")")
                     .ThrowAsJavaScriptException();
                 return env.Undefined();
             }
-            logits = info[4].As<Napi::Float32Array>();
+            logits = out.As<Napi::Float32Array>();
         } else {
             logits = Napi::Float32Array::New(env, (size_t)(rows * vocab_));
         }

@@ -33,6 +33,7 @@ export class KvCacheExhausted extends Error {
 
 // Per input, its logits rows (views into one buffer): tokens.length rows if allLogits, else 1.
 export type StepOutput = Float32Array[][];
+const logitRows = (input: StepInput) => (input.allLogits ? input.tokens.length : 1);
 
 export type StepOptions = {
   // The rows are views of a buffer this engine keeps, which the next step with reuseLogits
@@ -140,13 +141,13 @@ export class Engine {
     });
     let row = 0;
     return inputs.map((input) =>
-      Array.from({ length: input.allLogits ? input.tokens.length : 1 }, () => logits.subarray(V * row, V * ++row)),
+      Array.from({ length: logitRows(input) }, () => logits.subarray(V * row, V * ++row)),
     );
   }
 
   // The kept buffer, grown to the step's rows when short (or replaced if a caller detached it).
   private logitsFor(inputs: StepInput[], V: number): Float32Array {
-    const rows = inputs.reduce((n, input) => n + (input.allLogits ? input.tokens.length : 1), 0);
+    const rows = inputs.reduce((n, input) => n + logitRows(input), 0);
     if (this.reusedLogits.length < rows * V || this.reusedLogits.buffer.byteLength === 0)
       this.reusedLogits = new Float32Array(rows * V);
     return this.reusedLogits;

@@ -196,10 +196,12 @@ export class WasmEngine implements NativeEngine {
       const seqsPtr = put(this.x, seqs);
       const tokensPtr = put(this.x, tokens);
       const rows = Number(this.x.engine_step_logit_rows(seqsPtr, n));
-      const tooShort = out !== undefined && out.length < rows * this.vocab; // refused before the step: it changes nothing
-      const logits = tooShort ? 0 : this.x.malloc(rows * this.vocab * 4);
+      let logits = 0;
       try {
-        if (tooShort) throw new TypeError(`step: out must be a Float32Array of at least ${rows * this.vocab} floats (rows ${rows} × vocabulary ${this.vocab})`);
+        // Refused before the step: it changes nothing.
+        if (out && out.length < rows * this.vocab)
+          throw new TypeError(`step: out must be a Float32Array of at least ${rows * this.vocab} floats (rows ${rows} × vocabulary ${this.vocab})`);
+        logits = this.x.malloc(rows * this.vocab * 4);
         if (logits === 0) throw engineError('out of memory for the step logits', 'INTERNAL');
         this.check(this.x.engine_step(this.e, seqsPtr, n, tokensPtr, logits));
         const written = new Float32Array(this.x.memory.buffer, logits, rows * this.vocab);

@@ -96,7 +96,8 @@ function sortBestFirst(logits: Float32Array, n: number): void {
     return;
   }
   for (let k = 0; k < n; k++) {
-    f32[0] = logits[ids[k]!]! === 0 ? 0 : logits[ids[k]!]!;
+    const l = logits[ids[k]!]!;
+    f32[0] = l === 0 ? 0 : l;
     const bits = u32[0]!;
     ranks[k] = bits & 0x80000000 ? bits : ~bits & 0x7fffffff; // descends as the float ascends
   }
