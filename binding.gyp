@@ -15,6 +15,7 @@
         "native/engine/shard_runner.cpp",
         "native/engine/engine.cpp",
         "native/engine/engine_api.cpp",
+        "native/engine/logits_scan.cpp",
         "native/backend/backend_registry.cpp",
         "native/backend/cpu/cpu_backend.cpp",
         "native/backend/cpu/cpu_matmul.cpp",

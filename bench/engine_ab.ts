@@ -30,7 +30,7 @@ import { Engine } from '../src/engine/engine.ts';
 import { argmax } from '../src/engine/greedy.ts';
 import { DEFAULT_KV_DTYPE, KV_DTYPES } from '../src/engine/native.ts';
 import { scriptArgs } from './script_args.ts';
-import { REUSE_LOGITS, decodeStep, greedyNext, median, tokens } from './engine_timings.ts';
+import { REUSE_LOGITS, median, tokens } from './engine_timings.ts';
 
 const USAGE = `usage: npm run bench:ab -- --a A.node --b B.node [--preset mistral-mini|mixtral-mini] [--dtype f16|bf16|f32|q8_0|q4_0]
                        [--threads N] [--isa TABLE] [--steps 64] [--batch 1] [--context N] [--kv-dtype f16|f32|q8_0] [--rounds 4] [--prefill N]
@@ -77,11 +77,12 @@ type LongSequence = { s: ReturnType<Engine['createSequence']>; next: number };
 async function longSequence(engine: Engine, context: number): Promise<LongSequence> {
   const s = engine.createSequence(), prompt = tokens(engine.config.vocabSize, context, 99);
   let next = 0;
-  for (let at = 0; at < prompt.length; at += 512) next = await greedyNext(engine, s, prompt.slice(at, at + 512));
+  for (let at = 0; at < prompt.length; at += 512) [next] = (await batchNext(engine, [s], () => prompt.slice(at, at + 512))) as [number];
   return { s, next };
 }
 
-// One step of the batch, sequence i fed feed(i): each sequence's next token (greedy).
+// One step of the batch, sequence i fed feed(i): each sequence's next token (greedy), found in
+// JavaScript, as builds from before the engine's RowScan cannot (engine.ts: stepScanned).
 async function batchNext(engine: Engine, seqs: number[], feed: (i: number) => number[]): Promise<number[]> {
   const rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: feed(i) })), REUSE_LOGITS);
   return rows.map((r) => argmax(r[0]!));
@@ -112,7 +113,7 @@ async function childRun(): Promise<ChildResult> {
     const t0 = performance.now();
     next = await batchNext(engine, seqs, (i) => [next[i]!]);
     const t1 = performance.now();
-    if (long) long.next = await decodeStep(engine, long.s, long.next);
+    if (long) [long.next] = (await batchNext(engine, [long.s], () => [long.next])) as [number];
     if (k === 0) continue; // the warm-up step
     stepMs.push(t1 - t0);
     if (long) longMs.push(performance.now() - t1);
@@ -139,7 +140,7 @@ async function serve() {
       const s = engine.createSequence();
       await engine.step([{ sequence: s, tokens: tokens(V, opts.prefill, ++rep) }]);
       engine.freeSequence(s);
-    } else if (long) long.next = await decodeStep(engine, long.s, long.next);
+    } else if (long) [long.next] = (await batchNext(engine, [long.s], () => [long.next])) as [number];
     else next = await batchNext(engine, seqs, (i) => [next[i]!]);
     console.log((performance.now() - t0).toFixed(3));
   }

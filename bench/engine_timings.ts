@@ -1,7 +1,6 @@
 // The bench's measurements on one loaded engine: prefill, batched decode and decode after a
 // long prompt, in tokens/s. Portable: bench.ts runs it in Node, browser_wasm.ts in Chromium.
 import type { Engine } from '../src/engine/engine.ts';
-import { argmax } from '../src/engine/greedy.ts';
 
 export type TimingOptions = { prefill: number; decode: number; batch: number[]; context?: number };
 export type Timings = {
@@ -25,7 +24,7 @@ export const REUSE_LOGITS = { reuseLogits: true } as const;
 // One greedy step of one sequence: feeds `tokens` (a prompt chunk, or the last token), returns
 // the next.
 export const greedyNext = async (engine: Engine, sequence: ReturnType<Engine['createSequence']>, tokens: number[]) =>
-  argmax((await engine.step([{ sequence, tokens }], REUSE_LOGITS))[0]![0]!);
+  (await engine.stepScanned([{ sequence, tokens }], REUSE_LOGITS)).scans[0]![0]!.argmax;
 export const decodeStep = (engine: Engine, sequence: ReturnType<Engine['createSequence']>, token: number) => greedyNext(engine, sequence, [token]);
 
 // log: a line per phase; progress: after each decode step (bench.ts redraws a line on a TTY).
@@ -47,11 +46,14 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
   for (const batch of opts.batch) {
     log(`  decode ${opts.decode} steps × batch ${batch} …`);
     const seqs = Array.from({ length: batch }, () => engine.createSequence());
-    let rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: tokens(V, 16, i + 1) })), REUSE_LOGITS);
-    rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] })), REUSE_LOGITS); // warm-up
+    // Each sequence's next token (greedy), as the node finds it: the engine's RowScan.
+    const stepAll = async (feed: (i: number) => number[]) =>
+      (await engine.stepScanned(seqs.map((s, i) => ({ sequence: s, tokens: feed(i) })), REUSE_LOGITS)).scans.map((r) => r[0]!.argmax);
+    let next = await stepAll((i) => tokens(V, 16, i + 1));
+    next = await stepAll((i) => [next[i]!]); // warm-up
     const t0 = now();
     for (let k = 0; k < opts.decode; k++) {
-      rows = await engine.step(seqs.map((s, i) => ({ sequence: s, tokens: [argmax(rows[i]![0]!)] })), REUSE_LOGITS);
+      next = await stepAll((i) => [next[i]!]);
       progress?.(`  batch ${batch}: step ${k + 1}/${opts.decode}`);
     }
     decode.push([batch, (batch * opts.decode) / (now() - t0)]);

@@ -108,16 +108,19 @@ bool read_spec(const Napi::Object& spec, engine_model_spec* out, std::vector<eng
 class StepWorker : public Napi::AsyncWorker {
    public:
     StepWorker(Napi::Env env, Napi::Object owner, engine* e, bool* busy, std::vector<engine_step_seq> seqs,
-               std::vector<int32_t> tokens, Napi::Float32Array logits)
+               std::vector<int32_t> tokens, Napi::Float32Array logits, int64_t rows, int32_t vocab, Napi::Int32Array scan)
         : Napi::AsyncWorker(env), owner_(Napi::Persistent(owner)), e_(e), busy_(busy), seqs_(std::move(seqs)),
           tokens_(std::move(tokens)), deferred_(Napi::Promise::Deferred::New(env)), logits_ref_(Napi::Persistent(logits)),
-          logits_(logits.Data()) {}
+          logits_(logits.Data()), rows_(rows), vocab_(vocab) {
+        if (!scan.IsEmpty()) scan_ref_ = Napi::Persistent(scan), scan_ = scan.Data();
+    }
 
     Napi::Promise Promise() { return deferred_.Promise(); }
 
     void Execute() override {
         status_ = engine_step(e_, seqs_.data(), (int)seqs_.size(), tokens_.data(), logits_);
         if (status_ != ENGINE_OK) message_ = engine_last_error();  // same thread as the step
+        else if (scan_) engine_logits_scan(logits_, rows_, vocab_, scan_);
     }
     void OnOK() override {
         *busy_ = false;
@@ -136,6 +139,10 @@ class StepWorker : public Napi::AsyncWorker {
     Napi::Promise::Deferred deferred_;
     Napi::Reference<Napi::Float32Array> logits_ref_;
     float* logits_;
+    int64_t rows_;
+    int32_t vocab_;
+    Napi::Reference<Napi::Int32Array> scan_ref_;  // engine_logits_scan's out, when asked for
+    int32_t* scan_ = nullptr;
     engine_status status_ = ENGINE_OK;
     std::string message_;
 };
@@ -241,10 +248,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     }
 
     // step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array,
-    //      out?: Float32Array) → Promise<Float32Array (rows, vocab)>: the logits in a fresh array,
-    //   or in `out` (its first rows · vocab floats), which the caller keeps from step to step —
-    //   a fresh one is memory the process has not touched yet, whose pages fault as the step
-    //   writes them (engine.ts: reuseLogits).
+    //      out?: Float32Array, scan?: Int32Array) → Promise<Float32Array (rows, vocab)>: the
+    //   logits in a fresh array, or in `out` (its first rows · vocab floats), which the caller
+    //   keeps from step to step — a fresh one is memory the process has not touched yet, whose
+    //   pages fault as the step writes them (engine.ts: reuseLogits). With `scan`, its first
+    //   2 · rows ints get engine_logits_scan's answers, on the step's thread.
     Napi::Value Step(const Napi::CallbackInfo& info) {
         Napi::Env env = info.Env();
         if (!usable(env)) return env.Undefined();
@@ -285,9 +293,22 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         } else {
             logits = Napi::Float32Array::New(env, (size_t)(rows * vocab_));
         }
+        Napi::Int32Array scan;
+        const Napi::Value scan_arg = info[5];
+        if (!scan_arg.IsUndefined()) {
+            if (!scan_arg.IsTypedArray() || scan_arg.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+                scan_arg.As<Napi::Int32Array>().ElementLength() < (size_t)(2 * rows)) {
+                Napi::TypeError::New(env, "step: scan must be an Int32Array of at least " + std::to_string(2 * rows) +
+                                              " ints (2 a logits row, rows " + std::to_string(rows) + ")")
+                    .ThrowAsJavaScriptException();
+                return env.Undefined();
+            }
+            scan = scan_arg.As<Napi::Int32Array>();
+        }
         std::vector<int32_t> tokens(toks.Data(), toks.Data() + toks.ElementLength());
         busy_ = true;
-        auto* w = new StepWorker(env, info.This().As<Napi::Object>(), e_, &busy_, std::move(seqs), std::move(tokens), logits);
+        auto* w = new StepWorker(env, info.This().As<Napi::Object>(), e_, &busy_, std::move(seqs), std::move(tokens), logits,
+                                 rows, vocab_, scan);
         Napi::Promise p = w->Promise();
         w->Queue();
         return p;
@@ -370,6 +391,23 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     std::string backend_, isa_;
 };
 
+// logitsScan(logits: Float32Array, vocab) → Int32Array (2 a row): engine_logits_scan of its
+// whole rows, on the calling thread (step's `scan` does it on the step's).
+Napi::Value LogitsScan(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+        !info[1].IsNumber() || info[1].As<Napi::Number>().Int32Value() < 1) {
+        Napi::TypeError::New(env, "logitsScan(logits: Float32Array, vocab ≥ 1) expected").ThrowAsJavaScriptException();
+        return env.Undefined();
+    }
+    Napi::Float32Array logits = info[0].As<Napi::Float32Array>();
+    const int32_t vocab = info[1].As<Napi::Number>().Int32Value();
+    const int64_t rows = (int64_t)logits.ElementLength() / vocab;
+    Napi::Int32Array out = Napi::Int32Array::New(env, (size_t)(2 * rows));
+    engine_logits_scan(logits.Data(), rows, vocab, out.Data());
+    return out;
+}
+
 // measureBandwidth(bytes, threads) → GB/s. Blocks the calling thread: for benchmarks only.
 Napi::Value MeasureBandwidth(const Napi::CallbackInfo& info) {
     const double bytes = info[0].As<Napi::Number>().DoubleValue();
@@ -408,6 +446,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("measureFmaPeak", Napi::Function::New(env, MeasureFmaPeak));
     exports.Set("Engine", EngineWrap::Define(env));
     exports.Set("measureBandwidth", Napi::Function::New(env, MeasureBandwidth));
+    exports.Set("logitsScan", Napi::Function::New(env, LogitsScan));
     exports.Set("isas", Napi::String::New(env, engine_cpu_isas()));
     exports.Set("kvBlockSlots", Napi::Number::New(env, engine_kv_block_slots()));
     return exports;

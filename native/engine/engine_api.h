@@ -119,6 +119,13 @@ int64_t engine_step_logit_rows(const engine_step_seq* seqs, int32_t n_seqs);
  * hold blocks for the positions they asked for, used by the retry). */
 engine_status engine_step(engine* e, const engine_step_seq* seqs, int32_t n_seqs, const int32_t* tokens, float* logits);
 
+/* What a sampler first asks of each of `rows` logits rows of `vocab` (≥ 1) floats, for glue
+ * layers to answer off the JavaScript thread (logits_scan.cpp): out[2r] = the index of row r's
+ * largest value, ties to the lowest (DESIGN.md §2: greedy's token), as a scan from index 0
+ * that takes a value only when it is greater (so a NaN is never taken, and a row that starts
+ * with one answers 0); out[2r + 1] = the index of its first NaN or ±Inf, or -1. */
+void engine_logits_scan(const float* logits, int64_t rows, int32_t vocab, int32_t* out);
+
 typedef struct {
     int32_t tp, threads_per_shard, kv_block_slots;
     int64_t kv_blocks_in_use;

@@ -10,12 +10,6 @@ export class NonFiniteLogits extends Error {
   override name = 'NonFiniteLogits';
 }
 
-/** Index of the first NaN or ±Inf, or -1. */
-export function firstNonFinite(row: Float32Array): number {
-  for (let i = 0; i < row.length; i++) if (!Number.isFinite(row[i]!)) return i;
-  return -1;
-}
-
 export function nonFiniteLogitsError(token: number): NonFiniteLogits {
   return new NonFiniteLogits(`the model produced non-finite logits (NaN or Inf) after token ${token}: ${WHAT_TO_DO}`);
 }
@@ -24,8 +18,8 @@ export function nonFiniteLogitsError(token: number): NonFiniteLogits {
 export async function selfTest(engine: Engine, token: number): Promise<void> {
   const seq = engine.createSequence();
   try {
-    const [[row]] = (await engine.step([{ sequence: seq, tokens: [token] }])) as [[Float32Array]];
-    if (firstNonFinite(row) >= 0) throw nonFiniteLogitsError(token);
+    const { scans } = await engine.stepScanned([{ sequence: seq, tokens: [token] }]);
+    if (scans[0]![0]!.firstNonFinite >= 0) throw nonFiniteLogitsError(token);
   } finally {
     engine.freeSequence(seq);
   }

@@ -27,8 +27,10 @@ export interface NativeEngine {
   freeSequence(id: number): boolean;
   sequenceLength(id: number): number;
   truncateSequence(id: number, length: number): boolean;
-  // The logits (rows, vocab) in a fresh array, or in out's first rows · vocab floats.
-  step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array, out?: Float32Array): Promise<Float32Array>;
+  // The logits (rows, vocab) in a fresh array, or in out's first rows · vocab floats; with
+  // `scan`, its first 2 · rows ints get each row's argmax and first non-finite index
+  // (engine_logits_scan in engine_api.h), found by the engine after the step.
+  step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array, out?: Float32Array, scan?: Int32Array): Promise<Float32Array>;
   info(): NativeEngineInfo;
   loadPlan(): NativeSlice[];
   loadSlice(index: number, bytes: Uint8Array): void;
@@ -57,6 +59,7 @@ type NativeSpec = {
 type Addon = {
   Engine: new (spec: NativeSpec) => NativeEngine;
   measureBandwidth(bytes: number, threads: number): number;
+  logitsScan(logits: Float32Array, vocab: number): Int32Array; // engine_logits_scan of logits' whole rows, 2 ints a row
   measureFmaPeak(isa: string, threads: number): number; // GFLOP/s of f32 FMAs; < 0 if the table is unavailable
   measureInt8Peak(isa: string, threads: number): number; // GOP/s of int8 multiply-adds (2 per product); < 0 likewise
   measureBf16Peak(isa: string, threads: number): number; // GFLOP/s of the table's BF16 tile unit (AMX); 0 if its BF16 runs on FMAs

@@ -25,6 +25,7 @@ type Exports = {
   engine_seq_length(e: number, id: number): bigint;
   engine_step_logit_rows(seqs: number, n: number): bigint;
   engine_step(e: number, seqs: number, n: number, tokens: number, logits: number): number;
+  engine_logits_scan(logits: number, rows: bigint, vocab: number, out: number): void;
   wasm_engine_create(config: number, rmsEps: number, ropeTheta: number, refs: number, nRefs: number, isa: number, kvDtype: number, kvMaxBlocks: bigint, out: number): number;
   wasm_engine_load_plan(e: number, out: number, cap: number): number;
   wasm_engine_info(e: number, out: number, backend: number): void;
@@ -187,6 +188,7 @@ export class WasmEngine implements NativeEngine {
     allLogits: Uint8Array,
     tokens: Int32Array,
     out?: Float32Array,
+    scan?: Int32Array,
   ): Promise<Float32Array> {
     await yieldToHost();
     return this.call(() => {
@@ -197,19 +199,27 @@ export class WasmEngine implements NativeEngine {
       const tokensPtr = put(this.x, tokens);
       const rows = Number(this.x.engine_step_logit_rows(seqsPtr, n));
       let logits = 0;
+      let scanned = 0;
       try {
         // Refused before the step: it changes nothing.
         if (out && out.length < rows * this.vocab)
           throw new TypeError(`step: out must be a Float32Array of at least ${rows * this.vocab} floats (rows ${rows} × vocabulary ${this.vocab})`);
+        if (scan && scan.length < 2 * rows)
+          throw new TypeError(`step: scan must be an Int32Array of at least ${2 * rows} ints (2 a logits row, rows ${rows})`);
         logits = this.x.malloc(rows * this.vocab * 4);
-        if (logits === 0) throw engineError('out of memory for the step logits', 'INTERNAL');
+        if (scan) scanned = this.x.malloc(2 * rows * 4);
+        if (logits === 0 || (scan && scanned === 0)) throw engineError('out of memory for the step logits', 'INTERNAL');
         this.check(this.x.engine_step(this.e, seqsPtr, n, tokensPtr, logits));
+        if (scan) {
+          this.x.engine_logits_scan(logits, BigInt(rows), this.vocab, scanned);
+          scan.set(new Int32Array(this.x.memory.buffer, scanned, 2 * rows));
+        }
         const written = new Float32Array(this.x.memory.buffer, logits, rows * this.vocab);
         if (!out) return written.slice();
         out.set(written);
         return out;
       } finally {
-        for (const p of [seqsPtr, tokensPtr, logits]) this.x.free(p);
+        for (const p of [seqsPtr, tokensPtr, logits, scanned]) this.x.free(p);
       }
     });
   }
@@ -248,6 +258,17 @@ export function wasmIsas(module: WebAssembly.Module): string[] {
   const x = new WebAssembly.Instance(module, {}).exports as unknown as Exports;
   x._initialize();
   return cString(x, x.engine_cpu_isas()).split(' ');
+}
+
+// engine_logits_scan of logits' whole rows, in an instance of its own (the addon's logitsScan).
+export function wasmLogitsScan(module: WebAssembly.Module, logits: Float32Array, vocab: number): Int32Array {
+  const x = new WebAssembly.Instance(module, {}).exports as unknown as Exports;
+  x._initialize();
+  const rows = Math.floor(logits.length / vocab);
+  const at = x.malloc(Math.max(logits.byteLength, 1)), out = x.malloc(Math.max(8 * rows, 1));
+  new Float32Array(x.memory.buffer, at, logits.length).set(logits);
+  x.engine_logits_scan(at, BigInt(rows), vocab, out);
+  return Int32Array.from(new Int32Array(x.memory.buffer, out, 2 * rows));
 }
 
 function put(x: Exports, data: Int32Array | BigInt64Array): number {

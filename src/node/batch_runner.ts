@@ -8,7 +8,7 @@
 // admitted last, which waits again at the front of the batch lines and, readmitted, prefills
 // its prompt and tokens so far (recompute preemption, as vLLM's priority scheduling does).
 import { KvCacheExhausted, type Engine } from '../engine/engine.ts';
-import { firstNonFinite, nonFiniteLogitsError } from '../engine/finite_logits.ts';
+import { nonFiniteLogitsError } from '../engine/finite_logits.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { Generation, type FinishReason, type GenerationRequest } from './generation.ts';
 import { sample } from './sampler.ts';
@@ -132,11 +132,12 @@ export class BatchRunner {
       sequence: g.lease!.seq,
       tokens: g.promptRemaining > 0 ? g.prefix.slice(g.fed, g.fed + n) : [g.generated.at(-1)!],
     }));
-    let rows;
+    let rows, scans;
     try {
       // Every row is read before the next step: the engine's kept buffer spares a fresh one's
-      // page faults (StepOptions.reuseLogits).
-      rows = await this.engine.step(inputs, { reuseLogits: true });
+      // page faults (StepOptions.reuseLogits). The engine scans each row for its argmax and
+      // any non-finite logit (RowScan) off this thread.
+      ({ rows, scans } = await this.engine.stepScanned(inputs, { reuseLogits: true }));
     } catch (err) {
       // Out of K/V memory: give back idle sessions and let the next loop retry; any other
       // error fails the requests of this step only.
@@ -153,7 +154,8 @@ export class BatchRunner {
         if (g.promptRemaining > 0) continue; // more prompt to prefill
       }
       const raw = rows[i]![0]!;
-      if (firstNonFinite(raw) >= 0) {
+      const scan = scans[i]![0]!;
+      if (scan.firstNonFinite >= 0) {
         this.fail(g, nonFiniteLogitsError(inputs[i]!.tokens.at(-1)!));
         continue;
       }
@@ -166,7 +168,7 @@ export class BatchRunner {
         await grammar.fillNextTokenBitmask();
         grammar.applyMask(logits);
       }
-      const s = sample(logits, g.request.params.sampling, g.random, raw);
+      const s = sample(logits, g.request.params.sampling, g.random, raw, scan.argmax);
       this.generatedTokens++;
       if (grammar && !g.aborted && !grammar.accept(s.token)) {
         this.fail(g, new Error(`internal error: the grammar refused token ${s.token} that its own mask allowed`));

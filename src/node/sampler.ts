@@ -117,9 +117,10 @@ function radixPass(fromRank: Uint32Array, fromId: Int32Array, toRank: Uint32Arra
   }
 }
 
-function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRandom): number {
-  if (p.temperature === 0) return argmax(logits);
-  const maxLogit = logits[argmax(logits)]!;
+// best: argmax(logits).
+function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRandom, best: number): number {
+  if (p.temperature === 0) return best;
+  const maxLogit = logits[best]!;
   if (p.topK === 0 && p.topP >= 1 && p.minP === 0) return sampleFull(logits, maxLogit, p.temperature, random);
   // min-p as vLLM applies it: on the tempered distribution, before top-k and top-p.
   // p_i ≥ minP · p_max  ⟺  (l_i − l_max) / T ≥ ln(minP).
@@ -130,7 +131,7 @@ function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRand
     const gap = (logits[i]! - maxLogit) / p.temperature;
     if (gap > -NEGLIGIBLE_LOGIT_GAP && gap >= minGap) ids[n++] = i;
   }
-  if (n === 0) return argmax(logits); // every logit -Infinity (rules forbade them all)
+  if (n === 0) return best; // every logit -Infinity (rules forbade them all)
   sortBestFirst(logits, n);
   if (p.topK > 0 && n > p.topK) n = p.topK;
   let total = 0;
@@ -153,9 +154,10 @@ function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRand
 }
 
 // `logits`: what to sample from; `raw`: the model's own logits, for logprobs (the same
-// array when no logit rule applied).
-export function sample(logits: Float32Array, params: SamplingParams, random: SeededRandom, raw: Float32Array = logits): Sampled {
-  const token = sampleToken(logits, params, random);
+// array when no logit rule applied); rawArgmax: argmax(raw) when the caller has it (the
+// engine's RowScan), used when logits is raw.
+export function sample(logits: Float32Array, params: SamplingParams, random: SeededRandom, raw: Float32Array = logits, rawArgmax?: number): Sampled {
+  const token = sampleToken(logits, params, random, logits === raw && rawArgmax !== undefined ? rawArgmax : argmax(logits));
   if (!params.logprobs) return { token, logprob: null, top: [] };
   const lse = logSumExp(raw);
   return { token, logprob: raw[token]! - lse, top: topLogprobs(raw, params.topLogprobs, lse) };
