@@ -16,6 +16,7 @@
         "native/engine/engine.cpp",
         "native/engine/engine_api.cpp",
         "native/engine/logits_scan.cpp",
+        "native/engine/logits_sample.cpp",
         "native/backend/backend_registry.cpp",
         "native/backend/cpu/cpu_backend.cpp",
         "native/backend/cpu/cpu_matmul.cpp",

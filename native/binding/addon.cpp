@@ -157,6 +157,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                             InstanceMethod("sequenceLength", &EngineWrap::SequenceLength),
                             InstanceMethod("truncateSequence", &EngineWrap::TruncateSequence),
                             InstanceMethod("step", &EngineWrap::Step), InstanceMethod("info", &EngineWrap::Info),
+                            InstanceMethod("drawToken", &EngineWrap::DrawToken),
                             InstanceMethod("loadPlan", &EngineWrap::LoadPlan),
                             InstanceMethod("loadSlice", &EngineWrap::LoadSlice),
                             InstanceMethod("finishLoad", &EngineWrap::FinishLoad),
@@ -312,6 +313,27 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         Napi::Promise p = w->Promise();
         w->Queue();
         return p;
+    }
+
+    // drawToken(row: Float32Array, {temperature, topK, topP, minP, u, best}) → token:
+    //   engine_logits_sample on the calling thread (no engine state: safe during a step).
+    Napi::Value DrawToken(const Napi::CallbackInfo& info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+            !info[1].IsObject()) {
+            Napi::TypeError::New(env, "drawToken(row: Float32Array, draw) expected").ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        Napi::Float32Array row = info[0].As<Napi::Float32Array>();
+        Napi::Object d = info[1].As<Napi::Object>();
+        const int32_t best = get_int(d, "best");
+        if (best < 0 || (size_t)best >= row.ElementLength()) {
+            Napi::RangeError::New(env, "drawToken: best is not an index of the row").ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        const auto num = [&](const char* k) { return d.Get(k).As<Napi::Number>().DoubleValue(); };
+        return Napi::Number::New(env, engine_logits_sample(row.Data(), (int32_t)row.ElementLength(), num("temperature"), get_int(d, "topK"),
+                                                           num("topP"), num("minP"), num("u"), best));
     }
 
     Napi::Value Info(const Napi::CallbackInfo& info) {

@@ -9,6 +9,7 @@ import {
   type NativeEngine,
   type NativeEngineInfo,
   type NativeSlice,
+  type TokenDraw,
 } from './native.ts';
 import { ModelLoadError } from './errors.ts';
 import type { WasmEngineOptions } from './wasm_engine.ts';
@@ -117,6 +118,12 @@ export class Engine {
 
   info(): NativeEngineInfo {
     return this.native.info();
+  }
+
+  // A sampled token of a logits row, drawn in native code (engine_logits_sample: the node's
+  // sampler, src/node/sampler.ts, in the same float64 steps), on this thread. Safe during a step.
+  drawToken(row: Float32Array, draw: TokenDraw): number {
+    return this.native.drawToken(row, draw);
   }
 
   step(inputs: StepInput[], options: StepOptions = {}): Promise<StepOutput> {

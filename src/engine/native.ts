@@ -31,12 +31,18 @@ export interface NativeEngine {
   // `scan`, its first 2 · rows ints get each row's argmax and first non-finite index
   // (engine_logits_scan in engine_api.h), found by the engine after the step.
   step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array, out?: Float32Array, scan?: Int32Array): Promise<Float32Array>;
+  // A sampled token of row (engine_logits_sample), on the calling thread.
+  drawToken(row: Float32Array, draw: TokenDraw): number;
   info(): NativeEngineInfo;
   loadPlan(): NativeSlice[];
   loadSlice(index: number, bytes: Uint8Array): void;
   finishLoad(): void;
   close(): void;
 }
+
+// A draw of src/node/sampler.ts: temperature > 0; topK 0, topP 1 and minP 0 are off; u uniform
+// in [0, 1); best the index of the row's largest logit, which is finite.
+export type TokenDraw = { temperature: number; topK: number; topP: number; minP: number; u: number; best: number };
 
 // One slice of a stored tensor that a shard holds (deferred loading, engine_api.h): the
 // tensor is the one at (file, offset); rows and cols are half-open ranges of it.

@@ -5,7 +5,7 @@
 import type { ModelConfig } from './config.ts';
 import type { LayerTensors, ModelFiles, TensorLocation } from './model_files.ts';
 import { yieldToHost } from './yield_to_host.ts';
-import { DEFAULT_KV_DTYPE, KV_DTYPE_CODE, type KvDtype, type NativeEngine, type NativeEngineInfo, type NativeErrorCode, type NativeSlice } from './native.ts';
+import { DEFAULT_KV_DTYPE, KV_DTYPE_CODE, type KvDtype, type NativeEngine, type NativeEngineInfo, type NativeErrorCode, type NativeSlice, type TokenDraw } from './native.ts';
 
 type Exports = {
   memory: WebAssembly.Memory;
@@ -26,6 +26,7 @@ type Exports = {
   engine_step_logit_rows(seqs: number, n: number): bigint;
   engine_step(e: number, seqs: number, n: number, tokens: number, logits: number): number;
   engine_logits_scan(logits: number, rows: bigint, vocab: number, out: number): void;
+  engine_logits_sample(logits: number, vocab: number, temperature: number, topK: number, topP: number, minP: number, u: number, best: number): number;
   wasm_engine_create(config: number, rmsEps: number, ropeTheta: number, refs: number, nRefs: number, isa: number, kvDtype: number, kvMaxBlocks: bigint, out: number): number;
   wasm_engine_load_plan(e: number, out: number, cap: number): number;
   wasm_engine_info(e: number, out: number, backend: number): void;
@@ -220,6 +221,20 @@ export class WasmEngine implements NativeEngine {
         return out;
       } finally {
         for (const p of [seqsPtr, tokensPtr, logits, scanned]) this.x.free(p);
+      }
+    });
+  }
+
+  drawToken(row: Float32Array, d: TokenDraw): number {
+    if (d.best < 0 || d.best >= row.length) throw new RangeError('drawToken: best is not an index of the row');
+    return this.call(() => {
+      const at = this.x.malloc(Math.max(row.byteLength, 1));
+      if (at === 0) throw engineError('out of memory for the logits to sample', 'INTERNAL');
+      try {
+        new Float32Array(this.x.memory.buffer, at, row.length).set(row);
+        return this.x.engine_logits_sample(at, row.length, d.temperature, d.topK, d.topP, d.minP, d.u, d.best);
+      } finally {
+        this.x.free(at);
       }
     });
   }

@@ -11,7 +11,7 @@ import { KvCacheExhausted, type Engine } from '../engine/engine.ts';
 import { nonFiniteLogitsError } from '../engine/finite_logits.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { Generation, type FinishReason, type GenerationRequest } from './generation.ts';
-import { sample } from './sampler.ts';
+import { sample, type NativeDraw } from './sampler.ts';
 import { planStep, type StepBudget } from './scheduler.ts';
 import type { SessionStore } from './session_store.ts';
 
@@ -20,6 +20,8 @@ export type RunnerStats = { running: number; waiting: number; steps: number; gen
 export class BatchRunner {
   private readonly waiting: Generation[] = [];
   private readonly running: Generation[] = [];
+  // Sampled tokens are drawn by the engine in native code (sampler.ts: NativeDraw).
+  private readonly nativeDraw: NativeDraw = (row, draw) => this.engine.drawToken(row, draw);
   private loop: Promise<void> | null = null;
   private steps = 0;
   private generatedTokens = 0;
@@ -168,7 +170,7 @@ export class BatchRunner {
         await grammar.fillNextTokenBitmask();
         grammar.applyMask(logits);
       }
-      const s = sample(logits, g.request.params.sampling, g.random, raw, scan.argmax);
+      const s = sample(logits, g.request.params.sampling, g.random, raw, scan.argmax, this.nativeDraw);
       this.generatedTokens++;
       if (grammar && !g.aborted && !grammar.accept(s.token)) {
         this.fail(g, new Error(`internal error: the grammar refused token ${s.token} that its own mask allowed`));

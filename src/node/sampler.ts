@@ -4,6 +4,7 @@
 // logprobs are those of the model's own distribution (softmax of the raw logits).
 import { Sfc32 } from './prng.ts';
 import { argmax } from '../engine/greedy.ts';
+import type { TokenDraw } from '../engine/native.ts';
 
 export type SamplingParams = {
   temperature: number; // 0 = greedy
@@ -117,10 +118,17 @@ function radixPass(fromRank: Uint32Array, fromId: Int32Array, toRank: Uint32Arra
   }
 }
 
-// best: argmax(logits).
-function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRandom, best: number): number {
+// The same draw in native code (Engine.drawToken), which the node passes in: ~3× faster at
+// plain temperature, ~4× with top_p, on the thread that plans the next step.
+export type NativeDraw = (logits: Float32Array, draw: TokenDraw) => number;
+
+// best: argmax(logits). One draw of `random` whenever temperature > 0 and a token has a
+// finite logit, whichever code draws.
+function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRandom, best: number, native?: NativeDraw): number {
   if (p.temperature === 0) return best;
   const maxLogit = logits[best]!;
+  if (native && Number.isFinite(maxLogit))
+    return native(logits, { temperature: p.temperature, topK: p.topK, topP: p.topP, minP: p.minP, u: random.next(), best });
   if (p.topK === 0 && p.topP >= 1 && p.minP === 0) return sampleFull(logits, maxLogit, p.temperature, random);
   // min-p as vLLM applies it: on the tempered distribution, before top-k and top-p.
   // p_i ≥ minP · p_max  ⟺  (l_i − l_max) / T ≥ ln(minP).
@@ -155,9 +163,16 @@ function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRand
 
 // `logits`: what to sample from; `raw`: the model's own logits, for logprobs (the same
 // array when no logit rule applied); rawArgmax: argmax(raw) when the caller has it (the
-// engine's RowScan), used when logits is raw.
-export function sample(logits: Float32Array, params: SamplingParams, random: SeededRandom, raw: Float32Array = logits, rawArgmax?: number): Sampled {
-  const token = sampleToken(logits, params, random, logits === raw && rawArgmax !== undefined ? rawArgmax : argmax(logits));
+// engine's RowScan), used when logits is raw; native: the engine's draw.
+export function sample(
+  logits: Float32Array,
+  params: SamplingParams,
+  random: SeededRandom,
+  raw: Float32Array = logits,
+  rawArgmax?: number,
+  native?: NativeDraw,
+): Sampled {
+  const token = sampleToken(logits, params, random, logits === raw && rawArgmax !== undefined ? rawArgmax : argmax(logits), native);
   if (!params.logprobs) return { token, logprob: null, top: [] };
   const lse = logSumExp(raw);
   return { token, logprob: raw[token]! - lse, top: topLogprobs(raw, params.topLogprobs, lse) };
