@@ -1,7 +1,7 @@
 // engine_logits_sample (engine_api.h): src/node/sampler.ts's draw in C++, for the node's
-// sampled tokens. The same float64 steps in the same order, so both pick the same token
-// (they can differ only where exp or log differ in a last bit and the draw falls on that
-// boundary). In JavaScript a draw over 32,000 logits took ~0.43 ms at plain temperature and
+// sampled tokens. The same float64 steps in the same order, with an exp of its own (below),
+// so both pick the same token: they can differ only where the two exps (or logs) differ in a
+// last bit and the draw falls on that boundary. In JavaScript a draw over 32,000 logits took ~0.43 ms at plain temperature and
 // ~1.2 ms with top_p, on the thread that plans the next step: a fifth to a half of a
 // 16-sequence decode step.
 #include <algorithm>
@@ -33,12 +33,13 @@ struct sample_scratch {
     }
 };
 
-// exp(x[i]) in place for i < n, 8 at a time in vector types (SSE2 to AVX-512 by the CPU, SIMD128
-// in WASM): x = k·ln 2 + r with k = round(x / ln 2), |r| ≤ ln 2 / 2, e^r by its Taylor series to
-// r^13 (the next term is under 1e-17 of it), times 2^k built in the exponent bits. Within a
-// few ulp of exp and the same bits on every CPU and in WASM: no FMA (-ffp-contract=off), no
-// libm. Below −708, where 2^k leaves the normal range, libm's exp (0 for −∞). glibc's exp
-// took ~4.5 ns an element, three quarters of a plain-temperature draw.
+// exp(x[i]) in place for x[i] ≤ 0, i < n, 8 at a time in vector types (SSE2 to AVX-512 by the
+// CPU, SIMD128 in WASM): x = k·ln 2 + r with k = round(x / ln 2), |r| ≤ ln 2 / 2, e^r by its
+// Taylor series to r^13 (the next term is under 1e-17 of it), times 2^k built in the exponent
+// bits. Within 1.2 ulp of exp (4 million draws in [−708, 0] against long double), and the same
+// bits on every CPU and in WASM: no FMA (-ffp-contract=off), no libm — but below −708, where 2^k
+// leaves the normal range, libm's exp (0 for −∞; the others under 1e-307, beside a total of at
+// least 1). glibc's exp took ~4.5 ns an element, three quarters of a plain-temperature draw.
 typedef double f64x8 __attribute__((vector_size(64)));
 typedef int64_t i64x8 __attribute__((vector_size(64)));
 // The loops below in a version for each x86 vector width, picked when the addon loads.
@@ -51,28 +52,30 @@ VECTOR_CLONES static void exp_in_place(double* x, int32_t n) {
     const double LOG2E = 1.4426950408889634, LN2_HI = 0.6931471803691238, LN2_LO = 1.9082149292705877e-10;
     const double ROUND = 6755399441055744.0;  // 1.5 · 2^52: x + ROUND − ROUND rounds x to an integer
     const int64_t ROUND_BITS = 0x4338000000000000;
-    int32_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    for (int32_t i = 0; i < n; i += 8) {
+        const int32_t m = std::min(8, n - i);
+        double last[8] = {};  // a short last group: zeros past n
+        double* at = m == 8 ? x + i : (double*)std::memcpy(last, x + i, sizeof(double) * m);
         f64x8 v;
-        std::memcpy(&v, x + i, sizeof v);
+        std::memcpy(&v, at, sizeof v);
         const f64x8 low = f64x8{} - 708.0, vc = v < low ? low : v;  // lanes below: libm's, after
         const f64x8 t = vc * LOG2E + ROUND, k = t - ROUND;
         const f64x8 r = (vc - k * LN2_HI) - k * LN2_LO;
-        f64x8 p = f64x8{} + 1.0 / 6227020800.0;  // 1/13!
+        f64x8 e = f64x8{} + 1.0 / 6227020800.0;  // 1/13!
         for (double c : {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
                          1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0})
-            p = p * r + c;
+            e = e * r + c;
         i64x8 ki;
         std::memcpy(&ki, &t, sizeof ki);
         const i64x8 scale_bits = ((ki - ROUND_BITS) + 1023) << 52;
         f64x8 scale;
         std::memcpy(&scale, &scale_bits, sizeof scale);
-        const f64x8 e = p * scale;
-        std::memcpy(x + i, &e, sizeof e);
+        e *= scale;
         for (int l = 0; l < 8; l++)
-            if (v[l] < -708.0) x[i + l] = std::exp(v[l]);
+            if (v[l] < -708.0) e[l] = std::exp(v[l]);
+        std::memcpy(at, &e, sizeof e);
+        if (at == last) std::memcpy(x + i, last, sizeof(double) * m);
     }
-    for (; i < n; i++) x[i] = std::exp(x[i]);
 }
 
 // gaps[i] = (logits[i] − max_logit) / temperature for i < n (a division each, as sampler.ts).
