@@ -5,8 +5,9 @@
 // token either way, so a seeded sequence continues the same.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine.ts';
-import { sample, SeededRandom, type NativeDraw, type SamplingParams } from '../src/node/sampler.ts';
+import { sample, SeededRandom, type NativeDraw } from '../src/node/sampler.ts';
 import { TempModels } from './helpers/models.ts';
+import { samplingCase } from './helpers/sampling_cases.ts';
 
 const models = new TempModels();
 const engines: [string, Engine][] = [];
@@ -19,26 +20,13 @@ afterAll(async () => {
   models.cleanup();
 });
 
-const params = (p: Partial<SamplingParams>): SamplingParams => ({ temperature: 1, topP: 1, topK: 0, minP: 0, logprobs: false, topLogprobs: 0, ...p });
-
-// Case c's logits and filters (as node_sampling.test.ts's reference cases, plain temperature too).
-function drawCase(c: number): { v: Float32Array; p: SamplingParams } {
-  const r = new SeededRandom(2000 + c);
-  const V = c % 2 ? 32000 : 3 + ((c * 37) % 3000);
-  const v = Float32Array.from({ length: V }, () => Math.round((r.next() - 0.5) * (c % 3 ? 20 : 4) * 4) / 4); // many ties
-  if (c % 5 === 0) for (let i = 0; i < V; i += 7) v[i] = -0;
-  if (c % 7 === 0) for (let i = 1; i < V; i += 11) v[i] = -Infinity;
-  const p = params({ temperature: [0.3, 0.7, 1, 1.5][c % 4]!, topP: [0.95, 0.9, 0.5, 1][(c >> 2) % 4]!, topK: [0, 40, 0, 5000][(c >> 4) % 4]!, minP: [0, 0.05][(c >> 6) % 2]! });
-  return { v, p };
-}
-
 describe("the engine's token draw", () => {
   it('draws what the JavaScript sampler draws from the same seed, whatever the filters', () => {
     for (const [backend, e] of engines) {
       const native: NativeDraw = (row, d) => e.drawToken(row, d);
       let plain = 0;
       for (let c = 0; c < 160; c++) {
-        const { v, p } = drawCase(c);
+        const { v, p } = samplingCase(c, 2000 + c);
         plain += p.topP >= 1 && p.topK === 0 && p.minP === 0 ? 1 : 0;
         const js = new SeededRandom(c), eng = new SeededRandom(c);
         const want = Array.from({ length: 4 }, () => sample(v, p, js).token);

@@ -3,8 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { LogitRules, NEUTRAL_LOGIT_RULES, type LogitRuleParams } from '../src/node/logit_rules.ts';
 import { sample, SeededRandom, type SamplingParams } from '../src/node/sampler.ts';
 import { planStep } from '../src/node/scheduler.ts';
-
-const params = (p: Partial<SamplingParams>): SamplingParams => ({ temperature: 1, topP: 1, topK: 0, minP: 0, logprobs: false, topLogprobs: 0, ...p });
+import { samplingCase, samplingParams as params } from './helpers/sampling_cases.ts';
 
 // The sampler's definition for top-k / top-p / min-p, written plainly: candidates within the
 // negligible gap and min-p, sorted best first by comparison (ties to the lower id), cut to
@@ -91,12 +90,7 @@ describe('sampler', () => {
   it('draws exactly what a comparator-sorted reference draws, whatever the filters', () => {
     let cases = 0, radix = 0;
     for (let c = 0; c < 160; c++) {
-      const r = new SeededRandom(1000 + c);
-      const V = c % 2 ? 32000 : 3 + ((c * 37) % 3000);
-      const v = Float32Array.from({ length: V }, () => Math.round((r.next() - 0.5) * (c % 3 ? 20 : 4) * 4) / 4); // many ties
-      if (c % 5 === 0) for (let i = 0; i < V; i += 7) v[i] = -0;
-      if (c % 7 === 0) for (let i = 1; i < V; i += 11) v[i] = -Infinity;
-      const p = params({ temperature: [0.3, 0.7, 1, 1.5][c % 4]!, topP: [0.95, 0.9, 0.5, 1][(c >> 2) % 4]!, topK: [0, 40, 0, 5000][(c >> 4) % 4]!, minP: [0, 0.05][(c >> 6) % 2]! });
+      const { v, p } = samplingCase(c, 1000 + c);
       if (p.topP >= 1 && p.topK === 0 && p.minP === 0) p.topP = 0.99;
       for (let s = 0; s < 4; s++, cases++) expect(sample(v, p, new SeededRandom(c * 10 + s)).token, `case ${c}, seed ${s}`).toBe(referenceToken(v, p, new SeededRandom(c * 10 + s)));
       radix += referenceCandidates(v, p).ids.length >= 2048 ? 1 : 0;
