@@ -121,7 +121,7 @@ export class Engine {
   }
 
   // A sampled token of a logits row, drawn in native code (engine_logits_sample: the node's
-  // sampler, src/node/sampler.ts, in the same float64 steps), on this thread. Safe during a step.
+  // sampler, src/node/sampler.ts, in C++), on this thread. Safe during a step.
   drawToken(row: Float32Array, draw: TokenDraw): number {
     return this.native.drawToken(row, draw);
   }
