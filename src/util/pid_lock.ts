@@ -1,9 +1,18 @@
-// A lock between processes: a file created exclusively, holding its owner's pid. A waiter polls
-// until the file is gone; a lock whose owner has died (or a torn file) is taken over, so a
-// crash never leaves the lock held. Used where several processes write the same files: model
-// downloads into one cache, `sirocco keys` beside a gateway on one keys.json.
-import { open, readFile, rm } from 'node:fs/promises';
+// A lock between processes: a file holding its owner's pid, published whole — written under a
+// name of its own, then hard-linked to the lock's name, which fails if the lock exists — so a
+// waiter never reads it empty. A waiter polls until the file is gone; a lock whose owner has
+// died is taken over, so a crash never leaves the lock held. Used where several processes
+// write the same files: model downloads into one cache, `sirocco keys` beside a gateway on one
+// keys.json. (Created empty and then written, a lock read between the two looked torn to a
+// waiter, which took it over: under load — six `sirocco keys create` at once on 2 vCPUs — two
+// processes then held it, and one key was lost.)
+import { randomBytes } from 'node:crypto';
+import { link, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+// A lock file that does not hold a pid (a torn write by a crashed older version, a full disk)
+// is taken over once it is this old.
+const UNREADABLE_GRACE_MS = 10_000;
 
 function isAlive(pid: number): boolean {
   try {
@@ -16,29 +25,39 @@ function isAlive(pid: number): boolean {
 
 export type PidLockOptions = { pollMs: number; onWait?: (owner: number) => void; signal?: AbortSignal };
 
+// true when this process now holds `path`.
+async function tryCreate(path: string): Promise<boolean> {
+  const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(draft, `${process.pid}\n`);
+  try {
+    await link(draft, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return false;
+  } finally {
+    await rm(draft, { force: true });
+  }
+}
+
 /** Waits until this process holds the lock file `path`; returns the function that releases it. */
 export async function acquirePidLock(path: string, options: PidLockOptions): Promise<() => Promise<void>> {
   const { pollMs, signal } = options;
   let told = false;
   for (;;) {
     signal?.throwIfAborted();
-    try {
-      const handle = await open(path, 'wx');
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      return () => rm(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const owner = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+    if (await tryCreate(path)) return () => rm(path, { force: true });
+    const text = await readFile(path, 'utf8').catch(() => null);
+    if (text === null) continue; // released meanwhile: try again
+    const owner = Number.parseInt(text, 10);
     if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
       if (!told) options.onWait?.(owner);
       told = true;
       await sleep(pollMs, undefined, { signal });
     } else if (Number.isNaN(owner)) {
-      await sleep(pollMs, undefined, { signal }); // being written right now, or torn: look again
-      const again = await readFile(path, 'utf8').catch(() => null);
-      if (again !== null && Number.isNaN(Number.parseInt(again, 10))) await rm(path, { force: true });
+      const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > UNREADABLE_GRACE_MS) await rm(path, { force: true });
+      else await sleep(pollMs, undefined, { signal });
     } else {
       await rm(path, { force: true }); // its owner died (or was this process, before a crash): take over
     }
