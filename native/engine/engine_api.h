@@ -128,7 +128,7 @@ void engine_logits_scan(const float* logits, int64_t rows, int32_t vocab, int32_
 
 /* A sampled token from a logits row of `vocab` floats whose largest value, at index `best`, is
  * finite: src/node/sampler.ts's draw (temperature > 0; min_p 0, top_k 0 and top_p 1 are off;
- * u uniform in [0, 1)) in the same float64 steps (logits_sample.cpp). */
+ * u uniform in [0, 1)) in the same float64 steps, with an exp of its own (logits_sample.cpp). */
 int32_t engine_logits_sample(const float* logits, int32_t vocab, double temperature, int32_t top_k, double top_p, double min_p,
                              double u, int32_t best);
 

@@ -25,6 +25,8 @@ function isAlive(pid: number): boolean {
 
 export type PidLockOptions = { pollMs: number; onWait?: (owner: number) => void; signal?: AbortSignal };
 
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
 // true when this process now holds `path`.
 async function tryCreate(path: string): Promise<boolean> {
   const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -33,8 +35,17 @@ async function tryCreate(path: string): Promise<boolean> {
     await link(draft, path);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return false;
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return false;
+    if (!NO_HARD_LINKS.has(code)) throw err;
+    // A filesystem without hard links: created, then written (waiters wait out the gap).
+    return writeFile(path, `${process.pid}\n`, { flag: 'wx' }).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EEXIST') return false;
+        throw e;
+      },
+    );
   } finally {
     await rm(draft, { force: true });
   }
