@@ -24,7 +24,11 @@ export const REUSE_LOGITS = { reuseLogits: true } as const;
 // One greedy step of one sequence: feeds `tokens` (a prompt chunk, or the last token), returns
 // the next.
 export const greedyNext = async (engine: Engine, sequence: ReturnType<Engine['createSequence']>, tokens: number[]) =>
-  (await engine.stepScanned([{ sequence, tokens }], REUSE_LOGITS)).scans[0]![0]!.argmax;
+  (await greedyStep(engine, [sequence], () => tokens))[0]!;
+// One greedy step of several sequences, sequence i fed feed(i): each one's next token, as the
+// node finds it (the engine's RowScan).
+const greedyStep = async (engine: Engine, seqs: number[], feed: (i: number) => number[]) =>
+  (await engine.stepScanned(seqs.map((s, i) => ({ sequence: s, tokens: feed(i) })), REUSE_LOGITS)).scans.map((r) => r[0]!.argmax);
 export const decodeStep = (engine: Engine, sequence: ReturnType<Engine['createSequence']>, token: number) => greedyNext(engine, sequence, [token]);
 
 // log: a line per phase; progress: after each decode step (bench.ts redraws a line on a TTY).
@@ -46,9 +50,7 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
   for (const batch of opts.batch) {
     log(`  decode ${opts.decode} steps × batch ${batch} …`);
     const seqs = Array.from({ length: batch }, () => engine.createSequence());
-    // Each sequence's next token (greedy), as the node finds it: the engine's RowScan.
-    const stepAll = async (feed: (i: number) => number[]) =>
-      (await engine.stepScanned(seqs.map((s, i) => ({ sequence: s, tokens: feed(i) })), REUSE_LOGITS)).scans.map((r) => r[0]!.argmax);
+    const stepAll = (feed: (i: number) => number[]) => greedyStep(engine, seqs, feed);
     let next = await stepAll((i) => tokens(V, 16, i + 1));
     next = await stepAll((i) => [next[i]!]); // warm-up
     const t0 = now();

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine.ts';
 import { argmax } from '../src/engine/greedy.ts';
 import { nativeAddon } from '../src/engine/native.ts';
-import { wasmLogitsScan } from '../src/engine/wasm_engine.ts';
+import { wasmLogitsScan } from '../src/engine/wasm_exports.ts';
 import { wasmModule } from '../src/engine/wasm_load.ts';
 import { prompt } from './helpers/check_reference.ts';
 import { TempModels } from './helpers/models.ts';

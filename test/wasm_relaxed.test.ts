@@ -11,7 +11,7 @@ import { BrowserWasm } from '../bench/browser_wasm.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { generateGreedy, type GreedyCase } from '../src/engine/generate.ts';
 import { hostHasRelaxedDot } from '../src/engine/wasm_relaxed_probe.ts';
-import { wasmIsas } from '../src/engine/wasm_engine.ts';
+import { wasmIsas } from '../src/engine/wasm_exports.ts';
 import { hostWasmModule, wasmModule } from '../src/engine/wasm_load.ts';
 import { quantizeModel } from '../weights-tools/quantize.ts';
 import { prompt } from './helpers/check_reference.ts';

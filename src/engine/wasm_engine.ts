@@ -5,32 +5,8 @@
 import type { ModelConfig } from './config.ts';
 import type { LayerTensors, ModelFiles, TensorLocation } from './model_files.ts';
 import { yieldToHost } from './yield_to_host.ts';
+import { cString, engineError, instantiate, lastError, put, putString, type Exports } from './wasm_exports.ts';
 import { DEFAULT_KV_DTYPE, KV_DTYPE_CODE, type KvDtype, type NativeEngine, type NativeEngineInfo, type NativeErrorCode, type NativeSlice, type TokenDraw } from './native.ts';
-
-type Exports = {
-  memory: WebAssembly.Memory;
-  _initialize(): void;
-  malloc(n: number): number;
-  free(p: number): void;
-  engine_last_error(): number;
-  engine_cpu_isas(): number;
-  engine_kv_block_slots(): number;
-  engine_free(e: number): void;
-  engine_load_slice(e: number, index: number, data: number, size: bigint): number;
-  engine_load_finish(e: number): number;
-  engine_seq_create(e: number): number;
-  engine_seq_reset(e: number, id: number): number;
-  engine_seq_free(e: number, id: number): number;
-  engine_seq_truncate(e: number, id: number, n: bigint): number;
-  engine_seq_length(e: number, id: number): bigint;
-  engine_step_logit_rows(seqs: number, n: number): bigint;
-  engine_step(e: number, seqs: number, n: number, tokens: number, logits: number): number;
-  engine_logits_scan(logits: number, rows: bigint, vocab: number, out: number): void;
-  engine_logits_sample(logits: number, vocab: number, temperature: number, topK: number, topP: number, minP: number, u: number, best: number): number;
-  wasm_engine_create(config: number, rmsEps: number, ropeTheta: number, refs: number, nRefs: number, isa: number, kvDtype: number, kvMaxBlocks: bigint, out: number): number;
-  wasm_engine_load_plan(e: number, out: number, cap: number): number;
-  wasm_engine_info(e: number, out: number, backend: number): void;
-};
 
 const STATUS: Record<number, NativeErrorCode> = { 1: 'BAD_INPUT', 2: 'KV_EXHAUSTED', 3: 'INTERNAL' };
 const DTYPES = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0'];
@@ -40,10 +16,6 @@ export type WasmEngineOptions = {
   kvDtype?: KvDtype;
   kvMaxBlocks?: number;
 };
-
-function engineError(message: string, code: NativeErrorCode): Error {
-  return Object.assign(new Error(message), { code });
-}
 
 // A tensor as wasm_api.cpp reads it: file, offset, dtype, rows, cols.
 function refInts(t: TensorLocation): bigint[] {
@@ -75,9 +47,7 @@ export class WasmEngine implements NativeEngine {
 
   // An empty engine for `model`: hand it every slice of loadPlan(), then finishLoad().
   static create(module: WebAssembly.Module, model: ModelFiles, options: WasmEngineOptions = {}): WasmEngine {
-    const instance = new WebAssembly.Instance(module, {});
-    const x = instance.exports as unknown as Exports;
-    x._initialize();
+    const x = instantiate(module);
     const c = model.config;
     const t = model.tensors;
     const refs = [t.embed, t.finalNorm, t.lmHead, ...t.layers.flatMap(layerRefs)].flatMap(refInts);
@@ -266,47 +236,4 @@ export class WasmEngine implements NativeEngine {
     if (!this.broken) this.x.engine_free(this.e);
     this.broken = 'closed';
   }
-}
-
-// The kernel tables a module runs, best last ("scalar wasm_simd128").
-export function wasmIsas(module: WebAssembly.Module): string[] {
-  const x = new WebAssembly.Instance(module, {}).exports as unknown as Exports;
-  x._initialize();
-  return cString(x, x.engine_cpu_isas()).split(' ');
-}
-
-// engine_logits_scan of logits' whole rows, in an instance of its own (the addon's logitsScan).
-export function wasmLogitsScan(module: WebAssembly.Module, logits: Float32Array, vocab: number): Int32Array {
-  const x = new WebAssembly.Instance(module, {}).exports as unknown as Exports;
-  x._initialize();
-  const rows = Math.floor(logits.length / vocab);
-  const at = x.malloc(Math.max(logits.byteLength, 1)), out = x.malloc(Math.max(8 * rows, 1));
-  new Float32Array(x.memory.buffer, at, logits.length).set(logits);
-  x.engine_logits_scan(at, BigInt(rows), vocab, out);
-  return Int32Array.from(new Int32Array(x.memory.buffer, out, 2 * rows));
-}
-
-function put(x: Exports, data: Int32Array | BigInt64Array): number {
-  const p = x.malloc(Math.max(data.byteLength, 1));
-  if (p === 0) throw engineError('out of memory', 'INTERNAL');
-  new Uint8Array(x.memory.buffer, p, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  return p;
-}
-
-function putString(x: Exports, s: string): number {
-  const bytes = new TextEncoder().encode(s + '\0');
-  const p = x.malloc(bytes.length);
-  new Uint8Array(x.memory.buffer, p, bytes.length).set(bytes);
-  return p;
-}
-
-function cString(x: Exports, p: number): string {
-  const mem = new Uint8Array(x.memory.buffer);
-  let end = p;
-  while (mem[end] !== 0) end++;
-  return new TextDecoder().decode(mem.subarray(p, end));
-}
-
-function lastError(x: Exports): string {
-  return cString(x, x.engine_last_error());
 }

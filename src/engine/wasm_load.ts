@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { ModelFiles } from './model_files.ts';
-import { WasmEngine, wasmIsas, type WasmEngineOptions } from './wasm_engine.ts';
+import { WasmEngine, type WasmEngineOptions } from './wasm_engine.ts';
+import { wasmIsas } from './wasm_exports.ts';
 import { hostHasRelaxedDot } from './wasm_relaxed_probe.ts';
 
 // sirocco.wasm: SIMD128, for every host. sirocco-relaxed.wasm: relaxed SIMD too, built where

@@ -27,42 +27,45 @@ export type PidLockOptions = { pollMs: number; onWait?: (owner: number) => void;
 
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
-// true when this process now holds `path`.
-async function tryCreate(path: string): Promise<boolean> {
-  const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(draft, `${process.pid}\n`);
+// true when this process now holds `path`; `draft` holds this process's pid.
+async function tryCreate(path: string, draft: string): Promise<boolean> {
+  const taken = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EEXIST') return false;
+    throw err;
+  };
   try {
     await link(draft, path);
     return true;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (code === 'EEXIST') return false;
-    if (!NO_HARD_LINKS.has(code)) throw err;
+    if (!NO_HARD_LINKS.has((err as NodeJS.ErrnoException).code ?? '')) return taken(err as NodeJS.ErrnoException);
     // A filesystem without hard links: created, then written (waiters wait out the gap).
-    return writeFile(path, `${process.pid}\n`, { flag: 'wx' }).then(
-      () => true,
-      (e: NodeJS.ErrnoException) => {
-        if (e.code === 'EEXIST') return false;
-        throw e;
-      },
-    );
-  } finally {
-    await rm(draft, { force: true });
+    return writeFile(path, `${process.pid}\n`, { flag: 'wx' }).then(() => true, taken);
   }
 }
 
 /** Waits until this process holds the lock file `path`; returns the function that releases it. */
 export async function acquirePidLock(path: string, options: PidLockOptions): Promise<() => Promise<void>> {
   const { pollMs, signal } = options;
+  const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(draft, `${process.pid}\n`);
+  try {
+    return await waitFor(path, draft, pollMs, options.onWait, signal);
+  } finally {
+    await rm(draft, { force: true });
+  }
+}
+
+// Polls until `path` is ours (tryCreate), taking over a dead owner's or an old pid-less lock.
+async function waitFor(path: string, draft: string, pollMs: number, onWait: PidLockOptions['onWait'], signal?: AbortSignal): Promise<() => Promise<void>> {
   let told = false;
   for (;;) {
     signal?.throwIfAborted();
-    if (await tryCreate(path)) return () => rm(path, { force: true });
+    if (await tryCreate(path, draft)) return () => rm(path, { force: true });
     const text = await readFile(path, 'utf8').catch(() => null);
     if (text === null) continue; // released meanwhile: try again
     const owner = Number.parseInt(text, 10);
     if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
-      if (!told) options.onWait?.(owner);
+      if (!told) onWait?.(owner);
       told = true;
       await sleep(pollMs, undefined, { signal });
     } else if (Number.isNaN(owner)) {
