@@ -6,6 +6,7 @@
 // memory, obtained from it; host memory is named as such.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "dtype.h"
@@ -106,6 +107,14 @@ class backend {
     virtual void add(float* x, const float* y, size_t n) = 0;  // x += y
     // Host logits (rows, ld) columns [col0, col0 + w.rows) = x (rows, w.cols) @ w.T.
     virtual void logits(float* host_logits, int64_t ld, int64_t col0, const float* x, int rows, const tensor& w) = 0;
+
+    // ---- host work between steps
+    // fn(i) for every i < n, on the calling thread and this backend's host threads, which no
+    // step may be using meanwhile: the node's draws of a batch's sampled tokens. A backend
+    // without host threads of its own runs them in turn on the calling thread.
+    virtual void host_for(int n, const std::function<void(int i)>& fn) {
+        for (int i = 0; i < n; i++) fn(i);
+    }
 };
 
 // "cpu" is the one backend today. null + *err if it cannot start (e.g. an ISA the CPU lacks).

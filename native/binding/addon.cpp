@@ -17,6 +17,25 @@
 
 namespace {
 
+// (row: Float32Array, {temperature, topK, topP, minP, u, best}) → *out; false with a JS
+// exception pending when they are not that or best is off the row.
+bool read_draw(Napi::Env env, const Napi::Value& row_v, const Napi::Value& draw_v, const char* who, engine_draw* out) {
+    if (!row_v.IsTypedArray() || row_v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !draw_v.IsObject()) {
+        Napi::TypeError::New(env, std::string(who) + ": a row (Float32Array) and its draw expected").ThrowAsJavaScriptException();
+        return false;
+    }
+    Napi::Float32Array row = row_v.As<Napi::Float32Array>();
+    Napi::Object d = draw_v.As<Napi::Object>();
+    const auto num = [&](const char* k) { return d.Get(k).As<Napi::Number>().DoubleValue(); };
+    *out = engine_draw{row.Data(), (int32_t)row.ElementLength(), num("temperature"), get_int(d, "topK"), num("topP"), num("minP"), num("u"),
+                       get_int(d, "best")};
+    if (out->best < 0 || (size_t)out->best >= row.ElementLength()) {
+        Napi::RangeError::New(env, std::string(who) + ": best is not an index of the row").ThrowAsJavaScriptException();
+        return false;
+    }
+    return true;
+}
+
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
    public:
     static Napi::Function Define(Napi::Env env) {
@@ -28,6 +47,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                             InstanceMethod("truncateSequence", &EngineWrap::TruncateSequence),
                             InstanceMethod("step", &EngineWrap::Step), InstanceMethod("info", &EngineWrap::Info),
                             InstanceMethod("drawToken", &EngineWrap::DrawToken),
+                            InstanceMethod("drawTokens", &EngineWrap::DrawTokens),
                             InstanceMethod("loadPlan", &EngineWrap::LoadPlan),
                             InstanceMethod("loadSlice", &EngineWrap::LoadSlice),
                             InstanceMethod("finishLoad", &EngineWrap::FinishLoad),
@@ -208,21 +228,37 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     //   engine_logits_sample on the calling thread (no engine state: safe during a step).
     Napi::Value DrawToken(const Napi::CallbackInfo& info) {
         Napi::Env env = info.Env();
-        if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
-            !info[1].IsObject()) {
-            Napi::TypeError::New(env, "drawToken(row: Float32Array, draw) expected").ThrowAsJavaScriptException();
+        engine_draw d;
+        if (info.Length() < 2 || !read_draw(env, info[0], info[1], "drawToken", &d)) return env.Undefined();
+        return Napi::Number::New(env, engine_logits_sample(d.logits, d.vocab, d.temperature, d.top_k, d.top_p, d.min_p, d.u, d.best));
+    }
+
+    // drawTokens(rows: Float32Array[], draws: TokenDraw[]) → Int32Array: drawToken of each
+    // row, drawn on this thread and the engine's (engine_logits_sample_rows) — or on this
+    // thread alone while a step runs on them.
+    Napi::Value DrawTokens(const Napi::CallbackInfo& info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray() ||
+            info[0].As<Napi::Array>().Length() != info[1].As<Napi::Array>().Length()) {
+            Napi::TypeError::New(env, "drawTokens(rows: Float32Array[], draws): two arrays of one length expected").ThrowAsJavaScriptException();
             return env.Undefined();
         }
-        Napi::Float32Array row = info[0].As<Napi::Float32Array>();
-        Napi::Object d = info[1].As<Napi::Object>();
-        const int32_t best = get_int(d, "best");
-        if (best < 0 || (size_t)best >= row.ElementLength()) {
-            Napi::RangeError::New(env, "drawToken: best is not an index of the row").ThrowAsJavaScriptException();
-            return env.Undefined();
+        Napi::Array rows = info[0].As<Napi::Array>(), draws = info[1].As<Napi::Array>();
+        std::vector<engine_draw> ds(rows.Length());
+        for (uint32_t i = 0; i < rows.Length(); i++)
+            if (!read_draw(env, rows.Get(i), draws.Get(i), "drawTokens", &ds[i])) return env.Undefined();
+        Napi::Int32Array tokens = Napi::Int32Array::New(env, ds.size());
+        if (e_ && !busy_) {
+            const engine_status s = engine_logits_sample_rows(e_, ds.data(), (int32_t)ds.size(), tokens.Data());
+            if (s != ENGINE_OK) {
+                engine_error(env, s, "drawTokens: ").ThrowAsJavaScriptException();
+                return env.Undefined();
+            }
+        } else {
+            for (size_t i = 0; i < ds.size(); i++)
+                tokens[i] = engine_logits_sample(ds[i].logits, ds[i].vocab, ds[i].temperature, ds[i].top_k, ds[i].top_p, ds[i].min_p, ds[i].u, ds[i].best);
         }
-        const auto num = [&](const char* k) { return d.Get(k).As<Napi::Number>().DoubleValue(); };
-        return Napi::Number::New(env, engine_logits_sample(row.Data(), (int32_t)row.ElementLength(), num("temperature"), get_int(d, "topK"),
-                                                           num("topP"), num("minP"), num("u"), best));
+        return tokens;
     }
 
     Napi::Value Info(const Napi::CallbackInfo& info) {

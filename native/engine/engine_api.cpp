@@ -1,6 +1,7 @@
 // The C ABI over the engine: argument checks, status codes and messages, lifecycle. The op
 // sequence itself is engine_shard_forward (engine.cpp).
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <unordered_set>
 
@@ -334,4 +335,16 @@ void engine_get_info(const engine* e, engine_info* out) {
 
 uint64_t engine_shard_weight_bytes(const engine* e, int32_t shard) {
     return shard >= 0 && shard < (int)e->shards.size() ? e->shards[shard].be->weight_bytes() : 0;
+}
+
+engine_status engine_logits_sample_rows(engine* e, const engine_draw* draws, int32_t n, int32_t* tokens) {
+    std::atomic<bool> out_of_memory{false};
+    const auto draw = [&](int i) {
+        const engine_draw& d = draws[i];
+        ON_OUT_OF_MEMORY_TRY { tokens[i] = engine_logits_sample(d.logits, d.vocab, d.temperature, d.top_k, d.top_p, d.min_p, d.u, d.best); }
+        ON_OUT_OF_MEMORY { out_of_memory.store(true, std::memory_order_relaxed); }
+    };
+    if (e->shards.empty()) for (int32_t i = 0; i < n; i++) draw(i);
+    else e->shards[0].be->host_for(n, draw);
+    return out_of_memory.load() ? fail(ENGINE_INTERNAL, "out of memory for a sampled token's scratch") : ENGINE_OK;
 }

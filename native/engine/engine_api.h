@@ -132,6 +132,22 @@ void engine_logits_scan(const float* logits, int64_t rows, int32_t vocab, int32_
 int32_t engine_logits_sample(const float* logits, int32_t vocab, double temperature, int32_t top_k, double top_p, double min_p,
                              double u, int32_t best);
 
+/* One row's engine_logits_sample. */
+typedef struct {
+    const float* logits;
+    int32_t vocab;
+    double temperature;
+    int32_t top_k;
+    double top_p, min_p, u;
+    int32_t best;
+} engine_draw;
+
+/* tokens[i] = engine_logits_sample of draws[i], i < n, drawn on the calling thread and the
+ * threads of the engine's first shard — so only between steps: the caller makes sure no step
+ * of this engine runs meanwhile. Each token is the one engine_logits_sample gives alone.
+ * ENGINE_INTERNAL if memory for a draw's scratch ran out (tokens then undefined). */
+engine_status engine_logits_sample_rows(engine* e, const engine_draw* draws, int32_t n, int32_t* tokens);
+
 typedef struct {
     int32_t tp, threads_per_shard, kv_block_slots;
     int64_t kv_blocks_in_use;

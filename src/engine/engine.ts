@@ -126,6 +126,13 @@ export class Engine {
     return this.native.drawToken(row, draw);
   }
 
+  // drawToken of each row (draws[i] for rows[i]), the same tokens, on this thread and the
+  // engine's threads, which are idle between steps: a batch's sampled tokens in about half the
+  // time on two. During a step, on this thread alone.
+  drawTokens(rows: Float32Array[], draws: TokenDraw[]): Int32Array {
+    return this.native.drawTokens(rows, draws);
+  }
+
   step(inputs: StepInput[], options: StepOptions = {}): Promise<StepOutput> {
     return this.enqueue(() => this.runStep(inputs, options));
   }

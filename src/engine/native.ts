@@ -33,6 +33,9 @@ export interface NativeEngine {
   step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array, out?: Float32Array, scan?: Int32Array): Promise<Float32Array>;
   // A sampled token of row (engine_logits_sample), on the calling thread.
   drawToken(row: Float32Array, draw: TokenDraw): number;
+  // drawToken of each row, draws[i] for rows[i], on the calling thread and the engine's own
+  // between steps (engine_logits_sample_rows), on the calling thread alone while one runs.
+  drawTokens(rows: Float32Array[], draws: TokenDraw[]): Int32Array;
   info(): NativeEngineInfo;
   loadPlan(): NativeSlice[];
   loadSlice(index: number, bytes: Uint8Array): void;

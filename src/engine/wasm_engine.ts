@@ -209,6 +209,12 @@ export class WasmEngine implements NativeEngine {
     });
   }
 
+  // One at a time: this engine has one thread.
+  drawTokens(rows: Float32Array[], draws: TokenDraw[]): Int32Array {
+    if (rows.length !== draws.length) throw new TypeError('drawTokens(rows, draws): two arrays of one length expected');
+    return Int32Array.from(rows, (row, i) => this.drawToken(row, draws[i]!));
+  }
+
   info(): NativeEngineInfo {
     return this.call(() => {
       const out = this.x.malloc(6 * 8 + 32);

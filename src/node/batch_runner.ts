@@ -11,7 +11,8 @@ import { KvCacheExhausted, type Engine } from '../engine/engine.ts';
 import { nonFiniteLogitsError } from '../engine/finite_logits.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { Generation, type FinishReason, type GenerationRequest } from './generation.ts';
-import { sample, type NativeDraw } from './sampler.ts';
+import type { TokenDraw } from '../engine/native.ts';
+import { planSample, sampledWith } from './sampler.ts';
 import { planStep, type StepBudget } from './scheduler.ts';
 import type { SessionStore } from './session_store.ts';
 
@@ -20,8 +21,6 @@ export type RunnerStats = { running: number; waiting: number; steps: number; gen
 export class BatchRunner {
   private readonly waiting: Generation[] = [];
   private readonly running: Generation[] = [];
-  // Sampled tokens are drawn by the engine in native code (sampler.ts: NativeDraw).
-  private readonly nativeDraw: NativeDraw = (row, draw) => this.engine.drawToken(row, draw);
   private loop: Promise<void> | null = null;
   private steps = 0;
   private generatedTokens = 0;
@@ -148,6 +147,12 @@ export class BatchRunner {
       return;
     }
     this.steps++;
+    // Each row's token, or its draw: the engine draws a step's sampled tokens in one call,
+    // on its idle threads (Engine.drawTokens), before any is accepted.
+    const sampled: { g: Generation; raw: Float32Array; token: number }[] = [];
+    const drawRows: Float32Array[] = [];
+    const draws: TokenDraw[] = [];
+    const drawnFor: (typeof sampled)[number][] = [];
     for (const [i, { g }] of chosen.entries()) {
       g.lastScheduled = this.steps;
       g.cached.push(...inputs[i]!.tokens);
@@ -170,8 +175,16 @@ export class BatchRunner {
         await grammar.fillNextTokenBitmask();
         grammar.applyMask(logits);
       }
-      const s = sample(logits, g.request.params.sampling, g.random, raw, scan.argmax, this.nativeDraw);
+      const planned = planSample(logits, g.request.params.sampling, g.random, raw, scan.argmax);
+      const row = { g, raw, token: typeof planned === 'number' ? planned : -1 };
+      sampled.push(row);
+      if (typeof planned !== 'number') drawRows.push(logits), draws.push(planned), drawnFor.push(row);
+    }
+    if (draws.length > 0) this.engine.drawTokens(drawRows, draws).forEach((token, i) => (drawnFor[i]!.token = token));
+    for (const { g, raw, token } of sampled) {
+      const s = sampledWith(token, g.request.params.sampling, raw);
       this.generatedTokens++;
+      const grammar = g.grammarActive ? g.request.grammar : null;
       if (grammar && !g.aborted && !grammar.accept(s.token)) {
         this.fail(g, new Error(`internal error: the grammar refused token ${s.token} that its own mask allowed`));
         continue;

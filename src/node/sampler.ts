@@ -72,11 +72,11 @@ function reserve(n: number): void {
 }
 
 // Plain temperature sampling needs no sort: one pass over the vocabulary in id order.
-function sampleFull(logits: Float32Array, maxLogit: number, temperature: number, random: SeededRandom): number {
+function sampleFull(logits: Float32Array, maxLogit: number, temperature: number, u: () => number): number {
   reserve(logits.length);
   let total = 0;
   for (let i = 0; i < logits.length; i++) total += weights[i] = Math.exp((logits[i]! - maxLogit) / temperature);
-  let r = random.next() * total;
+  let r = u() * total;
   for (let i = 0; i < logits.length; i++) {
     r -= weights[i]!;
     if (r < 0) return i;
@@ -126,11 +126,24 @@ export type NativeDraw = (logits: Float32Array, draw: TokenDraw) => number;
 // best: argmax(logits). One draw of `random` whenever temperature > 0 and a token has a
 // finite logit, whichever code draws.
 function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRandom, best: number, native?: NativeDraw): number {
+  const planned = planToken(logits, p, random, best);
+  return typeof planned === 'number' ? planned : native ? native(logits, planned) : drawHere(logits, p, () => planned.u, best);
+}
+
+// A row's token, or the draw that picks it where native code can (temperature > 0 and the
+// largest logit finite), its uniform number already taken from `random`.
+function planToken(logits: Float32Array, p: SamplingParams, random: SeededRandom, best: number): number | TokenDraw {
   if (p.temperature === 0) return best;
   const maxLogit = logits[best]!;
-  if (native && Number.isFinite(maxLogit))
-    return native(logits, { temperature: p.temperature, topK: p.topK, topP: p.topP, minP: p.minP, u: random.next(), best });
-  if (p.topK === 0 && p.topP >= 1 && p.minP === 0) return sampleFull(logits, maxLogit, p.temperature, random);
+  if (!Number.isFinite(maxLogit)) return drawHere(logits, p, () => random.next(), best);
+  return { temperature: p.temperature, topK: p.topK, topP: p.topP, minP: p.minP, u: random.next(), best };
+}
+
+// The draw in JavaScript; u() the generator's draw for it, taken where a token is drawn (not
+// when no logit is finite and a filter leaves none).
+function drawHere(logits: Float32Array, p: SamplingParams, u: () => number, best: number): number {
+  const maxLogit = logits[best]!;
+  if (p.topK === 0 && p.topP >= 1 && p.minP === 0) return sampleFull(logits, maxLogit, p.temperature, u);
   // min-p as vLLM applies it: on the tempered distribution, before top-k and top-p.
   // p_i ≥ minP · p_max  ⟺  (l_i − l_max) / T ≥ ln(minP).
   const minGap = p.minP > 0 ? Math.log(p.minP) : -Infinity;
@@ -154,13 +167,17 @@ function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRand
     total = 0;
     for (let k = 0; k < n; k++) total += weights[k]!;
   }
-  let r = random.next() * total;
+  let r = u() * total;
   for (let k = 0; k < n; k++) {
     r -= weights[k]!;
     if (r < 0) return ids[k]!;
   }
   return ids[n - 1]!;
 }
+
+// The argmax sample() starts from: the caller's, when it is of the row sampled.
+const bestOf = (logits: Float32Array, raw: Float32Array, rawArgmax: number | undefined) =>
+  logits === raw && rawArgmax !== undefined ? rawArgmax : argmax(logits);
 
 // `logits`: what to sample from; `raw`: the model's own logits, for logprobs (the same
 // array when no logit rule applied); rawArgmax: argmax(raw) when the caller has it (the
@@ -173,7 +190,18 @@ export function sample(
   rawArgmax?: number,
   native?: NativeDraw,
 ): Sampled {
-  const token = sampleToken(logits, params, random, logits === raw && rawArgmax !== undefined ? rawArgmax : argmax(logits), native);
+  return sampledWith(sampleToken(logits, params, random, bestOf(logits, raw, rawArgmax), native), params, raw);
+}
+
+// sample() in two halves, for a batch of rows whose draws the engine makes in one call
+// (Engine.drawTokens): the row's token, or its draw for the engine; then sampledWith(token).
+// The same tokens as sample() with a native draw, the generator drawn the same.
+export function planSample(logits: Float32Array, params: SamplingParams, random: SeededRandom, raw: Float32Array = logits, rawArgmax?: number): number | TokenDraw {
+  return planToken(logits, params, random, bestOf(logits, raw, rawArgmax));
+}
+
+// The token as sampled, with its logprobs (of raw) when the params ask for them.
+export function sampledWith(token: number, params: SamplingParams, raw: Float32Array): Sampled {
   if (!params.logprobs) return { token, logprob: null, top: [] };
   const lse = logSumExp(raw);
   return { token, logprob: raw[token]! - lse, top: topLogprobs(raw, params.topLogprobs, lse) };

@@ -179,3 +179,11 @@ void cpu_backend::add(float* x, const float* y, size_t n) {
         for (size_t i = begin; i < end; i++) x[i] += y[i];
     });
 }
+
+// One item at a time: a draw is ~0.1–0.3 ms, and the shrinking chunks let a worker that comes
+// late (asleep after a step) take what is left.
+void cpu_backend::host_for(int n, const std::function<void(int i)>& fn) {
+    thread_pool_for(pool_, n, 1, [&](int begin, int end, int) {
+        for (int i = begin; i < end; i++) fn(i);
+    });
+}

@@ -36,6 +36,7 @@ class cpu_backend final : public backend {
     void moe(float* out, const float* x, const moe_plan& plan, const moe_experts& experts) override;
     void add(float* x, const float* y, size_t n) override;
     void logits(float* host_logits, int64_t ld, int64_t col0, const float* x, int rows, const tensor& w) override;
+    void host_for(int n, const std::function<void(int i)>& fn) override;
 
    private:
     // Each out's y (T, ldy) = activation rows x @ w.T for every row of its w, on the pool in
