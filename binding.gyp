@@ -17,6 +17,7 @@
         "native/engine/engine_api.cpp",
         "native/engine/logits_scan.cpp",
         "native/engine/logits_sample.cpp",
+        "native/engine/logits_logprobs.cpp",
         "native/backend/backend_registry.cpp",
         "native/backend/cpu/cpu_backend.cpp",
         "native/backend/cpu/cpu_matmul.cpp",

@@ -3,11 +3,12 @@
 // the same seed, for every filter — plain temperature, top_k, top_p, min_p — over ties, ±0,
 // forbidden (-Infinity) tokens, small and large vocabularies; one draw of the generator a
 // token either way, so a seeded sequence continues the same. A batch's draws in one call
-// (Engine.drawTokens, on the engine's idle threads) are each row's own.
+// (Engine.drawTokens, on the engine's idle threads) are each row's own. The engine's logprobs
+// (Engine.logprobs) are the JavaScript ones': the same best tokens, the same values to ~1e-12.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/engine.ts';
 import type { TokenDraw } from '../src/engine/native.ts';
-import { planSample, sample, sampledWith, SeededRandom, type NativeDraw } from '../src/node/sampler.ts';
+import { planSample, sample, sampledWith, SeededRandom, type NativeDraw, type NativeLogprobs } from '../src/node/sampler.ts';
 import { TempModels } from './helpers/models.ts';
 import { samplingCase } from './helpers/sampling_cases.ts';
 
@@ -75,6 +76,28 @@ describe("the engine's token draw", () => {
     expect(s.token).toBe(2);
     expect(s.logprob).toBeCloseTo(1 - Math.log(1 + Math.exp(2) + Math.exp(1)), 6);
     expect(s.top.map((t) => t.token)).toEqual([1, 2]);
+  });
+
+  it("gives the JavaScript sampler's logprobs: the same best tokens (ties to the lower id), values to ~1e-12", () => {
+    for (const [backend, e] of engines) {
+      const native: NativeLogprobs = (raw, n) => e.logprobs(raw, n);
+      for (let c = 0; c < 64; c++) {
+        const { v } = samplingCase(c, 7000 + c);
+        for (const topLogprobs of [0, 1, 5, 20]) {
+          const p = { temperature: 1, topP: 1, topK: 0, minP: 0, logprobs: true, topLogprobs };
+          const token = c % v.length;
+          const want = sampledWith(token, p, v), got = sampledWith(token, p, v, native);
+          const where = `${backend}, case ${c}, top ${topLogprobs}`;
+          expect(got.top.map((t) => t.token), where).toEqual(want.top.map((t) => t.token));
+          // (a forbidden token's logprob is −∞ in both)
+          const near = (a: number, b: number) => a === b || Math.abs(a - b) < 1e-12 * Math.max(1, Math.abs(b));
+          expect(near(got.logprob!, want.logprob!), `${where}: ${got.logprob} against ${want.logprob}`).toBe(true);
+          got.top.forEach((t, i) => expect(near(t.logprob, want.top[i]!.logprob), `${where}, #${i}: ${t.logprob} against ${want.top[i]!.logprob}`).toBe(true));
+        }
+      }
+      expect(e.logprobs(Float32Array.of(1, 1, 1), 5).top, `${backend}: no more than the row`).toEqual(Int32Array.of(0, 1, 2));
+      expect(() => e.logprobs(Float32Array.of(1), -1), backend).toThrow(/topN/);
+    }
   });
 
   it('draws with the softmax probabilities', () => {

@@ -4,6 +4,7 @@
 // whose `code` is the engine's status: 'BAD_INPUT', 'KV_EXHAUSTED' or 'INTERNAL'.
 #include <napi.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <thread>
@@ -48,6 +49,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                             InstanceMethod("step", &EngineWrap::Step), InstanceMethod("info", &EngineWrap::Info),
                             InstanceMethod("drawToken", &EngineWrap::DrawToken),
                             InstanceMethod("drawTokens", &EngineWrap::DrawTokens),
+                            InstanceMethod("logprobs", &EngineWrap::Logprobs),
                             InstanceMethod("loadPlan", &EngineWrap::LoadPlan),
                             InstanceMethod("loadSlice", &EngineWrap::LoadSlice),
                             InstanceMethod("finishLoad", &EngineWrap::FinishLoad),
@@ -259,6 +261,28 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                 tokens[i] = engine_logits_sample(ds[i].logits, ds[i].vocab, ds[i].temperature, ds[i].top_k, ds[i].top_p, ds[i].min_p, ds[i].u, ds[i].best);
         }
         return tokens;
+    }
+
+    // logprobs(row: Float32Array, topN) → {lse, top: Int32Array}: engine_logits_logprobs on the
+    // calling thread (no engine state: safe during a step).
+    Napi::Value Logprobs(const Napi::CallbackInfo& info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+            !info[1].IsNumber() || info[1].As<Napi::Number>().Int32Value() < 0) {
+            Napi::TypeError::New(env, "logprobs(row: Float32Array, topN ≥ 0) expected").ThrowAsJavaScriptException();
+            return env.Undefined();
+        }
+        Napi::Float32Array row = info[0].As<Napi::Float32Array>();
+        const int32_t vocab = (int32_t)row.ElementLength(), top_n = std::min(info[1].As<Napi::Number>().Int32Value(), vocab);
+        std::vector<int32_t> ids((size_t)top_n);
+        int32_t n_top = 0;
+        const double lse = engine_logits_logprobs(row.Data(), vocab, top_n, ids.data(), &n_top);
+        Napi::Int32Array top = Napi::Int32Array::New(env, (size_t)n_top);
+        std::copy(ids.begin(), ids.begin() + n_top, top.Data());
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("lse", lse);
+        o.Set("top", top);
+        return o;
     }
 
     Napi::Value Info(const Napi::CallbackInfo& info) {

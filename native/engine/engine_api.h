@@ -132,6 +132,12 @@ void engine_logits_scan(const float* logits, int64_t rows, int32_t vocab, int32_
 int32_t engine_logits_sample(const float* logits, int32_t vocab, double temperature, int32_t top_k, double top_p, double min_p,
                              double u, int32_t best);
 
+/* What a request's logprobs need of a logits row of `vocab` floats: returns its log-sum-exp
+ * (float64; within a few ulp of src/node/sampler.ts's), and writes the indices of its
+ * min(top_n, vocab) largest values to top_ids — larger first, of equal values the lower index
+ * — and their count to *n_top (logits_logprobs.cpp). The row's values are finite or −∞. */
+double engine_logits_logprobs(const float* logits, int32_t vocab, int32_t top_n, int32_t* top_ids, int32_t* n_top);
+
 /* One row's engine_logits_sample. */
 typedef struct {
     const float* logits;

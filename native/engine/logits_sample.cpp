@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine_api.h"
+#include "logits_exp.h"
 
 // Tokens whose probability is below e^-30 of the best one's cannot change a draw in any
 // practical way: dropped before the sort (sampler.ts: NEGLIGIBLE_LOGIT_GAP).
@@ -48,7 +49,7 @@ typedef int64_t i64x8 __attribute__((vector_size(64)));
 #else
 #define VECTOR_CLONES
 #endif
-VECTOR_CLONES static void exp_in_place(double* x, int32_t n) {
+VECTOR_CLONES void logits_exp_in_place(double* x, int32_t n) {
     const double LOG2E = 1.4426950408889634, LN2_HI = 0.6931471803691238, LN2_LO = 1.9082149292705877e-10;
     const double ROUND = 6755399441055744.0;  // 1.5 · 2^52: x + ROUND − ROUND rounds x to an integer
     const int64_t ROUND_BITS = 0x4338000000000000;
@@ -87,7 +88,7 @@ VECTOR_CLONES static void tempered_gaps(double* gaps, const float* logits, int32
 static int32_t sample_full(const float* logits, int32_t vocab, double max_logit, double temperature, double u, int32_t best,
                            sample_scratch& s) {
     tempered_gaps(s.weights.data(), logits, vocab, max_logit, temperature);
-    exp_in_place(s.weights.data(), vocab);
+    logits_exp_in_place(s.weights.data(), vocab);
     double total = 0;
     for (int32_t i = 0; i < vocab; i++) total += s.weights[i];
     double r = u * total;
@@ -147,7 +148,7 @@ int32_t engine_logits_sample(const float* logits, int32_t vocab, double temperat
     sort_best_first(logits, n, s);
     if (top_k > 0 && n > top_k) n = top_k;
     for (int32_t k = 0; k < n; k++) s.weights[k] = gaps[s.ids[k]];
-    exp_in_place(s.weights.data(), n);
+    logits_exp_in_place(s.weights.data(), n);
     double total = 0;
     for (int32_t k = 0; k < n; k++) total += s.weights[k];
     if (top_p < 1) {

@@ -50,7 +50,7 @@ const EXPORTS = [
   'malloc', 'free', 'engine_last_error', 'engine_cpu_isas', 'engine_kv_block_slots', 'engine_free',
   'engine_load_slice', 'engine_load_finish', 'engine_seq_create', 'engine_seq_reset', 'engine_seq_free',
   'engine_seq_truncate', 'engine_seq_length', 'engine_step_logit_rows', 'engine_step', 'engine_logits_scan',
-  'engine_logits_sample',
+  'engine_logits_sample', 'engine_logits_logprobs',
   'wasm_engine_create', 'wasm_engine_load_plan', 'wasm_engine_info',
 ];
 

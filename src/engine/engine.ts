@@ -9,6 +9,7 @@ import {
   type NativeEngine,
   type NativeEngineInfo,
   type NativeSlice,
+  type RowLogprobs,
   type TokenDraw,
 } from './native.ts';
 import { ModelLoadError } from './errors.ts';
@@ -131,6 +132,12 @@ export class Engine {
   // time on two. During a step, on this thread alone.
   drawTokens(rows: Float32Array[], draws: TokenDraw[]): Int32Array {
     return this.native.drawTokens(rows, draws);
+  }
+
+  // A row's log Σ exp and its topN best indices, for logprobs (engine_logits_logprobs), on
+  // this thread. Safe during a step.
+  logprobs(row: Float32Array, topN: number): RowLogprobs {
+    return this.native.logprobs(row, topN);
   }
 
   step(inputs: StepInput[], options: StepOptions = {}): Promise<StepOutput> {

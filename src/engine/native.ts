@@ -36,6 +36,8 @@ export interface NativeEngine {
   // drawToken of each row, draws[i] for rows[i], on the calling thread and the engine's own
   // between steps (engine_logits_sample_rows), on the calling thread alone while one runs.
   drawTokens(rows: Float32Array[], draws: TokenDraw[]): Int32Array;
+  // A row's log-sum-exp and its topN best indices (engine_logits_logprobs), on the calling thread.
+  logprobs(row: Float32Array, topN: number): RowLogprobs;
   info(): NativeEngineInfo;
   loadPlan(): NativeSlice[];
   loadSlice(index: number, bytes: Uint8Array): void;
@@ -46,6 +48,10 @@ export interface NativeEngine {
 // A draw of src/node/sampler.ts: temperature > 0; topK 0, topP 1 and minP 0 are off; u uniform
 // in [0, 1); best the index of the row's largest logit, which is finite.
 export type TokenDraw = { temperature: number; topK: number; topP: number; minP: number; u: number; best: number };
+
+// What logprobs need of a logits row: log Σ exp, and the best indices, best first (of equal
+// logits the lower index first).
+export type RowLogprobs = { lse: number; top: Int32Array };
 
 // One slice of a stored tensor that a shard holds (deferred loading, engine_api.h): the
 // tensor is the one at (file, offset); rows and cols are half-open ranges of it.

@@ -6,7 +6,7 @@ import type { ModelConfig } from './config.ts';
 import type { LayerTensors, ModelFiles, TensorLocation } from './model_files.ts';
 import { yieldToHost } from './yield_to_host.ts';
 import { cString, engineError, instantiate, lastError, put, putString, type Exports } from './wasm_exports.ts';
-import { DEFAULT_KV_DTYPE, KV_DTYPE_CODE, type KvDtype, type NativeEngine, type NativeEngineInfo, type NativeErrorCode, type NativeSlice, type TokenDraw } from './native.ts';
+import { DEFAULT_KV_DTYPE, KV_DTYPE_CODE, type KvDtype, type NativeEngine, type NativeEngineInfo, type NativeErrorCode, type NativeSlice, type RowLogprobs, type TokenDraw } from './native.ts';
 
 const STATUS: Record<number, NativeErrorCode> = { 1: 'BAD_INPUT', 2: 'KV_EXHAUSTED', 3: 'INTERNAL' };
 const DTYPES = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0'];
@@ -205,6 +205,23 @@ export class WasmEngine implements NativeEngine {
         return this.x.engine_logits_sample(at, row.length, d.temperature, d.topK, d.topP, d.minP, d.u, d.best);
       } finally {
         this.x.free(at);
+      }
+    });
+  }
+
+  logprobs(row: Float32Array, topN: number): RowLogprobs {
+    if (!Number.isInteger(topN) || topN < 0) throw new TypeError('logprobs(row: Float32Array, topN ≥ 0) expected');
+    const n = Math.min(topN, row.length);
+    return this.call(() => {
+      const at = this.x.malloc(Math.max(row.byteLength, 1)), ids = this.x.malloc(4 * n + 4);
+      try {
+        if (at === 0 || ids === 0) throw engineError('out of memory for the logits of logprobs', 'INTERNAL');
+        new Float32Array(this.x.memory.buffer, at, row.length).set(row);
+        const lse = this.x.engine_logits_logprobs(at, row.length, n, ids, ids + 4 * n);
+        const kept = new Int32Array(this.x.memory.buffer, ids + 4 * n, 1)[0]!;
+        return { lse, top: new Int32Array(this.x.memory.buffer, ids, kept).slice() };
+      } finally {
+        for (const p of [at, ids]) if (p !== 0) this.x.free(p);
       }
     });
   }

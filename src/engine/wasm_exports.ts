@@ -22,6 +22,7 @@ export type Exports = {
   engine_step(e: number, seqs: number, n: number, tokens: number, logits: number): number;
   engine_logits_scan(logits: number, rows: bigint, vocab: number, out: number): void;
   engine_logits_sample(logits: number, vocab: number, temperature: number, topK: number, topP: number, minP: number, u: number, best: number): number;
+  engine_logits_logprobs(logits: number, vocab: number, topN: number, topIds: number, nTop: number): number;
   wasm_engine_create(config: number, rmsEps: number, ropeTheta: number, refs: number, nRefs: number, isa: number, kvDtype: number, kvMaxBlocks: bigint, out: number): number;
   wasm_engine_load_plan(e: number, out: number, cap: number): number;
   wasm_engine_info(e: number, out: number, backend: number): void;

@@ -12,7 +12,7 @@ import { nonFiniteLogitsError } from '../engine/finite_logits.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { Generation, type FinishReason, type GenerationRequest } from './generation.ts';
 import type { TokenDraw } from '../engine/native.ts';
-import { planSample, sampledWith } from './sampler.ts';
+import { planSample, sampledWith, type NativeLogprobs } from './sampler.ts';
 import { planStep, type StepBudget } from './scheduler.ts';
 import type { SessionStore } from './session_store.ts';
 
@@ -21,6 +21,8 @@ export type RunnerStats = { running: number; waiting: number; steps: number; gen
 export class BatchRunner {
   private readonly waiting: Generation[] = [];
   private readonly running: Generation[] = [];
+  // Logprobs from the engine's native code (sampler.ts: NativeLogprobs).
+  private readonly nativeLogprobs: NativeLogprobs = (raw, topN) => this.engine.logprobs(raw, topN);
   private loop: Promise<void> | null = null;
   private steps = 0;
   private generatedTokens = 0;
@@ -182,7 +184,7 @@ export class BatchRunner {
     }
     if (draws.length > 0) this.engine.drawTokens(drawRows, draws).forEach((token, i) => (drawnFor[i]!.token = token));
     for (const { g, raw, token } of sampled) {
-      const s = sampledWith(token, g.request.params.sampling, raw);
+      const s = sampledWith(token, g.request.params.sampling, raw, this.nativeLogprobs);
       this.generatedTokens++;
       const grammar = g.grammarActive ? g.request.grammar : null;
       if (grammar && !g.aborted && !grammar.accept(s.token)) {

@@ -4,7 +4,7 @@
 // logprobs are those of the model's own distribution (softmax of the raw logits).
 import { Sfc32 } from './prng.ts';
 import { argmax } from '../engine/greedy.ts';
-import type { TokenDraw } from '../engine/native.ts';
+import type { RowLogprobs, TokenDraw } from '../engine/native.ts';
 
 export type SamplingParams = {
   temperature: number; // 0 = greedy
@@ -200,9 +200,17 @@ export function planSample(logits: Float32Array, params: SamplingParams, random:
   return planToken(logits, params, random, bestOf(logits, raw, rawArgmax));
 }
 
+// A row's log-sum-exp and best indices in native code (Engine.logprobs), which the node passes
+// in: ~0.8 ms a 32,000-logit row in JavaScript.
+export type NativeLogprobs = (raw: Float32Array, topN: number) => RowLogprobs;
+
 // The token as sampled, with its logprobs (of raw) when the params ask for them.
-export function sampledWith(token: number, params: SamplingParams, raw: Float32Array): Sampled {
+export function sampledWith(token: number, params: SamplingParams, raw: Float32Array, native?: NativeLogprobs): Sampled {
   if (!params.logprobs) return { token, logprob: null, top: [] };
+  if (native) {
+    const { lse, top } = native(raw, params.topLogprobs);
+    return { token, logprob: raw[token]! - lse, top: Array.from(top, (t) => ({ token: t, logprob: raw[t]! - lse })) };
+  }
   const lse = logSumExp(raw);
   return { token, logprob: raw[token]! - lse, top: topLogprobs(raw, params.topLogprobs, lse) };
 }
