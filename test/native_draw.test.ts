@@ -100,6 +100,21 @@ describe("the engine's token draw", () => {
     }
   });
 
+  it("gives a batch's logprobs in one call, each row's own, during a step too", async () => {
+    for (const [backend, e] of engines) {
+      const rows = Array.from({ length: 24 }, (_, c) => samplingCase(c, 9000 + c).v);
+      const tops = rows.map((_, c) => [0, 1, 5, 20][c % 4]!);
+      const want = rows.map((row, i) => e.logprobs(row, tops[i]!));
+      expect(e.logprobsRows(rows, tops), backend).toEqual(want);
+      const s = e.createSequence();
+      const stepping = e.step([{ sequence: s, tokens: [4, 5, 6] }]);
+      expect(e.logprobsRows(rows, tops), `${backend}, during a step`).toEqual(want);
+      await stepping;
+      e.freeSequence(s);
+      expect(() => e.logprobsRows(rows, []), backend).toThrow(/one length/);
+    }
+  });
+
   it('draws with the softmax probabilities', () => {
     const two = Float32Array.from([0, Math.log(3)]); // p = 1/4, 3/4
     for (const [backend, e] of engines) {

@@ -13,29 +13,11 @@
 #include "bandwidth.h"
 #include "engine_api.h"
 #include "engine_errors.h"
+#include "logits_args.h"
 #include "model_spec.h"
 #include "step_thread.h"
 
 namespace {
-
-// (row: Float32Array, {temperature, topK, topP, minP, u, best}) → *out; false with a JS
-// exception pending when they are not that or best is off the row.
-bool read_draw(Napi::Env env, const Napi::Value& row_v, const Napi::Value& draw_v, const char* who, engine_draw* out) {
-    if (!row_v.IsTypedArray() || row_v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !draw_v.IsObject()) {
-        Napi::TypeError::New(env, std::string(who) + ": a row (Float32Array) and its draw expected").ThrowAsJavaScriptException();
-        return false;
-    }
-    Napi::Float32Array row = row_v.As<Napi::Float32Array>();
-    Napi::Object d = draw_v.As<Napi::Object>();
-    const auto num = [&](const char* k) { return d.Get(k).As<Napi::Number>().DoubleValue(); };
-    *out = engine_draw{row.Data(), (int32_t)row.ElementLength(), num("temperature"), get_int(d, "topK"), num("topP"), num("minP"), num("u"),
-                       get_int(d, "best")};
-    if (out->best < 0 || (size_t)out->best >= row.ElementLength()) {
-        Napi::RangeError::New(env, std::string(who) + ": best is not an index of the row").ThrowAsJavaScriptException();
-        return false;
-    }
-    return true;
-}
 
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
    public:
@@ -50,6 +32,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                             InstanceMethod("drawToken", &EngineWrap::DrawToken),
                             InstanceMethod("drawTokens", &EngineWrap::DrawTokens),
                             InstanceMethod("logprobs", &EngineWrap::Logprobs),
+                            InstanceMethod("logprobsRows", &EngineWrap::LogprobsRows),
                             InstanceMethod("loadPlan", &EngineWrap::LoadPlan),
                             InstanceMethod("loadSlice", &EngineWrap::LoadSlice),
                             InstanceMethod("finishLoad", &EngineWrap::FinishLoad),
@@ -267,22 +250,40 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     // calling thread (no engine state: safe during a step).
     Napi::Value Logprobs(const Napi::CallbackInfo& info) {
         Napi::Env env = info.Env();
-        if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
-            !info[1].IsNumber() || info[1].As<Napi::Number>().Int32Value() < 0) {
-            Napi::TypeError::New(env, "logprobs(row: Float32Array, topN ≥ 0) expected").ThrowAsJavaScriptException();
+        engine_logprobs_row r;
+        std::vector<int32_t> ids;
+        if (info.Length() < 2 || !read_logprobs_row(env, info[0], info[1], "logprobs", &r, &ids)) return env.Undefined();
+        r.lse = engine_logits_logprobs(r.logits, r.vocab, r.top_n, r.top_ids, &r.n_top);
+        return logprobs_value(env, r);
+    }
+
+    // logprobsRows(rows: Float32Array[], topN: number[]) → {lse, top}[]: logprobs of each row,
+    // on this thread and the engine's (engine_logits_logprobs_rows) — or on this thread alone
+    // while a step runs on them.
+    Napi::Value LogprobsRows(const Napi::CallbackInfo& info) {
+        Napi::Env env = info.Env();
+        if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray() ||
+            info[0].As<Napi::Array>().Length() != info[1].As<Napi::Array>().Length()) {
+            Napi::TypeError::New(env, "logprobsRows(rows: Float32Array[], topN: number[]): two arrays of one length expected").ThrowAsJavaScriptException();
             return env.Undefined();
         }
-        Napi::Float32Array row = info[0].As<Napi::Float32Array>();
-        const int32_t vocab = (int32_t)row.ElementLength(), top_n = std::min(info[1].As<Napi::Number>().Int32Value(), vocab);
-        std::vector<int32_t> ids((size_t)top_n);
-        int32_t n_top = 0;
-        const double lse = engine_logits_logprobs(row.Data(), vocab, top_n, ids.data(), &n_top);
-        Napi::Int32Array top = Napi::Int32Array::New(env, (size_t)n_top);
-        std::copy(ids.begin(), ids.begin() + n_top, top.Data());
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("lse", lse);
-        o.Set("top", top);
-        return o;
+        Napi::Array rows = info[0].As<Napi::Array>(), tops = info[1].As<Napi::Array>();
+        std::vector<engine_logprobs_row> rs(rows.Length());
+        std::vector<std::vector<int32_t>> ids(rows.Length());
+        for (uint32_t i = 0; i < rows.Length(); i++)
+            if (!read_logprobs_row(env, rows.Get(i), tops.Get(i), "logprobsRows", &rs[i], &ids[i])) return env.Undefined();
+        if (e_ && !busy_) {
+            const engine_status s = engine_logits_logprobs_rows(e_, rs.data(), (int32_t)rs.size());
+            if (s != ENGINE_OK) {
+                engine_error(env, s, "logprobsRows: ").ThrowAsJavaScriptException();
+                return env.Undefined();
+            }
+        } else {
+            for (engine_logprobs_row& r : rs) r.lse = engine_logits_logprobs(r.logits, r.vocab, r.top_n, r.top_ids, &r.n_top);
+        }
+        Napi::Array out = Napi::Array::New(env, rs.size());
+        for (uint32_t i = 0; i < rs.size(); i++) out.Set(i, logprobs_value(env, rs[i]));
+        return out;
     }
 
     Napi::Value Info(const Napi::CallbackInfo& info) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <unordered_set>
 
 #include "engine.h"
@@ -337,14 +338,29 @@ uint64_t engine_shard_weight_bytes(const engine* e, int32_t shard) {
     return shard >= 0 && shard < (int)e->shards.size() ? e->shards[shard].be->weight_bytes() : 0;
 }
 
-engine_status engine_logits_sample_rows(engine* e, const engine_draw* draws, int32_t n, int32_t* tokens) {
+// fn(i) for i < n on the engine's host threads (backend::host_for), a std::bad_alloc in any
+// a status: the node's per-row work between steps.
+static engine_status host_rows(engine* e, int32_t n, const std::function<void(int)>& fn) {
     std::atomic<bool> out_of_memory{false};
-    const auto draw = [&](int i) {
-        const engine_draw& d = draws[i];
-        ON_OUT_OF_MEMORY_TRY { tokens[i] = engine_logits_sample(d.logits, d.vocab, d.temperature, d.top_k, d.top_p, d.min_p, d.u, d.best); }
+    const auto row = [&](int i) {
+        ON_OUT_OF_MEMORY_TRY { fn(i); }
         ON_OUT_OF_MEMORY { out_of_memory.store(true, std::memory_order_relaxed); }
     };
-    if (e->shards.empty()) for (int32_t i = 0; i < n; i++) draw(i);
-    else e->shards[0].be->host_for(n, draw);
-    return out_of_memory.load() ? fail(ENGINE_INTERNAL, "out of memory for a sampled token's scratch") : ENGINE_OK;
+    if (e->shards.empty()) for (int32_t i = 0; i < n; i++) row(i);
+    else e->shards[0].be->host_for(n, row);
+    return out_of_memory.load() ? fail(ENGINE_INTERNAL, "out of memory for a logits row's scratch") : ENGINE_OK;
+}
+
+engine_status engine_logits_sample_rows(engine* e, const engine_draw* draws, int32_t n, int32_t* tokens) {
+    return host_rows(e, n, [&](int i) {
+        const engine_draw& d = draws[i];
+        tokens[i] = engine_logits_sample(d.logits, d.vocab, d.temperature, d.top_k, d.top_p, d.min_p, d.u, d.best);
+    });
+}
+
+engine_status engine_logits_logprobs_rows(engine* e, engine_logprobs_row* rows, int32_t n) {
+    return host_rows(e, n, [&](int i) {
+        engine_logprobs_row& r = rows[i];
+        r.lse = engine_logits_logprobs(r.logits, r.vocab, r.top_n, r.top_ids, &r.n_top);
+    });
 }

@@ -138,6 +138,21 @@ int32_t engine_logits_sample(const float* logits, int32_t vocab, double temperat
  * — and their count to *n_top (logits_logprobs.cpp). The row's values are finite or −∞. */
 double engine_logits_logprobs(const float* logits, int32_t vocab, int32_t top_n, int32_t* top_ids, int32_t* n_top);
 
+/* One row's engine_logits_logprobs: its logits, vocab and top_n in; top_ids (room for
+ * top_n), n_top and lse out. */
+typedef struct {
+    const float* logits;
+    int32_t vocab, top_n;
+    int32_t* top_ids;
+    int32_t n_top;
+    double lse;
+} engine_logprobs_row;
+
+/* engine_logits_logprobs of rows[i], i < n, on the calling thread and the threads of the
+ * engine's first shard — between steps only, as engine_logits_sample_rows. ENGINE_INTERNAL if
+ * memory for a row's scratch ran out. */
+engine_status engine_logits_logprobs_rows(engine* e, engine_logprobs_row* rows, int32_t n);
+
 /* One row's engine_logits_sample. */
 typedef struct {
     const float* logits;

@@ -140,6 +140,11 @@ export class Engine {
     return this.native.logprobs(row, topN);
   }
 
+  // logprobs of each row (topN[i] for rows[i]), on this thread and the engine's, as drawTokens.
+  logprobsRows(rows: Float32Array[], topN: number[]): RowLogprobs[] {
+    return this.native.logprobsRows(rows, topN);
+  }
+
   step(inputs: StepInput[], options: StepOptions = {}): Promise<StepOutput> {
     return this.enqueue(() => this.runStep(inputs, options));
   }

@@ -38,6 +38,8 @@ export interface NativeEngine {
   drawTokens(rows: Float32Array[], draws: TokenDraw[]): Int32Array;
   // A row's log-sum-exp and its topN best indices (engine_logits_logprobs), on the calling thread.
   logprobs(row: Float32Array, topN: number): RowLogprobs;
+  // logprobs of each row, topN[i] for rows[i], threaded as drawTokens (engine_logits_logprobs_rows).
+  logprobsRows(rows: Float32Array[], topN: number[]): RowLogprobs[];
   info(): NativeEngineInfo;
   loadPlan(): NativeSlice[];
   loadSlice(index: number, bytes: Uint8Array): void;

@@ -232,6 +232,11 @@ export class WasmEngine implements NativeEngine {
     return Int32Array.from(rows, (row, i) => this.drawToken(row, draws[i]!));
   }
 
+  logprobsRows(rows: Float32Array[], topN: number[]): RowLogprobs[] {
+    if (rows.length !== topN.length) throw new TypeError('logprobsRows(rows, topN): two arrays of one length expected');
+    return rows.map((row, i) => this.logprobs(row, topN[i]!));
+  }
+
   info(): NativeEngineInfo {
     return this.call(() => {
       const out = this.x.malloc(6 * 8 + 32);

@@ -11,8 +11,8 @@ import { KvCacheExhausted, type Engine } from '../engine/engine.ts';
 import { nonFiniteLogitsError } from '../engine/finite_logits.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { Generation, type FinishReason, type GenerationRequest } from './generation.ts';
-import type { TokenDraw } from '../engine/native.ts';
-import { planSample, sampledWith, type NativeLogprobs } from './sampler.ts';
+import type { RowLogprobs, TokenDraw } from '../engine/native.ts';
+import { planSample, sampledWith } from './sampler.ts';
 import { planStep, type StepBudget } from './scheduler.ts';
 import type { SessionStore } from './session_store.ts';
 
@@ -21,8 +21,6 @@ export type RunnerStats = { running: number; waiting: number; steps: number; gen
 export class BatchRunner {
   private readonly waiting: Generation[] = [];
   private readonly running: Generation[] = [];
-  // Logprobs from the engine's native code (sampler.ts: NativeLogprobs).
-  private readonly nativeLogprobs: NativeLogprobs = (raw, topN) => this.engine.logprobs(raw, topN);
   private loop: Promise<void> | null = null;
   private steps = 0;
   private generatedTokens = 0;
@@ -151,7 +149,7 @@ export class BatchRunner {
     this.steps++;
     // Each row's token, or its draw: the engine draws a step's sampled tokens in one call,
     // on its idle threads (Engine.drawTokens), before any is accepted.
-    const sampled: { g: Generation; raw: Float32Array; token: number }[] = [];
+    const sampled: { g: Generation; raw: Float32Array; token: number; logprobs?: RowLogprobs }[] = [];
     const drawRows: Float32Array[] = [];
     const draws: TokenDraw[] = [];
     const drawnFor: (typeof sampled)[number][] = [];
@@ -183,8 +181,14 @@ export class BatchRunner {
       if (typeof planned !== 'number') drawRows.push(logits), draws.push(planned), drawnFor.push(row);
     }
     if (draws.length > 0) this.engine.drawTokens(drawRows, draws).forEach((token, i) => (drawnFor[i]!.token = token));
-    for (const { g, raw, token } of sampled) {
-      const s = sampledWith(token, g.request.params.sampling, raw, this.nativeLogprobs);
+    // The rows whose requests ask for logprobs, in one call too (Engine.logprobsRows).
+    const wanting = sampled.filter((r) => r.g.request.params.sampling.logprobs);
+    if (wanting.length > 0)
+      this.engine
+        .logprobsRows(wanting.map((r) => r.raw), wanting.map((r) => r.g.request.params.sampling.topLogprobs))
+        .forEach((lp, i) => (wanting[i]!.logprobs = lp));
+    for (const { g, raw, token, logprobs } of sampled) {
+      const s = sampledWith(token, g.request.params.sampling, raw, logprobs && (() => logprobs));
       this.generatedTokens++;
       const grammar = g.grammarActive ? g.request.grammar : null;
       if (grammar && !g.aborted && !grammar.accept(s.token)) {

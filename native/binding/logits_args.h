@@ -1,0 +1,56 @@
+// The arguments of the addon's per-row logits calls (drawToken(s), logprobs(Rows)): the JS
+// values → the engine_api.h structs, with a JS exception when they are not what they should be.
+#pragma once
+#include <napi.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "engine_api.h"
+#include "model_spec.h"
+
+// (row: Float32Array, {temperature, topK, topP, minP, u, best}) → *out; false with a JS
+// exception pending when they are not that or best is off the row.
+inline bool read_draw(Napi::Env env, const Napi::Value& row_v, const Napi::Value& draw_v, const char* who, engine_draw* out) {
+    if (!row_v.IsTypedArray() || row_v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !draw_v.IsObject()) {
+        Napi::TypeError::New(env, std::string(who) + ": a row (Float32Array) and its draw expected").ThrowAsJavaScriptException();
+        return false;
+    }
+    Napi::Float32Array row = row_v.As<Napi::Float32Array>();
+    Napi::Object d = draw_v.As<Napi::Object>();
+    const auto num = [&](const char* k) { return d.Get(k).As<Napi::Number>().DoubleValue(); };
+    *out = engine_draw{row.Data(), (int32_t)row.ElementLength(), num("temperature"), get_int(d, "topK"), num("topP"), num("minP"), num("u"),
+                       get_int(d, "best")};
+    if (out->best < 0 || (size_t)out->best >= row.ElementLength()) {
+        Napi::RangeError::New(env, std::string(who) + ": best is not an index of the row").ThrowAsJavaScriptException();
+        return false;
+    }
+    return true;
+}
+
+// (row: Float32Array, topN ≥ 0) → *out, its top_ids in *ids (room for min(topN, row length));
+// false with a JS exception pending when they are not that.
+inline bool read_logprobs_row(Napi::Env env, const Napi::Value& row_v, const Napi::Value& top_v, const char* who, engine_logprobs_row* out,
+                       std::vector<int32_t>* ids) {
+    if (!row_v.IsTypedArray() || row_v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !top_v.IsNumber() ||
+        top_v.As<Napi::Number>().Int32Value() < 0) {
+        Napi::TypeError::New(env, std::string(who) + ": a row (Float32Array) and topN ≥ 0 expected").ThrowAsJavaScriptException();
+        return false;
+    }
+    Napi::Float32Array row = row_v.As<Napi::Float32Array>();
+    const int32_t vocab = (int32_t)row.ElementLength();
+    ids->resize((size_t)std::min(top_v.As<Napi::Number>().Int32Value(), vocab));
+    *out = engine_logprobs_row{row.Data(), vocab, (int32_t)ids->size(), ids->data(), 0, 0};
+    return true;
+}
+
+// {lse, top: Int32Array} of a row whose logprobs are done.
+inline Napi::Object logprobs_value(Napi::Env env, const engine_logprobs_row& r) {
+    Napi::Int32Array top = Napi::Int32Array::New(env, (size_t)r.n_top);
+    std::copy(r.top_ids, r.top_ids + r.n_top, top.Data());
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("lse", r.lse);
+    o.Set("top", top);
+    return o;
+}
