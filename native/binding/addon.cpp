@@ -219,29 +219,19 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     }
 
     // drawTokens(rows: Float32Array[], draws: TokenDraw[]) → Int32Array: drawToken of each
-    // row, drawn on this thread and the engine's (engine_logits_sample_rows) — or on this
-    // thread alone while a step runs on them.
+    // row, on this thread and the engine's (engine_logits_sample_rows).
     Napi::Value DrawTokens(const Napi::CallbackInfo& info) {
         Napi::Env env = info.Env();
-        if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray() ||
-            info[0].As<Napi::Array>().Length() != info[1].As<Napi::Array>().Length()) {
-            Napi::TypeError::New(env, "drawTokens(rows: Float32Array[], draws): two arrays of one length expected").ThrowAsJavaScriptException();
-            return env.Undefined();
-        }
+        if (!row_arrays(info, "drawTokens(rows: Float32Array[], draws)")) return env.Undefined();
         Napi::Array rows = info[0].As<Napi::Array>(), draws = info[1].As<Napi::Array>();
         std::vector<engine_draw> ds(rows.Length());
         for (uint32_t i = 0; i < rows.Length(); i++)
             if (!read_draw(env, rows.Get(i), draws.Get(i), "drawTokens", &ds[i])) return env.Undefined();
         Napi::Int32Array tokens = Napi::Int32Array::New(env, ds.size());
-        if (e_ && !busy_) {
-            const engine_status s = engine_logits_sample_rows(e_, ds.data(), (int32_t)ds.size(), tokens.Data());
-            if (s != ENGINE_OK) {
-                engine_error(env, s, "drawTokens: ").ThrowAsJavaScriptException();
-                return env.Undefined();
-            }
-        } else {
-            for (size_t i = 0; i < ds.size(); i++)
-                tokens[i] = engine_logits_sample(ds[i].logits, ds[i].vocab, ds[i].temperature, ds[i].top_k, ds[i].top_p, ds[i].min_p, ds[i].u, ds[i].best);
+        const engine_status s = engine_logits_sample_rows(rows_engine(), ds.data(), (int32_t)ds.size(), tokens.Data());
+        if (s != ENGINE_OK) {
+            engine_error(env, s, "drawTokens: ").ThrowAsJavaScriptException();
+            return env.Undefined();
         }
         return tokens;
     }
@@ -258,33 +248,28 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     }
 
     // logprobsRows(rows: Float32Array[], topN: number[]) → {lse, top}[]: logprobs of each row,
-    // on this thread and the engine's (engine_logits_logprobs_rows) — or on this thread alone
-    // while a step runs on them.
+    // on this thread and the engine's (engine_logits_logprobs_rows).
     Napi::Value LogprobsRows(const Napi::CallbackInfo& info) {
         Napi::Env env = info.Env();
-        if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray() ||
-            info[0].As<Napi::Array>().Length() != info[1].As<Napi::Array>().Length()) {
-            Napi::TypeError::New(env, "logprobsRows(rows: Float32Array[], topN: number[]): two arrays of one length expected").ThrowAsJavaScriptException();
-            return env.Undefined();
-        }
+        if (!row_arrays(info, "logprobsRows(rows: Float32Array[], topN: number[])")) return env.Undefined();
         Napi::Array rows = info[0].As<Napi::Array>(), tops = info[1].As<Napi::Array>();
         std::vector<engine_logprobs_row> rs(rows.Length());
         std::vector<std::vector<int32_t>> ids(rows.Length());
         for (uint32_t i = 0; i < rows.Length(); i++)
             if (!read_logprobs_row(env, rows.Get(i), tops.Get(i), "logprobsRows", &rs[i], &ids[i])) return env.Undefined();
-        if (e_ && !busy_) {
-            const engine_status s = engine_logits_logprobs_rows(e_, rs.data(), (int32_t)rs.size());
-            if (s != ENGINE_OK) {
-                engine_error(env, s, "logprobsRows: ").ThrowAsJavaScriptException();
-                return env.Undefined();
-            }
-        } else {
-            for (engine_logprobs_row& r : rs) r.lse = engine_logits_logprobs(r.logits, r.vocab, r.top_n, r.top_ids, &r.n_top);
+        const engine_status s = engine_logits_logprobs_rows(rows_engine(), rs.data(), (int32_t)rs.size());
+        if (s != ENGINE_OK) {
+            engine_error(env, s, "logprobsRows: ").ThrowAsJavaScriptException();
+            return env.Undefined();
         }
         Napi::Array out = Napi::Array::New(env, rs.size());
         for (uint32_t i = 0; i < rs.size(); i++) out.Set(i, logprobs_value(env, rs[i]));
         return out;
     }
+
+    // Whose threads the per-row calls may use: the engine's while no step runs on them (busy_
+    // is set and cleared on this thread), else none (null: the calling thread alone).
+    engine* rows_engine() const { return busy_ ? nullptr : e_; }
 
     Napi::Value Info(const Napi::CallbackInfo& info) {
         Napi::Env env = info.Env();

@@ -10,6 +10,15 @@
 #include "engine_api.h"
 #include "model_spec.h"
 
+// Whether info holds (rows: [], per-row: []) of one length; else a TypeError is pending.
+inline bool row_arrays(const Napi::CallbackInfo& info, const std::string& call) {
+    if (info.Length() >= 2 && info[0].IsArray() && info[1].IsArray() &&
+        info[0].As<Napi::Array>().Length() == info[1].As<Napi::Array>().Length())
+        return true;
+    Napi::TypeError::New(info.Env(), call + ": two arrays of one length expected").ThrowAsJavaScriptException();
+    return false;
+}
+
 // (row: Float32Array, {temperature, topK, topP, minP, u, best}) → *out; false with a JS
 // exception pending when they are not that or best is off the row.
 inline bool read_draw(Napi::Env env, const Napi::Value& row_v, const Napi::Value& draw_v, const char* who, engine_draw* out) {

@@ -338,15 +338,15 @@ uint64_t engine_shard_weight_bytes(const engine* e, int32_t shard) {
     return shard >= 0 && shard < (int)e->shards.size() ? e->shards[shard].be->weight_bytes() : 0;
 }
 
-// fn(i) for i < n on the engine's host threads (backend::host_for), a std::bad_alloc in any
-// a status: the node's per-row work between steps.
+// fn(i) for i < n on the engine's host threads (backend::host_for), or on the calling thread
+// alone without an engine; a std::bad_alloc in any a status: the node's per-row work.
 static engine_status host_rows(engine* e, int32_t n, const std::function<void(int)>& fn) {
     std::atomic<bool> out_of_memory{false};
     const auto row = [&](int i) {
         ON_OUT_OF_MEMORY_TRY { fn(i); }
         ON_OUT_OF_MEMORY { out_of_memory.store(true, std::memory_order_relaxed); }
     };
-    if (e->shards.empty()) for (int32_t i = 0; i < n; i++) row(i);
+    if (!e || e->shards.empty()) for (int32_t i = 0; i < n; i++) row(i);
     else e->shards[0].be->host_for(n, row);
     return out_of_memory.load() ? fail(ENGINE_INTERNAL, "out of memory for a logits row's scratch") : ENGINE_OK;
 }

@@ -148,9 +148,8 @@ typedef struct {
     double lse;
 } engine_logprobs_row;
 
-/* engine_logits_logprobs of rows[i], i < n, on the calling thread and the threads of the
- * engine's first shard — between steps only, as engine_logits_sample_rows. ENGINE_INTERNAL if
- * memory for a row's scratch ran out. */
+/* engine_logits_logprobs of rows[i], i < n, threaded as engine_logits_sample_rows (e null:
+ * the calling thread alone). ENGINE_INTERNAL if memory for a row's scratch ran out. */
 engine_status engine_logits_logprobs_rows(engine* e, engine_logprobs_row* rows, int32_t n);
 
 /* One row's engine_logits_sample. */
@@ -165,7 +164,8 @@ typedef struct {
 
 /* tokens[i] = engine_logits_sample of draws[i], i < n, drawn on the calling thread and the
  * threads of the engine's first shard — so only between steps: the caller makes sure no step
- * of this engine runs meanwhile. Each token is the one engine_logits_sample gives alone.
+ * of this engine runs meanwhile — or, with e null, on the calling thread alone (safe during a
+ * step). Each token is the one engine_logits_sample gives alone.
  * ENGINE_INTERNAL if memory for a draw's scratch ran out (tokens then undefined). */
 engine_status engine_logits_sample_rows(engine* e, const engine_draw* draws, int32_t n, int32_t* tokens);
 

@@ -149,10 +149,7 @@ export class BatchRunner {
     this.steps++;
     // Each row's token, or its draw: the engine draws a step's sampled tokens in one call,
     // on its idle threads (Engine.drawTokens), before any is accepted.
-    const sampled: { g: Generation; raw: Float32Array; token: number; logprobs?: RowLogprobs }[] = [];
-    const drawRows: Float32Array[] = [];
-    const draws: TokenDraw[] = [];
-    const drawnFor: (typeof sampled)[number][] = [];
+    const sampled: { g: Generation; logits: Float32Array; raw: Float32Array; token: number | TokenDraw; logprobs?: RowLogprobs }[] = [];
     for (const [i, { g }] of chosen.entries()) {
       g.lastScheduled = this.steps;
       g.cached.push(...inputs[i]!.tokens);
@@ -175,12 +172,11 @@ export class BatchRunner {
         await grammar.fillNextTokenBitmask();
         grammar.applyMask(logits);
       }
-      const planned = planSample(logits, g.request.params.sampling, g.random, raw, scan.argmax);
-      const row = { g, raw, token: typeof planned === 'number' ? planned : -1 };
-      sampled.push(row);
-      if (typeof planned !== 'number') drawRows.push(logits), draws.push(planned), drawnFor.push(row);
+      sampled.push({ g, logits, raw, token: planSample(logits, g.request.params.sampling, g.random, raw, scan.argmax) });
     }
-    if (draws.length > 0) this.engine.drawTokens(drawRows, draws).forEach((token, i) => (drawnFor[i]!.token = token));
+    const drawing = sampled.filter((r) => typeof r.token !== 'number');
+    if (drawing.length > 0)
+      this.engine.drawTokens(drawing.map((r) => r.logits), drawing.map((r) => r.token as TokenDraw)).forEach((token, i) => (drawing[i]!.token = token));
     // The rows whose requests ask for logprobs, in one call too (Engine.logprobsRows).
     const wanting = sampled.filter((r) => r.g.request.params.sampling.logprobs);
     if (wanting.length > 0)
@@ -188,7 +184,7 @@ export class BatchRunner {
         .logprobsRows(wanting.map((r) => r.raw), wanting.map((r) => r.g.request.params.sampling.topLogprobs))
         .forEach((lp, i) => (wanting[i]!.logprobs = lp));
     for (const { g, raw, token, logprobs } of sampled) {
-      const s = sampledWith(token, g.request.params.sampling, raw, logprobs && (() => logprobs));
+      const s = sampledWith(token as number, g.request.params.sampling, raw, logprobs && (() => logprobs));
       this.generatedTokens++;
       const grammar = g.grammarActive ? g.request.grammar : null;
       if (grammar && !g.aborted && !grammar.accept(s.token)) {
