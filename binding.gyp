@@ -19,6 +19,7 @@
         "native/engine/logits_sample.cpp",
         "native/engine/logits_logprobs.cpp",
         "native/backend/backend_registry.cpp",
+        "native/backend/timed_backend.cpp",
         "native/backend/cpu/cpu_backend.cpp",
         "native/backend/cpu/cpu_matmul.cpp",
         "native/backend/cpu/cpu_attention.cpp",

@@ -20,6 +20,7 @@ import { hostWasmModule, wasmModuleBuilt } from '../src/engine/wasm_load.ts';
 import { ensureBenchModel } from './bench_models.ts';
 import { BrowserWasm, CHROMIUM } from './browser_wasm.ts';
 import { measureDecodeBesideBandwidth, measureEngine, median, SHORT_CONTEXT, type Timings } from './engine_timings.ts';
+import { decodeOpsJson, measureDecodeOps, type DecodeOps } from './decode_ops.ts';
 import { measurePeaks } from './peaks.ts';
 import { scriptArgs } from './script_args.ts';
 import { decodeBytesPerToken, kvBytesPerToken, paramCounts } from './roofline.ts';
@@ -57,7 +58,9 @@ roofline, prefill as a share of the peak of the kernels it runs on. SIROCCO_ISA=
   --context N   batch-1 decode after an N-token prompt too, against decode after a short one
   --kv-dtype D  the K/V cache's storage (default f16; q8_0 reads 56% of its bytes at long context)
   --backend wasm  the WASM engine beside the native one, in Node and in Chromium, at one thread
-  --json        the table to stderr, every figure with its settings to stdout as one JSON document`;
+  --json        the table to stderr, every figure with its settings to stdout as one JSON document
+Native engines also time a few batch-1 decode steps op by op: the share of a step spent reading matrices
+(matmul, MoE, lm_head) and their GB/s against the probe; attention, the other ops, and the gaps between ops.`;
 const text = { type: 'string' } as const;
 const opts = scriptArgs(
   USAGE,
@@ -113,10 +116,12 @@ type Run = Column & {
   contextDecode: Timings['contextDecode'];
   // Batch-1 decode, each short run right after a bandwidth probe (native engines only).
   pairs: { gbS: number; tokS: number }[];
+  ops: DecodeOps | null; // batch-1 decode op by op (native engines only)
   shardBytes: number[];
 };
 const PAIR_ROUNDS = 8;
 const PAIR_STEPS = 8;
+const OP_STEPS = 16;
 
 const timingOptions = { prefill: opts.prefill, decode: opts.decode, batch: opts.batch, context: opts.context };
 
@@ -131,7 +136,7 @@ async function measure(column: Column): Promise<{ run: Run; config?: Engine['con
       const info = await browser.load(dir, wasm, { isa: column.isa, kvDtype: opts['kv-dtype'] });
       log(`  prefill, decode${opts.context === undefined ? '' : ' and long-context decode'} in the page …`);
       const t = await browser.measure(timingOptions);
-      return { run: { ...column, isa: info.isa, threadsPerShard: 1, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs: [], shardBytes: info.weightBytesPerShard } };
+      return { run: { ...column, isa: info.isa, threadsPerShard: 1, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs: [], ops: null, shardBytes: info.weightBytesPerShard } };
     } finally {
       await browser.close();
     }
@@ -140,9 +145,11 @@ async function measure(column: Column): Promise<{ run: Run; config?: Engine['con
   try {
     const info = engine.info();
     const t = await measureEngine(engine, timingOptions, log, progress);
-    const pairs = backend === 'native' ? (log(`  decode beside the bandwidth: ${PAIR_ROUNDS} × (probe, ${PAIR_STEPS} steps) …`), await measureDecodeBesideBandwidth(engine, () => nativeAddon().measureBandwidth(1 << 30, threads), PAIR_ROUNDS, PAIR_STEPS)) : [];
+    const native = backend === 'native';
+    const pairs = native ? (log(`  decode beside the bandwidth: ${PAIR_ROUNDS} × (probe, ${PAIR_STEPS} steps) …`), await measureDecodeBesideBandwidth(engine, () => nativeAddon().measureBandwidth(1 << 30, threads), PAIR_ROUNDS, PAIR_STEPS)) : [];
+    const ops = native ? (log(`  decode op by op: ${OP_STEPS} steps …`), await measureDecodeOps(engine, OP_STEPS)) : null;
     return {
-      run: { ...column, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs, shardBytes: info.weightBytesPerShard },
+      run: { ...column, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs, ops, shardBytes: info.weightBytesPerShard },
       config: engine.config,
     };
   } finally {
@@ -194,6 +201,7 @@ const pairShares = (r: Run) => r.pairs.map(pairShare);
 const cell = (s: string) => s.padEnd(34);
 const row = (label: string, f: (r: Run) => string) => label.padEnd(24) + runs.map((r) => cell(f(r))).join('');
 const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
+const pct = (share: number) => `${(100 * share).toFixed(1)}%`;
 const lines = [
   `Sirocco bench · ${opts.preset} (${(params.total / 1e9).toFixed(2)} B params, ${(params.active / 1e9).toFixed(2)} B active) · ${opts.dtype} weights in ${opts['weights-in']} · ${isa} kernels · ${threads} threads · ${opts['kv-dtype']} K/V` +
     (c.numExperts > 0 ? ` · --moe-split ${opts['moe-split']}` : ''),
@@ -222,6 +230,14 @@ const lines = [
           const shares = pairShares(r);
           return `${(100 * median(shares)).toFixed(1)}% median (${shares.length} pairs: ${(100 * Math.min(...shares)).toFixed(0)}–${(100 * Math.max(...shares)).toFixed(0)}%)`;
         }),
+      ]
+    : []),
+  ...(runs.some((r) => r.ops)
+    ? [
+        // (bench/decode_ops.ts) The matrices' share of a step and their GB/s (% of the probe's);
+        // the rest: attention, the other ops, the time between ops.
+        row('b1 step: matrix reads', (r) => (r.ops ? `${pct(r.ops.matrixShare)} at ${r.ops.matrixGBs.toFixed(1)} GB/s (${pct(r.ops.matrixGBs / bandwidthGBs)})` : '')),
+        row('b1 step: the rest', (r) => (r.ops ? `attn ${pct(r.ops.attentionShare)} · ops ${pct(r.ops.otherOpsShare)} · gaps ${pct(r.ops.betweenShare)}` : '')),
       ]
     : []),
   ...(opts.context === undefined
@@ -273,6 +289,7 @@ if (opts.json) {
               pairs: r.pairs.map((p) => ({ bandwidth_gb_s: p.gbS, tok_s: p.tokS, share_of_roofline: pairShare(p) })),
               median_share_of_roofline: median(pairShares(r)),
             },
+      decode_ops: r.ops && decodeOpsJson(r.ops, bandwidthGBs),
       weight_bytes_per_shard: r.shardBytes,
       ...(opts.backend === 'wasm'
         ? { vs_native: { isa: baseline.isa, prefill: r.prefill / baseline.prefill, decode: opts.batch.map((b) => ({ batch: b, ratio: r.decode.get(b)! / baseline.decode.get(b)! })) } }

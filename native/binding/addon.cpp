@@ -33,6 +33,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                             InstanceMethod("drawTokens", &EngineWrap::DrawTokens),
                             InstanceMethod("logprobs", &EngineWrap::Logprobs),
                             InstanceMethod("logprobsRows", &EngineWrap::LogprobsRows),
+                            InstanceMethod("opTiming", &EngineWrap::OpTiming),
+                            InstanceMethod("opTimes", &EngineWrap::OpTimes),
                             InstanceMethod("loadPlan", &EngineWrap::LoadPlan),
                             InstanceMethod("loadSlice", &EngineWrap::LoadSlice),
                             InstanceMethod("finishLoad", &EngineWrap::FinishLoad),
@@ -287,6 +289,29 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         for (int s = 0; s < ei.tp; s++) shards.Set(s, (double)engine_shard_weight_bytes(e_, s));
         o.Set("weightBytesPerShard", shards);
         return o;
+    }
+
+    // opTiming(on): engine_op_timing. opTimes() → [{op, seconds, calls, weightBytes}], shard 0's.
+    Napi::Value OpTiming(const Napi::CallbackInfo& info) {
+        if (!usable(info.Env())) return info.Env().Undefined();
+        engine_op_timing(e_, info[0].ToBoolean().Value() ? 1 : 0);
+        return info.Env().Undefined();
+    }
+    Napi::Value OpTimes(const Napi::CallbackInfo& info) {
+        Napi::Env env = info.Env();
+        if (!usable(env)) return env.Undefined();
+        engine_op_time times[32];
+        const int n = std::min(engine_op_times(e_, times, 32), 32);
+        Napi::Array out = Napi::Array::New(env, n);
+        for (int i = 0; i < n; i++) {
+            Napi::Object o = Napi::Object::New(env);
+            o.Set("op", times[i].op);
+            o.Set("seconds", times[i].seconds);
+            o.Set("calls", (double)times[i].calls);
+            o.Set("weightBytes", times[i].weight_bytes);
+            out.Set(i, o);
+        }
+        return out;
     }
 
     // loadPlan() → [{shard, file, offset, rows: [begin, end], cols: [begin, end], bytes}], index = position

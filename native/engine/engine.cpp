@@ -8,7 +8,7 @@ enum { S_X, S_XN, S_Q, S_K, S_V, S_ATT, S_TMP, S_GATE, S_UP, S_ROUTER, S_FINAL }
 
 bool engine_shard_forward(engine* e, int rank, float* logits) {
     engine_shard& sh = e->shards[rank];
-    backend* be = sh.be;
+    backend* be = sh.ops();
     const engine_model_config& c = e->cfg;
     const step_batch& b = e->batch;
     const int T = b.n_tokens, hidden = c.hidden_size, D = c.head_dim;

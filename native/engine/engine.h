@@ -13,9 +13,12 @@
 #include "moe_plan.h"
 #include "shard_runner.h"
 #include "step_batch.h"
+#include "timed_backend.h"
 
 struct engine_shard {
     backend* be = nullptr;
+    timed_backend* timed = nullptr;  // be timed, while engine_op_timing is on
+    backend* ops() const { return timed ? timed : be; }  // what a step calls
     shard_slice slice;
     shard_weights w;
     std::vector<placement> placements;  // where each stored slice goes (model.h)

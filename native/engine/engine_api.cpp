@@ -63,7 +63,10 @@ static bool check_config(const engine_model_config& c, std::string* err) {
 void engine_free(engine* e) {
     if (!e) return;
     shard_runner_free(e->runner);
-    for (engine_shard& s : e->shards) delete s.be;
+    for (engine_shard& s : e->shards) {
+        delete s.timed;
+        delete s.be;
+    }
     delete e->comm;
     engine_weights_free(e->weights);
     delete e;
@@ -336,6 +339,23 @@ void engine_get_info(const engine* e, engine_info* out) {
 
 uint64_t engine_shard_weight_bytes(const engine* e, int32_t shard) {
     return shard >= 0 && shard < (int)e->shards.size() ? e->shards[shard].be->weight_bytes() : 0;
+}
+
+void engine_op_timing(engine* e, int32_t on) {
+    for (engine_shard& s : e->shards) {
+        delete s.timed;
+        s.timed = on ? new timed_backend(s.be) : nullptr;
+    }
+}
+
+int32_t engine_op_times(const engine* e, engine_op_time* out, int32_t cap) {
+    const timed_backend* t = e->shards.empty() ? nullptr : e->shards[0].timed;
+    if (!t) return 0;
+    for (int op = 0; op < OP_COUNT && op < cap; op++) {
+        const op_totals& o = t->totals(op);
+        out[op] = engine_op_time{timed_op_name(op), o.seconds, o.calls, o.weight_bytes};
+    }
+    return OP_COUNT;
 }
 
 // fn(i) for i < n on the engine's host threads (backend::host_for), or on the calling thread

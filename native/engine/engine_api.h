@@ -181,6 +181,20 @@ typedef struct {
 void engine_get_info(const engine* e, engine_info* out);
 uint64_t engine_shard_weight_bytes(const engine* e, int32_t shard);
 
+/* Op timing, for benchmarks: on = 1 starts adding up every backend op's wall time, calls and
+ * the weight bytes it reads, on every shard, from zero (again if it was on); 0 stops. Not
+ * during a step. Nothing computed changes. */
+void engine_op_timing(engine* e, int32_t on);
+typedef struct {
+    const char* op;       /* "matmul" (static) */
+    double seconds;
+    int64_t calls;
+    double weight_bytes;  /* the matrices it read: matmul, moe (the experts serving a token), logits */
+} engine_op_time;
+/* Shard 0's totals since timing started, one entry per op (up to cap); the number of ops, 0
+ * while timing is off. */
+int32_t engine_op_times(const engine* e, engine_op_time* out, int32_t cap);
+
 /* Positions per K/V block. */
 int32_t engine_kv_block_slots(void);
 

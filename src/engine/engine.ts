@@ -9,6 +9,7 @@ import {
   type NativeEngine,
   type NativeEngineInfo,
   type NativeSlice,
+  type OpTime,
   type RowLogprobs,
   type TokenDraw,
 } from './native.ts';
@@ -143,6 +144,19 @@ export class Engine {
   // logprobs of each row (topN[i] for rows[i]), on this thread and the engine's, as drawTokens.
   logprobsRows(rows: Float32Array[], topN: number[]): RowLogprobs[] {
     return this.native.logprobsRows(rows, topN);
+  }
+
+  // Times every backend op of the steps that follow, on every shard, from zero, until turned
+  // off (engine_op_timing): for benchmarks, between steps; the native engine's alone. Nothing
+  // computed changes.
+  setOpTiming(on: boolean): void {
+    if (!this.native.opTiming) throw new Error('op timing needs the native engine');
+    this.native.opTiming(on);
+  }
+
+  // Shard 0's totals per op since op timing started; [] while it is off.
+  opTimes(): OpTime[] {
+    return this.native.opTimes ? this.native.opTimes() : [];
   }
 
   step(inputs: StepInput[], options: StepOptions = {}): Promise<StepOutput> {

@@ -40,12 +40,19 @@ export interface NativeEngine {
   logprobs(row: Float32Array, topN: number): RowLogprobs;
   // logprobs of each row, topN[i] for rows[i], threaded as drawTokens (engine_logits_logprobs_rows).
   logprobsRows(rows: Float32Array[], topN: number[]): RowLogprobs[];
+  // Op timing for benchmarks (engine_op_timing / engine_op_times): the native addon's alone.
+  opTiming?(on: boolean): void;
+  opTimes?(): OpTime[];
   info(): NativeEngineInfo;
   loadPlan(): NativeSlice[];
   loadSlice(index: number, bytes: Uint8Array): void;
   finishLoad(): void;
   close(): void;
 }
+
+// One backend op's totals over the steps since op timing started (engine_op_time): its wall
+// time, calls, and the bytes of the matrices it read (matmul, moe, logits; 0 for the others).
+export type OpTime = { op: string; seconds: number; calls: number; weightBytes: number };
 
 // A draw of src/node/sampler.ts: temperature > 0; topK 0, topP 1 and minP 0 are off; u uniform
 // in [0, 1); best the index of the row's largest logit, which is finite.
