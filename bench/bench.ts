@@ -147,7 +147,7 @@ async function measure(column: Column): Promise<{ run: Run; config?: Engine['con
     const t = await measureEngine(engine, timingOptions, log, progress);
     const native = backend === 'native';
     const pairs = native ? (log(`  decode beside the bandwidth: ${PAIR_ROUNDS} × (probe, ${PAIR_STEPS} steps) …`), await measureDecodeBesideBandwidth(engine, () => nativeAddon().measureBandwidth(1 << 30, threads), PAIR_ROUNDS, PAIR_STEPS)) : [];
-    const ops = native ? (log(`  decode op by op: ${OP_STEPS} steps …`), await measureDecodeOps(engine, OP_STEPS)) : null;
+    const ops = native ? (log(`  decode op by op: ${OP_STEPS} steps …`), await measureDecodeOps(engine, OP_STEPS, () => nativeAddon().measureBandwidth(1 << 30, threads))) : null;
     return {
       run: { ...column, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs, ops, shardBytes: info.weightBytesPerShard },
       config: engine.config,
@@ -234,9 +234,9 @@ const lines = [
     : []),
   ...(runs.some((r) => r.ops)
     ? [
-        // (bench/decode_ops.ts) The matrices' share of a step and their GB/s (% of the probe's);
-        // the rest: attention, the other ops, the time between ops.
-        row('b1 step: matrix reads', (r) => (r.ops ? `${pct(r.ops.matrixShare)} at ${r.ops.matrixGBs.toFixed(1)} GB/s (${pct(r.ops.matrixGBs / bandwidthGBs)})` : '')),
+        // (bench/decode_ops.ts) The matrices' share of a step and their GB/s (% of a probe's run
+        // just before); the rest: attention, the other ops, the time between ops.
+        row('b1 step: matrix reads', (r) => (r.ops ? `${pct(r.ops.matrixShare)} at ${r.ops.matrixGBs.toFixed(1)} GB/s (${pct(r.ops.matrixGBs / r.ops.probeGBs)})` : '')),
         row('b1 step: the rest', (r) => (r.ops ? `attn ${pct(r.ops.attentionShare)} · ops ${pct(r.ops.otherOpsShare)} · gaps ${pct(r.ops.betweenShare)}` : '')),
       ]
     : []),
@@ -289,7 +289,7 @@ if (opts.json) {
               pairs: r.pairs.map((p) => ({ bandwidth_gb_s: p.gbS, tok_s: p.tokS, share_of_roofline: pairShare(p) })),
               median_share_of_roofline: median(pairShares(r)),
             },
-      decode_ops: r.ops && decodeOpsJson(r.ops, bandwidthGBs),
+      decode_ops: r.ops && decodeOpsJson(r.ops),
       weight_bytes_per_shard: r.shardBytes,
       ...(opts.backend === 'wasm'
         ? { vs_native: { isa: baseline.isa, prefill: r.prefill / baseline.prefill, decode: opts.batch.map((b) => ({ batch: b, ratio: r.decode.get(b)! / baseline.decode.get(b)! })) } }

@@ -11,6 +11,7 @@ export type DecodeOps = {
   stepMs: number; // mean wall time of a timed step, as the bench's caller sees it
   matrixShare: number; // of the step: matmul + moe + logits
   matrixGBs: number; // the matrices' bytes over their time (shard 0's: its slice with --tp > 1)
+  probeGBs: number; // the bandwidth probe's, run just before the steps (a VM's memory moves by half within a minute)
   attentionShare: number;
   otherOpsShare: number; // norms, RoPE, K/V writes, SwiGLU, residual adds, routing, embedding
   betweenShare: number; // the step's time outside every op
@@ -20,12 +21,14 @@ const MATRIX_OPS = new Set(['matmul', 'moe', 'logits']);
 
 const now = () => performance.now() / 1000;
 
-// `steps` batch-1 decode steps after a short prompt, timed op by op (a few microseconds a step
-// of timing: the headline decode figures come from untimed steps).
-export async function measureDecodeOps(engine: Engine, steps: number): Promise<DecodeOps> {
+// `steps` batch-1 decode steps after a short prompt and a bandwidth probe (probe(): GB/s), timed
+// op by op (a few microseconds a step of timing: the headline decode figures come from untimed
+// steps).
+export async function measureDecodeOps(engine: Engine, steps: number, probe: () => number): Promise<DecodeOps> {
   const s = engine.createSequence();
   let next = await greedyNext(engine, s, tokens(engine.config.vocabSize, 16, 2));
-  next = await decodeStep(engine, s, next);  // the engine's threads awake
+  const probeGBs = probe();
+  next = await decodeStep(engine, s, next); // the engine's threads awake
   engine.setOpTiming(true);
   let wall = 0;
   try {
@@ -44,6 +47,7 @@ export async function measureDecodeOps(engine: Engine, steps: number): Promise<D
       stepMs: (1000 * wall) / steps,
       matrixShare: matrixSeconds / wall,
       matrixGBs: matrixBytes / matrixSeconds / 1e9,
+      probeGBs,
       attentionShare: attention / wall,
       otherOpsShare: (opSeconds - matrixSeconds - attention) / wall,
       betweenShare: Math.max(0, wall - opSeconds) / wall,
@@ -55,12 +59,13 @@ export async function measureDecodeOps(engine: Engine, steps: number): Promise<D
 }
 
 // The bench's JSON of it; matrix_gb_s is shard 0's with --tp > 1.
-export const decodeOpsJson = (o: DecodeOps, bandwidthGBs: number) => ({
+export const decodeOpsJson = (o: DecodeOps) => ({
   steps: o.steps,
   step_ms: o.stepMs,
   matrix_share: o.matrixShare,
   matrix_gb_s: o.matrixGBs,
-  matrix_share_of_bandwidth: o.matrixGBs / bandwidthGBs,
+  probe_gb_s: o.probeGBs,
+  matrix_share_of_probe: o.matrixGBs / o.probeGBs,
   attention_share: o.attentionShare,
   other_ops_share: o.otherOpsShare,
   between_ops_share: o.betweenShare,

@@ -104,11 +104,12 @@ describe('op timing', () => {
   it("splits the bench's decode steps into matrix reads, attention, other ops and gaps", async () => {
     const e = await Engine.load(dirs['mixtral-tiny']!, { threads: 2 });
     try {
-      const o = await measureDecodeOps(e, 6);
+      const o = await measureDecodeOps(e, 6, () => 42);
       expect(o.steps).toBe(6);
       for (const share of [o.matrixShare, o.attentionShare, o.otherOpsShare, o.betweenShare]) expect(share).toBeGreaterThan(0);
       expect(o.matrixShare + o.attentionShare + o.otherOpsShare + o.betweenShare).toBeCloseTo(1, 9);
       expect(o.matrixGBs).toBeGreaterThan(0);
+      expect(o.probeGBs, "the probe's figure").toBe(42);
       expect(e.opTimes(), 'timing off again').toEqual([]);
     } finally {
       await e.close();
