@@ -143,9 +143,11 @@ describe('a batch beside interactive requests', () => {
       const batchTokens = (await generated()) - before - 8;
       expect((await api.batches.retrieve(batch.id)).status).toBe('in_progress');
       // First come, first served, it would wait behind the 6 lines of 48 tokens queued at the
-      // node, while both sequences generate some 300 tokens of them; served first, the batch's
-      // other sequence makes a token per step of its 8 (and a few while the answer travels).
-      expect(batchTokens, `batch tokens while interactive request ${k} ran`).toBeLessThanOrEqual(40);
+      // node: at least 288 batch tokens first. Served first, the batch's other sequence makes a
+      // token per step of its 8, and more while the request and its answer travel between
+      // client, gateway and node — 42–72 in some runs of a busy 2-vCPU VM (a bound of 40 failed
+      // there 1 run in 5) — so half of 288 still tells the two apart.
+      expect(batchTokens, `batch tokens while interactive request ${k} ran`).toBeLessThanOrEqual(144);
     }
     // Most take a running line's sequence. One that arrives in the step a line finishes takes
     // the freed sequence instead (a line of 48 tokens on 2 sequences frees one every ~24 steps),
