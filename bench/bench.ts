@@ -236,7 +236,7 @@ const lines = [
     ? [
         // (bench/decode_ops.ts) The matrices' share of a step and their GB/s (% of a probe's run
         // just before); the rest: attention, the other ops, the time between ops.
-        row('b1 step: matrix reads', (r) => (r.ops ? `${pct(r.ops.matrixShare)} at ${r.ops.matrixGBs.toFixed(1)} GB/s (${pct(r.ops.matrixGBs / r.ops.probeGBs)})` : '')),
+        row('b1 step: matrix reads', (r) => (r.ops ? `${pct(r.ops.matrixShare)} at ${r.ops.matrixGBs.toFixed(1)} GB/s (${pct(r.ops.matrixGBs / r.ops.probeGBs)})${r.tp > 1 ? ' shard 0' : ''}` : '')),
         row('b1 step: the rest', (r) => (r.ops ? `attn ${pct(r.ops.attentionShare)} · ops ${pct(r.ops.otherOpsShare)} · gaps ${pct(r.ops.betweenShare)}` : '')),
       ]
     : []),
