@@ -119,6 +119,7 @@ type Run = Column & {
   ops: DecodeOps | null; // batch-1 decode op by op (native engines only)
   shardBytes: number[];
 };
+const probeBandwidth = () => nativeAddon().measureBandwidth(1 << 30, threads); // GB/s, 1 GiB on every thread
 const PAIR_ROUNDS = 8;
 const PAIR_STEPS = 8;
 const OP_STEPS = 16;
@@ -146,8 +147,8 @@ async function measure(column: Column): Promise<{ run: Run; config?: Engine['con
     const info = engine.info();
     const t = await measureEngine(engine, timingOptions, log, progress);
     const native = backend === 'native';
-    const pairs = native ? (log(`  decode beside the bandwidth: ${PAIR_ROUNDS} × (probe, ${PAIR_STEPS} steps) …`), await measureDecodeBesideBandwidth(engine, () => nativeAddon().measureBandwidth(1 << 30, threads), PAIR_ROUNDS, PAIR_STEPS)) : [];
-    const ops = native ? (log(`  decode op by op: ${OP_STEPS} steps …`), await measureDecodeOps(engine, OP_STEPS, () => nativeAddon().measureBandwidth(1 << 30, threads))) : null;
+    const pairs = native ? (log(`  decode beside the bandwidth: ${PAIR_ROUNDS} × (probe, ${PAIR_STEPS} steps) …`), await measureDecodeBesideBandwidth(engine, probeBandwidth, PAIR_ROUNDS, PAIR_STEPS)) : [];
+    const ops = native ? (log(`  decode op by op: ${OP_STEPS} steps …`), await measureDecodeOps(engine, OP_STEPS, probeBandwidth)) : null;
     return {
       run: { ...column, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs, ops, shardBytes: info.weightBytesPerShard },
       config: engine.config,
@@ -161,7 +162,7 @@ async function measure(column: Column): Promise<{ run: Run; config?: Engine['con
 // on a shared VM a neighbour can take a third of it for seconds, and the roofline is what the
 // memory gives, not what a busy moment left.
 log('measuring memory read bandwidth …');
-const bandwidthBefore = nativeAddon().measureBandwidth(1 << 30, threads);
+const bandwidthBefore = probeBandwidth();
 const runs: Run[] = [];
 let config: Engine['config'] | undefined;
 for (const column of columns) {
@@ -172,7 +173,7 @@ for (const column of columns) {
 const c = config!;
 const isa = runs[0]!.isa; // the peaks are the first column's table's (a native one)
 log('measuring memory read bandwidth and the FMA and int8 peaks …');
-const bandwidthSamples = [bandwidthBefore, nativeAddon().measureBandwidth(1 << 30, threads)];
+const bandwidthSamples = [bandwidthBefore, probeBandwidth()];
 const bandwidthGBs = Math.max(...bandwidthSamples);
 const { fmaGflops: peakGflops, int8Gops: int8PeakGops, bf16Gflops: bf16PeakGflops, prefill: prefillPeak } = measurePeaks(isa, threads, opts.dtype);
 
@@ -234,8 +235,7 @@ const lines = [
     : []),
   ...(runs.some((r) => r.ops)
     ? [
-        // (bench/decode_ops.ts) The matrices' share of a step and their GB/s (% of a probe's run
-        // just before); the rest: attention, the other ops, the time between ops.
+        // bench/decode_ops.ts: the matrices' share of a step, GB/s (% of a probe just before); the rest.
         row('b1 step: matrix reads', (r) => (r.ops ? `${pct(r.ops.matrixShare)} at ${r.ops.matrixGBs.toFixed(1)} GB/s (${pct(r.ops.matrixGBs / r.ops.probeGBs)})${r.tp > 1 ? ' shard 0' : ''}` : '')),
         row('b1 step: the rest', (r) => (r.ops ? `attn ${pct(r.ops.attentionShare)} · ops ${pct(r.ops.otherOpsShare)} · gaps ${pct(r.ops.betweenShare)}` : '')),
       ]

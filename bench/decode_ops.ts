@@ -4,7 +4,7 @@
 // the shards' joins, the host). The roofline's missing share split into "the matmuls read
 // slower than the probe" and "the step does other things": the two have different fixes.
 import type { Engine } from '../src/engine/engine.ts';
-import { decodeStep, greedyNext, tokens } from './engine_timings.ts';
+import { decodeStep, greedyNext, now, tokens } from './engine_timings.ts';
 
 export type DecodeOps = {
   steps: number;
@@ -18,8 +18,6 @@ export type DecodeOps = {
 };
 
 const MATRIX_OPS = new Set(['matmul', 'moe', 'logits']);
-
-const now = () => performance.now() / 1000;
 
 // `steps` batch-1 decode steps after a short prompt and a bandwidth probe (probe(): GB/s), timed
 // op by op (a few microseconds a step of timing: the headline decode figures come from untimed

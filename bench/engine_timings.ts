@@ -13,7 +13,8 @@ export type Timings = {
 // The context the long-context decode is compared with.
 export const SHORT_CONTEXT = 64;
 
-const now = () => performance.now() / 1000;
+// Seconds, for timing steps.
+export const now = () => performance.now() / 1000;
 // The middle of a (copied, sorted) list: the bench's robust summary of per-step or per-pair figures.
 export const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 // n deterministic token ids of a vocabulary of V, avoiding the 3 special ones.

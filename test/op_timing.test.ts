@@ -5,6 +5,7 @@
 // reads a decode step's share of matmul time and their bandwidth from it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { measureDecodeOps } from '../bench/decode_ops.ts';
+import { decodeBytesPerToken } from '../bench/roofline.ts';
 import type { ModelConfig } from '../src/engine/config.ts';
 import { Engine } from '../src/engine/engine.ts';
 import type { OpTime } from '../src/engine/native.ts';
@@ -28,15 +29,9 @@ async function run(e: Engine): Promise<Float32Array[]> {
   return out;
 }
 
-// f32 matrices one step reads on a single shard: attention's four, the FFN's three (for MoE
-// topK experts' a token — here one token a step — and the router), lm_head.
-function matrixBytesPerStep(c: ModelConfig, tokens: number): number {
-  const H = c.hiddenSize;
-  const attention = H * c.numHeads * c.headDim * 2 + H * c.numKvHeads * c.headDim * 2;
-  const ffnOne = 3 * H * c.intermediateSize;
-  const ffn = c.numExperts > 0 ? Math.min(c.numExperts, c.topK * tokens) * ffnOne + c.numExperts * H : ffnOne;
-  return (c.numLayers * (attention + ffn) + c.vocabSize * H) * 4;
-}
+// f32 matrices one step reads on a single shard, with `experts` experts serving its tokens (MoE):
+// the roofline's weights a token (bench/roofline.ts) but the embedding's row, which no matrix op reads.
+const matrixBytesPerStep = (c: ModelConfig, experts = c.topK) => decodeBytesPerToken({ ...c, topK: experts }, 4) - c.hiddenSize * 4;
 
 const byOp = (times: OpTime[]) => Object.fromEntries(times.map((t) => [t.op, t]));
 
@@ -63,11 +58,11 @@ describe('op timing', () => {
         expect(t.swiglu!.calls).toBe(c.numExperts > 0 ? 0 : L * steps);
         // Decode steps read each matrix once; the prompt's step reads the experts its tokens chose.
         const read = t.matmul!.weightBytes + t.moe!.weightBytes + t.logits!.weightBytes;
-        const decodeBytes = DECODE * matrixBytesPerStep(c, 1);
-        if (c.numExperts === 0) expect(read).toBe(steps * matrixBytesPerStep(c, 1));
+        const decodeBytes = DECODE * matrixBytesPerStep(c);
+        if (c.numExperts === 0) expect(read).toBe(steps * matrixBytesPerStep(c));
         else {
-          expect(read).toBeGreaterThanOrEqual(decodeBytes + matrixBytesPerStep(c, 1));
-          expect(read).toBeLessThanOrEqual(decodeBytes + matrixBytesPerStep(c, PROMPT.length));
+          expect(read).toBeGreaterThanOrEqual(decodeBytes + matrixBytesPerStep(c));
+          expect(read).toBeLessThanOrEqual(decodeBytes + matrixBytesPerStep(c, Math.min(c.numExperts, c.topK * PROMPT.length)));
         }
         for (const op of ['matmul', 'attention', 'logits']) expect(t[op]!.seconds, op).toBeGreaterThan(0);
         expect(t.rope!.weightBytes + t.attention!.weightBytes, 'only matrices count').toBe(0);
@@ -94,7 +89,7 @@ describe('op timing', () => {
       // and its half of the embedding table, each step.
       const norms = (2 * c.numLayers + 1) * c.hiddenSize * 4, embedHalf = (c.vocabSize / 2) * c.hiddenSize * 4;
       const perStep = e.info().weightBytesPerShard[0]! - norms - embedHalf;
-      expect(perStep).toBeLessThan(matrixBytesPerStep(c, 1));
+      expect(perStep).toBeLessThan(matrixBytesPerStep(c));
       expect(t.matmul!.weightBytes + t.logits!.weightBytes).toBe((1 + DECODE) * perStep);
     } finally {
       await e.close();

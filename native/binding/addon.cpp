@@ -300,10 +300,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Napi::Value OpTimes(const Napi::CallbackInfo& info) {
         Napi::Env env = info.Env();
         if (!usable(env)) return env.Undefined();
-        engine_op_time times[32];
-        const int n = std::min(engine_op_times(e_, times, 32), 32);
-        Napi::Array out = Napi::Array::New(env, n);
-        for (int i = 0; i < n; i++) {
+        std::vector<engine_op_time> times(engine_op_times(e_, nullptr, 0));
+        engine_op_times(e_, times.data(), (int32_t)times.size());
+        Napi::Array out = Napi::Array::New(env, times.size());
+        for (uint32_t i = 0; i < times.size(); i++) {
             Napi::Object o = Napi::Object::New(env);
             o.Set("op", times[i].op);
             o.Set("seconds", times[i].seconds);

@@ -191,8 +191,8 @@ typedef struct {
     int64_t calls;
     double weight_bytes;  /* the matrices it read: matmul, moe (the experts serving a token), logits */
 } engine_op_time;
-/* Shard 0's totals since timing started, one entry per op (up to cap); the number of ops, 0
- * while timing is off. */
+/* Shard 0's totals since timing started, one entry per op (up to cap: call with cap 0 to
+ * count); the number of ops, 0 while timing is off. */
 int32_t engine_op_times(const engine* e, engine_op_time* out, int32_t cap);
 
 /* Positions per K/V block. */
