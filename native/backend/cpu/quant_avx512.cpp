@@ -125,7 +125,7 @@ struct next_pair_fetch {
 
 // Panels i … i + MP − 1 of ps against NT tokens, block by block: exact integer sums s (from
 // −bias·Σq_x, which turns the unsigned weights back into signed ones), then one fma per block.
-template <bool Q4, panel_source S, int MP, int NT>
+template <bool Q4, panel_source S, int MP, int NT, bool FETCH = true>
 AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0, const tensor& w, const panel_set& ps,
                                  int i, uint8_t* copy, const next_pair_fetch& next) {
     constexpr bool COPY = S == panel_source::copy, TO_COPY = S == panel_source::stored_to_copy;
@@ -159,7 +159,7 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         // 256-token prefill 0.975× the time for mixtral-mini Q8_0 (3 of 3 interleaved rounds,
         // Intel Xeon, 2 threads; its experts' ~64 tokens make few tiles a panel), 0.985× Q4_0,
         // mistral-mini Q8_0 0.986×.
-        if (!COPY && (NT <= 2 || (t0 == 0 && next.first_fetches_l1)))
+        if (!COPY && (NT <= 2 ? FETCH : t0 == 0 && next.first_fetches_l1))
             for (int p = 0; p < MP; p++)
                 for (int l = 0; l < block_bytes; l += 64) _mm_prefetch((const char*)blk[p] + ahead + l, _MM_HINT_T0);
         if constexpr (COPY || TO_COPY)
@@ -233,12 +233,12 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
     }
 }
 
-template <bool Q4, panel_source S, int MP, int NT>
+template <bool Q4, panel_source S, int MP, int NT, bool FETCH = true>
 AVX512_FN static void quant_tokens(float* y, int64_t ldy, const qact_rows& x, int t0, int n, const tensor& w,
                                    const panel_set& ps, int i, uint8_t* copy = nullptr, const next_pair_fetch& next = {}) {
     if constexpr (NT > 1)
-        if (n < NT) return quant_tokens<Q4, S, MP, NT - 1>(y, ldy, x, t0, n, w, ps, i, copy, next);
-    quant_tile<Q4, S, MP, NT>(y, ldy, x, t0, w, ps, i, copy, next);
+        if (n < NT) return quant_tokens<Q4, S, MP, NT - 1, FETCH>(y, ldy, x, t0, n, w, ps, i, copy, next);
+    quant_tile<Q4, S, MP, NT, FETCH>(y, ldy, x, t0, w, ps, i, copy, next);
 }
 
 // Decode: four panels a tile (four weight streams); prefill: two panels against 6 tokens
@@ -251,7 +251,10 @@ AVX512_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, in
     constexpr panel_source STORED = panel_source::stored;
     int i = 0;
     if (T <= 2)
-        for (; i + 4 <= ps.n; i += 4) quant_tokens<Q4, STORED, 4, 2>(y, ldy, x, 0, T, w, ps, i);
+        for (; i + 4 <= ps.n; i += 4) {
+            if (QUANT_DECODE_FETCHES) quant_tokens<Q4, STORED, 4, 2, true>(y, ldy, x, 0, T, w, ps, i);
+            else quant_tokens<Q4, STORED, 4, 2, false>(y, ldy, x, 0, T, w, ps, i);
+        }
     if (T >= 2 * 6) {
         uint8_t* copy = thread_copy_buffer((size_t)2 * x.nb * COPY_BLOCK);
         const int64_t panel_bytes = x.nb * (Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK);
