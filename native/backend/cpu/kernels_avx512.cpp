@@ -51,8 +51,9 @@ AVX512_FN static inline void fma_column(__m512 (&acc)[MP][NT], const tensor& w, 
 // widening tile (wide_tile), the one that brings its panel pair from memory: 256-token
 // prefill 0.93–0.95× the time for mixtral-mini F16 and 0.92× BF16 (its experts' ~64 tokens
 // make few tiles a pair), mistral-mini F16 0.97–0.98× (interleaved rounds, 2 threads, Intel
-// Xeon); into L2 (prefetcht1) it lost 2%. That fetch for the weights of column k, at element
-// i of w, `ahead` bytes on: once a cache line.
+// Xeon); into L2 (prefetcht1) it lost 2%. (Not the decode tiles on Zen 4, whose prefetcher
+// keeps up: DECODE_TILES_FETCH.) That fetch for the weights of column k, at element i of w,
+// `ahead` bytes on: once a cache line.
 template <int D>
 AVX512_FN static FETCH_INLINE void fetch_ahead(const tensor& w, int64_t i, int64_t k, int ahead) {
     constexpr int elem = D == DT_F32 ? 4 : 2, columns_per_line = 64 / (PANEL_ROWS * elem);
@@ -63,7 +64,7 @@ AVX512_FN static FETCH_INLINE void fetch_ahead(const tensor& w, int64_t i, int64
 // (kernels.h). Each loaded weight vector feeds NT FMAs, each broadcast activation MP:
 // MP·NT accumulators of the 32 zmm registers. Activations come as rows (few tokens) or as
 // one packed tile, k-major (xt[k·NT + t]), a single stream for the prefetcher.
-template <int D, int MP, int NT>
+template <int D, int MP, int NT, bool FETCH = true>
 AVX512_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, const float* xt, int t0, const tensor& w,
                                  const panel_set& ps, int i) {
     const int64_t K = w.cols;
@@ -79,7 +80,7 @@ AVX512_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, const
         for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
         const int ahead = STREAM_FETCH_BYTES;
         for (int64_t k = 0; k < K; k++) {
-            if (MP == 4)
+            if (MP == 4 && FETCH)
                 for (int p = 0; p < MP; p++) fetch_ahead<D>(w, panel[p] + k * PANEL_ROWS, k, ahead);
             fma_column<D>(acc, w, panel, k, [&](int t) { return xs[t][k]; });
         }
@@ -92,12 +93,12 @@ AVX512_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, const
 }
 
 // Tokens [t0, t0 + n), n ≤ NT, as one tile of NT' = n.
-template <int D, int MP, int NT>
+template <int D, int MP, int NT, bool FETCH = true>
 AVX512_FN static void float_tokens(float* y, int64_t ldy, const act_rows& x, const float* xt, int t0, int n, const tensor& w,
                                    const panel_set& ps, int i) {
     if constexpr (NT > 1)
-        if (n < NT) return float_tokens<D, MP, NT - 1>(y, ldy, x, xt, t0, n, w, ps, i);
-    float_tile<D, MP, NT>(y, ldy, x, xt, t0, w, ps, i);
+        if (n < NT) return float_tokens<D, MP, NT - 1, FETCH>(y, ldy, x, xt, t0, n, w, ps, i);
+    float_tile<D, MP, NT, FETCH>(y, ldy, x, xt, t0, w, ps, i);
 }
 
 // Prefill tiles: a first one of 12 tokens (or T), then the rest in tiles of at most 12 as even
@@ -281,7 +282,10 @@ AVX512_FN static void float_panels(float* y, int64_t ldy, const act_rows& x, int
         }
     if (!x.packed) {
         for (; i + 4 <= ps.n; i += 4)
-            for (int t = 0; t < T; t += 4) float_tokens<D, 4, 4>(y, ldy, x, nullptr, t, std::min(4, T - t), w, ps, i);
+            for (int t = 0; t < T; t += 4) {
+                if (DECODE_TILES_FETCH) float_tokens<D, 4, 4, true>(y, ldy, x, nullptr, t, std::min(4, T - t), w, ps, i);
+                else float_tokens<D, 4, 4, false>(y, ldy, x, nullptr, t, std::min(4, T - t), w, ps, i);
+            }
         for (; i < ps.n; i++)
             for (int t = 0; t < T; t += 4) float_tokens<D, 1, 4>(y, ldy, x, nullptr, t, std::min(4, T - t), w, ps, i);
         return;

@@ -90,15 +90,15 @@ static const bool CPU_IS_ZEN4 = [] {
     return family == 0x19;
 }();
 
-// The Q8_0 / Q4_0 decode tiles fetch ahead on Intel and Zen 5 (above), not on Zen 4: there the
-// fetches cost more than they bring. A one-thread harness of the AVX-512 tile over a 400 MB
-// matrix (K = 4,096, Zen 4 EPYC, its plain read ~33 GB/s): Q4_0 30.0–30.3 GB/s without
-// against 25.1–26.5 with 1 KB (1.1–4.6 KB ahead: 24.3–28.4, into L2: 23.6–25.9), Q8_0
-// 31.5–34.2 against 24.1–25.3. Batch-1 decode in the engine, the time against fetching 1 KB
-// ahead (bench:ab --alternate, 12 pairs each): mistral-mini Q4_0 0.789× at 1 thread (10 of 11
-// pairs), 0.920× at 2 (11 of 11); Q8_0 0.808× and 0.971×; mixtral-mini Q4_0 0.737× and
-// 0.831×, Q8_0 0.785× and 0.902×.
-const bool QUANT_DECODE_FETCHES = !CPU_IS_ZEN4;
+// The decode tiles fetch ahead on Intel and Zen 5 (above), not on Zen 4: there the fetches
+// cost more than they bring. A one-thread harness of the AVX-512 Q4_0 tile over a 400 MB
+// matrix (K = 4,096, Zen 4 EPYC, its plain read ~33 GB/s): 30.0–30.3 GB/s without against
+// 25.1–26.5 with 1 KB (1.1–4.6 KB ahead: 24.3–28.4, into L2: 23.6–25.9); Q8_0 31.5–34.2
+// against 24.1–25.3. Batch-1 decode in the engine, the time against fetching 1 KB ahead
+// (bench:ab --alternate, 12 pairs each, 1 thread / 2 threads): mistral-mini Q4_0 0.789× (10
+// of 11 pairs) / 0.920× (11 of 11), Q8_0 0.808× / 0.971×, F16 0.879× / 0.960×, BF16 0.889× /
+// 0.989×; mixtral-mini Q4_0 0.737× / 0.831×, Q8_0 0.785× / 0.902×, F16 0.871× / 0.980×.
+const bool DECODE_TILES_FETCH = !CPU_IS_ZEN4;
 
 // one_pass_tile for F16/BF16 calls of 13–24 tokens on Intel, where it took 0.83× the wide
 // path's time (kernels_avx512.cpp); the wide path on AMD, where one_pass_tile was the slower:

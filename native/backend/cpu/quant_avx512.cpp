@@ -149,7 +149,8 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         uint8_t* out[MP];  // stored_to_copy: this block in the copy
         if constexpr (TO_COPY)
             for (int p = 0; p < MP; p++) out[p] = copy + (p * nb + b) * COPY_BLOCK;
-        // Decoding reads MP streams at once, and the hardware prefetcher alone falls behind:
+        // Decoding reads MP streams at once, and the hardware prefetcher alone falls behind
+        // (on Intel and Zen 5; not on Zen 4, where decode tiles leave it alone: FETCH):
         // fetch `ahead` in each (STREAM_FETCH_BYTES in whole blocks: on Intel Q4_0 8 blocks,
         // Q8_0 4; at a panel's end, on into the one after it, the next set's panel when ps's
         // panels are a stride apart). Q8_0 too: batch-1 decode of mixtral-mini (K = 1024: 17
@@ -252,7 +253,7 @@ AVX512_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, in
     int i = 0;
     if (T <= 2)
         for (; i + 4 <= ps.n; i += 4) {
-            if (QUANT_DECODE_FETCHES) quant_tokens<Q4, STORED, 4, 2, true>(y, ldy, x, 0, T, w, ps, i);
+            if (DECODE_TILES_FETCH) quant_tokens<Q4, STORED, 4, 2, true>(y, ldy, x, 0, T, w, ps, i);
             else quant_tokens<Q4, STORED, 4, 2, false>(y, ldy, x, 0, T, w, ps, i);
         }
     if (T >= 2 * 6) {
