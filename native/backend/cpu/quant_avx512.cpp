@@ -150,7 +150,7 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         if constexpr (TO_COPY)
             for (int p = 0; p < MP; p++) out[p] = copy + (p * nb + b) * COPY_BLOCK;
         // Decoding reads MP streams at once, and the hardware prefetcher alone falls behind
-        // (on Intel and Zen 5; not on Zen 4, where decode tiles leave it alone: FETCH):
+        // (on Intel and Zen 5; not on Zen 4, where calls of few tokens leave it alone: FETCH):
         // fetch `ahead` in each (STREAM_FETCH_BYTES in whole blocks: on Intel Q4_0 8 blocks,
         // Q8_0 4; at a panel's end, on into the one after it, the next set's panel when ps's
         // panels are a stride apart). Q8_0 too: batch-1 decode of mixtral-mini (K = 1024: 17
@@ -160,7 +160,7 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         // 256-token prefill 0.975× the time for mixtral-mini Q8_0 (3 of 3 interleaved rounds,
         // Intel Xeon, 2 threads; its experts' ~64 tokens make few tiles a panel), 0.985× Q4_0,
         // mistral-mini Q8_0 0.986×.
-        if (!COPY && (NT <= 2 ? FETCH : t0 == 0 && next.first_fetches_l1))
+        if (!COPY && FETCH && (NT <= 2 || (t0 == 0 && next.first_fetches_l1)))
             for (int p = 0; p < MP; p++)
                 for (int l = 0; l < block_bytes; l += 64) _mm_prefetch((const char*)blk[p] + ahead + l, _MM_HINT_T0);
         if constexpr (COPY || TO_COPY)
@@ -242,42 +242,51 @@ AVX512_FN static void quant_tokens(float* y, int64_t ldy, const qact_rows& x, in
     quant_tile<Q4, S, MP, NT, FETCH>(y, ldy, x, t0, w, ps, i, copy, next);
 }
 
-// Decode: four panels a tile (four weight streams); prefill: two panels against 6 tokens
-// (12 integer and 12 float accumulators), the first token tile copying the two for the
-// others: 256-token prefill 0.92× the time for mistral-mini Q4_0, 0.98× Q8_0, mixtral-mini
-// (~64 tokens an expert) 0.95× and 0.97× (2 threads, Intel Xeon, interleaved rounds). An
-// unpacking pass before the first tile instead: mixtral-mini Q4_0 1.05× (it does not overlap).
+// Panels i … of ps by tiles that read the stored panels alone: all of a call of 1–11 tokens
+// (decode: four panels a tile, four weight streams; batched decode), the last odd panel of a
+// longer one. FETCH: whether they fetch ahead (DECODE_TILES_FETCH; on Zen 4 they do not, and
+// a batch-4 step of mistral-mini Q8_0 took 0.716× the time at 1 thread (9 of 9 interleaved
+// pairs), 0.863× at 2 (8 of 9); Q4_0 1.010× and 0.954×).
+template <bool Q4, bool FETCH>
+AVX512_FN static void stored_tiles(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps, int i) {
+    constexpr panel_source STORED = panel_source::stored;
+    if (T <= 2)
+        for (; i + 4 <= ps.n; i += 4) quant_tokens<Q4, STORED, 4, 2, FETCH>(y, ldy, x, 0, T, w, ps, i);
+    for (; i + 2 <= ps.n; i += 2)
+        for (int t = 0; t < T; t += 6) quant_tokens<Q4, STORED, 2, 6, FETCH>(y, ldy, x, t, std::min(6, T - t), w, ps, i);
+    for (; i < ps.n; i++)
+        for (int t = 0; t < T; t += 6) quant_tokens<Q4, STORED, 1, 6, FETCH>(y, ldy, x, t, std::min(6, T - t), w, ps, i);
+}
+
+// Prefill (12 tokens or more): two panels against 6 tokens (12 integer and 12 float
+// accumulators), the first token tile copying the two for the others: 256-token prefill 0.92×
+// the time for mistral-mini Q4_0, 0.98× Q8_0, mixtral-mini (~64 tokens an expert) 0.95× and
+// 0.97× (2 threads, Intel Xeon, interleaved rounds). An unpacking pass before the first tile
+// instead: mixtral-mini Q4_0 1.05× (it does not overlap).
 template <bool Q4>
 AVX512_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w, const panel_set& ps) {
-    constexpr panel_source STORED = panel_source::stored;
+    if (T < 2 * 6) {
+        if (DECODE_TILES_FETCH) return stored_tiles<Q4, true>(y, ldy, x, T, w, ps, 0);
+        return stored_tiles<Q4, false>(y, ldy, x, T, w, ps, 0);
+    }
+    uint8_t* copy = thread_copy_buffer((size_t)2 * x.nb * COPY_BLOCK);
+    const int64_t panel_bytes = x.nb * (Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK);
+    const int64_t slice = line_slice(panel_bytes, (T + 5) / 6), per_block = line_slice(slice, x.nb);  // a tile's
     int i = 0;
-    if (T <= 2)
-        for (; i + 4 <= ps.n; i += 4) {
-            if (DECODE_TILES_FETCH) quant_tokens<Q4, STORED, 4, 2, true>(y, ldy, x, 0, T, w, ps, i);
-            else quant_tokens<Q4, STORED, 4, 2, false>(y, ldy, x, 0, T, w, ps, i);
-        }
-    if (T >= 2 * 6) {
-        uint8_t* copy = thread_copy_buffer((size_t)2 * x.nb * COPY_BLOCK);
-        const int64_t panel_bytes = x.nb * (Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK);
-        const int64_t slice = line_slice(panel_bytes, (T + 5) / 6), per_block = line_slice(slice, x.nb);  // a tile's
-        for (; i + 2 <= ps.n; i += 2) {
-            int64_t next_at[2];
-            next_pair_fetch next;
-            if (next_panel_pair(ps, i, panel_count(w.rows), next_at))
-                for (int p = 0; p < 2; p++) next.panel[p] = (const uint8_t*)w.data + next_at[p] * panel_bytes;
-            next.per_block = per_block;
-            next.first_fetches_l1 = T > 4 * 6;
-            for (int t = 0; t < T; t += 6) {
-                next.from = t / 6 * slice, next.to = std::min(next.from + slice, panel_bytes);
-                if (t == 0) quant_tokens<Q4, panel_source::stored_to_copy, 2, 6>(y, ldy, x, 0, 6, w, ps, i, copy, next);
-                else quant_tokens<Q4, panel_source::copy, 2, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i, copy, next);
-            }
+    for (; i + 2 <= ps.n; i += 2) {
+        int64_t next_at[2];
+        next_pair_fetch next;
+        if (next_panel_pair(ps, i, panel_count(w.rows), next_at))
+            for (int p = 0; p < 2; p++) next.panel[p] = (const uint8_t*)w.data + next_at[p] * panel_bytes;
+        next.per_block = per_block;
+        next.first_fetches_l1 = T > 4 * 6;
+        for (int t = 0; t < T; t += 6) {
+            next.from = t / 6 * slice, next.to = std::min(next.from + slice, panel_bytes);
+            if (t == 0) quant_tokens<Q4, panel_source::stored_to_copy, 2, 6>(y, ldy, x, 0, 6, w, ps, i, copy, next);
+            else quant_tokens<Q4, panel_source::copy, 2, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i, copy, next);
         }
     }
-    for (; i + 2 <= ps.n; i += 2)
-        for (int t = 0; t < T; t += 6) quant_tokens<Q4, STORED, 2, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i);
-    for (; i < ps.n; i++)
-        for (int t = 0; t < T; t += 6) quant_tokens<Q4, STORED, 1, 6>(y, ldy, x, t, std::min(6, T - t), w, ps, i);
+    stored_tiles<Q4, true>(y, ldy, x, T, w, ps, i);
 }
 
 AVX512_FN void avx512_quant_matmul_panels(float* y, int64_t ldy, const qact_rows& x, int T, const tensor& w,
