@@ -78,7 +78,9 @@ static const bool CPU_IS_AMD = [] {
 // mixtral-mini at 2 threads Q4_0 0.948×, Q8_0 0.949×, BF16 0.944×; 256-token prefill and
 // batch 16 within 1–2%. 512 bytes lost (F16 1.027×), as did Q4_0's 8, 16 and 32 blocks in a
 // one-thread harness of the kernel over a 377 MB matrix (GB/s against a plain 4-stream
-// read's 37–38: 34.5 at 4 blocks, 30.5, 27, 27). Zen 4 is a guess.
+// read's 37–38: 34.5 at 4 blocks, 30.5, 27, 27). On Zen 4 decode tiles fetch nothing
+// (DECODE_TILES_FETCH, below); its Q8_0 / Q4_0 prefills' first tiles fetch AMD's 1 KB
+// (256-token prefill without: 0.983–1.027× the time, within noise).
 // (A global, read once a kernel call; set when the addon loads, before any kernel runs.)
 const int STREAM_FETCH_BYTES = CPU_IS_AMD ? 1024 : 2048;
 
@@ -106,8 +108,11 @@ const bool DECODE_TILES_FETCH = !CPU_IS_ZEN4;
 // threads, interleaved A/B in both orders, 14 of 18 pairs) and 0.977× in a later session (25
 // of 38); mixtral-mini F16 0.958×, batch 24 0.961×, BF16 1.002×. (one_pass_tile spends its
 // time evenly over its 16 broadcast FMAs there: 17 loads a column against 16 FMAs, where the
-// wide tile's 14 loads feed 24.) Zen 4 is a guess.
-const bool ONE_PASS_BATCHES = !CPU_IS_AMD;
+// wide tile's 14 loads feed 24.) On Zen 4 one_pass_tile again, as on Intel: a batch-16 step of
+// mistral-mini F16 0.937× the wide path's time at 1 and 2 threads, BF16 0.931× at 2 (7 of 7
+// interleaved pairs each); mixtral-mini F16 (its experts' calls are of ~4 tokens) 1.025× (3
+// of 7).
+const bool ONE_PASS_BATCHES = !CPU_IS_AMD || CPU_IS_ZEN4;
 
 static bool has_avx2() {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
