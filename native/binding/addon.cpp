@@ -432,6 +432,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("measureBandwidth", Napi::Function::New(env, MeasureBandwidth));
     exports.Set("logitsScan", Napi::Function::New(env, LogitsScan));
     exports.Set("isas", Napi::String::New(env, engine_cpu_isas()));
+    exports.Set("cpuTuning", Napi::String::New(env, engine_cpu_tuning()));
     exports.Set("kvBlockSlots", Napi::Number::New(env, engine_kv_block_slots()));
     return exports;
 }

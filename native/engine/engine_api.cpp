@@ -25,6 +25,8 @@ const char* engine_cpu_isas(void) {
     return isas.c_str();
 }
 
+const char* engine_cpu_tuning(void) { return cpu_kernels_tuning(); }
+
 int32_t engine_kv_block_slots(void) { return KV_BLOCK_SLOTS; }
 
 engine_status engine_weights_map(const char* const* paths, int32_t n_paths, int32_t read_into_memory, engine_weights** out) {

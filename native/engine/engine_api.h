@@ -201,6 +201,9 @@ int32_t engine_kv_block_slots(void);
 /* The CPU kernel tables this machine can run, best last: "scalar avx2 avx512". */
 const char* engine_cpu_isas(void);
 
+/* Which CPU the x86 tables' per-CPU choices were measured on: "intel", "zen4", "zen5"; "" in WASM. */
+const char* engine_cpu_tuning(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -88,6 +88,7 @@ type Addon = {
   measureInt8Peak(isa: string, threads: number): number; // GOP/s of int8 multiply-adds (2 per product); < 0 likewise
   measureBf16Peak(isa: string, threads: number): number; // GFLOP/s of the table's BF16 tile unit (AMX); 0 if its BF16 runs on FMAs
   isas: string; // "scalar avx2 avx512": the CPU kernel tables this machine runs, best last
+  cpuTuning: string; // "intel" | "zen4" | "zen5": whose measurements the x86 tables' per-CPU choices follow
   kvBlockSlots: number;
 };
 
@@ -146,6 +147,12 @@ export function kvBlockBytes(c: { numLayers: number; numKvHeads: number; headDim
 // The CPU kernel tables this machine runs, best last.
 export function availableIsas(): string[] {
   return nativeAddon().isas.split(' ');
+}
+
+// Which CPU's measurements the native x86 tables' per-CPU choices (how far ahead kernels
+// fetch, which batched-decode tile) follow: "intel", "zen4" or "zen5".
+export function cpuTuning(): string {
+  return nativeAddon().cpuTuning;
 }
 
 // Where the engine runs: the native addon, or the same C++ built to WebAssembly (one thread,

@@ -138,3 +138,6 @@ struct cpu_kernels {
 const cpu_kernels* cpu_kernels_select(const std::string& isa, std::string* err);
 // "scalar avx2 avx512": the tables this CPU can run, best last.
 std::string cpu_kernels_available();
+// Which CPU's measurements the per-CPU choices of the x86 tables follow (kernels_select.cpp):
+// "intel", "zen4", "zen5" (AMD but family 19h); "" where there are none (WASM).
+const char* cpu_kernels_tuning();

@@ -180,6 +180,14 @@ static std::vector<const cpu_kernels*> available() {
     return out;
 }
 
+const char* cpu_kernels_tuning() {
+#if defined(__x86_64__)
+    return CPU_IS_ZEN4 ? "zen4" : CPU_IS_AMD ? "zen5" : "intel";
+#else
+    return "";
+#endif
+}
+
 std::string cpu_kernels_available() {
     std::string s;
     for (const cpu_kernels* k : available()) s += (s.empty() ? "" : " ") + std::string(k->isa);
