@@ -108,9 +108,10 @@ inline float max_lanes8(const float* x, int64_t n) {
 // 5. (F16/BF16 tiles of one or two streams a thread keep their own: kernels_avx512.cpp.)
 extern const int STREAM_FETCH_BYTES;
 
-// Whether the AVX-512 decode tiles (4 panels against 1–4 tokens: quant_avx512.cpp,
-// kernels_avx512.cpp) fetch ahead at all: not on Zen 4, whose hardware prefetcher streams
-// their 4 panels faster alone. Chosen once, like the above.
+// Whether the AVX-512 tiles of calls of few tokens fetch ahead at all (float weights: 4 panels
+// against 1–4 tokens, kernels_avx512.cpp; Q8_0 / Q4_0: every tile of a call under 12 tokens,
+// quant_avx512.cpp): not on Zen 4, whose hardware prefetcher streams them faster alone.
+// Chosen once, like the above.
 extern const bool DECODE_TILES_FETCH;
 
 // Whether F16/BF16 calls of 13–24 tokens (batched decode) take one_pass_tile (kernels_avx512.cpp)
