@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { z } from 'zod';
 import { Engine } from '../src/engine/engine.ts';
-import { availableIsas, cpuTuning, DEFAULT_KV_DTYPE, KV_DTYPES, nativeAddon, type EngineBackend } from '../src/engine/native.ts';
+import { availableIsas, cpuTuning, DEFAULT_KV_DTYPE, isaWithTuning, KV_DTYPES, nativeAddon, type EngineBackend } from '../src/engine/native.ts';
 import { hostWasmModule, wasmModuleBuilt } from '../src/engine/wasm_load.ts';
 import { ensureBenchModel } from './bench_models.ts';
 import { BrowserWasm, CHROMIUM } from './browser_wasm.ts';
@@ -172,10 +172,6 @@ for (const column of columns) {
 }
 const c = config!;
 const isa = runs[0]!.isa; // the peaks are the first column's table's (a native one)
-// The AVX-512 tables' per-CPU choices (fetch distances, batched-decode tiles) follow one CPU's
-// measurements: say whose, so that runs on different machines compare knowingly.
-const tuning = cpuTuning();
-const tuningNote = isa.startsWith('avx512') ? ` (${tuning} tuning)` : '';
 log('measuring memory read bandwidth and the FMA and int8 peaks …');
 const bandwidthSamples = [bandwidthBefore, probeBandwidth()];
 const bandwidthGBs = Math.max(...bandwidthSamples);
@@ -208,7 +204,7 @@ const row = (label: string, f: (r: Run) => string) => label.padEnd(24) + runs.ma
 const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
 const pct = (share: number) => `${(100 * share).toFixed(1)}%`;
 const lines = [
-  `Sirocco bench · ${opts.preset} (${(params.total / 1e9).toFixed(2)} B params, ${(params.active / 1e9).toFixed(2)} B active) · ${opts.dtype} weights in ${opts['weights-in']} · ${isa} kernels${tuningNote} · ${threads} threads · ${opts['kv-dtype']} K/V` +
+  `Sirocco bench · ${opts.preset} (${(params.total / 1e9).toFixed(2)} B params, ${(params.active / 1e9).toFixed(2)} B active) · ${opts.dtype} weights in ${opts['weights-in']} · ${isaWithTuning(isa)} kernels · ${threads} threads · ${opts['kv-dtype']} K/V` +
     (c.numExperts > 0 ? ` · --moe-split ${opts['moe-split']}` : ''),
   `memory read bandwidth   ${bandwidthGBs.toFixed(1)} GB/s (best of ${bandwidthSamples.map((b) => b.toFixed(1)).join(' before, ')} after); weights read per token ${mb(bytesPerToken)} → decode roofline ${rooflineTps.toFixed(1)} tok/s`,
   `FMA peak (${isa})${' '.repeat(Math.max(1, 13 - isa.length))}${peakGflops.toFixed(0)} GFLOP/s on ${threads} threads (measured now)`,
@@ -261,7 +257,7 @@ if (!opts['skip-cold-start']) {
 if (opts.json) {
   const report = {
     settings: { preset: opts.preset, dtype: opts.dtype, backend: opts.backend, threads, weights_in: opts['weights-in'], prefill_tokens: opts.prefill, decode_steps: opts.decode, batches: opts.batch, context: opts.context ?? null, kv_dtype: opts['kv-dtype'], moe_split: c.numExperts > 0 ? opts['moe-split'] : null },
-    machine: { cpu: cpus()[0]?.model.trim() ?? null, cpu_tuning: tuning, cpus: cpus().length, node: process.version, isa, bandwidth_gb_s: bandwidthGBs, bandwidth_gb_s_before_after: bandwidthSamples, fma_peak_gflop_s: peakGflops, int8_peak_gop_s: int8PeakGops, bf16_peak_gflop_s: bf16PeakGflops },
+    machine: { cpu: cpus()[0]?.model.trim() ?? null, cpu_tuning: cpuTuning(), cpus: cpus().length, node: process.version, isa, bandwidth_gb_s: bandwidthGBs, bandwidth_gb_s_before_after: bandwidthSamples, fma_peak_gflop_s: peakGflops, int8_peak_gop_s: int8PeakGops, bf16_peak_gflop_s: bf16PeakGflops },
     model: { params_total: params.total, params_active: params.active, weight_bytes_per_token: bytesPerToken, decode_roofline_tok_s: rooflineTps },
     runs: runs.map((r) => ({
       backend: r.backend,

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { Engine } from '../../src/engine/engine.ts';
 import { argmax } from '../../src/engine/greedy.ts';
-import { cpuTuning } from '../../src/engine/native.ts';
+import { isaWithTuning } from '../../src/engine/native.ts';
 import { REUSE_LOGITS, tokens } from '../engine_timings.ts';
 import { scriptArgs } from '../script_args.ts';
 
@@ -65,9 +65,7 @@ async function run(prompt: boolean): Promise<number> {
   }
 }
 
-// The table and, for the AVX-512 ones, whose measurements its per-CPU choices follow.
-const tunedIsa = (isa: string) => (isa.startsWith('avx512') ? `${isa} (${cpuTuning()} tuning)` : isa);
-const out: Record<string, unknown> = { threads: opts.threads, prompt: opts.prompt, gen: opts.gen, depth: opts.depth, sequences: opts.sequences, system: tunedIsa(engine.info().isa) };
+const out: Record<string, unknown> = { threads: opts.threads, prompt: opts.prompt, gen: opts.gen, depth: opts.depth, sequences: opts.sequences, system: isaWithTuning(engine.info().isa) };
 for (const prompt of [true, false]) {
   if ((prompt ? opts.prompt : opts.gen) === 0) continue;
   await run(prompt); // warm-up

@@ -155,6 +155,12 @@ export function cpuTuning(): string {
   return nativeAddon().cpuTuning;
 }
 
+// A kernel table's name as the benches print it: the AVX-512 tables' with their tuning
+// ("avx512 (zen4 tuning)"), so that runs on different machines compare knowingly.
+export function isaWithTuning(isa: string): string {
+  return isa.startsWith('avx512') ? `${isa} (${cpuTuning()} tuning)` : isa;
+}
+
 // Where the engine runs: the native addon, or the same C++ built to WebAssembly (one thread,
 // one shard; for machines without the native build, and the edge).
 export type EngineBackend = 'native' | 'wasm';
