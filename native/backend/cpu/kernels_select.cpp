@@ -1,8 +1,5 @@
 // Assembles the kernel tables and picks one, once, when a CPU backend starts.
 #include <climits>
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
 #include <vector>
 
 #include "amx_tiles.h"
@@ -84,12 +81,11 @@ static const bool CPU_IS_AMD = [] {
 // (A global, read once a kernel call; set when the addon loads, before any kernel runs.)
 const int STREAM_FETCH_BYTES = CPU_IS_AMD ? 1024 : 2048;
 
-// Zen 4 (AMD family 19h; Zen 3, the same family, runs no AVX-512 table).
+// Zen 4: AMD family 19h (GCC 12 knows no "znver4"; Zen 3, the same family, runs no AVX-512
+// table). Like CPU_IS_AMD, set when the addon loads.
 static const bool CPU_IS_ZEN4 = [] {
-    unsigned eax, ebx, ecx, edx;
-    if (!CPU_IS_AMD || !__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
-    const unsigned base = (eax >> 8) & 0xF, family = base == 0xF ? base + ((eax >> 20) & 0xFF) : base;
-    return family == 0x19;
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amdfam19h") != 0;
 }();
 
 // The decode tiles fetch ahead on Intel and Zen 5 (above), not on Zen 4: there the fetches
