@@ -5,6 +5,7 @@
 
 #include "backend.h"
 #include "kernels.h"
+#include "panel_groups.h"
 #include "panel_layout.h"
 #include "thread_pool.h"
 #include "weight_arena.h"
@@ -44,11 +45,10 @@ class cpu_backend final : public backend {
     void matmul_rows(const act_rows& x, int T, const matmul_out* outs, int n);
     // Quantizes T activation rows (n each) into qa_[buf] (cpu_matmul.cpp).
     qact_rows quantize_rows(const act_rows& x, int T, int64_t n, int buf);
-    // How matmul and moe split the work: work items of PANEL_GROUP panels (64 rows; 2 decoded
-    // MoE Q4_0 40% slower) a quarter of the matrix apart (add_panel_groups), tokens in blocks
-    // of TOKEN_BLOCK — large, so a prefill streams each panel from memory once (best at 256
-    // for 2048- and 5632-wide rows; 48 ran 10% slower).
-    static constexpr int PANEL_GROUP = 4;
+    // How matmul and moe split the work: work items of 4 panels (64 rows; 2 decoded MoE Q4_0
+    // 40% slower) a quarter of the matrix apart (panel_groups.h), tokens in blocks of
+    // TOKEN_BLOCK — large, so a prefill streams each panel from memory once (best at 256 for
+    // 2048- and 5632-wide rows; 48 ran 10% slower).
     static constexpr int TOKEN_BLOCK = 256;
     // Whether the kernels read a call of T tokens' activations packed (kernels.h).
     bool packs(int T) const { return T >= k_->pack_min_tokens; }
@@ -115,17 +115,9 @@ class cpu_backend final : public backend {
     std::vector<int> attn_groups_;                // runs of attn_order_ one kernel call takes
     std::vector<float> moe_h_, moe_up_;           // (entries, inter_local)
     std::vector<float> moe_y_;                    // (entries, hidden)
-    // A work item of matmul and moe: one panel group of a matrix (a matmuls() out, an expert).
-    // The two take turns with panel_items_: neither calls the other.
-    struct panel_work_item {
-        int matrix;
-        panel_set panels;
-    };
-    // Appends matrix's panel groups (rows rows) to items: group i holds panels i + j·stride,
-    // j < PANEL_GROUP, stride = ceil(panels / PANEL_GROUP), so consecutive groups continue
-    // PANEL_GROUP runs of memory (panel_layout.h).
-    static void add_panel_groups(std::vector<panel_work_item>& items, int matrix, int64_t rows);
-    std::vector<panel_work_item> panel_items_;
+    // The work items of a matmul or moe region (panel_groups.h); the two take turns with it:
+    // neither calls the other.
+    panel_groups panel_items_;
     std::vector<int32_t> route_choice_;           // (T, k)
     std::vector<float> route_weight_;             // (T, k)
 };

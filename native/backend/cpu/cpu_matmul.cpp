@@ -1,6 +1,7 @@
 // Matrix multiply on the pool: y = x @ W.T with W packed in panels of 16 rows
-// (panel_layout.h). Work items are groups of PANEL_GROUP panels a quarter of the matrix apart —
-// of every matrix of a matmuls() call, in one parallel region — and tokens go through in blocks.
+// (panel_layout.h). Work items are groups of 4 panels a quarter of the matrix apart
+// (panel_groups.h) — of every matrix of a matmuls() call, in one parallel region — and tokens
+// go through in blocks.
 // Each output is one chain of operations whatever the batch (kernels.h), so a token's outputs
 // never depend on the others.
 #include <algorithm>
@@ -63,23 +64,14 @@ void cpu_backend::for_items(int n, int T, const thread_pool_fn& fn) {
     else thread_pool_for(pool_, n, 1, fn);
 }
 
-void cpu_backend::add_panel_groups(std::vector<panel_work_item>& items, int matrix, int64_t rows) {
-    const int64_t panels = panel_count(rows), stride = (panels + PANEL_GROUP - 1) / PANEL_GROUP;
-    for (int64_t i = 0; i < stride; i++) {
-        int n = 1;
-        while (n < PANEL_GROUP && i + n * stride < panels) n++;
-        items.push_back({matrix, panel_set{i, n, stride}});
-    }
-}
-
 void cpu_backend::matmul_rows(const act_rows& x, int n_tokens, const matmul_out* outs, int n) {
     const int64_t K = outs[0].w->cols;
-    std::vector<panel_work_item>& items = panel_items_;
+    panel_groups& items = panel_items_;
     items.clear();
     bool quant = false, floats = false, tiles = false;
     for (int i = 0; i < n; i++) {
         const tensor& w = *outs[i].w;
-        add_panel_groups(items, i, w.rows);
+        items.add(i, w.rows);
         (dtype_is_quant(w.dtype) ? quant : tile_pairs_for(w.dtype, w.rows) ? tiles : floats) = true;
     }
     for (int t0 = 0; t0 < n_tokens; t0 += TOKEN_BLOCK) {
@@ -87,12 +79,11 @@ void cpu_backend::matmul_rows(const act_rows& x, int n_tokens, const matmul_out*
         act_rows block = x.from(t0);
         const qact_rows q = quant ? quantize_rows(block, T, K, 0) : qact_rows{};
         block = pack_rows(block, T, K, packed_floats(floats, T, K), packed_bf16(tiles, T, K));
-        for_items((int)items.size(), T, [&](int begin, int end, int) {
-            for (int i = begin; i < end; i++) {
-                const panel_work_item& it = items[i];
-                const matmul_out& o = outs[it.matrix];
-                matmul_panels(o.y + (int64_t)t0 * o.ldy, o.ldy, block, q, T, *o.w, it.panels);
-            }
+        for_items(items.n, T, [&](int begin, int end, int) {
+            items.each(begin, end, [&](int matrix, const panel_set& ps) {
+                const matmul_out& o = outs[matrix];
+                matmul_panels(o.y + (int64_t)t0 * o.ldy, o.ldy, block, q, T, *o.w, ps);
+            });
         });
     }
 }

@@ -35,13 +35,13 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     const qact_rows xq = quant ? quantize_rows(act_rows{x, hidden, nullptr}, T, hidden, 0) : qact_rows{};
 
     // Work items over the experts that hold tokens: (expert, group of panels of `rows` rows).
-    std::vector<panel_work_item>& items = panel_items_;
+    panel_groups& items = panel_items_;
     // sets = 2: every active expert's groups twice over, item matrix e then E + e.
     auto plan_items = [&](int64_t rows, int sets = 1) {
         items.clear();
         for (int set = 0; set < sets; set++)
             for (int e = 0; e < E; e++)
-                if (ex.w1[e].data && plan.expert_begin[e + 1] > plan.expert_begin[e]) add_panel_groups(items, set * E + e, rows);
+                if (ex.w1[e].data && plan.expert_begin[e + 1] > plan.expert_begin[e]) items.add(set * E + e, rows);
     };
     // Float weights: each expert's activation rows packed for the kernels of matrices like w
     // (pack_rows: BF16 tile pairs always, the others if the table packs blocks that large),
@@ -64,13 +64,13 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     };
     // y (n, ldy) rows of the item's panels = w · expert e's activation rows, in token blocks.
     auto rows_of = [&](float* yb, int64_t ldy, const act_rows& xa, const qact_rows& qa, int e, int n, const tensor& w,
-                       const panel_work_item& it) {
+                       const panel_set& ps) {
         for (int t0 = 0; t0 < n; t0 += TOKEN_BLOCK) {
             const int nt = std::min(TOKEN_BLOCK, n - t0);
             act_rows block = xa.from(t0);
             if (tile_pairs_for(w.dtype, w.rows)) block.packed_bf16 = packed_bf16_.data() + (bf16_row(e) + t0) * bf16_act_stride(w.cols);
             else if (!quant && packs(nt)) block.packed = packed_.data() + (plan.expert_begin[e] + t0) * w.cols;
-            matmul_panels(yb + t0 * ldy, ldy, block, qa.from(t0), nt, w, it.panels);
+            matmul_panels(yb + t0 * ldy, ldy, block, qa.from(t0), nt, w, ps);
         }
     };
 
@@ -80,33 +80,31 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     pack_experts([&](int b0) { return act_rows{x, hidden, plan.entry_token.data() + b0}; }, ex.w1[held]);
     if (T <= STREAM_TOKENS) {
         plan_items(inter, 2);
-        for_items((int)items.size(), T, [&](int begin, int end, int) {
-            for (int i = begin; i < end; i++) {
-                const panel_work_item& it = items[i];
-                const int e = it.matrix % E, b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
+        for_items(items.n, T, [&](int begin, int end, int) {
+            items.each(begin, end, [&](int matrix, const panel_set& ps) {
+                const int e = matrix % E, b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
                 const int32_t* tokens = plan.entry_token.data() + b0;
-                const bool is_up = it.matrix >= E;
+                const bool is_up = matrix >= E;
                 rows_of((is_up ? up : h) + (int64_t)b0 * inter, inter, act_rows{x, hidden, tokens}, qact_rows{xq.xq, xq.nb, tokens}, e,
-                        n, is_up ? ex.w3[e] : ex.w1[e], it);
-            }
+                        n, is_up ? ex.w3[e] : ex.w1[e], ps);
+            });
         });
         for (int j = 0; j < n_entries; j++) k_->silu_mul(h + (int64_t)j * inter, up + (int64_t)j * inter, inter);
     } else {
         plan_items(inter);
-        for_items((int)items.size(), T, [&](int begin, int end, int) {
-            for (int i = begin; i < end; i++) {
-                const panel_work_item& it = items[i];
-                const int b0 = plan.expert_begin[it.matrix], n = plan.expert_begin[it.matrix + 1] - b0;
+        for_items(items.n, T, [&](int begin, int end, int) {
+            items.each(begin, end, [&](int e, const panel_set& ps) {
+                const int b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
                 const int32_t* tokens = plan.entry_token.data() + b0;
                 const act_rows xa{x, hidden, tokens};
                 const qact_rows qa{xq.xq, xq.nb, tokens};
-                rows_of(h + (int64_t)b0 * inter, inter, xa, qa, it.matrix, n, ex.w1[it.matrix], it);
-                rows_of(up + (int64_t)b0 * inter, inter, xa, qa, it.matrix, n, ex.w3[it.matrix], it);
-                for (int p = 0; p < it.panels.n; p++) {
-                    const int64_t r0 = it.panels.at(p) * PANEL_ROWS, r1 = std::min<int64_t>(inter, r0 + PANEL_ROWS);
+                rows_of(h + (int64_t)b0 * inter, inter, xa, qa, e, n, ex.w1[e], ps);
+                rows_of(up + (int64_t)b0 * inter, inter, xa, qa, e, n, ex.w3[e], ps);
+                for (int p = 0; p < ps.n; p++) {
+                    const int64_t r0 = ps.at(p) * PANEL_ROWS, r1 = std::min<int64_t>(inter, r0 + PANEL_ROWS);
                     for (int j = 0; j < n; j++) k_->silu_mul(h + (int64_t)(b0 + j) * inter + r0, up + (int64_t)(b0 + j) * inter + r0, r1 - r0);
                 }
-            }
+            });
         });
     }
 
@@ -114,14 +112,13 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     const qact_rows hq = quant ? quantize_rows(act_rows{h, inter, nullptr}, n_entries, inter, 1) : qact_rows{};
     pack_experts([&](int b0) { return act_rows{h + (int64_t)b0 * inter, inter, nullptr}; }, ex.w2[held]);
     plan_items(hidden);
-    for_items((int)items.size(), T, [&](int begin, int end, int) {
-        for (int i = begin; i < end; i++) {
-            const panel_work_item& it = items[i];
-            const int b0 = plan.expert_begin[it.matrix], n = plan.expert_begin[it.matrix + 1] - b0;
+    for_items(items.n, T, [&](int begin, int end, int) {
+        items.each(begin, end, [&](int e, const panel_set& ps) {
+            const int b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
             const act_rows ha{h + (int64_t)b0 * inter, inter, nullptr};
             const qact_rows qa = quant ? hq.from(b0) : qact_rows{};
-            rows_of(y + (int64_t)b0 * hidden, hidden, ha, qa, it.matrix, n, ex.w2[it.matrix], it);
-        }
+            rows_of(y + (int64_t)b0 * hidden, hidden, ha, qa, e, n, ex.w2[e], ps);
+        });
     });
 
     // 3. each token: Σ weight · expert output over its choices, best first.

@@ -42,7 +42,7 @@ struct panel_set {
 };
 
 // The panels of the work item a thread most likely computes after ps, for kernels that fetch
-// them while they compute: each one on from ps's (cpu_backend's add_panel_groups). A guess: a
+// them while they compute: each one on from ps's (panel_groups.h). A guess: a
 // wrong one costs fetches, never a result; the last item's run past the matrix's panels.
 inline panel_set next_work_item(const panel_set& ps) { return {ps.first + 1, ps.n, ps.stride}; }
 
