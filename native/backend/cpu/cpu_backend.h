@@ -45,10 +45,9 @@ class cpu_backend final : public backend {
     void matmul_rows(const act_rows& x, int T, const matmul_out* outs, int n);
     // Quantizes T activation rows (n each) into qa_[buf] (cpu_matmul.cpp).
     qact_rows quantize_rows(const act_rows& x, int T, int64_t n, int buf);
-    // How matmul and moe split the work: work items of 4 panels (64 rows; 2 decoded MoE Q4_0
-    // 40% slower) a quarter of the matrix apart (panel_groups.h), tokens in blocks of
-    // TOKEN_BLOCK — large, so a prefill streams each panel from memory once (best at 256 for
-    // 2048- and 5632-wide rows; 48 ran 10% slower).
+    // How matmul and moe split the work: work items of 4 panels a quarter of the matrix apart
+    // (panel_groups.h), tokens in blocks of TOKEN_BLOCK — large, so a prefill streams each
+    // panel from memory once (best at 256 for 2048- and 5632-wide rows; 48 ran 10% slower).
     static constexpr int TOKEN_BLOCK = 256;
     // Whether the kernels read a call of T tokens' activations packed (kernels.h).
     bool packs(int T) const { return T >= k_->pack_min_tokens; }

@@ -1,6 +1,6 @@
-// The work items of a matmul or MoE region: every group of `group` panels of each of its
+// The work items of a matmul or MoE region: every group of GROUP panels of each of its
 // matrices, matrix after matrix. Group g of a matrix of P panels holds panels g + j·stride,
-// j < group, stride = ceil(P / group), so consecutive groups continue `group` runs of memory
+// j < GROUP, stride = ceil(P / GROUP), so consecutive groups continue GROUP runs of memory
 // (panel_layout.h). Held as one entry a matrix; an item's panels are worked out as a thread
 // takes it, where a list of every item was read item by item while the kernels streamed the
 // weights. In a harness of the engine's own tensors (Zen 4, one thread, the variants
@@ -15,6 +15,7 @@
 #include "panel_layout.h"
 
 struct panel_groups {
+    static constexpr int GROUP = 4;  // 64 rows (2: decoded MoE Q4_0 40% slower)
     struct matrix_groups {
         int matrix;             // the caller's index (a matmuls() out, an expert's gate or up)
         int first;              // its first item
@@ -22,11 +23,10 @@ struct panel_groups {
     };
     std::vector<matrix_groups> matrices;
     int n = 0;  // items in all
-    int group = 4;
 
     void clear() { matrices.clear(), n = 0; }
     void add(int matrix, int64_t rows) {
-        const int64_t panels = panel_count(rows), stride = (panels + group - 1) / group;
+        const int64_t panels = panel_count(rows), stride = (panels + GROUP - 1) / GROUP;
         matrices.push_back({matrix, n, panels, stride});
         n += (int)stride;
     }
@@ -39,7 +39,7 @@ struct panel_groups {
             const matrix_groups& mg = matrices[m];
             const int64_t g = i - mg.first;
             int k = 1;
-            while (k < group && g + k * mg.stride < mg.panels) k++;
+            while (k < GROUP && g + k * mg.stride < mg.panels) k++;
             fn(mg.matrix, panel_set{g, k, mg.stride});
         }
     }
