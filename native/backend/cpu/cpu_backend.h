@@ -58,6 +58,11 @@ class cpu_backend final : public backend {
     // mistral-mini 1.00. Longer calls go out in shrinking chunks.
     static constexpr int STREAM_TOKENS = 4;
     void for_items(int n, int T, const thread_pool_fn& fn);
+    // fn(matrix, panel_set) for every work item of panel_items_, dealt out as for_items does.
+    template <typename F>
+    void for_panel_groups(int T, F&& fn) {
+        for_items(panel_items_.n, T, [&](int begin, int end, int) { panel_items_.each(begin, end, fn); });
+    }
     // Whether matrices of this dtype and rows are BF16 tile pairs here (panel_layout.h).
     bool tile_pairs_for(dtype_t dt, int64_t rows) const { return k_->bf16_tile_pairs && bf16_tile_pairs_fit(dt, rows); }
     // x with its T rows (K wide) packed, each where not null: into out for the float kernels

@@ -79,11 +79,9 @@ void cpu_backend::matmul_rows(const act_rows& x, int n_tokens, const matmul_out*
         act_rows block = x.from(t0);
         const qact_rows q = quant ? quantize_rows(block, T, K, 0) : qact_rows{};
         block = pack_rows(block, T, K, packed_floats(floats, T, K), packed_bf16(tiles, T, K));
-        for_items(items.n, T, [&](int begin, int end, int) {
-            items.each(begin, end, [&](int matrix, const panel_set& ps) {
-                const matmul_out& o = outs[matrix];
-                matmul_panels(o.y + (int64_t)t0 * o.ldy, o.ldy, block, q, T, *o.w, ps);
-            });
+        for_panel_groups(T, [&](int matrix, const panel_set& ps) {
+            const matmul_out& o = outs[matrix];
+            matmul_panels(o.y + (int64_t)t0 * o.ldy, o.ldy, block, q, T, *o.w, ps);
         });
     }
 }

@@ -80,31 +80,27 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     pack_experts([&](int b0) { return act_rows{x, hidden, plan.entry_token.data() + b0}; }, ex.w1[held]);
     if (T <= STREAM_TOKENS) {
         plan_items(inter, 2);
-        for_items(items.n, T, [&](int begin, int end, int) {
-            items.each(begin, end, [&](int matrix, const panel_set& ps) {
-                const int e = matrix % E, b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
-                const int32_t* tokens = plan.entry_token.data() + b0;
-                const bool is_up = matrix >= E;
-                rows_of((is_up ? up : h) + (int64_t)b0 * inter, inter, act_rows{x, hidden, tokens}, qact_rows{xq.xq, xq.nb, tokens}, e,
-                        n, is_up ? ex.w3[e] : ex.w1[e], ps);
-            });
+        for_panel_groups(T, [&](int matrix, const panel_set& ps) {
+            const int e = matrix % E, b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
+            const int32_t* tokens = plan.entry_token.data() + b0;
+            const bool is_up = matrix >= E;
+            rows_of((is_up ? up : h) + (int64_t)b0 * inter, inter, act_rows{x, hidden, tokens}, qact_rows{xq.xq, xq.nb, tokens}, e,
+                    n, is_up ? ex.w3[e] : ex.w1[e], ps);
         });
         for (int j = 0; j < n_entries; j++) k_->silu_mul(h + (int64_t)j * inter, up + (int64_t)j * inter, inter);
     } else {
         plan_items(inter);
-        for_items(items.n, T, [&](int begin, int end, int) {
-            items.each(begin, end, [&](int e, const panel_set& ps) {
-                const int b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
-                const int32_t* tokens = plan.entry_token.data() + b0;
-                const act_rows xa{x, hidden, tokens};
-                const qact_rows qa{xq.xq, xq.nb, tokens};
-                rows_of(h + (int64_t)b0 * inter, inter, xa, qa, e, n, ex.w1[e], ps);
-                rows_of(up + (int64_t)b0 * inter, inter, xa, qa, e, n, ex.w3[e], ps);
-                for (int p = 0; p < ps.n; p++) {
-                    const int64_t r0 = ps.at(p) * PANEL_ROWS, r1 = std::min<int64_t>(inter, r0 + PANEL_ROWS);
-                    for (int j = 0; j < n; j++) k_->silu_mul(h + (int64_t)(b0 + j) * inter + r0, up + (int64_t)(b0 + j) * inter + r0, r1 - r0);
-                }
-            });
+        for_panel_groups(T, [&](int e, const panel_set& ps) {
+            const int b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
+            const int32_t* tokens = plan.entry_token.data() + b0;
+            const act_rows xa{x, hidden, tokens};
+            const qact_rows qa{xq.xq, xq.nb, tokens};
+            rows_of(h + (int64_t)b0 * inter, inter, xa, qa, e, n, ex.w1[e], ps);
+            rows_of(up + (int64_t)b0 * inter, inter, xa, qa, e, n, ex.w3[e], ps);
+            for (int p = 0; p < ps.n; p++) {
+                const int64_t r0 = ps.at(p) * PANEL_ROWS, r1 = std::min<int64_t>(inter, r0 + PANEL_ROWS);
+                for (int j = 0; j < n; j++) k_->silu_mul(h + (int64_t)(b0 + j) * inter + r0, up + (int64_t)(b0 + j) * inter + r0, r1 - r0);
+            }
         });
     }
 
@@ -112,13 +108,11 @@ void cpu_backend::moe(float* out, const float* x, const moe_plan& plan, const mo
     const qact_rows hq = quant ? quantize_rows(act_rows{h, inter, nullptr}, n_entries, inter, 1) : qact_rows{};
     pack_experts([&](int b0) { return act_rows{h + (int64_t)b0 * inter, inter, nullptr}; }, ex.w2[held]);
     plan_items(hidden);
-    for_items(items.n, T, [&](int begin, int end, int) {
-        items.each(begin, end, [&](int e, const panel_set& ps) {
-            const int b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
-            const act_rows ha{h + (int64_t)b0 * inter, inter, nullptr};
-            const qact_rows qa = quant ? hq.from(b0) : qact_rows{};
-            rows_of(y + (int64_t)b0 * hidden, hidden, ha, qa, e, n, ex.w2[e], ps);
-        });
+    for_panel_groups(T, [&](int e, const panel_set& ps) {
+        const int b0 = plan.expert_begin[e], n = plan.expert_begin[e + 1] - b0;
+        const act_rows ha{h + (int64_t)b0 * inter, inter, nullptr};
+        const qact_rows qa = quant ? hq.from(b0) : qact_rows{};
+        rows_of(y + (int64_t)b0 * hidden, hidden, ha, qa, e, n, ex.w2[e], ps);
     });
 
     // 3. each token: Σ weight · expert output over its choices, best first.

@@ -17,7 +17,7 @@
 struct panel_groups {
     static constexpr int GROUP = 4;  // 64 rows (2: decoded MoE Q4_0 40% slower)
     struct matrix_groups {
-        int matrix;             // the caller's index (a matmuls() out, an expert's gate or up)
+        int matrix;             // the caller's index (a matmuls() out, an expert's matrix)
         int first;              // its first item
         int64_t panels, stride;
     };
