@@ -24,7 +24,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { Engine } from '../src/engine/engine.ts';
 import { argmax } from '../src/engine/greedy.ts';
@@ -169,10 +169,12 @@ function addonSwap() {
   const saved = join(mkdtempSync(join(tmpdir(), 'sirocco-ab-')), 'sirocco.node');
   copyFileSync(ADDON, saved);
   // Replace, never write through: the build's output may be a hard link to its object file,
-  // and a running child keeps the file it loaded.
+  // and a running child keeps the file it loaded. --a or --b naming the addon itself means the
+  // build as it was: its saved copy (unlinking it first had deleted the build).
   const install = (file: string) => {
+    const source = resolve(file) === resolve(ADDON) ? saved : file;
     unlinkSync(ADDON);
-    copyFileSync(file, ADDON);
+    copyFileSync(source, ADDON);
   };
   const restore = () => {
     if (!pendingRestores.delete(restore)) return;
