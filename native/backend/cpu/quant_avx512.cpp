@@ -123,6 +123,23 @@ struct next_pair_fetch {
     bool first_fetches_l1 = true;
 };
 
+// 64 bytes of weights; HALVES: as two 32-byte loads joined, as the Q8_0 tiles that leave
+// fetching to the hardware (FETCH false: Zen 4) load theirs. On Zen 4 one thread reads 4
+// streams 13–15% slower with 64-byte loads than with 32- or 16-byte ones (a plain read of 1
+// GB: 23.6–25.0 GB/s against 26.8–29.1), and a decode step reads its weights as 4 streams.
+// Batch-1 step, halves against whole loads (bench:ab --both-orders --rounds 100, Zen 4):
+// mistral-mini Q8_0 0.924× and 0.942× the time at 1 thread (166 and 178 of 198 pairs), 0.959×
+// twice at 2; mixtral-mini Q8_0 0.965× at 1, 0.973× at 2; batch 2 0.967×, batch 4 (the 2 × 6
+// tiles) 0.991–1.004×. Q4_0's tiles, with more work a byte, read the same either way (0.990–
+// 1.005× at 1 and 2 threads): they keep whole loads. With fetching ahead (Zen 5) halves
+// gained nothing (last measured there): the lines are in cache before the loads.
+template <bool HALVES>
+AVX512_FN static inline __m512i load_weights(const uint8_t* p) {
+    if constexpr (HALVES)
+        return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i*)p)), _mm256_loadu_si256((const __m256i*)(p + 32)), 1);
+    return _mm512_loadu_si512(p);
+}
+
 // Panels i … i + MP − 1 of ps against NT tokens, block by block: exact integer sums s (from
 // −bias·Σq_x, which turns the unsigned weights back into signed ones), then one fma per block.
 template <bool Q4, panel_source S, int MP, int NT, bool FETCH = true>
@@ -207,7 +224,7 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
             for (int g = 0; g < 8; g++) {
                 __m512i wv[MP];
                 for (int p = 0; p < MP; p++) {
-                    wv[p] = _mm512_loadu_si512(blk[p] + bytes_at + 64 * g);
+                    wv[p] = load_weights<!COPY && !FETCH>(blk[p] + bytes_at + 64 * g);
                     if constexpr (TO_COPY) _mm512_store_si512(out[p] + COPY_BYTES + 64 * g, wv[p]);
                 }
                 for (int t = 0; t < NT; t++) {
