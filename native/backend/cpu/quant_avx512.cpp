@@ -180,6 +180,8 @@ AVX512_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int 
         if (!COPY && FETCH && (NT <= 2 || (t0 == 0 && next.first_fetches_l1)))
             for (int p = 0; p < MP; p++)
                 for (int l = 0; l < block_bytes; l += 64) _mm_prefetch((const char*)blk[p] + ahead + l, _MM_HINT_T0);
+        if constexpr (!COPY && !FETCH)
+            for (int p = 0; p < MP; p++) fetch_next_page(blk[p], block_bytes);
         if constexpr (COPY || TO_COPY)
             if (next.panel[0])
                 for (int64_t at = next.from + b * next.per_block, end = std::min(at + next.per_block, next.to); at < end; at += 64)
