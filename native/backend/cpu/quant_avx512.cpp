@@ -125,14 +125,16 @@ struct next_pair_fetch {
 
 // 64 bytes of weights; HALVES: as two 32-byte loads joined, as the Q8_0 tiles that leave
 // fetching to the hardware (FETCH false: Zen 4) load theirs. On Zen 4 one thread reads 4
-// streams 13–15% slower with 64-byte loads than with 32- or 16-byte ones (a plain read of 1
-// GB: 23.6–25.0 GB/s against 26.8–29.1), and a decode step reads its weights as 4 streams.
-// Batch-1 step, halves against whole loads (bench:ab --both-orders --rounds 100, Zen 4):
+// streams 10–15% slower with 64-byte loads than with 32- or 16-byte ones (a plain read of 1
+// GB, in runs minutes apart: 23.6–29.7 GB/s against 26.8–32.9); a decode step reads its
+// weights as 4 streams, and every other Q8_0 block's 64-byte loads cross a cache line (blocks
+// are 544 bytes). Batch-1 step, halves against whole loads (bench:ab --both-orders, Zen 4):
 // mistral-mini Q8_0 0.924× and 0.942× the time at 1 thread (166 and 178 of 198 pairs), 0.959×
 // twice at 2; mixtral-mini Q8_0 0.965× at 1, 0.973× at 2; batch 2 0.967×, batch 4 (the 2 × 6
-// tiles) 0.991–1.004×. Q4_0's tiles, with more work a byte, read the same either way (0.990–
-// 1.005× at 1 and 2 threads): they keep whole loads. With fetching ahead (Zen 5) halves
-// gained nothing (last measured there): the lines are in cache before the loads.
+// tiles) 0.991–1.004× — and with fetch_next_page (kernels_isa.h) in place, 0.970× (mistral-mini, 1
+// thread), 1.001× (mixtral-mini), 0.990× (2 threads). Q4_0's tiles, with more work a byte,
+// read the same either way (0.990–1.013×, with and without that fetch): they keep whole
+// loads. With fetching ahead (Zen 5) halves gained nothing: the lines are in cache first.
 template <bool HALVES>
 AVX512_FN static inline __m512i load_weights(const uint8_t* p) {
     if constexpr (HALVES)
