@@ -202,18 +202,19 @@ const pairShares = (r: Run) => r.pairs.map(pairShare);
 const cell = (s: string) => s.padEnd(34);
 const row = (label: string, f: (r: Run) => string) => label.padEnd(24) + runs.map((r) => cell(f(r))).join('');
 const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
+const threadCount = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
 const pct = (share: number) => `${(100 * share).toFixed(1)}%`;
 const lines = [
-  `Sirocco bench · ${opts.preset} (${(params.total / 1e9).toFixed(2)} B params, ${(params.active / 1e9).toFixed(2)} B active) · ${opts.dtype} weights in ${opts['weights-in']} · ${isaWithTuning(isa)} kernels · ${threads} threads · ${opts['kv-dtype']} K/V` +
+  `Sirocco bench · ${opts.preset} (${(params.total / 1e9).toFixed(2)} B params, ${(params.active / 1e9).toFixed(2)} B active) · ${opts.dtype} weights in ${opts['weights-in']} · ${isaWithTuning(isa)} kernels · ${threadCount(threads)} · ${opts['kv-dtype']} K/V` +
     (c.numExperts > 0 ? ` · --moe-split ${opts['moe-split']}` : ''),
   `memory read bandwidth   ${bandwidthGBs.toFixed(1)} GB/s (best of ${bandwidthSamples.map((b) => b.toFixed(1)).join(' before, ')} after); weights read per token ${mb(bytesPerToken)} → decode roofline ${rooflineTps.toFixed(1)} tok/s`,
-  `FMA peak (${isa})${' '.repeat(Math.max(1, 13 - isa.length))}${peakGflops.toFixed(0)} GFLOP/s on ${threads} threads (measured now)`,
+  `FMA peak (${isa})${' '.repeat(Math.max(1, 13 - isa.length))}${peakGflops.toFixed(0)} GFLOP/s on ${threadCount(threads)} (measured now)`,
   `int8 peak (${isa})${' '.repeat(Math.max(1, 12 - isa.length))}${int8PeakGops.toFixed(0)} GOP/s (the ceiling of Q8_0 / Q4_0 prefill)`,
   ...(bf16PeakGflops === null ? [] : [`AMX BF16 peak           ${bf16PeakGflops.toFixed(0)} GFLOP/s (the ceiling of this table's BF16 prefill)`]),
   '',
   opts.backend === 'wasm'
     ? row('', (r) => `${r.backend} ${r.isa} (${r.host ?? '1 thread'})`)
-    : row('', (r) => `--tp ${r.tp} (${r.threadsPerShard} thread${r.threadsPerShard > 1 ? 's' : ''} per shard)`),
+    : row('', (r) => `--tp ${r.tp} (${threadCount(r.threadsPerShard)} per shard)`),
   row(`prefill (${opts.prefill} tokens)`, (r) =>
     comparedOnly(r) ? `${r.prefill.toFixed(1)} tok/s${vsBaseline(r, (x) => x.prefill)}` : `${r.prefill.toFixed(1)} tok/s = ${prefillShare(r.prefill).toFixed(1)}% of ${prefillPeak.kind} peak`,
   ),
