@@ -15,12 +15,13 @@ import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { z } from 'zod';
 import { Engine } from '../src/engine/engine.ts';
-import { availableIsas, cpuTuning, DEFAULT_KV_DTYPE, isaWithTuning, KV_DTYPES, nativeAddon, type EngineBackend } from '../src/engine/native.ts';
+import { availableIsas, cpuTuning, DEFAULT_KV_DTYPE, isaWithTuning, KV_DTYPES, nativeAddon } from '../src/engine/native.ts';
 import { hostWasmModule, wasmModuleBuilt } from '../src/engine/wasm_load.ts';
 import { ensureBenchModel } from './bench_models.ts';
 import { BrowserWasm, CHROMIUM } from './browser_wasm.ts';
-import { measureDecodeBesideBandwidth, measureEngine, median, SHORT_CONTEXT, type Timings } from './engine_timings.ts';
-import { decodeOpsJson, measureDecodeOps, type DecodeOps } from './decode_ops.ts';
+import { runJson, type Column, type Run, type Yardsticks } from './bench_run.ts';
+import { measureDecodeBesideBandwidth, measureEngine, median, SHORT_CONTEXT } from './engine_timings.ts';
+import { measureDecodeOps } from './decode_ops.ts';
 import { measurePeaks } from './peaks.ts';
 import { scriptArgs } from './script_args.ts';
 import { decodeBytesPerToken, kvBytesPerToken, paramCounts } from './roofline.ts';
@@ -84,8 +85,6 @@ const progress = (line: string) => {
 // The WASM engine has one thread: it is compared with the native one on one thread too.
 const threads = opts.backend === 'wasm' ? 1 : opts.threads || cpus().length;
 
-// One column of the table: an engine configuration, and where the WASM engine runs.
-type Column = { tp: number; backend: EngineBackend; isa?: string; host?: 'chromium' };
 const nativeIsas = availableIsas();
 function wasmColumns(): Column[] {
   const columns: Column[] = [{ tp: 1, backend: 'wasm', isa: 'wasm_simd128' }];
@@ -108,17 +107,6 @@ const columns: Column[] =
 
 const dir = await ensureBenchModel(opts.preset, opts.dtype, log);
 
-type Run = Column & {
-  isa: string;
-  threadsPerShard: number;
-  prefill: number;
-  decode: Map<number, number>;
-  contextDecode: Timings['contextDecode'];
-  // Batch-1 decode, each short run right after a bandwidth probe (native engines only).
-  pairs: { gbS: number; tokS: number }[];
-  ops: DecodeOps | null; // batch-1 decode op by op (native engines only)
-  shardBytes: number[];
-};
 const probeBandwidth = () => nativeAddon().measureBandwidth(1 << 30, threads); // GB/s, 1 GiB on every thread
 const PAIR_ROUNDS = 8;
 const PAIR_STEPS = 8;
@@ -256,46 +244,23 @@ if (!opts['skip-cold-start']) {
 }
 (opts.json ? process.stderr : process.stdout).write(lines.join('\n') + '\n');
 if (opts.json) {
+  const yardsticks: Yardsticks = {
+    batches: opts.batch,
+    context: opts.context,
+    rooflineTps,
+    contextKvBytes,
+    contextRooflineTps,
+    prefillPeak,
+    prefillShare,
+    pairShare,
+    pairSteps: PAIR_STEPS,
+    vsNative: opts.backend === 'wasm' ? baseline : null,
+  };
   const report = {
     settings: { preset: opts.preset, dtype: opts.dtype, backend: opts.backend, threads, weights_in: opts['weights-in'], prefill_tokens: opts.prefill, decode_steps: opts.decode, batches: opts.batch, context: opts.context ?? null, kv_dtype: opts['kv-dtype'], moe_split: c.numExperts > 0 ? opts['moe-split'] : null },
     machine: { cpu: cpus()[0]?.model.trim() ?? null, cpu_tuning: cpuTuning(), cpus: cpus().length, node: process.version, isa, bandwidth_gb_s: bandwidthGBs, bandwidth_gb_s_before_after: bandwidthSamples, fma_peak_gflop_s: peakGflops, int8_peak_gop_s: int8PeakGops, bf16_peak_gflop_s: bf16PeakGflops },
     model: { params_total: params.total, params_active: params.active, weight_bytes_per_token: bytesPerToken, decode_roofline_tok_s: rooflineTps },
-    runs: runs.map((r) => ({
-      backend: r.backend,
-      isa: r.isa,
-      tp: r.tp,
-      threads_per_shard: r.threadsPerShard,
-      prefill_tok_s: r.prefill,
-      prefill_share_of_peak: prefillShare(r.prefill) / 100,
-      prefill_peak: prefillPeak.field,
-      decode: opts.batch.map((b) => ({ batch: b, tok_s: r.decode.get(b)!, ...(b === 1 ? { share_of_roofline: r.decode.get(b)! / rooflineTps } : {}) })),
-      context_decode:
-        opts.context === undefined
-          ? null
-          : {
-              context: opts.context,
-              tok_s: r.contextDecode!.tokS,
-              kv_bytes_per_token: contextKvBytes,
-              roofline_tok_s: contextRooflineTps,
-              share_of_roofline: r.contextDecode!.tokS / contextRooflineTps,
-              // median step at short_context / median step at context, the two interleaved
-              ratio_to_short_context: r.contextDecode!.ratioToShort,
-              short_context: SHORT_CONTEXT,
-            },
-      decode_beside_bandwidth:
-        r.pairs.length === 0
-          ? null
-          : {
-              steps_per_pair: PAIR_STEPS,
-              pairs: r.pairs.map((p) => ({ bandwidth_gb_s: p.gbS, tok_s: p.tokS, share_of_roofline: pairShare(p) })),
-              median_share_of_roofline: median(pairShares(r)),
-            },
-      decode_ops: r.ops && decodeOpsJson(r.ops),
-      weight_bytes_per_shard: r.shardBytes,
-      ...(opts.backend === 'wasm'
-        ? { vs_native: { isa: baseline.isa, prefill: r.prefill / baseline.prefill, decode: opts.batch.map((b) => ({ batch: b, ratio: r.decode.get(b)! / baseline.decode.get(b)! })) } }
-        : {}),
-    })),
+    runs: runs.map((r) => runJson(r, yardsticks)),
   };
   process.stdout.write(JSON.stringify(report, null, 2) + '\n');
 }
