@@ -57,7 +57,7 @@ static const int FLOAT_PREFETCH_BYTES = 4096;
 // One tile: panels i … i + MP − 1 of ps (2·MP vectors of 8 rows) against NT tokens, each
 // output one fma chain along k (kernels.h). Each loaded weight vector feeds NT FMAs, each
 // broadcast activation 2·MP: 2·MP·NT accumulators of the 16 ymm registers.
-template <int D, int MP, int NT>
+template <int D, int MP, int NT, bool FETCH = true>
 AVX2_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, int t0, const tensor& w, const panel_set& ps,
                                int i) {
     const int64_t K = w.cols;
@@ -70,7 +70,7 @@ AVX2_FN static void float_tile(float* y, int64_t ldy, const act_rows& x, int t0,
         UNROLL_TILE for (int t = 0; t < NT; t++) acc[h][t] = _mm256_setzero_ps();
     constexpr int elem = D == DT_F32 ? 4 : 2, columns_per_line = 64 / (PANEL_ROWS * elem);
     for (int64_t k = 0; k < K; k++) {
-        if ((MP >= 2 || t0 == 0) && k % columns_per_line == 0)
+        if (FETCH && (MP >= 2 || t0 == 0) && k % columns_per_line == 0)
             for (int p = 0; p < MP; p++)
                 _mm_prefetch((const char*)w.data + (panel[p] * K + k) * PANEL_ROWS * elem + FLOAT_PREFETCH_BYTES, _MM_HINT_T0);
         __m256 wv[2 * MP];
@@ -163,12 +163,17 @@ AVX2_FN static void wide_panel(float* y, int64_t ldy, const act_rows& x, int T, 
 // tokens, F16/BF16 widened once a panel (wide_panel) when that makes two tiles or more. Four
 // panels rather than two, batch-1 decode, 2 threads, Intel Xeon, interleaved A/B (3 of 3
 // rounds each): mistral-mini F16 0.946× the time, BF16 0.912×, mixtral-mini F16 0.951×; 1
-// thread F16 0.913×. (2 and 8 KB ahead instead of 4: 1.03× and 1.12×.)
+// thread F16 0.913×. (2 and 8 KB ahead instead of 4: 1.03× and 1.12×.) On AMD family 19h
+// (DECODE_TILES_FETCH false: Zen 4, and Zen 3, which runs this table) the one-token tiles
+// fetch nothing: --isa avx2 on Zen 4, bench:ab --both-orders, 40 pairs each way: mixtral-mini
+// F16 0.820× the time at 1 thread, mistral-mini BF16 0.828×; at 2 threads mistral-mini F16
+// 0.956×, mixtral-mini BF16 0.939×. (Two tokens without fetching: 1.09×.)
 template <int D>
 AVX2_FN static void float_panels(float* y, int64_t ldy, const act_rows& x, int T, const tensor& w, const panel_set& ps) {
     int i = 0;
     if (T == 1)
-        for (; i + 4 <= ps.n; i += 4) float_tile<D, 4, 1>(y, ldy, x, 0, w, ps, i);
+        for (; i + 4 <= ps.n; i += 4)
+            DECODE_TILES_FETCH ? float_tile<D, 4, 1>(y, ldy, x, 0, w, ps, i) : float_tile<D, 4, 1, false>(y, ldy, x, 0, w, ps, i);
     if (T <= 2)
         for (; i + 2 <= ps.n; i += 2) float_tokens<D, 2, 2>(y, ldy, x, 0, T, w, ps, i);
     if (D != DT_F32 && T > 6) {
