@@ -167,13 +167,13 @@ AVX2_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0
         }
 }
 
-// Batch-1 decode on AMD family 19h (DECODE_TILES_FETCH false: Zen 4, and Zen 3, which runs
-// this table): a panel group's four panels against one token, a block's half (8 rows) at a
+// Decode on AMD family 19h (DECODE_TILES_FETCH false: Zen 4, and Zen 3, which runs this
+// table): a panel group's four panels against NT = 1 or 2 tokens, a block's half (8 rows) at a
 // time, the four panels interleaved group by group (each broadcast activation group feeds the
-// four), their integer sums in registers and the 8 float accumulators in memory (each is
+// four), their integer sums in registers and the float accumulators in memory (each is
 // updated once a block; in registers they would push the sums out of the 16), nothing fetched
-// ahead. The same exact integer sums, in another order, and the same float steps a block as
-// quant_tile's: the same bits. quant_tile<…, 4, 1> had kept its panels' loop rolled and its
+// ahead. The same exact integer sums and the same float steps a block as quant_tile's: the
+// same bits. quant_tile<…, 4, 1> had kept its panels' loop rolled and its
 // accumulators on the stack: hot in L2 it read Q4_0 at 25–27 GB/s on one Zen 4 thread, under
 // the memory's ~31, where this tile reads 33–36 (a harness of the kernel, a 590 KB matrix).
 // GCC's schedule needs the group loop rolled: unrolled, it computed all 64 products of a half
@@ -181,58 +181,71 @@ AVX2_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0
 // --isa avx2 on Zen 4 against quant_tile fetching 12 blocks ahead (bench:ab --both-orders,
 // 30–40 pairs each way): mistral-mini Q8_0 0.745× the time at 1 thread, 0.880× at 2;
 // mixtral-mini Q8_0 0.714× at 1; Q4_0 0.903× and 0.901× at 1, mixtral-mini 0.916× at 2. This
-// tile fetching 12 blocks ahead as quant_tile does: 1.25× its time without (Q4_0), and
-// quant_tile without its fetches: Q8_0 1.48×, Q4_0 0.96× (batch 2: 1.07×, so calls of 2–8
-// tokens keep quant_tile and its fetches). Zen 4's page fetch (fetch_next_page) here:
-// 0.991–1.024×, left out. Intel and Zen 5, not measured with it, keep quant_tile.
-template <bool Q4>
-AVX2_FN static void decode_tile(float* y, const qact_rows& x, const tensor& w, const panel_set& ps, int i) {
+// tile fetching 12 blocks ahead as quant_tile does: 1.25× its time without (Q4_0); quant_tile
+// without its fetches: Q8_0 1.48×, Q4_0 0.96×. Zen 4's page fetch (fetch_next_page) here:
+// 0.991–1.024×, left out. Calls of 2–12 tokens (Q4_0: 3–8), in pairs, against quant_tile's
+// 2-token tiles and their fetches: Q8_0 batch 2 0.863× (2 threads), 4 0.857× (1), 12 0.871×
+// (2), mixtral-mini batch 16 (~4 tokens an expert) 0.880× (2); Q4_0 batch 4 0.930×, 8 0.886×
+// (1), mixtral-mini batch 16 0.891× (2); but Q4_0 batch 2 1.001× at 1 thread, 1.059× at 2 (one
+// pass, no reuse from L2), which stays quant_tile's. Intel and Zen 5, not measured with it,
+// keep quant_tile.
+template <bool Q4, int NT>
+AVX2_FN static void decode_tile(float* y, int64_t ldy, const qact_rows& x, int t0, const tensor& w, const panel_set& ps, int i) {
     constexpr int block_bytes = Q4 ? Q4_PANEL_BLOCK : Q8_PANEL_BLOCK;
     const int64_t nb = x.nb;
-    const block_q8_act* xs = x.row(0);
+    const block_q8_act* xs[NT];
+    for (int t = 0; t < NT; t++) xs[t] = x.row(t0 + t);
     const uint8_t* panel[DECODE_PANELS];
     for (int p = 0; p < DECODE_PANELS; p++) panel[p] = (const uint8_t*)w.data + ps.at(i + p) * nb * block_bytes;
-    alignas(32) float acc[DECODE_PANELS][2][8] = {};
+    alignas(32) float acc[DECODE_PANELS][2][NT][8] = {};
     const __m256i low4 = _mm256_set1_epi8(0x0F), bias = _mm256_set1_epi8((char)0x80);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t* blk[DECODE_PANELS];
         UNROLL_TILE for (int p = 0; p < DECODE_PANELS; p++) blk[p] = panel[p] + b * block_bytes;
-        const __m256 xd = _mm256_set1_ps(xs[b].d);
         UNROLL_TILE for (int h = 0; h < 2; h++) {
-            __m256i s[DECODE_PANELS];
-            UNROLL_TILE for (auto& v : s) v = _mm256_setzero_si256();
+            __m256i s[DECODE_PANELS][NT];
+            UNROLL_TILE for (auto& u : s) UNROLL_TILE for (auto& v : u) v = _mm256_setzero_si256();
             if constexpr (Q4) {
                 // int16 sums (quant_tile's p16), widened once a block
                 _Pragma("GCC unroll 1") for (int j = 0; j < 4; j++) {
-                    const __m256i xl = group(xs[b], j), xh = group(xs[b], j + 4);
+                    __m256i xl[NT], xh[NT];
+                    UNROLL_TILE for (int t = 0; t < NT; t++) xl[t] = group(xs[t][b], j), xh[t] = group(xs[t][b], j + 4);
                     UNROLL_TILE for (int p = 0; p < DECODE_PANELS; p++) {
                         const __m256i v = _mm256_loadu_si256((const __m256i*)(blk[p] + 2 * PANEL_ROWS + j * 64 + h * 32));
                         const __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-                        s[p] = _mm256_add_epi16(s[p], _mm256_maddubs_epi16(lo, xl));
-                        s[p] = _mm256_add_epi16(s[p], _mm256_maddubs_epi16(hi, xh));
+                        UNROLL_TILE for (int t = 0; t < NT; t++) {
+                            s[p][t] = _mm256_add_epi16(s[p][t], _mm256_maddubs_epi16(lo, xl[t]));
+                            s[p][t] = _mm256_add_epi16(s[p][t], _mm256_maddubs_epi16(hi, xh[t]));
+                        }
                     }
                 }
-                const __m256i start = _mm256_set1_epi32(xs[b].start_q4);
-                UNROLL_TILE for (auto& v : s) v = _mm256_add_epi32(start, _mm256_madd_epi16(v, _mm256_set1_epi16(1)));
+                UNROLL_TILE for (int t = 0; t < NT; t++) {
+                    const __m256i start = _mm256_set1_epi32(xs[t][b].start_q4);
+                    UNROLL_TILE for (auto& u : s) u[t] = _mm256_add_epi32(start, _mm256_madd_epi16(u[t], _mm256_set1_epi16(1)));
+                }
             } else {
                 _Pragma("GCC unroll 1") for (int g = 0; g < 8; g++) {
-                    const __m256i xg = group(xs[b], g);
+                    __m256i xg[NT];
+                    UNROLL_TILE for (int t = 0; t < NT; t++) xg[t] = group(xs[t][b], g);
                     UNROLL_TILE for (int p = 0; p < DECODE_PANELS; p++) {
                         const __m256i ws = _mm256_xor_si256(_mm256_loadu_si256((const __m256i*)(blk[p] + 2 * PANEL_ROWS + g * 64 + h * 32)), bias);
-                        s[p] = dot4(s[p], _mm256_sign_epi8(ws, ws), ws, xg);
+                        const __m256i wa = _mm256_sign_epi8(ws, ws);
+                        UNROLL_TILE for (int t = 0; t < NT; t++) s[p][t] = dot4(s[p][t], wa, ws, xg[t]);
                     }
                 }
             }
             UNROLL_TILE for (int p = 0; p < DECODE_PANELS; p++) {
                 const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(blk[p] + 16 * h)));
-                _mm256_store_ps(acc[p][h], _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[p]), _mm256_mul_ps(dw, xd), _mm256_load_ps(acc[p][h])));
+                UNROLL_TILE for (int t = 0; t < NT; t++)
+                    _mm256_store_ps(acc[p][h][t], _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[p][t]), _mm256_mul_ps(dw, _mm256_set1_ps(xs[t][b].d)),
+                                                                  _mm256_load_ps(acc[p][h][t])));
             }
         }
     }
     for (int p = 0; p < DECODE_PANELS; p++)
         for (int h = 0; h < 2; h++) {
             const int64_t r = ps.at(i + p) * PANEL_ROWS + 8 * h;
-            if (r < w.rows) store_lanes(y + r, _mm256_load_ps(acc[p][h]), w.rows - r);
+            for (int t = 0; r < w.rows && t < NT; t++) store_lanes(y + (t0 + t) * ldy + r, _mm256_load_ps(acc[p][h][t]), w.rows - r);
         }
 }
 
@@ -262,8 +275,12 @@ AVX2_FN static void quant_panels(float* y, int64_t ldy, const qact_rows& x, int 
     constexpr int PREFILL_TOKENS = Q4 ? 4 : 3, PAIRS_TOKENS = Q4 ? 8 : 12;
     constexpr panel_source STORED = panel_source::stored;
     int i = 0;
-    if (T == 1 && !DECODE_TILES_FETCH)
-        for (; i + DECODE_PANELS <= ps.n; i += DECODE_PANELS) decode_tile<Q4>(y, x, w, ps, i);
+    if (!DECODE_TILES_FETCH && T <= PAIRS_TOKENS && !(Q4 && T == 2))  // decode_tile's measurements
+        for (; i + DECODE_PANELS <= ps.n; i += DECODE_PANELS) {
+            int t = 0;
+            for (; t + 2 <= T; t += 2) decode_tile<Q4, 2>(y, ldy, x, t, w, ps, i);
+            if (t < T) decode_tile<Q4, 1>(y, ldy, x, t, w, ps, i);
+        }
     if (T <= PAIRS_TOKENS)
         for (; i + DECODE_PANELS <= ps.n; i += DECODE_PANELS) quant_tokens<Q4, STORED, DECODE_PANELS, 2>(y, ldy, x, 0, T, w, ps, i, nullptr);
     uint8_t* copy = Q4 && T >= 2 * PREFILL_TOKENS ? thread_copy_buffer((size_t)x.nb * COPY_BLOCK) : nullptr;
