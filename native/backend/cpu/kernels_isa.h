@@ -110,9 +110,9 @@ extern const int STREAM_FETCH_BYTES;
 
 // Whether the AVX-512 tiles of calls of few tokens fetch ahead at all (float weights: 4 panels
 // against 1–4 tokens, kernels_avx512.cpp; Q8_0 / Q4_0: every tile of a call under 12 tokens,
-// quant_avx512.cpp), and the AVX2 table's one-token tiles (kernels_avx2.cpp, quant_avx2.cpp):
-// not on Zen 4 (and Zen 3), whose hardware prefetcher streams them faster alone. Chosen once,
-// like the above.
+// quant_avx512.cpp), and the AVX2 table's (one-token float tiles, kernels_avx2.cpp; Q8_0 /
+// Q4_0 calls of 1–12 tokens, quant_avx2.cpp's decode_tile): not on Zen 4 (and Zen 3), whose
+// hardware prefetcher streams them faster alone. Chosen once, like the above.
 extern const bool DECODE_TILES_FETCH;
 
 // The Q8_0 / Q4_0 tiles that leave fetching to the hardware (DECODE_TILES_FETCH false: Zen 4)

@@ -96,9 +96,9 @@ static const bool CPU_IS_ZEN4 = [] {
 // (bench:ab --alternate, 12 pairs each, 1 thread / 2 threads): mistral-mini Q4_0 0.789× (10
 // of 11 pairs) / 0.920× (11 of 11), Q8_0 0.808× / 0.971×, F16 0.879× / 0.960×, BF16 0.889× /
 // 0.989×; mixtral-mini Q4_0 0.737× / 0.831×, Q8_0 0.785× / 0.902×, F16 0.871× / 0.980×.
-// The AVX2 table's batch-1 tiles follow it (quant_avx2.cpp, kernels_avx2.cpp): family 19h is
+// The AVX2 table's decode tiles follow it (quant_avx2.cpp, kernels_avx2.cpp): family 19h is
 // Zen 3 too, the machine class's AVX2-only end, for which they were measured on Zen 4 running
-// that table (bench:llamacpp --avx2).
+// that table (bench:ab --isa avx2, bench:llamacpp --avx2).
 const bool DECODE_TILES_FETCH = !CPU_IS_ZEN4;
 
 // one_pass_tile for F16/BF16 calls of 13–24 tokens on Intel, where it took 0.83× the wide

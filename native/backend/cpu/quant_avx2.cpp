@@ -173,9 +173,9 @@ AVX2_FN static void quant_tile(float* y, int64_t ldy, const qact_rows& x, int t0
 // four), their integer sums in registers and the float accumulators in memory (each is
 // updated once a block; in registers they would push the sums out of the 16), nothing fetched
 // ahead. The same exact integer sums and the same float steps a block as quant_tile's: the
-// same bits. quant_tile<…, 4, 1> had kept its panels' loop rolled and its
-// accumulators on the stack: hot in L2 it read Q4_0 at 25–27 GB/s on one Zen 4 thread, under
-// the memory's ~31, where this tile reads 33–36 (a harness of the kernel, a 590 KB matrix).
+// same bits. quant_tile<…, 4, 1> had kept its panels' loop rolled and its accumulators on
+// the stack: hot in L2 it read Q4_0 at 25–27 GB/s on one Zen 4 thread, under the memory's
+// ~31, where this tile reads 33–36 (a harness of the kernel, a 590 KB matrix).
 // GCC's schedule needs the group loop rolled: unrolled, it computed all 64 products of a half
 // first and spilled them; both halves at once spilled 4 of the 8 sums. Batch-1 step with
 // --isa avx2 on Zen 4 against quant_tile fetching 12 blocks ahead (bench:ab --both-orders,
