@@ -1,6 +1,6 @@
 // The bench's measurements on one loaded engine: prefill, batched decode and decode after a
 // long prompt, in tokens/s. Portable: bench.ts runs it in Node, browser_wasm.ts in Chromium.
-import type { Engine } from '../src/engine/engine.ts';
+import type { Engine, StepOptions } from '../src/engine/engine.ts';
 
 export type TimingOptions = { prefill: number; decode: number; batch: number[]; context?: number };
 export type Timings = {
@@ -22,15 +22,21 @@ export const tokens = (V: number, n: number, seed: number) => Array.from({ lengt
 // Decode steps keep their logits in the engine's buffer, as the node's batch runner does
 // (StepOptions.reuseLogits): each step's are read before the next.
 export const REUSE_LOGITS = { reuseLogits: true } as const;
+// And where the next step is the same sequences' greedy one, the engine runs it ahead when the
+// node would have it (StepOptions.ahead, Engine.runsAhead: its threads leave a core free). The
+// first timed step then starts while the untimed one before it is read: 0.3–0.5 ms ahead of
+// the clock, once.
+export const greedyAhead = (engine: Engine): StepOptions => ({ reuseLogits: true, ahead: engine.runsAhead });
 // One greedy step of one sequence: feeds `tokens` (a prompt chunk, or the last token), returns
 // the next.
-export const greedyNext = async (engine: Engine, sequence: ReturnType<Engine['createSequence']>, tokens: number[]) =>
-  (await greedyStep(engine, [sequence], () => tokens))[0]!;
+export const greedyNext = async (engine: Engine, sequence: ReturnType<Engine['createSequence']>, tokens: number[], options: StepOptions = REUSE_LOGITS) =>
+  (await greedyStep(engine, [sequence], () => tokens, options))[0]!;
 // One greedy step of several sequences, sequence i fed feed(i): each one's next token, as the
 // node finds it (the engine's RowScan).
-const greedyStep = async (engine: Engine, seqs: number[], feed: (i: number) => number[]) =>
-  (await engine.stepScanned(seqs.map((s, i) => ({ sequence: s, tokens: feed(i) })), REUSE_LOGITS)).scans.map((r) => r[0]!.argmax);
-export const decodeStep = (engine: Engine, sequence: ReturnType<Engine['createSequence']>, token: number) => greedyNext(engine, sequence, [token]);
+const greedyStep = async (engine: Engine, seqs: number[], feed: (i: number) => number[], options: StepOptions = REUSE_LOGITS) =>
+  (await engine.stepScanned(seqs.map((s, i) => ({ sequence: s, tokens: feed(i) })), options)).scans.map((r) => r[0]!.argmax);
+export const decodeStep = (engine: Engine, sequence: ReturnType<Engine['createSequence']>, token: number, options: StepOptions = REUSE_LOGITS) =>
+  greedyNext(engine, sequence, [token], options);
 
 // log: a line per phase; progress: after each decode step (bench.ts redraws a line on a TTY).
 export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s: string) => void, progress?: (s: string) => void): Promise<Timings> {
@@ -51,7 +57,7 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
   for (const batch of opts.batch) {
     log(`  decode ${opts.decode} steps × batch ${batch} …`);
     const seqs = Array.from({ length: batch }, () => engine.createSequence());
-    const stepAll = (feed: (i: number) => number[]) => greedyStep(engine, seqs, feed);
+    const stepAll = (feed: (i: number) => number[]) => greedyStep(engine, seqs, feed, greedyAhead(engine));
     let next = await stepAll((i) => tokens(V, 16, i + 1));
     next = await stepAll((i) => [next[i]!]); // warm-up
     const t0 = now();
@@ -63,7 +69,8 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
     for (const s of seqs) engine.freeSequence(s);
   }
   // Long context: the prompt fed in chunks (as the node's scheduler does), then batch-1 decode
-  // after one warm-up step, its steps alternating with those of a sequence at a short context:
+  // after one warm-up step, its steps alternating with those of a sequence at a short context
+  // (so none runs ahead):
   // the ratio of their median steps holds still while the machine's speed drifts (on shared VMs
   // decode moves ±20% between runs minutes apart, which a ratio of two runs would carry).
   let contextDecode: Timings['contextDecode'] = null;
@@ -99,9 +106,10 @@ export async function measureDecodeBesideBandwidth(engine: Engine, probe: () => 
   const pairs: { gbS: number; tokS: number }[] = [];
   for (let r = 0; r < rounds; r++) {
     const gbS = probe();
-    next = await decodeStep(engine, s, next); // the engine's threads awake again
+    next = await decodeStep(engine, s, next, greedyAhead(engine)); // the engine's threads awake again
     const t0 = now();
-    for (let k = 0; k < steps; k++) next = await decodeStep(engine, s, next);
+    // The last step runs none ahead: the next probe has the machine to itself.
+    for (let k = 0; k < steps; k++) next = await decodeStep(engine, s, next, k < steps - 1 ? greedyAhead(engine) : REUSE_LOGITS);
     pairs.push({ gbS, tokS: steps / (now() - t0) });
   }
   engine.freeSequence(s);

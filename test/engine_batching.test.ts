@@ -189,13 +189,31 @@ describe('batching', () => {
     }
   });
 
-  it('a sliding-window ring refuses to truncate into its history', async () => {
+  it('a sliding-window ring that wrapped refuses to truncate into its history, but for one position', async () => {
     const s = engine.createSequence();
     await engine.step([{ sequence: s, tokens: prompt(30, 1, 512) }]);
     expect(engine.truncateSequence(s, 20)).toBe(false);
+    expect(engine.truncateSequence(s, 28)).toBe(false);
     expect(engine.truncateSequence(s, 30)).toBe(true);
     expect(engine.sequenceLength(s)).toBe(30);
+    expect(engine.truncateSequence(s, 29)).toBe(true); // only position 29 − W was overwritten
+    expect(engine.sequenceLength(s)).toBe(29);
     engine.freeSequence(s);
+  });
+
+  it('a ring that has not wrapped truncates anywhere, and continues as a fresh prefill would', async () => {
+    const window = engine.config.slidingWindow!;
+    const [s, fresh] = [engine.createSequence(), engine.createSequence()];
+    const p = prompt(window, 11, 512);
+    await engine.step([{ sequence: s, tokens: p }]);
+    expect(engine.truncateSequence(s, 4)).toBe(true);
+    const suffix = prompt(window, 12, 512); // wraps the ring from position 4 on
+    const [[got]] = (await engine.step([{ sequence: s, tokens: suffix }])) as [[Float32Array]];
+    await engine.step([{ sequence: fresh, tokens: p.slice(0, 4) }]);
+    const [[want]] = (await engine.step([{ sequence: fresh, tokens: suffix }])) as [[Float32Array]];
+    expect(got).toEqual(want);
+    engine.freeSequence(s);
+    engine.freeSequence(fresh);
   });
 
   it('a sliding-window sequence keeps at most W slots of cache however long it runs', async () => {

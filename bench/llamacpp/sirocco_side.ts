@@ -2,13 +2,16 @@
 // the same way (compare.ts runs the two in alternating child processes):
 //   pp N — a fresh sequence, one N-token prompt in one step
 //   tg N — a fresh sequence (or one prefilled to --depth), then N single-token steps; with
-//          --sequences S, S fresh sequences (a 16-token prompt each, not timed) stepping together
+//          --sequences S, S fresh sequences (a 16-token prompt each, not timed) stepping together.
+//          Greedy: each sequence fed its last argmax, the engine running each next step ahead
+//          where the node would have it (Engine.runsAhead); the tokens fed change neither
+//          engine's time a step
 // one untimed warm-up of each, then --reps timed runs; prints one JSON line of the times.
 import { z } from 'zod';
 import { Engine } from '../../src/engine/engine.ts';
 import { argmax } from '../../src/engine/greedy.ts';
 import { isaWithTuning } from '../../src/engine/native.ts';
-import { REUSE_LOGITS, tokens } from '../engine_timings.ts';
+import { REUSE_LOGITS, greedyAhead, tokens } from '../engine_timings.ts';
 import { scriptArgs } from '../script_args.ts';
 
 const USAGE = `usage: node --import tsx bench/llamacpp/sirocco_side.ts --model DIR [--threads 2] [--prompt 256] [--gen 64] [--depth 0] [--reps 5] [--sequences 1] [--isa TABLE] [--check]
@@ -37,14 +40,21 @@ if (opts.check) {
 let seed = 1;
 const now = () => performance.now() / 1000;
 
-// S sequences: a 16-token prompt each, then gen steps of one token each; seconds of the steps.
+// gen greedy steps of `sequences` after `first` (a prompt each, or their next tokens, not
+// timed); seconds of the steps.
+async function greedyTg(sequences: number[], first: number[][]): Promise<number> {
+  let { scans } = await engine.stepScanned(sequences.map((sequence, i) => ({ sequence, tokens: first[i]! })), greedyAhead(engine));
+  const t0 = now();
+  for (let i = 0; i < opts.gen; i++)
+    ({ scans } = await engine.stepScanned(sequences.map((sequence, j) => ({ sequence, tokens: [scans[j]![0]!.argmax] })), greedyAhead(engine)));
+  return now() - t0;
+}
+
+// S sequences: a 16-token prompt each, then gen steps of one token each.
 async function batchedTg(): Promise<number> {
   const sequences = Array.from({ length: opts.sequences }, () => engine.createSequence());
   try {
-    await engine.step(sequences.map((sequence) => ({ sequence, tokens: tokens(V, 16, seed++) })), REUSE_LOGITS);
-    const t0 = now();
-    for (let i = 0; i < opts.gen; i++) await engine.step(sequences.map((sequence) => ({ sequence, tokens: tokens(V, 1, seed++) })), REUSE_LOGITS);
-    return now() - t0;
+    return await greedyTg(sequences, sequences.map(() => tokens(V, 16, seed++)));
   } finally {
     for (const s of sequences) engine.freeSequence(s);
   }
@@ -56,9 +66,9 @@ async function run(prompt: boolean): Promise<number> {
   const sequence = engine.createSequence();
   try {
     for (let at = 0; at < opts.depth; at += 512) await engine.step([{ sequence, tokens: tokens(V, Math.min(512, opts.depth - at), seed++) }], REUSE_LOGITS);
+    if (!prompt) return await greedyTg([sequence], [tokens(V, 1, seed++)]);
     const t0 = now();
-    if (prompt) await engine.step([{ sequence, tokens: tokens(V, opts.prompt, seed++) }], REUSE_LOGITS);
-    else for (let i = 0; i < opts.gen; i++) await engine.step([{ sequence, tokens: tokens(V, 1, seed++) }], REUSE_LOGITS);
+    await engine.step([{ sequence, tokens: tokens(V, opts.prompt, seed++) }], REUSE_LOGITS);
     return now() - t0;
   } finally {
     engine.freeSequence(sequence);

@@ -28,7 +28,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                             InstanceMethod("freeSequence", &EngineWrap::FreeSequence),
                             InstanceMethod("sequenceLength", &EngineWrap::SequenceLength),
                             InstanceMethod("truncateSequence", &EngineWrap::TruncateSequence),
-                            InstanceMethod("step", &EngineWrap::Step), InstanceMethod("info", &EngineWrap::Info),
+                            InstanceMethod("step", &EngineWrap::Step), InstanceMethod("takeBack", &EngineWrap::TakeBack),
+                            InstanceMethod("info", &EngineWrap::Info),
                             InstanceMethod("drawToken", &EngineWrap::DrawToken),
                             InstanceMethod("drawTokens", &EngineWrap::DrawTokens),
                             InstanceMethod("logprobs", &EngineWrap::Logprobs),
@@ -38,7 +39,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                             InstanceMethod("loadPlan", &EngineWrap::LoadPlan),
                             InstanceMethod("loadSlice", &EngineWrap::LoadSlice),
                             InstanceMethod("finishLoad", &EngineWrap::FinishLoad),
-                            InstanceMethod("close", &EngineWrap::Close)});
+                            InstanceMethod("close", &EngineWrap::Close),
+                            InstanceAccessor("runsAhead", &EngineWrap::RunsAhead, nullptr)});
     }
 
     explicit EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
@@ -93,7 +95,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
             engine_error(env, s).ThrowAsJavaScriptException();
             return;
         }
-        steps_ = std::make_unique<StepThread>(env);
+        steps_ = std::make_unique<StepThread>(env, e_);
     }
 
     ~EngineWrap() override {
@@ -102,45 +104,60 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     }
 
    private:
-    bool usable(Napi::Env env) {
+    // Open, and no step() in flight.
+    bool idle(Napi::Env env) {
         if (!e_) Napi::Error::New(env, "engine is closed").ThrowAsJavaScriptException();
         else if (busy_) Napi::Error::New(env, "engine is busy with a step").ThrowAsJavaScriptException();
         return e_ && !busy_;
+    }
+    // Idle, and no step run ahead (step_ahead.h) left in sequences `ids` (all if null), nor
+    // running: for every call but step(), which settles with the step run ahead itself.
+    bool usable(Napi::Env env, const std::vector<int32_t>* ids = nullptr) {
+        if (!idle(env)) return false;
+        steps_->Settle(ids);
+        return true;
+    }
+    // usable() for a call on one sequence, info[0].
+    bool usable_for(const Napi::CallbackInfo& info) {
+        const std::vector<int32_t> id{info[0].ToNumber().Int32Value()};
+        return usable(info.Env(), &id);
     }
     // Sequence calls answer true/false: false means no such sequence (or truncation impossible).
     Napi::Value Bool(Napi::Env env, engine_status s) { return Napi::Boolean::New(env, s == ENGINE_OK); }
 
     Napi::Value CreateSequence(const Napi::CallbackInfo& info) {
-        if (!usable(info.Env())) return info.Env().Undefined();
+        const std::vector<int32_t> none;
+        if (!usable(info.Env(), &none)) return info.Env().Undefined();
         return Napi::Number::New(info.Env(), engine_seq_create(e_));
     }
     Napi::Value ResetSequence(const Napi::CallbackInfo& info) {
-        if (!usable(info.Env())) return info.Env().Undefined();
+        if (!usable_for(info)) return info.Env().Undefined();
         return Bool(info.Env(), engine_seq_reset(e_, info[0].As<Napi::Number>().Int32Value()));
     }
     Napi::Value FreeSequence(const Napi::CallbackInfo& info) {
-        if (!usable(info.Env())) return info.Env().Undefined();
+        if (!usable_for(info)) return info.Env().Undefined();
         return Bool(info.Env(), engine_seq_free(e_, info[0].As<Napi::Number>().Int32Value()));
     }
     Napi::Value TruncateSequence(const Napi::CallbackInfo& info) {
-        if (!usable(info.Env())) return info.Env().Undefined();
+        if (!usable_for(info)) return info.Env().Undefined();
         return Bool(info.Env(), engine_seq_truncate(e_, info[0].As<Napi::Number>().Int32Value(),
                                                     info[1].As<Napi::Number>().Int64Value()));
     }
     Napi::Value SequenceLength(const Napi::CallbackInfo& info) {
-        if (!usable(info.Env())) return info.Env().Undefined();
+        if (!usable_for(info)) return info.Env().Undefined();
         return Napi::Number::New(info.Env(), (double)engine_seq_length(e_, info[0].As<Napi::Number>().Int32Value()));
     }
 
     // step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array,
-    //      out?: Float32Array, scan?: Int32Array) → Promise<Float32Array (rows, vocab)>: the
-    //   logits in a fresh array, or in `out` (its first rows · vocab floats), which the caller
-    //   keeps from step to step — a fresh one is memory the process has not touched yet, whose
-    //   pages fault as the step writes them (engine.ts: reuseLogits). With `scan`, its first
-    //   2 · rows ints get engine_logits_scan's answers, on the step's thread.
+    //      out?: Float32Array, scan?: Int32Array, ahead?: boolean) → Promise<Float32Array (rows, vocab)>:
+    //   the logits in a fresh array, or in `out` (its first rows · vocab floats), which the
+    //   caller keeps from step to step — a fresh one is memory the process has not touched yet,
+    //   whose pages fault as the step writes them (engine.ts: reuseLogits). With `scan`, its
+    //   first 2 · rows ints get engine_logits_scan's answers, on the step's thread. With
+    //   `ahead`, the engine then runs the greedy step after it (step_ahead.h).
     Napi::Value Step(const Napi::CallbackInfo& info) {
         Napi::Env env = info.Env();
-        if (!usable(env)) return env.Undefined();
+        if (!idle(env)) return env.Undefined();
         if (info.Length() < 4 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
             !info[3].IsTypedArray()) {
             Napi::TypeError::New(env, "step(seqIds, counts, allLogits, tokens): typed arrays expected").ThrowAsJavaScriptException();
@@ -190,24 +207,46 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
             }
             scan = scan_arg.As<Napi::Int32Array>();
         }
-        auto* job = new StepJob{Napi::Persistent(info.This().As<Napi::Object>()),
-                                Napi::Promise::Deferred::New(env),
-                                e_,
-                                std::move(seqs),
-                                std::vector<int32_t>(toks.Data(), toks.Data() + toks.ElementLength()),
-                                Napi::Persistent(logits),
-                                logits.Data(),
-                                rows,
-                                (int32_t)vocab_,
-                                scan.IsEmpty() ? Napi::Reference<Napi::Int32Array>() : Napi::Persistent(scan),
-                                scan.IsEmpty() ? nullptr : scan.Data(),
-                                ENGINE_OK,
-                                std::string(),
-                                &busy_,
-                                steps_.get()};
+        StepJob* job = NewJob(info.This().As<Napi::Object>());
+        StepWork& w = job->work;
+        const size_t seqs_n = seqs.size();
+        w.seqs = std::move(seqs);
+        w.tokens.assign(toks.Data(), toks.Data() + toks.ElementLength());
+        w.logits = logits.Data();
+        w.rows = rows;
+        w.vocab = (int32_t)vocab_;
+        w.scan = scan.IsEmpty() ? nullptr : scan.Data();
+        job->logits_ref = Napi::Persistent(logits);
+        if (!scan.IsEmpty()) job->scan_ref = Napi::Persistent(scan);
+        job->ahead = info[6].ToBoolean().Value();
+        if (!read_ahead_draws(env, info[6], seqs_n, &job->draws)) {
+            delete job;
+            return env.Undefined();
+        }
+        return Submit(env, job);
+    }
+
+    // takeBack(seqIds?: Int32Array) → Promise<void>: settles once these sequences' positions
+    // of a step run ahead (all sequences' without seqIds) are taken back, for a caller about
+    // to change them without waiting on the JS thread (usable()).
+    Napi::Value TakeBack(const Napi::CallbackInfo& info) {
+        Napi::Env env = info.Env();
+        if (!idle(env)) return env.Undefined();
+        StepJob* job = NewJob(info.This().As<Napi::Object>());
+        job->ready = true;
+        if (info[0].IsTypedArray()) {
+            Napi::Int32Array ids = info[0].As<Napi::Int32Array>();
+            job->drop.assign(ids.Data(), ids.Data() + ids.ElementLength());
+            job->drop_all = false;
+        }
+        return Submit(env, job);
+    }
+
+    StepJob* NewJob(Napi::Object self) { return new StepJob(self, &busy_, steps_.get()); }
+    Napi::Value Submit(Napi::Env env, StepJob* job) {
         busy_ = true;
         Napi::Promise p = job->deferred.Promise();
-        steps_->Post(env, job);
+        steps_->Submit(env, job);
         return p;
     }
 
@@ -269,9 +308,23 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         return out;
     }
 
+    // runsAhead: whether the node should have the engine run steps ahead (step_ahead.h): only
+    // when the engine's threads leave a core free. Run ahead, a step overlaps the JavaScript
+    // that reads the last one (streaming, sampling, the HTTP server): beside it on a core of its
+    // own, steps come 1.25x as fast end to end (the default model, 1 thread, one greedy
+    // request, 2 vCPUs); on a core the engine's threads need, they came 0.81-0.96x as fast
+    // (2 threads). step()'s `ahead` itself is honoured either way.
+    Napi::Value RunsAhead(const Napi::CallbackInfo& info) {
+        engine_info ei{};
+        if (e_) engine_get_info(e_, &ei);
+        const unsigned threads = (unsigned)(ei.tp * ei.threads_per_shard);
+        return Napi::Boolean::New(info.Env(), e_ && threads < std::thread::hardware_concurrency());
+    }
+
     // Whose threads the per-row calls may use: the engine's while no step runs on them (busy_
-    // is set and cleared on this thread), else none (null: the calling thread alone).
-    engine* rows_engine() const { return busy_ ? nullptr : e_; }
+    // is set and cleared on this thread; a step run ahead, StepThread::Running), else none
+    // (null: the calling thread alone).
+    engine* rows_engine() const { return busy_ || !e_ || steps_->Running() ? nullptr : e_; }
 
     Napi::Value Info(const Napi::CallbackInfo& info) {
         Napi::Env env = info.Env();
@@ -285,6 +338,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         o.Set("kvBlocksInUse", (double)ei.kv_blocks_in_use);
         o.Set("kvBlockSlots", ei.kv_block_slots);
         o.Set("kvBlockBytes", (double)ei.kv_block_bytes);
+        const auto [answered, taken_back] = steps_ ? steps_->AheadCounts() : std::pair<uint64_t, uint64_t>{0, 0};
+        o.Set("aheadAnswered", (double)answered);
+        o.Set("aheadTakenBack", (double)taken_back);
         Napi::Array shards = Napi::Array::New(env, ei.tp);
         for (int s = 0; s < ei.tp; s++) shards.Set(s, (double)engine_shard_weight_bytes(e_, s));
         o.Set("weightBytesPerShard", shards);

@@ -1,5 +1,6 @@
-// The arguments of the addon's per-row logits calls (drawToken(s), logprobs(Rows)): the JS
-// values → the engine_api.h structs, with a JS exception when they are not what they should be.
+// The arguments of the addon's per-row logits calls (drawToken(s), logprobs(Rows), step's
+// ahead): the JS values → the engine_api.h structs, with a JS exception when they are not
+// what they should be.
 #pragma once
 #include <napi.h>
 
@@ -19,6 +20,12 @@ inline bool row_arrays(const Napi::CallbackInfo& info, const std::string& call) 
     return false;
 }
 
+// {temperature, topK, topP, minP, u} → a draw of no row yet.
+inline engine_draw draw_settings(const Napi::Object& d) {
+    const auto num = [&](const char* k) { return d.Get(k).ToNumber().DoubleValue(); };
+    return engine_draw{nullptr, 0, num("temperature"), get_int(d, "topK"), num("topP"), num("minP"), num("u"), -1};
+}
+
 // (row: Float32Array, {temperature, topK, topP, minP, u, best}) → *out; false with a JS
 // exception pending when they are not that or best is off the row.
 inline bool read_draw(Napi::Env env, const Napi::Value& row_v, const Napi::Value& draw_v, const char* who, engine_draw* out) {
@@ -28,12 +35,33 @@ inline bool read_draw(Napi::Env env, const Napi::Value& row_v, const Napi::Value
     }
     Napi::Float32Array row = row_v.As<Napi::Float32Array>();
     Napi::Object d = draw_v.As<Napi::Object>();
-    const auto num = [&](const char* k) { return d.Get(k).As<Napi::Number>().DoubleValue(); };
-    *out = engine_draw{row.Data(), (int32_t)row.ElementLength(), num("temperature"), get_int(d, "topK"), num("topP"), num("minP"), num("u"),
-                       get_int(d, "best")};
+    *out = draw_settings(d);
+    out->logits = row.Data();
+    out->vocab = (int32_t)row.ElementLength();
+    out->best = get_int(d, "best");
     if (out->best < 0 || (size_t)out->best >= row.ElementLength()) {
         Napi::RangeError::New(env, std::string(who) + ": best is not an index of the row").ThrowAsJavaScriptException();
         return false;
+    }
+    return true;
+}
+
+// step()'s `ahead` → *draws: none for true/false (each row's argmax), or one draw a sequence
+// (draw_settings; temperature 0: the argmax); false with a JS exception pending when it is an
+// array of another length or of other things.
+inline bool read_ahead_draws(Napi::Env env, const Napi::Value& v, size_t n_seqs, std::vector<engine_draw>* draws) {
+    if (!v.IsArray()) return true;
+    Napi::Array a = v.As<Napi::Array>();
+    if (a.Length() != n_seqs) {
+        Napi::TypeError::New(env, "step: ahead must hold one draw for each sequence").ThrowAsJavaScriptException();
+        return false;
+    }
+    for (uint32_t i = 0; i < a.Length(); i++) {
+        if (!a.Get(i).IsObject()) {
+            Napi::TypeError::New(env, "step: ahead's draws must be objects").ThrowAsJavaScriptException();
+            return false;
+        }
+        draws->push_back(draw_settings(a.Get(i).As<Napi::Object>()));
     }
     return true;
 }

@@ -75,7 +75,12 @@ void kv_seq_reset(kv_cache* kv, kv_seq* seq) {
 bool kv_seq_truncate(kv_cache* kv, kv_seq* seq, int64_t n) {
     if (n < 0 || n > seq->n_past) return false;
     if (n == seq->n_past) return true;
-    if (seq->window) return false;
+    if (seq->window) {
+        if (!kv_ring_can_truncate(seq, n)) return false;
+        for (int64_t p = n; p < seq->n_past; p++) seq->slot_pos[kv_slot(seq, p)] = -1;
+        seq->n_past = n;
+        return true;
+    }
     const int64_t blocks_kept = (n + KV_BLOCK_SLOTS - 1) / KV_BLOCK_SLOTS;
     while ((int64_t)seq->block_table.size() > blocks_kept) {
         return_block(kv, seq->block_table.back());

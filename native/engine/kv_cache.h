@@ -44,10 +44,18 @@ inline int64_t kv_slot(const kv_seq* seq, int64_t pos) { return seq->window ? po
 bool kv_seq_reserve(kv_cache* kv, kv_seq* seq, int64_t n_new);
 
 // Forgets positions ≥ n so the sequence continues from position n (a shared prefix is kept
-// warm while a differing suffix is recomputed). Full attention only: in a ring, the slots of
-// positions just below n may already hold later positions. Blocks past n return to the pool.
-// false (nothing changed) for a ring unless n == n_past, or if n > n_past.
+// warm while a differing suffix is recomputed; a decode step run ahead is taken back). Full
+// attention: blocks past n return to the pool. A ring: only where kv_ring_can_truncate says.
+// false (nothing changed) where it cannot, or if n > n_past.
 bool kv_seq_truncate(kv_cache* kv, kv_seq* seq, int64_t n);
+
+// Whether a ring can go back to position n: writing positions [n, n_past) overwrote positions
+// [n − W, n_past − W), and a query at n or later still sees n − W + 1 onwards. So nothing it
+// needs is gone if the ring never wrapped (n_past ≤ W) or if one position goes (only n − W,
+// which no later query sees, was overwritten).   W 4: n_past 9 → 8 yes, 9 → 7 no, 4 → 1 yes
+inline bool kv_ring_can_truncate(const kv_seq* seq, int64_t n) {
+    return seq->n_past <= seq->window || seq->n_past - n <= 1;
+}
 
 // Returns every block to the pool; the sequence starts again at position 0.
 void kv_seq_reset(kv_cache* kv, kv_seq* seq);

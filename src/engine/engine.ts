@@ -54,7 +54,23 @@ export type StepOptions = {
   // not touched, whose 4 KiB pages fault as the engine writes them, ~6 µs each on a 2-vCPU
   // VM: 0.2 ms of a batch-1 step of mistral-mini (128 KB of logits), 3 ms of a batch-16 one.
   reuseLogits?: boolean;
+  // The next step, run by the engine as soon as this one ends, while the caller reads this
+  // one's rows: the same sequences (each must get one logits row), each fed the token the
+  // caller will take from its row — its argmax (true), or as AheadDraw[] says (one an input).
+  // A step() of some of them, each fed that token, takes their rows without the engine
+  // waiting for this thread between the two steps: 0.3–0.46 ms a step from Node (thread
+  // wake-ups, the Promise, the caller's JavaScript) leave a step's path. The others' positions
+  // are taken back (each sequence back to its length) before anything else touches them:
+  // by step() on the engine's thread, by a synchronous call on a sequence after waiting for
+  // the step here (the rest of one step at most), by takeBack() without blocking this thread.
+  // Nothing computed changes: a row depends on its sequence alone.
+  ahead?: boolean | AheadDraw[];
 };
+
+// How the engine takes a sequence's token for the step it runs ahead: temperature 0 its row's
+// argmax (GREEDY), else drawToken's draw with these settings and uniform.
+export type AheadDraw = Omit<TokenDraw, 'best'>;
+export const GREEDY: AheadDraw = { temperature: 0, topK: 0, topP: 1, minP: 0, u: 0 };
 
 export class Engine {
   private queue: Promise<unknown> = Promise.resolve();
@@ -118,6 +134,12 @@ export class Engine {
     return this.native.truncateSequence(id, length);
   }
 
+  // Whether to ask for StepOptions.ahead: the native engine, its threads leaving a core free
+  // for this thread (beside them a step run ahead is slower); the WASM engine ignores it.
+  get runsAhead(): boolean {
+    return this.native.runsAhead;
+  }
+
   info(): NativeEngineInfo {
     return this.native.info();
   }
@@ -174,6 +196,13 @@ export class Engine {
     });
   }
 
+  // Settles once these sequences' positions of a step run ahead (StepOptions.ahead; every
+  // sequence's if none given) are taken back: before freeing, resetting or truncating them
+  // without waiting on this thread.
+  takeBack(sequences?: number[]): Promise<void> {
+    return this.enqueue(() => this.native.takeBack(sequences && Int32Array.from(sequences)));
+  }
+
   private enqueue<T>(work: () => Promise<T>): Promise<T> {
     const run = this.queue.then(work);
     this.queue = run.catch(() => undefined);
@@ -200,7 +229,7 @@ export class Engine {
     }
     const V = this.config.vocabSize;
     const out = options.reuseLogits ? this.logitsFor(inputs, V) : undefined;
-    const logits = await this.native.step(ids, counts, all, tokens, out, scan).catch((err: Error) => {
+    const logits = await this.native.step(ids, counts, all, tokens, out, scan, options.ahead).catch((err: Error) => {
       throw nativeErrorCode(err) === 'KV_EXHAUSTED' ? new KvCacheExhausted(err.message) : err;
     });
     let row = 0;

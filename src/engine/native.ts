@@ -11,6 +11,8 @@ export type NativeEngineInfo = {
   kvBlocksInUse: number;
   kvBlockSlots: number;
   kvBlockBytes: number; // one block across all shards
+  aheadAnswered: number; // step() calls answered from a step run ahead (StepOptions.ahead), so far
+  aheadTakenBack: number; // sequence positions of steps run ahead taken back, so far
   weightBytesPerShard: number[];
 };
 
@@ -22,6 +24,9 @@ export function nativeErrorCode(err: unknown): NativeErrorCode | undefined {
 }
 
 export interface NativeEngine {
+  // Whether a caller should ask step() for `ahead`: the engine runs steps on a thread of its own
+  // and its threads leave a core free for the caller's JavaScript (addon.cpp, RunsAhead).
+  readonly runsAhead: boolean;
   createSequence(): number;
   resetSequence(id: number): boolean;
   freeSequence(id: number): boolean;
@@ -30,7 +35,13 @@ export interface NativeEngine {
   // The logits (rows, vocab) in a fresh array, or in out's first rows · vocab floats; with
   // `scan`, its first 2 · rows ints get each row's argmax and first non-finite index
   // (engine_logits_scan in engine_api.h), found by the engine after the step.
-  step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array, out?: Float32Array, scan?: Int32Array): Promise<Float32Array>;
+  // With `ahead`, the engine then runs the greedy step after it on its own (StepOptions.ahead
+  // in engine.ts) if it `runsAhead`; an engine without a thread of its own (WASM) does not,
+  // which changes nothing computed.
+  step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array, out?: Float32Array, scan?: Int32Array, ahead?: boolean | Omit<TokenDraw, 'best'>[]): Promise<Float32Array>;
+  // Settles once these sequences' positions of a step run ahead (every sequence's without
+  // seqIds) are taken back.
+  takeBack(seqIds?: Int32Array): Promise<void>;
   // A sampled token of row (engine_logits_sample), on the calling thread.
   drawToken(row: Float32Array, draw: TokenDraw): number;
   // drawToken of each row, draws[i] for rows[i], on the calling thread and the engine's own

@@ -195,6 +195,10 @@ export class WasmEngine implements NativeEngine {
     });
   }
 
+  // It runs on the calling thread: never a step ahead, nothing to take back.
+  readonly runsAhead = false;
+  async takeBack(_seqIds?: Int32Array): Promise<void> {}
+
   drawToken(row: Float32Array, d: TokenDraw): number {
     if (d.best < 0 || d.best >= row.length) throw new RangeError('drawToken: best is not an index of the row');
     return this.call(() => {
@@ -252,6 +256,8 @@ export class WasmEngine implements NativeEngine {
           kvBlocksInUse: v[1]!,
           kvBlockSlots: v[0]!,
           kvBlockBytes: v[2]!,
+          aheadAnswered: 0, // never steps ahead
+          aheadTakenBack: 0,
           weightBytesPerShard: [v[3]!],
         };
       } finally {

@@ -7,14 +7,14 @@
 // sequence; an interactive request that finds none free takes one back from the batch line
 // admitted last, which waits again at the front of the batch lines and, readmitted, prefills
 // its prompt and tokens so far (recompute preemption, as vLLM's priority scheduling does).
-import { KvCacheExhausted, type Engine } from '../engine/engine.ts';
+import { GREEDY, KvCacheExhausted, type AheadDraw, type Engine } from '../engine/engine.ts';
 import { nonFiniteLogitsError } from '../engine/finite_logits.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { Generation, type FinishReason, type GenerationRequest } from './generation.ts';
 import type { RowLogprobs, TokenDraw } from '../engine/native.ts';
 import { planSample, sampledWith } from './sampler.ts';
 import { planStep, type StepBudget } from './scheduler.ts';
-import type { SessionStore } from './session_store.ts';
+import type { Lease, SessionStore } from './session_store.ts';
 
 export type RunnerStats = { running: number; waiting: number; steps: number; generatedTokens: number; preemptions: number };
 
@@ -25,6 +25,12 @@ export class BatchRunner {
   private steps = 0;
   private generatedTokens = 0;
   private preemptions = 0;
+  // The last step had the engine run the next one ahead (StepOptions.ahead), drawing every
+  // sequence's token itself. Ended requests' sequences are released once their positions of it
+  // are taken back (Engine.takeBack, which never blocks this thread), and a waiting request is
+  // admitted after the next step, which takes its rows: never at the cost of a step.
+  private ranAhead = false;
+  private readonly ended: { lease: Lease; cached: number[] }[] = [];
 
   constructor(
     private readonly engine: Engine,
@@ -54,12 +60,33 @@ export class BatchRunner {
   }
 
   private async run(): Promise<void> {
-    while (this.waiting.length > 0 || this.running.length > 0) {
-      this.admit();
+    for (;;) {
+      await this.releaseEnded();
+      if (this.waiting.length === 0 && this.running.length === 0) return;
+      if (!this.ranAhead || this.running.length === 0) this.admit();
       this.dropAborted();
       if (this.running.length === 0) continue;
       await this.step();
     }
+  }
+
+  private async releaseEnded(): Promise<void> {
+    if (this.ended.length === 0) return;
+    const ended = this.ended.splice(0);
+    if (this.ranAhead) await this.engine.takeBack(ended.map((e) => e.lease.seq));
+    for (const { lease, cached } of ended) this.sessions.release(lease, cached);
+  }
+
+  // Whether the engine can take g's token from the step that feeds it n tokens as the node
+  // would: its prompt done by then, and nothing reshaping the logits (rules, a grammar).
+  private static engineDraws(g: Generation, n: number): boolean {
+    return g.promptRemaining <= n && !g.rules.changesLogits && !(g.grammarActive && g.request.grammar);
+  }
+
+  // The engine's draw of g's token (AheadDraw), its uniform drawn now rather than after the step.
+  private static aheadDraw(g: Generation): AheadDraw {
+    const s = g.request.params.sampling;
+    return s.temperature === 0 ? GREEDY : { temperature: s.temperature, topK: s.topK, topP: s.topP, minP: s.minP, u: g.drawAhead() };
   }
 
   // The next request to admit: the first interactive one waiting, else the first batch one.
@@ -111,14 +138,14 @@ export class BatchRunner {
 
   private finish(g: Generation, reason: FinishReason): void {
     this.running.splice(this.running.indexOf(g), 1);
-    this.sessions.release(g.lease!, g.cached);
+    this.ended.push({ lease: g.lease!, cached: g.cached });
     g.request.listener.onDone({ finishReason: reason, tail: reason === 'abort' ? '' : g.tail(reason), usage: g.usage });
   }
 
   private fail(g: Generation, error: Error): void {
     this.running.splice(this.running.indexOf(g), 1);
     // The cache may hold a partial step: do not keep it warm.
-    this.sessions.release({ ...g.lease!, key: null }, []);
+    this.ended.push({ lease: { ...g.lease!, key: null }, cached: [] });
     g.request.listener.onError(error);
   }
 
@@ -133,12 +160,20 @@ export class BatchRunner {
       sequence: g.lease!.seq,
       tokens: g.promptRemaining > 0 ? g.prefix.slice(g.fed, g.fed + n) : [g.generated.at(-1)!],
     }));
+    // The engine can draw every sequence's next token, and no request waits to join: it runs
+    // the next step ahead.
+    const ahead =
+      this.engine.runsAhead && this.waiting.length === 0 && chosen.length === this.running.length && chosen.every(({ g, n }) => BatchRunner.engineDraws(g, n))
+        ? chosen.map(({ g }) => BatchRunner.aheadDraw(g))
+        : false;
+    this.ranAhead = false;
     let rows, scans;
     try {
       // Every row is read before the next step: the engine's kept buffer spares a fresh one's
       // page faults (StepOptions.reuseLogits). The engine scans each row for its argmax and
       // any non-finite logit (RowScan) off this thread.
-      ({ rows, scans } = await this.engine.stepScanned(inputs, { reuseLogits: true }));
+      ({ rows, scans } = await this.engine.stepScanned(inputs, { reuseLogits: true, ahead }));
+      this.ranAhead = ahead !== false;
     } catch (err) {
       // Out of K/V memory: give back idle sessions and let the next loop retry; any other
       // error fails the requests of this step only.
@@ -172,7 +207,7 @@ export class BatchRunner {
         await grammar.fillNextTokenBitmask();
         grammar.applyMask(logits);
       }
-      sampled.push({ g, logits, raw, token: planSample(logits, g.request.params.sampling, g.random, raw, scan.argmax) });
+      sampled.push({ g, logits, raw, token: planSample(logits, g.request.params.sampling, g.uniforms, raw, scan.argmax) });
     }
     const drawing = sampled.filter((r) => typeof r.token !== 'number');
     if (drawing.length > 0)

@@ -7,7 +7,7 @@ import type { Priority } from '../protocol/internal_api.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { TokenMatcher } from './grammar/index.ts';
 import { LogitRules, type LogitRuleParams } from './logit_rules.ts';
-import { SeededRandom, type SamplingParams, type TokenLogprob } from './sampler.ts';
+import { SeededRandom, type SamplingParams, type TokenLogprob, type Uniforms } from './sampler.ts';
 import type { Lease } from './session_store.ts';
 
 export type GenerateParams = {
@@ -44,7 +44,11 @@ export type GenerationRequest = {
 };
 
 export class Generation {
-  readonly random: SeededRandom;
+  private readonly random: SeededRandom;
+  // The sampler's uniforms: random's, but one drawn ahead (drawAhead) comes out first, so the
+  // generator's order is the same either way.
+  readonly uniforms: Uniforms = { next: () => this.takeDrawnAhead() ?? this.random.next() };
+  private drawnAhead: number | null = null;
   readonly rules: LogitRules;
   readonly generated: number[] = [];
   cached: number[] = []; // tokens now in the engine's cache for this sequence
@@ -84,6 +88,19 @@ export class Generation {
     this.stops = new StopMatcher(request.params.stop);
     this.grammarActive = (request.grammarTrigger ?? null) === null;
     this.prefix = request.prompt;
+  }
+
+  // The uniform the next sampled token takes, drawn now: for the engine to draw that token
+  // itself, running the next step ahead (BatchRunner).
+  drawAhead(): number {
+    this.drawnAhead ??= this.random.next();
+    return this.drawnAhead;
+  }
+
+  private takeDrawnAhead(): number | null {
+    const u = this.drawnAhead;
+    this.drawnAhead = null;
+    return u;
   }
 
   get promptRemaining(): number {

@@ -40,7 +40,8 @@ export class LogitRules {
     if (params.repetitionPenalty !== 1) for (const t of prompt) this.seen.add(t);
   }
 
-  private get changesLogits(): boolean {
+  // Whether apply() reshapes the next logits (else it hands them back as they are).
+  get changesLogits(): boolean {
     const p = this.params;
     return (
       p.repetitionPenalty !== 1 ||

@@ -82,6 +82,12 @@ export class NodeService {
     m.createObservableCounter('sirocco_node_generated_tokens_total').addCallback((o) =>
       o.observe(runner.stats().generatedTokens),
     );
+    m.createObservableCounter('sirocco_node_engine_steps_ahead_total', {
+      description: 'Engine steps whose logits came from the step the engine ran ahead (greedy decoding)',
+    }).addCallback((o) => o.observe(engine.info().aheadAnswered));
+    m.createObservableCounter('sirocco_node_engine_positions_taken_back_total', {
+      description: 'Sequence positions of steps run ahead taken back (a request ended or the batch changed)',
+    }).addCallback((o) => o.observe(engine.info().aheadTakenBack));
     m.createObservableCounter('sirocco_node_preemptions_total', { description: 'Batch lines that gave their sequence to an interactive request' }).addCallback((o) =>
       o.observe(runner.stats().preemptions),
     );

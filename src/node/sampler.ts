@@ -18,8 +18,11 @@ export type SamplingParams = {
 export type TokenLogprob = { token: number; logprob: number };
 export type Sampled = { token: number; logprob: number | null; top: TokenLogprob[] };
 
+// Where a sampler takes its uniform numbers in [0, 1) from.
+export type Uniforms = { next(): number };
+
 // Uniform draws in [0, 1) fully determined by a seed (up to 2^53), from the project's sfc32.
-export class SeededRandom {
+export class SeededRandom implements Uniforms {
   private readonly bits: Sfc32;
 
   constructor(seed: number) {
@@ -125,14 +128,14 @@ export type NativeDraw = (logits: Float32Array, draw: TokenDraw) => number;
 
 // best: argmax(logits). One draw of `random` whenever temperature > 0 and a token has a
 // finite logit, whichever code draws.
-function sampleToken(logits: Float32Array, p: SamplingParams, random: SeededRandom, best: number, native?: NativeDraw): number {
+function sampleToken(logits: Float32Array, p: SamplingParams, random: Uniforms, best: number, native?: NativeDraw): number {
   const planned = planToken(logits, p, random, best);
   return typeof planned === 'number' ? planned : native ? native(logits, planned) : drawHere(logits, p, () => planned.u, best);
 }
 
 // A row's token, or the draw that picks it where native code can (temperature > 0 and the
 // largest logit finite), its uniform number already taken from `random`.
-function planToken(logits: Float32Array, p: SamplingParams, random: SeededRandom, best: number): number | TokenDraw {
+function planToken(logits: Float32Array, p: SamplingParams, random: Uniforms, best: number): number | TokenDraw {
   if (p.temperature === 0) return best;
   const maxLogit = logits[best]!;
   if (!Number.isFinite(maxLogit)) return drawHere(logits, p, () => random.next(), best);
@@ -196,7 +199,7 @@ export function sample(
 // sample() in two halves, for a batch of rows whose draws the engine makes in one call
 // (Engine.drawTokens): the row's token, or its draw for the engine; then sampledWith(token).
 // The same tokens as sample() with a native draw, the generator drawn the same.
-export function planSample(logits: Float32Array, params: SamplingParams, random: SeededRandom, raw: Float32Array = logits, rawArgmax?: number): number | TokenDraw {
+export function planSample(logits: Float32Array, params: SamplingParams, random: Uniforms, raw: Float32Array = logits, rawArgmax?: number): number | TokenDraw {
   return planToken(logits, params, random, bestOf(logits, raw, rawArgmax));
 }
 

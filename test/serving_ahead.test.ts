@@ -1,0 +1,70 @@
+// Decoding with the engine running each next step ahead (StepOptions.ahead), end to end: the
+// node asks for it while the engine can draw every running request's next token (greedy or
+// sampled, no logit rule or grammar), and nothing a client sees changes — the tokens and
+// logprobs are those of the same requests decoded without it. The node asks only while its
+// engine's threads leave a core free (Engine.runsAhead): it runs with one thread fewer here.
+import { availableParallelism } from 'node:os';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from './helpers/stack.ts';
+
+let stack: Stack;
+let client: OpenAI;
+beforeAll(async () => {
+  stack = await startStack({ nodeArgs: ['--threads', String(Math.max(1, availableParallelism() - 1))] });
+  client = new OpenAI({ baseURL: `${stack.gateway.url}/v1`, apiKey: await stack.createKey('ahead'), maxRetries: 0 });
+}, 120_000);
+afterAll(async () => stack?.stop());
+
+const metric = (name: string) => stack.nodeMetric(stack.nodes[0]!, `sirocco_node_engine_${name}_total`);
+const prompts = ['The wind over the sea', 'Count slowly from one', 'Three rivers and a lake', 'Once upon a time'];
+
+type Extras = { top_k?: number; logit_bias?: Record<string, number>; ignore_eos?: boolean; return_tokens_as_token_ids?: boolean };
+type Run = { ids: string[]; logprobs: number[] };
+
+// A completion of `maxTokens` tokens (EOS ignored), its tokens by id and their logprobs.
+async function complete(prompt: string, fields: Partial<OpenAI.CompletionCreateParamsNonStreaming> & Extras, maxTokens: number): Promise<Run> {
+  const body = { model: stack.modelId, prompt, max_tokens: maxTokens, logprobs: 1, ignore_eos: true, return_tokens_as_token_ids: true, ...fields };
+  const lp = (await client.completions.create(body as OpenAI.CompletionCreateParamsNonStreaming)).choices[0]!.logprobs!;
+  return { ids: lp.tokens!, logprobs: lp.token_logprobs! };
+}
+
+// A logit rule that changes no logit: the node runs no step ahead for the request.
+const noAhead = { logit_bias: { '5': 0 } };
+const sampling = [{ temperature: 0 }, { temperature: 0.9, seed: 7 }, { temperature: 1.2, top_p: 0.8, seed: 8 }, { temperature: 0.7, top_k: 20, seed: 9 }];
+
+describe('steps run ahead', () => {
+  it('concurrent greedy and seeded sampled requests get the tokens and logprobs they get without, most steps taken from the one run ahead', async () => {
+    const before = await metric('steps_ahead');
+    const want: Run[] = [];
+    for (const [i, p] of prompts.entries()) want.push(await complete(p, { ...sampling[i], ...noAhead }, 20));
+    expect(await metric('steps_ahead')).toBe(before);
+
+    const mid = { ahead: await metric('steps_ahead'), steps: await metric('steps') };
+    const got = await Promise.all(prompts.map((p, i) => complete(p, sampling[i]!, 20)));
+    expect(got).toEqual(want);
+    // Steps whose logits the engine had already computed: most of the batch's steps (not those
+    // that admit a request, nor the first decode step after each prompt).
+    const steps = (await metric('steps')) - mid.steps;
+    expect((await metric('steps_ahead')) - mid.ahead).toBeGreaterThanOrEqual(steps / 2);
+  });
+
+  it('requests that end while the others decode leave the others unchanged, and their sessions warm', async () => {
+    const lengths = [3, 20, 9, 14];
+    const want = await Promise.all(prompts.map((p, i) => complete(p, { temperature: 0, ...noAhead }, lengths[i]!)));
+    const before = await metric('positions_taken_back');
+    const got = await Promise.all(prompts.map((p, i) => complete(p, { temperature: 0 }, lengths[i]!)));
+    expect(got).toEqual(want);
+    // Each request that ended (the longest last) had its position of the next step taken back.
+    expect((await metric('positions_taken_back')) - before).toBeGreaterThanOrEqual(prompts.length - 1);
+
+    // A session's second turn, warm after a greedy first turn, matches a cold run.
+    const session = { headers: { 'x-session-id': 'ahead-1' } };
+    const first = await client.completions.create({ model: stack.modelId, prompt: prompts[0]!, max_tokens: 12, temperature: 0 }, session);
+    const next = `${prompts[0]}${first.choices[0]!.text} and then`;
+    const warm = await client.completions.create({ model: stack.modelId, prompt: next, max_tokens: 12, temperature: 0 }, session);
+    const cold = await client.completions.create({ model: stack.modelId, prompt: next, max_tokens: 12, temperature: 0 });
+    expect(warm.usage!.prompt_tokens_details?.cached_tokens ?? 0).toBeGreaterThan(0);
+    expect(warm.choices[0]!.text).toBe(cold.choices[0]!.text);
+  });
+});
