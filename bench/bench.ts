@@ -47,12 +47,13 @@ const Options = z.object({
   backend: z.enum(['native', 'wasm']).default('native'),
   json: z.boolean().default(false),
   'skip-cold-start': z.boolean().default(false),
+  ahead: z.enum(['auto', 'on', 'off']).default('auto'),
 });
 
 const USAGE = `usage: npm run bench -- [--preset mixtral-mini|mistral-mini] [--dtype f16|bf16|f32|q8_0|q4_0] [--threads N]
                      [--prefill 256] [--decode 32] [--batch 1,4,16] [--tp 1,2] [--moe-split columns|experts]
                      [--weights-in memory|mmap] [--context N] [--kv-dtype f16|f32|q8_0] [--backend native|wasm]
-                     [--json] [--skip-cold-start]
+                     [--json] [--skip-cold-start] [--ahead auto|on|off]
 Prefill and decode tokens/s of a benchmark-shaped model (generated into .bench/models on first use), with the
 memory bandwidth and the FMA and int8 peaks measured in the same run: decode as a share of the bandwidth
 roofline, prefill as a share of the peak of the kernels it runs on. SIROCCO_ISA=avx2 picks the kernel table.
@@ -60,6 +61,8 @@ roofline, prefill as a share of the peak of the kernels it runs on. SIROCCO_ISA=
   --kv-dtype D  the K/V cache's storage (default f16; q8_0 reads 56% of its bytes at long context)
   --backend wasm  the WASM engine beside the native one, in Node and in Chromium, at one thread
   --json        the table to stderr, every figure with its settings to stdout as one JSON document
+  --ahead A     decode steps run ahead (the engine going on to the next greedy step while this one is read):
+                auto (default) where the node runs them (the engine's threads leave a core free), on, off
 Native engines also time a few batch-1 decode steps op by op: the share of a step spent reading matrices
 (matmul, MoE, lm_head) and their GB/s against the probe; attention, the other ops, and the gaps between ops.`;
 const text = { type: 'string' } as const;
@@ -67,7 +70,7 @@ const opts = scriptArgs(
   USAGE,
   {
     preset: text, dtype: text, threads: text, prefill: text, decode: text, batch: text, tp: text, 'moe-split': text,
-    'skip-cold-start': { type: 'boolean' }, 'weights-in': text, context: text, 'kv-dtype': text, backend: text, json: { type: 'boolean' },
+    'skip-cold-start': { type: 'boolean' }, 'weights-in': text, context: text, 'kv-dtype': text, backend: text, json: { type: 'boolean' }, ahead: text,
   },
   Options,
 );
@@ -112,7 +115,7 @@ const PAIR_ROUNDS = 8;
 const PAIR_STEPS = 8;
 const OP_STEPS = 16;
 
-const timingOptions = { prefill: opts.prefill, decode: opts.decode, batch: opts.batch, context: opts.context };
+const timingOptions = { prefill: opts.prefill, decode: opts.decode, batch: opts.batch, context: opts.context, ahead: opts.ahead === 'auto' ? undefined : opts.ahead === 'on' };
 
 // config: the model's, from the engines in Node (the first column always runs there).
 async function measure(column: Column): Promise<{ run: Run; config?: Engine['config'] }> {
@@ -125,7 +128,7 @@ async function measure(column: Column): Promise<{ run: Run; config?: Engine['con
       const info = await browser.load(dir, wasm, { isa: column.isa, kvDtype: opts['kv-dtype'] });
       log(`  prefill, decode${opts.context === undefined ? '' : ' and long-context decode'} in the page …`);
       const t = await browser.measure(timingOptions);
-      return { run: { ...column, isa: info.isa, threadsPerShard: 1, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs: [], ops: null, shardBytes: info.weightBytesPerShard } };
+      return { run: { ...column, isa: info.isa, threadsPerShard: 1, stepsAhead: false, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs: [], ops: null, shardBytes: info.weightBytesPerShard } };
     } finally {
       await browser.close();
     }
@@ -135,10 +138,10 @@ async function measure(column: Column): Promise<{ run: Run; config?: Engine['con
     const info = engine.info();
     const t = await measureEngine(engine, timingOptions, log, progress);
     const native = backend === 'native';
-    const pairs = native ? (log(`  decode beside the bandwidth: ${PAIR_ROUNDS} × (probe, ${PAIR_STEPS} steps) …`), await measureDecodeBesideBandwidth(engine, probeBandwidth, PAIR_ROUNDS, PAIR_STEPS)) : [];
+    const pairs = native ? (log(`  decode beside the bandwidth: ${PAIR_ROUNDS} × (probe, ${PAIR_STEPS} steps) …`), await measureDecodeBesideBandwidth(engine, probeBandwidth, PAIR_ROUNDS, PAIR_STEPS, timingOptions.ahead)) : [];
     const ops = native ? (log(`  decode op by op: ${OP_STEPS} steps …`), await measureDecodeOps(engine, OP_STEPS, probeBandwidth)) : null;
     return {
-      run: { ...column, isa: info.isa, threadsPerShard: info.threadsPerShard, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs, ops, shardBytes: info.weightBytesPerShard },
+      run: { ...column, isa: info.isa, threadsPerShard: info.threadsPerShard, stepsAhead: timingOptions.ahead ?? engine.runsAhead, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs, ops, shardBytes: info.weightBytesPerShard },
       config: engine.config,
     };
   } finally {
@@ -202,7 +205,7 @@ const lines = [
   '',
   opts.backend === 'wasm'
     ? row('', (r) => `${r.backend} ${r.isa} (${r.host ?? '1 thread'})`)
-    : row('', (r) => `--tp ${r.tp} (${threadCount(r.threadsPerShard)} per shard)`),
+    : row('', (r) => `--tp ${r.tp} (${threadCount(r.threadsPerShard)} per shard${r.stepsAhead ? ', steps run ahead' : ''})`),
   row(`prefill (${opts.prefill} tokens)`, (r) =>
     comparedOnly(r) ? `${r.prefill.toFixed(1)} tok/s${vsBaseline(r, (x) => x.prefill)}` : `${r.prefill.toFixed(1)} tok/s = ${prefillShare(r.prefill).toFixed(1)}% of ${prefillPeak.kind} peak`,
   ),

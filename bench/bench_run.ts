@@ -12,6 +12,7 @@ export type Column = { tp: number; backend: EngineBackend; isa?: string; host?: 
 export type Run = Column & {
   isa: string;
   threadsPerShard: number;
+  stepsAhead: boolean; // decode steps ran ahead (TimingOptions.ahead)
   prefill: number;
   decode: Map<number, number>;
   contextDecode: Timings['contextDecode'];
@@ -39,6 +40,7 @@ export const runJson = (r: Run, y: Yardsticks) => ({
   isa: r.isa,
   tp: r.tp,
   threads_per_shard: r.threadsPerShard,
+  steps_ahead: r.stepsAhead,
   prefill_tok_s: r.prefill,
   prefill_share_of_peak: y.prefillShare(r.prefill) / 100,
   prefill_peak: y.prefillPeak.field,

@@ -2,7 +2,8 @@
 // long prompt, in tokens/s. Portable: bench.ts runs it in Node, browser_wasm.ts in Chromium.
 import type { Engine, StepOptions } from '../src/engine/engine.ts';
 
-export type TimingOptions = { prefill: number; decode: number; batch: number[]; context?: number };
+// ahead: whether decode steps run ahead (StepOptions.ahead); undefined: as the node has them.
+export type TimingOptions = { prefill: number; decode: number; batch: number[]; context?: number; ahead?: boolean };
 export type Timings = {
   prefill: number;
   decode: [batch: number, tokS: number][];
@@ -26,7 +27,7 @@ export const REUSE_LOGITS = { reuseLogits: true } as const;
 // node would have it (StepOptions.ahead, Engine.runsAhead: its threads leave a core free). The
 // first timed step then starts while the untimed one before it is read: 0.3–0.5 ms ahead of
 // the clock, once.
-export const greedyAhead = (engine: Engine): StepOptions => ({ reuseLogits: true, ahead: engine.runsAhead });
+export const greedyAhead = (engine: Engine, ahead = engine.runsAhead): StepOptions => ({ reuseLogits: true, ahead });
 // One greedy step of one sequence: feeds `tokens` (a prompt chunk, or the last token), returns
 // the next.
 export const greedyNext = async (engine: Engine, sequence: ReturnType<Engine['createSequence']>, tokens: number[], options: StepOptions = REUSE_LOGITS) =>
@@ -57,7 +58,7 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
   for (const batch of opts.batch) {
     log(`  decode ${opts.decode} steps × batch ${batch} …`);
     const seqs = Array.from({ length: batch }, () => engine.createSequence());
-    const stepAll = (feed: (i: number) => number[]) => greedyStep(engine, seqs, feed, greedyAhead(engine));
+    const stepAll = (feed: (i: number) => number[]) => greedyStep(engine, seqs, feed, greedyAhead(engine, opts.ahead));
     let next = await stepAll((i) => tokens(V, 16, i + 1));
     next = await stepAll((i) => [next[i]!]); // warm-up
     const t0 = now();
@@ -100,16 +101,16 @@ export async function measureEngine(engine: Engine, opts: TimingOptions, log: (s
 // the memory bandwidth (GB/s): a share of the roofline from a pair measured seconds apart, not
 // from one bandwidth figure and one decode figure taken minutes apart on a VM whose bandwidth
 // moves by half within a minute.
-export async function measureDecodeBesideBandwidth(engine: Engine, probe: () => number, rounds: number, steps: number): Promise<{ gbS: number; tokS: number }[]> {
+export async function measureDecodeBesideBandwidth(engine: Engine, probe: () => number, rounds: number, steps: number, ahead?: boolean): Promise<{ gbS: number; tokS: number }[]> {
   const s = engine.createSequence();
   let next = await greedyNext(engine, s, tokens(engine.config.vocabSize, 16, 1));
   const pairs: { gbS: number; tokS: number }[] = [];
   for (let r = 0; r < rounds; r++) {
     const gbS = probe();
-    next = await decodeStep(engine, s, next, greedyAhead(engine)); // the engine's threads awake again
+    next = await decodeStep(engine, s, next, greedyAhead(engine, ahead)); // the engine's threads awake again
     const t0 = now();
     // The last step runs none ahead: the next probe has the machine to itself.
-    for (let k = 0; k < steps; k++) next = await decodeStep(engine, s, next, k < steps - 1 ? greedyAhead(engine) : REUSE_LOGITS);
+    for (let k = 0; k < steps; k++) next = await decodeStep(engine, s, next, k < steps - 1 ? greedyAhead(engine, ahead) : REUSE_LOGITS);
     pairs.push({ gbS, tokS: steps / (now() - t0) });
   }
   engine.freeSequence(s);

@@ -55,8 +55,9 @@ describe('steps run ahead', () => {
     const before = await metric('positions_taken_back');
     const got = await Promise.all(prompts.map((p, i) => complete(p, { temperature: 0 }, lengths[i]!)));
     expect(got).toEqual(want);
-    // Each request that ended (the longest last) had its position of the next step taken back.
-    expect((await metric('positions_taken_back')) - before).toBeGreaterThanOrEqual(prompts.length - 1);
+    // Requests that ended after the others joined (the longest two at least: the last alone)
+    // had their position of the next step taken back.
+    expect((await metric('positions_taken_back')) - before).toBeGreaterThanOrEqual(2);
 
     // A session's second turn, warm after a greedy first turn, matches a cold run.
     const session = { headers: { 'x-session-id': 'ahead-1' } };
