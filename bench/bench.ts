@@ -20,7 +20,7 @@ import { hostWasmModule, wasmModuleBuilt } from '../src/engine/wasm_load.ts';
 import { ensureBenchModel } from './bench_models.ts';
 import { BrowserWasm, CHROMIUM } from './browser_wasm.ts';
 import { runJson, type Column, type Run, type Yardsticks } from './bench_run.ts';
-import { measureDecodeBesideBandwidth, measureEngine, median, SHORT_CONTEXT } from './engine_timings.ts';
+import { greedyAhead, measureDecodeBesideBandwidth, measureEngine, median, SHORT_CONTEXT } from './engine_timings.ts';
 import { measureDecodeOps } from './decode_ops.ts';
 import { measurePeaks } from './peaks.ts';
 import { scriptArgs } from './script_args.ts';
@@ -141,7 +141,7 @@ async function measure(column: Column): Promise<{ run: Run; config?: Engine['con
     const pairs = native ? (log(`  decode beside the bandwidth: ${PAIR_ROUNDS} × (probe, ${PAIR_STEPS} steps) …`), await measureDecodeBesideBandwidth(engine, probeBandwidth, PAIR_ROUNDS, PAIR_STEPS, timingOptions.ahead)) : [];
     const ops = native ? (log(`  decode op by op: ${OP_STEPS} steps …`), await measureDecodeOps(engine, OP_STEPS, probeBandwidth)) : null;
     return {
-      run: { ...column, isa: info.isa, threadsPerShard: info.threadsPerShard, stepsAhead: timingOptions.ahead ?? engine.runsAhead, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs, ops, shardBytes: info.weightBytesPerShard },
+      run: { ...column, isa: info.isa, threadsPerShard: info.threadsPerShard, stepsAhead: greedyAhead(engine, timingOptions.ahead).ahead === true, prefill: t.prefill, decode: new Map(t.decode), contextDecode: t.contextDecode, pairs, ops, shardBytes: info.weightBytesPerShard },
       config: engine.config,
     };
   } finally {

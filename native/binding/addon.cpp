@@ -96,6 +96,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
             return;
         }
         steps_ = std::make_unique<StepThread>(env, e_);
+        engine_info ei{};
+        engine_get_info(e_, &ei);
+        runs_ahead_ = (unsigned)(ei.tp * ei.threads_per_shard) < std::thread::hardware_concurrency();
     }
 
     ~EngineWrap() override {
@@ -313,13 +316,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     // that reads the last one (streaming, sampling, the HTTP server): beside it on a core of its
     // own, steps come 1.25x as fast end to end (the default model, 1 thread, one greedy
     // request, 2 vCPUs); on a core the engine's threads need, they came 0.81-0.96x as fast
-    // (2 threads). step()'s `ahead` itself is honoured either way.
-    Napi::Value RunsAhead(const Napi::CallbackInfo& info) {
-        engine_info ei{};
-        if (e_) engine_get_info(e_, &ei);
-        const unsigned threads = (unsigned)(ei.tp * ei.threads_per_shard);
-        return Napi::Boolean::New(info.Env(), e_ && threads < std::thread::hardware_concurrency());
-    }
+    // (2 threads). step()'s `ahead` itself is honoured either way. Worked out once, at load:
+    // the node reads it every step, and counting the cores reads /sys.
+    Napi::Value RunsAhead(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), e_ && runs_ahead_); }
 
     // Whose threads the per-row calls may use: the engine's while no step runs on them (busy_
     // is set and cleared on this thread; a step run ahead, StepThread::Running), else none
@@ -428,6 +427,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     std::unique_ptr<StepThread> steps_;  // while e_ lives
     bool busy_ = false;
     int64_t vocab_ = 0;
+    bool runs_ahead_ = false;  // RunsAhead
     std::string backend_, isa_;
 };
 

@@ -12,6 +12,7 @@ import {
   type OpTime,
   type RowLogprobs,
   type TokenDraw,
+  type AheadDraw,
 } from './native.ts';
 import { ModelLoadError } from './errors.ts';
 import type { WasmEngineOptions } from './wasm_engine.ts';
@@ -67,9 +68,8 @@ export type StepOptions = {
   ahead?: boolean | AheadDraw[];
 };
 
-// How the engine takes a sequence's token for the step it runs ahead: temperature 0 its row's
-// argmax (GREEDY), else drawToken's draw with these settings and uniform.
-export type AheadDraw = Omit<TokenDraw, 'best'>;
+export type { AheadDraw };
+// The AheadDraw of greedy decoding: the row's argmax.
 export const GREEDY: AheadDraw = { temperature: 0, topK: 0, topP: 1, minP: 0, u: 0 };
 
 export class Engine {

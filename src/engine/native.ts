@@ -38,7 +38,7 @@ export interface NativeEngine {
   // With `ahead`, the engine then runs the greedy step after it on its own (StepOptions.ahead
   // in engine.ts) if it `runsAhead`; an engine without a thread of its own (WASM) does not,
   // which changes nothing computed.
-  step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array, out?: Float32Array, scan?: Int32Array, ahead?: boolean | Omit<TokenDraw, 'best'>[]): Promise<Float32Array>;
+  step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array, out?: Float32Array, scan?: Int32Array, ahead?: boolean | AheadDraw[]): Promise<Float32Array>;
   // Settles once these sequences' positions of a step run ahead (every sequence's without
   // seqIds) are taken back.
   takeBack(seqIds?: Int32Array): Promise<void>;
@@ -68,6 +68,10 @@ export type OpTime = { op: string; seconds: number; calls: number; weightBytes: 
 // A draw of src/node/sampler.ts: temperature > 0; topK 0, topP 1 and minP 0 are off; u uniform
 // in [0, 1); best the index of the row's largest logit, which is finite.
 export type TokenDraw = { temperature: number; topK: number; topP: number; minP: number; u: number; best: number };
+
+// How the engine takes a sequence's token for the step it runs ahead (StepOptions.ahead in
+// engine.ts): temperature 0 its row's argmax, else drawToken's draw with these settings and u.
+export type AheadDraw = Omit<TokenDraw, 'best'>;
 
 // What logprobs need of a logits row: log Σ exp, and the best indices, best first (of equal
 // logits the lower index first).

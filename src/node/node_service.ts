@@ -83,7 +83,7 @@ export class NodeService {
       o.observe(runner.stats().generatedTokens),
     );
     m.createObservableCounter('sirocco_node_engine_steps_ahead_total', {
-      description: 'Engine steps whose logits came from the step the engine ran ahead (greedy decoding)',
+      description: 'Engine steps whose logits came from the step the engine ran ahead, each sequence fed the token it drew',
     }).addCallback((o) => o.observe(engine.info().aheadAnswered));
     m.createObservableCounter('sirocco_node_engine_positions_taken_back_total', {
       description: 'Sequence positions of steps run ahead taken back (a request ended or the batch changed)',
