@@ -25,10 +25,13 @@ afterAll(async () => {
 type Fed = (i: number, step: number, argmax: number, row?: Float32Array) => number; // the token sequence i is fed
 const greedy: Fed = (_i, _step, argmax) => argmax;
 
+// The tokens decode() fed, and what each row's RowScan said the engine fed its step ahead.
+type FedLog = { fed: number[]; fedAhead: number[] };
+
 // Prefills each prompt in one step, then decodes `steps` tokens for all of them together, each
 // fed `feed`'s token; every step with `options`, or asking the engine to draw the tokens of step
-// k + 1 with draws(k). Each step's logits rows, copied.
-async function decode(engine: Engine, prompts: number[][], steps: number, feed: Fed, options: StepOptions = {}, draws?: (k: number) => AheadDraw[]) {
+// k + 1 with draws(k). Each step's logits rows, copied; what was fed, in `log`.
+async function decode(engine: Engine, prompts: number[][], steps: number, feed: Fed, options: StepOptions = {}, draws?: (k: number) => AheadDraw[], log?: FedLog) {
   const seqs = prompts.map(() => engine.createSequence());
   const out: Float32Array[][] = [];
   const opts = (k: number) => (draws ? { ...options, ahead: draws(k) } : options);
@@ -38,6 +41,8 @@ async function decode(engine: Engine, prompts: number[][], steps: number, feed: 
       out.push(rows.map((r) => Float32Array.from(r[0]!)));
       if (k === steps) break;
       const inputs = seqs.map((sequence, i) => ({ sequence, tokens: [feed(i, k, scans[i]![0]!.argmax, rows[i]![0]!)] }));
+      log?.fed.push(...inputs.map((input) => input.tokens[0]!));
+      log?.fedAhead.push(...scans.map((s) => s[0]!.fedAhead));
       ({ rows, scans } = await engine.stepScanned(inputs, opts(k + 1)));
     }
   } finally {
@@ -54,10 +59,14 @@ describe('steps run ahead', () => {
   for (const [name, engine] of [['a sliding-window ring', () => ring], ['a paged full-attention cache', () => paged]] as const)
     it(`greedy decoding gives the same logits, bit for bit, each step taken from the one run ahead (${name})`, async () => {
       const e = engine();
-      const want = await decode(e, prompts, 30, greedy);
+      const without: FedLog = { fed: [], fedAhead: [] };
+      const want = await decode(e, prompts, 30, greedy, {}, undefined, without);
+      expect(new Set(without.fedAhead)).toEqual(new Set([-1])); // nothing ran ahead
       const before = counts(e);
-      const got = await decode(e, prompts, 30, greedy, { ahead: true, reuseLogits: true });
+      const log: FedLog = { fed: [], fedAhead: [] };
+      const got = await decode(e, prompts, 30, greedy, { ahead: true, reuseLogits: true }, undefined, log);
       expect(got).toEqual(want);
+      expect(log.fedAhead).toEqual(log.fed); // each row's argmax
       // Every decode step came from the step run ahead; the one after the last was taken back
       // as each sequence was freed.
       expect(counts(e)).toEqual({ ahead: before.ahead + 30, back: before.back + 3 });
@@ -69,8 +78,13 @@ describe('steps run ahead', () => {
     const drawn = (e: Engine): Fed => (i, k, argmax, row) => (draw(i, k).temperature === 0 ? argmax : e.drawToken(row!, { ...draw(i, k), best: argmax }));
     const want = await decode(ring, prompts, 24, drawn(ring));
     const before = counts(ring);
-    const got = await decode(ring, prompts, 24, drawn(ring), { reuseLogits: true }, (k) => prompts.map((_, i) => draw(i, k)));
+    const log: FedLog = { fed: [], fedAhead: [] };
+    const got = await decode(ring, prompts, 24, drawn(ring), { reuseLogits: true }, (k) => prompts.map((_, i) => draw(i, k)), log);
     expect(got).toEqual(want);
+    // The engine hands back the tokens it drew: drawToken's, so the node need not draw them again.
+    expect(log.fedAhead).toEqual(log.fed);
+    const argmaxes = want.slice(0, -1).flatMap((rows) => rows.map((r) => r.indexOf(Math.max(...r))));
+    expect(log.fed.some((t, j) => t !== argmaxes[j]), 'a draw that is not the argmax').toBe(true);
     expect(counts(ring)).toEqual({ ahead: before.ahead + 24, back: before.back + 3 });
   });
 
@@ -89,7 +103,10 @@ describe('steps run ahead', () => {
       const other: Fed = (i, k, argmax) => (argmax + 1 + ((i * 7 + k * 13) % 50)) % V;
       const want = await decode(e, prompts, 20, other);
       const before = counts(e);
-      expect(await decode(e, prompts, 20, other, { ahead: true })).toEqual(want);
+      const log: FedLog = { fed: [], fedAhead: [] };
+      expect(await decode(e, prompts, 20, other, { ahead: true }, undefined, log)).toEqual(want);
+      // What the engine fed its steps ahead (the argmaxes), not what the caller took.
+      expect(log.fedAhead.every((t, j) => t >= 0 && t !== log.fed[j])).toBe(true);
       expect(counts(e)).toEqual({ ahead: before.ahead, back: before.back + 21 * 3 });
     });
 
@@ -185,7 +202,9 @@ describe('steps run ahead', () => {
     const wasm = await Engine.load(await models.make({ preset: 'mixtral-tiny', seed: 35 }), { backend: 'wasm' });
     try {
       expect(wasm.runsAhead).toBe(false);
-      expect(await decode(wasm, prompts, 6, greedy, { ahead: true })).toEqual(await decode(wasm, prompts, 6, greedy));
+      const log: FedLog = { fed: [], fedAhead: [] };
+      expect(await decode(wasm, prompts, 6, greedy, { ahead: true }, undefined, log)).toEqual(await decode(wasm, prompts, 6, greedy));
+      expect(new Set(log.fedAhead)).toEqual(new Set([-1]));
       expect(counts(wasm)).toEqual({ ahead: 0, back: 0 });
     } finally {
       await wasm.close();

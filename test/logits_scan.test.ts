@@ -79,7 +79,7 @@ describe('the logits scan', () => {
           const { rows, scans } = await e.stepScanned(inputs, { reuseLogits });
           expect(rows.map((r) => r.length)).toEqual([5, 1]);
           expect(scans.map((s) => s.length)).toEqual([5, 1]);
-          const want = rows.flat().map((row) => ({ argmax: argmax(row), firstNonFinite: -1 }));
+          const want = rows.flat().map((row) => ({ argmax: argmax(row), firstNonFinite: -1, fedAhead: -1 }));
           expect(scans.flat(), `${backend}, reuseLogits ${reuseLogits}`).toEqual(want);
           expect(new Set(want.map((w) => w.argmax)).size, 'rows with different argmaxes').toBeGreaterThan(1);
         }

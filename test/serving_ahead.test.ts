@@ -35,14 +35,17 @@ const sampling = [{ temperature: 0 }, { temperature: 0.9, seed: 7 }, { temperatu
 
 describe('steps run ahead', () => {
   it('concurrent greedy and seeded sampled requests get the tokens and logprobs they get without, most steps taken from the one run ahead', async () => {
-    const before = await metric('steps_ahead');
+    const before = { ahead: await metric('steps_ahead'), draws: await metric('draws_taken') };
     const want: Run[] = [];
     for (const [i, p] of prompts.entries()) want.push(await complete(p, { ...sampling[i], ...noAhead }, 20));
-    expect(await metric('steps_ahead')).toBe(before);
+    expect({ ahead: await metric('steps_ahead'), draws: await metric('draws_taken') }).toEqual(before);
 
-    const mid = { ahead: await metric('steps_ahead'), steps: await metric('steps') };
+    const mid = { ahead: await metric('steps_ahead'), steps: await metric('steps'), draws: await metric('draws_taken') };
     const got = await Promise.all(prompts.map((p, i) => complete(p, sampling[i]!, 20)));
     expect(got).toEqual(want);
+    // The three sampled requests' tokens, most of them as the engine drew them for its steps
+    // ahead (the node did not draw them again).
+    expect((await metric('draws_taken')) - mid.draws).toBeGreaterThanOrEqual((3 * 20) / 2);
     // Steps whose logits the engine had already computed: most of the batch's steps (not those
     // that admit a request, nor the first decode step after each prompt).
     const steps = (await metric('steps')) - mid.steps;

@@ -152,12 +152,14 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     }
 
     // step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array,
-    //      out?: Float32Array, scan?: Int32Array, ahead?: boolean) → Promise<Float32Array (rows, vocab)>:
+    //      out?: Float32Array, scan?: Int32Array, ahead?: boolean | draws, aheadTokens?: Int32Array)
+    //   → Promise<Float32Array (rows, vocab)>:
     //   the logits in a fresh array, or in `out` (its first rows · vocab floats), which the
     //   caller keeps from step to step — a fresh one is memory the process has not touched yet,
     //   whose pages fault as the step writes them (engine.ts: reuseLogits). With `scan`, its
     //   first 2 · rows ints get engine_logits_scan's answers, on the step's thread. With
-    //   `ahead`, the engine then runs the greedy step after it (step_ahead.h).
+    //   `ahead`, the engine then runs the step after it (step_ahead.h); `aheadTokens` gets the
+    //   token each row fed it (−1 in every row when none runs ahead).
     Napi::Value Step(const Napi::CallbackInfo& info) {
         Napi::Env env = info.Env();
         if (!idle(env)) return env.Undefined();
@@ -198,18 +200,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         } else {
             logits = Napi::Float32Array::New(env, (size_t)(rows * vocab_));
         }
-        Napi::Int32Array scan;
-        const Napi::Value scan_arg = info[5];
-        if (!scan_arg.IsUndefined()) {
-            if (!scan_arg.IsTypedArray() || scan_arg.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
-                scan_arg.As<Napi::Int32Array>().ElementLength() < (size_t)(2 * rows)) {
-                Napi::TypeError::New(env, "step: scan must be an Int32Array of at least " + std::to_string(2 * rows) +
-                                              " ints (2 a logits row, rows " + std::to_string(rows) + ")")
-                    .ThrowAsJavaScriptException();
-                return env.Undefined();
-            }
-            scan = scan_arg.As<Napi::Int32Array>();
-        }
+        Napi::Int32Array scan, ahead_tokens;
+        const std::string of_rows = " a logits row, rows " + std::to_string(rows);
+        if (!read_int32_out(env, info[5], 2 * rows, "scan", "2" + of_rows, &scan) ||
+            !read_int32_out(env, info[7], rows, "aheadTokens", "1" + of_rows, &ahead_tokens))
+            return env.Undefined();
         StepJob* job = NewJob(info.This().As<Napi::Object>());
         StepWork& w = job->work;
         const size_t seqs_n = seqs.size();
@@ -221,6 +216,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         w.scan = scan.IsEmpty() ? nullptr : scan.Data();
         job->logits_ref = Napi::Persistent(logits);
         if (!scan.IsEmpty()) job->scan_ref = Napi::Persistent(scan);
+        if (!ahead_tokens.IsEmpty()) job->ahead_tokens_ref = Napi::Persistent(ahead_tokens), job->ahead_tokens = ahead_tokens.Data();
         job->ahead = info[6].ToBoolean().Value();
         if (!read_ahead_draws(env, info[6], seqs_n, &job->draws)) {
             delete job;

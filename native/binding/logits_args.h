@@ -46,6 +46,20 @@ inline bool read_draw(Napi::Env env, const Napi::Value& row_v, const Napi::Value
     return true;
 }
 
+// step()'s optional Int32Array outputs (scan, aheadTokens): *out empty when `v` is undefined;
+// false with a TypeError pending when it is not an Int32Array of at least n ints.
+inline bool read_int32_out(Napi::Env env, const Napi::Value& v, int64_t n, const char* name, const std::string& per_row,
+                           Napi::Int32Array* out) {
+    if (v.IsUndefined()) return true;
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array || v.As<Napi::Int32Array>().ElementLength() < (size_t)n) {
+        Napi::TypeError::New(env, std::string("step: ") + name + " must be an Int32Array of at least " + std::to_string(n) + " ints (" + per_row + ")")
+            .ThrowAsJavaScriptException();
+        return false;
+    }
+    *out = v.As<Napi::Int32Array>();
+    return true;
+}
+
 // step()'s `ahead` → *draws: none for true/false (each row's argmax), or one draw a sequence
 // (draw_settings; temperature 0: the argmax); false with a JS exception pending when it is an
 // array of another length or of other things.

@@ -27,15 +27,15 @@ struct StepWork {
     }
 };
 
-// Each row's token for the step after `done`: its argmax (scan: engine_logits_scan's), or
-// drawn as draws[i] says — what the node's sampler draws from that row (engine_logits_sample,
+// Each row's token for the step after `done` (*tokens): its argmax (scan: engine_logits_scan's),
+// or drawn as draws[i] says — what the node's sampler draws from that row (engine_logits_sample,
 // on the engine's threads, as Engine.drawTokens). A row with a NaN or ±Inf, which the node
-// fails, keeps its argmax.
-inline std::vector<int32_t> next_tokens(engine* e, const StepWork& done, std::vector<engine_draw> draws, const int32_t* scan) {
-    std::vector<int32_t> tokens((size_t)done.rows);
+// fails, keeps its argmax. False when a draw found no memory: no step runs ahead.
+inline bool next_tokens(engine* e, const StepWork& done, std::vector<engine_draw> draws, const int32_t* scan, std::vector<int32_t>* tokens) {
+    tokens->resize((size_t)done.rows);
     std::vector<engine_draw> sampled;
     for (int64_t i = 0; i < done.rows; i++) {
-        tokens[i] = scan[2 * i];
+        (*tokens)[i] = scan[2 * i];
         if (draws.empty() || draws[i].temperature == 0 || scan[2 * i + 1] >= 0) continue;
         draws[i].logits = done.logits + i * done.vocab;
         draws[i].vocab = done.vocab;
@@ -43,11 +43,10 @@ inline std::vector<int32_t> next_tokens(engine* e, const StepWork& done, std::ve
         sampled.push_back(draws[i]);
     }
     std::vector<int32_t> drawn(sampled.size());
-    if (sampled.empty() || engine_logits_sample_rows(e, sampled.data(), (int32_t)sampled.size(), drawn.data()) != ENGINE_OK)
-        return tokens;  // out of memory for a draw: the step runs ahead for nothing, and is taken back
+    if (!sampled.empty() && engine_logits_sample_rows(e, sampled.data(), (int32_t)sampled.size(), drawn.data()) != ENGINE_OK) return false;
     for (int64_t i = 0, k = 0; i < done.rows; i++)
-        if (!draws.empty() && draws[i].logits) tokens[i] = drawn[k++];
-    return tokens;
+        if (!draws.empty() && draws[i].logits) (*tokens)[i] = drawn[k++];
+    return true;
 }
 
 // Sequences and the lengths to put them back to: what a step run ahead added, taken back.

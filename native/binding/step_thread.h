@@ -26,6 +26,8 @@ struct StepJob {
     StepWork work;
     Napi::Reference<Napi::Float32Array> logits_ref;  // resolves to it; empty: to undefined
     Napi::Reference<Napi::Int32Array> scan_ref;
+    Napi::Reference<Napi::Int32Array> ahead_tokens_ref;
+    int32_t* ahead_tokens = nullptr;  // by row: the token each fed the step run after this one (−1: none ran)
     bool* busy;  // the Engine's: false again once settled
     class StepThread* thread;
     bool ahead = false;          // asked: run the next step after this one …
@@ -136,7 +138,7 @@ class StepThread {
             s = scan.data();
         }
         StepWork next;
-        next.tokens = next_tokens(e_, done, draws, s);
+        if (!next_tokens(e_, done, draws, s, &next.tokens)) return false;
         SequenceLengths lengths;
         for (int64_t i = 0; i < n; i++) {
             const int32_t id = done.seqs[i].seq_id;
@@ -176,6 +178,7 @@ class StepThread {
     void RunAhead(StepJob* job) {
         while (job) {
             const bool ahead = job->ahead && PlanAhead(job->work, job->draws);
+            for (int64_t i = 0; job->ahead_tokens && i < job->work.rows; i++) job->ahead_tokens[i] = ahead ? ahead_.work.tokens[i] : -1;
             done_.NonBlockingCall(job);  // job is the JS thread's from here
             if (!ahead) return;
             ahead_.work.Run(e_);  // meanwhile the JS thread touches only its seqs, tokens and kept (under mu_)

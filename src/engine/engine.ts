@@ -44,7 +44,10 @@ const logitRows = (input: StepInput) => (input.allLogits ? input.tokens.length :
 // ±Inf (-1 if none). stepScanned has the engine find both in native code after the step
 // (engine_logits_scan): in JavaScript each takes ~45 µs a 32,000-logit row, on the thread
 // that plans the next step.
-export type RowScan = { argmax: number; firstNonFinite: number };
+// fedAhead: the token the engine fed this row's sequence in the step it runs after this one
+// (StepOptions.ahead: the argmax, or its AheadDraw's sample, as the caller would take), −1 when
+// none runs ahead — a caller takes it instead of drawing the same token again.
+export type RowScan = { argmax: number; firstNonFinite: number; fedAhead: number };
 // The step's rows as step() gives them, and each one's scan in the same places.
 export type ScannedStepOutput = { rows: StepOutput; scans: RowScan[][] };
 
@@ -188,10 +191,13 @@ export class Engine {
   // step(), with each row's RowScan.
   stepScanned(inputs: StepInput[], options: StepOptions = {}): Promise<ScannedStepOutput> {
     return this.enqueue(async () => {
-      const scan = new Int32Array(2 * inputs.reduce((n, input) => n + logitRows(input), 0));
-      const rows = await this.runStep(inputs, options, scan);
+      const n = inputs.reduce((n, input) => n + logitRows(input), 0);
+      const scan = new Int32Array(2 * n);
+      const fed = options.ahead ? new Int32Array(n) : undefined;
+      const rows = await this.runStep(inputs, options, scan, fed);
       let at = 0;
-      const scans = rows.map((r) => r.map(() => ({ argmax: scan[2 * at]!, firstNonFinite: scan[2 * at++ + 1]! })));
+      const scanOf = (i: number): RowScan => ({ argmax: scan[2 * i]!, firstNonFinite: scan[2 * i + 1]!, fedAhead: fed ? fed[i]! : -1 });
+      const scans = rows.map((r) => r.map(() => scanOf(at++)));
       return { rows, scans };
     });
   }
@@ -209,7 +215,7 @@ export class Engine {
     return run;
   }
 
-  private async runStep(inputs: StepInput[], options: StepOptions, scan?: Int32Array): Promise<StepOutput> {
+  private async runStep(inputs: StepInput[], options: StepOptions, scan?: Int32Array, fedAhead?: Int32Array): Promise<StepOutput> {
     const n = inputs.length;
     const ids = new Int32Array(n);
     const counts = new Int32Array(n);
@@ -229,7 +235,7 @@ export class Engine {
     }
     const V = this.config.vocabSize;
     const out = options.reuseLogits ? this.logitsFor(inputs, V) : undefined;
-    const logits = await this.native.step(ids, counts, all, tokens, out, scan, options.ahead).catch((err: Error) => {
+    const logits = await this.native.step(ids, counts, all, tokens, out, scan, options.ahead, fedAhead).catch((err: Error) => {
       throw nativeErrorCode(err) === 'KV_EXHAUSTED' ? new KvCacheExhausted(err.message) : err;
     });
     let row = 0;

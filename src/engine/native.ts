@@ -35,10 +35,20 @@ export interface NativeEngine {
   // The logits (rows, vocab) in a fresh array, or in out's first rows · vocab floats; with
   // `scan`, its first 2 · rows ints get each row's argmax and first non-finite index
   // (engine_logits_scan in engine_api.h), found by the engine after the step.
-  // With `ahead`, the engine then runs the greedy step after it on its own (StepOptions.ahead
-  // in engine.ts) if it `runsAhead`; an engine without a thread of its own (WASM) does not,
-  // which changes nothing computed.
-  step(seqIds: Int32Array, counts: Int32Array, allLogits: Uint8Array, tokens: Int32Array, out?: Float32Array, scan?: Int32Array, ahead?: boolean | AheadDraw[]): Promise<Float32Array>;
+  // With `ahead`, the engine then runs the step after it on its own (StepOptions.ahead in
+  // engine.ts) if it `runsAhead`; an engine without a thread of its own (WASM) does not,
+  // which changes nothing computed. `aheadTokens` (one int a row) gets the token each row fed
+  // that step: −1 in every row when none ran ahead.
+  step(
+    seqIds: Int32Array,
+    counts: Int32Array,
+    allLogits: Uint8Array,
+    tokens: Int32Array,
+    out?: Float32Array,
+    scan?: Int32Array,
+    ahead?: boolean | AheadDraw[],
+    aheadTokens?: Int32Array,
+  ): Promise<Float32Array>;
   // Settles once these sequences' positions of a step run ahead (every sequence's without
   // seqIds) are taken back.
   takeBack(seqIds?: Int32Array): Promise<void>;

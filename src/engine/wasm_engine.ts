@@ -6,7 +6,7 @@ import type { ModelConfig } from './config.ts';
 import type { LayerTensors, ModelFiles, TensorLocation } from './model_files.ts';
 import { yieldToHost } from './yield_to_host.ts';
 import { cString, engineError, instantiate, lastError, put, putString, type Exports } from './wasm_exports.ts';
-import { DEFAULT_KV_DTYPE, KV_DTYPE_CODE, type KvDtype, type NativeEngine, type NativeEngineInfo, type NativeErrorCode, type NativeSlice, type RowLogprobs, type TokenDraw } from './native.ts';
+import { DEFAULT_KV_DTYPE, KV_DTYPE_CODE, type AheadDraw, type KvDtype, type NativeEngine, type NativeEngineInfo, type NativeErrorCode, type NativeSlice, type RowLogprobs, type TokenDraw } from './native.ts';
 
 const STATUS: Record<number, NativeErrorCode> = { 1: 'BAD_INPUT', 2: 'KV_EXHAUSTED', 3: 'INTERNAL' };
 const DTYPES = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0'];
@@ -160,6 +160,8 @@ export class WasmEngine implements NativeEngine {
     tokens: Int32Array,
     out?: Float32Array,
     scan?: Int32Array,
+    _ahead?: boolean | AheadDraw[],
+    aheadTokens?: Int32Array,
   ): Promise<Float32Array> {
     await yieldToHost();
     return this.call(() => {
@@ -185,6 +187,7 @@ export class WasmEngine implements NativeEngine {
           this.x.engine_logits_scan(logits, BigInt(rows), this.vocab, scanned);
           scan.set(new Int32Array(this.x.memory.buffer, scanned, 2 * rows));
         }
+        aheadTokens?.fill(-1, 0, rows); // no step runs ahead here
         const written = new Float32Array(this.x.memory.buffer, logits, rows * this.vocab);
         if (!out) return written.slice();
         out.set(written);

@@ -16,7 +16,7 @@ import { planSample, sampledWith } from './sampler.ts';
 import { planStep, type StepBudget } from './scheduler.ts';
 import type { Lease, SessionStore } from './session_store.ts';
 
-export type RunnerStats = { running: number; waiting: number; steps: number; generatedTokens: number; preemptions: number };
+export type RunnerStats = { running: number; waiting: number; steps: number; generatedTokens: number; preemptions: number; drawsTakenAhead: number };
 
 export class BatchRunner {
   private readonly waiting: Generation[] = [];
@@ -25,6 +25,7 @@ export class BatchRunner {
   private steps = 0;
   private generatedTokens = 0;
   private preemptions = 0;
+  private drawsTakenAhead = 0; // sampled tokens taken as the engine drew them for its step ahead
   // The last step had the engine run the next one ahead (StepOptions.ahead), drawing every
   // sequence's token itself. Ended requests' sequences are released once their positions of it
   // are taken back (Engine.takeBack, which never blocks this thread), and a waiting request is
@@ -51,7 +52,7 @@ export class BatchRunner {
   }
 
   stats(): RunnerStats {
-    return { running: this.running.length, waiting: this.waiting.length, steps: this.steps, generatedTokens: this.generatedTokens, preemptions: this.preemptions };
+    return { running: this.running.length, waiting: this.waiting.length, steps: this.steps, generatedTokens: this.generatedTokens, preemptions: this.preemptions, drawsTakenAhead: this.drawsTakenAhead };
   }
 
   // Resolves when no request is waiting or running.
@@ -207,7 +208,14 @@ export class BatchRunner {
         await grammar.fillNextTokenBitmask();
         grammar.applyMask(logits);
       }
-      sampled.push({ g, logits, raw, token: planSample(logits, g.request.params.sampling, g.uniforms, raw, scan.argmax) });
+      // A draw the engine made already, for the step it runs ahead (the same settings and
+      // uniform: the same token), is not made twice.
+      let token = planSample(logits, g.request.params.sampling, g.uniforms, raw, scan.argmax);
+      if (typeof token !== 'number' && scan.fedAhead >= 0) {
+        token = scan.fedAhead;
+        this.drawsTakenAhead++;
+      }
+      sampled.push({ g, logits, raw, token });
     }
     const drawing = sampled.filter((r) => typeof r.token !== 'number');
     if (drawing.length > 0)

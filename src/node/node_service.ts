@@ -85,6 +85,9 @@ export class NodeService {
     m.createObservableCounter('sirocco_node_engine_steps_ahead_total', {
       description: 'Engine steps whose logits came from the step the engine ran ahead, each sequence fed the token it drew',
     }).addCallback((o) => o.observe(engine.info().aheadAnswered));
+    m.createObservableCounter('sirocco_node_engine_draws_taken_total', {
+      description: 'Sampled tokens the node took as the engine drew them for its step ahead, instead of drawing them again',
+    }).addCallback((o) => o.observe(runner.stats().drawsTakenAhead));
     m.createObservableCounter('sirocco_node_engine_positions_taken_back_total', {
       description: 'Sequence positions of steps run ahead taken back (a request ended or the batch changed)',
     }).addCallback((o) => o.observe(engine.info().aheadTakenBack));
