@@ -41,6 +41,22 @@ describe("the engine's token draw", () => {
     }
   });
 
+  it('passes over NaN logits as the JavaScript sampler does, top_k included (its one-pass selection)', () => {
+    for (const [backend, e] of engines) {
+      const native: NativeDraw = (row, d) => e.drawToken(row, d);
+      for (let c = 0; c < 48; c++) {
+        const { v } = samplingCase(c, 3000 + c);
+        for (let i = 2 + (c % 5); i < v.length; i += 9) v[i] = NaN; // never index 0: the argmax scan starts there
+        const p = { ...samplingCase(c, 0).p, topK: [40, 3, 256, 0][c % 4]!, topP: [1, 0.9][(c >> 2) % 2]! };
+        for (let k = 0; k < 4; k++) {
+          const want = sample(v, p, new SeededRandom(c * 4 + k)).token;
+          expect(sample(v, p, new SeededRandom(c * 4 + k), v, undefined, native).token, `${backend}, case ${c}`).toBe(want);
+          expect(Number.isNaN(v[want]!), `case ${c}: a NaN's token drawn`).toBe(false);
+        }
+      }
+    }
+  });
+
   it("draws a batch's rows in one call, each the token it draws alone, with sample()'s generator draws", async () => {
     for (const [backend, e] of engines) {
       const native: NativeDraw = (row, d) => e.drawToken(row, d);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine_api.h"
+#include "logits_best.h"
 #include "logits_exp.h"
 
 // max + log Σ exp(x − max), the sum in 8 lanes added pairwise at the end (not JavaScript's
@@ -29,22 +30,6 @@ static double log_sum_exp(const float* logits, int32_t vocab) {
     for (; i < vocab; i++) lane[0] += e[i];
     const double sum = ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
     return max + std::log(sum);
-}
-
-// The n best ids, larger logit first, then lower id — sampler.ts's topLogprobs: a later id
-// enters only over the worst kept, so of equal logits the lower ids stay.
-static int32_t best_ids(const float* logits, int32_t vocab, int32_t n, int32_t* ids) {
-    n = std::min(n, vocab);
-    int32_t kept = 0;
-    float worst = -INFINITY;  // the last kept one's logit, once n are kept
-    for (int32_t i = 0; i < vocab && n > 0; i++) {
-        if (kept == n && !(logits[i] > worst)) continue;
-        int32_t at = kept < n ? kept++ : n - 1;  // full: the worst goes
-        while (at > 0 && logits[i] > logits[ids[at - 1]]) ids[at] = ids[at - 1], at--;
-        ids[at] = i;
-        worst = logits[ids[kept - 1]];
-    }
-    return kept;
 }
 
 double engine_logits_logprobs(const float* logits, int32_t vocab, int32_t top_n, int32_t* top_ids, int32_t* n_top) {
