@@ -64,10 +64,23 @@ VECTOR_CLONES void logits_exp_in_place(double* x, int32_t n) {
     const double LOG2E = 1.4426950408889634, LN2_HI = 0.6931471803691238, LN2_LO = 1.9082149292705877e-10;
     const double ROUND = 6755399441055744.0;  // 1.5 · 2^52: x + ROUND − ROUND rounds x to an integer
     const int64_t ROUND_BITS = 0x4338000000000000;
-    for (int32_t i = 0; i < n; i += 8) {
-        const int32_t m = std::min(8, n - i);
-        double last[8] = {};  // a short last group: zeros past n
-        double* at = m == 8 ? x + i : (double*)std::memcpy(last, x + i, sizeof(double) * m);
+    // Whether any x[i] is below −708 (or NaN): only then does each group look at its lanes one
+    // by one for libm's exp — which had taken a third of the time of a row that needs none.
+    f64x8 least = {};
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        f64x8 v;
+        std::memcpy(&v, x + i, sizeof v);
+        least = v < least ? v : least;
+    }
+    bool low_lanes = false;
+    for (int l = 0; l < 8; l++) low_lanes |= !(least[l] >= -708.0);
+    for (; i < n; i++) low_lanes |= !(x[i] >= -708.0);
+    const int32_t whole = n / 8 * 8;
+    double last[8] = {};  // a short last group, zeros past n
+    std::memcpy(last, x + whole, sizeof(double) * (n - whole));
+    for (i = 0; i < n; i += 8) {
+        double* at = i < whole ? x + i : last;
         f64x8 v;
         std::memcpy(&v, at, sizeof v);
         const f64x8 low = f64x8{} - 708.0, vc = v < low ? low : v;  // lanes below: libm's, after
@@ -83,11 +96,12 @@ VECTOR_CLONES void logits_exp_in_place(double* x, int32_t n) {
         f64x8 scale;
         std::memcpy(&scale, &scale_bits, sizeof scale);
         e *= scale;
-        for (int l = 0; l < 8; l++)
-            if (v[l] < -708.0) e[l] = std::exp(v[l]);
+        if (low_lanes)
+            for (int l = 0; l < 8; l++)
+                if (v[l] < -708.0) e[l] = std::exp(v[l]);
         std::memcpy(at, &e, sizeof e);
-        if (at == last) std::memcpy(x + i, last, sizeof(double) * m);
     }
+    std::memcpy(x + whole, last, sizeof(double) * (n - whole));
 }
 
 // gaps[i] = (logits[i] − max_logit) / temperature for i < n (a division each, as sampler.ts).
