@@ -62,7 +62,7 @@ roofline, prefill as a share of the peak of the kernels it runs on. SIROCCO_ISA=
   --backend wasm  the WASM engine beside the native one, in Node and in Chromium, at one thread
   --json        the table to stderr, every figure with its settings to stdout as one JSON document
   --ahead A     decode steps run ahead (the engine going on to the next greedy step while this one is read):
-                auto (default) where the node runs them (the engine's threads leave a core free), on, off
+                auto (default) as the node runs them (the native engine: on), on, off
 Native engines also time a few batch-1 decode steps op by op: the share of a step spent reading matrices
 (matmul, MoE, lm_head) and their GB/s against the probe; attention, the other ops, and the gaps between ops.`;
 const text = { type: 'string' } as const;

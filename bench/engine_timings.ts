@@ -24,7 +24,7 @@ export const tokens = (V: number, n: number, seed: number) => Array.from({ lengt
 // (StepOptions.reuseLogits): each step's are read before the next.
 export const REUSE_LOGITS = { reuseLogits: true } as const;
 // And where the next step is the same sequences' greedy one, the engine runs it ahead when the
-// node would have it (StepOptions.ahead, Engine.runsAhead: its threads leave a core free). The
+// node would have it (StepOptions.ahead, Engine.runsAhead: the native engine). The
 // first timed step then starts while the untimed one before it is read: 0.3–0.5 ms ahead of
 // the clock, once.
 export const greedyAhead = (engine: Engine, ahead = engine.runsAhead): StepOptions => ({ reuseLogits: true, ahead });

@@ -1,9 +1,8 @@
 // Decoding with the engine running each next step ahead (StepOptions.ahead), end to end: the
 // node asks for it while the engine can draw every running request's next token (greedy or
 // sampled, no logit rule or grammar), and nothing a client sees changes — the tokens and
-// logprobs are those of the same requests decoded without it. The node asks only while its
-// engine's threads leave a core free (Engine.runsAhead): it runs with one thread fewer here.
-import { availableParallelism } from 'node:os';
+// logprobs are those of the same requests decoded without it. The node's engine runs on every
+// core, as by default: it runs steps ahead all the same (Engine.runsAhead).
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from './helpers/stack.ts';
@@ -11,7 +10,7 @@ import { startStack, type Stack } from './helpers/stack.ts';
 let stack: Stack;
 let client: OpenAI;
 beforeAll(async () => {
-  stack = await startStack({ nodeArgs: ['--threads', String(Math.max(1, availableParallelism() - 1))] });
+  stack = await startStack();
   client = new OpenAI({ baseURL: `${stack.gateway.url}/v1`, apiKey: await stack.createKey('ahead'), maxRetries: 0 });
 }, 120_000);
 afterAll(async () => stack?.stop());

@@ -18,10 +18,10 @@ const USAGE = `usage: sirocco node --model DIR|s3://bucket/prefix|hf:org/name [-
   --backend B     native (default: the C++ addon) or wasm (the same engine in WebAssembly, one
                   thread, one shard: for machines without the native build; each step runs on
                   the node's event loop)
-  --threads N     the engine's threads (default: every core); fewer than the cores leaves
-                  one for the node's JavaScript, and the engine then runs each decode step
-                  while the last one is streamed (1.25× the tokens/s end to end with the
-                  default model on 2 cores, 1 thread)
+  --threads N     the engine's threads (default: every core). The engine runs each decode
+                  step while the node streams the last one, faster still where a core is
+                  left to the node's JavaScript (the default model on 2 cores: 1 thread
+                  1.25× the tokens/s of not running ahead, 2 threads 1.05–1.22×)
   --weights-in W  memory (default): read the weights into the process — faster decode on
                   most machines, and a model file changed or truncated on disk cannot crash
                   the node; mmap: map the files (instant load, shares the page cache)

@@ -137,8 +137,8 @@ export class Engine {
     return this.native.truncateSequence(id, length);
   }
 
-  // Whether to ask for StepOptions.ahead: the native engine, its threads leaving a core free
-  // for this thread (beside them a step run ahead is slower); the WASM engine ignores it.
+  // Whether to ask for StepOptions.ahead: the native engine (its step thread runs the step
+  // ahead, whatever its threads); the WASM engine ignores it.
   get runsAhead(): boolean {
     return this.native.runsAhead;
   }

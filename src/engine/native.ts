@@ -25,7 +25,7 @@ export function nativeErrorCode(err: unknown): NativeErrorCode | undefined {
 
 export interface NativeEngine {
   // Whether a caller should ask step() for `ahead`: the engine runs steps on a thread of its own
-  // and its threads leave a core free for the caller's JavaScript (addon.cpp, RunsAhead).
+  // (addon.cpp, RunsAhead).
   readonly runsAhead: boolean;
   createSequence(): number;
   resetSequence(id: number): boolean;
