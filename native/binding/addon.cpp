@@ -308,9 +308,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     // engine, with a step thread of its own, always. Run ahead, a step overlaps the JavaScript
     // that reads the last one (streaming, sampling, the HTTP server): beside it on a core of its
     // own, steps come 1.25x as fast end to end (the default model, 1 thread, one greedy
-    // request, 2 vCPUs); on the cores the engine's threads use too (2 threads, 2 vCPUs), 1.05-1.22x
-    // for the default model and 1.01-1.08x for mixtral-mini and mistral-mini, once the node
-    // took the engine's draws instead of drawing again (it had been 0.81-0.96x before).
+    // request, 2 vCPUs); on the cores the engine's threads use too (2 threads, 2 vCPUs),
+    // 1.05-1.22x for the default model and 1.01-1.08x for mixtral-mini and mistral-mini, since
+    // the node takes the engine's draws (drawing each sampled token again on the JS thread, 4
+    // sampled requests of the default model had come 0.81x as fast run ahead).
     Napi::Value RunsAhead(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), e_ != nullptr); }
 
     // Whose threads the per-row calls may use: the engine's while no step runs on them (busy_

@@ -176,9 +176,9 @@ function radixPass(fromRank: Uint32Array, fromId: Int32Array, toRank: Uint32Arra
   }
 }
 
-// The same draw in native code (Engine.drawToken), which the node passes in: 4–20× faster (a
-// 32,768-logit row on one Zen 4 thread: ~0.07 ms at plain temperature, ~0.02 with top_k 40,
-// ~0.33 with top_p alone, which sorts every candidate).
+// The same draw in native code (Engine.drawToken), which the node passes in (a 32,768-logit
+// row on one Zen 4 thread: ~0.06 ms at plain temperature, ~0.02 with top_k 40, ~0.3 with
+// top_p alone, which sorts every candidate).
 export type NativeDraw = (logits: Float32Array, draw: TokenDraw) => number;
 
 // best: argmax(logits). One draw of `random` whenever temperature > 0 and a token has a
