@@ -61,6 +61,12 @@ describe('steps run ahead', () => {
     // had their position of the next step taken back.
     expect((await metric('positions_taken_back')) - before).toBeGreaterThanOrEqual(2);
 
+    // A request alone, ending by its length: no step runs after its last token, so none is
+    // taken back (nor waited for by the next request).
+    const alone = { ahead: await metric('steps_ahead'), back: await metric('positions_taken_back') };
+    await complete(prompts[1]!, { temperature: 0 }, 3);
+    expect({ ahead: (await metric('steps_ahead')) - alone.ahead, back: (await metric('positions_taken_back')) - alone.back }).toEqual({ ahead: 2, back: 0 });
+
     // A session's second turn, warm after a greedy first turn, matches a cold run.
     const session = { headers: { 'x-session-id': 'ahead-1' } };
     const first = await client.completions.create({ model: stack.modelId, prompt: prompts[0]!, max_tokens: 12, temperature: 0 }, session);

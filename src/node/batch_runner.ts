@@ -161,10 +161,15 @@ export class BatchRunner {
       sequence: g.lease!.seq,
       tokens: g.promptRemaining > 0 ? g.prefix.slice(g.fed, g.fed + n) : [g.generated.at(-1)!],
     }));
-    // The engine can draw every sequence's next token, and no request waits to join: it runs
-    // the next step ahead.
+    // The engine can draw every sequence's next token, no request waits to join, and one
+    // sequence at least goes on after this step's token (else the step ahead is work thrown
+    // away, which the next request would wait for): it runs the next step ahead.
     const ahead =
-      this.engine.runsAhead && this.waiting.length === 0 && chosen.length === this.running.length && chosen.every(({ g, n }) => BatchRunner.engineDraws(g, n))
+      this.engine.runsAhead &&
+      this.waiting.length === 0 &&
+      chosen.length === this.running.length &&
+      chosen.every(({ g, n }) => BatchRunner.engineDraws(g, n)) &&
+      chosen.some(({ g }) => g.generated.length + 1 < g.request.params.maxTokens)
         ? chosen.map(({ g }) => BatchRunner.aheadDraw(g))
         : false;
     this.ranAhead = false;
