@@ -1,5 +1,6 @@
-// The step an engine's step thread runs ahead: greedy decoding's next step, begun as soon as
-// the step before it ends, while the JS thread reads that one's rows (StepThread). Plain data
+// The step an engine's step thread runs ahead: decoding's next step (each sequence fed its
+// argmax or its sampled token), begun as soon as the step before it ends, while the JS thread
+// reads that one's rows (StepThread). Plain data
 // and the rules for using it; the caller holds the lock that guards it.
 #pragma once
 #include <cstring>

@@ -1,4 +1,4 @@
-// An engine's steps, run on a thread of its own and settled on the JS thread; and the greedy
+// An engine's steps, run on a thread of its own and settled on the JS thread; and the decode
 // step that thread runs ahead while the JS thread reads the last one (step_ahead.h).
 #pragma once
 #include <napi.h>
@@ -173,7 +173,7 @@ class StepThread {
         }
     }
 
-    // Settles job, and while each job asks for it, runs the greedy step after it, which may
+    // Settles job, and while each job asks for it, runs the decode step after it, which may
     // answer the step() that arrives for it meanwhile, and so on.
     void RunAhead(StepJob* job) {
         while (job) {
