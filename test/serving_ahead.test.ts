@@ -58,8 +58,7 @@ describe('steps run ahead', () => {
     // and stopped once they are done), so each of the four ends while another sequence goes on,
     // however far apart they reach the node.
     const anchor = await client.completions.create({ model: stack.modelId, prompt: prompts[3]!, max_tokens: 3000, temperature: 0, stream: true, ignore_eos: true } as OpenAI.CompletionCreateParamsStreaming);
-    const anchorTokens = anchor[Symbol.asyncIterator]();
-    await anchorTokens.next();
+    await anchor[Symbol.asyncIterator]().next();
     const before = await metric('positions_taken_back');
     const got = await Promise.all(prompts.map((p, i) => complete(p, { temperature: 0 }, lengths[i]!)));
     // The step that gave each its last token had the next one run ahead unless a request waited
